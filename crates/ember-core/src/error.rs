@@ -1,0 +1,81 @@
+//! ember's error type: one enum, structured variants, no panics on user input.
+use ember_gpu::GpuError;
+
+/// Every error ember returns. User errors (bad column names, types, arguments) are kept apart from
+/// [`Error::Internal`], which is a bug in ember.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A column name that is not in the frame.
+    #[error("column {name:?} not found; available columns: [{available}]")]
+    ColumnNotFound {
+        /// The name asked for.
+        name: String,
+        /// The frame's columns, comma-separated.
+        available: String,
+    },
+    /// An operation was applied to types it does not accept.
+    #[error("type error in {op}: {message}")]
+    Type {
+        /// The operation (e.g. `l_discount * 2 (multiply)`).
+        op: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// An Arrow data type ember does not model yet.
+    #[error("unsupported Arrow data type {0}")]
+    UnsupportedArrowType(String),
+    /// An invalid argument (unparsable literal, unknown device name, ...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Columns of different lengths were combined.
+    #[error("length mismatch in {context}: expected {expected} rows, got {actual}")]
+    LengthMismatch {
+        /// Where.
+        context: String,
+        /// Expected length.
+        expected: usize,
+        /// Actual length.
+        actual: usize,
+    },
+    /// Data on different devices was combined.
+    #[error("device mismatch: {0}")]
+    DeviceMismatch(String),
+    /// Integer or decimal arithmetic overflowed where ember checks it (decimals, division).
+    #[error("arithmetic overflow in {0}")]
+    Overflow(String),
+    /// Integer or decimal division by zero.
+    #[error("division by zero in {0}")]
+    DivideByZero(String),
+    /// An error from the GPU runtime (device discovery, memory, launch).
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    /// An error from arrow-rs on the CPU path.
+    #[error("arrow: {0}")]
+    Arrow(arrow::error::ArrowError),
+    /// A bug in ember: please report it.
+    #[error("internal error (a bug in ember): {0}")]
+    Internal(String),
+}
+
+impl From<arrow::error::ArrowError> for Error {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        use arrow::error::ArrowError as A;
+        match e {
+            A::DivideByZero => Error::DivideByZero("arrow kernel".into()),
+            A::ArithmeticOverflow(m) => Error::Overflow(m),
+            other => Error::Arrow(other),
+        }
+    }
+}
+
+/// Result alias used across ember.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Returns early with [`Error::Type`].
+#[macro_export]
+macro_rules! type_bail {
+    ($op:expr, $($arg:tt)*) => {
+        return Err($crate::Error::Type { op: ($op).to_string(), message: format!($($arg)*) })
+    };
+}

@@ -1,0 +1,129 @@
+//! Build script for ember-gpu.
+//!
+//! 1. Flattens every `kernels/*.cu` (textually inlining the repo's own `#include "..."` headers once
+//!    each) into `$OUT_DIR/kernels/<module>.cu`, and writes `$OUT_DIR/kernel_sources.rs`, the table
+//!    of embedded sources that NVRTC compiles at run time on a CUDA device.
+//! 2. With the `sim` feature, compiles the same `.cu` files for the host with the C++ compiler
+//!    (through `kernels/sim/cuda_sim.h`) into a static library, and writes `$OUT_DIR/sim_kernels.rs`:
+//!    a sorted `name -> entry point` table of every kernel exported with `EMBER_SIM_EXPORT`.
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let kernels = manifest.join("../../kernels");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    println!("cargo:rerun-if-changed={}", kernels.display());
+
+    let mut cu_files: Vec<PathBuf> = std::fs::read_dir(&kernels)
+        .expect("kernels/ directory next to the workspace root")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cu"))
+        .collect();
+    cu_files.sort();
+
+    let flat_dir = out.join("kernels");
+    std::fs::create_dir_all(&flat_dir).unwrap();
+    let mut table = String::from("/// `(module, flattened CUDA source)` for every `kernels/*.cu`.\npub const MODULES: &[(&str, &str)] = &[\n");
+    for cu in &cu_files {
+        let stem = cu.file_stem().unwrap().to_str().unwrap().to_string();
+        let mut seen = HashSet::new();
+        let flat = flatten(cu, &mut seen);
+        let dst = flat_dir.join(format!("{stem}.cu"));
+        std::fs::write(&dst, flat).unwrap();
+        writeln!(table, "    ({stem:?}, include_str!({:?})),", dst.display().to_string()).unwrap();
+    }
+    table.push_str("];\n");
+    std::fs::write(out.join("kernel_sources.rs"), table).unwrap();
+
+    if std::env::var_os("CARGO_FEATURE_SIM").is_some() {
+        build_sim(&kernels, &cu_files, &out);
+    }
+}
+
+/// Inlines `#include "x"` (quoted, relative to the including file) once per header; leaves `<...>`
+/// includes alone (they only appear inside the host-only emulation header).
+fn flatten(path: &Path, seen: &mut HashSet<PathBuf>) -> String {
+    let canon = path.canonicalize().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if !seen.insert(canon.clone()) {
+        return String::new();
+    }
+    let text = std::fs::read_to_string(&canon).unwrap();
+    let dir = canon.parent().unwrap().to_path_buf();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix("#include \"") {
+            let name = rest.split('"').next().unwrap();
+            if !dir.join(name).exists() { out.push_str(line); out.push('\n'); continue; } // TEMP
+            out.push_str(&flatten(&dir.join(name), seen));
+            out.push('\n');
+        } else if t.starts_with("#pragma once") {
+            out.push('\n');
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(feature = "sim")]
+fn build_sim(kernels: &Path, cu_files: &[PathBuf], out: &Path) {
+    let configure = |b: &mut cc::Build| {
+        b.cpp(true)
+            .std("c++20")
+            .opt_level(2)
+            .debug(false)
+            .include(kernels)
+            .flag("-fno-strict-aliasing")
+            .flag_if_supported("-Wno-unused-parameter")
+            .flag_if_supported("-Wno-unused-variable")
+            .warnings(false);
+    };
+    // Kernel entry names, read from the preprocessed sources.
+    let mut names = Vec::new();
+    for cu in cu_files {
+        let mut b = cc::Build::new();
+        configure(&mut b);
+        b.flag("-xc++").file(cu);
+        let expanded = b.expand();
+        let text = String::from_utf8_lossy(&expanded);
+        let key = "ember_sim_entry_";
+        let mut rest: &str = &text;
+        while let Some(i) = rest.find(key) {
+            let tail = &rest[i + key.len()..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            names.push(tail[..end].to_string());
+            rest = &tail[end..];
+        }
+    }
+    names.sort();
+    names.dedup();
+
+    let mut b = cc::Build::new();
+    configure(&mut b);
+    b.file(kernels.join("sim/runtime.cpp"));
+    b.flag("-xc++");
+    for cu in cu_files {
+        b.file(cu);
+    }
+    b.compile("ember_sim");
+
+    let mut rs = String::from("unsafe extern \"C\" {\n");
+    for n in &names {
+        writeln!(rs, "    fn ember_sim_entry_{n}(l: *const SimLaunch, args: *mut *mut core::ffi::c_void, err: *mut SimError) -> i32;").unwrap();
+    }
+    rs.push_str("}\n/// Every kernel exported with `EMBER_SIM_EXPORT`, sorted by name.\npub(crate) static SIM_KERNELS: &[(&str, SimEntry)] = &[\n");
+    for n in &names {
+        writeln!(rs, "    ({n:?}, ember_sim_entry_{n}),").unwrap();
+    }
+    rs.push_str("];\n");
+    std::fs::write(out.join("sim_kernels.rs"), rs).unwrap();
+}
+
+#[cfg(not(feature = "sim"))]
+fn build_sim(_: &Path, _: &[PathBuf], _: &Path) {}

@@ -1,0 +1,101 @@
+//! Stream compaction: the indices of the rows a boolean mask keeps, in row order, and gathers of
+//! fixed-width values, validity bitmaps and strings at those indices. Filter is
+//! `compact_indices` followed by one gather per column; sort and join reuse the gathers.
+use super::scan::{exclusive_scan, ScanType};
+use super::BLOCK;
+use crate::{DeviceBuffer, GpuError, Gpu, KernelArg, LaunchConfig, Result};
+
+/// Row indices (`u32`) of the rows where `mask` (a bitmap) is set and `mask_validity` (if any) is
+/// set, in ascending order; returns the index buffer and how many there are.
+///
+/// ```
+/// use ember_gpu::{Gpu, primitives::compact::compact_indices};
+/// # if !ember_gpu::sim::compiled() { return; }
+/// let gpu = Gpu::sim().unwrap();
+/// let mask = gpu.upload(&[0b1011_0110u32]).unwrap(); // rows 1, 2, 4, 5, 7
+/// let valid = gpu.upload(&[0b0111_1111u32]).unwrap(); // row 7 is null: dropped
+/// let (idx, m) = compact_indices(&gpu, &mask, Some(&valid), 8).unwrap();
+/// assert_eq!(gpu.download_prefix::<u32>(&idx, m).unwrap(), vec![1, 2, 4, 5]);
+/// ```
+pub fn compact_indices(
+    gpu: &Gpu,
+    mask: &DeviceBuffer,
+    mask_validity: Option<&DeviceBuffer>,
+    n: usize,
+) -> Result<(DeviceBuffer, usize)> {
+    if n > u32::MAX as usize {
+        return Err(GpuError::Size(format!("{n} rows: compaction indices are 32-bit")));
+    }
+    if n == 0 {
+        return Ok((gpu.alloc(0)?, 0));
+    }
+    let tiles = n.div_ceil(BLOCK as usize);
+    let counts = gpu.alloc(tiles * 4)?;
+    let cfg = LaunchConfig::blocks(tiles as u32, BLOCK);
+    gpu.launch("compact", "compact_count", cfg, &[mask.into(), mask_validity.into(), KernelArg::U64(n as u64), (&counts).into()])?;
+    let (offsets, total) = exclusive_scan(gpu, &counts, tiles, ScanType::U32)?;
+    let out = gpu.alloc(total as usize * 4)?;
+    if total > 0 {
+        gpu.launch(
+            "compact",
+            "compact_write",
+            cfg,
+            &[mask.into(), mask_validity.into(), KernelArg::U64(n as u64), (&offsets).into(), (&out).into()],
+        )?;
+    }
+    Ok((out, total as usize))
+}
+
+/// `values[indices[i]]` for `i < m`, for values `width` bytes wide (1, 2, 4, 8 or 16).
+pub fn gather_fixed(gpu: &Gpu, values: &DeviceBuffer, width: usize, indices: &DeviceBuffer, m: usize) -> Result<DeviceBuffer> {
+    let out = gpu.alloc(m * width)?;
+    if m == 0 {
+        return Ok(out);
+    }
+    let kernel = match width {
+        1 => "gather_w1",
+        2 => "gather_w2",
+        4 => "gather_w4",
+        8 => "gather_w8",
+        16 => "gather_w16",
+        w => return Err(GpuError::Size(format!("no gather for {w}-byte values"))),
+    };
+    gpu.launch("compact", kernel, LaunchConfig::for_elems(m, BLOCK), &[values.into(), indices.into(), (&out).into(), KernelArg::U64(m as u64)])?;
+    Ok(out)
+}
+
+/// Bit `indices[i]` of the bitmap `bits` for `i < m`, as a new bitmap.
+pub fn gather_bits(gpu: &Gpu, bits: &DeviceBuffer, indices: &DeviceBuffer, m: usize) -> Result<DeviceBuffer> {
+    let out = gpu.alloc(m.div_ceil(32) * 4)?;
+    if m == 0 {
+        return Ok(out);
+    }
+    gpu.launch("compact", "gather_bits", LaunchConfig::for_elems(m, BLOCK), &[bits.into(), indices.into(), (&out).into(), KernelArg::U64(m as u64)])?;
+    Ok(out)
+}
+
+/// Strings at `indices` from `(offsets: i64, bytes)`: returns the new `(offsets, bytes)`, with
+/// `m + 1` offsets starting at 0.
+pub fn gather_utf8(
+    gpu: &Gpu,
+    offsets: &DeviceBuffer,
+    bytes: &DeviceBuffer,
+    indices: &DeviceBuffer,
+    m: usize,
+) -> Result<(DeviceBuffer, DeviceBuffer)> {
+    if m == 0 {
+        return Ok((gpu.alloc(8)?, gpu.alloc(0)?));
+    }
+    let cfg = LaunchConfig::for_elems(m, BLOCK);
+    let lengths = gpu.alloc(m * 8)?;
+    gpu.launch("compact", "gather_str_lengths", cfg, &[offsets.into(), indices.into(), (&lengths).into(), KernelArg::U64(m as u64)])?;
+    let (out_offsets, total) = exclusive_scan(gpu, &lengths, m, ScanType::U64)?;
+    let out_bytes = gpu.alloc(total as usize)?;
+    gpu.launch(
+        "compact",
+        "gather_str_bytes",
+        cfg,
+        &[offsets.into(), bytes.into(), indices.into(), (&out_offsets).into(), (&out_bytes).into(), KernelArg::U64(m as u64)],
+    )?;
+    Ok((out_offsets, out_bytes))
+}

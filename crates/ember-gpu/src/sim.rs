@@ -1,0 +1,123 @@
+//! The simulated CUDA device: `kernels/*.cu` compiled for the host (see `kernels/sim/`), launched
+//! through the same `Gpu::launch` call as on CUDA. Blocks are spread over rayon's threads; each OS
+//! thread runs one block at a time as fibers, one per CUDA thread.
+use crate::error::{GpuError, Result};
+use crate::launch::{KernelArg, LaunchConfig};
+use std::ffi::c_void;
+
+/// `EmberSimLaunch` in `kernels/sim/cuda_sim.h`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SimLaunch {
+    pub grid: [u32; 3],
+    pub block: [u32; 3],
+    pub dyn_smem: u32,
+    pub smem_limit: u32,
+    pub block_begin: u32,
+    pub block_end: u32,
+}
+
+/// `EmberSimError` in `kernels/sim/cuda_sim.h`.
+#[repr(C)]
+pub(crate) struct SimError {
+    pub code: i32,
+    pub message: [u8; 256],
+}
+
+#[allow(dead_code)]
+pub(crate) type SimEntry = unsafe extern "C" fn(*const SimLaunch, *mut *mut c_void, *mut SimError) -> i32;
+
+#[cfg(feature = "sim")]
+include!(concat!(env!("OUT_DIR"), "/sim_kernels.rs"));
+
+/// Shared memory per block a kernel may use without opting in, as on every CUDA GPU since Volta.
+pub const DEFAULT_SHARED_MEM_LIMIT: u32 = 48 * 1024;
+
+/// Whether this build includes the simulated device.
+pub const fn compiled() -> bool {
+    cfg!(feature = "sim")
+}
+
+/// Names of every kernel the simulated device can run.
+pub fn kernel_names() -> Vec<&'static str> {
+    #[cfg(feature = "sim")]
+    {
+        SIM_KERNELS.iter().map(|(n, _)| *n).collect()
+    }
+    #[cfg(not(feature = "sim"))]
+    {
+        Vec::new()
+    }
+}
+
+/// Raw parameter pointers, shared read-only by the worker threads of one launch.
+#[cfg(feature = "sim")]
+struct Params(Vec<*mut c_void>);
+#[cfg(feature = "sim")]
+// SAFETY: the pointers point into the caller's argument array, which outlives the launch and is
+// only read (by the kernels' argument unpacking) while the launch runs.
+unsafe impl Sync for Params {}
+
+pub(crate) fn launch(kernel: &str, cfg: &LaunchConfig, args: &mut [KernelArg]) -> Result<()> {
+    #[cfg(not(feature = "sim"))]
+    {
+        let _ = (kernel, cfg, args);
+        Err(GpuError::SimNotCompiled)
+    }
+    #[cfg(feature = "sim")]
+    {
+        use crate::error::SimRejection;
+        use rayon::prelude::*;
+        let entry = SIM_KERNELS
+            .binary_search_by(|(n, _)| (*n).cmp(kernel))
+            .map(|i| SIM_KERNELS[i].1)
+            .map_err(|_| GpuError::KernelNotFound { module: "sim".into(), kernel: kernel.into() })?;
+        let total = cfg.num_blocks();
+        if total > u32::MAX as u64 {
+            return Err(GpuError::SimLaunch {
+                kernel: kernel.into(),
+                kind: SimRejection::InvalidLaunchConfig,
+                message: format!("{total} blocks"),
+            });
+        }
+        let params = Params(args.iter_mut().map(|a| a.as_param()).collect());
+        let base = SimLaunch {
+            grid: [cfg.grid.0, cfg.grid.1, cfg.grid.2],
+            block: [cfg.block.0, cfg.block.1, cfg.block.2],
+            dyn_smem: cfg.shared_mem_bytes,
+            smem_limit: DEFAULT_SHARED_MEM_LIMIT,
+            block_begin: 0,
+            block_end: total as u32,
+        };
+        let workers = rayon::current_num_threads().max(1) as u64;
+        let chunks = if total <= 1 { 1 } else { (workers * 4).min(total) };
+        let per = total.div_ceil(chunks);
+        let run = |c: u64| -> Result<()> {
+            let mut l = base;
+            l.block_begin = (c * per).min(total) as u32;
+            l.block_end = ((c + 1) * per).min(total) as u32;
+            if l.block_begin >= l.block_end && total > 0 {
+                return Ok(());
+            }
+            let mut err = SimError { code: 0, message: [0; 256] };
+            // SAFETY: `entry` is a kernel entry generated from kernels/*.cu; `params` holds one pointer
+            // per kernel parameter, each pointing at a value of the parameter's C type (the caller's
+            // duty, as with cuLaunchKernel); `l` and `err` are valid for the call.
+            let code = unsafe { entry(&l, params.0.as_ptr() as *mut *mut c_void, &mut err) };
+            if code == 0 {
+                return Ok(());
+            }
+            let end = err.message.iter().position(|&b| b == 0).unwrap_or(err.message.len());
+            Err(GpuError::SimLaunch {
+                kernel: kernel.into(),
+                kind: SimRejection::from_code(code),
+                message: String::from_utf8_lossy(&err.message[..end]).into_owned(),
+            })
+        };
+        if chunks == 1 {
+            run(0)
+        } else {
+            (0..chunks).into_par_iter().map(run).collect::<Result<Vec<()>>>().map(|_| ())
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Device-wide primitives (scan, reduce, compaction, gathers) against plain Rust on the host, at
+//! sizes around warp and block boundaries and on a large input. Runs on the simulated device, and
+//! on CUDA device 0 too when `EMBER_TEST_CUDA=1` (which fails if there is no GPU).
+#![cfg(feature = "sim")]
+use ember_gpu::primitives::compact::{compact_indices, gather_bits, gather_fixed, gather_utf8};
+use ember_gpu::primitives::reduce::{reduce, ReduceOp};
+use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
+use ember_gpu::primitives::Prim;
+use ember_gpu::Gpu;
+use std::sync::Arc;
+
+const SIZES: &[usize] = &[0, 1, 31, 32, 33, 255, 256, 257, 1023, 1024, 1025, 65_537];
+
+fn gpus() -> Vec<Arc<Gpu>> {
+    let mut v = vec![Gpu::sim().expect("sim compiled for tests")];
+    if std::env::var("EMBER_TEST_CUDA").is_ok_and(|x| x == "1") {
+        v.push(Gpu::cuda(0).expect("EMBER_TEST_CUDA=1 but CUDA device 0 is unavailable"));
+    } else {
+        eprintln!("CUDA SKIPPED (set EMBER_TEST_CUDA=1 on a GPU machine)");
+    }
+    v
+}
+
+/// Deterministic pseudo-random numbers (xorshift), so failures reproduce.
+fn rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    }
+}
+
+fn bitmap(bits: &[bool]) -> Vec<u32> {
+    let mut w = vec![0u32; bits.len().div_ceil(32).max(1)];
+    for (i, &b) in bits.iter().enumerate() {
+        if b {
+            w[i / 32] |= 1 << (i % 32);
+        }
+    }
+    w
+}
+
+#[test]
+fn exclusive_scan_matches_host() {
+    for gpu in gpus() {
+        for &n in SIZES.iter().chain(&[3_000_000]) {
+            let mut r = rng(n as u64);
+            let v32: Vec<u32> = (0..n).map(|_| (r() % 1000) as u32).collect();
+            let (out, total) = exclusive_scan(&gpu, &gpu.upload(&v32).unwrap(), n, ScanType::U32).unwrap();
+            let got = gpu.download_prefix::<u32>(&out, n + 1).unwrap();
+            let mut acc = 0u32;
+            for i in 0..n {
+                assert_eq!(got[i], acc, "u32 scan n={n} i={i} on {gpu:?}");
+                acc = acc.wrapping_add(v32[i]);
+            }
+            assert_eq!((got[n], total), (acc, acc as u64), "u32 total n={n}");
+            let v64: Vec<u64> = (0..n).map(|_| r() >> 20).collect();
+            let (out, total) = exclusive_scan(&gpu, &gpu.upload(&v64).unwrap(), n, ScanType::U64).unwrap();
+            let got = gpu.download_prefix::<u64>(&out, n + 1).unwrap();
+            let expect: u64 = v64.iter().fold(0u64, |a, b| a.wrapping_add(*b));
+            assert_eq!((got[n], total), (expect, expect), "u64 total n={n}");
+            if n > 0 {
+                assert_eq!(got[n - 1], expect.wrapping_sub(v64[n - 1]));
+            }
+        }
+    }
+}
+
+#[test]
+fn reduce_sum_min_max_with_nulls() {
+    for gpu in gpus() {
+        for &n in SIZES {
+            let mut r = rng(n as u64 + 7);
+            let vals: Vec<i32> = (0..n).map(|_| (r() % 2001) as i32 - 1000).collect();
+            let valid: Vec<bool> = (0..n).map(|_| r() % 5 != 0).collect();
+            let vb = gpu.upload(&vals).unwrap();
+            let mb = gpu.upload(&bitmap(&valid)).unwrap();
+            let kept: Vec<i32> = vals.iter().zip(&valid).filter(|(_, v)| **v).map(|(x, _)| *x).collect();
+            let s = reduce(&gpu, ReduceOp::Sum, Prim::I32, &vb, Some(&mb), n).unwrap();
+            assert_eq!(i64::from_le_bytes(s.value[..8].try_into().unwrap()), kept.iter().map(|&x| x as i64).sum::<i64>(), "sum n={n}");
+            assert_eq!(s.count, kept.len() as u64);
+            let mn = reduce(&gpu, ReduceOp::Min, Prim::I32, &vb, Some(&mb), n).unwrap();
+            let mx = reduce(&gpu, ReduceOp::Max, Prim::I32, &vb, Some(&mb), n).unwrap();
+            if let (Some(lo), Some(hi)) = (kept.iter().min(), kept.iter().max()) {
+                assert_eq!(i32::from_le_bytes(mn.value[..4].try_into().unwrap()), *lo, "min n={n}");
+                assert_eq!(i32::from_le_bytes(mx.value[..4].try_into().unwrap()), *hi, "max n={n}");
+            } else {
+                assert_eq!((mn.count, mx.count), (0, 0));
+            }
+        }
+    }
+}
+
+#[test]
+fn reduce_decimal_sum_detects_overflow() {
+    for gpu in gpus() {
+        let big = [i128::MAX / 2 + 1, i128::MAX / 2 + 1];
+        let b = gpu.upload(&big).unwrap();
+        let r = reduce(&gpu, ReduceOp::Sum, Prim::I128, &b, None, 2).unwrap();
+        assert!(r.overflow);
+        let ok = gpu.upload(&[i128::MAX / 2, -5, 7]).unwrap();
+        let r = reduce(&gpu, ReduceOp::Sum, Prim::I128, &ok, None, 3).unwrap();
+        assert!(!r.overflow);
+        assert_eq!(i128::from_le_bytes(r.value), i128::MAX / 2 + 2);
+    }
+}
+
+#[test]
+fn float_min_max_follow_total_order() {
+    for gpu in gpus() {
+        let v = [1.5f64, -0.0, 0.0, f64::NEG_INFINITY, 3.0];
+        let b = gpu.upload(&v).unwrap();
+        let mx = reduce(&gpu, ReduceOp::Max, Prim::F64, &b, None, v.len()).unwrap();
+        let mn = reduce(&gpu, ReduceOp::Min, Prim::F64, &b, None, v.len()).unwrap();
+        assert_eq!(f64::from_le_bytes(mx.value[..8].try_into().unwrap()), 3.0);
+        assert_eq!(f64::from_le_bytes(mn.value[..8].try_into().unwrap()), f64::NEG_INFINITY);
+        let with_nan = gpu.upload(&[1.0f64, f64::NAN, -2.0]).unwrap();
+        let mx = reduce(&gpu, ReduceOp::Max, Prim::F64, &with_nan, None, 3).unwrap();
+        assert!(f64::from_le_bytes(mx.value[..8].try_into().unwrap()).is_nan(), "NaN is the largest in total order");
+    }
+}
+
+#[test]
+fn compaction_and_gathers_keep_row_order() {
+    for gpu in gpus() {
+        for &n in SIZES {
+            let mut r = rng(n as u64 + 99);
+            let mask: Vec<bool> = (0..n).map(|_| r() % 3 != 0).collect();
+            let mvalid: Vec<bool> = (0..n).map(|_| r() % 7 != 0).collect();
+            let expect: Vec<u32> = (0..n as u32).filter(|&i| mask[i as usize] && mvalid[i as usize]).collect();
+            let (idx, m) =
+                compact_indices(&gpu, &gpu.upload(&bitmap(&mask)).unwrap(), Some(&gpu.upload(&bitmap(&mvalid)).unwrap()), n).unwrap();
+            assert_eq!(gpu.download_prefix::<u32>(&idx, m).unwrap(), expect, "indices n={n}");
+
+            let vals: Vec<u64> = (0..n as u64).map(|i| i * 3 + 1).collect();
+            let g = gather_fixed(&gpu, &gpu.upload(&vals).unwrap(), 8, &idx, m).unwrap();
+            let exp_vals: Vec<u64> = expect.iter().map(|&i| vals[i as usize]).collect();
+            assert_eq!(gpu.download_prefix::<u64>(&g, m).unwrap(), exp_vals);
+
+            let bits: Vec<bool> = (0..n).map(|_| r() % 2 == 0).collect();
+            let gb = gather_bits(&gpu, &gpu.upload(&bitmap(&bits)).unwrap(), &idx, m).unwrap();
+            let exp_bits: Vec<bool> = expect.iter().map(|&i| bits[i as usize]).collect();
+            let got_words = gpu.download_prefix::<u32>(&gb, m.div_ceil(32)).unwrap();
+            for (k, &b) in exp_bits.iter().enumerate() {
+                assert_eq!((got_words[k / 32] >> (k % 32)) & 1 == 1, b, "bit {k} n={n}");
+            }
+
+            let strings: Vec<String> = (0..n).map(|i| "x".repeat(i % 5) + &i.to_string()).collect();
+            let mut offs = vec![0i64];
+            let mut bytes = Vec::new();
+            for s in &strings {
+                bytes.extend_from_slice(s.as_bytes());
+                offs.push(bytes.len() as i64);
+            }
+            let (go, gb) = gather_utf8(&gpu, &gpu.upload(&offs).unwrap(), &gpu.upload_bytes(&bytes).unwrap(), &idx, m).unwrap();
+            let go = gpu.download_prefix::<i64>(&go, m + 1).unwrap();
+            let gbytes = gpu.download_prefix::<u8>(&gb, *go.last().unwrap() as usize).unwrap();
+            for (k, &i) in expect.iter().enumerate() {
+                let s = std::str::from_utf8(&gbytes[go[k] as usize..go[k + 1] as usize]).unwrap();
+                assert_eq!(s, strings[i as usize]);
+            }
+        }
+    }
+}

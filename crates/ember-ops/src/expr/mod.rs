@@ -1,0 +1,254 @@
+//! Expressions: column references, literals, arithmetic, comparisons, Kleene logic, null tests and
+//! string predicates, evaluated column-at-a-time by the CPU engine ([`cpu`]) or on a GPU ([`gpu`]).
+//!
+//! Type rules live in [`types`] and are shared by both executors, so they agree on every result
+//! type. `is_between` and `is_in` are sugar over comparisons and `and`/`or`, so their null
+//! semantics are SQL's by construction:
+//!
+//! | `x` | `x.is_in([1, 2])` | `x.is_in([1, null])` | `x.is_between(1, 3)` |
+//! |---|---|---|---|
+//! | 1 | true | true | true |
+//! | 5 | false | null | false |
+//! | null | null | null | null |
+//!
+//! # Example
+//! ```
+//! use ember_ops::expr::{col, lit};
+//! let pred = col("qty").lt(lit(24)).and(col("flag").eq(lit("R")));
+//! assert_eq!(pred.to_string(), "((qty < 24) AND (flag = R))");
+//! ```
+pub mod cpu;
+pub mod gpu;
+pub mod types;
+
+use ember_core::{Result, Scalar};
+use std::fmt;
+
+/// A binary operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `=`
+    Eq,
+    /// `!=`
+    NotEq,
+    /// `<`
+    Lt,
+    /// `<=`
+    LtEq,
+    /// `>`
+    Gt,
+    /// `>=`
+    GtEq,
+    /// Kleene `AND`
+    And,
+    /// Kleene `OR`
+    Or,
+}
+
+impl BinaryOp {
+    /// Arithmetic operators.
+    pub fn is_arithmetic(self) -> bool {
+        matches!(self, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div)
+    }
+    /// Comparison operators.
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq)
+    }
+    /// `AND` / `OR`.
+    pub fn is_logical(self) -> bool {
+        matches!(self, BinaryOp::And | BinaryOp::Or)
+    }
+    /// SQL spelling.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Eq => "=",
+            BinaryOp::NotEq => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::LtEq => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::GtEq => ">=",
+            BinaryOp::And => "AND",
+            BinaryOp::Or => "OR",
+        }
+    }
+}
+
+/// A string predicate with a literal pattern (no wildcards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StrOp {
+    /// The string starts with the pattern.
+    StartsWith,
+    /// The string ends with the pattern.
+    EndsWith,
+    /// The pattern occurs in the string.
+    Contains,
+}
+
+/// An expression over the columns of a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// A column by name.
+    Column(String),
+    /// A constant.
+    Literal(Scalar),
+    /// `left op right`.
+    Binary {
+        /// The operator.
+        op: BinaryOp,
+        /// Left operand.
+        left: Box<Expr>,
+        /// Right operand.
+        right: Box<Expr>,
+    },
+    /// Kleene `NOT`.
+    Not(Box<Expr>),
+    /// True where the operand is null (never null itself).
+    IsNull(Box<Expr>),
+    /// True where the operand is not null (never null itself).
+    IsNotNull(Box<Expr>),
+    /// A string predicate against a literal pattern.
+    Str {
+        /// Which predicate.
+        op: StrOp,
+        /// The string operand.
+        expr: Box<Expr>,
+        /// The literal pattern.
+        pattern: String,
+    },
+}
+
+/// A column reference.
+pub fn col(name: &str) -> Expr {
+    Expr::Column(name.to_string())
+}
+
+/// A literal: `lit(24)` (i32), `lit(24i64)`, `lit(0.5)` (f64), `lit("R")`, `lit(true)`,
+/// `lit(Scalar::Null)`.
+pub fn lit(v: impl Into<Scalar>) -> Expr {
+    Expr::Literal(v.into())
+}
+
+/// An exact decimal literal, e.g. `dec("0.06")` is decimal128(2, 2).
+pub fn dec(s: &str) -> Result<Expr> {
+    Ok(Expr::Literal(Scalar::parse_decimal(s)?))
+}
+
+/// A date literal, `date("1994-01-01")`.
+pub fn date(s: &str) -> Result<Expr> {
+    Ok(Expr::Literal(Scalar::parse_date(s)?))
+}
+
+impl Expr {
+    fn binary(self, op: BinaryOp, rhs: Expr) -> Expr {
+        Expr::Binary { op, left: Box::new(self), right: Box::new(rhs) }
+    }
+    /// `self = rhs`
+    pub fn eq(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::Eq, rhs)
+    }
+    /// `self != rhs`
+    pub fn neq(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::NotEq, rhs)
+    }
+    /// `self < rhs`
+    pub fn lt(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::Lt, rhs)
+    }
+    /// `self <= rhs`
+    pub fn lt_eq(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::LtEq, rhs)
+    }
+    /// `self > rhs`
+    pub fn gt(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::Gt, rhs)
+    }
+    /// `self >= rhs`
+    pub fn gt_eq(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::GtEq, rhs)
+    }
+    /// Kleene `self AND rhs`.
+    pub fn and(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::And, rhs)
+    }
+    /// Kleene `self OR rhs`.
+    pub fn or(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::Or, rhs)
+    }
+    /// `low <= self AND self <= high` (both bounds inclusive, as SQL `BETWEEN`).
+    pub fn is_between(self, low: Expr, high: Expr) -> Expr {
+        self.clone().gt_eq(low).and(self.lt_eq(high))
+    }
+    /// `self = v1 OR self = v2 OR ...` (SQL `IN`; an empty list is `false`).
+    pub fn is_in(self, values: impl IntoIterator<Item = Scalar>) -> Expr {
+        values
+            .into_iter()
+            .map(|v| self.clone().eq(Expr::Literal(v)))
+            .reduce(Expr::or)
+            .unwrap_or(Expr::Literal(Scalar::Bool(false)))
+    }
+    /// True where `self` is null.
+    pub fn is_null(self) -> Expr {
+        Expr::IsNull(Box::new(self))
+    }
+    /// True where `self` is not null.
+    pub fn is_not_null(self) -> Expr {
+        Expr::IsNotNull(Box::new(self))
+    }
+    /// The string starts with `pattern`.
+    pub fn starts_with(self, pattern: &str) -> Expr {
+        Expr::Str { op: StrOp::StartsWith, expr: Box::new(self), pattern: pattern.into() }
+    }
+    /// The string ends with `pattern`.
+    pub fn ends_with(self, pattern: &str) -> Expr {
+        Expr::Str { op: StrOp::EndsWith, expr: Box::new(self), pattern: pattern.into() }
+    }
+    /// `pattern` occurs in the string.
+    pub fn contains(self, pattern: &str) -> Expr {
+        Expr::Str { op: StrOp::Contains, expr: Box::new(self), pattern: pattern.into() }
+    }
+}
+
+macro_rules! arith_ops {
+    ($($tr:ident $m:ident $op:ident),*) => {$(
+        impl std::ops::$tr for Expr {
+            type Output = Expr;
+            fn $m(self, rhs: Expr) -> Expr {
+                self.binary(BinaryOp::$op, rhs)
+            }
+        }
+    )*};
+}
+arith_ops!(Add add Add, Sub sub Sub, Mul mul Mul, Div div Div);
+
+impl std::ops::Not for Expr {
+    type Output = Expr;
+    fn not(self) -> Expr {
+        Expr::Not(Box::new(self))
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Column(c) => write!(f, "{c}"),
+            Expr::Literal(s) => write!(f, "{s}"),
+            Expr::Binary { op, left, right } => write!(f, "({left} {} {right})", op.symbol()),
+            Expr::Not(e) => write!(f, "NOT {e}"),
+            Expr::IsNull(e) => write!(f, "{e} IS NULL"),
+            Expr::IsNotNull(e) => write!(f, "{e} IS NOT NULL"),
+            Expr::Str { op, expr, pattern } => write!(f, "{expr}.{op:?}({pattern:?})"),
+        }
+    }
+}

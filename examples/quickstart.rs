@@ -1,0 +1,66 @@
+//! The main job: TPC-H Q6 on `lineitem` generated in memory.
+//!
+//! ```text
+//! cargo run --release --example quickstart -- [--sf 0.1] [--device cpu|sim|cuda|cuda:N]
+//! ```
+//!
+//! Without `--device` it runs on `Device::default()` (`EMBER_DEVICE`, else the GPU if one is
+//! usable, else the CPU). Prints `revenue: <exact decimal>` on a line of its own.
+use ember::prelude::*;
+use std::process::ExitCode;
+use std::time::Instant;
+
+fn parse_args() -> Result<(f64, Option<Device>)> {
+    let mut sf = 0.1;
+    let mut device = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| Error::InvalidArgument(format!("{name} needs a value")));
+        match a.as_str() {
+            "--sf" => {
+                let v = value("--sf")?;
+                sf = v.parse().map_err(|_| Error::InvalidArgument(format!("--sf {v:?} is not a number")))?;
+            }
+            "--device" => device = Some(value("--device")?.parse()?),
+            "-h" | "--help" => {
+                println!("usage: quickstart [--sf SCALE_FACTOR] [--device cpu|sim|cuda|cuda:N]");
+                std::process::exit(0);
+            }
+            other => return Err(Error::InvalidArgument(format!("unknown argument {other:?}"))),
+        }
+    }
+    Ok((sf, device))
+}
+
+fn run() -> Result<()> {
+    let (sf, device) = parse_args()?;
+    let device = match device {
+        Some(d) => d,
+        None => Device::detect()?.0,
+    };
+    let t = Instant::now();
+    let lineitem = ember::tpch::lineitem(sf)?;
+    println!("generated lineitem sf={sf}: {} rows in {:.3} s", lineitem.num_rows(), t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let lineitem = lineitem.to(device)?;
+    println!("moved to {device} in {:.3} s", t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let revenue = ember::tpch::q6(&lineitem)?;
+    let secs = t.elapsed().as_secs_f64();
+    println!("device: {device}");
+    println!("q6 time: {secs:.4} s");
+    println!("revenue: {revenue}");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

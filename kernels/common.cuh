@@ -1,0 +1,100 @@
+// Shared types and block/warp helpers for every kernel module.
+//
+// Each kernels/*.cu file is compiled three ways from this one source: NVRTC at run time (CUDA),
+// g++ through sim/cuda_sim.h (the simulated device), and NVRTC + ptxas -arch=sm_90 in CI.
+// Only what the emulator models may be used: no inline PTX, no CUB; shared memory is declared
+// with EMBER_SHARED / EMBER_DYNAMIC_SHARED; every kernel is `extern "C"` and followed by
+// EMBER_SIM_EXPORT(name). Kernel names follow `{op}_{dtype}`.
+#pragma once
+#include "sim/portable.cuh"
+
+typedef signed char i8;
+typedef short i16;
+typedef int i32;
+typedef long long i64;
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef float f32;
+typedef double f64;
+typedef __int128 i128;
+typedef unsigned __int128 u128;
+
+// Threads per block for the 1-D kernels; host code launches with the same value.
+#define EMBER_BLOCK 256
+
+// Stamp X(name, type) for every fixed-width numeric type a column can hold.
+#define EMBER_FOR_INTS(X) X(i8, i8) X(i16, i16) X(i32, i32) X(i64, i64) X(u8, u8) X(u16, u16) X(u32, u32) X(u64, u64)
+#define EMBER_FOR_NUMERIC(X) EMBER_FOR_INTS(X) X(f32, f32) X(f64, f64)
+
+__device__ __forceinline__ u64 ember_gid() { return (u64)blockIdx.x * blockDim.x + threadIdx.x; }
+
+// Bit i of an Arrow (LSB-first) bitmap read as 32-bit words.
+__device__ __forceinline__ bool ember_bit(const u32* bits, u64 i) { return (bits[i >> 5] >> (i & 31)) & 1u; }
+
+// A null validity pointer means "all valid".
+__device__ __forceinline__ bool ember_valid(const u32* valid, u64 i) { return valid == 0 || ember_bit(valid, i); }
+
+// Inclusive scan across the 32 lanes of a warp.
+template <typename T>
+__device__ __forceinline__ T ember_warp_inclusive_scan(T v) {
+    const unsigned lane = threadIdx.x & 31;
+    for (int d = 1; d < 32; d <<= 1) {
+        T o = __shfl_up_sync(0xffffffffu, v, d);
+        if (lane >= (unsigned)d) v += o;
+    }
+    return v;
+}
+
+// Exclusive scan of one value per thread across a 1-D block (blockDim.x a multiple of 32).
+// `warp_sums` is a shared array of 32 elements. Every thread gets the block total in `total`.
+template <typename T>
+__device__ T ember_block_exclusive_scan(T v, T& total, T* warp_sums) {
+    const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    T inc = ember_warp_inclusive_scan(v);
+    if (lane == 31) warp_sums[warp] = inc;
+    __syncthreads();
+    if (warp == 0) {
+        T s = lane < nwarps ? warp_sums[lane] : T(0);
+        s = ember_warp_inclusive_scan(s);
+        if (lane < nwarps) warp_sums[lane] = s;
+    }
+    __syncthreads();
+    T prefix = warp == 0 ? T(0) : warp_sums[warp - 1];
+    total = warp_sums[nwarps - 1];
+    __syncthreads();  // warp_sums may be reused by the caller after this
+    return prefix + inc - v;
+}
+
+// Total-order key of a float (as Rust's f64::total_cmp / arrow's min/max): -NaN < -inf < ... < -0 < +0 < ... < +inf < +NaN.
+__device__ __forceinline__ i64 ember_total_key(f64 x) {
+    i64 b = __double_as_longlong(x);
+    return b ^ (i64)(((u64)(b >> 63)) >> 1);
+}
+__device__ __forceinline__ i32 ember_total_key(f32 x) {
+    i32 b = __float_as_int(x);
+    return b ^ (i32)(((u32)(b >> 31)) >> 1);
+}
+
+// Overflow-checked 128-bit arithmetic (decimal128 is exact: overflow is an error, as in arrow-rs).
+__device__ __forceinline__ i128 ember_add_ovf(i128 a, i128 b, bool& ovf) {
+    i128 r = (i128)((u128)a + (u128)b);
+    if ((a >= 0) == (b >= 0) && (r >= 0) != (a >= 0)) ovf = true;
+    return r;
+}
+__device__ __forceinline__ i128 ember_sub_ovf(i128 a, i128 b, bool& ovf) {
+    i128 r = (i128)((u128)a - (u128)b);
+    if ((a >= 0) != (b >= 0) && (r >= 0) != (a >= 0)) ovf = true;
+    return r;
+}
+__device__ __forceinline__ i128 ember_mul_ovf(i128 a, i128 b, bool& ovf) {
+    const i128 lim = (i128)1 << 62;
+    if (a > -lim && a < lim && b > -lim && b < lim) return a * b;  // |a*b| < 2^124: cannot overflow
+    const i128 mn = (i128)(((u128)1) << 127);
+    if (a == 0 || b == 0) return 0;
+    if ((a == -1 && b == mn) || (b == -1 && a == mn)) { ovf = true; return 0; }
+    i128 r = (i128)((u128)a * (u128)b);
+    if (r / b != a) ovf = true;
+    return r;
+}

@@ -1,0 +1,139 @@
+// Device-wide reductions (sum, min, max, with the count of non-null values), driven by
+// ember-gpu/src/primitives/reduce.rs in two phases: reduce_{op}_{T} writes one partial per block
+// (grid size fixed by n, so the order of combination never depends on scheduling) and
+// reduce_final_{op}_{ACC} folds the partials in one block.
+//
+// Sums: signed ints accumulate in i64 and unsigned in u64, wrapping; floats in their own type;
+// decimal128 (i128) exactly, overflow reported through `err`. Min/max of floats follow IEEE total
+// order, as arrow-rs does (-NaN < -inf < ... < +inf < +NaN).
+#include "common.cuh"
+
+template <typename T> struct Lim;
+#define EMBER_LIM(T, lo, hi)                                  \
+    template <> struct Lim<T> {                               \
+        static __device__ __forceinline__ T lowest() { return lo; }  \
+        static __device__ __forceinline__ T highest() { return hi; } \
+    };
+EMBER_LIM(i8, (i8)-128, (i8)127)
+EMBER_LIM(i16, (i16)-32768, (i16)32767)
+EMBER_LIM(i32, (i32)0x80000000u, (i32)0x7fffffff)
+EMBER_LIM(i64, (i64)0x8000000000000000ull, (i64)0x7fffffffffffffffll)
+EMBER_LIM(u8, (u8)0, (u8)0xff)
+EMBER_LIM(u16, (u16)0, (u16)0xffff)
+EMBER_LIM(u32, 0u, 0xffffffffu)
+EMBER_LIM(u64, 0ull, 0xffffffffffffffffull)
+EMBER_LIM(f32, __int_as_float((i32)0xffffffffu), __int_as_float(0x7fffffff))
+EMBER_LIM(f64, __longlong_as_double((i64)0xffffffffffffffffull), __longlong_as_double(0x7fffffffffffffffll))
+EMBER_LIM(i128, (i128)(((u128)1) << 127), ~(i128)(((u128)1) << 127))
+
+template <typename T> __device__ __forceinline__ bool ember_less(T a, T b) { return a < b; }
+template <> __device__ __forceinline__ bool ember_less<f32>(f32 a, f32 b) { return ember_total_key(a) < ember_total_key(b); }
+template <> __device__ __forceinline__ bool ember_less<f64>(f64 a, f64 b) { return ember_total_key(a) < ember_total_key(b); }
+
+template <typename A> __device__ __forceinline__ A ember_sum(A a, A b, bool&) { return a + b; }
+template <> __device__ __forceinline__ i64 ember_sum<i64>(i64 a, i64 b, bool&) { return (i64)((u64)a + (u64)b); }
+template <> __device__ __forceinline__ i128 ember_sum<i128>(i128 a, i128 b, bool& ovf) { return ember_add_ovf(a, b, ovf); }
+
+struct OpSum {
+    template <typename A> static __device__ __forceinline__ A identity() { return A(0); }
+    template <typename A> static __device__ __forceinline__ A combine(A a, A b, bool& ovf) { return ember_sum<A>(a, b, ovf); }
+};
+struct OpMin {
+    template <typename A> static __device__ __forceinline__ A identity() { return Lim<A>::highest(); }
+    template <typename A> static __device__ __forceinline__ A combine(A a, A b, bool&) { return ember_less(b, a) ? b : a; }
+};
+struct OpMax {
+    template <typename A> static __device__ __forceinline__ A identity() { return Lim<A>::lowest(); }
+    template <typename A> static __device__ __forceinline__ A combine(A a, A b, bool&) { return ember_less(a, b) ? b : a; }
+};
+
+// Tree reduction of one value per thread of a 256-thread block (fixed order).
+template <typename Op, typename A>
+__device__ void block_fold(A acc, u64 cnt, bool& ovf, A* out, u64* out_count) {
+    EMBER_SHARED(A, sh, EMBER_BLOCK);
+    EMBER_SHARED(u64, shc, EMBER_BLOCK);
+    const unsigned t = threadIdx.x;
+    sh[t] = acc;
+    shc[t] = cnt;
+    __syncthreads();
+    for (unsigned s = EMBER_BLOCK / 2; s > 0; s >>= 1) {
+        if (t < s) {
+            sh[t] = Op::template combine<A>(sh[t], sh[t + s], ovf);
+            shc[t] += shc[t + s];
+        }
+        __syncthreads();
+    }
+    if (t == 0) {
+        *out = sh[0];
+        *out_count = shc[0];
+    }
+}
+
+template <typename Op, typename T, typename A>
+__device__ void reduce_partial(const T* in, const u32* valid, u64 n, A* partials, u64* counts, u32* err) {
+    A acc = Op::template identity<A>();
+    u64 cnt = 0;
+    bool ovf = false;
+    const u64 stride = (u64)gridDim.x * blockDim.x;
+    for (u64 i = ember_gid(); i < n; i += stride) {
+        if (ember_valid(valid, i)) {
+            acc = Op::template combine<A>(acc, (A)in[i], ovf);
+            ++cnt;
+        }
+    }
+    block_fold<Op, A>(acc, cnt, ovf, &partials[blockIdx.x], &counts[blockIdx.x]);
+    if (ovf) atomicOr(err, 1u);
+}
+
+template <typename Op, typename A>
+__device__ void reduce_final(const A* partials, const u64* counts, u64 nparts, A* out, u64* out_count, u32* err) {
+    A acc = Op::template identity<A>();
+    u64 cnt = 0;
+    bool ovf = false;
+    for (u64 i = threadIdx.x; i < nparts; i += blockDim.x) {
+        acc = Op::template combine<A>(acc, partials[i], ovf);
+        cnt += counts[i];
+    }
+    block_fold<Op, A>(acc, cnt, ovf, out, out_count);
+    if (ovf) atomicOr(err, 1u);
+}
+
+#define REDUCE_PARTIAL(op, Op, name, T, A)                                                                  \
+    extern "C" __global__ void reduce_##op##_##name(const T* in, const u32* valid, u64 n, A* partials,       \
+                                                    u64* counts, u32* err) {                                 \
+        reduce_partial<Op, T, A>(in, valid, n, partials, counts, err);                                      \
+    }                                                                                                        \
+    EMBER_SIM_EXPORT(reduce_##op##_##name)
+#define REDUCE_FINAL(op, Op, name, A)                                                                        \
+    extern "C" __global__ void reduce_final_##op##_##name(const A* partials, const u64* counts, u64 nparts, \
+                                                          A* out, u64* out_count, u32* err) {               \
+        reduce_final<Op, A>(partials, counts, nparts, out, out_count, err);                                  \
+    }                                                                                                        \
+    EMBER_SIM_EXPORT(reduce_final_##op##_##name)
+
+// Sum: accumulator by type family.
+REDUCE_PARTIAL(sum, OpSum, i8, i8, i64)
+REDUCE_PARTIAL(sum, OpSum, i16, i16, i64)
+REDUCE_PARTIAL(sum, OpSum, i32, i32, i64)
+REDUCE_PARTIAL(sum, OpSum, i64, i64, i64)
+REDUCE_PARTIAL(sum, OpSum, u8, u8, u64)
+REDUCE_PARTIAL(sum, OpSum, u16, u16, u64)
+REDUCE_PARTIAL(sum, OpSum, u32, u32, u64)
+REDUCE_PARTIAL(sum, OpSum, u64, u64, u64)
+REDUCE_PARTIAL(sum, OpSum, f32, f32, f32)
+REDUCE_PARTIAL(sum, OpSum, f64, f64, f64)
+REDUCE_PARTIAL(sum, OpSum, i128, i128, i128)
+REDUCE_FINAL(sum, OpSum, i64, i64)
+REDUCE_FINAL(sum, OpSum, u64, u64)
+REDUCE_FINAL(sum, OpSum, f32, f32)
+REDUCE_FINAL(sum, OpSum, f64, f64)
+REDUCE_FINAL(sum, OpSum, i128, i128)
+
+// Min / max: accumulator = input type.
+#define MINMAX(name, T)                          \
+    REDUCE_PARTIAL(min, OpMin, name, T, T)       \
+    REDUCE_PARTIAL(max, OpMax, name, T, T)       \
+    REDUCE_FINAL(min, OpMin, name, T)            \
+    REDUCE_FINAL(max, OpMax, name, T)
+EMBER_FOR_NUMERIC(MINMAX)
+MINMAX(i128, i128)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# ember's test command (the README's, and what CI runs via .ci/run). On a fresh machine it:
+#   1. makes a Python venv with NVRTC + ptxas (CUDA 13.0 wheels; no GPU needed), duckdb and tpchgen-cli;
+#   2. checks formatting and clippy (-D warnings);
+#   3. runs the whole test suite on the CPU engine and the simulated device, including the kernel
+#      check that compiles every kernels/*.cu with NVRTC for sm_90 and assembles it with ptxas;
+#   4. re-derives the Q6 oracle answers with duckdb and compares them with the stored ones.
+# Set EMBER_TEST_CUDA=1 on a GPU machine to also run every device test on CUDA (fails without a GPU).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cache="${EMBER_CACHE_DIR:-$HOME/.cache/ember-dev}"
+venv="$cache/venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import duckdb" 2>/dev/null; then
+  echo "==> creating $venv (nvidia-cuda-nvrtc, nvidia-cuda-nvcc, duckdb, tpchgen-cli)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+fi
+"$venv/bin/pip" install -q "nvidia-cuda-nvrtc==13.0.*" "nvidia-cuda-nvcc==13.0.*" "duckdb" "tpchgen-cli==4.*"
+cu13="$("$venv/bin/python" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')"
+export LD_LIBRARY_PATH="$cu13/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export EMBER_PTXAS="$cu13/bin/ptxas"
+export EMBER_REQUIRE_NVRTC=1        # the kernel check fails (not skips) when NVRTC or ptxas is missing
+export EMBER_KERNEL_CACHE=""        # always compile for real in the kernel check
+export PATH="$venv/bin:$PATH"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "==> cargo test (CPU engine + simulated device + NVRTC/ptxas kernel check)"
+cargo test --workspace
+echo "==> Q6 oracle answers vs duckdb"
+python tests/oracle/q6_duckdb.py --check --sf 0.01 0.1
+echo "==> all checks passed"

@@ -1,0 +1,51 @@
+//! TPC-H data (generated in memory by the `tpchgen` crates, identical to dbgen's) and the
+//! reference queries, shared by the quickstart, the tests and the benchmarks.
+use crate::prelude::*;
+use rayon::prelude::*;
+use tpchgen::generators::LineItemGenerator;
+use tpchgen_arrow::LineItemArrow;
+
+/// Generates `lineitem` at scale factor `sf` as one CPU frame, in parallel over generator parts.
+///
+/// ```
+/// let li = ember::tpch::lineitem(0.001).unwrap();
+/// assert_eq!(li.num_rows(), 6005);
+/// ```
+pub fn lineitem(sf: f64) -> Result<DataFrame> {
+    if !(sf > 0.0 && sf.is_finite()) {
+        return Err(Error::InvalidArgument(format!("scale factor must be positive, got {sf}")));
+    }
+    let parts = (rayon::current_num_threads() * 2).clamp(1, 64) as i32;
+    let batches: Vec<_> = (1..=parts)
+        .into_par_iter()
+        .map(|p| LineItemArrow::new(LineItemGenerator::new(sf, p, parts)).with_batch_size(64 * 1024).collect::<Vec<_>>())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    DataFrame::from_record_batches(LineItemArrow::schema_ref(), &batches)
+}
+
+/// TPC-H Q6 (forecasting revenue change) on `lineitem`, on the frame's device:
+///
+/// ```sql
+/// SELECT sum(l_extendedprice * l_discount) AS revenue FROM lineitem
+/// WHERE l_shipdate >= date '1994-01-01' AND l_shipdate < date '1995-01-01'
+///   AND l_discount BETWEEN 0.05 AND 0.07 AND l_quantity < 24
+/// ```
+///
+/// The revenue is an exact decimal (scale 4).
+pub fn q6(lineitem: &DataFrame) -> Result<Scalar> {
+    lineitem
+        .filter(q6_predicate()?)?
+        .sum(col("l_extendedprice") * col("l_discount"))
+}
+
+/// Q6's `WHERE` clause.
+pub fn q6_predicate() -> Result<Expr> {
+    Ok(col("l_shipdate")
+        .gt_eq(date("1994-01-01")?)
+        .and(col("l_shipdate").lt(date("1995-01-01")?))
+        .and(col("l_discount").is_between(dec("0.05")?, dec("0.07")?))
+        .and(col("l_quantity").lt(lit(24))))
+}
