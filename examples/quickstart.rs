@@ -36,7 +36,11 @@ fn run() -> Result<()> {
     let (sf, device) = parse_args()?;
     let device = match device {
         Some(d) => d,
-        None => Device::detect()?.0,
+        None => {
+            let (d, why) = Device::detect()?;
+            eprintln!("ember: default device {d} ({why})");
+            d
+        }
     };
     let t = Instant::now();
     let lineitem = ember::tpch::lineitem(sf)?;

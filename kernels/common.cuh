@@ -6,7 +6,7 @@
 // with EMBER_SHARED / EMBER_DYNAMIC_SHARED; every kernel is `extern "C"` and followed by
 // EMBER_SIM_EXPORT(name). Kernel names follow `{op}_{dtype}`.
 #pragma once
-#include "sim/portable.cuh"
+#include "sim/host.cuh"
 
 typedef signed char i8;
 typedef short i16;

@@ -137,3 +137,19 @@ REDUCE_FINAL(sum, OpSum, i128, i128)
     REDUCE_FINAL(max, OpMax, name, T)
 EMBER_FOR_NUMERIC(MINMAX)
 MINMAX(i128, i128)
+
+// Number of set bits among the first n bits of a bitmap (the non-null count of a validity mask).
+// One thread per 32-bit word; warp sums, then one atomic per warp.
+extern "C" __global__ void count_bits(const u32* bits, u64 n, u64* out) {
+    const u64 w = ember_gid();
+    const u64 nwords = (n + 31) / 32;
+    u32 c = 0;
+    if (w < nwords) {
+        u32 word = bits[w];
+        if (w == nwords - 1 && (n & 31)) word &= (1u << (n & 31)) - 1u;
+        c = __popc(word);
+    }
+    for (int d = 16; d > 0; d >>= 1) c += __shfl_down_sync(0xffffffffu, c, d);
+    if ((threadIdx.x & 31) == 0 && c) atomicAdd((unsigned long long*)out, (unsigned long long)c);
+}
+EMBER_SIM_EXPORT(count_bits)

@@ -4,7 +4,7 @@
 //!    each) into `$OUT_DIR/kernels/<module>.cu`, and writes `$OUT_DIR/kernel_sources.rs`, the table
 //!    of embedded sources that NVRTC compiles at run time on a CUDA device.
 //! 2. With the `sim` feature, compiles the same `.cu` files for the host with the C++ compiler
-//!    (through `kernels/sim/cuda_sim.h`) into a static library, and writes `$OUT_DIR/sim_kernels.rs`:
+//!    (through `kernels/sim/emu.h`) into a static library, and writes `$OUT_DIR/sim_kernels.rs`:
 //!    a sorted `name -> entry point` table of every kernel exported with `EMBER_SIM_EXPORT`.
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -56,7 +56,6 @@ fn flatten(path: &Path, seen: &mut HashSet<PathBuf>) -> String {
         let t = line.trim_start();
         if let Some(rest) = t.strip_prefix("#include \"") {
             let name = rest.split('"').next().unwrap();
-            if !dir.join(name).exists() { out.push_str(line); out.push('\n'); continue; } // TEMP
             out.push_str(&flatten(&dir.join(name), seen));
             out.push('\n');
         } else if t.starts_with("#pragma once") {
@@ -106,7 +105,7 @@ fn build_sim(kernels: &Path, cu_files: &[PathBuf], out: &Path) {
 
     let mut b = cc::Build::new();
     configure(&mut b);
-    b.file(kernels.join("sim/runtime.cpp"));
+    b.file(kernels.join("sim/scheduler.cpp"));
     b.flag("-xc++");
     for cu in cu_files {
         b.file(cu);

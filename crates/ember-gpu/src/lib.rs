@@ -94,7 +94,8 @@ impl Gpu {
     /// CUDA device `ordinal` (shared handle). Fails with [`GpuError::CudaUnavailable`] when there
     /// is no driver, no such device, or no NVRTC.
     pub fn cuda(ordinal: usize) -> Result<Arc<Gpu>> {
-        static CUDA: OnceLock<Mutex<Vec<(usize, Arc<Gpu>)>>> = OnceLock::new();
+        type Handles = Mutex<Vec<(usize, Arc<Gpu>)>>;
+        static CUDA: OnceLock<Handles> = OnceLock::new();
         let mut cache = CUDA.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, g)) = cache.iter().find(|(o, _)| *o == ordinal) {
             return Ok(g.clone());

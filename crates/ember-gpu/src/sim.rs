@@ -58,6 +58,13 @@ struct Params(Vec<*mut c_void>);
 // only read (by the kernels' argument unpacking) while the launch runs.
 unsafe impl Sync for Params {}
 
+#[cfg(feature = "sim")]
+impl Params {
+    fn as_ptr(&self) -> *mut *mut c_void {
+        self.0.as_ptr() as *mut *mut c_void
+    }
+}
+
 pub(crate) fn launch(kernel: &str, cfg: &LaunchConfig, args: &mut [KernelArg]) -> Result<()> {
     #[cfg(not(feature = "sim"))]
     {
@@ -103,7 +110,7 @@ pub(crate) fn launch(kernel: &str, cfg: &LaunchConfig, args: &mut [KernelArg]) -
             // SAFETY: `entry` is a kernel entry generated from kernels/*.cu; `params` holds one pointer
             // per kernel parameter, each pointing at a value of the parameter's C type (the caller's
             // duty, as with cuLaunchKernel); `l` and `err` are valid for the call.
-            let code = unsafe { entry(&l, params.0.as_ptr() as *mut *mut c_void, &mut err) };
+            let code = unsafe { entry(&l, params.as_ptr(), &mut err) };
             if code == 0 {
                 return Ok(());
             }

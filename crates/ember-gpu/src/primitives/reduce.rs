@@ -90,3 +90,24 @@ pub fn reduce(
     let overflow = gpu.download_prefix::<u32>(&err, 1)?[0] != 0;
     Ok(Reduced { value, count, overflow })
 }
+
+/// How many of the first `n` bits of `bits` are set (`n` when `bits` is `None`): the non-null
+/// count of a column from its validity bitmap.
+///
+/// ```
+/// use ember_gpu::{Gpu, primitives::reduce::count_set_bits};
+/// # if !ember_gpu::sim::compiled() { return; }
+/// let gpu = Gpu::sim().unwrap();
+/// let bits = gpu.upload(&[0xffff_ffffu32, 0b1011]).unwrap();
+/// assert_eq!(count_set_bits(&gpu, Some(&bits), 35).unwrap(), 34);
+/// assert_eq!(count_set_bits(&gpu, None, 35).unwrap(), 35);
+/// ```
+pub fn count_set_bits(gpu: &Gpu, bits: Option<&DeviceBuffer>, n: usize) -> Result<u64> {
+    let Some(bits) = bits else { return Ok(n as u64) };
+    if n == 0 {
+        return Ok(0);
+    }
+    let out = gpu.alloc(8)?;
+    gpu.launch("reduce", "count_bits", LaunchConfig::for_elems(n.div_ceil(32), BLOCK), &[bits.into(), KernelArg::U64(n as u64), (&out).into()])?;
+    Ok(gpu.download_prefix::<u64>(&out, 1)?[0])
+}

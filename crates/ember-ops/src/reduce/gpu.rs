@@ -2,18 +2,21 @@
 use super::Agg;
 use crate::expr::{gpu::gpu_of, Expr};
 use ember_core::{DType, DataFrame, Error, Result, Scalar};
-use ember_gpu::primitives::reduce::{accumulator, reduce as device_reduce, ReduceOp};
+use ember_gpu::primitives::reduce::{accumulator, count_set_bits, reduce as device_reduce, ReduceOp};
 use ember_gpu::primitives::Prim;
 
 /// `agg(expr)` over all rows of `df` (on a GPU); see the module docs of [`super`] for semantics.
 pub fn reduce(df: &DataFrame, expr: &Expr, agg: Agg) -> Result<Scalar> {
     let gpu = gpu_of(df)?;
     let c = crate::expr::gpu::evaluate(df, expr)?;
+    if agg == Agg::Count {
+        return Ok(Scalar::UInt64(count_set_bits(&gpu, c.validity.as_deref(), c.len)?));
+    }
     let prim = c.dtype.prim().ok_or_else(|| Error::Internal(format!("reduce over {}", c.dtype)))?;
     let op = match agg {
         Agg::Min => ReduceOp::Min,
         Agg::Max => ReduceOp::Max,
-        Agg::Sum | Agg::Mean | Agg::Count => ReduceOp::Sum,
+        Agg::Sum | Agg::Mean | Agg::Count => ReduceOp::Sum, // Count returned above
     };
     let r = device_reduce(&gpu, op, prim, &c.values, c.validity.as_deref(), c.len)?;
     let acc = accumulator(op, prim);
@@ -23,9 +26,6 @@ pub fn reduce(df: &DataFrame, expr: &Expr, agg: Agg) -> Result<Scalar> {
     let f32v = || f32::from_le_bytes(v[..4].try_into().expect("4 bytes"));
     let f64v = || f64::from_le_bytes(v[..8].try_into().expect("8 bytes"));
     let i128v = || i128::from_le_bytes(v);
-    if agg == Agg::Count {
-        return Ok(Scalar::UInt64(r.count));
-    }
     if r.overflow && matches!(agg, Agg::Sum | Agg::Mean) {
         return Err(Error::Overflow(format!("{agg:?} of {}", c.dtype).to_lowercase()));
     }

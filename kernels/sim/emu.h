@@ -1,0 +1,254 @@
+// The CUDA emulator's kernel-side header: makes a .cu file compile as C++20 for the host, with
+// CUDA semantics provided by the fiber scheduler in scheduler.cpp. Only included when
+// __CUDACC__ is not defined (see host.cuh).
+//
+// Model: one OS thread runs one block at a time; every CUDA thread of the block is a fiber;
+// fibers switch only at barriers (__syncthreads, warp intrinsics). Shared memory is per block
+// (thread_local storage of the OS thread running the block). Atomics are std::atomic_ref, so
+// blocks running concurrently on several OS threads see real atomics.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+
+extern "C" {
+// Launch description passed by the Rust runtime (crates/ember-gpu/src/sim.rs, `SimLaunch`).
+struct EmberSimLaunch {
+    uint32_t grid[3];
+    uint32_t block[3];
+    uint32_t dyn_smem;
+    uint32_t smem_limit;
+    uint32_t block_begin;
+    uint32_t block_end;
+};
+// codes: 0 ok, 1 invalid launch config, 2 shared memory exceeded, 3 divergent __syncthreads,
+// 4 deadlock, 5 unsupported warp mask / lanes missing from a warp operation, 6 other.
+struct EmberSimError {
+    int32_t code;
+    char message[256];
+};
+}
+
+struct uint3 {
+    unsigned x, y, z;
+};
+struct dim3 {
+    unsigned x, y, z;
+    constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+namespace ember_sim {
+
+struct Block {
+    uint3 idx;
+    dim3 dim;
+    dim3 grid;
+};
+
+struct Thread {
+    uint3 tid;
+    unsigned linear;
+    const Block* block;
+};
+
+extern thread_local Thread* tls_cur;
+
+// Scheduler entry points (scheduler.cpp).
+void syncthreads(const char* file, int line);
+int syncthreads_reduce(int pred, int kind, const char* file, int line);  // kind: 0 count, 1 and, 2 or
+// Every lane of the warp deposits `v`; returns a pointer to the 32 deposited values (valid until
+// this lane's next warp operation). `mask` is checked against the lanes that exist.
+const uint64_t* warp_exchange(unsigned mask, uint64_t v, const char* what);
+unsigned existing_lanes();
+void note_static_shared(const void* addr, size_t bytes);
+void* dynamic_shared();
+int32_t run_grid(const char* name, const EmberSimLaunch* l, void (*body)(void*), void* ctx, EmberSimError* err);
+
+inline unsigned lane() { return tls_cur->linear & 31u; }
+
+template <typename... A, size_t... I>
+inline void call_with(void (*k)(A...), void** args, std::index_sequence<I...>) {
+    k(*reinterpret_cast<std::remove_cv_t<std::remove_reference_t<A>>*>(args[I])...);
+}
+
+// The body of EMBER_SIM_EXPORT: unpack CUDA-style kernelParams and run the grid.
+template <typename... A>
+inline int32_t launch(const char* name, void (*k)(A...), const EmberSimLaunch* l, void** args, EmberSimError* err) {
+    struct Ctx {
+        void (*k)(A...);
+        void** args;
+    } ctx{k, args};
+    auto body = [](void* p) {
+        Ctx* c = static_cast<Ctx*>(p);
+        call_with(c->k, c->args, std::index_sequence_for<A...>{});
+    };
+    return run_grid(name, l, body, &ctx, err);
+}
+
+template <typename T>
+inline uint64_t to_bits(T v) {
+    static_assert(sizeof(T) <= 8, "warp intrinsics take 4- and 8-byte values");
+    uint64_t b = 0;
+    std::memcpy(&b, &v, sizeof(T));
+    return b;
+}
+template <typename T>
+inline T from_bits(uint64_t b) {
+    T v;
+    std::memcpy(&v, &b, sizeof(T));
+    return v;
+}
+
+}  // namespace ember_sim
+
+#define EMBER_SIM_EXPORT(K)                                                                            \
+    extern "C" int32_t ember_sim_entry_##K(const EmberSimLaunch* l, void** args, EmberSimError* err) { \
+        return ::ember_sim::launch(#K, K, l, args, err);                                               \
+    }
+
+#define __global__
+#define __device__ inline
+#define __host__
+#define __forceinline__ __attribute__((always_inline))
+#define __noinline__ __attribute__((noinline))
+#define __restrict__ __restrict
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+// Raw __shared__ is not modelled: declare shared memory with EMBER_SHARED / EMBER_DYNAMIC_SHARED.
+#define __shared__ static_assert(false, "use EMBER_SHARED(T, name, N) instead of __shared__");
+
+#define threadIdx (::ember_sim::tls_cur->tid)
+#define blockIdx (::ember_sim::tls_cur->block->idx)
+#define blockDim (::ember_sim::tls_cur->block->dim)
+#define gridDim (::ember_sim::tls_cur->block->grid)
+constexpr int warpSize = 32;
+
+#define EMBER_SHARED(T, name, N)   \
+    static thread_local T name[N]; \
+    ::ember_sim::note_static_shared(name, sizeof(name))
+#define EMBER_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::ember_sim::dynamic_shared())
+
+#define __syncthreads() ::ember_sim::syncthreads(__FILE__, __LINE__)
+#define __syncthreads_count(p) ::ember_sim::syncthreads_reduce((p), 0, __FILE__, __LINE__)
+#define __syncthreads_and(p) ::ember_sim::syncthreads_reduce((p), 1, __FILE__, __LINE__)
+#define __syncthreads_or(p) ::ember_sim::syncthreads_reduce((p), 2, __FILE__, __LINE__)
+
+inline void __syncwarp(unsigned mask = 0xffffffffu) { ::ember_sim::warp_exchange(mask, 0, "__syncwarp"); }
+inline unsigned __activemask() { return ::ember_sim::existing_lanes(); }
+
+inline unsigned __ballot_sync(unsigned mask, int pred) {
+    const uint64_t* all = ::ember_sim::warp_exchange(mask, pred ? 1 : 0, "__ballot_sync");
+    const unsigned lanes = ::ember_sim::existing_lanes() & mask;
+    unsigned r = 0;
+    for (unsigned i = 0; i < 32; ++i)
+        if (((lanes >> i) & 1u) && all[i]) r |= 1u << i;
+    return r;
+}
+inline int __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }
+inline int __all_sync(unsigned mask, int pred) {
+    return __ballot_sync(mask, pred) == (::ember_sim::existing_lanes() & mask);
+}
+
+template <typename T>
+inline T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
+    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_sync");
+    const unsigned lane = ::ember_sim::lane(), base = lane & ~(unsigned)(width - 1);
+    return ::ember_sim::from_bits<T>(all[base + ((unsigned)src & (unsigned)(width - 1))]);
+}
+template <typename T>
+inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_up_sync");
+    const unsigned lane = ::ember_sim::lane(), base = lane & ~(unsigned)(width - 1);
+    return lane - base >= delta ? ::ember_sim::from_bits<T>(all[lane - delta]) : v;
+}
+template <typename T>
+inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_down_sync");
+    const unsigned lane = ::ember_sim::lane(), base = lane & ~(unsigned)(width - 1);
+    return lane + delta < base + (unsigned)width ? ::ember_sim::from_bits<T>(all[lane + delta]) : v;
+}
+template <typename T>
+inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
+    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_xor_sync");
+    const unsigned lane = ::ember_sim::lane(), base = lane & ~(unsigned)(width - 1);
+    const unsigned src = lane ^ (unsigned)lane_mask;
+    return src >= base && src < base + (unsigned)width ? ::ember_sim::from_bits<T>(all[src]) : v;
+}
+
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
+inline int __ffs(int x) { return __builtin_ffs(x); }
+inline int __ffsll(long long x) { return __builtin_ffsll(x); }
+inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz((unsigned)x); }
+inline int __clzll(long long x) { return x == 0 ? 64 : __builtin_clzll((unsigned long long)x); }
+inline unsigned __brev(unsigned x) {
+    unsigned r = 0;
+    for (int i = 0; i < 32; ++i) r |= ((x >> i) & 1u) << (31 - i);
+    return r;
+}
+template <typename T>
+inline T __ldg(const T* p) { return *p; }
+inline int __float_as_int(float x) { return ::ember_sim::from_bits<int>(::ember_sim::to_bits(x)); }
+inline float __int_as_float(int x) { return ::ember_sim::from_bits<float>(::ember_sim::to_bits(x)); }
+inline long long __double_as_longlong(double x) { return ::ember_sim::from_bits<long long>(::ember_sim::to_bits(x)); }
+inline double __longlong_as_double(long long x) { return ::ember_sim::from_bits<double>(::ember_sim::to_bits(x)); }
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline void __threadfence_block() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+
+// Atomics on global or shared memory (CUDA's overload set).
+#define EMBER_ATOMIC_RMW(fn, op, T)                                                        \
+    inline T fn(T* p, T v) { return std::atomic_ref<T>(*p).op(v, std::memory_order_relaxed); }
+EMBER_ATOMIC_RMW(atomicAdd, fetch_add, int)
+EMBER_ATOMIC_RMW(atomicAdd, fetch_add, unsigned)
+EMBER_ATOMIC_RMW(atomicAdd, fetch_add, unsigned long long)
+EMBER_ATOMIC_RMW(atomicAdd, fetch_add, float)
+EMBER_ATOMIC_RMW(atomicAdd, fetch_add, double)
+EMBER_ATOMIC_RMW(atomicSub, fetch_sub, int)
+EMBER_ATOMIC_RMW(atomicSub, fetch_sub, unsigned)
+EMBER_ATOMIC_RMW(atomicAnd, fetch_and, int)
+EMBER_ATOMIC_RMW(atomicAnd, fetch_and, unsigned)
+EMBER_ATOMIC_RMW(atomicAnd, fetch_and, unsigned long long)
+EMBER_ATOMIC_RMW(atomicOr, fetch_or, int)
+EMBER_ATOMIC_RMW(atomicOr, fetch_or, unsigned)
+EMBER_ATOMIC_RMW(atomicOr, fetch_or, unsigned long long)
+EMBER_ATOMIC_RMW(atomicXor, fetch_xor, int)
+EMBER_ATOMIC_RMW(atomicXor, fetch_xor, unsigned)
+EMBER_ATOMIC_RMW(atomicXor, fetch_xor, unsigned long long)
+EMBER_ATOMIC_RMW(atomicExch, exchange, int)
+EMBER_ATOMIC_RMW(atomicExch, exchange, unsigned)
+EMBER_ATOMIC_RMW(atomicExch, exchange, unsigned long long)
+EMBER_ATOMIC_RMW(atomicExch, exchange, float)
+#undef EMBER_ATOMIC_RMW
+
+#define EMBER_ATOMIC_MINMAX(T)                                                              \
+    inline T atomicMin(T* p, T v) {                                                         \
+        std::atomic_ref<T> a(*p);                                                           \
+        T old = a.load(std::memory_order_relaxed);                                          \
+        while (v < old && !a.compare_exchange_weak(old, v, std::memory_order_relaxed)) {}   \
+        return old;                                                                         \
+    }                                                                                       \
+    inline T atomicMax(T* p, T v) {                                                         \
+        std::atomic_ref<T> a(*p);                                                           \
+        T old = a.load(std::memory_order_relaxed);                                          \
+        while (v > old && !a.compare_exchange_weak(old, v, std::memory_order_relaxed)) {}   \
+        return old;                                                                         \
+    }
+EMBER_ATOMIC_MINMAX(int)
+EMBER_ATOMIC_MINMAX(unsigned)
+EMBER_ATOMIC_MINMAX(long long)
+EMBER_ATOMIC_MINMAX(unsigned long long)
+#undef EMBER_ATOMIC_MINMAX
+
+#define EMBER_ATOMIC_CAS(T)                                                                 \
+    inline T atomicCAS(T* p, T expected, T desired) {                                       \
+        std::atomic_ref<T>(*p).compare_exchange_strong(expected, desired, std::memory_order_relaxed); \
+        return expected;                                                                    \
+    }
+EMBER_ATOMIC_CAS(int)
+EMBER_ATOMIC_CAS(unsigned)
+EMBER_ATOMIC_CAS(unsigned long long)
+EMBER_ATOMIC_CAS(unsigned short)
+#undef EMBER_ATOMIC_CAS

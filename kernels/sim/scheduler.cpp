@@ -1,0 +1,391 @@
+// The CUDA emulator's scheduler: runs the blocks of a launch on the calling OS thread, one block
+// at a time, each CUDA thread as a fiber that switches only at barriers. Detects what would hang
+// or misbehave on a GPU (divergent __syncthreads, deadlock, partial warp masks) and reports it as
+// an error code instead (see EmberSimError in emu.h).
+#include "emu.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
+
+namespace ember_sim {
+
+thread_local Thread* tls_cur = nullptr;
+
+namespace {
+
+constexpr size_t kStackBytes = 64 * 1024;
+constexpr unsigned kMaxThreads = 1024;
+
+enum class State : uint8_t { Ready, AtBarrier, AtWarp, Done };
+
+struct Fiber {
+#if defined(__x86_64__)
+    void* sp = nullptr;
+#else
+    ucontext_t ctx;
+#endif
+    char* stack = nullptr;
+    Thread t{};
+    State state = State::Ready;
+    unsigned warp_ops = 0;  // parity selects the warp exchange buffer
+};
+
+struct WarpState {
+    uint64_t slots[2][32];
+    unsigned arrived = 0;
+    unsigned mask = 0;  // mask of the operation in progress (0 = none)
+    const char* what = nullptr;
+};
+
+struct Worker {
+#if defined(__x86_64__)
+    void* sched_sp = nullptr;
+#else
+    ucontext_t sched;
+#endif
+    std::vector<Fiber> fibers;
+    WarpState warps[kMaxThreads / 32];
+    Block block{};
+    unsigned nthreads = 0;
+    unsigned done = 0;
+    unsigned at_barrier = 0;
+    const char* barrier_file = nullptr;
+    int barrier_line = 0;
+    int reduce_acc[3] = {0, 1, 0};
+    int reduce_result[3] = {0, 0, 0};
+    Fiber* running = nullptr;
+    void (*body)(void*) = nullptr;
+    void* ctx = nullptr;
+    const char* kernel = "";
+    // shared memory accounting
+    std::vector<const void*> static_seen;
+    size_t static_bytes = 0;
+    uint32_t dyn_smem = 0, smem_limit = 0;
+    std::vector<unsigned char> dyn_arena;
+    // first error of the block
+    int32_t code = 0;
+    char message[256] = {0};
+};
+
+thread_local Worker* tls_worker = nullptr;
+
+Worker& worker() {
+    if (!tls_worker) tls_worker = new Worker();  // one per OS thread, kept for the thread's life
+    return *tls_worker;
+}
+
+void fail(Worker& w, int32_t code, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+void fail(Worker& w, int32_t code, const char* fmt, ...) {
+    if (w.code != 0) return;
+    w.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w.message, sizeof(w.message), fmt, ap);
+    va_end(ap);
+}
+
+void fiber_main(Fiber* f);
+
+#if defined(__x86_64__)
+extern "C" void ember_sim_switch(void** save_sp, void* new_sp);
+extern "C" void ember_sim_trampoline();
+// Saves the callee-saved registers on the current stack, stores the stack pointer in *save_sp,
+// switches to new_sp and restores the registers saved there. A new fiber's stack is prepared so
+// that the restore "returns" into ember_sim_trampoline with the Fiber* in r12.
+asm(R"(
+    .text
+    .globl ember_sim_switch
+    .type ember_sim_switch,@function
+ember_sim_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size ember_sim_switch,.-ember_sim_switch
+
+    .globl ember_sim_trampoline
+    .type ember_sim_trampoline,@function
+ember_sim_trampoline:
+    movq %r12, %rdi
+    andq $-16, %rsp
+    call ember_sim_fiber_entry
+    ud2
+    .size ember_sim_trampoline,.-ember_sim_trampoline
+)");
+
+extern "C" void ember_sim_fiber_entry(Fiber* f) { fiber_main(f); }
+
+void prepare(Fiber& f) {
+    uintptr_t top = (reinterpret_cast<uintptr_t>(f.stack) + kStackBytes) & ~uintptr_t(15);
+    uint64_t* sp = reinterpret_cast<uint64_t*>(top);
+    *--sp = 0;                                                  // alignment slot
+    *--sp = reinterpret_cast<uint64_t>(&ember_sim_trampoline);  // "return" address
+    *--sp = 0;                                                  // rbp
+    *--sp = 0;                                                  // rbx
+    *--sp = reinterpret_cast<uint64_t>(&f);                     // r12 = Fiber*
+    *--sp = 0;                                                  // r13
+    *--sp = 0;                                                  // r14
+    *--sp = 0;                                                  // r15
+    f.sp = sp;
+}
+void to_fiber(Worker& w, Fiber& f) { ember_sim_switch(&w.sched_sp, f.sp); }
+void to_scheduler(Worker& w, Fiber& f) { ember_sim_switch(&f.sp, w.sched_sp); }
+#else
+void fiber_entry_uc(unsigned hi, unsigned lo) {
+    fiber_main(reinterpret_cast<Fiber*>((uintptr_t(hi) << 32) | uintptr_t(lo)));
+}
+void prepare(Fiber& f) {
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = f.stack;
+    f.ctx.uc_stack.ss_size = kStackBytes;
+    f.ctx.uc_link = nullptr;
+    uintptr_t p = reinterpret_cast<uintptr_t>(&f);
+    makecontext(&f.ctx, reinterpret_cast<void (*)()>(&fiber_entry_uc), 2, unsigned(p >> 32), unsigned(p));
+}
+void to_fiber(Worker& w, Fiber& f) { swapcontext(&w.sched, &f.ctx); }
+void to_scheduler(Worker& w, Fiber& f) { swapcontext(&f.ctx, &w.sched); }
+#endif
+
+void yield_to_scheduler() {
+    Worker& w = worker();
+    to_scheduler(w, *w.running);
+}
+
+unsigned lanes_of_warp(const Worker& w, unsigned warp) {
+    const unsigned first = warp * 32;
+    const unsigned n = w.nthreads - first < 32 ? w.nthreads - first : 32;
+    return n == 32 ? 0xffffffffu : ((1u << n) - 1u);
+}
+
+void fiber_main(Fiber* f) {
+    Worker& w = worker();
+    w.body(w.ctx);
+    f->state = State::Done;
+    ++w.done;
+    if (w.at_barrier > 0)
+        fail(w, 3, "%s: thread %u of block (%u,%u,%u) exited while others wait at __syncthreads() (%s:%d)", w.kernel,
+             f->t.linear, w.block.idx.x, w.block.idx.y, w.block.idx.z, w.barrier_file, w.barrier_line);
+    const WarpState& ws = w.warps[f->t.linear / 32];
+    if (ws.arrived > 0)
+        fail(w, 5, "%s: lane %u exited while its warp waits in %s", w.kernel, f->t.linear & 31, ws.what);
+    to_scheduler(w, *f);
+    __builtin_trap();  // a finished fiber is never resumed
+}
+
+// Runs every Ready fiber until it blocks or finishes, until all are done; returns false on error.
+bool run_block(Worker& w) {
+    for (;;) {
+        bool ran = false;
+        for (unsigned i = 0; i < w.nthreads && w.code == 0; ++i) {
+            Fiber& f = w.fibers[i];
+            if (f.state != State::Ready) continue;
+            ran = true;
+            w.running = &f;
+            tls_cur = &f.t;
+            to_fiber(w, f);
+        }
+        if (w.code != 0) return false;
+        if (w.done == w.nthreads) return true;
+        if (!ran) {
+            for (unsigned wi = 0; wi * 32 < w.nthreads; ++wi) {
+                if (w.warps[wi].arrived > 0) {
+                    fail(w, 4, "%s: deadlock in block (%u,%u,%u): warp %u waits in %s while other lanes wait elsewhere",
+                         w.kernel, w.block.idx.x, w.block.idx.y, w.block.idx.z, wi, w.warps[wi].what);
+                    return false;
+                }
+            }
+            fail(w, 4, "%s: deadlock in block (%u,%u,%u): no thread can make progress", w.kernel, w.block.idx.x,
+                 w.block.idx.y, w.block.idx.z);
+            return false;
+        }
+    }
+}
+
+}  // namespace
+
+void syncthreads(const char* file, int line) {
+    Worker& w = worker();
+    Fiber& f = *w.running;
+    if (w.done > 0) {
+        fail(w, 3, "%s: __syncthreads() at %s:%d in block (%u,%u,%u) after %u thread(s) of the block exited", w.kernel,
+             file, line, w.block.idx.x, w.block.idx.y, w.block.idx.z, w.done);
+        yield_to_scheduler();
+        return;
+    }
+    if (w.at_barrier == 0) {
+        w.barrier_file = file;
+        w.barrier_line = line;
+    } else if (w.barrier_line != line || std::strcmp(w.barrier_file, file) != 0) {
+        fail(w, 3, "%s: divergent __syncthreads() in block (%u,%u,%u): %s:%d and %s:%d", w.kernel, w.block.idx.x,
+             w.block.idx.y, w.block.idx.z, w.barrier_file, w.barrier_line, file, line);
+        yield_to_scheduler();
+        return;
+    }
+    if (++w.at_barrier == w.nthreads) {
+        // Last to arrive: release everyone (they run again in the scheduler's next pass).
+        w.at_barrier = 0;
+        for (unsigned i = 0; i < w.nthreads; ++i)
+            if (w.fibers[i].state == State::AtBarrier) w.fibers[i].state = State::Ready;
+        return;  // the others run again in the scheduler's next pass
+    }
+    f.state = State::AtBarrier;
+    yield_to_scheduler();
+}
+
+int syncthreads_reduce(int pred, int kind, const char* file, int line) {
+    Worker& w = worker();
+    if (w.at_barrier == 0) {
+        w.reduce_acc[0] = 0;
+        w.reduce_acc[1] = 1;
+        w.reduce_acc[2] = 0;
+    }
+    w.reduce_acc[0] += pred != 0;
+    w.reduce_acc[1] &= pred != 0;
+    w.reduce_acc[2] |= pred != 0;
+    if (w.at_barrier + 1 == w.nthreads) {
+        for (int k = 0; k < 3; ++k) w.reduce_result[k] = w.reduce_acc[k];
+    }
+    syncthreads(file, line);
+    return w.reduce_result[kind];
+}
+
+unsigned existing_lanes() {
+    Worker& w = worker();
+    return lanes_of_warp(w, w.running->t.linear / 32);
+}
+
+const uint64_t* warp_exchange(unsigned mask, uint64_t v, const char* what) {
+    Worker& w = worker();
+    Fiber& f = *w.running;
+    const unsigned warp = f.t.linear / 32, lane = f.t.linear & 31;
+    const unsigned lanes = lanes_of_warp(w, warp);
+    WarpState& ws = w.warps[warp];
+    const unsigned buf = f.warp_ops++ & 1u;
+    if (mask != 0xffffffffu && mask != lanes) {
+        fail(w, 5, "%s: %s with mask %#x in warp %u (lanes present %#x): only full-warp masks are modelled", w.kernel,
+             what, mask, warp, lanes);
+        yield_to_scheduler();
+        return ws.slots[buf];
+    }
+    if (ws.arrived == 0) {
+        ws.mask = mask;
+        ws.what = what;
+    } else if (ws.what != what && std::strcmp(ws.what, what) != 0) {
+        fail(w, 5, "%s: lanes of warp %u are in different warp operations (%s and %s)", w.kernel, warp, ws.what, what);
+        yield_to_scheduler();
+        return ws.slots[buf];
+    }
+    ws.slots[buf][lane] = v;
+    const unsigned expected = (unsigned)__builtin_popcount(lanes);
+    if (++ws.arrived == expected) {
+        ws.arrived = 0;
+        ws.mask = 0;
+        for (unsigned i = warp * 32; i < warp * 32 + expected; ++i)
+            if (w.fibers[i].state == State::AtWarp) w.fibers[i].state = State::Ready;
+        // The last lane continues without switching: the others run in the next pass, reading
+        // this buffer before any of them can start the next operation (which uses the other one).
+        return ws.slots[buf];
+    }
+    f.state = State::AtWarp;
+    yield_to_scheduler();
+    return ws.slots[buf];
+}
+
+void note_static_shared(const void* addr, size_t bytes) {
+    Worker& w = worker();
+    for (const void* p : w.static_seen)
+        if (p == addr) return;
+    w.static_seen.push_back(addr);
+    w.static_bytes += bytes;
+    if (w.static_bytes + w.dyn_smem > w.smem_limit)
+        fail(w, 2, "%s: %zu bytes of static + %u bytes of dynamic shared memory exceed the %u-byte limit per block",
+             w.kernel, w.static_bytes, w.dyn_smem, w.smem_limit);
+}
+
+void* dynamic_shared() {
+    Worker& w = worker();
+    return w.dyn_arena.data();
+}
+
+int32_t run_grid(const char* name, const EmberSimLaunch* l, void (*body)(void*), void* ctx, EmberSimError* err) {
+    Worker& w = worker();
+    w.code = 0;
+    w.message[0] = 0;
+    w.kernel = name;
+    const uint64_t bx = l->block[0], by = l->block[1], bz = l->block[2];
+    const uint64_t threads = bx * by * bz;
+    auto reject = [&](int32_t code, const char* msg) {
+        err->code = code;
+        snprintf(err->message, sizeof(err->message), "%s: %s (grid %u,%u,%u block %u,%u,%u, %u bytes dynamic shared)",
+                 name, msg, l->grid[0], l->grid[1], l->grid[2], l->block[0], l->block[1], l->block[2], l->dyn_smem);
+        return code;
+    };
+    if (bx == 0 || by == 0 || bz == 0 || l->grid[0] == 0 || l->grid[1] == 0 || l->grid[2] == 0)
+        return reject(1, "zero grid or block dimension");
+    if (bx > 1024 || by > 1024 || bz > 64 || threads > kMaxThreads)
+        return reject(1, "more than 1024 threads per block (or a block dimension over its limit)");
+    if (l->grid[0] > 0x7fffffffu || l->grid[1] > 65535 || l->grid[2] > 65535) return reject(1, "grid too large");
+    if (l->dyn_smem > l->smem_limit) return reject(2, "dynamic shared memory over the per-block limit");
+
+    w.nthreads = (unsigned)threads;
+    w.body = body;
+    w.ctx = ctx;
+    w.dyn_smem = l->dyn_smem;
+    w.smem_limit = l->smem_limit;
+    if (w.dyn_arena.size() < l->dyn_smem + 16) w.dyn_arena.resize(l->dyn_smem + 16);
+    if (w.fibers.size() < threads) {
+        size_t old = w.fibers.size();
+        w.fibers.resize(threads);
+        for (size_t i = old; i < threads; ++i) w.fibers[i].stack = static_cast<char*>(std::malloc(kStackBytes));
+        for (size_t i = 0; i < threads; ++i)
+            if (!w.fibers[i].stack) return reject(6, "out of host memory for fiber stacks");
+    }
+    w.block.dim = dim3(l->block[0], l->block[1], l->block[2]);
+    w.block.grid = dim3(l->grid[0], l->grid[1], l->grid[2]);
+    const uint64_t gx = l->grid[0], gxy = gx * l->grid[1];
+    Thread* saved = tls_cur;
+    for (uint64_t b = l->block_begin; b < l->block_end; ++b) {
+        w.block.idx = uint3{(unsigned)(b % gx), (unsigned)((b / gx) % l->grid[1]), (unsigned)(b / gxy)};
+        w.done = 0;
+        w.at_barrier = 0;
+        w.static_seen.clear();
+        w.static_bytes = 0;
+        for (unsigned wi = 0; wi * 32 < threads; ++wi) {
+            w.warps[wi].arrived = 0;
+            w.warps[wi].mask = 0;
+        }
+        for (unsigned i = 0; i < threads; ++i) {
+            Fiber& f = w.fibers[i];
+            f.state = State::Ready;
+            f.warp_ops = 0;
+            f.t.linear = i;
+            f.t.tid = uint3{(unsigned)(i % bx), (unsigned)((i / bx) % by), (unsigned)(i / (bx * by))};
+            f.t.block = &w.block;
+            prepare(f);
+        }
+        if (!run_block(w)) break;
+    }
+    tls_cur = saved;
+    err->code = w.code;
+    std::memcpy(err->message, w.message, sizeof(err->message));
+    return w.code;
+}
+
+}  // namespace ember_sim

@@ -1,0 +1,173 @@
+//! Behaviour of expressions, filter and reductions, one test body per behaviour, run on the CPU
+//! engine, the simulated device and (with EMBER_TEST_CUDA=1) CUDA. Expected values are written
+//! out by hand (SQL / arrow-rs semantics), not taken from another executor.
+mod common;
+use arrow::array::*;
+use common::{frame, host};
+use ember::prelude::*;
+use std::sync::Arc;
+
+fn bools(v: &[Option<bool>]) -> ArrayRef {
+    Arc::new(BooleanArray::from(v.to_vec()))
+}
+
+fn eval(df: &DataFrame, e: Expr) -> ArrayRef {
+    df.evaluate(&e).unwrap().to_arrow().unwrap()
+}
+
+test_device!(kleene_logic_truth_table, |device: Device| {
+    let (t, f, n) = (Some(true), Some(false), None);
+    let a = [t, t, t, f, f, f, n, n, n];
+    let b = [t, f, n, t, f, n, t, f, n];
+    let df = frame(vec![("a", bools(&a)), ("b", bools(&b))], device);
+    assert_eq!(eval(&df, col("a").and(col("b"))).as_ref(), bools(&[t, f, n, f, f, f, n, f, n]).as_ref());
+    assert_eq!(eval(&df, col("a").or(col("b"))).as_ref(), bools(&[t, t, t, t, f, n, t, n, n]).as_ref());
+    assert_eq!(eval(&df, !col("a")).as_ref(), bools(&[f, f, f, t, t, t, n, n, n]).as_ref());
+    assert_eq!(eval(&df, col("a").is_null()).as_ref(), bools(&[f, f, f, f, f, f, t, t, t]).as_ref());
+    assert_eq!(eval(&df, col("b").is_not_null()).as_ref(), bools(&[t, t, f, t, t, f, t, t, f]).as_ref());
+    // with a null literal
+    assert_eq!(eval(&df, col("a").and(lit(Scalar::Null))).as_ref(), bools(&[n, n, n, f, f, f, n, n, n]).as_ref());
+    assert_eq!(eval(&df, col("a").or(lit(Scalar::Null))).as_ref(), bools(&[t, t, t, n, n, n, n, n, n]).as_ref());
+});
+
+test_device!(is_in_and_is_between_follow_sql_nulls, |device: Device| {
+    let x: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), Some(5), None, Some(3)]));
+    let df = frame(vec![("x", x)], device);
+    let (t, f, n) = (Some(true), Some(false), None);
+    let in12 = eval(&df, col("x").is_in([Scalar::Int64(1), Scalar::Int64(2)]));
+    assert_eq!(in12.as_ref(), bools(&[t, f, n, f]).as_ref());
+    let in1n = eval(&df, col("x").is_in([Scalar::Int64(1), Scalar::Null]));
+    assert_eq!(in1n.as_ref(), bools(&[t, n, n, n]).as_ref());
+    let between = eval(&df, col("x").is_between(lit(1i64), lit(3i64)));
+    assert_eq!(between.as_ref(), bools(&[t, f, n, t]).as_ref());
+});
+
+test_device!(filter_drops_null_predicates_and_keeps_order, |device: Device| {
+    let a: ArrayRef = Arc::new(Int32Array::from(vec![Some(5), None, Some(1), Some(7), Some(2)]));
+    let s: ArrayRef = Arc::new(StringArray::from(vec![Some("e"), Some("n"), None, Some("g"), Some("b")]));
+    let df = frame(vec![("a", a), ("s", s)], device);
+    let kept = host(&df.filter(col("a").gt(lit(1))).unwrap());
+    let want = common::batch(vec![
+        ("a", Arc::new(Int32Array::from(vec![5, 7, 2])) as ArrayRef),
+        ("s", Arc::new(StringArray::from(vec!["e", "g", "b"])) as ArrayRef),
+    ]);
+    assert_eq!(kept, want);
+    // literal predicates
+    assert_eq!(df.filter(lit(true)).unwrap().num_rows(), 5);
+    assert_eq!(df.filter(lit(false)).unwrap().num_rows(), 0);
+    assert_eq!(df.filter(lit(Scalar::Null)).unwrap().num_rows(), 0);
+});
+
+test_device!(filter_on_empty_frames, |device: Device| {
+    let a: ArrayRef = Arc::new(Int32Array::from(Vec::<i32>::new()));
+    let s: ArrayRef = Arc::new(StringViewArray::from(Vec::<&str>::new()));
+    let df = frame(vec![("a", a), ("s", s)], device);
+    let out = df.filter(col("a").lt(lit(3)).and(col("s").starts_with("x"))).unwrap();
+    assert_eq!(out.num_rows(), 0);
+    assert_eq!(host(&out).schema(), df.schema().clone());
+    assert_eq!(df.sum(col("a")).unwrap(), Scalar::Int64(0));
+    assert_eq!(df.min(col("a")).unwrap(), Scalar::Null);
+    assert_eq!(df.mean(col("a")).unwrap(), Scalar::Null);
+    assert_eq!(df.count(col("a")).unwrap(), Scalar::UInt64(0));
+});
+
+test_device!(string_predicates_and_comparisons, |device: Device| {
+    let s: ArrayRef = Arc::new(StringViewArray::from(vec![Some("AIR REG"), Some(""), None, Some("MAIL"), Some("AIR"), Some("é!")]));
+    let df = frame(vec![("s", s)], device);
+    let (t, f, n) = (Some(true), Some(false), None);
+    assert_eq!(eval(&df, col("s").starts_with("AIR")).as_ref(), bools(&[t, f, n, f, t, f]).as_ref());
+    assert_eq!(eval(&df, col("s").ends_with("")).as_ref(), bools(&[t, t, n, t, t, t]).as_ref());
+    assert_eq!(eval(&df, col("s").contains("I")).as_ref(), bools(&[t, f, n, t, t, f]).as_ref());
+    assert_eq!(eval(&df, col("s").contains("!")).as_ref(), bools(&[f, f, n, f, f, t]).as_ref());
+    assert_eq!(eval(&df, col("s").eq(lit("AIR"))).as_ref(), bools(&[f, f, n, f, t, f]).as_ref());
+    assert_eq!(eval(&df, col("s").lt(lit("AIR R"))).as_ref(), bools(&[f, t, n, f, t, f]).as_ref());
+    assert_eq!(eval(&df, col("s").gt_eq(lit("M"))).as_ref(), bools(&[f, f, n, t, f, t]).as_ref());
+});
+
+test_device!(decimal_arithmetic_is_exact_with_arrow_result_types, |device: Device| {
+    let d = |v: Vec<Option<i128>>| -> ArrayRef {
+        Arc::new(Decimal128Array::from(v).with_precision_and_scale(15, 2).unwrap())
+    };
+    let df = frame(vec![("p", d(vec![Some(125), Some(-1999), None])), ("q", d(vec![Some(5), Some(3), Some(1)]))], device);
+    let prod = eval(&df, col("p") * col("q"));
+    assert_eq!(prod.data_type(), &arrow::datatypes::DataType::Decimal128(31, 4));
+    let prod = prod.as_any().downcast_ref::<Decimal128Array>().unwrap();
+    assert_eq!(prod.iter().collect::<Vec<_>>(), vec![Some(625), Some(-5997), None]); // 1.25 * 0.05 = 0.0625
+    let sum = eval(&df, col("p") + dec("0.001").unwrap());
+    assert_eq!(sum.data_type(), &arrow::datatypes::DataType::Decimal128(17, 3));
+    let q = eval(&df, col("p") / col("q"));
+    assert_eq!(q.data_type(), &arrow::datatypes::DataType::Decimal128(21, 6));
+    let q = q.as_any().downcast_ref::<Decimal128Array>().unwrap();
+    assert_eq!(q.value(0), 25_000_000); // 1.25 / 0.05 = 25.000000
+    assert_eq!(q.value(1), -666_333_333); // -19.99 / 0.03 = -666.333333 (truncated)
+    assert_eq!(df.sum(col("p") * col("q")).unwrap(), Scalar::Decimal128 { value: 625 - 5997, precision: 38, scale: 4 });
+    assert_eq!(df.sum(col("p")).unwrap().to_string(), "-18.74");
+    assert_eq!(df.min(col("p")).unwrap(), Scalar::Decimal128 { value: -1999, precision: 15, scale: 2 });
+    assert_eq!(df.mean(col("q")).unwrap(), Scalar::Float64(0.09 / 3.0));
+});
+
+test_device!(division_by_zero_is_an_error_for_integers_and_ieee_for_floats, |device: Device| {
+    let a: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), Some(2), None]));
+    let z: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), Some(0), Some(0)]));
+    let x: ArrayRef = Arc::new(Float64Array::from(vec![1.0, -1.0, 0.0]));
+    let df = frame(vec![("a", a), ("z", z), ("x", x)], device);
+    let err = df.evaluate(&(col("a") / col("z"))).unwrap_err();
+    assert!(matches!(err, Error::DivideByZero(_)), "{err}");
+    // a null row divided by zero is not an error
+    let ok = df.filter(col("a").is_null()).unwrap().evaluate(&(col("a") / col("z")));
+    assert!(ok.is_ok());
+    let f = eval(&df, col("x") / lit(0.0));
+    let f = f.as_any().downcast_ref::<Float64Array>().unwrap();
+    assert_eq!((f.value(0), f.value(1)), (f64::INFINITY, f64::NEG_INFINITY));
+    assert!(f.value(2).is_nan());
+});
+
+test_device!(decimal_overflow_is_an_error, |device: Device| {
+    let big: ArrayRef = Arc::new(Decimal128Array::from(vec![i128::MAX / 10]).with_precision_and_scale(38, 0).unwrap());
+    let df = frame(vec![("b", big)], device);
+    let err = df.evaluate(&(col("b") * col("b"))).unwrap_err();
+    assert!(matches!(err, Error::Overflow(_)), "{err}");
+});
+
+test_device!(integer_arithmetic_wraps_and_widens, |device: Device| {
+    let a: ArrayRef = Arc::new(Int32Array::from(vec![i32::MAX, -3]));
+    let u: ArrayRef = Arc::new(UInt8Array::from(vec![200, 7]));
+    let df = frame(vec![("a", a), ("u", u)], device);
+    let w = eval(&df, col("a") + lit(1));
+    assert_eq!(w.as_any().downcast_ref::<Int32Array>().unwrap().value(0), i32::MIN);
+    let m = eval(&df, col("u") * col("a"));
+    assert_eq!(m.data_type(), &arrow::datatypes::DataType::Int32);
+    assert_eq!(m.as_any().downcast_ref::<Int32Array>().unwrap().value(1), -21);
+    let l = eval(&df, col("a") + lit(1i64));
+    assert_eq!(l.as_any().downcast_ref::<Int64Array>().unwrap().value(0), i32::MAX as i64 + 1);
+});
+
+test_device!(dates_compare_with_date_literals, |device: Device| {
+    let t: ArrayRef = Arc::new(Date32Array::from(vec![Some(8765), Some(8766), None, Some(9130), Some(9131)]));
+    let df = frame(vec![("t", t)], device);
+    let in94 = col("t").gt_eq(date("1994-01-01").unwrap()).and(col("t").lt(date("1995-01-01").unwrap()));
+    assert_eq!(df.filter(in94).unwrap().num_rows(), 2);
+    assert_eq!(df.max(col("t")).unwrap(), Scalar::Date32(9131));
+});
+
+test_device!(type_errors_and_missing_columns_are_typed_errors, |device: Device| {
+    let a: ArrayRef = Arc::new(Int32Array::from(vec![1]));
+    let s: ArrayRef = Arc::new(StringArray::from(vec!["x"]));
+    let df = frame(vec![("a", a), ("s", s)], device);
+    assert!(matches!(df.filter(col("nope").gt(lit(1))), Err(Error::ColumnNotFound { .. })));
+    assert!(matches!(df.filter(col("a") + lit(1)), Err(Error::Type { .. })));
+    assert!(matches!(df.filter(col("s").gt(lit(1))), Err(Error::Type { .. })));
+    assert!(matches!(df.sum(col("s")), Err(Error::Type { .. })));
+    assert!(matches!(df.evaluate(&col("a").starts_with("x")), Err(Error::Type { .. })));
+});
+
+#[test]
+fn mixing_devices_is_an_error_that_says_how_to_fix_it() {
+    let a: ArrayRef = Arc::new(Int32Array::from(vec![1, 2]));
+    let cpu = frame(vec![("a", a)], Device::Cpu);
+    let sim = cpu.to(Device::Sim).unwrap();
+    let mixed = DataFrame::try_new(cpu.schema().clone(), sim.columns().to_vec(), 2, Device::Cpu);
+    let err = mixed.unwrap_err();
+    assert!(matches!(err, Error::DeviceMismatch(_)), "{err}");
+    assert!(sim.column("a").unwrap().as_host().unwrap_err().to_string().contains(".to(Device::Cpu)"));
+}
