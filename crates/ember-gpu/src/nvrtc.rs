@@ -18,13 +18,13 @@ pub enum Target {
 }
 
 /// Options every kernel is compiled with. `--fmad=false` keeps `a * b + c` unfused, so float
-/// results match the CPU engine bit for bit.
+/// results match the CPU engine bit for bit; `--device-int128` enables `__int128` (decimal128).
 pub fn options(target: Target) -> Vec<String> {
     let arch = match target {
         Target::Cubin(sm) => format!("--gpu-architecture=sm_{sm}"),
         Target::Ptx(sm) => format!("--gpu-architecture=compute_{sm}"),
     };
-    vec![arch, "--std=c++17".into(), "--fmad=false".into(), "-default-device".into()]
+    vec![arch, "--std=c++17".into(), "--fmad=false".into(), "--device-int128".into(), "-default-device".into()]
 }
 
 /// Whether the NVRTC library can be loaded.
