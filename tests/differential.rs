@@ -5,6 +5,7 @@
 //! in a fixed tree order, the CPU engine in arrow's order).
 mod common;
 use arrow::array::*;
+use ember::Scalar;
 use ember::prelude::*;
 use proptest::prelude::*;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ fn rng(seed: u64) -> impl FnMut() -> u64 {
 /// A random frame: ints, floats, decimals, strings, booleans and dates, each with ~15% nulls.
 fn random_batch(n: usize, seed: u64) -> RecordBatch {
     let mut r = rng(seed);
-    let mut null = |r: &mut dyn FnMut() -> u64| r() % 100 < 15;
+    let null = |r: &mut dyn FnMut() -> u64| r() % 100 < 15;
     let a: Int32Array = (0..n).map(|_| if null(&mut r) { None } else { Some((r() % 200) as i32 - 100) }).collect();
     let b: Int64Array = (0..n).map(|_| if null(&mut r) { None } else { Some((r() % 1_000_000) as i64 - 500_000) }).collect();
     let c: Float64Array = (0..n)

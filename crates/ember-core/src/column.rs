@@ -175,10 +175,13 @@ impl DeviceColumn {
             }
             _ => {
                 let width = self.dtype.prim().expect("fixed width").width();
-                let bytes = gpu.download_prefix::<u8>(&self.values, len * width)?;
+                // Download as 16-byte words so the buffer is aligned for every value type.
+                let nbytes = len * width;
+                let words = gpu.download_prefix::<u128>(&self.values, nbytes.div_ceil(16))?;
+                let values = Buffer::from_vec(words).slice_with_length(0, nbytes);
                 let data = ArrayData::builder(self.dtype.to_arrow())
                     .len(len)
-                    .add_buffer(Buffer::from_vec(bytes))
+                    .add_buffer(values)
                     .nulls(nulls)
                     .build()?;
                 let arr = make_array(data);

@@ -161,6 +161,16 @@ impl DataFrame {
     pub fn column(&self, name: &str) -> Result<&Column> {
         Ok(&self.columns[self.column_index(name)?])
     }
+    /// Rows `offset..offset + len` of a CPU frame, zero-copy.
+    pub fn slice(&self, offset: usize, len: usize) -> Result<DataFrame> {
+        if offset + len > self.num_rows {
+            return Err(Error::InvalidArgument(format!("slice {offset}..{} of {} rows", offset + len, self.num_rows)));
+        }
+        let columns =
+            self.columns.iter().map(|c| Ok(Column::Host(c.as_host()?.slice(offset, len)))).collect::<Result<Vec<_>>>()?;
+        DataFrame::try_new(self.schema.clone(), columns, len, self.device)
+    }
+
     /// A frame of the named columns, in that order.
     pub fn select(&self, names: &[&str]) -> Result<DataFrame> {
         let idx = names.iter().map(|n| self.column_index(n)).collect::<Result<Vec<_>>>()?;

@@ -304,11 +304,12 @@ pub(crate) fn cast_column(gpu: &Arc<Gpu>, c: &DeviceColumn, to: DType) -> Result
             }
             Ok(out_of(out))
         }
-        (from, DType::Decimal128 { .. }) if from.is_integer() => {
+        (from, DType::Decimal128 { scale, .. }) if from.is_integer() && scale != 0 => {
+            // integer -> decimal(p, 0) (a widening kernel), then rescale to `to`
             let dec0 = cast_column(gpu, c, DType::Decimal128 { precision: 38, scale: 0 })?;
             cast_column(gpu, &dec0, to)
         }
-        (from, _) if (from.is_integer() || from == DType::Float32) && (to.is_numeric()) => {
+        (from, _) if (from.is_integer() || from == DType::Float32) && to.is_numeric() => {
             let out = gpu.alloc(n * to_prim.width())?;
             if n > 0 {
                 gpu.launch(
