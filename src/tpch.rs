@@ -18,7 +18,9 @@ pub fn lineitem(sf: f64) -> Result<DataFrame> {
     let parts = (rayon::current_num_threads() * 2).clamp(1, 64) as i32;
     let batches: Vec<_> = (1..=parts)
         .into_par_iter()
-        .map(|p| LineItemArrow::new(LineItemGenerator::new(sf, p, parts)).with_batch_size(64 * 1024).collect::<Vec<_>>())
+        .map(|p| {
+            LineItemArrow::new(LineItemGenerator::new(sf, p, parts)).with_batch_size(64 * 1024).collect::<Vec<_>>()
+        })
         .collect::<Vec<_>>()
         .into_iter()
         .flatten()

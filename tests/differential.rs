@@ -5,8 +5,8 @@
 //! in a fixed tree order, the CPU engine in arrow's order).
 mod common;
 use arrow::array::*;
-use ember::Scalar;
 use ember::prelude::*;
+use ember::Scalar;
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -27,7 +27,8 @@ fn random_batch(n: usize, seed: u64) -> RecordBatch {
     let mut r = rng(seed);
     let null = |r: &mut dyn FnMut() -> u64| r() % 100 < 15;
     let a: Int32Array = (0..n).map(|_| if null(&mut r) { None } else { Some((r() % 200) as i32 - 100) }).collect();
-    let b: Int64Array = (0..n).map(|_| if null(&mut r) { None } else { Some((r() % 1_000_000) as i64 - 500_000) }).collect();
+    let b: Int64Array =
+        (0..n).map(|_| if null(&mut r) { None } else { Some((r() % 1_000_000) as i64 - 500_000) }).collect();
     let c: Float64Array = (0..n)
         .map(|_| if null(&mut r) { None } else { Some(((r() % 2_000_001) as f64 - 1_000_000.0) / 1024.0) })
         .collect();

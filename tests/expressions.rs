@@ -3,9 +3,9 @@
 //! out by hand (SQL / arrow-rs semantics), not taken from another executor.
 mod common;
 use arrow::array::*;
-use ember::Scalar;
 use common::{frame, host};
 use ember::prelude::*;
+use ember::Scalar;
 use std::sync::Arc;
 
 fn bools(v: &[Option<bool>]) -> ArrayRef {
@@ -73,7 +73,8 @@ test_device!(filter_on_empty_frames, |device: Device| {
 });
 
 test_device!(string_predicates_and_comparisons, |device: Device| {
-    let s: ArrayRef = Arc::new(StringViewArray::from(vec![Some("AIR REG"), Some(""), None, Some("MAIL"), Some("AIR"), Some("é!")]));
+    let s: ArrayRef =
+        Arc::new(StringViewArray::from(vec![Some("AIR REG"), Some(""), None, Some("MAIL"), Some("AIR"), Some("é!")]));
     let df = frame(vec![("s", s)], device);
     let (t, f, n) = (Some(true), Some(false), None);
     assert_eq!(eval(&df, col("s").starts_with("AIR")).as_ref(), bools(&[t, f, n, f, t, f]).as_ref());
@@ -89,7 +90,8 @@ test_device!(decimal_arithmetic_is_exact_with_arrow_result_types, |device: Devic
     let d = |v: Vec<Option<i128>>| -> ArrayRef {
         Arc::new(Decimal128Array::from(v).with_precision_and_scale(15, 2).unwrap())
     };
-    let df = frame(vec![("p", d(vec![Some(125), Some(-1999), None])), ("q", d(vec![Some(5), Some(3), Some(1)]))], device);
+    let df =
+        frame(vec![("p", d(vec![Some(125), Some(-1999), None])), ("q", d(vec![Some(5), Some(3), Some(1)]))], device);
     let prod = eval(&df, col("p") * col("q"));
     assert_eq!(prod.data_type(), &arrow::datatypes::DataType::Decimal128(31, 4));
     let prod = prod.as_any().downcast_ref::<Decimal128Array>().unwrap();

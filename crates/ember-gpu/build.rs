@@ -25,7 +25,9 @@ fn main() {
 
     let flat_dir = out.join("kernels");
     std::fs::create_dir_all(&flat_dir).unwrap();
-    let mut table = String::from("/// `(module, flattened CUDA source)` for every `kernels/*.cu`.\npub const MODULES: &[(&str, &str)] = &[\n");
+    let mut table = String::from(
+        "/// `(module, flattened CUDA source)` for every `kernels/*.cu`.\npub const MODULES: &[(&str, &str)] = &[\n",
+    );
     for cu in &cu_files {
         let stem = cu.file_stem().unwrap().to_str().unwrap().to_string();
         let mut seen = HashSet::new();
@@ -93,9 +95,7 @@ fn build_sim(kernels: &Path, cu_files: &[PathBuf], out: &Path) {
         let mut rest: &str = &text;
         while let Some(i) = rest.find(key) {
             let tail = &rest[i + key.len()..];
-            let end = tail
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(tail.len());
+            let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
             names.push(tail[..end].to_string());
             rest = &tail[end..];
         }

@@ -56,7 +56,9 @@ impl Column {
     pub fn as_device(&self) -> Result<&DeviceColumn> {
         match self {
             Column::Device(d) => Ok(d),
-            Column::Host(_) => Err(Error::DeviceMismatch("column is on the host; move the frame with .to(device) first".into())),
+            Column::Host(_) => {
+                Err(Error::DeviceMismatch("column is on the host; move the frame with .to(device) first".into()))
+            }
         }
     }
 }
@@ -90,7 +92,14 @@ pub struct DeviceColumn {
 
 impl std::fmt::Debug for DeviceColumn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DeviceColumn({}, {} rows on {:?}, nullable={})", self.dtype, self.len, self.gpu, self.validity.is_some())
+        write!(
+            f,
+            "DeviceColumn({}, {} rows on {:?}, nullable={})",
+            self.dtype,
+            self.len,
+            self.gpu,
+            self.validity.is_some()
+        )
     }
 }
 
@@ -161,7 +170,8 @@ impl DeviceColumn {
                 Arc::new(BooleanArray::new(BooleanBuffer::new(bits, 0, len), nulls))
             }
             DType::Utf8 => {
-                let offsets_dev = self.offsets.as_ref().ok_or_else(|| Error::Internal("utf8 column without offsets".into()))?;
+                let offsets_dev =
+                    self.offsets.as_ref().ok_or_else(|| Error::Internal("utf8 column without offsets".into()))?;
                 let offs = gpu.download_prefix::<i64>(offsets_dev, len + 1)?;
                 let nbytes = *offs.last().unwrap_or(&0) as usize;
                 let bytes = gpu.download_prefix::<u8>(&self.values, nbytes)?;
@@ -179,11 +189,8 @@ impl DeviceColumn {
                 let nbytes = len * width;
                 let words = gpu.download_prefix::<u128>(&self.values, nbytes.div_ceil(16))?;
                 let values = Buffer::from_vec(words).slice_with_length(0, nbytes);
-                let data = ArrayData::builder(self.dtype.to_arrow())
-                    .len(len)
-                    .add_buffer(values)
-                    .nulls(nulls)
-                    .build()?;
+                let data =
+                    ArrayData::builder(self.dtype.to_arrow()).len(len).add_buffer(values).nulls(nulls).build()?;
                 let arr = make_array(data);
                 if arr.data_type() == &self.arrow_type {
                     arr

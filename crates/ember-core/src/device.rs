@@ -36,11 +36,9 @@ impl FromStr for Device {
             "cpu" => Ok(Device::Cpu),
             "sim" => Ok(Device::Sim),
             "cuda" | "gpu" => Ok(Device::Cuda(0)),
-            _ => t
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(Device::Cuda)
-                .ok_or_else(|| Error::InvalidArgument(format!("unknown device {s:?}; expected cpu, cuda, cuda:N or sim"))),
+            _ => t.strip_prefix("cuda:").and_then(|n| n.parse().ok()).map(Device::Cuda).ok_or_else(|| {
+                Error::InvalidArgument(format!("unknown device {s:?}; expected cpu, cuda, cuda:N or sim"))
+            }),
         }
     }
 }

@@ -55,16 +55,27 @@ impl DataFrame {
         let mut fields = Vec::with_capacity(columns.len());
         for (f, c) in schema.fields().iter().zip(&columns) {
             if c.len() != num_rows {
-                return Err(Error::LengthMismatch { context: format!("column {:?}", f.name()), expected: num_rows, actual: c.len() });
+                return Err(Error::LengthMismatch {
+                    context: format!("column {:?}", f.name()),
+                    expected: num_rows,
+                    actual: c.len(),
+                });
             }
             let on_device = match c {
                 Column::Host(_) => Device::Cpu,
                 Column::Device(d) => Device::of_gpu(&d.gpu),
             };
             if on_device != device {
-                return Err(Error::DeviceMismatch(format!("column {:?} is on {on_device}, frame on {device}", f.name())));
+                return Err(Error::DeviceMismatch(format!(
+                    "column {:?} is on {on_device}, frame on {device}",
+                    f.name()
+                )));
             }
-            fields.push(Field { name: f.name().clone(), dtype: DType::from_arrow(f.data_type())?, nullable: f.is_nullable() });
+            fields.push(Field {
+                name: f.name().clone(),
+                dtype: DType::from_arrow(f.data_type())?,
+                nullable: f.is_nullable(),
+            });
         }
         Ok(DataFrame { schema, fields, columns, num_rows, device })
     }
@@ -166,8 +177,11 @@ impl DataFrame {
         if offset + len > self.num_rows {
             return Err(Error::InvalidArgument(format!("slice {offset}..{} of {} rows", offset + len, self.num_rows)));
         }
-        let columns =
-            self.columns.iter().map(|c| Ok(Column::Host(c.as_host()?.slice(offset, len)))).collect::<Result<Vec<_>>>()?;
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| Ok(Column::Host(c.as_host()?.slice(offset, len))))
+            .collect::<Result<Vec<_>>>()?;
         DataFrame::try_new(self.schema.clone(), columns, len, self.device)
     }
 
@@ -197,7 +211,10 @@ mod tests {
     #[test]
     fn missing_column_is_a_typed_error_naming_the_alternatives() {
         let err = df().column("b").unwrap_err();
-        assert!(matches!(&err, Error::ColumnNotFound { name, available } if name == "b" && available == "a, s"), "{err}");
+        assert!(
+            matches!(&err, Error::ColumnNotFound { name, available } if name == "b" && available == "a, s"),
+            "{err}"
+        );
     }
 
     #[test]

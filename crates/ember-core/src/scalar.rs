@@ -123,7 +123,20 @@ impl Scalar {
         let y: i64 = it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
         let m: u32 = it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
         let d: u32 = it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-        let mdays = [31, if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        let mdays = [
+            31,
+            if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
         if !(1..=12).contains(&m) || d == 0 || d > mdays[(m - 1) as usize] {
             return Err(bad());
         }
@@ -196,9 +209,15 @@ impl Scalar {
                 precision: *precision,
                 scale: *scale,
             },
-            D::Utf8 => Scalar::Utf8(arr.as_any().downcast_ref::<StringArray>().expect("type checked").value(i).to_string()),
-            D::LargeUtf8 => Scalar::Utf8(arr.as_any().downcast_ref::<LargeStringArray>().expect("type checked").value(i).to_string()),
-            D::Utf8View => Scalar::Utf8(arr.as_any().downcast_ref::<StringViewArray>().expect("type checked").value(i).to_string()),
+            D::Utf8 => {
+                Scalar::Utf8(arr.as_any().downcast_ref::<StringArray>().expect("type checked").value(i).to_string())
+            }
+            D::LargeUtf8 => Scalar::Utf8(
+                arr.as_any().downcast_ref::<LargeStringArray>().expect("type checked").value(i).to_string(),
+            ),
+            D::Utf8View => {
+                Scalar::Utf8(arr.as_any().downcast_ref::<StringViewArray>().expect("type checked").value(i).to_string())
+            }
             D::Timestamp(u, _) => {
                 let v = arrow::compute::cast(&arr.slice(i, 1), &D::Int64)?;
                 Scalar::Timestamp(v.as_any().downcast_ref::<Int64Array>().expect("cast to i64").value(0), *u)
@@ -247,7 +266,8 @@ pub fn format_decimal(value: i128, scale: i8) -> String {
     let neg = value < 0;
     let digits = value.unsigned_abs().to_string();
     let scale = scale as usize;
-    let padded = if digits.len() <= scale { format!("{}{digits}", "0".repeat(scale + 1 - digits.len())) } else { digits };
+    let padded =
+        if digits.len() <= scale { format!("{}{digits}", "0".repeat(scale + 1 - digits.len())) } else { digits };
     let (int, frac) = padded.split_at(padded.len() - scale);
     format!("{}{int}.{frac}", if neg { "-" } else { "" })
 }
@@ -281,7 +301,10 @@ mod tests {
 
     #[test]
     fn decimal_literals_parse_exactly() {
-        assert_eq!(Scalar::parse_decimal("123.4500").unwrap(), Scalar::Decimal128 { value: 1234500, precision: 7, scale: 4 });
+        assert_eq!(
+            Scalar::parse_decimal("123.4500").unwrap(),
+            Scalar::Decimal128 { value: 1234500, precision: 7, scale: 4 }
+        );
         assert_eq!(Scalar::parse_decimal("-0.5").unwrap(), Scalar::Decimal128 { value: -5, precision: 1, scale: 1 });
         assert_eq!(Scalar::parse_decimal("42").unwrap(), Scalar::Decimal128 { value: 42, precision: 2, scale: 0 });
         assert_eq!(Scalar::parse_decimal(".25").unwrap(), Scalar::Decimal128 { value: 25, precision: 2, scale: 2 });
@@ -327,7 +350,10 @@ mod tests {
         }
         // widening on the way: i32 literal as decimal(15, 2)
         let arr = Scalar::Int32(24).to_array(&DType::Decimal128 { precision: 15, scale: 2 }).unwrap();
-        assert_eq!(Scalar::from_array(arr.as_ref(), 0).unwrap(), Scalar::Decimal128 { value: 2400, precision: 15, scale: 2 });
+        assert_eq!(
+            Scalar::from_array(arr.as_ref(), 0).unwrap(),
+            Scalar::Decimal128 { value: 2400, precision: 15, scale: 2 }
+        );
         assert!(Scalar::from_array(arr.as_ref(), 1).is_err());
     }
 }

@@ -118,9 +118,7 @@ impl CudaBackend {
             return Ok(());
         }
         // SAFETY: the caller checked the range lies inside a live allocation of this device.
-        unsafe {
-            cu::memset_d8_async(dst, value, bytes, self.stream.cu_stream()).map_err(|e| driver_err("memset", e))
-        }
+        unsafe { cu::memset_d8_async(dst, value, bytes, self.stream.cu_stream()).map_err(|e| driver_err("memset", e)) }
     }
 
     pub(crate) fn synchronize(&self) -> Result<()> {
@@ -168,8 +166,15 @@ impl CudaBackend {
         // C type (the caller's duty, as with any cuLaunchKernel); the values outlive this call, which
         // copies them into the launch.
         unsafe {
-            cu::launch_kernel(f.cu_function(), cfg.grid, cfg.block, cfg.shared_mem_bytes, self.stream.cu_stream(), &mut params)
-                .map_err(|e| driver_err(&format!("launch of {kernel}"), e))?;
+            cu::launch_kernel(
+                f.cu_function(),
+                cfg.grid,
+                cfg.block,
+                cfg.shared_mem_bytes,
+                self.stream.cu_stream(),
+                &mut params,
+            )
+            .map_err(|e| driver_err(&format!("launch of {kernel}"), e))?;
         }
         if std::env::var_os("EMBER_SYNC_LAUNCHES").is_some() {
             self.synchronize()?;

@@ -189,7 +189,14 @@ impl Gpu {
     }
 
     /// Copies `bytes` bytes from `src[src_off..]` to `dst[dst_off..]` on the device.
-    pub fn copy(&self, src: &DeviceBuffer, src_off: usize, dst: &DeviceBuffer, dst_off: usize, bytes: usize) -> Result<()> {
+    pub fn copy(
+        &self,
+        src: &DeviceBuffer,
+        src_off: usize,
+        dst: &DeviceBuffer,
+        dst_off: usize,
+        bytes: usize,
+    ) -> Result<()> {
         self.check_own(src)?;
         self.check_own(dst)?;
         if src_off + bytes > src.capacity() || dst_off + bytes > dst.capacity() {

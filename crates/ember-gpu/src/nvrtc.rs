@@ -52,9 +52,10 @@ pub fn compile(module: &str, src: &str, target: Target) -> Result<Vec<u8>> {
     let opt_ptrs: Vec<*const c_char> = opts.iter().map(|o| o.as_ptr()).collect();
     let mut prog: sys::nvrtcProgram = std::ptr::null_mut();
     // SAFETY: the strings outlive the program; no headers are passed (sources are flattened).
-    check(module, unsafe {
+    let created = unsafe {
         sys::nvrtcCreateProgram(&mut prog, c_src.as_ptr(), c_name.as_ptr(), 0, std::ptr::null(), std::ptr::null())
-    }, "nvrtcCreateProgram")?;
+    };
+    check(module, created, "nvrtcCreateProgram")?;
     struct Guard(sys::nvrtcProgram);
     impl Drop for Guard {
         fn drop(&mut self) {

@@ -26,7 +26,9 @@ fn launch(g: &Gpu, k: &str, c: LaunchConfig, args: &[KernelArg]) -> ember_gpu::R
 #[test]
 fn three_d_indexing() {
     let g = sim();
-    for (grid, block) in [((2, 3, 2), (4, 2, 3)), ((1, 1, 1), (1024, 1, 1)), ((5, 1, 1), (96, 1, 1)), ((3, 2, 1), (7, 5, 2))] {
+    for (grid, block) in
+        [((2, 3, 2), (4, 2, 3)), ((1, 1, 1), (1024, 1, 1)), ((5, 1, 1), (96, 1, 1)), ((3, 2, 1), (7, 5, 2))]
+    {
         let nb = grid.0 * grid.1 * grid.2;
         let nt = block.0 * block.1 * block.2;
         let out = g.alloc((nb * nt * 4) as usize).unwrap();
@@ -58,8 +60,13 @@ fn block_reduction_with_barriers_and_shuffles() {
         let v: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 1001 - 500).collect();
         let out = g.alloc(8).unwrap();
         let input = g.upload(&v).unwrap();
-        launch(&g, "check_block_reduce", LaunchConfig::for_elems(n, block), &[(&input).into(), (&out).into(), KernelArg::U64(n as u64)])
-            .unwrap();
+        launch(
+            &g,
+            "check_block_reduce",
+            LaunchConfig::for_elems(n, block),
+            &[(&input).into(), (&out).into(), KernelArg::U64(n as u64)],
+        )
+        .unwrap();
         assert_eq!(g.download::<i64>(&out).unwrap()[0], v.iter().sum::<i64>(), "n={n} block={block}");
     }
 }
@@ -72,8 +79,13 @@ fn ballot_popc_and_syncthreads_count() {
     let warps = g.alloc(n.div_ceil(32) * 4 + 64).unwrap();
     let blocks = g.alloc(4 * 4).unwrap();
     let input = g.upload(&v).unwrap();
-    launch(&g, "check_ballot", LaunchConfig::for_elems(n, 256), &[(&input).into(), (&warps).into(), (&blocks).into(), KernelArg::U64(n as u64)])
-        .unwrap();
+    launch(
+        &g,
+        "check_ballot",
+        LaunchConfig::for_elems(n, 256),
+        &[(&input).into(), (&warps).into(), (&blocks).into(), KernelArg::U64(n as u64)],
+    )
+    .unwrap();
     let w = g.download_prefix::<u32>(&warps, n.div_ceil(32)).unwrap();
     for (k, &c) in w.iter().enumerate() {
         let want = (k * 32..((k + 1) * 32).min(n)).filter(|i| i % 3 == 0).count() as u32;
@@ -93,8 +105,13 @@ fn warp_scan_and_butterfly_with_partial_last_block() {
     let scan = g.alloc(n * 4).unwrap();
     let sums = g.alloc(n * 4).unwrap();
     let input = g.upload(&v).unwrap();
-    launch(&g, "check_warp_scan", LaunchConfig::for_elems(n, 128), &[(&input).into(), (&scan).into(), (&sums).into(), KernelArg::U64(n as u64)])
-        .unwrap();
+    launch(
+        &g,
+        "check_warp_scan",
+        LaunchConfig::for_elems(n, 128),
+        &[(&input).into(), (&scan).into(), (&sums).into(), KernelArg::U64(n as u64)],
+    )
+    .unwrap();
     let (scan, sums) = (g.download::<i32>(&scan).unwrap(), g.download::<i32>(&sums).unwrap());
     for w in 0..n.div_ceil(32) {
         let lo = w * 32;
@@ -173,7 +190,8 @@ fn rejects_more_than_1024_threads_per_block() {
 fn rejects_shared_memory_over_the_limit() {
     let g = sim();
     let out = g.alloc(256 * 4).unwrap();
-    let (kind, msg) = rejection(launch(&g, "check_big_static_shared", cfg((1, 1, 1), (256, 1, 1), 0), &[(&out).into()]));
+    let (kind, msg) =
+        rejection(launch(&g, "check_big_static_shared", cfg((1, 1, 1), (256, 1, 1), 0), &[(&out).into()]));
     assert_eq!(kind, SimRejection::SharedMemoryExceeded, "{msg}");
     assert!(msg.contains("65536"), "{msg}");
     let input = g.alloc(4).unwrap();
@@ -204,7 +222,10 @@ fn rejects_partial_warp_masks_and_reports_deadlock() {
     let (kind, msg) = rejection(launch(&g, "check_partial_mask", cfg((1, 1, 1), (64, 1, 1), 0), &[(&out).into()]));
     assert_eq!(kind, SimRejection::UnsupportedWarpMask, "{msg}");
     let (kind, msg) = rejection(launch(&g, "check_warp_deadlock", cfg((1, 1, 1), (64, 1, 1), 0), &[(&out).into()]));
-    assert!(matches!(kind, SimRejection::Deadlock | SimRejection::DivergentSyncthreads | SimRejection::UnsupportedWarpMask), "{kind:?}: {msg}");
+    assert!(
+        matches!(kind, SimRejection::Deadlock | SimRejection::DivergentSyncthreads | SimRejection::UnsupportedWarpMask),
+        "{kind:?}: {msg}"
+    );
 }
 
 #[test]
@@ -220,5 +241,8 @@ fn the_device_recovers_after_a_rejected_launch() {
 #[test]
 fn unknown_kernels_are_an_error() {
     let g = sim();
-    assert!(matches!(launch(&g, "no_such_kernel", cfg((1, 1, 1), (1, 1, 1), 0), &[]), Err(GpuError::KernelNotFound { .. })));
+    assert!(matches!(
+        launch(&g, "no_such_kernel", cfg((1, 1, 1), (1, 1, 1), 0), &[]),
+        Err(GpuError::KernelNotFound { .. })
+    ));
 }

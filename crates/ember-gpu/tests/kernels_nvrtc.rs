@@ -21,7 +21,9 @@ fn ptxas() -> Option<PathBuf> {
 /// Kernel entry names declared in a PTX module.
 fn ptx_entries(ptx: &str) -> BTreeSet<String> {
     ptx.lines()
-        .filter_map(|l| l.trim_start().strip_prefix(".visible .entry ").or_else(|| l.trim_start().strip_prefix(".entry ")))
+        .filter_map(|l| {
+            l.trim_start().strip_prefix(".visible .entry ").or_else(|| l.trim_start().strip_prefix(".entry "))
+        })
         .map(|rest| rest.split(['(', ' ']).next().unwrap_or_default().to_string())
         .collect()
 }
@@ -57,7 +59,11 @@ fn every_kernel_compiles_with_nvrtc_and_assembles_for_sm90() {
                     .arg(&path)
                     .output()
                     .expect("run ptxas");
-                assert!(out.status.success(), "ptxas -arch=sm_90 rejected {module}: {}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "ptxas -arch=sm_90 rejected {module}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 eprintln!("kernel check: {module}.cu ok (NVRTC PTX + CUBIN sm_90, ptxas sm_90)");
             }
             None => eprintln!("kernel check: {module}.cu NVRTC ok; ptxas SKIPPED (not found)"),
@@ -67,7 +73,10 @@ fn every_kernel_compiles_with_nvrtc_and_assembles_for_sm90() {
         let sim: BTreeSet<String> = ember_gpu::sim::kernel_names().into_iter().map(String::from).collect();
         let only_cuda: Vec<_> = cuda_kernels.difference(&sim).collect();
         let only_sim: Vec<_> = sim.difference(&cuda_kernels).collect();
-        assert!(only_cuda.is_empty() && only_sim.is_empty(), "kernel sets differ: only CUDA {only_cuda:?}, only Sim {only_sim:?}");
+        assert!(
+            only_cuda.is_empty() && only_sim.is_empty(),
+            "kernel sets differ: only CUDA {only_cuda:?}, only Sim {only_sim:?}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

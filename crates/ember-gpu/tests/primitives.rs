@@ -79,7 +79,11 @@ fn reduce_sum_min_max_with_nulls() {
             let mb = gpu.upload(&bitmap(&valid)).unwrap();
             let kept: Vec<i32> = vals.iter().zip(&valid).filter(|(_, v)| **v).map(|(x, _)| *x).collect();
             let s = reduce(&gpu, ReduceOp::Sum, Prim::I32, &vb, Some(&mb), n).unwrap();
-            assert_eq!(i64::from_le_bytes(s.value[..8].try_into().unwrap()), kept.iter().map(|&x| x as i64).sum::<i64>(), "sum n={n}");
+            assert_eq!(
+                i64::from_le_bytes(s.value[..8].try_into().unwrap()),
+                kept.iter().map(|&x| x as i64).sum::<i64>(),
+                "sum n={n}"
+            );
             assert_eq!(s.count, kept.len() as u64);
             let mn = reduce(&gpu, ReduceOp::Min, Prim::I32, &vb, Some(&mb), n).unwrap();
             let mx = reduce(&gpu, ReduceOp::Max, Prim::I32, &vb, Some(&mb), n).unwrap();
@@ -130,8 +134,13 @@ fn compaction_and_gathers_keep_row_order() {
             let mask: Vec<bool> = (0..n).map(|_| r() % 3 != 0).collect();
             let mvalid: Vec<bool> = (0..n).map(|_| r() % 7 != 0).collect();
             let expect: Vec<u32> = (0..n as u32).filter(|&i| mask[i as usize] && mvalid[i as usize]).collect();
-            let (idx, m) =
-                compact_indices(&gpu, &gpu.upload(&bitmap(&mask)).unwrap(), Some(&gpu.upload(&bitmap(&mvalid)).unwrap()), n).unwrap();
+            let (idx, m) = compact_indices(
+                &gpu,
+                &gpu.upload(&bitmap(&mask)).unwrap(),
+                Some(&gpu.upload(&bitmap(&mvalid)).unwrap()),
+                n,
+            )
+            .unwrap();
             assert_eq!(gpu.download_prefix::<u32>(&idx, m).unwrap(), expect, "indices n={n}");
 
             let vals: Vec<u64> = (0..n as u64).map(|i| i * 3 + 1).collect();
@@ -154,7 +163,8 @@ fn compaction_and_gathers_keep_row_order() {
                 bytes.extend_from_slice(s.as_bytes());
                 offs.push(bytes.len() as i64);
             }
-            let (go, gb) = gather_utf8(&gpu, &gpu.upload(&offs).unwrap(), &gpu.upload_bytes(&bytes).unwrap(), &idx, m).unwrap();
+            let (go, gb) =
+                gather_utf8(&gpu, &gpu.upload(&offs).unwrap(), &gpu.upload_bytes(&bytes).unwrap(), &idx, m).unwrap();
             let go = gpu.download_prefix::<i64>(&go, m + 1).unwrap();
             let gbytes = gpu.download_prefix::<u8>(&gb, *go.last().unwrap() as usize).unwrap();
             for (k, &i) in expect.iter().enumerate() {

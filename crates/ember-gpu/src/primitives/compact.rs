@@ -3,7 +3,7 @@
 //! `compact_indices` followed by one gather per column; sort and join reuse the gathers.
 use super::scan::{exclusive_scan, ScanType};
 use super::BLOCK;
-use crate::{DeviceBuffer, GpuError, Gpu, KernelArg, LaunchConfig, Result};
+use crate::{DeviceBuffer, Gpu, GpuError, KernelArg, LaunchConfig, Result};
 
 /// Row indices (`u32`) of the rows where `mask` (a bitmap) is set and `mask_validity` (if any) is
 /// set, in ascending order; returns the index buffer and how many there are.
@@ -32,7 +32,12 @@ pub fn compact_indices(
     let tiles = n.div_ceil(BLOCK as usize);
     let counts = gpu.alloc(tiles * 4)?;
     let cfg = LaunchConfig::blocks(tiles as u32, BLOCK);
-    gpu.launch("compact", "compact_count", cfg, &[mask.into(), mask_validity.into(), KernelArg::U64(n as u64), (&counts).into()])?;
+    gpu.launch(
+        "compact",
+        "compact_count",
+        cfg,
+        &[mask.into(), mask_validity.into(), KernelArg::U64(n as u64), (&counts).into()],
+    )?;
     let (offsets, total) = exclusive_scan(gpu, &counts, tiles, ScanType::U32)?;
     let out = gpu.alloc(total as usize * 4)?;
     if total > 0 {
@@ -47,7 +52,13 @@ pub fn compact_indices(
 }
 
 /// `values[indices[i]]` for `i < m`, for values `width` bytes wide (1, 2, 4, 8 or 16).
-pub fn gather_fixed(gpu: &Gpu, values: &DeviceBuffer, width: usize, indices: &DeviceBuffer, m: usize) -> Result<DeviceBuffer> {
+pub fn gather_fixed(
+    gpu: &Gpu,
+    values: &DeviceBuffer,
+    width: usize,
+    indices: &DeviceBuffer,
+    m: usize,
+) -> Result<DeviceBuffer> {
     let out = gpu.alloc(m * width)?;
     if m == 0 {
         return Ok(out);
@@ -60,7 +71,12 @@ pub fn gather_fixed(gpu: &Gpu, values: &DeviceBuffer, width: usize, indices: &De
         16 => "gather_w16",
         w => return Err(GpuError::Size(format!("no gather for {w}-byte values"))),
     };
-    gpu.launch("compact", kernel, LaunchConfig::for_elems(m, BLOCK), &[values.into(), indices.into(), (&out).into(), KernelArg::U64(m as u64)])?;
+    gpu.launch(
+        "compact",
+        kernel,
+        LaunchConfig::for_elems(m, BLOCK),
+        &[values.into(), indices.into(), (&out).into(), KernelArg::U64(m as u64)],
+    )?;
     Ok(out)
 }
 
@@ -70,7 +86,12 @@ pub fn gather_bits(gpu: &Gpu, bits: &DeviceBuffer, indices: &DeviceBuffer, m: us
     if m == 0 {
         return Ok(out);
     }
-    gpu.launch("compact", "gather_bits", LaunchConfig::for_elems(m, BLOCK), &[bits.into(), indices.into(), (&out).into(), KernelArg::U64(m as u64)])?;
+    gpu.launch(
+        "compact",
+        "gather_bits",
+        LaunchConfig::for_elems(m, BLOCK),
+        &[bits.into(), indices.into(), (&out).into(), KernelArg::U64(m as u64)],
+    )?;
     Ok(out)
 }
 
@@ -88,14 +109,26 @@ pub fn gather_utf8(
     }
     let cfg = LaunchConfig::for_elems(m, BLOCK);
     let lengths = gpu.alloc(m * 8)?;
-    gpu.launch("compact", "gather_str_lengths", cfg, &[offsets.into(), indices.into(), (&lengths).into(), KernelArg::U64(m as u64)])?;
+    gpu.launch(
+        "compact",
+        "gather_str_lengths",
+        cfg,
+        &[offsets.into(), indices.into(), (&lengths).into(), KernelArg::U64(m as u64)],
+    )?;
     let (out_offsets, total) = exclusive_scan(gpu, &lengths, m, ScanType::U64)?;
     let out_bytes = gpu.alloc(total as usize)?;
     gpu.launch(
         "compact",
         "gather_str_bytes",
         cfg,
-        &[offsets.into(), bytes.into(), indices.into(), (&out_offsets).into(), (&out_bytes).into(), KernelArg::U64(m as u64)],
+        &[
+            offsets.into(),
+            bytes.into(),
+            indices.into(),
+            (&out_offsets).into(),
+            (&out_bytes).into(),
+            KernelArg::U64(m as u64),
+        ],
     )?;
     Ok((out_offsets, out_bytes))
 }

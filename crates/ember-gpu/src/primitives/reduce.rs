@@ -75,7 +75,14 @@ pub fn reduce(
         "reduce",
         &format!("reduce_{opname}_{}", prim.suffix()),
         LaunchConfig::blocks(blocks as u32, BLOCK),
-        &[values.into(), validity.into(), KernelArg::U64(n as u64), (&partials).into(), (&counts).into(), (&err).into()],
+        &[
+            values.into(),
+            validity.into(),
+            KernelArg::U64(n as u64),
+            (&partials).into(),
+            (&counts).into(),
+            (&err).into(),
+        ],
     )?;
     let out = gpu.alloc(16)?;
     let out_count = gpu.alloc(8)?;
@@ -83,7 +90,14 @@ pub fn reduce(
         "reduce",
         &format!("reduce_final_{opname}_{}", acc.suffix()),
         LaunchConfig::blocks(1, BLOCK),
-        &[(&partials).into(), (&counts).into(), KernelArg::U64(blocks as u64), (&out).into(), (&out_count).into(), (&err).into()],
+        &[
+            (&partials).into(),
+            (&counts).into(),
+            KernelArg::U64(blocks as u64),
+            (&out).into(),
+            (&out_count).into(),
+            (&err).into(),
+        ],
     )?;
     let value: [u8; 16] = gpu.download_prefix::<u8>(&out, 16)?.try_into().expect("16 bytes");
     let count = gpu.download_prefix::<u64>(&out_count, 1)?[0];
@@ -108,6 +122,11 @@ pub fn count_set_bits(gpu: &Gpu, bits: Option<&DeviceBuffer>, n: usize) -> Resul
         return Ok(0);
     }
     let out = gpu.alloc(8)?;
-    gpu.launch("reduce", "count_bits", LaunchConfig::for_elems(n.div_ceil(32), BLOCK), &[bits.into(), KernelArg::U64(n as u64), (&out).into()])?;
+    gpu.launch(
+        "reduce",
+        "count_bits",
+        LaunchConfig::for_elems(n.div_ceil(32), BLOCK),
+        &[bits.into(), KernelArg::U64(n as u64), (&out).into()],
+    )?;
     Ok(gpu.download_prefix::<u64>(&out, 1)?[0])
 }

@@ -144,7 +144,11 @@ fn eval(df: &DataFrame, expr: &Expr) -> Result<Val> {
             let want_null = matches!(expr, Expr::IsNull(_));
             match eval(df, e)? {
                 Val::Lit(s) => Val::Lit(Scalar::Bool(s.is_null() == want_null)),
-                Val::Array(a) => Val::Array(Arc::new(if want_null { arrow::compute::is_null(&a)? } else { arrow::compute::is_not_null(&a)? })),
+                Val::Array(a) => Val::Array(Arc::new(if want_null {
+                    arrow::compute::is_null(&a)?
+                } else {
+                    arrow::compute::is_not_null(&a)?
+                })),
             }
         }
         Expr::Str { op, expr: inner, pattern } => {
@@ -154,7 +158,10 @@ fn eval(df: &DataFrame, expr: &Expr) -> Result<Val> {
                 Val::Lit(s) => (s.to_array(&DType::Utf8)?, true),
                 Val::Array(a) => (a.clone(), false),
             };
-            let pat = cast(&(Arc::new(arrow::array::StringArray::from(vec![pattern.as_str()])) as ArrayRef), input.data_type())?;
+            let pat = cast(
+                &(Arc::new(arrow::array::StringArray::from(vec![pattern.as_str()])) as ArrayRef),
+                input.data_type(),
+            )?;
             let pat = arrow::array::Scalar::new(pat);
             let out = match op {
                 StrOp::StartsWith => comparison::starts_with(&input, &pat)?,

@@ -5,7 +5,7 @@
 use super::types::{binary_plan, dtype_of, pow10, BinaryPlan};
 use super::{BinaryOp, Expr, StrOp};
 use arrow::array::AsArray;
-use ember_core::{DType, DataFrame, DeviceColumn, Device, Error, Result, Scalar};
+use ember_core::{DType, DataFrame, Device, DeviceColumn, Error, Result, Scalar};
 use ember_gpu::primitives::BLOCK;
 use ember_gpu::{DeviceBuffer, Gpu, KernelArg, LaunchConfig};
 use std::sync::Arc;
@@ -67,7 +67,13 @@ fn eval(df: &DataFrame, gpu: &Arc<Gpu>, expr: &Expr) -> Result<Val> {
             Val::Scalar(s) => return fold_scalars(&Expr::Not(Box::new(Expr::Literal(s)))),
             Val::Col(c) => {
                 let out = gpu.alloc(words(n) * 4)?;
-                launch_words(gpu, "logic", "bits_not", n, &[(&*c.values).into(), (&out).into(), KernelArg::U64(words(n) as u64)])?;
+                launch_words(
+                    gpu,
+                    "logic",
+                    "bits_not",
+                    n,
+                    &[(&*c.values).into(), (&out).into(), KernelArg::U64(words(n) as u64)],
+                )?;
                 Val::Col(bool_col(gpu, out, c.validity.clone(), n))
             }
         },
@@ -98,7 +104,8 @@ fn eval(df: &DataFrame, gpu: &Arc<Gpu>, expr: &Expr) -> Result<Val> {
                 return fold_scalars(&Expr::Str { op: *op, expr: Box::new(Expr::Literal(s)), pattern: pattern.clone() })
             }
             Val::Col(c) => {
-                let offsets = c.offsets.as_ref().ok_or_else(|| Error::Internal("utf8 column without offsets".into()))?;
+                let offsets =
+                    c.offsets.as_ref().ok_or_else(|| Error::Internal("utf8 column without offsets".into()))?;
                 let pat = gpu.upload_bytes(pattern.as_bytes())?;
                 let out = gpu.alloc(words(n) * 4)?;
                 let code = match op {
@@ -231,7 +238,13 @@ fn and_validity(
         (Some(x), None) | (None, Some(x)) => Some(x.clone()),
         (Some(x), Some(y)) => {
             let out = gpu.alloc(words(n) * 4)?;
-            launch_words(gpu, "logic", "bits_and", n, &[(&**x).into(), (&**y).into(), (&out).into(), KernelArg::U64(words(n) as u64)])?;
+            launch_words(
+                gpu,
+                "logic",
+                "bits_and",
+                n,
+                &[(&**x).into(), (&**y).into(), (&out).into(), KernelArg::U64(words(n) as u64)],
+            )?;
             Some(Arc::new(out))
         }
     })
@@ -286,7 +299,17 @@ pub(crate) fn cast_column(gpu: &Arc<Gpu>, c: &DeviceColumn, to: DType) -> Result
                     "cast",
                     "cast_dec_rescale",
                     LaunchConfig::for_elems(n, BLOCK),
-                    &[(&*c.values).into(), (&out).into(), KernelArg::U64(n as u64), ml, mh, ll, lh, c.validity.as_deref().into(), (&err).into()],
+                    &[
+                        (&*c.values).into(),
+                        (&out).into(),
+                        KernelArg::U64(n as u64),
+                        ml,
+                        mh,
+                        ll,
+                        lh,
+                        c.validity.as_deref().into(),
+                        (&err).into(),
+                    ],
                 )?;
             }
             read_err(gpu, &err, &format!("cast from {} to {to}", c.dtype))?;
@@ -299,7 +322,12 @@ pub(crate) fn cast_column(gpu: &Arc<Gpu>, c: &DeviceColumn, to: DType) -> Result
                     "cast",
                     "cast_dec_f64",
                     LaunchConfig::for_elems(n, BLOCK),
-                    &[(&*c.values).into(), (&out).into(), KernelArg::U64(n as u64), KernelArg::F64(10f64.powi(scale as i32))],
+                    &[
+                        (&*c.values).into(),
+                        (&out).into(),
+                        KernelArg::U64(n as u64),
+                        KernelArg::F64(10f64.powi(scale as i32)),
+                    ],
                 )?;
             }
             Ok(out_of(out))
@@ -402,7 +430,15 @@ fn compare(gpu: &Arc<Gpu>, op: BinaryOp, plan: &BinaryPlan, l: &Val, r: &Val, n:
                 "compare",
                 "cmp_bool",
                 n,
-                &[(&*a.values).into(), KernelArg::U32(a.step), (&*b.values).into(), KernelArg::U32(b.step), (&out).into(), KernelArg::U64(words(n) as u64), code],
+                &[
+                    (&*a.values).into(),
+                    KernelArg::U32(a.step),
+                    (&*b.values).into(),
+                    KernelArg::U32(b.step),
+                    (&out).into(),
+                    KernelArg::U64(words(n) as u64),
+                    code,
+                ],
             )?,
             DType::Utf8 => {
                 let missing = || Error::Internal("utf8 operand without offsets".into());
@@ -430,7 +466,15 @@ fn compare(gpu: &Arc<Gpu>, op: BinaryOp, plan: &BinaryPlan, l: &Val, r: &Val, n:
                     "compare",
                     &format!("cmp_{}", prim.suffix()),
                     LaunchConfig::for_elems(n, BLOCK),
-                    &[(&*a.values).into(), KernelArg::U32(a.step), (&*b.values).into(), KernelArg::U32(b.step), (&out).into(), KernelArg::U64(n as u64), code],
+                    &[
+                        (&*a.values).into(),
+                        KernelArg::U32(a.step),
+                        (&*b.values).into(),
+                        KernelArg::U32(b.step),
+                        (&out).into(),
+                        KernelArg::U64(n as u64),
+                        code,
+                    ],
                 )?
             }
         }

@@ -149,7 +149,8 @@ pub fn binary_plan(op: BinaryOp, l: Option<DType>, r: Option<DType>) -> Result<B
     }
     let decimal_side = (l.is_decimal() || r.is_decimal()) && !(l.is_float() || r.is_float());
     if !decimal_side {
-        let c = common_type(l, r).ok_or_else(|| Error::Type { op: name.clone(), message: format!("no common type for {l} and {r}") })?;
+        let c = common_type(l, r)
+            .ok_or_else(|| Error::Type { op: name.clone(), message: format!("no common type for {l} and {r}") })?;
         return Ok(BinaryPlan { left: c, right: c, output: c, decimal_mul: None });
     }
     let (a, b) = (int_as_decimal(l).unwrap_or(l), int_as_decimal(r).unwrap_or(r));

@@ -20,7 +20,12 @@ pub fn filter(df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
 }
 
 /// Rows `indices[..m]` of a device column.
-pub(crate) fn gather_column(gpu: &Arc<Gpu>, c: &DeviceColumn, indices: &DeviceBuffer, m: usize) -> Result<DeviceColumn> {
+pub(crate) fn gather_column(
+    gpu: &Arc<Gpu>,
+    c: &DeviceColumn,
+    indices: &DeviceBuffer,
+    m: usize,
+) -> Result<DeviceColumn> {
     let (values, offsets) = match c.dtype {
         DType::Bool => (gather_bits(gpu, &c.values, indices, m)?, None),
         DType::Utf8 => {

@@ -27,8 +27,12 @@ fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
 
 fn sum_of(a: &ArrayRef, t: DType) -> Result<Scalar> {
     Ok(match t {
-        t if t.is_signed_integer() => Scalar::Int64(sum(cast(a, &DataType::Int64)?.as_primitive::<Int64Type>()).unwrap_or(0)),
-        t if t.is_integer() => Scalar::UInt64(sum(cast(a, &DataType::UInt64)?.as_primitive::<UInt64Type>()).unwrap_or(0)),
+        t if t.is_signed_integer() => {
+            Scalar::Int64(sum(cast(a, &DataType::Int64)?.as_primitive::<Int64Type>()).unwrap_or(0))
+        }
+        t if t.is_integer() => {
+            Scalar::UInt64(sum(cast(a, &DataType::UInt64)?.as_primitive::<UInt64Type>()).unwrap_or(0))
+        }
         DType::Float32 => Scalar::Float32(sum(a.as_primitive::<Float32Type>()).unwrap_or(0.0)),
         DType::Float64 => Scalar::Float64(sum(a.as_primitive::<Float64Type>()).unwrap_or(0.0)),
         DType::Decimal128 { scale, .. } => Scalar::Decimal128 {

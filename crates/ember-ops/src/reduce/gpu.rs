@@ -35,7 +35,9 @@ pub fn reduce(df: &DataFrame, expr: &Expr, agg: Agg) -> Result<Scalar> {
             (Prim::U64, _) => Scalar::UInt64(u64v()),
             (Prim::F32, _) => Scalar::Float32(f32v()),
             (Prim::F64, _) => Scalar::Float64(f64v()),
-            (Prim::I128, DType::Decimal128 { scale, .. }) => Scalar::Decimal128 { value: i128v(), precision: 38, scale },
+            (Prim::I128, DType::Decimal128 { scale, .. }) => {
+                Scalar::Decimal128 { value: i128v(), precision: 38, scale }
+            }
             (a, t) => return Err(Error::Internal(format!("sum accumulator {a:?} for {t}"))),
         },
         Agg::Mean => {
