@@ -5,7 +5,7 @@ use crate::error::{GpuError, Result};
 use crate::launch::{KernelArg, LaunchConfig};
 use std::ffi::c_void;
 
-/// `EmberSimLaunch` in `kernels/sim/cuda_sim.h`.
+/// `EmberSimLaunch` in `kernels/sim/emu.h`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SimLaunch {
@@ -17,7 +17,7 @@ pub(crate) struct SimLaunch {
     pub block_end: u32,
 }
 
-/// `EmberSimError` in `kernels/sim/cuda_sim.h`.
+/// `EmberSimError` in `kernels/sim/emu.h`.
 #[repr(C)]
 pub(crate) struct SimError {
     pub code: i32,

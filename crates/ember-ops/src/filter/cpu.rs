@@ -1,10 +1,18 @@
 //! Filter on the CPU engine: evaluate the predicate (in parallel chunks), turn nulls into false,
-//! build one arrow-rs `FilterPredicate` and apply it to every column in parallel with rayon.
+//! and apply the mask to every column in parallel with rayon.
+//!
+//! Columns of 16-byte values (decimal128, and the views of Utf8View strings) are gathered by a
+//! hand-written loop over the kept row indices instead of arrow-rs's `filter`: arrow-rs 60 takes
+//! ~21 ms per such column at TPC-H SF1 (46% kept) against ~2.5 ms for an 8-byte column, and
+//! lineitem has nine of them. Everything else goes through arrow-rs's `FilterPredicate`.
 use crate::expr::Expr;
-use arrow::array::{Array, AsArray};
-use arrow::compute::{prep_null_mask_filter, FilterBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, StringViewArray};
+use arrow::buffer::{NullBuffer, ScalarBuffer};
+use arrow::compute::{prep_null_mask_filter, FilterBuilder, FilterPredicate};
+use arrow::datatypes::{DataType, Decimal128Type};
 use ember_core::{Column, DataFrame, Result};
 use rayon::prelude::*;
+use std::sync::{Arc, OnceLock};
 
 /// Rows of `df` (a CPU frame) where `predicate` is true, order kept.
 pub fn filter(df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
@@ -13,10 +21,50 @@ pub fn filter(df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
     let mask = if mask.null_count() > 0 { prep_null_mask_filter(mask) } else { mask.clone() };
     let pred = FilterBuilder::new(&mask).optimize().build();
     let kept = pred.count();
+    let indices = OnceLock::new();
     let columns = df
         .columns()
         .par_iter()
-        .map(|c| Ok(Column::Host(pred.filter(c.as_host()?.as_ref())?)))
+        .map(|c| Ok(Column::Host(filter_array(c.as_host()?, &mask, &pred, &indices)?)))
         .collect::<Result<Vec<_>>>()?;
     df.with_columns(columns, kept)
+}
+
+/// The kept rows of one array.
+fn filter_array(
+    a: &ArrayRef,
+    mask: &BooleanArray,
+    pred: &FilterPredicate,
+    indices: &OnceLock<Vec<u32>>,
+) -> Result<ArrayRef> {
+    let idx = || indices.get_or_init(|| mask.values().set_indices().map(|i| i as u32).collect());
+    let nulls = |n: Option<&NullBuffer>| -> Result<Option<NullBuffer>> {
+        Ok(match n {
+            Some(n) if n.null_count() > 0 => {
+                let kept = pred.filter(&BooleanArray::new(n.inner().clone(), None))?;
+                Some(NullBuffer::new(kept.as_boolean().values().clone()))
+            }
+            _ => None,
+        })
+    };
+    Ok(match a.data_type() {
+        DataType::Decimal128(p, s) => {
+            let v = a.as_primitive::<Decimal128Type>();
+            let values = gather16(v.values(), idx());
+            Arc::new(Decimal128Array::new(values, nulls(v.nulls())?).with_precision_and_scale(*p, *s)?)
+        }
+        DataType::Utf8View => {
+            let v = a.as_string_view();
+            let views = gather16(v.views(), idx());
+            let nulls = nulls(v.nulls())?;
+            // SAFETY: every kept view is a valid view of `v` into `v`'s own data buffers, which are
+            // carried over unchanged, and the null buffer has one bit per kept view.
+            Arc::new(unsafe { StringViewArray::new_unchecked(views, v.data_buffers().to_vec().into(), nulls) })
+        }
+        _ => pred.filter(a.as_ref())?,
+    })
+}
+
+fn gather16<T: arrow::datatypes::ArrowNativeType>(values: &ScalarBuffer<T>, idx: &[u32]) -> ScalarBuffer<T> {
+    idx.iter().map(|&i| values[i as usize]).collect::<Vec<T>>().into()
 }

@@ -1,0 +1,109 @@
+//! The benchmark runner: ember vs polars on the same TPC-H data in one process.
+//!
+//! ```text
+//! cargo run --release -p ember-bench --bin ember-bench -- [--sf 1] [--device cpu|sim|cuda] [--reps 7]
+//! ```
+//!
+//! Generates `lineitem` once, moves it to the device (not timed), runs each case after one
+//! warm-up, and prints a markdown table of medians and the ember/polars ratio, plus the machine.
+use ember::prelude::*;
+use ember_bench::{ember_filter, lineitem_both, polars_filter, polars_q6, polars_shape};
+use std::process::ExitCode;
+use std::time::Instant;
+
+struct Args {
+    sf: f64,
+    device: Device,
+    reps: usize,
+}
+
+fn parse() -> Result<Args> {
+    let mut a = Args { sf: 1.0, device: Device::Cpu, reps: 7 };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut v = || it.next().ok_or_else(|| Error::InvalidArgument(format!("{k} needs a value")));
+        match k.as_str() {
+            "--sf" => a.sf = v()?.parse().map_err(|_| Error::InvalidArgument("--sf takes a number".into()))?,
+            "--device" => a.device = v()?.parse()?,
+            "--reps" => a.reps = v()?.parse().map_err(|_| Error::InvalidArgument("--reps takes a count".into()))?,
+            other => return Err(Error::InvalidArgument(format!("unknown argument {other:?}"))),
+        }
+    }
+    Ok(a)
+}
+
+/// Median seconds of `reps` runs after one warm-up.
+fn time<T>(reps: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+    let mut out = f()?;
+    let mut secs = Vec::with_capacity(reps);
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        out = f()?;
+        secs.push(t.elapsed().as_secs_f64());
+    }
+    secs.sort_by(f64::total_cmp);
+    Ok((secs[secs.len() / 2], out))
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn run() -> Result<()> {
+    let args = parse()?;
+    let t = Instant::now();
+    let (li, pli) = lineitem_both(args.sf)?;
+    eprintln!(
+        "lineitem sf={} ({} rows) generated for both in {:.1} s",
+        args.sf,
+        li.num_rows(),
+        t.elapsed().as_secs_f64()
+    );
+    let dev = li.to(args.device)?;
+
+    let (e_q6, e_rev) = time(args.reps, || ember::tpch::q6(&dev))?;
+    let (p_q6, p_rev) = time(args.reps, || polars_q6(&pli))?;
+    let (e_f, e_rows) = time(args.reps, || ember_filter(&dev).map(|b| b.num_rows()))?;
+    let (p_f, p_rows) = time(args.reps, || polars_filter(&pli).map(|d| polars_shape(&d).0))?;
+    if e_rows != p_rows {
+        return Err(Error::Internal(format!("filter row counts differ: ember {e_rows}, polars {p_rows}")));
+    }
+
+    println!(
+        "machine: {} cores, {}; ember device: {}; lineitem sf={} ({} rows); median of {} runs after a warm-up",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model(),
+        args.device,
+        args.sf,
+        li.num_rows(),
+        args.reps
+    );
+    println!();
+    println!("| case | ember ({}) s | polars s | ember / polars |", args.device);
+    println!("|---|---|---|---|");
+    println!("| q6 | {e_q6:.4} | {p_q6:.4} | {:.2} |", e_q6 / p_q6);
+    println!(
+        "| filter l_quantity < 24, 16 columns materialised ({e_rows} rows) | {e_f:.4} | {p_f:.4} | {:.2} |",
+        e_f / p_f
+    );
+    println!();
+    println!("q6 revenue: ember {e_rev}, polars {p_rev}");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Shared pieces of ember's benchmarks: TPC-H `lineitem` as an ember frame and as a polars frame
+//! built from the same generated data, and the benchmarked cases written for both libraries.
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType as ArrowType, Date32Type, Decimal128Type, Int32Type, Int64Type};
+use ember::prelude::*;
+use polars::prelude::{self as pl, IntoLazy, NamedFrom};
+
+/// Days since the epoch of 1994-01-01 and 1995-01-01.
+const D1994: i32 = 8766;
+const D1995: i32 = 9131;
+
+/// `lineitem` at scale factor `sf`: the ember CPU frame and a polars frame with the same values
+/// and types (decimal(15,2) stays decimal, dates stay dates, strings are copied).
+pub fn lineitem_both(sf: f64) -> Result<(DataFrame, pl::DataFrame)> {
+    let df = ember::tpch::lineitem(sf)?;
+    let batch = df.to_record_batch()?;
+    let mut cols = Vec::with_capacity(batch.num_columns());
+    for (field, a) in batch.schema().fields().iter().zip(batch.columns()) {
+        let name: pl::PlSmallStr = field.name().as_str().into();
+        let s = match a.data_type() {
+            ArrowType::Int64 => pl::Series::new(name, a.as_primitive::<Int64Type>().values().as_ref()),
+            ArrowType::Int32 => pl::Series::new(name, a.as_primitive::<Int32Type>().values().as_ref()),
+            ArrowType::Date32 => pl::Series::new(name, a.as_primitive::<Date32Type>().values().as_ref())
+                .cast(&pl::DataType::Date)
+                .map_err(polars_err)?,
+            ArrowType::Decimal128(p, s) => pl::Series::new(name, a.as_primitive::<Decimal128Type>().values().as_ref())
+                .into_decimal(*p as usize, *s as usize)
+                .map_err(polars_err)?,
+            ArrowType::Utf8View => {
+                let v: Vec<&str> = a.as_string_view().iter().map(|s| s.unwrap_or_default()).collect();
+                pl::Series::new(name, v)
+            }
+            other => return Err(Error::UnsupportedArrowType(other.to_string())),
+        };
+        debug_assert_eq!(s.len(), a.len());
+        cols.push(s.into());
+    }
+    let pdf = pl::DataFrame::new(df.num_rows(), cols).map_err(polars_err)?;
+    Ok((df, pdf))
+}
+
+fn polars_err(e: pl::PolarsError) -> Error {
+    Error::InvalidArgument(format!("polars: {e}"))
+}
+
+/// A decimal(15, 2) literal (`unscaled / 100`), built by casting the exact float.
+fn pl_dec(unscaled: i64) -> pl::Expr {
+    pl::lit(unscaled as f64 / 100.0).cast(pl::DataType::Decimal(15, 2))
+}
+
+/// Q6 in polars (lazy), same predicate and the same exact decimal arithmetic as ember.
+pub fn polars_q6(li: &pl::DataFrame) -> Result<String> {
+    use pl::col;
+    let d = |days: i32| pl::lit(days).cast(pl::DataType::Date);
+    let out = li
+        .clone()
+        .lazy()
+        .filter(
+            col("l_shipdate")
+                .gt_eq(d(D1994))
+                .and(col("l_shipdate").lt(d(D1995)))
+                .and(col("l_discount").gt_eq(pl_dec(5)))
+                .and(col("l_discount").lt_eq(pl_dec(7)))
+                .and(col("l_quantity").lt(pl_dec(2400))),
+        )
+        .select([(col("l_extendedprice") * col("l_discount")).sum().alias("revenue")])
+        .collect()
+        .map_err(polars_err)?;
+    let v = out.column("revenue").map_err(polars_err)?.get(0).map_err(polars_err)?;
+    Ok(v.to_string())
+}
+
+/// `l_quantity < 24` with all 16 columns materialised, in polars.
+pub fn polars_filter(li: &pl::DataFrame) -> Result<pl::DataFrame> {
+    li.clone().lazy().filter(pl::col("l_quantity").lt(pl_dec(2400))).collect().map_err(polars_err)
+}
+
+/// `l_quantity < 24` with all 16 columns materialised, in ember, on the frame's device (the result
+/// is downloaded, so a GPU run is timed to completion).
+pub fn ember_filter(li: &DataFrame) -> Result<arrow::array::RecordBatch> {
+    li.filter(col("l_quantity").lt(lit(24)))?.to_record_batch()
+}
+
+/// The same filter with arrow-rs alone: `lt` kernel + `filter_record_batch`.
+pub fn arrow_filter(batch: &arrow::array::RecordBatch) -> Result<arrow::array::RecordBatch> {
+    let q = batch.column_by_name("l_quantity").ok_or_else(|| Error::InvalidArgument("l_quantity".into()))?;
+    let k = arrow::array::Decimal128Array::from(vec![2400]).with_precision_and_scale(15, 2)?;
+    let mask = arrow::compute::kernels::cmp::lt(q, &arrow::array::Scalar::new(&k))?;
+    Ok(arrow::compute::filter_record_batch(batch, &mask)?)
+}
+
+/// The number of rows and columns of a polars frame (to keep results alive in benches).
+pub fn polars_shape(df: &pl::DataFrame) -> (usize, usize) {
+    (df.height(), df.width())
+}
+
+/// `(rows, columns)` of an arrow batch.
+pub fn arrow_shape(b: &arrow::array::RecordBatch) -> (usize, usize) {
+    (b.num_rows(), b.num_columns())
+}
