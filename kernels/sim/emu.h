@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <source_location>
 #include <type_traits>
 #include <utility>
 
@@ -61,7 +62,7 @@ void syncthreads(const char* file, int line);
 int syncthreads_reduce(int pred, int kind, const char* file, int line);  // kind: 0 count, 1 and, 2 or
 // Every lane of the warp deposits `v`; returns a pointer to the 32 deposited values (valid until
 // this lane's next warp operation). `mask` is checked against the lanes that exist.
-const uint64_t* warp_exchange(unsigned mask, uint64_t v, const char* what);
+const uint64_t* warp_exchange(unsigned mask, uint64_t v, const char* what, const std::source_location& loc);
 unsigned existing_lanes();
 void note_static_shared(const void* addr, size_t bytes);
 void* dynamic_shared();
@@ -118,6 +119,7 @@ inline T from_bits(uint64_t b) {
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
 // Raw __shared__ is not modelled: declare shared memory with EMBER_SHARED / EMBER_DYNAMIC_SHARED.
+#define __constant__ inline
 #define __shared__ static_assert(false, "use EMBER_SHARED(T, name, N) instead of __shared__");
 
 #define threadIdx (::ember_sim::tls_cur->tid)
@@ -136,43 +138,46 @@ constexpr int warpSize = 32;
 #define __syncthreads_and(p) ::ember_sim::syncthreads_reduce((p), 1, __FILE__, __LINE__)
 #define __syncthreads_or(p) ::ember_sim::syncthreads_reduce((p), 2, __FILE__, __LINE__)
 
-inline void __syncwarp(unsigned mask = 0xffffffffu) { ::ember_sim::warp_exchange(mask, 0, "__syncwarp"); }
+// The trailing std::source_location parameter (defaulted at the call site) lets a rejected warp
+// operation name the line that issued it.
+#define EMBER_SIM_LOC const std::source_location& loc = std::source_location::current()
+inline void __syncwarp(unsigned mask = 0xffffffffu, EMBER_SIM_LOC) { ::ember_sim::warp_exchange(mask, 0, "__syncwarp", loc); }
 inline unsigned __activemask() { return ::ember_sim::existing_lanes(); }
 
-inline unsigned __ballot_sync(unsigned mask, int pred) {
-    const uint64_t* all = ::ember_sim::warp_exchange(mask, pred ? 1 : 0, "__ballot_sync");
+inline unsigned __ballot_sync(unsigned mask, int pred, EMBER_SIM_LOC) {
+    const uint64_t* all = ::ember_sim::warp_exchange(mask, pred ? 1 : 0, "__ballot_sync", loc);
     const unsigned lanes = ::ember_sim::existing_lanes() & mask;
     unsigned r = 0;
     for (unsigned i = 0; i < 32; ++i)
         if (((lanes >> i) & 1u) && all[i]) r |= 1u << i;
     return r;
 }
-inline int __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }
-inline int __all_sync(unsigned mask, int pred) {
-    return __ballot_sync(mask, pred) == (::ember_sim::existing_lanes() & mask);
+inline int __any_sync(unsigned mask, int pred, EMBER_SIM_LOC) { return __ballot_sync(mask, pred, loc) != 0; }
+inline int __all_sync(unsigned mask, int pred, EMBER_SIM_LOC) {
+    return __ballot_sync(mask, pred, loc) == (::ember_sim::existing_lanes() & mask);
 }
 
 template <typename T>
-inline T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
-    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_sync");
+inline T __shfl_sync(unsigned mask, T v, int src, int width = 32, EMBER_SIM_LOC) {
+    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_sync", loc);
     const unsigned lane = ::ember_sim::lane(), base = lane & ~(unsigned)(width - 1);
     return ::ember_sim::from_bits<T>(all[base + ((unsigned)src & (unsigned)(width - 1))]);
 }
 template <typename T>
-inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
-    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_up_sync");
+inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32, EMBER_SIM_LOC) {
+    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_up_sync", loc);
     const unsigned lane = ::ember_sim::lane(), base = lane & ~(unsigned)(width - 1);
     return lane - base >= delta ? ::ember_sim::from_bits<T>(all[lane - delta]) : v;
 }
 template <typename T>
-inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
-    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_down_sync");
+inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32, EMBER_SIM_LOC) {
+    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_down_sync", loc);
     const unsigned lane = ::ember_sim::lane(), base = lane & ~(unsigned)(width - 1);
     return lane + delta < base + (unsigned)width ? ::ember_sim::from_bits<T>(all[lane + delta]) : v;
 }
 template <typename T>
-inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
-    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_xor_sync");
+inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32, EMBER_SIM_LOC) {
+    const uint64_t* all = ::ember_sim::warp_exchange(mask, ::ember_sim::to_bits(v), "__shfl_xor_sync", loc);
     const unsigned lane = ::ember_sim::lane(), base = lane & ~(unsigned)(width - 1);
     const unsigned src = lane ^ (unsigned)lane_mask;
     return src >= base && src < base + (unsigned)width ? ::ember_sim::from_bits<T>(all[src]) : v;
@@ -188,6 +193,9 @@ inline unsigned __brev(unsigned x) {
     unsigned r = 0;
     for (int i = 0; i < 32; ++i) r |= ((x >> i) & 1u) << (31 - i);
     return r;
+}
+inline unsigned long long __brevll(unsigned long long x) {
+    return ((unsigned long long)__brev((unsigned)x) << 32) | __brev((unsigned)(x >> 32));
 }
 template <typename T>
 inline T __ldg(const T* p) { return *p; }
@@ -252,3 +260,30 @@ EMBER_ATOMIC_CAS(unsigned)
 EMBER_ATOMIC_CAS(unsigned long long)
 EMBER_ATOMIC_CAS(unsigned short)
 #undef EMBER_ATOMIC_CAS
+
+// CUDA's global min/max overloads (integer pairs of equal width, mixed signedness -> unsigned;
+// float/double as fminf/fmin: a NaN operand yields the other operand).
+#define EMBER_MINMAX(R, A, B)                                            \
+    inline R min(A a, B b) { return (R)a < (R)b ? (R)a : (R)b; }      \
+    inline R max(A a, B b) { return (R)a > (R)b ? (R)a : (R)b; }
+EMBER_MINMAX(int, int, int)
+EMBER_MINMAX(unsigned, unsigned, unsigned)
+EMBER_MINMAX(unsigned, int, unsigned)
+EMBER_MINMAX(unsigned, unsigned, int)
+EMBER_MINMAX(long, long, long)
+EMBER_MINMAX(unsigned long, unsigned long, unsigned long)
+EMBER_MINMAX(unsigned long, long, unsigned long)
+EMBER_MINMAX(unsigned long, unsigned long, long)
+EMBER_MINMAX(long long, long long, long long)
+EMBER_MINMAX(unsigned long long, unsigned long long, unsigned long long)
+EMBER_MINMAX(unsigned long long, long long, unsigned long long)
+EMBER_MINMAX(unsigned long long, unsigned long long, long long)
+#undef EMBER_MINMAX
+#define EMBER_FMINMAX(R, A, B)                                                                      \
+    inline R min(A a, B b) { return a != a ? (R)b : b != b ? (R)a : (R)a < (R)b ? (R)a : (R)b; } \
+    inline R max(A a, B b) { return a != a ? (R)b : b != b ? (R)a : (R)a > (R)b ? (R)a : (R)b; }
+EMBER_FMINMAX(float, float, float)
+EMBER_FMINMAX(double, double, double)
+EMBER_FMINMAX(double, float, double)
+EMBER_FMINMAX(double, double, float)
+#undef EMBER_FMINMAX

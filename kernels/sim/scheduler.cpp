@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <vector>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #if !defined(__x86_64__)
 #include <ucontext.h>
 #endif
@@ -19,7 +22,7 @@ thread_local Thread* tls_cur = nullptr;
 
 namespace {
 
-constexpr size_t kStackBytes = 64 * 1024;
+constexpr size_t kStackBytes = 64 * 1024;  // usable stack per fiber, above one PROT_NONE guard page
 constexpr unsigned kMaxThreads = 1024;
 
 enum class State : uint8_t { Ready, AtBarrier, AtWarp, Done };
@@ -41,6 +44,8 @@ struct WarpState {
     unsigned arrived = 0;
     unsigned mask = 0;  // mask of the operation in progress (0 = none)
     const char* what = nullptr;
+    const char* file = "";  // call site of the first lane to arrive
+    unsigned line = 0;
 };
 
 struct Worker {
@@ -91,6 +96,17 @@ void fail(Worker& w, int32_t code, const char* fmt, ...) {
 }
 
 void fiber_main(Fiber* f);
+
+// A fiber stack with a PROT_NONE page below it, so an overflowing kernel faults instead of
+// silently corrupting a neighbouring stack. Returns the usable base (kStackBytes above it), or
+// nullptr when out of memory. Stacks live as long as their OS thread's Worker (i.e. the thread).
+char* alloc_stack() {
+    static const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void* m = mmap(nullptr, kStackBytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    mprotect(m, page, PROT_NONE);
+    return static_cast<char*>(m) + page;
+}
 
 #if defined(__x86_64__)
 extern "C" void ember_sim_switch(void** save_sp, void* new_sp);
@@ -184,7 +200,8 @@ void fiber_main(Fiber* f) {
              f->t.linear, w.block.idx.x, w.block.idx.y, w.block.idx.z, w.barrier_file, w.barrier_line);
     const WarpState& ws = w.warps[f->t.linear / 32];
     if (ws.arrived > 0)
-        fail(w, 5, "%s: lane %u exited while its warp waits in %s", w.kernel, f->t.linear & 31, ws.what);
+        fail(w, 5, "%s: lane %u of warp %u in block (%u,%u,%u) exited while its warp waits in %s (%s:%u)", w.kernel,
+             f->t.linear & 31, f->t.linear / 32, w.block.idx.x, w.block.idx.y, w.block.idx.z, ws.what, ws.file, ws.line);
     to_scheduler(w, *f);
     __builtin_trap();  // a finished fiber is never resumed
 }
@@ -205,11 +222,19 @@ bool run_block(Worker& w) {
         if (w.done == w.nthreads) return true;
         if (!ran) {
             for (unsigned wi = 0; wi * 32 < w.nthreads; ++wi) {
-                if (w.warps[wi].arrived > 0) {
-                    fail(w, 4, "%s: deadlock in block (%u,%u,%u): warp %u waits in %s while other lanes wait elsewhere",
-                         w.kernel, w.block.idx.x, w.block.idx.y, w.block.idx.z, wi, w.warps[wi].what);
-                    return false;
-                }
+                const WarpState& ws = w.warps[wi];
+                if (ws.arrived == 0) continue;
+                unsigned exited = 0;
+                for (unsigned i = wi * 32; i < w.nthreads && i < wi * 32 + 32; ++i)
+                    if (w.fibers[i].state == State::Done) exited |= 1u << (i & 31);
+                if (exited)
+                    fail(w, 5, "%s: block (%u,%u,%u): warp %u waits in %s (%s:%u) but lanes %#x of its mask have exited",
+                         w.kernel, w.block.idx.x, w.block.idx.y, w.block.idx.z, wi, ws.what, ws.file, ws.line, exited);
+                else
+                    fail(w, 4,
+                         "%s: deadlock in block (%u,%u,%u): warp %u waits in %s (%s:%u) while other lanes wait elsewhere",
+                         w.kernel, w.block.idx.x, w.block.idx.y, w.block.idx.z, wi, ws.what, ws.file, ws.line);
+                return false;
             }
             fail(w, 4, "%s: deadlock in block (%u,%u,%u): no thread can make progress", w.kernel, w.block.idx.x,
                  w.block.idx.y, w.block.idx.z);
@@ -271,7 +296,7 @@ unsigned existing_lanes() {
     return lanes_of_warp(w, w.running->t.linear / 32);
 }
 
-const uint64_t* warp_exchange(unsigned mask, uint64_t v, const char* what) {
+const uint64_t* warp_exchange(unsigned mask, uint64_t v, const char* what, const std::source_location& loc) {
     Worker& w = worker();
     Fiber& f = *w.running;
     const unsigned warp = f.t.linear / 32, lane = f.t.linear & 31;
@@ -279,16 +304,23 @@ const uint64_t* warp_exchange(unsigned mask, uint64_t v, const char* what) {
     WarpState& ws = w.warps[warp];
     const unsigned buf = f.warp_ops++ & 1u;
     if (mask != 0xffffffffu && mask != lanes) {
-        fail(w, 5, "%s: %s with mask %#x in warp %u (lanes present %#x): only full-warp masks are modelled", w.kernel,
-             what, mask, warp, lanes);
+        fail(w, 5,
+             "%s: %s with mask %#x at %s:%u in warp %u of block (%u,%u,%u) (lanes present %#x): only full-warp masks "
+             "are modelled",
+             w.kernel, what, mask, loc.file_name(), (unsigned)loc.line(), warp, w.block.idx.x, w.block.idx.y,
+             w.block.idx.z, lanes);
         yield_to_scheduler();
         return ws.slots[buf];
     }
     if (ws.arrived == 0) {
         ws.mask = mask;
         ws.what = what;
+        ws.file = loc.file_name();
+        ws.line = loc.line();
     } else if (ws.what != what && std::strcmp(ws.what, what) != 0) {
-        fail(w, 5, "%s: lanes of warp %u are in different warp operations (%s and %s)", w.kernel, warp, ws.what, what);
+        fail(w, 5, "%s: lanes of warp %u of block (%u,%u,%u) are in different warp operations (%s at %s:%u, %s at %s:%u)",
+             w.kernel, warp, w.block.idx.x, w.block.idx.y, w.block.idx.z, ws.what, ws.file, ws.line, what,
+             loc.file_name(), (unsigned)loc.line());
         yield_to_scheduler();
         return ws.slots[buf];
     }
@@ -342,6 +374,9 @@ int32_t run_grid(const char* name, const EmberSimLaunch* l, void (*body)(void*),
     if (bx > 1024 || by > 1024 || bz > 64 || threads > kMaxThreads)
         return reject(1, "more than 1024 threads per block (or a block dimension over its limit)");
     if (l->grid[0] > 0x7fffffffu || l->grid[1] > 65535 || l->grid[2] > 65535) return reject(1, "grid too large");
+    const uint64_t nblocks = uint64_t(l->grid[0]) * l->grid[1] * l->grid[2];
+    if (l->block_begin > l->block_end || l->block_end > nblocks)
+        return reject(1, "block range [block_begin, block_end) outside the grid");
     if (l->dyn_smem > l->smem_limit) return reject(2, "dynamic shared memory over the per-block limit");
 
     w.nthreads = (unsigned)threads;
@@ -353,7 +388,7 @@ int32_t run_grid(const char* name, const EmberSimLaunch* l, void (*body)(void*),
     if (w.fibers.size() < threads) {
         size_t old = w.fibers.size();
         w.fibers.resize(threads);
-        for (size_t i = old; i < threads; ++i) w.fibers[i].stack = static_cast<char*>(std::malloc(kStackBytes));
+        for (size_t i = old; i < threads; ++i) w.fibers[i].stack = alloc_stack();
         for (size_t i = 0; i < threads; ++i)
             if (!w.fibers[i].stack) return reject(6, "out of host memory for fiber stacks");
     }

@@ -66,5 +66,32 @@ fn filter_array(
 }
 
 fn gather16<T: arrow::datatypes::ArrowNativeType>(values: &ScalarBuffer<T>, idx: &[u32]) -> ScalarBuffer<T> {
-    idx.iter().map(|&i| values[i as usize]).collect::<Vec<T>>().into()
+    let mut out: Vec<T> = Vec::with_capacity(idx.len());
+    advise_huge_pages(out.as_mut_ptr() as usize, idx.len() * std::mem::size_of::<T>());
+    out.extend(idx.iter().map(|&i| values[i as usize]));
+    out.into()
+}
+
+/// Asks Linux to back a fresh, large, not yet touched allocation with 2 MiB pages. Outputs above
+/// glibc's mmap threshold (32 MiB) come straight from the kernel on every call, and faulting them
+/// in 4 KiB at a time cost more than the gather itself (measured: ~15 ms of 20 ms for 44 MB).
+fn advise_huge_pages(addr: usize, bytes: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        if bytes < 8 * HUGE {
+            return;
+        }
+        let start = (addr + HUGE - 1) & !(HUGE - 1);
+        let end = (addr + bytes) & !(HUGE - 1);
+        if end > start {
+            // SAFETY: [start, end) lies inside an allocation this thread owns and has not touched;
+            // MADV_HUGEPAGE only changes how the kernel backs it (failure is harmless and ignored).
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (addr, bytes);
 }
