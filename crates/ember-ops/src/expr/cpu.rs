@@ -1,10 +1,31 @@
-//! Expression evaluation on the CPU engine: arrow-rs compute kernels, literals passed as arrow
-//! `Scalar` datums (never broadcast), and large frames evaluated in fixed-size row chunks in
-//! parallel with rayon. Chunk boundaries depend only on the row count, so results (float
-//! arithmetic included) never depend on the number of threads.
+//! Expression evaluation on the CPU engine with arrow-rs compute kernels.
+//!
+//! * Literals are evaluated to one-element arrays and handed to the kernels as arrow
+//!   [`Scalar`](arrow::array::Scalar) datums: a literal is never broadcast to a column, except when
+//!   the whole expression is a literal (then the result is `n` copies of it).
+//! * Operands are cast to the types of the shared [`binary_plan`] before a kernel runs, and only
+//!   when their type differs. Strings keep their physical layout (Utf8, LargeUtf8 or Utf8View: the
+//!   literal side is built in the column's layout).
+//! * Frames of more than [`CHUNK_ROWS`] rows are evaluated in row chunks of that size, in parallel
+//!   with rayon. Chunk boundaries depend only on the row count, so every result, float arithmetic
+//!   included, is the same whatever the number of threads.
+//!
+//! | operation | kernel | notes |
+//! |---|---|---|
+//! | `+ - *` ints, floats | `add_wrapping`, `sub_wrapping`, `mul_wrapping` | integers wrap |
+//! | `/` ints, floats | `div` | ints: division by zero and `MIN / -1` are errors; floats: IEEE |
+//! | `+ - * /` decimals | `add`, `sub`, `mul`, `div` | exact, checked: overflow is an error |
+//! | comparisons | `eq`, `neq`, `lt`, `lt_eq`, `gt`, `gt_eq` | floats in IEEE total order (arrow-rs) |
+//! | `AND`, `OR`, `NOT` | `and_kleene`, `or_kleene`, `not` | SQL three-valued logic |
+//! | `IS NULL`, `IS NOT NULL` | `is_null`, `is_not_null` | never null |
+//! | string predicates | `starts_with`, `ends_with`, `contains` | a null string gives null |
 use super::types::{binary_plan, dtype_of};
 use super::{BinaryOp, Expr, StrOp};
-use arrow::array::{new_null_array, Array, ArrayRef, AsArray, BooleanArray, Datum, UInt32Array};
+use arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, BooleanArray, Datum, LargeStringArray, NullArray, StringArray,
+    StringViewArray, UInt32Array,
+};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::kernels::{boolean, cmp, comparison, numeric};
 use arrow::compute::CastOptions;
 use arrow::datatypes::DataType;
@@ -12,11 +33,16 @@ use ember_core::{DType, DataFrame, Error, Result, Scalar};
 use rayon::prelude::*;
 use std::sync::Arc;
 
-/// Rows per chunk of parallel evaluation.
+/// Rows per chunk of parallel evaluation (frames of at most this many rows are evaluated whole).
 pub const CHUNK_ROWS: usize = 1 << 17;
 
 /// Evaluates `expr` over `df` (a CPU frame) to an array of `df.num_rows()` rows.
 ///
+/// Strings come back in the layout of the column they came from; other results have the Arrow
+/// type of their [`DType`]. A literal-only expression is broadcast to `df.num_rows()` rows (an
+/// untyped null literal to a null boolean column).
+///
+/// # Example
 /// ```
 /// use arrow::array::{Array, Int32Array, RecordBatch};
 /// use ember_core::DataFrame;
@@ -28,205 +54,640 @@ pub const CHUNK_ROWS: usize = 1 << 17;
 /// assert_eq!(out.as_any().downcast_ref::<Int32Array>().unwrap().values().to_vec(), vec![10, 20, 30]);
 /// ```
 pub fn evaluate(df: &DataFrame, expr: &Expr) -> Result<ArrayRef> {
-    let t = dtype_of(expr, df.fields())?.unwrap_or(DType::Bool);
-    let n = df.num_rows();
-    if n <= CHUNK_ROWS {
-        return evaluate_chunk(df, expr, t);
+    let mut parts = evaluate_chunks(df, expr)?;
+    if parts.len() == 1 {
+        if let Some(whole) = parts.pop() {
+            return Ok(whole);
+        }
     }
-    let parts = (0..n.div_ceil(CHUNK_ROWS))
-        .into_par_iter()
-        .map(|c| {
-            let off = c * CHUNK_ROWS;
-            evaluate_chunk(&df.slice(off, CHUNK_ROWS.min(n - off))?, expr, t)
-        })
-        .collect::<Result<Vec<_>>>()?;
     let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
     Ok(arrow::compute::concat(&refs)?)
 }
 
-fn evaluate_chunk(df: &DataFrame, expr: &Expr, t: DType) -> Result<ArrayRef> {
-    match eval(df, expr)? {
-        Val::Array(a) => Ok(a),
-        Val::Lit(s) => broadcast(&s, t, df.num_rows()),
+/// `expr` over `df` as consecutive arrays that together cover all rows in order: one array for
+/// frames of at most [`CHUNK_ROWS`] rows and for literal-only expressions, else one per chunk of
+/// [`CHUNK_ROWS`] rows (the last one shorter), evaluated in parallel. Reductions consume the
+/// chunks directly, without concatenating them.
+pub(crate) fn evaluate_chunks(df: &DataFrame, expr: &Expr) -> Result<Vec<ArrayRef>> {
+    let out = dtype_of(expr, df.fields())?.unwrap_or(DType::Bool);
+    let n = df.num_rows();
+    if !references_columns(expr) {
+        let one = eval(df, expr, None)?;
+        return Ok(vec![one.into_rows(out, n)?]);
+    }
+    if n <= CHUNK_ROWS {
+        return Ok(vec![eval(df, expr, None)?.into_rows(out, n)?]);
+    }
+    (0..n.div_ceil(CHUNK_ROWS))
+        .into_par_iter()
+        .map(|c| {
+            let offset = c * CHUNK_ROWS;
+            let len = CHUNK_ROWS.min(n - offset);
+            eval(df, expr, Some((offset, len)))?.into_rows(out, len)
+        })
+        .collect()
+}
+
+/// Whether `expr` reads any column (else it is a constant).
+pub(crate) fn references_columns(expr: &Expr) -> bool {
+    match expr {
+        Expr::Column(_) => true,
+        Expr::Literal(_) => false,
+        Expr::Binary { left, right, .. } => references_columns(left) || references_columns(right),
+        Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Str { expr: e, .. } => references_columns(e),
     }
 }
 
-/// `n` copies of a literal.
-pub(crate) fn broadcast(s: &Scalar, t: DType, n: usize) -> Result<ArrayRef> {
-    if s.is_null() {
-        return Ok(new_null_array(&t.to_arrow(), n));
-    }
-    let one = s.to_array(&t)?;
-    Ok(arrow::compute::take(one.as_ref(), &UInt32Array::from(vec![0u32; n]), None)?)
-}
-
-/// An intermediate value: a column-length array or a literal.
+/// An intermediate value.
+#[derive(Debug)]
 enum Val {
+    /// One value per row (of the frame or of the chunk being evaluated).
     Array(ArrayRef),
-    Lit(Scalar),
+    /// A constant: a one-element array, of type [`DataType::Null`] for an untyped null literal.
+    Scalar(ArrayRef),
 }
 
 impl Val {
+    /// The logical type (`None` for an untyped null).
     fn dtype(&self) -> Result<Option<DType>> {
+        let a = match self {
+            Val::Array(a) | Val::Scalar(a) => a,
+        };
+        match a.data_type() {
+            DataType::Null => Ok(None),
+            t => Ok(Some(DType::from_arrow(t)?)),
+        }
+    }
+
+    /// The Arrow type of a per-row value, `None` for a constant.
+    fn array_type(&self) -> Option<&DataType> {
+        match self {
+            Val::Array(a) => Some(a.data_type()),
+            Val::Scalar(_) => None,
+        }
+    }
+
+    /// The same value with its array cast to `to`.
+    fn cast(self, to: &DataType) -> Result<Val> {
         Ok(match self {
-            Val::Array(a) => Some(DType::from_arrow(a.data_type())?),
-            Val::Lit(s) => s.dtype(),
+            Val::Array(a) => Val::Array(cast(a, to)?),
+            Val::Scalar(a) => Val::Scalar(cast(a, to)?),
         })
     }
+
+    /// As a kernel argument.
+    fn datum(&self) -> Box<dyn Datum + '_> {
+        match self {
+            Val::Array(a) => Box::new(a),
+            Val::Scalar(a) => Box::new(arrow::array::Scalar::new(a)),
+        }
+    }
+
+    /// A kernel's output, per row if either input was.
+    fn wrap(out: ArrayRef, per_row: bool) -> Val {
+        if per_row {
+            Val::Array(out)
+        } else {
+            Val::Scalar(out)
+        }
+    }
+
+    /// `rows` rows: the array itself, or the constant repeated (as type `t` if untyped).
+    fn into_rows(self, t: DType, rows: usize) -> Result<ArrayRef> {
+        match self {
+            Val::Array(a) => Ok(a),
+            Val::Scalar(one) => broadcast(one, t, rows),
+        }
+    }
 }
 
-fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+/// `n` copies of the one-element array `one` (cast to `t` when `one` is an untyped null).
+fn broadcast(one: ArrayRef, t: DType, n: usize) -> Result<ArrayRef> {
+    if one.data_type() == &DataType::Null || one.is_null(0) {
+        let dt = if one.data_type() == &DataType::Null { t.to_arrow() } else { one.data_type().clone() };
+        return Ok(new_null_array(&dt, n));
+    }
+    if let Some(b) = one.as_boolean_opt() {
+        let bits = if b.value(0) { BooleanBuffer::new_set(n) } else { BooleanBuffer::new_unset(n) };
+        return Ok(Arc::new(BooleanArray::new(bits, None)));
+    }
+    let zeros = UInt32Array::from(vec![0u32; n]);
+    Ok(arrow::compute::take(one.as_ref(), &zeros, None)?)
+}
+
+/// `a` as type `to`; no copy when it already is. Out-of-range values are an error, not null.
+fn cast(a: ArrayRef, to: &DataType) -> Result<ArrayRef> {
     if a.data_type() == to {
-        return Ok(a.clone());
+        return Ok(a);
     }
     let opts = CastOptions { safe: false, ..Default::default() };
-    Ok(arrow::compute::cast_with_options(a, to, &opts)?)
+    Ok(arrow::compute::cast_with_options(&a, to, &opts)?)
 }
 
-/// The Arrow type to use for logical type `t` given the physical type of the other operand:
-/// strings keep the column's physical layout (Utf8, LargeUtf8 or Utf8View).
-fn physical(t: DType, other: Option<&DataType>) -> DataType {
-    match (t, other) {
-        (DType::Utf8, Some(dt @ (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View))) => dt.clone(),
-        _ => t.to_arrow(),
+/// A literal as a one-element array of its own type (`DataType::Null` for an untyped null).
+fn literal(s: &Scalar) -> Result<ArrayRef> {
+    match s.dtype() {
+        None => Ok(Arc::new(NullArray::new(1))),
+        Some(t) => s.to_array(&t),
     }
 }
 
-/// An operand cast to `to` (arrays) or materialised as a one-element array (literals).
-enum Operand {
-    Array(ArrayRef),
-    Lit(ArrayRef),
-}
-
-impl Operand {
-    fn datum(&self) -> Box<dyn Datum> {
-        match self {
-            Operand::Array(a) => Box::new(a.clone()),
-            Operand::Lit(a) => Box::new(arrow::array::Scalar::new(a.clone())),
-        }
+/// The physical type strings of logical type utf8 are compared in: a Utf8View operand's if there
+/// is one (casting to views copies no string bytes), else the left array's, else Utf8.
+fn string_layout(l: &Val, r: &Val) -> DataType {
+    let (lt, rt) = (l.array_type(), r.array_type());
+    if lt == Some(&DataType::Utf8View) || rt == Some(&DataType::Utf8View) {
+        return DataType::Utf8View;
     }
+    lt.or(rt).cloned().unwrap_or(DataType::Utf8)
 }
 
-fn operand(v: &Val, to: DType, other: Option<&DataType>) -> Result<Operand> {
-    Ok(match v {
-        Val::Array(a) => {
-            let target = physical(to, Some(a.data_type()));
-            Operand::Array(cast(a, &target)?)
-        }
-        Val::Lit(s) => {
-            let arr = s.to_array(&to)?;
-            Operand::Lit(cast(&arr, &physical(to, other))?)
-        }
-    })
-}
-
-fn array_type(v: &Val) -> Option<&DataType> {
-    match v {
-        Val::Array(a) => Some(a.data_type()),
-        Val::Lit(_) => None,
-    }
-}
-
-fn eval(df: &DataFrame, expr: &Expr) -> Result<Val> {
+/// Evaluates `expr` over rows `offset..offset + len` of `df` (`rows`), or over all rows.
+fn eval(df: &DataFrame, expr: &Expr, rows: Option<(usize, usize)>) -> Result<Val> {
     Ok(match expr {
-        Expr::Column(name) => Val::Array(df.column(name)?.as_host()?.clone()),
-        Expr::Literal(s) => Val::Lit(s.clone()),
-        Expr::Binary { op, left, right } => {
-            let (l, r) = (eval(df, left)?, eval(df, right)?);
-            binary(*op, &l, &r, df.num_rows())?
+        Expr::Column(name) => {
+            let a = df.column(name)?.as_host()?;
+            Val::Array(match rows {
+                Some((offset, len)) => a.slice(offset, len),
+                None => a.clone(),
+            })
         }
-        Expr::Not(e) => match eval(df, e)? {
-            Val::Lit(Scalar::Bool(b)) => Val::Lit(Scalar::Bool(!b)),
-            Val::Lit(_) => Val::Lit(Scalar::Null),
-            Val::Array(a) => Val::Array(Arc::new(boolean::not(a.as_boolean())?)),
-        },
+        Expr::Literal(s) => Val::Scalar(literal(s)?),
+        Expr::Binary { op, left, right } => binary(*op, eval(df, left, rows)?, eval(df, right, rows)?)?,
+        Expr::Not(e) => {
+            let v = eval(df, e, rows)?.cast(&DataType::Boolean)?;
+            let per_row = matches!(v, Val::Array(_));
+            let (Val::Array(a) | Val::Scalar(a)) = v;
+            Val::wrap(Arc::new(boolean::not(as_bool(&a)?)?), per_row)
+        }
         Expr::IsNull(e) | Expr::IsNotNull(e) => {
-            let want_null = matches!(expr, Expr::IsNull(_));
-            match eval(df, e)? {
-                Val::Lit(s) => Val::Lit(Scalar::Bool(s.is_null() == want_null)),
-                Val::Array(a) => Val::Array(Arc::new(if want_null {
-                    arrow::compute::is_null(&a)?
-                } else {
-                    arrow::compute::is_not_null(&a)?
-                })),
-            }
+            let v = eval(df, e, rows)?;
+            let per_row = matches!(v, Val::Array(_));
+            let (Val::Array(a) | Val::Scalar(a)) = v;
+            let out = if matches!(expr, Expr::IsNull(_)) {
+                arrow::compute::is_null(&a)?
+            } else {
+                arrow::compute::is_not_null(&a)?
+            };
+            Val::wrap(Arc::new(out), per_row)
         }
         Expr::Str { op, expr: inner, pattern } => {
-            let v = eval(df, inner)?;
-            let (input, lit) = match &v {
-                Val::Lit(Scalar::Null) => return Ok(Val::Lit(Scalar::Null)),
-                Val::Lit(s) => (s.to_array(&DType::Utf8)?, true),
-                Val::Array(a) => (a.clone(), false),
+            let v = match eval(df, inner, rows)? {
+                v @ Val::Array(_) => v,
+                s @ Val::Scalar(_) => s.cast(&DataType::Utf8)?,
             };
-            let pat = cast(
-                &(Arc::new(arrow::array::StringArray::from(vec![pattern.as_str()])) as ArrayRef),
-                input.data_type(),
-            )?;
-            let pat = arrow::array::Scalar::new(pat);
+            let pat = arrow::array::Scalar::new(string_scalar(pattern, &v)?);
+            let per_row = matches!(v, Val::Array(_));
+            let input = v.datum();
             let out = match op {
-                StrOp::StartsWith => comparison::starts_with(&input, &pat)?,
-                StrOp::EndsWith => comparison::ends_with(&input, &pat)?,
-                StrOp::Contains => comparison::contains(&input, &pat)?,
+                StrOp::StartsWith => comparison::starts_with(input.as_ref(), &pat)?,
+                StrOp::EndsWith => comparison::ends_with(input.as_ref(), &pat)?,
+                StrOp::Contains => comparison::contains(input.as_ref(), &pat)?,
             };
-            if lit {
-                Val::Lit(Scalar::from_array(&out, 0)?)
-            } else {
-                Val::Array(Arc::new(out))
-            }
+            Val::wrap(Arc::new(out), per_row)
         }
     })
 }
 
-fn binary(op: BinaryOp, l: &Val, r: &Val, n: usize) -> Result<Val> {
+/// A one-element array holding `pattern` in the string layout of `v`.
+fn string_scalar(pattern: &str, v: &Val) -> Result<ArrayRef> {
+    let (Val::Array(a) | Val::Scalar(a)) = v;
+    Ok(match a.data_type() {
+        DataType::Utf8 => Arc::new(StringArray::from(vec![pattern])),
+        DataType::LargeUtf8 => Arc::new(LargeStringArray::from(vec![pattern])),
+        DataType::Utf8View => Arc::new(StringViewArray::from(vec![pattern])),
+        other => return Err(Error::Internal(format!("string predicate on {other}"))),
+    })
+}
+
+/// `a` as a boolean array (the type rules guarantee it).
+fn as_bool(a: &ArrayRef) -> Result<&BooleanArray> {
+    a.as_boolean_opt().ok_or_else(|| Error::Internal(format!("boolean expected, got {}", a.data_type())))
+}
+
+fn binary(op: BinaryOp, l: Val, r: Val) -> Result<Val> {
     let plan = binary_plan(op, l.dtype()?, r.dtype()?)?;
-    let both_lit = matches!((l, r), (Val::Lit(_), Val::Lit(_)));
     if op.is_logical() {
-        let as_bool = |v: &Val| -> Result<BooleanArray> {
-            Ok(match v {
-                Val::Array(a) => a.as_boolean().clone(),
-                Val::Lit(s) => broadcast(s, DType::Bool, if both_lit { 1 } else { n })?.as_boolean().clone(),
-            })
-        };
-        let (a, b) = (as_bool(l)?, as_bool(r)?);
-        let out = if op == BinaryOp::And { boolean::and_kleene(&a, &b)? } else { boolean::or_kleene(&a, &b)? };
-        return Ok(if both_lit { Val::Lit(Scalar::from_array(&out, 0)?) } else { Val::Array(Arc::new(out)) });
+        return logical(op, l.cast(&DataType::Boolean)?, r.cast(&DataType::Boolean)?);
     }
-    let a = operand(l, plan.left, array_type(r))?;
-    let b = operand(r, plan.right, array_type(l))?;
-    let (da, db) = (a.datum(), b.datum());
-    let out: ArrayRef = if op.is_comparison() {
-        let f = match op {
-            BinaryOp::Eq => cmp::eq,
-            BinaryOp::NotEq => cmp::neq,
-            BinaryOp::Lt => cmp::lt,
-            BinaryOp::LtEq => cmp::lt_eq,
-            BinaryOp::Gt => cmp::gt,
-            _ => cmp::gt_eq,
-        };
-        Arc::new(f(da.as_ref(), db.as_ref())?)
+    let per_row = matches!(l, Val::Array(_)) || matches!(r, Val::Array(_));
+    let (lt, rt) = if plan.left == DType::Utf8 {
+        let layout = string_layout(&l, &r);
+        (layout.clone(), layout)
     } else {
-        let decimal = plan.output.is_decimal();
-        let f = match (op, decimal) {
-            (BinaryOp::Add, true) => numeric::add,
-            (BinaryOp::Add, false) => numeric::add_wrapping,
-            (BinaryOp::Sub, true) => numeric::sub,
-            (BinaryOp::Sub, false) => numeric::sub_wrapping,
-            (BinaryOp::Mul, true) => numeric::mul,
-            (BinaryOp::Mul, false) => numeric::mul_wrapping,
-            _ => numeric::div,
-        };
-        let out = f(da.as_ref(), db.as_ref())?;
-        if out.data_type() != &plan.output.to_arrow() {
-            return Err(Error::Internal(format!(
-                "{} {} {}: arrow produced {}, the type rules say {}",
-                plan.left,
-                op.symbol(),
-                plan.right,
-                out.data_type(),
-                plan.output
-            )));
-        }
-        out
+        (plan.left.to_arrow(), plan.right.to_arrow())
     };
-    Ok(if both_lit { Val::Lit(Scalar::from_array(&out, 0)?) } else { Val::Array(out) })
+    let (l, r) = (l.cast(&lt)?, r.cast(&rt)?);
+    let (a, b) = (l.datum(), r.datum());
+    let (a, b) = (a.as_ref(), b.as_ref());
+    if op.is_comparison() {
+        let out = match op {
+            BinaryOp::Eq => cmp::eq(a, b)?,
+            BinaryOp::NotEq => cmp::neq(a, b)?,
+            BinaryOp::Lt => cmp::lt(a, b)?,
+            BinaryOp::LtEq => cmp::lt_eq(a, b)?,
+            BinaryOp::Gt => cmp::gt(a, b)?,
+            _ => cmp::gt_eq(a, b)?,
+        };
+        return Ok(Val::wrap(Arc::new(out), per_row));
+    }
+    let out = match (op, plan.output.is_decimal()) {
+        (BinaryOp::Add, false) => numeric::add_wrapping(a, b)?,
+        (BinaryOp::Sub, false) => numeric::sub_wrapping(a, b)?,
+        (BinaryOp::Mul, false) => numeric::mul_wrapping(a, b)?,
+        (BinaryOp::Add, true) => numeric::add(a, b)?,
+        (BinaryOp::Sub, true) => numeric::sub(a, b)?,
+        (BinaryOp::Mul, true) => numeric::mul(a, b)?,
+        _ => numeric::div(a, b)?,
+    };
+    if out.data_type() != &plan.output.to_arrow() {
+        return Err(Error::Internal(format!(
+            "{} {} {}: arrow-rs produced {}, the type rules say {}",
+            plan.left,
+            op.symbol(),
+            plan.right,
+            out.data_type(),
+            plan.output
+        )));
+    }
+    Ok(Val::wrap(out, per_row))
+}
+
+/// Kleene `AND` / `OR`. A constant operand is applied to the other one's bitmaps directly.
+fn logical(op: BinaryOp, l: Val, r: Val) -> Result<Val> {
+    let and = op == BinaryOp::And;
+    let kleene = |a: &ArrayRef, b: &ArrayRef| -> Result<ArrayRef> {
+        let (a, b) = (as_bool(a)?, as_bool(b)?);
+        Ok(Arc::new(if and { boolean::and_kleene(a, b)? } else { boolean::or_kleene(a, b)? }))
+    };
+    Ok(match (l, r) {
+        (Val::Array(a), Val::Array(b)) => Val::Array(kleene(&a, &b)?),
+        (Val::Scalar(a), Val::Scalar(b)) => Val::Scalar(kleene(&a, &b)?),
+        (Val::Array(a), Val::Scalar(s)) | (Val::Scalar(s), Val::Array(a)) => {
+            let s = as_bool(&s)?;
+            let constant = s.is_valid(0).then(|| s.value(0));
+            Val::Array(with_constant(and, &a, constant)?)
+        }
+    })
+}
+
+/// `a AND c` (`and`) or `a OR c` for a constant `c` (`None` = null), without broadcasting `c`.
+fn with_constant(and: bool, a: &ArrayRef, c: Option<bool>) -> Result<ArrayRef> {
+    let arr = as_bool(a)?;
+    let n = arr.len();
+    Ok(match (and, c) {
+        // x AND true = x, x OR false = x
+        (true, Some(true)) | (false, Some(false)) => a.clone(),
+        // x AND false = false, x OR true = true, nulls included
+        (true, Some(false)) => Arc::new(BooleanArray::new(BooleanBuffer::new_unset(n), None)),
+        (false, Some(true)) => Arc::new(BooleanArray::new(BooleanBuffer::new_set(n), None)),
+        // x AND null: false where x is false, else null; x OR null: true where x is true, else null
+        (true, None) => {
+            let mut decided = !arr.values();
+            if let Some(nulls) = arr.nulls() {
+                decided = &decided & nulls.inner();
+            }
+            Arc::new(BooleanArray::new(BooleanBuffer::new_unset(n), Some(NullBuffer::new(decided))))
+        }
+        (false, None) => {
+            let mut decided = arr.values().clone();
+            if let Some(nulls) = arr.nulls() {
+                decided = &decided & nulls.inner();
+            }
+            Arc::new(BooleanArray::new(BooleanBuffer::new_set(n), Some(NullBuffer::new(decided))))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{col, dec, lit};
+    use arrow::array::*;
+    use arrow::datatypes::{Decimal128Type, Float64Type, Int32Type, Int64Type};
+    use ember_core::{Device, Scalar};
+
+    fn frame(cols: Vec<(&str, ArrayRef)>) -> DataFrame {
+        let named = cols.into_iter().map(|(n, a)| (n.to_string(), ember_core::Column::Host(a))).collect();
+        DataFrame::from_columns(named, Device::Cpu).unwrap()
+    }
+
+    fn bools(v: &[Option<bool>]) -> BooleanArray {
+        BooleanArray::from(v.to_vec())
+    }
+
+    fn eval_bools(df: &DataFrame, e: Expr) -> BooleanArray {
+        evaluate(df, &e).unwrap().as_boolean().clone()
+    }
+
+    fn dec_array(v: Vec<Option<i128>>, p: u8, s: i8) -> ArrayRef {
+        Arc::new(Decimal128Array::from(v).with_precision_and_scale(p, s).unwrap())
+    }
+
+    const T: Option<bool> = Some(true);
+    const F: Option<bool> = Some(false);
+    const N: Option<bool> = None;
+
+    #[test]
+    fn decimal_times_decimal_is_exact_with_scale_s1_plus_s2() {
+        let df = frame(vec![
+            ("p", dec_array(vec![Some(125), Some(-1999), None, Some(99_999_999_999_999)], 15, 2)),
+            ("q", dec_array(vec![Some(5), Some(3), Some(1), Some(99_999_999_999_999)], 15, 2)),
+        ]);
+        let out = evaluate(&df, &(col("p") * col("q"))).unwrap();
+        assert_eq!(out.data_type(), &DataType::Decimal128(31, 4));
+        let got: Vec<_> = out.as_primitive::<Decimal128Type>().iter().collect();
+        let big = 99_999_999_999_999i128 * 99_999_999_999_999;
+        assert_eq!(got, vec![Some(625), Some(-5997), None, Some(big)]);
+    }
+
+    #[test]
+    fn int_plus_decimal_treats_the_int_as_decimal_digits_0() {
+        let df = frame(vec![
+            ("i", Arc::new(Int32Array::from(vec![Some(3), None, Some(-2)])) as ArrayRef),
+            ("d", dec_array(vec![Some(125), Some(1), Some(5)], 15, 2)),
+        ]);
+        // i32 is decimal(10, 0); + decimal(15, 2): scale 2, precision 2 + max(10, 13) + 1 = 16
+        let out = evaluate(&df, &(col("i") + col("d"))).unwrap();
+        assert_eq!(out.data_type(), &DataType::Decimal128(16, 2));
+        assert_eq!(out.as_primitive::<Decimal128Type>().iter().collect::<Vec<_>>(), vec![Some(425), None, Some(-195)]);
+        // a literal on the left, and an int64 literal (decimal(19, 0))
+        let out = evaluate(&df, &(lit(2i64) * col("d"))).unwrap();
+        assert_eq!(out.data_type(), &DataType::Decimal128(35, 2));
+        assert_eq!(out.as_primitive::<Decimal128Type>().values().to_vec(), vec![250, 2, 10]);
+        // comparisons with an int literal: 1.25 > 1, 0.01 > 1, 0.05 > 1
+        assert_eq!(eval_bools(&df, col("d").gt(lit(1))), bools(&[T, F, F]));
+        assert_eq!(eval_bools(&df, col("d").lt_eq(dec("0.05").unwrap())), bools(&[F, T, T]));
+    }
+
+    #[test]
+    fn decimal_division_truncates_at_scale_s1_plus_4_and_zero_is_an_error() {
+        let df = frame(vec![
+            ("p", dec_array(vec![Some(125), Some(-1999)], 15, 2)),
+            ("q", dec_array(vec![Some(5), Some(3)], 15, 2)),
+        ]);
+        let out = evaluate(&df, &(col("p") / col("q"))).unwrap();
+        assert_eq!(out.data_type(), &DataType::Decimal128(21, 6));
+        assert_eq!(out.as_primitive::<Decimal128Type>().values().to_vec(), vec![25_000_000, -666_333_333]);
+        let err = evaluate(&df, &(col("p") / dec("0.00").unwrap())).unwrap_err();
+        assert!(matches!(err, Error::DivideByZero(_)), "{err}");
+    }
+
+    #[test]
+    fn decimal_overflow_is_an_error() {
+        let df = frame(vec![("b", dec_array(vec![Some(i128::MAX / 10)], 38, 0))]);
+        let err = evaluate(&df, &(col("b") * col("b"))).unwrap_err();
+        assert!(matches!(err, Error::Overflow(_)), "{err}");
+        let max38 = frame(vec![("m", dec_array(vec![Some(10i128.pow(38) - 1)], 38, 0))]);
+        let err = evaluate(&max38, &(col("m") + col("m"))).unwrap_err();
+        assert!(matches!(err, Error::Overflow(_)), "{err}");
+        let err = evaluate(&max38, &(lit(Scalar::Int64(-1)) - col("m") - col("m"))).unwrap_err();
+        assert!(matches!(err, Error::Overflow(_)), "{err}");
+        // a scale above 38 is a type error before any work
+        let s = frame(vec![("s", dec_array(vec![Some(1)], 38, 20))]);
+        assert!(matches!(evaluate(&s, &(col("s") * col("s"))), Err(Error::Type { .. })));
+    }
+
+    #[test]
+    fn utf8view_columns_compare_with_utf8_literals_and_other_layouts() {
+        let words = vec![Some("AIR"), None, Some(""), Some("MAIL"), Some("AIR REG")];
+        let view: ArrayRef = Arc::new(StringViewArray::from(words.clone()));
+        let large: ArrayRef = Arc::new(LargeStringArray::from(words.clone()));
+        let plain: ArrayRef = Arc::new(StringArray::from(vec![Some("AIR"), Some("x"), Some(""), None, Some("B")]));
+        let df = frame(vec![("v", view), ("l", large), ("s", plain)]);
+        for c in ["v", "l"] {
+            assert_eq!(eval_bools(&df, col(c).eq(lit("AIR"))), bools(&[T, N, F, F, F]), "{c}");
+            assert_eq!(eval_bools(&df, lit("AIR R").gt(col(c))), bools(&[T, N, T, F, F]), "{c}");
+            assert_eq!(eval_bools(&df, col(c).neq(lit(""))), bools(&[T, N, F, T, T]), "{c}");
+        }
+        // column vs column across layouts
+        assert_eq!(eval_bools(&df, col("v").eq(col("s"))), bools(&[T, N, T, N, F]));
+        assert_eq!(eval_bools(&df, col("l").lt(col("s"))), bools(&[F, N, F, N, T]));
+        assert_eq!(eval_bools(&df, col("v").eq(col("l"))), bools(&[T, N, T, T, T]));
+        // a string column keeps its layout when evaluated on its own
+        assert_eq!(evaluate(&df, &col("v")).unwrap().data_type(), &DataType::Utf8View);
+    }
+
+    #[test]
+    fn integers_widen_for_comparisons_and_mixed_signs_go_wider() {
+        let df = frame(vec![
+            ("a", Arc::new(Int32Array::from(vec![Some(-5), Some(i32::MAX), None])) as ArrayRef),
+            ("b", Arc::new(Int64Array::from(vec![Some(-5), Some(i32::MAX as i64 + 1), Some(1)])) as ArrayRef),
+            ("u", Arc::new(UInt64Array::from(vec![Some(u64::MAX), Some(3), Some(0)])) as ArrayRef),
+            ("s", Arc::new(Int8Array::from(vec![Some(-1), Some(3), None])) as ArrayRef),
+            ("w", Arc::new(UInt32Array::from(vec![Some(u32::MAX), Some(1), Some(2)])) as ArrayRef),
+        ]);
+        assert_eq!(eval_bools(&df, col("a").lt(col("b"))), bools(&[F, T, N]));
+        assert_eq!(eval_bools(&df, col("a").eq(col("b"))), bools(&[T, F, N]));
+        assert_eq!(eval_bools(&df, col("a").lt(lit(i32::MAX as i64 + 1))), bools(&[T, T, N]));
+        // u64 with a signed type goes to f64
+        let sum = evaluate(&df, &(col("u") + col("s"))).unwrap();
+        assert_eq!(sum.data_type(), &DataType::Float64);
+        let sum = sum.as_primitive::<Float64Type>();
+        assert_eq!((sum.value(0), sum.value(1), sum.is_null(2)), (u64::MAX as f64 - 1.0, 6.0, true));
+        assert_eq!(eval_bools(&df, col("u").gt(col("s"))), bools(&[T, F, N]));
+        // u32 with i8 goes to i64, with no wrap-around
+        let d = evaluate(&df, &(col("s") - col("w"))).unwrap();
+        assert_eq!(d.data_type(), &DataType::Int64);
+        assert_eq!(d.as_primitive::<Int64Type>().value(0), -1 - u32::MAX as i64);
+        assert_eq!(eval_bools(&df, col("w").gt(col("s"))), bools(&[T, F, N]));
+    }
+
+    #[test]
+    fn integer_arithmetic_wraps_and_division_is_checked() {
+        let df = frame(vec![
+            ("a", Arc::new(Int32Array::from(vec![Some(i32::MAX), Some(i32::MIN), None])) as ArrayRef),
+            ("z", Arc::new(Int32Array::from(vec![Some(1), Some(0), Some(0)])) as ArrayRef),
+            ("m", Arc::new(Int32Array::from(vec![Some(1), Some(-1), Some(1)])) as ArrayRef),
+            ("x", Arc::new(Float64Array::from(vec![1.0, -1.0, 0.0])) as ArrayRef),
+        ]);
+        let w = evaluate(&df, &(col("a") + lit(1))).unwrap();
+        assert_eq!(
+            w.as_primitive::<Int32Type>().iter().collect::<Vec<_>>(),
+            vec![Some(i32::MIN), Some(i32::MIN + 1), None]
+        );
+        let w = evaluate(&df, &(col("a") * lit(2))).unwrap();
+        assert_eq!(w.as_primitive::<Int32Type>().value(0), -2);
+        let err = evaluate(&df, &(col("a") / col("z"))).unwrap_err();
+        assert!(matches!(err, Error::DivideByZero(_)), "{err}");
+        let err = evaluate(&df, &(col("a") / col("m"))).unwrap_err();
+        assert!(matches!(err, Error::Overflow(_)), "{err}"); // i32::MIN / -1
+                                                             // a null row divided by zero is not an error
+        let tail = df.slice(2, 1).unwrap();
+        assert_eq!(evaluate(&tail, &(col("a") / col("z"))).unwrap().null_count(), 1);
+        // floats are IEEE
+        let f = evaluate(&df, &(col("x") / lit(0.0))).unwrap();
+        let f = f.as_primitive::<Float64Type>();
+        assert_eq!((f.value(0), f.value(1)), (f64::INFINITY, f64::NEG_INFINITY));
+        assert!(f.value(2).is_nan());
+        // i32 / f32 literal goes to f64
+        let h = evaluate(&df, &(col("z") / lit(2.0f32))).unwrap();
+        assert_eq!(h.data_type(), &DataType::Float64);
+    }
+
+    #[test]
+    fn kleene_truth_table_with_columns_and_constants() {
+        let a = [T, T, T, F, F, F, N, N, N];
+        let b = [T, F, N, T, F, N, T, F, N];
+        let df = frame(vec![("a", Arc::new(bools(&a)) as ArrayRef), ("b", Arc::new(bools(&b)) as ArrayRef)]);
+        assert_eq!(eval_bools(&df, col("a").and(col("b"))), bools(&[T, F, N, F, F, F, N, F, N]));
+        assert_eq!(eval_bools(&df, col("a").or(col("b"))), bools(&[T, T, T, T, F, N, T, N, N]));
+        assert_eq!(eval_bools(&df, !col("a")), bools(&[F, F, F, T, T, T, N, N, N]));
+        // with a constant on either side, applied to x = [T, F, N]
+        let x = frame(vec![("x", Arc::new(bools(&[T, F, N])) as ArrayRef)]);
+        let cases = [
+            (lit(true), [T, F, N], [T, T, T]),
+            (lit(false), [F, F, F], [T, F, N]),
+            (lit(Scalar::Null), [N, F, N], [T, N, N]),
+        ];
+        for (c, and, or) in cases {
+            assert_eq!(eval_bools(&x, col("x").and(c.clone())), bools(&and), "x AND {c}");
+            assert_eq!(eval_bools(&x, c.clone().and(col("x"))), bools(&and), "{c} AND x");
+            assert_eq!(eval_bools(&x, col("x").or(c.clone())), bools(&or), "x OR {c}");
+            assert_eq!(eval_bools(&x, c.clone().or(col("x"))), bools(&or), "{c} OR x");
+        }
+        // constants only: broadcast to the frame
+        assert_eq!(eval_bools(&df, lit(Scalar::Null).or(lit(true))), bools(&[T; 9]));
+        assert_eq!(eval_bools(&df, lit(Scalar::Null).and(lit(true))), bools(&[N; 9]));
+        assert_eq!(eval_bools(&df, !lit(Scalar::Null)), bools(&[N; 9]));
+        assert_eq!(eval_bools(&df, lit(Scalar::Null).is_null()), bools(&[T; 9]));
+    }
+
+    #[test]
+    fn is_in_and_is_between_follow_the_documented_null_table() {
+        let x: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), Some(5), None, Some(3)]));
+        let df = frame(vec![("x", x)]);
+        let in12 = col("x").is_in([Scalar::Int64(1), Scalar::Int64(2)]);
+        assert_eq!(eval_bools(&df, in12), bools(&[T, F, N, F]));
+        let in1n = col("x").is_in([Scalar::Int64(1), Scalar::Null]);
+        assert_eq!(eval_bools(&df, in1n), bools(&[T, N, N, N]));
+        assert_eq!(eval_bools(&df, col("x").is_in([])), bools(&[F, F, F, F]));
+        assert_eq!(eval_bools(&df, col("x").is_between(lit(1i64), lit(3i64))), bools(&[T, F, N, T]));
+        // i32 bounds on an i64 column
+        assert_eq!(eval_bools(&df, col("x").is_between(lit(2), lit(5))), bools(&[F, T, N, T]));
+        assert_eq!(eval_bools(&df, col("x").is_between(lit(1), lit(Scalar::Null))), bools(&[N, N, N, N]));
+        assert_eq!(eval_bools(&df, col("x").is_between(lit(4), lit(Scalar::Null))), bools(&[F, N, N, F]));
+    }
+
+    #[test]
+    fn null_tests_and_null_literals() {
+        let a: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), None]));
+        let df = frame(vec![("a", a)]);
+        assert_eq!(eval_bools(&df, col("a").is_null()), bools(&[F, T]));
+        assert_eq!(eval_bools(&df, col("a").is_not_null()), bools(&[T, F]));
+        assert_eq!(eval_bools(&df, col("a").lt(lit(Scalar::Null))), bools(&[N, N]));
+        let sum = evaluate(&df, &(col("a") + lit(Scalar::Null))).unwrap();
+        assert_eq!((sum.data_type(), sum.null_count()), (&DataType::Int32, 2));
+        let both = evaluate(&df, &(lit(Scalar::Null) + lit(Scalar::Null))).unwrap();
+        assert_eq!((both.data_type(), both.null_count()), (&DataType::Int32, 2));
+        let alone = evaluate(&df, &lit(Scalar::Null)).unwrap();
+        assert_eq!((alone.data_type(), alone.null_count()), (&DataType::Boolean, 2));
+        assert!(eval_bools(&df, lit(Scalar::Null).starts_with("x")).iter().all(|v| v.is_none()));
+    }
+
+    #[test]
+    fn string_predicates_with_nulls_and_empty_strings() {
+        let words = vec![Some("AIR REG"), Some(""), None, Some("MAIL"), Some("AIR"), Some("é!")];
+        for a in [
+            Arc::new(StringViewArray::from(words.clone())) as ArrayRef,
+            Arc::new(StringArray::from(words.clone())) as ArrayRef,
+            Arc::new(LargeStringArray::from(words.clone())) as ArrayRef,
+        ] {
+            let t = a.data_type().clone();
+            let df = frame(vec![("s", a)]);
+            assert_eq!(eval_bools(&df, col("s").starts_with("AIR")), bools(&[T, F, N, F, T, F]), "{t}");
+            assert_eq!(eval_bools(&df, col("s").ends_with("")), bools(&[T, T, N, T, T, T]), "{t}");
+            assert_eq!(eval_bools(&df, col("s").starts_with("")), bools(&[T, T, N, T, T, T]), "{t}");
+            assert_eq!(eval_bools(&df, col("s").contains("")), bools(&[T, T, N, T, T, T]), "{t}");
+            assert_eq!(eval_bools(&df, col("s").contains("I")), bools(&[T, F, N, T, T, F]), "{t}");
+            assert_eq!(eval_bools(&df, col("s").ends_with("!")), bools(&[F, F, N, F, F, T]), "{t}");
+            assert_eq!(eval_bools(&df, col("s").ends_with("AIR REG!")), bools(&[F, F, N, F, F, F]), "{t}");
+            assert_eq!(eval_bools(&df, col("s").contains("é")), bools(&[F, F, N, F, F, T]), "{t}");
+            // constants
+            assert_eq!(eval_bools(&df, lit("MAIL").ends_with("IL")), bools(&[T; 6]), "{t}");
+        }
+    }
+
+    #[test]
+    fn float_comparisons_use_total_order_as_arrow() {
+        let x: ArrayRef = Arc::new(Float64Array::from(vec![f64::NAN, -0.0, 0.0, 1.0]));
+        let df = frame(vec![("x", x)]);
+        assert_eq!(eval_bools(&df, col("x").eq(lit(f64::NAN))), bools(&[T, F, F, F]));
+        assert_eq!(eval_bools(&df, col("x").lt(lit(0.0))), bools(&[F, T, F, F]));
+        assert_eq!(eval_bools(&df, col("x").gt(lit(1e308))), bools(&[T, F, F, F]));
+    }
+
+    #[test]
+    fn empty_frames_give_empty_typed_arrays() {
+        let df = frame(vec![
+            ("a", Arc::new(Int32Array::from(Vec::<i32>::new())) as ArrayRef),
+            ("s", Arc::new(StringViewArray::from(Vec::<&str>::new())) as ArrayRef),
+            ("d", dec_array(vec![], 15, 2)),
+        ]);
+        let p = evaluate(&df, &col("a").lt(lit(3)).and(col("s").starts_with("x"))).unwrap();
+        assert_eq!((p.len(), p.data_type()), (0, &DataType::Boolean));
+        let m = evaluate(&df, &(col("d") * col("a"))).unwrap();
+        assert_eq!((m.len(), m.data_type()), (0, &DataType::Decimal128(26, 2)));
+        let c = evaluate(&df, &(lit(1) + lit(2))).unwrap();
+        assert_eq!((c.len(), c.data_type()), (0, &DataType::Int32));
+        assert_eq!(evaluate(&df, &(col("a") / lit(0))).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn literal_only_expressions_are_broadcast() {
+        let df = frame(vec![("a", Arc::new(Int32Array::from(vec![7, 8, 9])) as ArrayRef)]);
+        let c = evaluate(&df, &(lit(1) + lit(2) * lit(3))).unwrap();
+        assert_eq!(c.as_primitive::<Int32Type>().values().to_vec(), vec![7, 7, 7]);
+        let s = evaluate(&df, &lit("x")).unwrap();
+        assert_eq!(s.as_string::<i32>().iter().collect::<Vec<_>>(), vec![Some("x"); 3]);
+        assert_eq!(eval_bools(&df, lit(2).gt(lit(1i64))), bools(&[T, T, T]));
+        // a frame with no columns and one row: how the GPU folds constants
+        let one = DataFrame::try_new(Arc::new(arrow::datatypes::Schema::empty()), vec![], 1, Device::Cpu).unwrap();
+        let d = evaluate(&one, &(dec("1.5").unwrap() * lit(3))).unwrap();
+        assert_eq!(
+            Scalar::from_array(d.as_ref(), 0).unwrap(),
+            Scalar::Decimal128 { value: 45, precision: 13, scale: 1 }
+        );
+        let err = evaluate(&one, &(lit(1) / lit(0))).unwrap_err();
+        assert!(matches!(err, Error::DivideByZero(_)), "{err}");
+    }
+
+    #[test]
+    fn chunked_evaluation_matches_row_by_row() {
+        let n = 2 * CHUNK_ROWS + 7;
+        let a: Int64Array = (0..n as i64).map(|i| if i % 11 == 0 { None } else { Some(i * 7 % 1000 - 500) }).collect();
+        let s: StringViewArray = (0..n).map(|i| Some(if i % 3 == 0 { "AIR" } else { "MAIL" })).collect();
+        let df = frame(vec![("a", Arc::new(a.clone()) as ArrayRef), ("s", Arc::new(s) as ArrayRef)]);
+        let e = (col("a") * lit(3) + lit(1)).gt(lit(0i64)).and(col("s").starts_with("A").or(lit(Scalar::Null)));
+        let got = eval_bools(&df, e);
+        assert_eq!(got.len(), n);
+        for (i, v) in got.iter().enumerate() {
+            let x = a.is_valid(i).then(|| a.value(i) * 3 + 1 > 0);
+            let air = if i % 3 == 0 { Some(true) } else { None };
+            let want = match (x, air) {
+                (Some(false), _) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            };
+            assert_eq!(v, want, "row {i}");
+        }
+        let lit_only = evaluate(&df, &lit(5i64)).unwrap();
+        assert_eq!((lit_only.len(), lit_only.as_primitive::<Int64Type>().value(n - 1)), (n, 5));
+        // an error in any chunk is the error
+        let err = evaluate(&df, &(lit(1i64) / col("a"))).unwrap_err(); // a = 0 at some row
+        assert!(matches!(err, Error::DivideByZero(_)), "{err}");
+    }
+
+    #[test]
+    fn type_errors_are_typed() {
+        let df = frame(vec![
+            ("a", Arc::new(Int32Array::from(vec![1])) as ArrayRef),
+            ("s", Arc::new(StringArray::from(vec!["x"])) as ArrayRef),
+        ]);
+        for e in [col("s").gt(lit(1)), col("a").and(lit(true)), !col("a"), col("a").starts_with("x"), col("s") + lit(1)]
+        {
+            assert!(matches!(evaluate(&df, &e), Err(Error::Type { .. })), "{e}");
+        }
+        assert!(matches!(evaluate(&df, &col("nope")), Err(Error::ColumnNotFound { .. })));
+    }
 }

@@ -1,26 +1,49 @@
-//! Filter on the CPU engine: evaluate the predicate (in parallel chunks), turn nulls into false,
-//! and apply the mask to every column in parallel with rayon.
+//! Filter on the CPU engine: evaluate the predicate (in parallel row chunks, see
+//! [`crate::expr::cpu`]), turn nulls into false, build one arrow-rs [`FilterPredicate`] and apply
+//! it to every column in parallel with rayon.
 //!
 //! Columns of 16-byte values (decimal128, and the views of Utf8View strings) are gathered by a
-//! hand-written loop over the kept row indices instead of arrow-rs's `filter`: arrow-rs 60 takes
-//! ~21 ms per such column at TPC-H SF1 (46% kept) against ~2.5 ms for an 8-byte column, and
-//! lineitem has nine of them. Everything else goes through arrow-rs's `FilterPredicate`.
+//! plain loop over the kept row indices instead of arrow-rs's `filter`: arrow-rs 60 takes ~21 ms
+//! per such column at TPC-H SF1 (46% kept) against ~5 ms for the loop, and lineitem has nine of
+//! them. Everything else goes through the `FilterPredicate`.
 use crate::expr::Expr;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, StringViewArray};
 use arrow::buffer::{NullBuffer, ScalarBuffer};
 use arrow::compute::{prep_null_mask_filter, FilterBuilder, FilterPredicate};
 use arrow::datatypes::{DataType, Decimal128Type};
-use ember_core::{Column, DataFrame, Result};
+use ember_core::{type_bail, Column, DataFrame, Result};
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
-/// Rows of `df` (a CPU frame) where `predicate` is true, order kept.
+/// Rows of `df` (a CPU frame) where `predicate` is true, order kept; a null predicate drops the
+/// row. Keeping every row returns the columns unchanged (no copy); keeping none returns an empty
+/// frame with the same schema.
+///
+/// # Example
+/// ```
+/// use arrow::array::{Int32Array, RecordBatch};
+/// use ember_core::DataFrame;
+/// use ember_ops::{col, lit};
+/// use std::sync::Arc;
+/// let batch = RecordBatch::try_from_iter([("a", Arc::new(Int32Array::from(vec![Some(5), None, Some(1)])) as _)]).unwrap();
+/// let df = DataFrame::from_record_batch(&batch).unwrap();
+/// let kept = ember_ops::filter::cpu::filter(&df, &col("a").gt(lit(2))).unwrap();
+/// assert_eq!(kept.to_record_batch().unwrap().column(0).as_ref(), &Int32Array::from(vec![5]));
+/// ```
 pub fn filter(df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
     let mask = crate::expr::cpu::evaluate(df, predicate)?;
-    let mask = mask.as_boolean();
+    let Some(mask) = mask.as_boolean_opt() else {
+        type_bail!(format!("filter({predicate})"), "the predicate must be boolean, got {}", mask.data_type());
+    };
     let mask = if mask.null_count() > 0 { prep_null_mask_filter(mask) } else { mask.clone() };
+    let kept = mask.true_count();
+    if kept == df.num_rows() {
+        return Ok(df.clone());
+    }
+    if kept == 0 {
+        return df.slice(0, 0);
+    }
     let pred = FilterBuilder::new(&mask).optimize().build();
-    let kept = pred.count();
     let indices = OnceLock::new();
     let columns = df
         .columns()
@@ -30,7 +53,7 @@ pub fn filter(df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
     df.with_columns(columns, kept)
 }
 
-/// The kept rows of one array.
+/// The kept rows of one array; `indices` caches the kept row numbers for the 16-byte gathers.
 fn filter_array(
     a: &ArrayRef,
     mask: &BooleanArray,
@@ -50,12 +73,12 @@ fn filter_array(
     Ok(match a.data_type() {
         DataType::Decimal128(p, s) => {
             let v = a.as_primitive::<Decimal128Type>();
-            let values = gather16(v.values(), idx());
+            let values = gather(v.values(), idx());
             Arc::new(Decimal128Array::new(values, nulls(v.nulls())?).with_precision_and_scale(*p, *s)?)
         }
         DataType::Utf8View => {
             let v = a.as_string_view();
-            let views = gather16(v.views(), idx());
+            let views = gather(v.views(), idx());
             let nulls = nulls(v.nulls())?;
             // SAFETY: every kept view is a valid view of `v` into `v`'s own data buffers, which are
             // carried over unchanged, and the null buffer has one bit per kept view.
@@ -65,33 +88,134 @@ fn filter_array(
     })
 }
 
-fn gather16<T: arrow::datatypes::ArrowNativeType>(values: &ScalarBuffer<T>, idx: &[u32]) -> ScalarBuffer<T> {
-    let mut out: Vec<T> = Vec::with_capacity(idx.len());
-    advise_huge_pages(out.as_mut_ptr() as usize, idx.len() * std::mem::size_of::<T>());
-    out.extend(idx.iter().map(|&i| values[i as usize]));
-    out.into()
+/// `values[i]` for each `i` in `idx` (all in bounds: they are set bits of a mask of `values.len()`).
+fn gather<T: arrow::datatypes::ArrowNativeType>(values: &ScalarBuffer<T>, idx: &[u32]) -> ScalarBuffer<T> {
+    idx.iter().map(|&i| values[i as usize]).collect::<Vec<T>>().into()
 }
 
-/// Asks Linux to back a fresh, large, not yet touched allocation with 2 MiB pages. Outputs above
-/// glibc's mmap threshold (32 MiB) come straight from the kernel on every call, and faulting them
-/// in 4 KiB at a time cost more than the gather itself (measured: ~15 ms of 20 ms for 44 MB).
-fn advise_huge_pages(addr: usize, bytes: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        if bytes < 8 * HUGE {
-            return;
-        }
-        let start = (addr + HUGE - 1) & !(HUGE - 1);
-        let end = (addr + bytes) & !(HUGE - 1);
-        if end > start {
-            // SAFETY: [start, end) lies inside an allocation this thread owns and has not touched;
-            // MADV_HUGEPAGE only changes how the kernel backs it (failure is harmless and ignored).
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{col, date, lit};
+    use arrow::array::*;
+    use ember_core::{Device, Error, Scalar};
+
+    fn frame(cols: Vec<(&str, ArrayRef)>) -> DataFrame {
+        let named = cols.into_iter().map(|(n, a)| (n.to_string(), Column::Host(a))).collect();
+        DataFrame::from_columns(named, Device::Cpu).unwrap()
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (addr, bytes);
+
+    fn host(df: &DataFrame, name: &str) -> ArrayRef {
+        df.column(name).unwrap().as_host().unwrap().clone()
+    }
+
+    /// One column of every layout, with nulls in each.
+    fn mixed() -> DataFrame {
+        frame(vec![
+            ("a", Arc::new(Int32Array::from(vec![Some(5), None, Some(1), Some(7), Some(2), Some(9)])) as ArrayRef),
+            (
+                "v",
+                Arc::new(StringViewArray::from(vec![
+                    Some("a string longer than twelve bytes"),
+                    Some("n"),
+                    None,
+                    Some("g"),
+                    Some("b"),
+                    None,
+                ])),
+            ),
+            ("s", Arc::new(StringArray::from(vec![Some("e"), Some("n"), None, Some("g"), Some("b"), Some("z")]))),
+            (
+                "d",
+                Arc::new(
+                    Decimal128Array::from(vec![Some(1), Some(2), Some(3), None, Some(5), Some(6)])
+                        .with_precision_and_scale(15, 2)
+                        .unwrap(),
+                ),
+            ),
+            ("f", Arc::new(BooleanArray::from(vec![Some(true), None, Some(false), Some(true), Some(false), None]))),
+            ("t", Arc::new(Date32Array::from(vec![Some(8766), Some(1), None, Some(9131), Some(3), Some(4)]))),
+        ])
+    }
+
+    #[test]
+    fn null_predicate_rows_are_dropped_and_order_is_kept() {
+        let df = mixed();
+        let out = filter(&df, &col("a").gt(lit(1))).unwrap(); // rows 0, 3, 4, 5 (row 1 is null)
+        assert_eq!(out.num_rows(), 4);
+        assert_eq!(out.schema(), df.schema());
+        assert_eq!(host(&out, "a").as_ref(), &Int32Array::from(vec![5, 7, 2, 9]) as &dyn Array);
+        let v = StringViewArray::from(vec![Some("a string longer than twelve bytes"), Some("g"), Some("b"), None]);
+        assert_eq!(host(&out, "v").as_ref(), &v as &dyn Array);
+        let s = StringArray::from(vec!["e", "g", "b", "z"]);
+        assert_eq!(host(&out, "s").as_ref(), &s as &dyn Array);
+        let d = Decimal128Array::from(vec![Some(1), None, Some(5), Some(6)]).with_precision_and_scale(15, 2).unwrap();
+        assert_eq!(host(&out, "d").as_ref(), &d as &dyn Array);
+        let f = BooleanArray::from(vec![Some(true), Some(true), Some(false), None]);
+        assert_eq!(host(&out, "f").as_ref(), &f as &dyn Array);
+        let t = Date32Array::from(vec![Some(8766), Some(9131), Some(3), Some(4)]);
+        assert_eq!(host(&out, "t").as_ref(), &t as &dyn Array);
+        // a boolean column as the predicate: nulls drop the row
+        let out = filter(&df, &col("f")).unwrap();
+        assert_eq!(host(&out, "a").as_ref(), &Int32Array::from(vec![5, 7]) as &dyn Array);
+        let out = filter(&df, &col("f").or(lit(Scalar::Null))).unwrap();
+        assert_eq!(out.num_rows(), 2);
+        let out = filter(&df, &col("t").gt_eq(date("1994-01-01").unwrap())).unwrap();
+        assert_eq!(host(&out, "a").as_ref(), &Int32Array::from(vec![5, 7]) as &dyn Array);
+    }
+
+    #[test]
+    fn literal_predicates() {
+        let df = mixed();
+        let all = filter(&df, &lit(true)).unwrap();
+        assert_eq!(all.num_rows(), 6);
+        assert!(Arc::ptr_eq(&host(&all, "d"), &host(&df, "d")), "keeping every row copies nothing");
+        for p in [lit(false), lit(Scalar::Null), lit(1).gt(lit(2)), lit(Scalar::Null).and(lit(true))] {
+            let none = filter(&df, &p).unwrap();
+            assert_eq!((none.num_rows(), none.schema()), (0, df.schema()), "{p}");
+        }
+        assert_eq!(filter(&df, &lit(Scalar::Null).or(lit(true))).unwrap().num_rows(), 6);
+    }
+
+    #[test]
+    fn empty_frames_and_sliced_inputs() {
+        let df = mixed();
+        let empty = df.slice(0, 0).unwrap();
+        let out = filter(&empty, &col("a").lt(lit(3)).and(col("v").starts_with("x"))).unwrap();
+        assert_eq!((out.num_rows(), out.schema()), (0, df.schema()));
+        // inputs that start at an offset (16-byte gathers index the slice, not the buffer)
+        let tail = df.slice(2, 4).unwrap();
+        let out = filter(&tail, &col("a").gt_eq(lit(2))).unwrap(); // rows 3, 4, 5 of `df`
+        let d = Decimal128Array::from(vec![None, Some(5), Some(6)]).with_precision_and_scale(15, 2).unwrap();
+        assert_eq!(host(&out, "d").as_ref(), &d as &dyn Array);
+        let v = StringViewArray::from(vec![Some("g"), Some("b"), None]);
+        assert_eq!(host(&out, "v").as_ref(), &v as &dyn Array);
+    }
+
+    #[test]
+    fn large_frames_match_arrow_filter() {
+        let n = 3 * crate::expr::cpu::CHUNK_ROWS + 11;
+        let a: Int64Array = (0..n as i64).map(|i| (i % 7 != 0).then_some(i * 31 % 101)).collect();
+        let d = (0..n as i128)
+            .map(|i| (i % 5 != 0).then_some(i * 7))
+            .collect::<Decimal128Array>()
+            .with_precision_and_scale(20, 3)
+            .unwrap();
+        let words = ["", "AIR", "a string longer than twelve bytes", "MAIL"];
+        let v: StringViewArray = (0..n).map(|i| (i % 3 != 0).then_some(words[i % 4])).collect();
+        let df = frame(vec![("a", Arc::new(a) as ArrayRef), ("d", Arc::new(d)), ("v", Arc::new(v))]);
+        let pred = col("a").lt(lit(40i64));
+        let out = filter(&df, &pred).unwrap();
+        let mask = crate::expr::cpu::evaluate(&df, &pred).unwrap();
+        let want = arrow::compute::filter_record_batch(&df.to_record_batch().unwrap(), mask.as_boolean()).unwrap();
+        assert_eq!(out.to_record_batch().unwrap(), want);
+        assert!(out.num_rows() > 0 && out.num_rows() < n);
+    }
+
+    #[test]
+    fn a_non_boolean_predicate_is_a_type_error() {
+        let df = mixed();
+        assert!(matches!(filter(&df, &(col("a") + lit(1))), Err(Error::Type { .. })));
+        assert!(matches!(filter(&df, &col("nope")), Err(Error::ColumnNotFound { .. })));
+    }
 }

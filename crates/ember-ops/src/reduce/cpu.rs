@@ -1,80 +1,156 @@
-//! Reductions on the CPU engine with arrow-rs aggregate kernels (see [`super`] for semantics).
-use super::Agg;
-use crate::expr::Expr;
-use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
+//! Reductions on the CPU engine with arrow-rs aggregate kernels (semantics and result types in
+//! [`super`]).
+//!
+//! The expression is evaluated in row chunks ([`crate::expr::cpu`]); each chunk is reduced in
+//! parallel and the partial results are combined in chunk order, so results never depend on the
+//! number of threads:
+//!
+//! | agg | input | per chunk | combined |
+//! |---|---|---|---|
+//! | sum, mean | signed ints | cast to i64, `sum` (wrapping) | wrapping `+` |
+//! | sum, mean | unsigned ints | cast to u64, `sum` (wrapping) | wrapping `+` |
+//! | sum, mean | floats | `sum` in the float type | `+` in the float type |
+//! | sum, mean | decimals | `sum_checked` in i128 | checked `+`; overflow is [`Error::Overflow`] |
+//! | min, max | numbers, dates, timestamps | `min` / `max` (floats in IEEE total order) | the same order |
+//! | count | any | non-null values | `+` |
+//!
+//! `mean` is the sum above as f64 (a decimal sum divided by `10^scale`) divided by the count, the
+//! same definition as the GPU's.
+use super::{output_type, Agg};
+use crate::expr::{types::dtype_of, Expr};
+use arrow::array::{Array, ArrayRef, ArrowNativeTypeOp, AsArray, PrimitiveArray};
 use arrow::compute::{max, min, sum, sum_checked};
 use arrow::datatypes::*;
 use ember_core::{DType, DataFrame, Error, Result, Scalar};
+use rayon::prelude::*;
 
 /// `agg(expr)` over all rows of `df` (a CPU frame).
+///
+/// # Example
+/// ```
+/// use arrow::array::{Int32Array, RecordBatch};
+/// use ember_core::{DataFrame, Scalar};
+/// use ember_ops::{col, Agg};
+/// use std::sync::Arc;
+/// let batch = RecordBatch::try_from_iter([("a", Arc::new(Int32Array::from(vec![Some(1), None, Some(3)])) as _)]).unwrap();
+/// let df = DataFrame::from_record_batch(&batch).unwrap();
+/// let reduce = |agg| ember_ops::reduce::cpu::reduce(&df, &col("a"), agg).unwrap();
+/// assert_eq!(reduce(Agg::Sum), Scalar::Int64(4));
+/// assert_eq!(reduce(Agg::Mean), Scalar::Float64(2.0));
+/// assert_eq!(reduce(Agg::Max), Scalar::Int32(3));
+/// assert_eq!(reduce(Agg::Count), Scalar::UInt64(2));
+/// ```
 pub fn reduce(df: &DataFrame, expr: &Expr, agg: Agg) -> Result<Scalar> {
-    let a = crate::expr::cpu::evaluate(df, expr)?;
-    let t = DType::from_arrow(a.data_type())?;
-    if agg == Agg::Count {
-        return Ok(Scalar::UInt64((a.len() - a.logical_null_count()) as u64));
-    }
+    let Some(t) = dtype_of(expr, df.fields())? else {
+        // An untyped null literal reduces like an all-null i32 column.
+        output_type(agg, DType::Int32)?;
+        return Ok(match agg {
+            Agg::Sum => Scalar::Int64(0),
+            Agg::Count => Scalar::UInt64(0),
+            Agg::Min | Agg::Max | Agg::Mean => Scalar::Null,
+        });
+    };
+    output_type(agg, t)?;
+    let chunks = crate::expr::cpu::evaluate_chunks(df, expr)?;
     match agg {
-        Agg::Sum => sum_of(&a, t),
-        Agg::Mean => mean_of(&a, t),
-        Agg::Min | Agg::Max => min_max(&a, t, agg == Agg::Min),
-        Agg::Count => unreachable!("handled above"),
+        Agg::Count => Ok(Scalar::UInt64(count(&chunks))),
+        Agg::Sum => sum_of(&chunks, t),
+        Agg::Mean => mean_of(&chunks, t),
+        Agg::Min => min_max(&chunks, t, true),
+        Agg::Max => min_max(&chunks, t, false),
     }
 }
 
+/// Non-null values in all chunks.
+fn count(chunks: &[ArrayRef]) -> u64 {
+    chunks.iter().map(|a| (a.len() - a.logical_null_count()) as u64).sum()
+}
+
+/// `f` applied to every chunk in parallel, results in chunk order.
+fn per_chunk<R: Send>(chunks: &[ArrayRef], f: impl Fn(&ArrayRef) -> Result<R> + Sync + Send) -> Result<Vec<R>> {
+    if chunks.len() == 1 {
+        return chunks.iter().map(f).collect();
+    }
+    chunks.par_iter().map(f).collect()
+}
+
+/// `a` as a primitive array of type `T` (the type rules guarantee it).
+fn prim<T: ArrowPrimitiveType>(a: &dyn Array) -> Result<&PrimitiveArray<T>> {
+    a.as_primitive_opt::<T>().ok_or_else(|| Error::Internal(format!("reduce: unexpected {}", a.data_type())))
+}
+
+/// `a` cast to `to` (no copy when it already is).
 fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    if a.data_type() == to {
+        return Ok(a.clone());
+    }
     Ok(arrow::compute::cast(a, to)?)
 }
 
-fn sum_of(a: &ArrayRef, t: DType) -> Result<Scalar> {
+/// The sum of every chunk after casting to `T` (wrapping for integers), as partial sums.
+fn wrapping_sums<T: ArrowNumericType>(chunks: &[ArrayRef]) -> Result<Vec<T::Native>> {
+    per_chunk(chunks, |a| Ok(sum(prim::<T>(cast(a, &T::DATA_TYPE)?.as_ref())?).unwrap_or(T::Native::ZERO)))
+}
+
+fn sum_of(chunks: &[ArrayRef], t: DType) -> Result<Scalar> {
     Ok(match t {
         t if t.is_signed_integer() => {
-            Scalar::Int64(sum(cast(a, &DataType::Int64)?.as_primitive::<Int64Type>()).unwrap_or(0))
+            Scalar::Int64(wrapping_sums::<Int64Type>(chunks)?.into_iter().fold(0, i64::wrapping_add))
         }
         t if t.is_integer() => {
-            Scalar::UInt64(sum(cast(a, &DataType::UInt64)?.as_primitive::<UInt64Type>()).unwrap_or(0))
+            Scalar::UInt64(wrapping_sums::<UInt64Type>(chunks)?.into_iter().fold(0, u64::wrapping_add))
         }
-        DType::Float32 => Scalar::Float32(sum(a.as_primitive::<Float32Type>()).unwrap_or(0.0)),
-        DType::Float64 => Scalar::Float64(sum(a.as_primitive::<Float64Type>()).unwrap_or(0.0)),
-        DType::Decimal128 { scale, .. } => Scalar::Decimal128 {
-            value: sum_checked(a.as_primitive::<Decimal128Type>())?.unwrap_or(0),
-            precision: 38,
-            scale,
-        },
+        DType::Float32 => Scalar::Float32(wrapping_sums::<Float32Type>(chunks)?.into_iter().fold(0.0, |s, x| s + x)),
+        DType::Float64 => Scalar::Float64(wrapping_sums::<Float64Type>(chunks)?.into_iter().fold(0.0, |s, x| s + x)),
+        DType::Decimal128 { scale, .. } => {
+            let parts = per_chunk(chunks, |a| Ok(sum_checked(prim::<Decimal128Type>(a.as_ref())?)?.unwrap_or(0)))?;
+            let value = parts.into_iter().try_fold(0i128, |s, x| s.checked_add(x)).ok_or_else(|| {
+                Error::Overflow(format!("sum of {t}: the total does not fit in 128 bits (decimal(38, {scale}))"))
+            })?;
+            Scalar::Decimal128 { value, precision: 38, scale }
+        }
         t => return Err(Error::Internal(format!("sum of {t}"))),
     })
 }
 
-/// Mean as documented: the sum (wrapping i64/u64 for integers, the float type for floats, exact
-/// i128 for decimals) as f64, divided by the count.
-fn mean_of(a: &ArrayRef, t: DType) -> Result<Scalar> {
-    let count = a.len() - a.logical_null_count();
-    if count == 0 {
+/// The sum as f64 (decimals divided by `10^scale`) over the count; null when there are no values.
+fn mean_of(chunks: &[ArrayRef], t: DType) -> Result<Scalar> {
+    let n = count(chunks);
+    if n == 0 {
         return Ok(Scalar::Null);
     }
-    let total = match sum_of(a, t)? {
+    let total = match sum_of(chunks, t)? {
         Scalar::Int64(v) => v as f64,
         Scalar::UInt64(v) => v as f64,
         Scalar::Float32(v) => v as f64,
         Scalar::Float64(v) => v,
         Scalar::Decimal128 { value, scale, .. } => value as f64 / 10f64.powi(scale as i32),
-        other => return Err(Error::Internal(format!("mean over {other:?}"))),
+        other => return Err(Error::Internal(format!("mean over a sum of {other:?}"))),
     };
-    Ok(Scalar::Float64(total / count as f64))
+    Ok(Scalar::Float64(total / n as f64))
 }
 
-fn pick<T: ArrowNumericType>(a: &ArrayRef, is_min: bool) -> Option<T::Native> {
-    let p: &PrimitiveArray<T> = a.as_primitive::<T>();
-    if is_min {
-        min(p)
-    } else {
-        max(p)
-    }
+/// The smallest (`is_min`) or largest non-null value of type `T` over all chunks, in arrow-rs's
+/// order (IEEE total order for floats).
+fn extreme<T: ArrowNumericType>(chunks: &[ArrayRef], is_min: bool) -> Result<Option<T::Native>> {
+    let parts = per_chunk(chunks, |a| {
+        let p = prim::<T>(a.as_ref())?;
+        Ok(if is_min { min(p) } else { max(p) })
+    })?;
+    Ok(parts.into_iter().flatten().reduce(|best, x| {
+        let better = if is_min { x.is_lt(best) } else { x.is_gt(best) };
+        if better {
+            x
+        } else {
+            best
+        }
+    }))
 }
 
-fn min_max(a: &ArrayRef, t: DType, is_min: bool) -> Result<Scalar> {
+fn min_max(chunks: &[ArrayRef], t: DType, is_min: bool) -> Result<Scalar> {
     macro_rules! m {
         ($ty:ty, $v:ident) => {
-            pick::<$ty>(a, is_min).map(Scalar::$v)
+            extreme::<$ty>(chunks, is_min)?.map(Scalar::$v)
         };
     }
     let v = match t {
@@ -90,13 +166,169 @@ fn min_max(a: &ArrayRef, t: DType, is_min: bool) -> Result<Scalar> {
         DType::Float64 => m!(Float64Type, Float64),
         DType::Date32 => m!(Date32Type, Date32),
         DType::Decimal128 { precision, scale } => {
-            pick::<Decimal128Type>(a, is_min).map(|value| Scalar::Decimal128 { value, precision, scale })
+            extreme::<Decimal128Type>(chunks, is_min)?.map(|value| Scalar::Decimal128 { value, precision, scale })
         }
-        DType::Timestamp(u) => {
-            let v = cast(a, &DataType::Int64)?;
-            pick::<Int64Type>(&v, is_min).map(|x| Scalar::Timestamp(x, u))
+        DType::Timestamp(unit) => {
+            // same i64 values, without the unit
+            let raw = chunks.iter().map(|a| cast(a, &DataType::Int64)).collect::<Result<Vec<_>>>()?;
+            extreme::<Int64Type>(&raw, is_min)?.map(|v| Scalar::Timestamp(v, unit))
         }
         t => return Err(Error::Internal(format!("min/max of {t}"))),
     };
     Ok(v.unwrap_or(Scalar::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{col, lit};
+    use arrow::array::*;
+    use ember_core::{Column, Device, Scalar};
+    use std::sync::Arc;
+
+    fn frame(cols: Vec<(&str, ArrayRef)>) -> DataFrame {
+        let named = cols.into_iter().map(|(n, a)| (n.to_string(), Column::Host(a))).collect();
+        DataFrame::from_columns(named, Device::Cpu).unwrap()
+    }
+
+    fn one(a: ArrayRef) -> DataFrame {
+        frame(vec![("x", a)])
+    }
+
+    fn r(df: &DataFrame, agg: Agg) -> Scalar {
+        reduce(df, &col("x"), agg).unwrap()
+    }
+
+    fn dec(v: Vec<Option<i128>>, p: u8, s: i8) -> ArrayRef {
+        Arc::new(Decimal128Array::from(v).with_precision_and_scale(p, s).unwrap())
+    }
+
+    #[test]
+    fn sums_have_the_documented_types() {
+        let i = one(Arc::new(Int32Array::from(vec![Some(i32::MAX), None, Some(i32::MAX)])));
+        assert_eq!(r(&i, Agg::Sum), Scalar::Int64(2 * i32::MAX as i64));
+        let w = one(Arc::new(Int64Array::from(vec![i64::MAX, 1])));
+        assert_eq!(r(&w, Agg::Sum), Scalar::Int64(i64::MIN)); // wraps
+        let u = one(Arc::new(UInt8Array::from(vec![200, 100])));
+        assert_eq!(r(&u, Agg::Sum), Scalar::UInt64(300));
+        let f = one(Arc::new(Float32Array::from(vec![Some(1.5), None, Some(2.25)])));
+        assert_eq!(r(&f, Agg::Sum), Scalar::Float32(3.75));
+        let d = one(dec(vec![Some(125), None, Some(-1999)], 15, 2));
+        assert_eq!(r(&d, Agg::Sum), Scalar::Decimal128 { value: -1874, precision: 38, scale: 2 });
+        // an expression: evaluated first
+        let prod = reduce(&d, &(col("x") * col("x")), Agg::Sum).unwrap();
+        assert_eq!(prod, Scalar::Decimal128 { value: 125 * 125 + 1999 * 1999, precision: 38, scale: 4 });
+    }
+
+    #[test]
+    fn decimal_sum_overflow_is_an_error() {
+        let big = one(dec(vec![Some(i128::MAX), Some(1)], 38, 0));
+        assert!(matches!(reduce(&big, &col("x"), Agg::Sum), Err(Error::Overflow(_))));
+        assert!(matches!(reduce(&big, &col("x"), Agg::Mean), Err(Error::Overflow(_))));
+        // min/max/count don't add
+        assert_eq!(r(&big, Agg::Max), Scalar::Decimal128 { value: i128::MAX, precision: 38, scale: 0 });
+    }
+
+    #[test]
+    fn empty_and_all_null_inputs() {
+        let cases: Vec<(ArrayRef, Scalar)> = vec![
+            (Arc::new(Int32Array::from(Vec::<i32>::new())), Scalar::Int64(0)),
+            (Arc::new(Int16Array::from(vec![None, None])), Scalar::Int64(0)),
+            (Arc::new(UInt32Array::from(vec![None])), Scalar::UInt64(0)),
+            (Arc::new(Float64Array::from(vec![None, None])), Scalar::Float64(0.0)),
+            (Arc::new(Float32Array::from(Vec::<f32>::new())), Scalar::Float32(0.0)),
+            (dec(vec![None], 15, 2), Scalar::Decimal128 { value: 0, precision: 38, scale: 2 }),
+        ];
+        for (a, zero) in cases {
+            let t = a.data_type().clone();
+            let df = one(a);
+            assert_eq!(r(&df, Agg::Sum), zero, "{t}");
+            assert_eq!(r(&df, Agg::Min), Scalar::Null, "{t}");
+            assert_eq!(r(&df, Agg::Max), Scalar::Null, "{t}");
+            assert_eq!(r(&df, Agg::Mean), Scalar::Null, "{t}");
+            assert_eq!(r(&df, Agg::Count), Scalar::UInt64(0), "{t}");
+        }
+        // an untyped null literal is an all-null i32 column
+        let df = one(Arc::new(Int32Array::from(vec![1, 2])));
+        let null = lit(Scalar::Null);
+        assert_eq!(reduce(&df, &null, Agg::Sum).unwrap(), Scalar::Int64(0));
+        assert_eq!(reduce(&df, &null, Agg::Max).unwrap(), Scalar::Null);
+        assert_eq!(reduce(&df, &null, Agg::Count).unwrap(), Scalar::UInt64(0));
+    }
+
+    #[test]
+    fn float_min_max_follow_total_order() {
+        let df = one(Arc::new(Float64Array::from(vec![Some(0.0), Some(f64::NAN), None, Some(-0.0), Some(1.0)])));
+        let Scalar::Float64(lo) = r(&df, Agg::Min) else { panic!("f64 expected") };
+        assert!(lo == 0.0 && lo.is_sign_negative(), "min is -0.0, got {lo}");
+        let Scalar::Float64(hi) = r(&df, Agg::Max) else { panic!("f64 expected") };
+        assert!(hi.is_nan(), "NaN is the largest, got {hi}");
+        let z = one(Arc::new(Float32Array::from(vec![-0.0f32, 0.0])));
+        let Scalar::Float32(hi) = r(&z, Agg::Max) else { panic!("f32 expected") };
+        assert!(hi == 0.0 && hi.is_sign_positive());
+        let neg = one(Arc::new(Float64Array::from(vec![-f64::NAN, f64::NEG_INFINITY])));
+        let Scalar::Float64(lo) = r(&neg, Agg::Min) else { panic!("f64 expected") };
+        assert!(lo.is_nan() && lo.is_sign_negative(), "-NaN is the smallest");
+    }
+
+    #[test]
+    fn min_max_keep_the_input_type() {
+        let d = one(Arc::new(Date32Array::from(vec![Some(9131), None, Some(8766)])));
+        assert_eq!((r(&d, Agg::Min), r(&d, Agg::Max)), (Scalar::Date32(8766), Scalar::Date32(9131)));
+        let ts = one(Arc::new(TimestampMillisecondArray::from(vec![Some(5), Some(-3), None])));
+        assert_eq!(r(&ts, Agg::Min), Scalar::Timestamp(-3, TimeUnit::Millisecond));
+        assert_eq!(r(&ts, Agg::Count), Scalar::UInt64(2));
+        let x = one(dec(vec![Some(125), Some(-1999)], 15, 2));
+        assert_eq!(r(&x, Agg::Min), Scalar::Decimal128 { value: -1999, precision: 15, scale: 2 });
+        let u = one(Arc::new(UInt64Array::from(vec![u64::MAX, 0])));
+        assert_eq!((r(&u, Agg::Min), r(&u, Agg::Max)), (Scalar::UInt64(0), Scalar::UInt64(u64::MAX)));
+        let i = one(Arc::new(Int8Array::from(vec![Some(-128), None, Some(127)])));
+        assert_eq!((r(&i, Agg::Min), r(&i, Agg::Max)), (Scalar::Int8(-128), Scalar::Int8(127)));
+    }
+
+    #[test]
+    fn means_are_the_sum_as_f64_over_the_count() {
+        let i = one(Arc::new(Int32Array::from(vec![Some(1), None, Some(4)])));
+        assert_eq!(r(&i, Agg::Mean), Scalar::Float64(2.5));
+        // integers: the wrapping i64 sum, as the GPU computes it
+        let w = one(Arc::new(Int64Array::from(vec![i64::MAX, 1])));
+        assert_eq!(r(&w, Agg::Mean), Scalar::Float64(i64::MIN as f64 / 2.0));
+        let d = one(dec(vec![Some(5), Some(3), Some(1)], 15, 2));
+        assert_eq!(r(&d, Agg::Mean), Scalar::Float64(0.09 / 3.0));
+        let f = one(Arc::new(Float32Array::from(vec![0.1f32, 0.2])));
+        assert_eq!(r(&f, Agg::Mean), Scalar::Float64((0.1f32 + 0.2f32) as f64 / 2.0));
+    }
+
+    #[test]
+    fn count_takes_any_type() {
+        let s = one(Arc::new(StringViewArray::from(vec![Some("a"), None, Some("")])));
+        assert_eq!(r(&s, Agg::Count), Scalar::UInt64(2));
+        let b = one(Arc::new(BooleanArray::from(vec![Some(true), None])));
+        assert_eq!(reduce(&b, &col("x").is_null(), Agg::Count).unwrap(), Scalar::UInt64(2));
+        assert!(matches!(reduce(&s, &col("x"), Agg::Sum), Err(Error::Type { .. })));
+        assert!(matches!(reduce(&b, &col("x"), Agg::Min), Err(Error::Type { .. })));
+    }
+
+    #[test]
+    fn chunked_reductions_match_a_single_pass() {
+        let n = 3 * crate::expr::cpu::CHUNK_ROWS + 5;
+        let vals: Vec<Option<i64>> =
+            (0..n as i64).map(|i| (i % 13 != 0).then_some(i * 7919 % 100_003 - 50_000)).collect();
+        let df = one(Arc::new(Int64Array::from(vals.clone())));
+        let present: Vec<i64> = vals.iter().flatten().copied().collect();
+        let total: i64 = present.iter().sum();
+        assert_eq!(r(&df, Agg::Sum), Scalar::Int64(total));
+        assert_eq!(r(&df, Agg::Count), Scalar::UInt64(present.len() as u64));
+        assert_eq!(r(&df, Agg::Min), Scalar::Int64(*present.iter().min().unwrap()));
+        assert_eq!(r(&df, Agg::Max), Scalar::Int64(*present.iter().max().unwrap()));
+        assert_eq!(r(&df, Agg::Mean), Scalar::Float64(total as f64 / present.len() as f64));
+        // decimal: exact
+        let d = reduce(&df, &(col("x") * crate::expr::dec("0.01").unwrap()), Agg::Sum).unwrap();
+        assert_eq!(d, Scalar::Decimal128 { value: total as i128, precision: 38, scale: 2 });
+        // a literal over every row
+        assert_eq!(reduce(&df, &lit(2i64), Agg::Sum).unwrap(), Scalar::Int64(2 * n as i64));
+        // floats: within rounding of the exact sum
+        let Scalar::Float64(f) = reduce(&df, &(col("x") * lit(0.5)), Agg::Sum).unwrap() else { panic!() };
+        assert!((f - total as f64 * 0.5).abs() <= 1e-9 * (total as f64).abs().max(1.0));
+    }
 }
