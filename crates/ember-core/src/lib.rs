@@ -8,6 +8,7 @@ mod device;
 mod dtype;
 mod error;
 mod frame;
+pub mod pool;
 mod scalar;
 
 pub use column::{Column, DeviceColumn};

@@ -89,8 +89,10 @@ fn filter_array(
 }
 
 /// `values[i]` for each `i` in `idx` (all in bounds: they are set bits of a mask of `values.len()`).
+///
+/// Large outputs come from [`ember_core::pool`]: see there why reusing their memory matters.
 fn gather<T: arrow::datatypes::ArrowNativeType>(values: &ScalarBuffer<T>, idx: &[u32]) -> ScalarBuffer<T> {
-    idx.iter().map(|&i| values[i as usize]).collect::<Vec<T>>().into()
+    ember_core::pool::filled(idx.len(), |k| values[idx[k] as usize])
 }
 
 #[cfg(test)]
