@@ -29,6 +29,7 @@ use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::kernels::{boolean, cmp, comparison, numeric};
 use arrow::compute::CastOptions;
 use arrow::datatypes::DataType;
+use arrow::error::ArrowError;
 use ember_core::{DType, DataFrame, Error, Result, Scalar};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -175,13 +176,19 @@ fn broadcast(one: ArrayRef, t: DType, n: usize) -> Result<ArrayRef> {
     Ok(arrow::compute::take(one.as_ref(), &zeros, None)?)
 }
 
-/// `a` as type `to`; no copy when it already is. Out-of-range values are an error, not null.
+/// `a` as type `to`; no copy when it already is. A value out of range of a numeric target (a
+/// decimal whose precision is capped at 38) is [`Error::Overflow`], as on the GPU, not null.
 fn cast(a: ArrayRef, to: &DataType) -> Result<ArrayRef> {
     if a.data_type() == to {
         return Ok(a);
     }
     let opts = CastOptions { safe: false, ..Default::default() };
-    Ok(arrow::compute::cast_with_options(&a, to, &opts)?)
+    arrow::compute::cast_with_options(&a, to, &opts).map_err(|e| match e {
+        ArrowError::CastError(m) | ArrowError::InvalidArgumentError(m) if to.is_numeric() => {
+            Error::Overflow(format!("cast from {} to {to}: {m}", a.data_type()))
+        }
+        other => other.into(),
+    })
 }
 
 /// A literal as a one-element array of its own type (`DataType::Null` for an untyped null).
@@ -443,6 +450,12 @@ mod tests {
         assert!(matches!(err, Error::Overflow(_)), "{err}");
         let err = evaluate(&max38, &(lit(Scalar::Int64(-1)) - col("m") - col("m"))).unwrap_err();
         assert!(matches!(err, Error::Overflow(_)), "{err}");
+        // a cast to a common decimal type whose precision is capped at 38
+        let i = frame(vec![("i", Arc::new(Int64Array::from(vec![1, 10i64.pow(18)])) as ArrayRef)]);
+        let tiny = Expr::Literal(Scalar::Decimal128 { value: 1, precision: 21, scale: 20 });
+        let err = evaluate(&i, &col("i").gt(tiny.clone())).unwrap_err();
+        assert!(matches!(err, Error::Overflow(_)), "{err}");
+        assert_eq!(eval_bools(&i.slice(0, 1).unwrap(), col("i").gt(tiny)), bools(&[T]));
         // a scale above 38 is a type error before any work
         let s = frame(vec![("s", dec_array(vec![Some(1)], 38, 20))]);
         assert!(matches!(evaluate(&s, &(col("s") * col("s"))), Err(Error::Type { .. })));
