@@ -83,60 +83,47 @@ EMBER_FOR_NUMERIC(ARITH)
 // (add/sub: to the common scale; div: the dividend's scale-up), passed as two 64-bit halves.
 __device__ __forceinline__ i128 join128(u64 lo, u64 hi) { return (i128)(((u128)hi << 64) | (u128)lo); }
 
-extern "C" __global__ void dec_add(const i128* a, u32 as, const i128* b, u32 bs, const u32* valid, i128* out, u64 n,
-                                   u64 lmul_lo, u64 lmul_hi, u64 rmul_lo, u64 rmul_hi, u32* err) {
-    const u64 i = ember_gid();
-    if (i >= n) return;
-    bool ovf = false;
-    i128 l = ember_mul_ovf(a[i * as], join128(lmul_lo, lmul_hi), ovf);
-    i128 r = ember_mul_ovf(b[i * bs], join128(rmul_lo, rmul_hi), ovf);
-    out[i] = ember_add_ovf(l, r, ovf);
-    if (ovf && ember_valid(valid, i)) atomicOr(err, 1u);
-}
-EMBER_SIM_EXPORT(dec_add)
-
-extern "C" __global__ void dec_sub(const i128* a, u32 as, const i128* b, u32 bs, const u32* valid, i128* out, u64 n,
-                                   u64 lmul_lo, u64 lmul_hi, u64 rmul_lo, u64 rmul_hi, u32* err) {
-    const u64 i = ember_gid();
-    if (i >= n) return;
-    bool ovf = false;
-    i128 l = ember_mul_ovf(a[i * as], join128(lmul_lo, lmul_hi), ovf);
-    i128 r = ember_mul_ovf(b[i * bs], join128(rmul_lo, rmul_hi), ovf);
-    out[i] = ember_sub_ovf(l, r, ovf);
-    if (ovf && ember_valid(valid, i)) atomicOr(err, 1u);
-}
-EMBER_SIM_EXPORT(dec_sub)
-
-extern "C" __global__ void dec_mul(const i128* a, u32 as, const i128* b, u32 bs, const u32* valid, i128* out, u64 n,
-                                   u64 lmul_lo, u64 lmul_hi, u64 rmul_lo, u64 rmul_hi, u32* err) {
-    const u64 i = ember_gid();
-    if (i >= n) return;
-    bool ovf = false;
-    out[i] = ember_mul_ovf(a[i * as], b[i * bs], ovf);
-    if (ovf && ember_valid(valid, i)) atomicOr(err, 1u);
-}
-EMBER_SIM_EXPORT(dec_mul)
-
-// Truncating division of the rescaled operands (arrow-rs's rule: scale s1 + 4).
-extern "C" __global__ void dec_div(const i128* a, u32 as, const i128* b, u32 bs, const u32* valid, i128* out, u64 n,
-                                   u64 lmul_lo, u64 lmul_hi, u64 rmul_lo, u64 rmul_hi, u32* err) {
+// op: 0 add, 1 sub, 2 mul, 3 div (truncating, arrow-rs's rule: result scale s1 + 4).
+template <int OP>
+__device__ void dec_binary(const i128* a, u32 as, const i128* b, u32 bs, const u32* valid, i128* out, u64 n,
+                           u64 lmul_lo, u64 lmul_hi, u64 rmul_lo, u64 rmul_hi, u32* err) {
     const u64 i = ember_gid();
     if (i >= n) return;
     bool ovf = false;
     u32 e = 0;
-    i128 l = ember_mul_ovf(a[i * as], join128(lmul_lo, lmul_hi), ovf);
-    i128 r = ember_mul_ovf(b[i * bs], join128(rmul_lo, rmul_hi), ovf);
-    const i128 mn = (i128)(((u128)1) << 127);
-    if (r == 0) {
-        e |= 2u;
-        out[i] = 0;
-    } else if (l == mn && r == -1) {
-        ovf = true;
-        out[i] = 0;
+    i128 r;
+    if (OP == 2) {
+        r = ember_mul_ovf(a[i * as], b[i * bs], ovf);
     } else {
-        out[i] = l / r;
+        const i128 l = ember_mul_ovf(a[i * as], join128(lmul_lo, lmul_hi), ovf);
+        const i128 rr = ember_mul_ovf(b[i * bs], join128(rmul_lo, rmul_hi), ovf);
+        if (OP == 0) {
+            r = ember_add_ovf(l, rr, ovf);
+        } else if (OP == 1) {
+            r = ember_sub_ovf(l, rr, ovf);
+        } else if (rr == 0) {
+            e |= 2u;
+            r = 0;
+        } else if (l == (i128)(((u128)1) << 127) && rr == -1) {
+            ovf = true;
+            r = 0;
+        } else {
+            r = l / rr;
+        }
     }
+    out[i] = r;
     if (ovf) e |= 1u;
     if (e && ember_valid(valid, i)) atomicOr(err, e);
 }
-EMBER_SIM_EXPORT(dec_div)
+
+#define DEC_KERNEL(name, OP)                                                                                  \
+    extern "C" __global__ void dec_##name(const i128* a, u32 as, const i128* b, u32 bs, const u32* valid,     \
+                                          i128* out, u64 n, u64 lmul_lo, u64 lmul_hi, u64 rmul_lo,            \
+                                          u64 rmul_hi, u32* err) {                                            \
+        dec_binary<OP>(a, as, b, bs, valid, out, n, lmul_lo, lmul_hi, rmul_lo, rmul_hi, err);                 \
+    }                                                                                                         \
+    EMBER_SIM_EXPORT(dec_##name)
+DEC_KERNEL(add, 0)
+DEC_KERNEL(sub, 1)
+DEC_KERNEL(mul, 2)
+DEC_KERNEL(div, 3)
