@@ -7,6 +7,7 @@
 // EMBER_SIM_EXPORT(name). Kernel names follow `{op}_{dtype}`.
 #pragma once
 #include "sim/host.cuh"
+#include "abi.cuh"
 
 typedef signed char i8;
 typedef short i16;

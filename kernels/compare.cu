@@ -1,20 +1,15 @@
-// Comparisons producing a bitmap (one warp ballot per 32 rows). Operands are of one type (the host
-// casts both to the common type first); step 0 marks a scalar operand. Floats compare in IEEE
-// total order, as arrow-rs does (NaN = NaN, -0.0 < +0.0). Validity is combined by the host.
+// String comparisons and string predicates, one warp ballot per 32 rows of output bits. (Every
+// other comparison runs inside the expression interpreter, kernels/expr.cu.) A step of 0 marks a
+// scalar operand (a one-row column); codes are EMBER_ABI_CMP_* / EMBER_ABI_STR_* (abi.cuh).
 #include "common.cuh"
 
-template <typename T> __device__ __forceinline__ int cmp3(T a, T b) { return a < b ? -1 : (b < a ? 1 : 0); }
-template <> __device__ __forceinline__ int cmp3<f32>(f32 a, f32 b) { return cmp3(ember_total_key(a), ember_total_key(b)); }
-template <> __device__ __forceinline__ int cmp3<f64>(f64 a, f64 b) { return cmp3(ember_total_key(a), ember_total_key(b)); }
-
-// op: 0 eq, 1 ne, 2 lt, 3 le, 4 gt, 5 ge
 __device__ __forceinline__ bool cmp_holds(int c, int op) {
     switch (op) {
-        case 0: return c == 0;
-        case 1: return c != 0;
-        case 2: return c < 0;
-        case 3: return c <= 0;
-        case 4: return c > 0;
+        case EMBER_ABI_CMP_EQ: return c == 0;
+        case EMBER_ABI_CMP_NE: return c != 0;
+        case EMBER_ABI_CMP_LT: return c < 0;
+        case EMBER_ABI_CMP_LE: return c <= 0;
+        case EMBER_ABI_CMP_GT: return c > 0;
         default: return c >= 0;
     }
 }
@@ -23,39 +18,6 @@ __device__ __forceinline__ void write_ballot(bool b, u32* out_bits, u64 i, u64 n
     const u32 word = __ballot_sync(0xffffffffu, b);
     if ((threadIdx.x & 31) == 0 && i < n) out_bits[i >> 5] = word;
 }
-
-template <typename T>
-__device__ void cmp_values(const T* a, u32 as, const T* b, u32 bs, u32* out_bits, u64 n, int op) {
-    const u64 i = ember_gid();
-    const bool r = i < n && cmp_holds(cmp3<T>(a[i * as], b[i * bs]), op);
-    write_ballot(r, out_bits, i, n);
-}
-
-#define CMP(name, T)                                                                                     \
-    extern "C" __global__ void cmp_##name(const T* a, u32 as, const T* b, u32 bs, u32* out, u64 n, int op) { \
-        cmp_values<T>(a, as, b, bs, out, n, op);                                                          \
-    }                                                                                                     \
-    EMBER_SIM_EXPORT(cmp_##name)
-EMBER_FOR_NUMERIC(CMP)
-CMP(i128, i128)
-
-// Booleans, a word at a time (false < true). A scalar operand is a word of all ones or zeros.
-extern "C" __global__ void cmp_bool(const u32* a, u32 as, const u32* b, u32 bs, u32* out, u64 nwords, int op) {
-    const u64 w = ember_gid();
-    if (w >= nwords) return;
-    const u32 x = a[w * as], y = b[w * bs];
-    u32 r;
-    switch (op) {
-        case 0: r = ~(x ^ y); break;
-        case 1: r = x ^ y; break;
-        case 2: r = ~x & y; break;
-        case 3: r = ~x | y; break;
-        case 4: r = x & ~y; break;
-        default: r = x | ~y; break;
-    }
-    out[w] = r;
-}
-EMBER_SIM_EXPORT(cmp_bool)
 
 // Strings: byte-wise lexicographic order (UTF-8 bytes compare as code points do), shorter first.
 __device__ __forceinline__ int str_cmp3(const u8* a, i64 la, const u8* b, i64 lb) {
@@ -66,10 +28,12 @@ __device__ __forceinline__ int str_cmp3(const u8* a, i64 la, const u8* b, i64 lb
     return la < lb ? -1 : (la > lb ? 1 : 0);
 }
 
+// When out_valid is given, it receives valid(a) AND valid(b) (av / bv may be null: all valid).
 extern "C" __global__ void cmp_str(const i64* a_off, const u8* a_bytes, u32 as, const i64* b_off, const u8* b_bytes,
-                                   u32 bs, u32* out, u64 n, int op) {
+                                   u32 bs, u32* out, u64 n, int op, const u32* av, const u32* bv, u32* out_valid) {
     const u64 i = ember_gid();
     bool r = false;
+    if (out_valid != 0) write_ballot(i < n && ember_valid(av, i * as) && ember_valid(bv, i * bs), out_valid, i, n);
     if (i < n) {
         const u64 ia = i * as, ib = i * bs;
         r = cmp_holds(str_cmp3(a_bytes + a_off[ia], a_off[ia + 1] - a_off[ia], b_bytes + b_off[ib],
@@ -89,8 +53,8 @@ extern "C" __global__ void str_match(const i64* off, const u8* bytes, const u8* 
         const i64 len = off[i + 1] - off[i];
         const i64 pl = (i64)plen;
         if (pl <= len) {
-            if (op == 0 || op == 1) {
-                const u8* base = op == 0 ? s : s + (len - pl);
+            if (op == EMBER_ABI_STR_STARTS_WITH || op == EMBER_ABI_STR_ENDS_WITH) {
+                const u8* base = op == EMBER_ABI_STR_STARTS_WITH ? s : s + (len - pl);
                 r = true;
                 for (i64 k = 0; k < pl; ++k) {
                     if (base[k] != pat[k]) { r = false; break; }

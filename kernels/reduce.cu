@@ -82,7 +82,7 @@ __device__ void reduce_partial(const T* in, const u32* valid, u64 n, A* partials
         }
     }
     block_fold<Op, A>(acc, cnt, ovf, &partials[blockIdx.x], &counts[blockIdx.x]);
-    if (ovf) atomicOr(err, 1u);
+    if (ovf) atomicOr(err, (u32)EMBER_ABI_ERR_OVERFLOW);
 }
 
 template <typename Op, typename A>
@@ -95,7 +95,7 @@ __device__ void reduce_final(const A* partials, const u64* counts, u64 nparts, A
         cnt += counts[i];
     }
     block_fold<Op, A>(acc, cnt, ovf, out, out_count);
-    if (ovf) atomicOr(err, 1u);
+    if (ovf) atomicOr(err, (u32)EMBER_ABI_ERR_OVERFLOW);
 }
 
 #define REDUCE_PARTIAL(op, Op, name, T, A)                                                                  \

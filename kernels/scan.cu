@@ -44,3 +44,12 @@ __device__ void scan_add(T* out, const T* tile_offsets, u64 n) {
 
 SCAN_KERNELS(u32, u32)
 SCAN_KERNELS(u64, u64)
+
+// out[n] = out[n - 1] + in[n - 1]: the total, after the exclusive scan of out[0..n) (one thread).
+#define SCAN_TOTAL(name, T)                                                          \
+    extern "C" __global__ void scan_total_##name(const T* in, T* out, u64 n) {       \
+        if (ember_gid() == 0) out[n] = n ? out[n - 1] + in[n - 1] : T(0);            \
+    }                                                                                \
+    EMBER_SIM_EXPORT(scan_total_##name)
+SCAN_TOTAL(u32, u32)
+SCAN_TOTAL(u64, u64)

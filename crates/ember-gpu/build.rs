@@ -5,7 +5,9 @@
 //!    of embedded sources that NVRTC compiles at run time on a CUDA device.
 //! 2. With the `sim` feature, compiles the same `.cu` files for the host with the C++ compiler
 //!    (through `kernels/sim/emu.h`) into a static library, and writes `$OUT_DIR/sim_kernels.rs`:
-//!    a sorted `name -> entry point` table of every kernel exported with `EMBER_SIM_EXPORT`.
+//!    a sorted `(module, name) -> entry point` table of every kernel exported with `EMBER_SIM_EXPORT`.
+//! 3. Writes `$OUT_DIR/abi.rs`: every `#define EMBER_ABI_<NAME> <integer>` of `kernels/abi.cuh` as
+//!    `pub const <NAME>: u32`, so op codes, error bits and limits are written once for both sides.
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -38,10 +40,38 @@ fn main() {
     }
     table.push_str("];\n");
     std::fs::write(out.join("kernel_sources.rs"), table).unwrap();
+    write_abi(&kernels.join("abi.cuh"), &out.join("abi.rs"));
 
     if std::env::var_os("CARGO_FEATURE_SIM").is_some() {
         build_sim(&kernels, &cu_files, &out);
     }
+}
+
+/// `#define EMBER_ABI_X 12` -> `pub const X: u32 = 12;` (with the comment line above it as the doc).
+fn write_abi(header: &Path, dst: &Path) {
+    let text = std::fs::read_to_string(header).unwrap_or_else(|e| panic!("{}: {e}", header.display()));
+    let mut rs = String::new();
+    let mut doc = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(c) = t.strip_prefix("//") {
+            doc.push(c.trim().to_string());
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix("#define EMBER_ABI_") {
+            let mut parts = rest.split_whitespace();
+            let (name, value) = (parts.next().unwrap(), parts.next().unwrap_or_else(|| panic!("{t}: no value")));
+            let v: u32 = match value.strip_prefix("0x") {
+                Some(h) => u32::from_str_radix(h, 16),
+                None => value.trim_end_matches('u').parse(),
+            }
+            .unwrap_or_else(|_| panic!("{t}: the value must be an integer literal"));
+            let d = if doc.is_empty() { format!("`EMBER_ABI_{name}`") } else { doc.join(" ") };
+            writeln!(rs, "/// {d}\npub const {name}: u32 = {v};").unwrap();
+        }
+        doc.clear();
+    }
+    std::fs::write(dst, rs).unwrap();
 }
 
 /// Inlines `#include "x"` (quoted, relative to the including file) once per header; leaves `<...>`
@@ -83,9 +113,10 @@ fn build_sim(kernels: &Path, cu_files: &[PathBuf], out: &Path) {
             .flag_if_supported("-Wno-unused-variable")
             .warnings(false);
     };
-    // Kernel entry names, read from the preprocessed sources.
+    // Kernel entry names, read from the preprocessed sources, with their module.
     let mut names = Vec::new();
     for cu in cu_files {
+        let module = cu.file_stem().unwrap().to_str().unwrap().to_string();
         let mut b = cc::Build::new();
         configure(&mut b);
         b.flag("-xc++").file(cu);
@@ -96,11 +127,11 @@ fn build_sim(kernels: &Path, cu_files: &[PathBuf], out: &Path) {
         while let Some(i) = rest.find(key) {
             let tail = &rest[i + key.len()..];
             let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
-            names.push(tail[..end].to_string());
+            names.push((module.clone(), tail[..end].to_string()));
             rest = &tail[end..];
         }
     }
-    names.sort();
+    names.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     names.dedup();
 
     let mut b = cc::Build::new();
@@ -113,12 +144,12 @@ fn build_sim(kernels: &Path, cu_files: &[PathBuf], out: &Path) {
     b.compile("ember_sim");
 
     let mut rs = String::from("unsafe extern \"C\" {\n");
-    for n in &names {
+    for (_, n) in &names {
         writeln!(rs, "    fn ember_sim_entry_{n}(l: *const SimLaunch, args: *mut *mut core::ffi::c_void, err: *mut SimError) -> i32;").unwrap();
     }
-    rs.push_str("}\n/// Every kernel exported with `EMBER_SIM_EXPORT`, sorted by name.\npub(crate) static SIM_KERNELS: &[(&str, SimEntry)] = &[\n");
-    for n in &names {
-        writeln!(rs, "    ({n:?}, ember_sim_entry_{n}),").unwrap();
+    rs.push_str("}\n/// Every kernel exported with `EMBER_SIM_EXPORT`, sorted by (module, name).\npub(crate) static SIM_KERNELS: &[(&str, &str, SimEntry)] = &[\n");
+    for (m, n) in &names {
+        writeln!(rs, "    ({m:?}, {n:?}, ember_sim_entry_{n}),").unwrap();
     }
     rs.push_str("];\n");
     std::fs::write(out.join("sim_kernels.rs"), rs).unwrap();

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <source_location>
 #include <type_traits>
@@ -24,9 +25,15 @@ struct EmberSimLaunch {
     uint32_t smem_limit;
     uint32_t block_begin;
     uint32_t block_end;
+    // The launch's argument list as the host built it: count and byte size of each, checked
+    // against the kernel's signature before it runs (cuLaunchKernel checks neither).
+    uint32_t nargs;
+    uint32_t reserved;
+    const uint32_t* arg_sizes;
 };
 // codes: 0 ok, 1 invalid launch config, 2 shared memory exceeded, 3 divergent __syncthreads,
-// 4 deadlock, 5 unsupported warp mask / lanes missing from a warp operation, 6 other.
+// 4 deadlock, 5 unsupported warp mask / lanes missing from a warp operation, 6 other,
+// 7 the arguments do not match the kernel's signature (count, size, pointer alignment).
 struct EmberSimError {
     int32_t code;
     char message[256];
@@ -75,9 +82,50 @@ inline void call_with(void (*k)(A...), void** args, std::index_sequence<I...>) {
     k(*reinterpret_cast<std::remove_cv_t<std::remove_reference_t<A>>*>(args[I])...);
 }
 
-// The body of EMBER_SIM_EXPORT: unpack CUDA-style kernelParams and run the grid.
+// Alignment a pointer parameter's target needs (0: not a pointer; void targets need none).
+template <typename A>
+constexpr size_t pointee_align() {
+    using T = std::remove_cv_t<std::remove_reference_t<A>>;
+    if constexpr (std::is_pointer_v<T>) {
+        using P = std::remove_cv_t<std::remove_pointer_t<T>>;
+        if constexpr (std::is_void_v<P>) return 1;
+        else return alignof(P);
+    } else {
+        return 0;
+    }
+}
+
+// Checks the host's argument list against the kernel's signature: count, size of each, and
+// alignment of each pointer (a GPU faults on a misaligned 16-byte load that x86 tolerates).
+template <typename... A>
+inline int32_t check_args(const char* name, const EmberSimLaunch* l, void** args, EmberSimError* err) {
+    constexpr size_t n = sizeof...(A);
+    constexpr size_t sizes[] = {sizeof(std::remove_cv_t<std::remove_reference_t<A>>)..., 0};
+    constexpr size_t aligns[] = {pointee_align<A>()..., 0};
+    auto reject = [&](const char* fmt, size_t i, size_t x, size_t y) {
+        err->code = 7;
+        char what[160];
+        snprintf(what, sizeof(what), fmt, i, x, y);
+        snprintf(err->message, sizeof(err->message), "%s: %s", name, what);
+        return 7;
+    };
+    if (l->nargs != n) return reject("argument %zu of %zu: the launch passed %zu arguments", n, n, l->nargs);
+    for (size_t i = 0; i < n; ++i) {
+        if (l->arg_sizes[i] != sizes[i])
+            return reject("argument %zu: the kernel takes %zu bytes, the launch passed %zu", i, sizes[i], l->arg_sizes[i]);
+        if (aligns[i] > 1) {
+            uint64_t p;
+            std::memcpy(&p, args[i], sizeof p);
+            if (p % aligns[i]) return reject("argument %zu: pointer %#zx is not aligned to %zu bytes", i, p, aligns[i]);
+        }
+    }
+    return 0;
+}
+
+// The body of EMBER_SIM_EXPORT: check and unpack CUDA-style kernelParams and run the grid.
 template <typename... A>
 inline int32_t launch(const char* name, void (*k)(A...), const EmberSimLaunch* l, void** args, EmberSimError* err) {
+    if (int32_t bad = check_args<A...>(name, l, args, err)) return bad;
     struct Ctx {
         void (*k)(A...);
         void** args;
@@ -117,6 +165,7 @@ inline T from_bits(uint64_t b) {
 #define __noinline__ __attribute__((noinline))
 #define __restrict__ __restrict
 #define __launch_bounds__(...)
+#define __grid_constant__
 #define __align__(n) alignas(n)
 // Raw __shared__ is not modelled: declare shared memory with EMBER_SHARED / EMBER_DYNAMIC_SHARED.
 #define __constant__ inline

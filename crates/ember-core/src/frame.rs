@@ -5,6 +5,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Field as ArrowField, Schema as ArrowSchema, SchemaRef};
+use ember_gpu::ExecContext;
 use std::sync::Arc;
 
 /// A column's name, type and nullability.
@@ -63,13 +64,38 @@ impl DataFrame {
             }
             let on_device = match c {
                 Column::Host(_) => Device::Cpu,
-                Column::Device(d) => Device::of_gpu(&d.gpu),
+                Column::Device(d) => Device::of_gpu(d.gpu()),
             };
             if on_device != device {
                 return Err(Error::DeviceMismatch(format!(
                     "column {:?} is on {on_device}, frame on {device}",
                     f.name()
                 )));
+            }
+            let arrow_type = match c {
+                Column::Host(a) => a.data_type(),
+                Column::Device(d) => d.arrow_type(),
+            };
+            if arrow_type != f.data_type() {
+                return Err(Error::Type {
+                    op: format!("column {:?}", f.name()),
+                    message: format!("the schema says {}, the column holds {arrow_type}", f.data_type()),
+                });
+            }
+            if !f.is_nullable() {
+                let nulls = match c {
+                    Column::Host(a) => a.logical_null_count(),
+                    Column::Device(d) => d.null_count(&ExecContext::new(d.gpu().clone()))?,
+                };
+                if nulls > 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "column {:?} is declared non-nullable but holds {nulls} nulls",
+                        f.name()
+                    )));
+                }
+            }
+            if fields.iter().any(|g: &Field| g.name == *f.name()) {
+                return Err(Error::InvalidArgument(format!("duplicate column name {:?}", f.name())));
             }
             fields.push(Field {
                 name: f.name().clone(),
@@ -106,11 +132,13 @@ impl DataFrame {
         }
         let columns = match device.gpu()? {
             None => self.columns.iter().map(|c| c.to_arrow().map(Column::Host)).collect::<Result<Vec<_>>>()?,
-            Some(gpu) => self
-                .columns
-                .iter()
-                .map(|c| Ok(Column::Device(DeviceColumn::upload(&gpu, c.to_arrow()?.as_ref())?)))
-                .collect::<Result<Vec<_>>>()?,
+            Some(gpu) => {
+                let ctx = ExecContext::new(gpu);
+                self.columns
+                    .iter()
+                    .map(|c| Ok(Column::Device(DeviceColumn::upload(&ctx, c.to_arrow()?.as_ref())?)))
+                    .collect::<Result<Vec<_>>>()?
+            }
         };
         DataFrame::try_new(self.schema.clone(), columns, self.num_rows, device)
     }
@@ -128,7 +156,7 @@ impl DataFrame {
             .map(|(n, c)| {
                 let dt = match c {
                     Column::Host(a) => a.data_type().clone(),
-                    Column::Device(d) => d.arrow_type.clone(),
+                    Column::Device(d) => d.arrow_type().clone(),
                 };
                 Ok(ArrowField::new(n, dt, true))
             })
@@ -173,10 +201,12 @@ impl DataFrame {
         Ok(&self.columns[self.column_index(name)?])
     }
     /// Rows `offset..offset + len` of a CPU frame, zero-copy.
+    ///
+    /// The range is clamped to the frame (as polars): `slice(5, usize::MAX)` of 8 rows is rows 5..8,
+    /// and a slice starting past the end is empty.
     pub fn slice(&self, offset: usize, len: usize) -> Result<DataFrame> {
-        if offset + len > self.num_rows {
-            return Err(Error::InvalidArgument(format!("slice {offset}..{} of {} rows", offset + len, self.num_rows)));
-        }
+        let offset = offset.min(self.num_rows);
+        let len = len.min(self.num_rows - offset);
         let columns = self
             .columns
             .iter()

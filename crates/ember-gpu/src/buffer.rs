@@ -1,71 +1,32 @@
-//! Device memory: one untyped, 16-byte-aligned allocation on a CUDA device or on the simulated device.
+//! Device memory: one untyped, 16-byte-aligned allocation from a [`MemoryResource`], returned to it
+//! (ordered on its stream) when the buffer drops.
 use crate::error::{GpuError, Result};
-use std::ptr::NonNull;
+use crate::memory::{padded, MemoryResource};
+use crate::stream::Stream;
+use crate::Backend;
+use std::sync::Arc;
 
-/// Bytes every allocation is rounded up to: kernels may read whole 32-bit bitmap words and
-/// 16-byte decimal values without bounds games.
-pub(crate) const ALIGN: usize = 16;
-
-pub(crate) enum Mem {
-    Cuda(cudarc::driver::CudaSlice<u8>, std::sync::Arc<cudarc::driver::CudaStream>),
-    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
-    Sim(SimAlloc),
-}
-
-/// Host memory standing in for device memory on the simulated device.
-pub(crate) struct SimAlloc {
-    ptr: NonNull<u128>,
-    words: usize,
-}
-
-// SAFETY: the allocation is owned uniquely by its `DeviceBuffer`; like device memory it is only
-// written by kernel launches and explicit copies, which the runtime orders (launches are
-// synchronous on the simulated device).
-unsafe impl Send for SimAlloc {}
-// SAFETY: as above; shared references only hand out the address.
-unsafe impl Sync for SimAlloc {}
-
-impl SimAlloc {
-    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
-    pub(crate) fn zeroed(bytes: usize) -> Self {
-        let words = bytes.div_ceil(ALIGN).max(1);
-        let boxed: Box<[u128]> = vec![0u128; words].into_boxed_slice();
-        let ptr = NonNull::new(Box::into_raw(boxed) as *mut u128).expect("Box is never null");
-        Self { ptr, words }
-    }
-    pub(crate) fn addr(&self) -> u64 {
-        self.ptr.as_ptr() as u64
-    }
-}
-
-impl Drop for SimAlloc {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`words` came from `Box::into_raw` of a `[u128]` of exactly `words` elements.
-        unsafe {
-            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.words)));
-        }
-    }
-}
-
-/// An allocation in device memory (CUDA or simulated), zero-initialised, at least 16 bytes and a
-/// multiple of 16 bytes long (`len()` is the size that was asked for).
+/// An allocation in device memory (CUDA or simulated). Uninitialised unless it was allocated
+/// zeroed; `capacity()` is `len()` rounded up to 16 bytes (at least 16).
 pub struct DeviceBuffer {
-    pub(crate) len: usize,
-    pub(crate) mem: Mem,
-    pub(crate) device_id: u64,
+    ptr: u64,
+    len: usize,
+    resource: Arc<dyn MemoryResource>,
+    stream: Stream,
 }
 
 impl std::fmt::Debug for DeviceBuffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.mem {
-            Mem::Cuda(..) => "cuda",
-            Mem::Sim(_) => "sim",
-        };
-        write!(f, "DeviceBuffer({kind}, {} bytes @ {:#x})", self.len, self.device_ptr())
+        write!(f, "DeviceBuffer({:?}, {} bytes @ {:#x})", self.backend(), self.len, self.ptr)
     }
 }
 
 impl DeviceBuffer {
+    /// Allocates `bytes` (uninitialised) from `resource`, ordered on `stream`.
+    pub fn allocate(resource: &Arc<dyn MemoryResource>, bytes: usize, stream: &Stream) -> Result<DeviceBuffer> {
+        let ptr = resource.allocate(padded(bytes), stream)?;
+        Ok(DeviceBuffer { ptr, len: bytes, resource: resource.clone(), stream: stream.clone() })
+    }
     /// Bytes requested at allocation.
     pub fn len(&self) -> usize {
         self.len
@@ -76,24 +37,29 @@ impl DeviceBuffer {
     }
     /// The device address, for kernel arguments.
     pub fn device_ptr(&self) -> u64 {
-        match &self.mem {
-            Mem::Cuda(slice, stream) => {
-                use cudarc::driver::DevicePtr;
-                let (ptr, _sync) = slice.device_ptr(stream);
-                ptr
-            }
-            Mem::Sim(a) => a.addr(),
-        }
+        self.ptr
     }
     /// Address `offset` bytes into the buffer.
     pub fn device_ptr_at(&self, offset: usize) -> Result<u64> {
         if offset > self.len {
             return Err(GpuError::Size(format!("offset {offset} past a {}-byte buffer", self.len)));
         }
-        Ok(self.device_ptr() + offset as u64)
+        Ok(self.ptr + offset as u64)
     }
     /// Bytes physically allocated (a multiple of 16).
     pub fn capacity(&self) -> usize {
-        self.len.div_ceil(ALIGN).max(1) * ALIGN
+        padded(self.len)
+    }
+    /// The device the memory is on.
+    pub fn backend(&self) -> Backend {
+        self.resource.backend()
+    }
+}
+
+impl Drop for DeviceBuffer {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `resource.allocate(padded(len))` and this buffer is its only owner;
+        // work queued on `stream` that still reads it runs before the memory is reused.
+        unsafe { self.resource.deallocate(self.ptr, padded(self.len), &self.stream) }
     }
 }

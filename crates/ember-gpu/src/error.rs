@@ -14,6 +14,8 @@ pub enum SimRejection {
     Deadlock,
     /// A warp intrinsic was called with a lane mask the emulator does not model.
     UnsupportedWarpMask,
+    /// The arguments do not match the kernel's signature (count, size, pointer alignment).
+    ArgumentMismatch,
     /// Anything else the emulator reports.
     Other,
 }
@@ -27,6 +29,7 @@ impl SimRejection {
             3 => Self::DivergentSyncthreads,
             4 => Self::Deadlock,
             5 => Self::UnsupportedWarpMask,
+            7 => Self::ArgumentMismatch,
             _ => Self::Other,
         }
     }
@@ -53,11 +56,14 @@ pub enum GpuError {
         /// The driver's message.
         message: String,
     },
-    /// Device memory could not be allocated.
-    #[error("out of device memory allocating {bytes} bytes")]
+    /// Device memory could not be allocated (the device is full, or a limit set on the context's
+    /// memory resource would be passed). The context stays usable.
+    #[error("out of device memory allocating {bytes} bytes{}", limit.map(|l| format!(" (limit {l} bytes)")).unwrap_or_default())]
     OutOfMemory {
         /// The request that failed.
         bytes: usize,
+        /// The limit that refused it, if a limit did.
+        limit: Option<usize>,
     },
     /// NVRTC rejected a kernel source (a bug in ember's kernels).
     #[error("NVRTC failed to compile kernel module `{module}`: {log}")]

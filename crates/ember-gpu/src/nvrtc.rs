@@ -126,9 +126,8 @@ fn cache_dir() -> Option<PathBuf> {
     Some(base.join("ember").join("kernels"))
 }
 
-/// [`compile`] through the on-disk cache keyed by source hash, options and NVRTC version.
-/// Set `EMBER_KERNEL_CACHE=` (empty) to disable the disk cache.
-pub fn compile_cached(module: &str, src: &str, target: Target) -> Result<Vec<u8>> {
+/// Where [`compile_cached`] keeps the compiled `target` of `src` (`None`: no disk cache).
+fn cache_path(module: &str, src: &str, target: Target) -> Option<PathBuf> {
     let (mut major, mut minor) = (0, 0);
     if available() {
         // SAFETY: plain out-parameters.
@@ -140,7 +139,13 @@ pub fn compile_cached(module: &str, src: &str, target: Target) -> Result<Vec<u8>
         Target::Cubin(_) => "cubin",
         Target::Ptx(_) => "ptx",
     };
-    let path = cache_dir().map(|d| d.join(format!("{module}-{key:016x}.{ext}")));
+    cache_dir().map(|d| d.join(format!("{module}-{key:016x}.{ext}")))
+}
+
+/// [`compile`] through the on-disk cache keyed by source hash, options and NVRTC version.
+/// Set `EMBER_KERNEL_CACHE=` (empty) to disable the disk cache.
+pub fn compile_cached(module: &str, src: &str, target: Target) -> Result<Vec<u8>> {
+    let path = cache_path(module, src, target);
     if let Some(p) = &path {
         if let Ok(bytes) = std::fs::read(p) {
             if !bytes.is_empty() {
@@ -160,4 +165,12 @@ pub fn compile_cached(module: &str, src: &str, target: Target) -> Result<Vec<u8>
         }
     }
     Ok(bytes)
+}
+
+/// Removes the disk-cache entry of `src` (a corrupt entry the driver refused to load), so the next
+/// [`compile_cached`] compiles afresh.
+pub fn invalidate_cached(module: &str, src: &str, target: Target) {
+    if let Some(p) = cache_path(module, src, target) {
+        let _ = std::fs::remove_file(p);
+    }
 }

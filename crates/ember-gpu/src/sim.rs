@@ -3,6 +3,7 @@
 //! thread runs one block at a time as fibers, one per CUDA thread.
 use crate::error::{GpuError, Result};
 use crate::launch::{KernelArg, LaunchConfig};
+use crate::Kernel;
 use std::ffi::c_void;
 
 /// `EmberSimLaunch` in `kernels/sim/emu.h`.
@@ -15,6 +16,9 @@ pub(crate) struct SimLaunch {
     pub smem_limit: u32,
     pub block_begin: u32,
     pub block_end: u32,
+    pub nargs: u32,
+    pub reserved: u32,
+    pub arg_sizes: *const u32,
 }
 
 /// `EmberSimError` in `kernels/sim/emu.h`.
@@ -38,11 +42,11 @@ pub const fn compiled() -> bool {
     cfg!(feature = "sim")
 }
 
-/// Names of every kernel the simulated device can run.
-pub fn kernel_names() -> Vec<&'static str> {
+/// `(module, name)` of every kernel the simulated device can run.
+pub fn kernel_names() -> Vec<(&'static str, &'static str)> {
     #[cfg(feature = "sim")]
     {
-        SIM_KERNELS.iter().map(|(n, _)| *n).collect()
+        SIM_KERNELS.iter().map(|(m, n, _)| (*m, *n)).collect()
     }
     #[cfg(not(feature = "sim"))]
     {
@@ -53,6 +57,13 @@ pub fn kernel_names() -> Vec<&'static str> {
 /// Raw parameter pointers, shared read-only by the worker threads of one launch.
 #[cfg(feature = "sim")]
 struct Params(Vec<*mut c_void>);
+// SAFETY: `SimLaunch` holds a pointer to the argument sizes, which outlive the launch and are
+// only read while it runs.
+#[cfg(feature = "sim")]
+unsafe impl Sync for SimLaunch {}
+#[cfg(feature = "sim")]
+// SAFETY: as above.
+unsafe impl Send for SimLaunch {}
 #[cfg(feature = "sim")]
 // SAFETY: the pointers point into the caller's argument array, which outlives the launch and is
 // only read (by the kernels' argument unpacking) while the launch runs.
@@ -65,7 +76,7 @@ impl Params {
     }
 }
 
-pub(crate) fn launch(kernel: &str, cfg: &LaunchConfig, args: &mut [KernelArg]) -> Result<()> {
+pub(crate) fn launch(kernel: Kernel, cfg: &LaunchConfig, args: &mut [KernelArg<'_>]) -> Result<()> {
     #[cfg(not(feature = "sim"))]
     {
         let _ = (kernel, cfg, args);
@@ -76,9 +87,11 @@ pub(crate) fn launch(kernel: &str, cfg: &LaunchConfig, args: &mut [KernelArg]) -
         use crate::error::SimRejection;
         use rayon::prelude::*;
         let entry = SIM_KERNELS
-            .binary_search_by(|(n, _)| (*n).cmp(kernel))
-            .map(|i| SIM_KERNELS[i].1)
-            .map_err(|_| GpuError::KernelNotFound { module: "sim".into(), kernel: kernel.into() })?;
+            .binary_search_by(|(m, n, _)| (*m, *n).cmp(&(kernel.module, kernel.name)))
+            .map(|i| SIM_KERNELS[i].2)
+            .map_err(|_| GpuError::KernelNotFound { module: kernel.module.into(), kernel: kernel.name.into() })?;
+        let kernel = kernel.name;
+        let sizes: Vec<u32> = args.iter().map(|a| a.size() as u32).collect();
         let total = cfg.num_blocks();
         if total > u32::MAX as u64 {
             return Err(GpuError::SimLaunch {
@@ -95,6 +108,9 @@ pub(crate) fn launch(kernel: &str, cfg: &LaunchConfig, args: &mut [KernelArg]) -
             smem_limit: DEFAULT_SHARED_MEM_LIMIT,
             block_begin: 0,
             block_end: total as u32,
+            nargs: sizes.len() as u32,
+            reserved: 0,
+            arg_sizes: sizes.as_ptr(),
         };
         let workers = rayon::current_num_threads().max(1) as u64;
         let chunks = if total <= 1 { 1 } else { (workers * 4).min(total) };

@@ -1,11 +1,10 @@
 //! The simulated device models CUDA's execution (3-D indexing, shared memory, barriers, warp
 //! intrinsics, atomics) and rejects what a GPU rejects. Kernels: `kernels/sim_checks.cu`.
 #![cfg(feature = "sim")]
-use ember_gpu::{DeviceBuffer, Gpu, GpuError, KernelArg, LaunchConfig, SimRejection};
-use std::sync::Arc;
+use ember_gpu::{DeviceBuffer, ExecContext, Gpu, GpuError, Kernel, KernelArg, LaunchConfig, SimRejection};
 
-fn sim() -> Arc<Gpu> {
-    Gpu::sim().unwrap()
+fn sim() -> ExecContext {
+    ExecContext::new(Gpu::sim().unwrap())
 }
 
 fn cfg(grid: (u32, u32, u32), block: (u32, u32, u32), shared: u32) -> LaunchConfig {
@@ -19,8 +18,8 @@ fn rejection(r: ember_gpu::Result<()>) -> (SimRejection, String) {
     }
 }
 
-fn launch(g: &Gpu, k: &str, c: LaunchConfig, args: &[KernelArg]) -> ember_gpu::Result<()> {
-    g.launch("sim_checks", k, c, args)
+fn launch(g: &ExecContext, k: &str, c: LaunchConfig, args: &[KernelArg]) -> ember_gpu::Result<()> {
+    g.launch(Kernel::named("sim_checks", k), c, args)
 }
 
 #[test]
@@ -31,9 +30,9 @@ fn three_d_indexing() {
     {
         let nb = grid.0 * grid.1 * grid.2;
         let nt = block.0 * block.1 * block.2;
-        let out = g.alloc((nb * nt * 4) as usize).unwrap();
+        let out = g.alloc_zeroed((nb * nt * 4) as usize).unwrap();
         launch(&g, "check_index_3d", cfg(grid, block, 0), &[(&out).into()]).unwrap();
-        let got = g.download::<u32>(&out).unwrap();
+        let got = g.download_all::<u32>(&out).unwrap();
         for bz in 0..grid.2 {
             for by in 0..grid.1 {
                 for bx in 0..grid.0 {
@@ -58,7 +57,7 @@ fn block_reduction_with_barriers_and_shuffles() {
     let g = sim();
     for (n, block) in [(1usize, 64u32), (1000, 256), (1_000_000, 256), (4097, 1024)] {
         let v: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 1001 - 500).collect();
-        let out = g.alloc(8).unwrap();
+        let out = g.alloc_zeroed(8).unwrap();
         let input = g.upload(&v).unwrap();
         launch(
             &g,
@@ -67,7 +66,7 @@ fn block_reduction_with_barriers_and_shuffles() {
             &[(&input).into(), (&out).into(), KernelArg::U64(n as u64)],
         )
         .unwrap();
-        assert_eq!(g.download::<i64>(&out).unwrap()[0], v.iter().sum::<i64>(), "n={n} block={block}");
+        assert_eq!(g.download_all::<i64>(&out).unwrap()[0], v.iter().sum::<i64>(), "n={n} block={block}");
     }
 }
 
@@ -76,8 +75,8 @@ fn ballot_popc_and_syncthreads_count() {
     let g = sim();
     let n = 1000usize;
     let v: Vec<i32> = (0..n as i32).map(|i| if i % 3 == 0 { 1 } else { -1 }).collect();
-    let warps = g.alloc(n.div_ceil(32) * 4 + 64).unwrap();
-    let blocks = g.alloc(4 * 4).unwrap();
+    let warps = g.alloc_zeroed(n.div_ceil(32) * 4 + 64).unwrap();
+    let blocks = g.alloc_zeroed(4 * 4).unwrap();
     let input = g.upload(&v).unwrap();
     launch(
         &g,
@@ -86,12 +85,12 @@ fn ballot_popc_and_syncthreads_count() {
         &[(&input).into(), (&warps).into(), (&blocks).into(), KernelArg::U64(n as u64)],
     )
     .unwrap();
-    let w = g.download_prefix::<u32>(&warps, n.div_ceil(32)).unwrap();
+    let w = g.download::<u32>(&warps, n.div_ceil(32)).unwrap();
     for (k, &c) in w.iter().enumerate() {
         let want = (k * 32..((k + 1) * 32).min(n)).filter(|i| i % 3 == 0).count() as u32;
         assert_eq!(c, want, "warp {k}");
     }
-    let b = g.download_prefix::<u32>(&blocks, 4).unwrap();
+    let b = g.download::<u32>(&blocks, 4).unwrap();
     for (k, &c) in b.iter().enumerate() {
         assert_eq!(c as usize, (k * 256..((k + 1) * 256).min(n)).filter(|i| i % 3 == 0).count());
     }
@@ -102,8 +101,8 @@ fn warp_scan_and_butterfly_with_partial_last_block() {
     let g = sim();
     let n = 1000usize; // last warp of the last block is partial in data, full in threads
     let v: Vec<i32> = (0..n as i32).map(|i| i % 17 - 8).collect();
-    let scan = g.alloc(n * 4).unwrap();
-    let sums = g.alloc(n * 4).unwrap();
+    let scan = g.alloc_zeroed(n * 4).unwrap();
+    let sums = g.alloc_zeroed(n * 4).unwrap();
     let input = g.upload(&v).unwrap();
     launch(
         &g,
@@ -112,7 +111,7 @@ fn warp_scan_and_butterfly_with_partial_last_block() {
         &[(&input).into(), (&scan).into(), (&sums).into(), KernelArg::U64(n as u64)],
     )
     .unwrap();
-    let (scan, sums) = (g.download::<i32>(&scan).unwrap(), g.download::<i32>(&sums).unwrap());
+    let (scan, sums) = (g.download_all::<i32>(&scan).unwrap(), g.download_all::<i32>(&sums).unwrap());
     for w in 0..n.div_ceil(32) {
         let lo = w * 32;
         let hi = (lo + 32).min(n);
@@ -131,12 +130,12 @@ fn dynamic_shared_memory_is_per_block() {
     let g = sim();
     let n = 96 * 5;
     let v: Vec<f32> = (0..n).map(|i| i as f32).collect();
-    let out = g.alloc(n * 4).unwrap();
+    let out = g.alloc_zeroed(n * 4).unwrap();
     let input = g.upload(&v).unwrap();
     let mut c = LaunchConfig::for_elems(n, 96);
     c.shared_mem_bytes = 96 * 4;
     launch(&g, "check_dynamic_shared", c, &[(&input).into(), (&out).into(), KernelArg::U64(n as u64)]).unwrap();
-    let got = g.download::<f32>(&out).unwrap();
+    let got = g.download_all::<f32>(&out).unwrap();
     for b in 0..5 {
         for t in 0..96 {
             assert_eq!(got[b * 96 + t], (b * 96 + 95 - t) as f32);
@@ -151,10 +150,10 @@ fn atomics_on_global_and_shared_memory() {
     let v: Vec<i32> = (0..n as i32).map(|i| (i * 7919) % 100_003).collect();
     let gmin = g.upload(&[i32::MAX]).unwrap();
     let gmax = g.upload(&[i32::MIN]).unwrap();
-    let gor = g.alloc(4).unwrap();
-    let gsum = g.alloc(8).unwrap();
+    let gor = g.alloc_zeroed(4).unwrap();
+    let gsum = g.alloc_zeroed(8).unwrap();
     let blocks = n.div_ceil(256);
-    let bmax = g.alloc(blocks * 4).unwrap();
+    let bmax = g.alloc_zeroed(blocks * 4).unwrap();
     let input = g.upload(&v).unwrap();
     let args: Vec<KernelArg> = [&input, &gmin, &gmax, &gor, &gsum, &bmax]
         .iter()
@@ -162,11 +161,11 @@ fn atomics_on_global_and_shared_memory() {
         .chain([KernelArg::U64(n as u64)])
         .collect();
     launch(&g, "check_atomics", LaunchConfig::for_elems(n, 256), &args).unwrap();
-    assert_eq!(g.download::<i32>(&gmin).unwrap()[0], *v.iter().min().unwrap());
-    assert_eq!(g.download::<i32>(&gmax).unwrap()[0], *v.iter().max().unwrap());
-    assert_eq!(g.download::<u32>(&gor).unwrap()[0], v.iter().fold(0u32, |a, &x| a | 1 << (x & 31)));
-    assert_eq!(g.download::<u64>(&gsum).unwrap()[0], v.iter().map(|&x| (x & 0xff) as u64).sum::<u64>());
-    let bm = g.download_prefix::<u32>(&bmax, blocks).unwrap();
+    assert_eq!(g.download_all::<i32>(&gmin).unwrap()[0], *v.iter().min().unwrap());
+    assert_eq!(g.download_all::<i32>(&gmax).unwrap()[0], *v.iter().max().unwrap());
+    assert_eq!(g.download_all::<u32>(&gor).unwrap()[0], v.iter().fold(0u32, |a, &x| a | 1 << (x & 31)));
+    assert_eq!(g.download_all::<u64>(&gsum).unwrap()[0], v.iter().map(|&x| (x & 0xff) as u64).sum::<u64>());
+    let bm = g.download::<u32>(&bmax, blocks).unwrap();
     for (b, &m) in bm.iter().enumerate() {
         assert_eq!(m, *v[b * 256..((b + 1) * 256).min(n)].iter().max().unwrap() as u32);
     }
@@ -175,7 +174,7 @@ fn atomics_on_global_and_shared_memory() {
 #[test]
 fn rejects_more_than_1024_threads_per_block() {
     let g = sim();
-    let out = g.alloc(1025 * 4).unwrap();
+    let out = g.alloc_zeroed(1025 * 4).unwrap();
     let (kind, msg) = rejection(launch(&g, "check_index_3d", cfg((1, 1, 1), (1025, 1, 1), 0), &[(&out).into()]));
     assert_eq!(kind, SimRejection::InvalidLaunchConfig, "{msg}");
     let (kind, _) = rejection(launch(&g, "check_index_3d", cfg((1, 1, 1), (32, 32, 2), 0), &[(&out).into()]));
@@ -189,14 +188,14 @@ fn rejects_more_than_1024_threads_per_block() {
 #[test]
 fn rejects_shared_memory_over_the_limit() {
     let g = sim();
-    let out = g.alloc(256 * 4).unwrap();
+    let out = g.alloc_zeroed(256 * 4).unwrap();
     // 40 KiB static alone is fine; with 16 KiB dynamic on top it exceeds 48 KiB.
     launch(&g, "check_big_static_shared", cfg((1, 1, 1), (256, 1, 1), 0), &[(&out).into()]).unwrap();
     let (kind, msg) =
         rejection(launch(&g, "check_big_static_shared", cfg((1, 1, 1), (256, 1, 1), 16 * 1024), &[(&out).into()]));
     assert_eq!(kind, SimRejection::SharedMemoryExceeded, "{msg}");
     assert!(msg.contains("40960") && msg.contains("16384"), "{msg}");
-    let input = g.alloc(4).unwrap();
+    let input = g.alloc_zeroed(4).unwrap();
     let (kind, _) = rejection(launch(
         &g,
         "check_dynamic_shared",
@@ -209,7 +208,7 @@ fn rejects_shared_memory_over_the_limit() {
 #[test]
 fn rejects_divergent_syncthreads_naming_both_lines() {
     let g = sim();
-    let out = g.alloc(64 * 4).unwrap();
+    let out = g.alloc_zeroed(64 * 4).unwrap();
     let (kind, msg) = rejection(launch(&g, "check_divergent_sync", cfg((1, 1, 1), (64, 1, 1), 0), &[(&out).into()]));
     assert_eq!(kind, SimRejection::DivergentSyncthreads, "{msg}");
     assert!(msg.contains("sim_checks.cu:"), "message names the source line: {msg}");
@@ -220,7 +219,7 @@ fn rejects_divergent_syncthreads_naming_both_lines() {
 #[test]
 fn rejects_partial_warp_masks_and_reports_deadlock() {
     let g = sim();
-    let out = g.alloc(64 * 4).unwrap();
+    let out = g.alloc_zeroed(64 * 4).unwrap();
     let (kind, msg) = rejection(launch(&g, "check_partial_mask", cfg((1, 1, 1), (64, 1, 1), 0), &[(&out).into()]));
     assert_eq!(kind, SimRejection::UnsupportedWarpMask, "{msg}");
     let (kind, msg) = rejection(launch(&g, "check_warp_deadlock", cfg((1, 1, 1), (64, 1, 1), 0), &[(&out).into()]));
@@ -233,11 +232,11 @@ fn rejects_partial_warp_masks_and_reports_deadlock() {
 #[test]
 fn the_device_recovers_after_a_rejected_launch() {
     let g = sim();
-    let out = g.alloc(64 * 4).unwrap();
+    let out = g.alloc_zeroed(64 * 4).unwrap();
     assert!(launch(&g, "check_divergent_sync", cfg((4, 1, 1), (64, 1, 1), 0), &[(&out).into()]).is_err());
-    let idx = g.alloc(64 * 4 * 4).unwrap();
+    let idx = g.alloc_zeroed(64 * 4 * 4).unwrap();
     launch(&g, "check_index_3d", cfg((4, 1, 1), (64, 1, 1), 0), &[(&idx).into()]).unwrap();
-    assert_eq!(g.download::<u32>(&idx).unwrap()[64 * 3 + 5], (3 << 16) | 5);
+    assert_eq!(g.download_all::<u32>(&idx).unwrap()[64 * 3 + 5], (3 << 16) | 5);
 }
 
 #[test]

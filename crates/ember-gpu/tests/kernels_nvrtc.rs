@@ -46,7 +46,7 @@ fn every_kernel_compiles_with_nvrtc_and_assembles_for_sm90() {
         let ptx = String::from_utf8_lossy(&ptx).trim_end_matches('\0').to_string();
         let entries = ptx_entries(&ptx);
         assert!(!entries.is_empty(), "module {module} defines no kernels");
-        cuda_kernels.extend(entries);
+        cuda_kernels.extend(entries.into_iter().map(|e| format!("{module}::{e}")));
         let cubin = nvrtc::compile(module, src, Target::Cubin(90)).unwrap_or_else(|e| panic!("{e}"));
         assert!(cubin.starts_with(b"\x7fELF"), "{module}: NVRTC CUBIN is not an ELF image");
         match &ptxas {
@@ -70,7 +70,8 @@ fn every_kernel_compiles_with_nvrtc_and_assembles_for_sm90() {
         }
     }
     if ember_gpu::sim::compiled() {
-        let sim: BTreeSet<String> = ember_gpu::sim::kernel_names().into_iter().map(String::from).collect();
+        let sim: BTreeSet<String> =
+            ember_gpu::sim::kernel_names().into_iter().map(|(m, k)| format!("{m}::{k}")).collect();
         let only_cuda: Vec<_> = cuda_kernels.difference(&sim).collect();
         let only_sim: Vec<_> = sim.difference(&cuda_kernels).collect();
         assert!(

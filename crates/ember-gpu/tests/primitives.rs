@@ -6,15 +6,14 @@ use ember_gpu::primitives::compact::{compact_indices, gather_bits, gather_fixed,
 use ember_gpu::primitives::reduce::{reduce, ReduceOp};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
 use ember_gpu::primitives::Prim;
-use ember_gpu::Gpu;
-use std::sync::Arc;
+use ember_gpu::{ExecContext, Gpu};
 
 const SIZES: &[usize] = &[0, 1, 31, 32, 33, 255, 256, 257, 1023, 1024, 1025, 65_537];
 
-fn gpus() -> Vec<Arc<Gpu>> {
-    let mut v = vec![Gpu::sim().expect("sim compiled for tests")];
+fn gpus() -> Vec<ExecContext> {
+    let mut v = vec![ExecContext::new(Gpu::sim().expect("sim compiled for tests"))];
     if std::env::var("EMBER_TEST_CUDA").is_ok_and(|x| x == "1") {
-        v.push(Gpu::cuda(0).expect("EMBER_TEST_CUDA=1 but CUDA device 0 is unavailable"));
+        v.push(ExecContext::new(Gpu::cuda(0).expect("EMBER_TEST_CUDA=1 but CUDA device 0 is unavailable")));
     } else {
         eprintln!("CUDA SKIPPED (set EMBER_TEST_CUDA=1 on a GPU machine)");
     }
@@ -49,7 +48,7 @@ fn exclusive_scan_matches_host() {
             let mut r = rng(n as u64);
             let v32: Vec<u32> = (0..n).map(|_| (r() % 1000) as u32).collect();
             let (out, total) = exclusive_scan(&gpu, &gpu.upload(&v32).unwrap(), n, ScanType::U32).unwrap();
-            let got = gpu.download_prefix::<u32>(&out, n + 1).unwrap();
+            let got = gpu.download::<u32>(&out, n + 1).unwrap();
             let mut acc = 0u32;
             for i in 0..n {
                 assert_eq!(got[i], acc, "u32 scan n={n} i={i} on {gpu:?}");
@@ -58,7 +57,7 @@ fn exclusive_scan_matches_host() {
             assert_eq!((got[n], total), (acc, acc as u64), "u32 total n={n}");
             let v64: Vec<u64> = (0..n).map(|_| r() >> 20).collect();
             let (out, total) = exclusive_scan(&gpu, &gpu.upload(&v64).unwrap(), n, ScanType::U64).unwrap();
-            let got = gpu.download_prefix::<u64>(&out, n + 1).unwrap();
+            let got = gpu.download::<u64>(&out, n + 1).unwrap();
             let expect: u64 = v64.iter().fold(0u64, |a, b| a.wrapping_add(*b));
             assert_eq!((got[n], total), (expect, expect), "u64 total n={n}");
             if n > 0 {
@@ -103,10 +102,10 @@ fn reduce_decimal_sum_detects_overflow() {
         let big = [i128::MAX / 2 + 1, i128::MAX / 2 + 1];
         let b = gpu.upload(&big).unwrap();
         let r = reduce(&gpu, ReduceOp::Sum, Prim::I128, &b, None, 2).unwrap();
-        assert!(r.overflow);
+        assert!(r.overflow());
         let ok = gpu.upload(&[i128::MAX / 2, -5, 7]).unwrap();
         let r = reduce(&gpu, ReduceOp::Sum, Prim::I128, &ok, None, 3).unwrap();
-        assert!(!r.overflow);
+        assert!(!r.overflow());
         assert_eq!(i128::from_le_bytes(r.value), i128::MAX / 2 + 2);
     }
 }
@@ -141,17 +140,17 @@ fn compaction_and_gathers_keep_row_order() {
                 n,
             )
             .unwrap();
-            assert_eq!(gpu.download_prefix::<u32>(&idx, m).unwrap(), expect, "indices n={n}");
+            assert_eq!(gpu.download::<u32>(&idx, m).unwrap(), expect, "indices n={n}");
 
             let vals: Vec<u64> = (0..n as u64).map(|i| i * 3 + 1).collect();
             let g = gather_fixed(&gpu, &gpu.upload(&vals).unwrap(), 8, &idx, m).unwrap();
             let exp_vals: Vec<u64> = expect.iter().map(|&i| vals[i as usize]).collect();
-            assert_eq!(gpu.download_prefix::<u64>(&g, m).unwrap(), exp_vals);
+            assert_eq!(gpu.download::<u64>(&g, m).unwrap(), exp_vals);
 
             let bits: Vec<bool> = (0..n).map(|_| r() % 2 == 0).collect();
             let gb = gather_bits(&gpu, &gpu.upload(&bitmap(&bits)).unwrap(), &idx, m).unwrap();
             let exp_bits: Vec<bool> = expect.iter().map(|&i| bits[i as usize]).collect();
-            let got_words = gpu.download_prefix::<u32>(&gb, m.div_ceil(32)).unwrap();
+            let got_words = gpu.download::<u32>(&gb, m.div_ceil(32)).unwrap();
             for (k, &b) in exp_bits.iter().enumerate() {
                 assert_eq!((got_words[k / 32] >> (k % 32)) & 1 == 1, b, "bit {k} n={n}");
             }
@@ -165,8 +164,8 @@ fn compaction_and_gathers_keep_row_order() {
             }
             let (go, gb) =
                 gather_utf8(&gpu, &gpu.upload(&offs).unwrap(), &gpu.upload_bytes(&bytes).unwrap(), &idx, m).unwrap();
-            let go = gpu.download_prefix::<i64>(&go, m + 1).unwrap();
-            let gbytes = gpu.download_prefix::<u8>(&gb, *go.last().unwrap() as usize).unwrap();
+            let go = gpu.download::<i64>(&go, m + 1).unwrap();
+            let gbytes = gpu.download::<u8>(&gb, *go.last().unwrap() as usize).unwrap();
             for (k, &i) in expect.iter().enumerate() {
                 let s = std::str::from_utf8(&gbytes[go[k] as usize..go[k + 1] as usize]).unwrap();
                 assert_eq!(s, strings[i as usize]);

@@ -1,7 +1,7 @@
 //! The operations as methods on [`DataFrame`] (bring them in with `use ember::prelude::*`).
 use crate::expr::Expr;
 use crate::reduce::Agg;
-use ember_core::{Column, DataFrame, Result, Scalar};
+use ember_core::{Column, DType, DataFrame, Result, Scalar};
 
 /// Relational operations on a [`DataFrame`], run on the frame's device.
 ///
@@ -51,9 +51,12 @@ impl DataFrameOps for DataFrame {
         crate::filter::filter(self, &predicate)
     }
     fn evaluate(&self, expr: &Expr) -> Result<Column> {
-        crate::expr::types::dtype_of(expr, self.fields())?;
+        let typed = crate::expr::typed::resolve(expr, self.fields(), DType::Bool)?;
         if self.device().is_gpu() {
-            Ok(Column::Device(crate::expr::gpu::evaluate(self, expr)?))
+            let ctx = crate::expr::gpu::context_of(self)?;
+            let out = crate::expr::gpu::evaluate(&ctx, self, &typed)?;
+            ctx.log_trace("evaluate");
+            Ok(Column::Device(out))
         } else {
             Ok(Column::Host(crate::expr::cpu::evaluate(self, expr)?))
         }

@@ -3,22 +3,23 @@
 //! `compact_indices` followed by one gather per column; sort and join reuse the gathers.
 use super::scan::{exclusive_scan, ScanType};
 use super::BLOCK;
-use crate::{DeviceBuffer, Gpu, GpuError, KernelArg, LaunchConfig, Result};
+use crate::{DeviceBuffer, ExecContext, GpuError, Kernel, KernelArg, LaunchConfig, Result};
 
 /// Row indices (`u32`) of the rows where `mask` (a bitmap) is set and `mask_validity` (if any) is
-/// set, in ascending order; returns the index buffer and how many there are.
+/// set, in ascending order; returns the index buffer and how many there are (read back: the one
+/// synchronisation, since the output is sized by it).
 ///
 /// ```
-/// use ember_gpu::{Gpu, primitives::compact::compact_indices};
+/// use ember_gpu::{ExecContext, Gpu, primitives::compact::compact_indices};
 /// # if !ember_gpu::sim::compiled() { return; }
-/// let gpu = Gpu::sim().unwrap();
-/// let mask = gpu.upload(&[0b1011_0110u32]).unwrap(); // rows 1, 2, 4, 5, 7
-/// let valid = gpu.upload(&[0b0111_1111u32]).unwrap(); // row 7 is null: dropped
-/// let (idx, m) = compact_indices(&gpu, &mask, Some(&valid), 8).unwrap();
-/// assert_eq!(gpu.download_prefix::<u32>(&idx, m).unwrap(), vec![1, 2, 4, 5]);
+/// let ctx = ExecContext::new(Gpu::sim().unwrap());
+/// let mask = ctx.upload(&[0b1011_0110u32]).unwrap(); // rows 1, 2, 4, 5, 7
+/// let valid = ctx.upload(&[0b0111_1111u32]).unwrap(); // row 7 is null: dropped
+/// let (idx, m) = compact_indices(&ctx, &mask, Some(&valid), 8).unwrap();
+/// assert_eq!(ctx.download::<u32>(&idx, m).unwrap(), vec![1, 2, 4, 5]);
 /// ```
 pub fn compact_indices(
-    gpu: &Gpu,
+    ctx: &ExecContext,
     mask: &DeviceBuffer,
     mask_validity: Option<&DeviceBuffer>,
     n: usize,
@@ -27,23 +28,21 @@ pub fn compact_indices(
         return Err(GpuError::Size(format!("{n} rows: compaction indices are 32-bit")));
     }
     if n == 0 {
-        return Ok((gpu.alloc(0)?, 0));
+        return Ok((ctx.alloc(0)?, 0));
     }
     let tiles = n.div_ceil(BLOCK as usize);
-    let counts = gpu.alloc(tiles * 4)?;
+    let counts = ctx.alloc(tiles * 4)?;
     let cfg = LaunchConfig::blocks(tiles as u32, BLOCK);
-    gpu.launch(
-        "compact",
-        "compact_count",
+    ctx.launch(
+        Kernel::new("compact", "compact_count"),
         cfg,
         &[mask.into(), mask_validity.into(), KernelArg::U64(n as u64), (&counts).into()],
     )?;
-    let (offsets, total) = exclusive_scan(gpu, &counts, tiles, ScanType::U32)?;
-    let out = gpu.alloc(total as usize * 4)?;
+    let (offsets, total) = exclusive_scan(ctx, &counts, tiles, ScanType::U32)?;
+    let out = ctx.alloc(total as usize * 4)?;
     if total > 0 {
-        gpu.launch(
-            "compact",
-            "compact_write",
+        ctx.launch(
+            Kernel::new("compact", "compact_write"),
             cfg,
             &[mask.into(), mask_validity.into(), KernelArg::U64(n as u64), (&offsets).into(), (&out).into()],
         )?;
@@ -53,13 +52,13 @@ pub fn compact_indices(
 
 /// `values[indices[i]]` for `i < m`, for values `width` bytes wide (1, 2, 4, 8 or 16).
 pub fn gather_fixed(
-    gpu: &Gpu,
+    ctx: &ExecContext,
     values: &DeviceBuffer,
     width: usize,
     indices: &DeviceBuffer,
     m: usize,
 ) -> Result<DeviceBuffer> {
-    let out = gpu.alloc(m * width)?;
+    let out = ctx.alloc(m * width)?;
     if m == 0 {
         return Ok(out);
     }
@@ -71,9 +70,8 @@ pub fn gather_fixed(
         16 => "gather_w16",
         w => return Err(GpuError::Size(format!("no gather for {w}-byte values"))),
     };
-    gpu.launch(
-        "compact",
-        kernel,
+    ctx.launch(
+        Kernel::new("compact", kernel),
         LaunchConfig::for_elems(m, BLOCK),
         &[values.into(), indices.into(), (&out).into(), KernelArg::U64(m as u64)],
     )?;
@@ -81,14 +79,13 @@ pub fn gather_fixed(
 }
 
 /// Bit `indices[i]` of the bitmap `bits` for `i < m`, as a new bitmap.
-pub fn gather_bits(gpu: &Gpu, bits: &DeviceBuffer, indices: &DeviceBuffer, m: usize) -> Result<DeviceBuffer> {
-    let out = gpu.alloc(m.div_ceil(32) * 4)?;
+pub fn gather_bits(ctx: &ExecContext, bits: &DeviceBuffer, indices: &DeviceBuffer, m: usize) -> Result<DeviceBuffer> {
+    let out = ctx.alloc(m.div_ceil(32) * 4)?;
     if m == 0 {
         return Ok(out);
     }
-    gpu.launch(
-        "compact",
-        "gather_bits",
+    ctx.launch(
+        Kernel::new("compact", "gather_bits"),
         LaunchConfig::for_elems(m, BLOCK),
         &[bits.into(), indices.into(), (&out).into(), KernelArg::U64(m as u64)],
     )?;
@@ -98,28 +95,26 @@ pub fn gather_bits(gpu: &Gpu, bits: &DeviceBuffer, indices: &DeviceBuffer, m: us
 /// Strings at `indices` from `(offsets: i64, bytes)`: returns the new `(offsets, bytes)`, with
 /// `m + 1` offsets starting at 0.
 pub fn gather_utf8(
-    gpu: &Gpu,
+    ctx: &ExecContext,
     offsets: &DeviceBuffer,
     bytes: &DeviceBuffer,
     indices: &DeviceBuffer,
     m: usize,
 ) -> Result<(DeviceBuffer, DeviceBuffer)> {
     if m == 0 {
-        return Ok((gpu.alloc(8)?, gpu.alloc(0)?));
+        return Ok((ctx.upload(&[0i64])?, ctx.alloc(0)?));
     }
     let cfg = LaunchConfig::for_elems(m, BLOCK);
-    let lengths = gpu.alloc(m * 8)?;
-    gpu.launch(
-        "compact",
-        "gather_str_lengths",
+    let lengths = ctx.alloc(m * 8)?;
+    ctx.launch(
+        Kernel::new("compact", "gather_str_lengths"),
         cfg,
         &[offsets.into(), indices.into(), (&lengths).into(), KernelArg::U64(m as u64)],
     )?;
-    let (out_offsets, total) = exclusive_scan(gpu, &lengths, m, ScanType::U64)?;
-    let out_bytes = gpu.alloc(total as usize)?;
-    gpu.launch(
-        "compact",
-        "gather_str_bytes",
+    let (out_offsets, total) = exclusive_scan(ctx, &lengths, m, ScanType::U64)?;
+    let out_bytes = ctx.alloc(total as usize)?;
+    ctx.launch(
+        Kernel::new("compact", "gather_str_bytes"),
         cfg,
         &[
             offsets.into(),

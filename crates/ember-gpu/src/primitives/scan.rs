@@ -3,7 +3,7 @@
 //! Three phases (see `kernels/scan.cu`): scan tiles of 1024 values and write tile totals, scan the
 //! totals (recursively), add each tile's offset. The order of additions depends only on `n`.
 use super::BLOCK;
-use crate::{DeviceBuffer, Gpu, KernelArg, LaunchConfig, Result};
+use crate::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig, Result};
 
 const ITEMS: usize = 4;
 const TILE: usize = BLOCK as usize * ITEMS;
@@ -33,55 +33,62 @@ impl ScanType {
 }
 
 /// Exclusive scan of the first `n` values of `input`: returns a buffer of `n + 1` values whose
-/// last element is the total, and the total itself.
+/// last element is the total, and the total itself (read back: one synchronisation, because the
+/// callers size their outputs by it).
 ///
 /// ```
-/// use ember_gpu::{Gpu, primitives::scan::{exclusive_scan, ScanType}};
+/// use ember_gpu::{ExecContext, Gpu, primitives::scan::{exclusive_scan, ScanType}};
 /// # if !ember_gpu::sim::compiled() { return; }
-/// let gpu = Gpu::sim().unwrap();
-/// let input = gpu.upload(&[3u32, 1, 4, 1, 5]).unwrap();
-/// let (out, total) = exclusive_scan(&gpu, &input, 5, ScanType::U32).unwrap();
-/// assert_eq!(gpu.download::<u32>(&out).unwrap(), vec![0, 3, 4, 8, 9, 14]);
+/// let ctx = ExecContext::new(Gpu::sim().unwrap());
+/// let input = ctx.upload(&[3u32, 1, 4, 1, 5]).unwrap();
+/// let (out, total) = exclusive_scan(&ctx, &input, 5, ScanType::U32).unwrap();
+/// assert_eq!(ctx.download::<u32>(&out, 6).unwrap(), vec![0, 3, 4, 8, 9, 14]);
 /// assert_eq!(total, 14);
 /// ```
-pub fn exclusive_scan(gpu: &Gpu, input: &DeviceBuffer, n: usize, ty: ScanType) -> Result<(DeviceBuffer, u64)> {
-    let out = gpu.alloc((n + 1) * ty.width())?;
-    let total = scan_into(gpu, input, &out, n, ty)?;
-    let total_bytes = total.to_le_bytes();
-    let tail = gpu.upload_bytes(&total_bytes[..ty.width()])?;
-    gpu.copy(&tail, 0, &out, n * ty.width(), ty.width())?;
+pub fn exclusive_scan(ctx: &ExecContext, input: &DeviceBuffer, n: usize, ty: ScanType) -> Result<(DeviceBuffer, u64)> {
+    let out = ctx.alloc((n + 1) * ty.width())?;
+    scan_into(ctx, input, &out, n, ty)?;
+    if n == 0 {
+        ctx.write_bytes(&out, 0, &0u64.to_le_bytes()[..ty.width()])?;
+        return Ok((out, 0));
+    }
+    ctx.launch(
+        Kernel::named("scan", &format!("scan_total_{}", ty.suffix())),
+        LaunchConfig::blocks(1, 32),
+        &[input.into(), (&out).into(), KernelArg::U64(n as u64)],
+    )?;
+    // Size readback: the caller allocates its output by this total.
+    let total = match ty {
+        ScanType::U32 => read_at::<u32>(ctx, &out, n)? as u64,
+        ScanType::U64 => read_at::<u64>(ctx, &out, n)?,
+    };
     Ok((out, total))
 }
 
-fn scan_into(gpu: &Gpu, input: &DeviceBuffer, out: &DeviceBuffer, n: usize, ty: ScanType) -> Result<u64> {
+/// Value `i` of `buf` (one download, one synchronisation).
+fn read_at<T: bytemuck::Pod>(ctx: &ExecContext, buf: &DeviceBuffer, i: usize) -> Result<T> {
+    Ok(ctx.download_range::<T>(buf, i, 1)?[0])
+}
+
+fn scan_into(ctx: &ExecContext, input: &DeviceBuffer, out: &DeviceBuffer, n: usize, ty: ScanType) -> Result<()> {
     if n == 0 {
-        return Ok(0);
+        return Ok(());
     }
     let tiles = n.div_ceil(TILE);
-    let sums = gpu.alloc(tiles * ty.width())?;
-    gpu.launch(
-        "scan",
-        &format!("scan_tiles_{}", ty.suffix()),
+    let sums = ctx.alloc(tiles * ty.width())?;
+    ctx.launch(
+        Kernel::named("scan", &format!("scan_tiles_{}", ty.suffix())),
         LaunchConfig::blocks(tiles as u32, BLOCK),
         &[input.into(), out.into(), (&sums).into(), KernelArg::U64(n as u64)],
     )?;
     if tiles == 1 {
-        return read_total(gpu, &sums, ty);
+        return Ok(());
     }
-    let offsets = gpu.alloc(tiles * ty.width())?;
-    let total = scan_into(gpu, &sums, &offsets, tiles, ty)?;
-    gpu.launch(
-        "scan",
-        &format!("scan_add_{}", ty.suffix()),
+    let offsets = ctx.alloc(tiles * ty.width())?;
+    scan_into(ctx, &sums, &offsets, tiles, ty)?;
+    ctx.launch(
+        Kernel::named("scan", &format!("scan_add_{}", ty.suffix())),
         LaunchConfig::for_elems(n, BLOCK),
         &[out.into(), (&offsets).into(), KernelArg::U64(n as u64)],
-    )?;
-    Ok(total)
-}
-
-fn read_total(gpu: &Gpu, one: &DeviceBuffer, ty: ScanType) -> Result<u64> {
-    Ok(match ty {
-        ScanType::U32 => gpu.download_prefix::<u32>(one, 1)?[0] as u64,
-        ScanType::U64 => gpu.download_prefix::<u64>(one, 1)?[0],
-    })
+    )
 }

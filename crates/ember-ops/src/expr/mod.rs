@@ -19,6 +19,8 @@
 //! ```
 pub mod cpu;
 pub mod gpu;
+pub mod program;
+pub mod typed;
 pub mod types;
 
 use ember_core::{Result, Scalar};

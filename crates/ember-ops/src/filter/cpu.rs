@@ -37,6 +37,11 @@ pub fn filter(df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
         type_bail!(format!("filter({predicate})"), "the predicate must be boolean, got {}", mask.data_type());
     };
     let mask = if mask.null_count() > 0 { prep_null_mask_filter(mask) } else { mask.clone() };
+    filter_by_mask(df, &mask)
+}
+
+/// Rows of `df` (a CPU frame) where `mask` (no nulls, `df.num_rows()` long) is set.
+pub(crate) fn filter_by_mask(df: &DataFrame, mask: &BooleanArray) -> Result<DataFrame> {
     let kept = mask.true_count();
     if kept == df.num_rows() {
         return Ok(df.clone());
@@ -44,12 +49,12 @@ pub fn filter(df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
     if kept == 0 {
         return df.slice(0, 0);
     }
-    let pred = FilterBuilder::new(&mask).optimize().build();
+    let pred = FilterBuilder::new(mask).optimize().build();
     let indices = OnceLock::new();
     let columns = df
         .columns()
         .par_iter()
-        .map(|c| Ok(Column::Host(filter_array(c.as_host()?, &mask, &pred, &indices)?)))
+        .map(|c| Ok(Column::Host(filter_array(c.as_host()?, mask, &pred, &indices)?)))
         .collect::<Result<Vec<_>>>()?;
     df.with_columns(columns, kept)
 }

@@ -9,7 +9,7 @@
 pub mod cpu;
 pub mod gpu;
 
-use crate::expr::{types::dtype_of, Expr};
+use crate::expr::{typed::resolve, types::dtype_of, Expr};
 use ember_core::{type_bail, DType, DataFrame, Result};
 
 /// Rows of `df` where `predicate` is true, on `df`'s device.
@@ -19,7 +19,10 @@ pub fn filter(df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
         Some(t) => type_bail!(format!("filter({predicate})"), "the predicate must be boolean, got {t}"),
     }
     if df.device().is_gpu() {
-        gpu::filter(df, predicate)
+        let ctx = crate::expr::gpu::context_of(df)?;
+        let out = gpu::filter(&ctx, df, &resolve(predicate, df.fields(), DType::Bool)?)?;
+        ctx.log_trace("filter");
+        Ok(out)
     } else {
         cpu::filter(df, predicate)
     }

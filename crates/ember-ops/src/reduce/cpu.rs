@@ -42,9 +42,20 @@ use rayon::prelude::*;
 /// assert_eq!(reduce(Agg::Count), Scalar::UInt64(2));
 /// ```
 pub fn reduce(df: &DataFrame, expr: &Expr, agg: Agg) -> Result<Scalar> {
+    reduce_where(df, None, expr, agg)
+}
+
+/// `agg(expr)` over the rows of `df` (a CPU frame) where `predicate` is true. The predicate and
+/// the value are evaluated in the same row chunks; each value chunk is filtered by its mask chunk
+/// and reduced, so no filtered frame is built.
+pub fn reduce_where(df: &DataFrame, predicate: Option<&Expr>, expr: &Expr, agg: Agg) -> Result<Scalar> {
     let Some(t) = dtype_of(expr, df.fields())? else {
         // An untyped null literal reduces like an all-null i32 column.
         output_type(agg, DType::Int32)?;
+        if let Some(p) = predicate {
+            // Its errors still count, as in filter then reduce.
+            crate::expr::cpu::evaluate_chunks(df, p)?;
+        }
         return Ok(match agg {
             Agg::Sum => Scalar::Int64(0),
             Agg::Count => Scalar::UInt64(0),
@@ -52,7 +63,10 @@ pub fn reduce(df: &DataFrame, expr: &Expr, agg: Agg) -> Result<Scalar> {
         });
     };
     output_type(agg, t)?;
-    let chunks = crate::expr::cpu::evaluate_chunks(df, expr)?;
+    let chunks = match predicate {
+        None => crate::expr::cpu::evaluate_chunks(df, expr)?,
+        Some(p) => filtered_chunks(df, p, expr)?,
+    };
     match agg {
         Agg::Count => Ok(Scalar::UInt64(count(&chunks))),
         Agg::Sum => sum_of(&chunks, t),
@@ -60,6 +74,50 @@ pub fn reduce(df: &DataFrame, expr: &Expr, agg: Agg) -> Result<Scalar> {
         Agg::Min => min_max(&chunks, t, true),
         Agg::Max => min_max(&chunks, t, false),
     }
+}
+
+/// The chunks of `expr` over the rows where `predicate` is true. The predicate runs first over
+/// every row (its errors count everywhere); the value only over the kept rows' chunks.
+fn filtered_chunks(df: &DataFrame, predicate: &Expr, expr: &Expr) -> Result<Vec<ArrayRef>> {
+    let masks = crate::expr::cpu::evaluate_chunks(df, predicate)?;
+    let mask = if masks.len() == 1 {
+        masks[0].clone()
+    } else {
+        let refs: Vec<&dyn Array> = masks.iter().map(|a| a.as_ref()).collect();
+        arrow::compute::concat(&refs)?
+    };
+    let Some(mask) = mask.as_boolean_opt() else {
+        return Err(Error::Internal(format!("predicate {predicate} is not boolean")));
+    };
+    let mask = if mask.null_count() > 0 { arrow::compute::prep_null_mask_filter(mask) } else { mask.clone() };
+    if mask.true_count() == mask.len() {
+        return crate::expr::cpu::evaluate_chunks(df, expr);
+    }
+    // Only the columns the value reads, filtered: far narrower than the frame.
+    let kept = crate::filter::cpu::filter_by_mask(&df.select(&columns_of(expr))?, &mask)?;
+    crate::expr::cpu::evaluate_chunks(&kept, expr)
+}
+
+/// Names of the columns `expr` reads, each once, in first-use order.
+fn columns_of(expr: &Expr) -> Vec<&str> {
+    fn walk<'e>(e: &'e Expr, out: &mut Vec<&'e str>) {
+        match e {
+            Expr::Column(c) => {
+                if !out.contains(&c.as_str()) {
+                    out.push(c)
+                }
+            }
+            Expr::Literal(_) => {}
+            Expr::Binary { left, right, .. } => {
+                walk(left, out);
+                walk(right, out);
+            }
+            Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Str { expr: e, .. } => walk(e, out),
+        }
+    }
+    let mut out = Vec::new();
+    walk(expr, &mut out);
+    out
 }
 
 /// Non-null values in all chunks.

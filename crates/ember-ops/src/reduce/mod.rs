@@ -15,7 +15,7 @@
 pub mod cpu;
 pub mod gpu;
 
-use crate::expr::{types::dtype_of, Expr};
+use crate::expr::{typed::resolve, types::dtype_of, Expr};
 use ember_core::{type_bail, DType, DataFrame, Result, Scalar};
 
 /// A whole-column aggregation.
@@ -61,12 +61,29 @@ pub fn output_type(agg: Agg, input: DType) -> Result<DType> {
 
 /// `agg(expr)` over all rows of `df`, computed on `df`'s device.
 pub fn reduce(df: &DataFrame, expr: &Expr, agg: Agg) -> Result<Scalar> {
+    reduce_where(df, None, expr, agg)
+}
+
+/// `agg(expr)` over the rows of `df` where `predicate` is true (all rows when `None`), computed
+/// on `df`'s device without materialising the filtered rows: filter followed by aggregate, fused.
+pub fn reduce_where(df: &DataFrame, predicate: Option<&Expr>, expr: &Expr, agg: Agg) -> Result<Scalar> {
     // An untyped null literal reduces like an all-null i32 column.
     let input = dtype_of(expr, df.fields())?.unwrap_or(DType::Int32);
     output_type(agg, input)?;
+    if let Some(p) = predicate {
+        match dtype_of(p, df.fields())? {
+            Some(DType::Bool) | None => {}
+            Some(t) => type_bail!(format!("filter({p})"), "the predicate must be boolean, got {t}"),
+        }
+    }
     if df.device().is_gpu() {
-        gpu::reduce(df, expr, agg)
+        let ctx = crate::expr::gpu::context_of(df)?;
+        let pred = predicate.map(|p| resolve(p, df.fields(), DType::Bool)).transpose()?;
+        let value = resolve(expr, df.fields(), DType::Int32)?;
+        let out = gpu::reduce(&ctx, df, pred.as_ref(), &value, agg)?;
+        ctx.log_trace("reduce");
+        Ok(out)
     } else {
-        cpu::reduce(df, expr, agg)
+        cpu::reduce_where(df, predicate, expr, agg)
     }
 }

@@ -1,0 +1,110 @@
+// Constants shared by the kernels and the Rust host code. build.rs turns every
+// `#define EMBER_ABI_<NAME> <integer>` below into `ember_gpu::abi::<NAME>: u32` (the comment line
+// just above becomes its doc), so each value is written once. Change them only here.
+#pragma once
+
+// Error bits kernels OR into an operation's error word (read once per operation).
+// Overflow: decimal arithmetic, decimal rescale, a checked sum, integer MIN / -1.
+#define EMBER_ABI_ERR_OVERFLOW 1
+// Integer or decimal division by zero.
+#define EMBER_ABI_ERR_DIV_ZERO 2
+
+// Comparison codes (compare.cu and the expression interpreter).
+// a = b
+#define EMBER_ABI_CMP_EQ 0
+// a != b
+#define EMBER_ABI_CMP_NE 1
+// a < b
+#define EMBER_ABI_CMP_LT 2
+// a <= b
+#define EMBER_ABI_CMP_LE 3
+// a > b
+#define EMBER_ABI_CMP_GT 4
+// a >= b
+#define EMBER_ABI_CMP_GE 5
+
+// String predicates against a literal pattern (compare.cu, str_match).
+// starts_with
+#define EMBER_ABI_STR_STARTS_WITH 0
+// ends_with
+#define EMBER_ABI_STR_ENDS_WITH 1
+// contains
+#define EMBER_ABI_STR_CONTAINS 2
+
+// ---- The expression interpreter (kernels/expr.cu) ----
+// Limits of one program (it travels to the kernel by value, well under CUDA's 4 KiB of parameters).
+// Instructions per program.
+#define EMBER_ABI_EXPR_MAX_INSTR 96
+// Registers per program.
+#define EMBER_ABI_EXPR_MAX_REGS 24
+// Input columns per program.
+#define EMBER_ABI_EXPR_MAX_INPUTS 16
+// 64-bit constant slots per program (an i128 takes two).
+#define EMBER_ABI_EXPR_MAX_CONSTS 48
+// "No register" (e.g. no predicate in a fused filter + reduce).
+#define EMBER_ABI_EXPR_NO_REG 255
+
+// Register value types (`ty` of an instruction). Integers are held sign- or zero-extended in
+// 64 bits and wrap at their own width; f32 is computed in f32; decimals are i128 (unscaled).
+// i8
+#define EMBER_ABI_TY_I8 0
+// i16
+#define EMBER_ABI_TY_I16 1
+// i32 (also date32)
+#define EMBER_ABI_TY_I32 2
+// i64 (also timestamps)
+#define EMBER_ABI_TY_I64 3
+// u8
+#define EMBER_ABI_TY_U8 4
+// u16
+#define EMBER_ABI_TY_U16 5
+// u32
+#define EMBER_ABI_TY_U32 6
+// u64
+#define EMBER_ABI_TY_U64 7
+// f32
+#define EMBER_ABI_TY_F32 8
+// f64
+#define EMBER_ABI_TY_F64 9
+// decimal128 (i128)
+#define EMBER_ABI_TY_DEC 10
+// boolean (a bitmap in memory, 0/1 in a register)
+#define EMBER_ABI_TY_BOOL 11
+
+// Op codes. dst, a, b are registers; `imm` indexes the constant slots.
+// dst = input column `a` at this row (type ty).
+#define EMBER_ABI_OP_LOAD 0
+// dst = constant at slots imm.. (type ty), valid.
+#define EMBER_ABI_OP_CONST 1
+// dst = null (type ty).
+#define EMBER_ABI_OP_NULL 2
+// dst = cast of a from type ty to type `aux` (decimal rescale: multiply by const imm, check |v| < const imm+2).
+#define EMBER_ABI_OP_CAST 3
+// dst = a + b (decimal: a*const[imm] + b*const[imm+2], checked).
+#define EMBER_ABI_OP_ADD 4
+// dst = a - b
+#define EMBER_ABI_OP_SUB 5
+// dst = a * b
+#define EMBER_ABI_OP_MUL 6
+// dst = a / b (integers and decimals checked)
+#define EMBER_ABI_OP_DIV 7
+// dst = (a cmp b) with comparison code `aux`, operands of type ty.
+#define EMBER_ABI_OP_CMP 8
+// Kleene AND
+#define EMBER_ABI_OP_AND 9
+// Kleene OR
+#define EMBER_ABI_OP_OR 10
+// Kleene NOT
+#define EMBER_ABI_OP_NOT 11
+// dst = a is null (never null)
+#define EMBER_ABI_OP_IS_NULL 12
+// dst = a is not null (never null)
+#define EMBER_ABI_OP_IS_NOT_NULL 13
+
+// Reductions (fused filter + reduce in expr.cu).
+// sum
+#define EMBER_ABI_RED_SUM 0
+// min
+#define EMBER_ABI_RED_MIN 1
+// max
+#define EMBER_ABI_RED_MAX 2
