@@ -40,7 +40,7 @@
 // Input columns per program.
 #define EMBER_ABI_EXPR_MAX_INPUTS 16
 // 64-bit constant slots per program (an i128 takes two).
-#define EMBER_ABI_EXPR_MAX_CONSTS 48
+#define EMBER_ABI_EXPR_MAX_CONSTS 128
 // "No register" (e.g. no predicate in a fused filter + reduce).
 #define EMBER_ABI_EXPR_NO_REG 255
 

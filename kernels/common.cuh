@@ -99,3 +99,51 @@ __device__ __forceinline__ i128 ember_mul_ovf(i128 a, i128 b, bool& ovf) {
     if (r / b != a) ovf = true;
     return r;
 }
+
+// Decimal (unscaled m, scale s >= 0) to the nearest f64, rounding once (as arrow-rs, which parses
+// the decimal's text when the fast path would round twice). Fast path: |m| < 2^53 and s <= 22,
+// where m and 10^s are exact doubles and one IEEE division rounds once. Otherwise
+// Q = floor(|m| * 2^k / 10^s) with 2^52 <= Q < 2^53, rounded half to even on the remainder, by
+// 256-bit shift-and-subtract division (rare values; slow but exact). `p10` is 10^s as a double.
+__device__ __forceinline__ int ember_bitlen128(u128 x) {
+    int n = 0;
+    while (x) { ++n; x >>= 1; }
+    return n;
+}
+__device__ f64 ember_dec_to_f64(i128 m, int s, f64 p10) {
+    const u128 two53 = (u128)1 << 53;
+    const bool neg = m < 0;
+    const u128 a = neg ? (u128)0 - (u128)m : (u128)m;
+    if (s < 0 || (a < two53 && s <= 22)) {
+        // Negative scales keep the plain formula (one rounding when 10^-s is exact).
+        return s < 0 ? (f64)m * p10 : (f64)m / p10;
+    }
+    if (a == 0) return 0.0;
+    u128 d = 1;
+    for (int i = 0; i < s; ++i) d *= 10;
+    int k = 53 + ember_bitlen128(d) - ember_bitlen128(a);
+    for (;;) {
+        // numerator = a * 2^k as (hi, lo) when k >= 0; divisor = d * 2^-k when k < 0.
+        u128 hi = 0, lo = a, div = d;
+        if (k > 0) {
+            if (k >= 128) { hi = a << (k - 128); lo = 0; }
+            else { hi = a >> (128 - k); lo = a << k; }
+        } else if (k < 0) {
+            div = d << (-k);
+        }
+        u128 r = 0;
+        u64 q = 0;
+        for (int bit = 255; bit >= 0; --bit) {
+            const u128 word = bit >= 128 ? hi : lo;
+            r = (r << 1) | ((word >> (bit & 127)) & 1);
+            q <<= 1;
+            if (r >= div) { r -= div; q |= 1; }
+        }
+        if (q >= (u64)two53) { --k; continue; }
+        if (q < ((u64)1 << 52)) { ++k; continue; }
+        const u128 twice = r << 1;
+        if (twice > div || (twice == div && (q & 1))) ++q;
+        const f64 v = ldexp((f64)q, -k);
+        return neg ? -v : v;
+    }
+}

@@ -196,7 +196,7 @@ __device__ __forceinline__ void cast_value(const EmberExprProgram& p, u32 from, 
     }
     if (to == EMBER_ABI_TY_F64) {
         f64 d;
-        if (from == EMBER_ABI_TY_DEC) d = (f64)as_i128(lo, hi) / as_f64(p.consts[imm]);
+        if (from == EMBER_ABI_TY_DEC) d = ember_dec_to_f64(as_i128(lo, hi), (int)(i64)p.consts[imm + 1], as_f64(p.consts[imm]));
         else if (from == EMBER_ABI_TY_F32) d = (f64)as_f32(lo);
         else if (ty_signed(from)) d = (f64)(i64)lo;
         else d = (f64)lo;

@@ -23,6 +23,8 @@ pub use arrow;
 pub use ember_core::{format_decimal, Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result, Scalar};
 pub use ember_gpu as gpu;
 pub use ember_ops::{expr, filter, reduce};
+pub use ember_plan as plan;
+pub use ember_plan::{LazyFrame, LogicalPlan};
 
 #[cfg(feature = "tpch")]
 pub mod tpch;
@@ -30,5 +32,6 @@ pub mod tpch;
 /// Everything a query needs: `use ember::prelude::*;`.
 pub mod prelude {
     pub use ember_core::{DType, DataFrame, Device, Error, Result, Scalar};
-    pub use ember_ops::{col, date, dec, lit, Agg, DataFrameOps, Expr};
+    pub use ember_ops::{col, date, dec, lit, Agg, Expr};
+    pub use ember_plan::{AggregateExt, DataFrameOps, LazyFrame};
 }

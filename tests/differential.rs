@@ -4,56 +4,12 @@
 //! compared exactly; float sums within a relative 1e-12 (the documented float rule: the GPU adds
 //! in a fixed tree order, the CPU engine in arrow's order).
 mod common;
-use arrow::array::*;
 use ember::prelude::*;
 use ember::Scalar;
 use proptest::prelude::*;
-use std::sync::Arc;
 
 const BOUNDARY: &[usize] = &[0, 1, 31, 32, 33, 255, 256, 257, 1023, 1025, 65_537];
-
-fn rng(seed: u64) -> impl FnMut() -> u64 {
-    let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    }
-}
-
-/// A random frame: ints, floats, decimals, strings, booleans and dates, each with ~15% nulls.
-fn random_batch(n: usize, seed: u64) -> RecordBatch {
-    let mut r = rng(seed);
-    let null = |r: &mut dyn FnMut() -> u64| r() % 100 < 15;
-    let a: Int32Array = (0..n).map(|_| if null(&mut r) { None } else { Some((r() % 200) as i32 - 100) }).collect();
-    let b: Int64Array =
-        (0..n).map(|_| if null(&mut r) { None } else { Some((r() % 1_000_000) as i64 - 500_000) }).collect();
-    let c: Float64Array = (0..n)
-        .map(|_| if null(&mut r) { None } else { Some(((r() % 2_000_001) as f64 - 1_000_000.0) / 1024.0) })
-        .collect();
-    let d = (0..n)
-        .map(|_| if null(&mut r) { None } else { Some((r() % 1_000_000) as i128 - 200_000) })
-        .collect::<Decimal128Array>()
-        .with_precision_and_scale(15, 2)
-        .unwrap();
-    let words = ["", "a", "ab", "abc", "b", "ba", "SHIP", "MAIL", "AIR", "AIR REG", "é", "zz"];
-    let s: StringViewArray =
-        (0..n).map(|_| if null(&mut r) { None } else { Some(words[(r() % words.len() as u64) as usize]) }).collect();
-    let f: BooleanArray = (0..n).map(|_| if null(&mut r) { None } else { Some(r() % 2 == 0) }).collect();
-    let t: Date32Array = (0..n).map(|_| if null(&mut r) { None } else { Some(8000 + (r() % 2000) as i32) }).collect();
-    let u: UInt8Array = (0..n).map(|_| Some((r() % 256) as u8)).collect();
-    common::batch(vec![
-        ("a", Arc::new(a) as ArrayRef),
-        ("b", Arc::new(b)),
-        ("c", Arc::new(c)),
-        ("d", Arc::new(d)),
-        ("s", Arc::new(s)),
-        ("f", Arc::new(f)),
-        ("t", Arc::new(t)),
-        ("u", Arc::new(u)),
-    ])
-}
+use common::random_batch;
 
 /// Predicates over the random frame, parameterised by `k`.
 fn predicates(k: i64) -> Vec<Expr> {

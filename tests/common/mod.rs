@@ -1,6 +1,8 @@
 //! Shared test helpers: the devices every behaviour runs on, and `test_device!`.
 #![allow(dead_code)]
+use arrow::array::*;
 use ember::prelude::*;
+use std::sync::Arc;
 
 /// Whether CUDA tests were requested (`EMBER_TEST_CUDA=1`). Requested CUDA tests fail, never
 /// skip, when there is no GPU.
@@ -57,4 +59,48 @@ pub fn frame(cols: Vec<(&str, arrow::array::ArrayRef)>, device: Device) -> DataF
 /// The frame's data on the host.
 pub fn host(df: &DataFrame) -> arrow::array::RecordBatch {
     df.to_record_batch().unwrap()
+}
+
+/// Deterministic pseudo-random numbers (xorshift), so failures reproduce.
+pub fn rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    }
+}
+
+/// A random frame: ints, floats, decimals, strings, booleans and dates, each with ~15% nulls.
+pub fn random_batch(n: usize, seed: u64) -> RecordBatch {
+    let mut r = rng(seed);
+    let null = |r: &mut dyn FnMut() -> u64| r() % 100 < 15;
+    let a: Int32Array = (0..n).map(|_| if null(&mut r) { None } else { Some((r() % 200) as i32 - 100) }).collect();
+    let b: Int64Array =
+        (0..n).map(|_| if null(&mut r) { None } else { Some((r() % 1_000_000) as i64 - 500_000) }).collect();
+    let c: Float64Array = (0..n)
+        .map(|_| if null(&mut r) { None } else { Some(((r() % 2_000_001) as f64 - 1_000_000.0) / 1024.0) })
+        .collect();
+    let d = (0..n)
+        .map(|_| if null(&mut r) { None } else { Some((r() % 1_000_000) as i128 - 200_000) })
+        .collect::<Decimal128Array>()
+        .with_precision_and_scale(15, 2)
+        .unwrap();
+    let words = ["", "a", "ab", "abc", "b", "ba", "SHIP", "MAIL", "AIR", "AIR REG", "é", "zz"];
+    let s: StringViewArray =
+        (0..n).map(|_| if null(&mut r) { None } else { Some(words[(r() % words.len() as u64) as usize]) }).collect();
+    let f: BooleanArray = (0..n).map(|_| if null(&mut r) { None } else { Some(r() % 2 == 0) }).collect();
+    let t: Date32Array = (0..n).map(|_| if null(&mut r) { None } else { Some(8000 + (r() % 2000) as i32) }).collect();
+    let u: UInt8Array = (0..n).map(|_| Some((r() % 256) as u8)).collect();
+    batch(vec![
+        ("a", Arc::new(a) as ArrayRef),
+        ("b", Arc::new(b)),
+        ("c", Arc::new(c)),
+        ("d", Arc::new(d)),
+        ("s", Arc::new(s)),
+        ("f", Arc::new(f)),
+        ("t", Arc::new(t)),
+        ("u", Arc::new(u)),
+    ])
 }

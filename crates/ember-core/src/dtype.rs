@@ -6,7 +6,7 @@ use std::fmt;
 
 /// A column's logical type. Physical layout follows Arrow: fixed-width values, bit-packed
 /// booleans, strings as offsets + bytes, and a validity bitmap for nulls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DType {
     /// Boolean (bit-packed).
     Bool,
@@ -42,7 +42,7 @@ pub enum DType {
     /// Days since 1970-01-01.
     Date32,
     /// Time since the epoch in `TimeUnit`s (no time zone).
-    Timestamp(TimeUnit),
+    Timestamp(#[serde(with = "crate::serde_time_unit")] TimeUnit),
 }
 
 impl fmt::Display for DType {

@@ -53,6 +53,10 @@ pub enum Error {
     /// An error from arrow-rs on the CPU path.
     #[error("arrow: {0}")]
     Arrow(arrow::error::ArrowError),
+    /// An expression under a predicate does not fit one fused GPU program (the op falls back to
+    /// filtering first; users do not see this error).
+    #[error("the expression is too large for one fused GPU program")]
+    ProgramTooLarge,
     /// A bug in ember: please report it.
     #[error("internal error (a bug in ember): {0}")]
     Internal(String),

@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// One value of some [`DType`], or null.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Scalar {
     /// Null (of no particular type).
     Null,
@@ -47,7 +47,7 @@ pub enum Scalar {
     /// Days since the epoch.
     Date32(i32),
     /// Time since the epoch.
-    Timestamp(i64, TimeUnit),
+    Timestamp(i64, #[serde(with = "crate::serde_time_unit")] TimeUnit),
 }
 
 impl Scalar {

@@ -1,13 +1,48 @@
 //! ember's relational operations. Each op has a CPU-engine implementation (`cpu.rs`, arrow-rs
 //! compute + rayon) and a GPU implementation (`gpu.rs`, kernels in `kernels/*.cu`) that runs
-//! unchanged on CUDA and on the simulated device; [`DataFrameOps`] dispatches on the frame's device.
+//! unchanged on CUDA and on the simulated device; each op's `mod.rs` dispatches on the frame's
+//! device. Plans, `LazyFrame` and the `DataFrame` methods are in `ember-plan`, above this crate.
 #![warn(missing_docs)]
 
 pub mod expr;
 pub mod filter;
-mod frame_ops;
 pub mod reduce;
 
 pub use expr::{col, date, dec, lit, BinaryOp, Expr, StrOp};
-pub use frame_ops::DataFrameOps;
+
+use ember_core::{DataFrame, Device, Error, Result};
+use ember_gpu::ExecContext;
+
+/// Runs an op where `df` lives: the CPU engine (`cpu`) for a CPU frame; otherwise the GPU path
+/// (`gpu`) in `ctx`, or in a fresh context on the frame's device whose trace is logged as `what`
+/// (target `ember::trace`) when it finishes.
+pub(crate) fn dispatch<T>(
+    df: &DataFrame,
+    ctx: Option<&ExecContext>,
+    what: &str,
+    gpu: impl FnOnce(&ExecContext) -> Result<T>,
+    cpu: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    if !df.device().is_gpu() {
+        return cpu();
+    }
+    match ctx {
+        Some(ctx) => {
+            if Device::of_gpu(ctx.gpu()) != df.device() {
+                return Err(Error::DeviceMismatch(format!(
+                    "the frame is on {}, the execution context on {}",
+                    df.device(),
+                    Device::of_gpu(ctx.gpu())
+                )));
+            }
+            gpu(ctx)
+        }
+        None => {
+            let ctx = expr::gpu::context_of(df)?;
+            let out = gpu(&ctx)?;
+            ctx.log_trace(what);
+            Ok(out)
+        }
+    }
+}
 pub use reduce::Agg;

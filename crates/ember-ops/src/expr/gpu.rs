@@ -83,9 +83,17 @@ pub(crate) fn prepare(
             }
             Err(BuildError::Failed(e)) => return Err(e),
             Err(BuildError::TooLarge) => {
-                // Evaluate the largest subtree not yet evaluated, then try again.
-                let roots: Vec<&TypedExpr> = predicate.into_iter().chain(std::iter::once(value)).collect();
+                // Evaluate the largest subtree not yet evaluated, then try again. Under a
+                // predicate the value is not split: a subtree evaluated on its own would run
+                // (and fail) on rows the predicate drops. The caller filters first instead.
+                let roots: Vec<&TypedExpr> = match predicate {
+                    Some(p) => vec![p],
+                    None => vec![value],
+                };
                 let Some(big) = roots.iter().filter_map(|r| split_point(r, pre)).max_by_key(|e| e.size()) else {
+                    if predicate.is_some() {
+                        return Err(Error::ProgramTooLarge);
+                    }
                     return Err(Error::Internal("an expression node does not fit one program".into()));
                 };
                 let col = evaluate_typed(ctx, df, big, pre)?;
@@ -95,8 +103,9 @@ pub(crate) fn prepare(
     }
 }
 
-/// The subtree to evaluate first when `root` does not fit a program: going down the largest child,
-/// the first node of at most a quarter of a program's instructions.
+/// The subtree to evaluate first when `root` does not fit a program: going down the largest child
+/// not yet evaluated, the first node of at most a quarter of a program's instructions (or the
+/// deepest such path's end).
 fn split_point<'e>(root: &'e TypedExpr, pre: &Precomputed) -> Option<&'e TypedExpr> {
     let limit = abi::EXPR_MAX_INSTR as usize / 4;
     let mut node = root;
@@ -105,11 +114,13 @@ fn split_point<'e>(root: &'e TypedExpr, pre: &Precomputed) -> Option<&'e TypedEx
             .children()
             .into_iter()
             .filter(|c| !pre.contains_key(&(*c as *const TypedExpr)) && c.size() > 1)
-            .max_by_key(|c| c.size())?;
-        if child.size() <= limit {
-            return Some(child);
+            .max_by_key(|c| c.size());
+        match child {
+            Some(c) if c.size() <= limit => return Some(c),
+            Some(c) => node = c,
+            None if !std::ptr::eq(node, root) => return Some(node),
+            None => return None,
         }
-        node = child;
     }
 }
 

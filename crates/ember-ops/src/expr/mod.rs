@@ -23,11 +23,30 @@ pub mod program;
 pub mod typed;
 pub mod types;
 
-use ember_core::{Result, Scalar};
+use ember_core::{Column, DType, DataFrame, Result, Scalar};
+use ember_gpu::ExecContext;
 use std::fmt;
 
+/// Evaluates `expr` over `df` to a column on `df`'s device (a literal-only expression is
+/// broadcast to `df.num_rows()` rows; a bare untyped null to a null boolean column).
+pub fn evaluate(df: &DataFrame, expr: &Expr) -> Result<Column> {
+    evaluate_in(None, df, expr)
+}
+
+/// [`evaluate`] in the execution context `ctx` (GPU frames; `None`: a fresh one).
+pub fn evaluate_in(ctx: Option<&ExecContext>, df: &DataFrame, expr: &Expr) -> Result<Column> {
+    let typed = typed::resolve(expr, df.fields(), DType::Bool)?;
+    crate::dispatch(
+        df,
+        ctx,
+        "evaluate",
+        |ctx| Ok(Column::Device(gpu::evaluate(ctx, df, &typed)?)),
+        || Ok(Column::Host(cpu::evaluate(df, expr)?)),
+    )
+}
+
 /// A binary operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum BinaryOp {
     /// `+`
     Add,
@@ -88,7 +107,7 @@ impl BinaryOp {
 }
 
 /// A string predicate with a literal pattern (no wildcards).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum StrOp {
     /// The string starts with the pattern.
     StartsWith,
@@ -99,7 +118,7 @@ pub enum StrOp {
 }
 
 /// An expression over the columns of a frame.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Expr {
     /// A column by name.
     Column(String),

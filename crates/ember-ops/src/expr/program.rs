@@ -173,6 +173,10 @@ impl<'a> Builder<'a> {
     }
 
     fn constant(&mut self, words: &[u64]) -> Build<u16> {
+        // The same value (a scale factor, a precision limit) takes one slot range.
+        if let Some(at) = (0..self.n_consts).find(|&i| self.prog.consts[i..self.n_consts].starts_with(words)) {
+            return Ok(at as u16);
+        }
         if self.n_consts + words.len() > MAX_CONSTS {
             return Err(BuildError::TooLarge);
         }
@@ -182,8 +186,11 @@ impl<'a> Builder<'a> {
         Ok(at as u16)
     }
 
-    fn const128(&mut self, v: i128) -> Build<u16> {
-        self.constant(&[v as u128 as u64, (v as u128 >> 64) as u64])
+    /// Two i128 constants in consecutive slots (`k` and `k + 2`), as the kernel reads them.
+    fn const128_pair(&mut self, a: i128, b: i128) -> Build<u16> {
+        let w = |v: i128| [v as u128 as u64, (v as u128 >> 64) as u64];
+        let (a, b) = (w(a), w(b));
+        self.constant(&[a[0], a[1], b[0], b[1]])
     }
 
     fn input(&mut self, values: u64, validity: u64) -> Build<u8> {
@@ -240,12 +247,12 @@ impl<'a> Builder<'a> {
                             "10^{up} in the cast from {from} to {to}"
                         ))))?;
                         let lim = 10i128.checked_pow(precision as u32).unwrap_or(i128::MAX);
-                        let k = self.const128(mul)?;
-                        self.const128(lim)?;
-                        k
+                        self.const128_pair(mul, lim)?
                     }
                     (DType::Decimal128 { scale, .. }, DType::Float64) => {
-                        self.constant(&[10f64.powi(scale as i32).to_bits()])?
+                        // 10^|scale| as a double (exact up to 22) and the scale itself.
+                        let p10 = 10f64.powi((scale as i32).abs());
+                        self.constant(&[p10.to_bits(), scale as i64 as u64])?
                     }
                     _ => 0,
                 };
@@ -272,15 +279,9 @@ impl<'a> Builder<'a> {
                 };
                 let ty = if op.is_arithmetic() { code_of(*dtype)? } else { operand_ty };
                 let imm = match (op, decimal_mul) {
-                    (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Div, Some((l, r))) if dtype.is_decimal() => {
-                        let k = self.const128(*l)?;
-                        self.const128(*r)?;
-                        k
-                    }
-                    (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Div, None) if dtype.is_decimal() => {
-                        let k = self.const128(1)?;
-                        self.const128(1)?;
-                        k
+                    (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Div, muls) if dtype.is_decimal() => {
+                        let (l, r) = muls.unwrap_or((1, 1));
+                        self.const128_pair(l, r)?
                     }
                     _ => 0,
                 };

@@ -139,8 +139,9 @@ fn resolve_opt(expr: &Expr, fields: &[Field]) -> Result<Option<TypedExpr>> {
             }
             TypedExpr::Not(Box::new(coerce(inner, DType::Bool)))
         }
-        Expr::IsNull(e) => TypedExpr::IsNull(Box::new(coerce(resolve_opt(e, fields)?, DType::Bool))),
-        Expr::IsNotNull(e) => TypedExpr::IsNotNull(Box::new(coerce(resolve_opt(e, fields)?, DType::Bool))),
+        // The operand keeps its own type (only an untyped null needs one).
+        Expr::IsNull(e) => TypedExpr::IsNull(Box::new(typed_or_null(resolve_opt(e, fields)?))),
+        Expr::IsNotNull(e) => TypedExpr::IsNotNull(Box::new(typed_or_null(resolve_opt(e, fields)?))),
         Expr::Str { op, expr, pattern } => {
             let inner = resolve_opt(expr, fields)?;
             match inner.as_ref().map(|e| e.dtype()) {
@@ -150,6 +151,11 @@ fn resolve_opt(expr: &Expr, fields: &[Field]) -> Result<Option<TypedExpr>> {
             TypedExpr::Str { op: *op, expr: Box::new(coerce(inner, DType::Utf8)), pattern: pattern.clone() }
         }
     }))
+}
+
+/// `e`, or a boolean null for an untyped null.
+fn typed_or_null(e: Option<TypedExpr>) -> TypedExpr {
+    e.unwrap_or(TypedExpr::Literal { value: Scalar::Null, dtype: DType::Bool })
 }
 
 /// `e` as type `to`: a typed null for an untyped null, a cast where the types differ.

@@ -11,19 +11,24 @@ pub mod gpu;
 
 use crate::expr::{typed::resolve, types::dtype_of, Expr};
 use ember_core::{type_bail, DType, DataFrame, Result};
+use ember_gpu::ExecContext;
 
 /// Rows of `df` where `predicate` is true, on `df`'s device.
 pub fn filter(df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
+    filter_in(None, df, predicate)
+}
+
+/// [`filter`] in the execution context `ctx` (GPU frames; `None`: a fresh one).
+pub fn filter_in(ctx: Option<&ExecContext>, df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
     match dtype_of(predicate, df.fields())? {
         Some(DType::Bool) | None => {}
         Some(t) => type_bail!(format!("filter({predicate})"), "the predicate must be boolean, got {t}"),
     }
-    if df.device().is_gpu() {
-        let ctx = crate::expr::gpu::context_of(df)?;
-        let out = gpu::filter(&ctx, df, &resolve(predicate, df.fields(), DType::Bool)?)?;
-        ctx.log_trace("filter");
-        Ok(out)
-    } else {
-        cpu::filter(df, predicate)
-    }
+    crate::dispatch(
+        df,
+        ctx,
+        "filter",
+        |ctx| gpu::filter(ctx, df, &resolve(predicate, df.fields(), DType::Bool)?),
+        || cpu::filter(df, predicate),
+    )
 }

@@ -51,6 +51,7 @@ pub fn reduce(
     let n = df.num_rows();
     let t = value.dtype();
     // Count sums "value is not null" (always valid) over the kept rows.
+    let original = value;
     let counted;
     let (value, input) = if agg == Agg::Count {
         counted = TypedExpr::IsNotNull(Box::new(value.clone()));
@@ -74,7 +75,14 @@ pub fn reduce(
         _ => type_code(input).ok_or_else(|| Error::Internal(format!("accumulator for {input}")))? as u32,
     };
     let mut pre = Precomputed::new();
-    let p = prepare(ctx, df, predicate, value, &mut pre)?;
+    let p = match prepare(ctx, df, predicate, value, &mut pre) {
+        Err(Error::ProgramTooLarge) => {
+            // The value is too large to fuse with the predicate: filter, then reduce.
+            let kept = crate::filter::gpu::filter(ctx, df, predicate.expect("only under a predicate"))?;
+            return reduce(ctx, &kept, None, original, agg);
+        }
+        other => other?,
+    };
     let blocks = partial_blocks(n);
     let partials = ctx.alloc(blocks * acc.width())?;
     let counts = ctx.alloc(blocks * 8)?;

@@ -17,9 +17,10 @@ pub mod gpu;
 
 use crate::expr::{typed::resolve, types::dtype_of, Expr};
 use ember_core::{type_bail, DType, DataFrame, Result, Scalar};
+use ember_gpu::ExecContext;
 
 /// A whole-column aggregation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Agg {
     /// Sum of the non-null values (0 when there are none).
     Sum,
@@ -67,6 +68,17 @@ pub fn reduce(df: &DataFrame, expr: &Expr, agg: Agg) -> Result<Scalar> {
 /// `agg(expr)` over the rows of `df` where `predicate` is true (all rows when `None`), computed
 /// on `df`'s device without materialising the filtered rows: filter followed by aggregate, fused.
 pub fn reduce_where(df: &DataFrame, predicate: Option<&Expr>, expr: &Expr, agg: Agg) -> Result<Scalar> {
+    reduce_where_in(None, df, predicate, expr, agg)
+}
+
+/// [`reduce_where`] in the execution context `ctx` (GPU frames; `None`: a fresh one).
+pub fn reduce_where_in(
+    ctx: Option<&ExecContext>,
+    df: &DataFrame,
+    predicate: Option<&Expr>,
+    expr: &Expr,
+    agg: Agg,
+) -> Result<Scalar> {
     // An untyped null literal reduces like an all-null i32 column.
     let input = dtype_of(expr, df.fields())?.unwrap_or(DType::Int32);
     output_type(agg, input)?;
@@ -76,14 +88,15 @@ pub fn reduce_where(df: &DataFrame, predicate: Option<&Expr>, expr: &Expr, agg: 
             Some(t) => type_bail!(format!("filter({p})"), "the predicate must be boolean, got {t}"),
         }
     }
-    if df.device().is_gpu() {
-        let ctx = crate::expr::gpu::context_of(df)?;
-        let pred = predicate.map(|p| resolve(p, df.fields(), DType::Bool)).transpose()?;
-        let value = resolve(expr, df.fields(), DType::Int32)?;
-        let out = gpu::reduce(&ctx, df, pred.as_ref(), &value, agg)?;
-        ctx.log_trace("reduce");
-        Ok(out)
-    } else {
-        cpu::reduce_where(df, predicate, expr, agg)
-    }
+    crate::dispatch(
+        df,
+        ctx,
+        "reduce",
+        |ctx| {
+            let pred = predicate.map(|p| resolve(p, df.fields(), DType::Bool)).transpose()?;
+            let value = resolve(expr, df.fields(), DType::Int32)?;
+            gpu::reduce(ctx, df, pred.as_ref(), &value, agg)
+        },
+        || cpu::reduce_where(df, predicate, expr, agg),
+    )
 }

@@ -1,0 +1,46 @@
+//! Runs a logical plan with the ops of `ember-ops`, on the device the scanned frames are on.
+use crate::plan::LogicalPlan;
+use ember_core::{Column, DataFrame, Device, Result};
+use ember_gpu::ExecContext;
+use ember_ops::{expr::evaluate_in, filter::filter_in, reduce::reduce_where_in};
+
+/// Executes `plan` (optimized or not: the answer is the same). GPU work runs in `ctx` when given
+/// (one trace for the whole query), else each op in a fresh context.
+pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFrame> {
+    let run = |p: &LogicalPlan| execute(p, ctx);
+    match plan {
+        LogicalPlan::Scan { source, projection } => {
+            let df = source.data()?;
+            match projection {
+                None => Ok(df.clone()),
+                Some(p) => df.select(&p.iter().map(String::as_str).collect::<Vec<_>>()),
+            }
+        }
+        LogicalPlan::Select { input, exprs } => {
+            let df = run(input)?;
+            let columns = exprs
+                .iter()
+                .map(|e| Ok((e.name.clone(), evaluate_in(ctx, &df, &e.expr)?)))
+                .collect::<Result<Vec<(String, Column)>>>()?;
+            if columns.is_empty() {
+                return df.select(&[]);
+            }
+            DataFrame::from_columns(columns, df.device())
+        }
+        LogicalPlan::Filter { input, predicate } => filter_in(ctx, &run(input)?, predicate),
+        LogicalPlan::Aggregate { input, predicate, aggs } => {
+            let df = run(input)?;
+            let fields = plan.schema()?;
+            let columns = aggs
+                .iter()
+                .zip(&fields)
+                .map(|(a, f)| {
+                    let v = reduce_where_in(ctx, &df, predicate.as_ref(), &a.expr, a.agg)?;
+                    Ok((a.name.clone(), Column::Host(v.to_array(&f.dtype)?)))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            DataFrame::from_columns(columns, Device::Cpu)
+        }
+        LogicalPlan::Slice { input, offset, len } => run(input)?.slice(*offset, *len),
+    }
+}

@@ -1,0 +1,185 @@
+//! `LazyFrame`: builds a plan, optimizes it on `collect()`; and the eager `DataFrame` methods
+//! written as `lazy()…collect()`.
+use crate::plan::{AggExpr, LogicalPlan, NamedExpr, Source};
+use crate::{execute, optimize};
+use ember_core::{DataFrame, Device, Error, Result, Scalar};
+use ember_gpu::ExecContext;
+use ember_ops::{Agg, Expr};
+
+/// A query over frames, run on `collect()` after optimization.
+#[derive(Debug, Clone)]
+pub struct LazyFrame {
+    plan: LogicalPlan,
+    optimize: bool,
+}
+
+impl LazyFrame {
+    /// A query that reads `df` (shown as `name` in plans).
+    pub fn scan(name: &str, df: &DataFrame) -> LazyFrame {
+        LazyFrame::from_plan(LogicalPlan::Scan { source: Source::frame(name, df.clone()), projection: None })
+    }
+
+    /// A query from a plan (e.g. a deserialised one, bound with [`LogicalPlan::bind`]).
+    pub fn from_plan(plan: LogicalPlan) -> LazyFrame {
+        LazyFrame { plan, optimize: true }
+    }
+
+    /// The plan as built.
+    pub fn logical_plan(&self) -> &LogicalPlan {
+        &self.plan
+    }
+
+    /// Turns the optimizer off (`false`) or on; results are the same either way.
+    pub fn with_optimizations(mut self, on: bool) -> LazyFrame {
+        self.optimize = on;
+        self
+    }
+
+    fn then(self, f: impl FnOnce(Box<LogicalPlan>) -> LogicalPlan) -> LazyFrame {
+        LazyFrame { plan: f(Box::new(self.plan)), optimize: self.optimize }
+    }
+
+    /// Rows where `predicate` is true.
+    pub fn filter(self, predicate: Expr) -> LazyFrame {
+        self.then(|input| LogicalPlan::Filter { input, predicate })
+    }
+
+    /// Exactly these output columns.
+    pub fn select<E: Into<NamedExpr>>(self, exprs: impl IntoIterator<Item = E>) -> LazyFrame {
+        let exprs = exprs.into_iter().map(Into::into).collect();
+        self.then(|input| LogicalPlan::Select { input, exprs })
+    }
+
+    /// The input's columns plus these (a column of the same name is replaced in place).
+    pub fn with_columns<E: Into<NamedExpr>>(self, exprs: impl IntoIterator<Item = E>) -> Result<LazyFrame> {
+        let mut out: Vec<NamedExpr> =
+            self.plan.schema()?.into_iter().map(|f| NamedExpr::from(Expr::Column(f.name))).collect();
+        for e in exprs.into_iter().map(Into::into) {
+            match out.iter_mut().find(|o| o.name == e.name) {
+                Some(slot) => *slot = e,
+                None => out.push(e),
+            }
+        }
+        Ok(self.select(out))
+    }
+
+    /// One row of whole-frame aggregations (a CPU frame: see [`LogicalPlan::Aggregate`]).
+    pub fn aggregate(self, aggs: impl IntoIterator<Item = AggExpr>) -> LazyFrame {
+        let aggs = aggs.into_iter().collect();
+        self.then(|input| LogicalPlan::Aggregate { input, predicate: None, aggs })
+    }
+
+    /// Rows `offset..offset + len`, clamped.
+    pub fn slice(self, offset: usize, len: usize) -> LazyFrame {
+        self.then(|input| LogicalPlan::Slice { input, offset, len })
+    }
+
+    /// The first `n` rows.
+    pub fn head(self, n: usize) -> LazyFrame {
+        self.slice(0, n)
+    }
+
+    /// The plan that `collect` runs (optimized unless turned off), as an indented tree.
+    pub fn explain(&self) -> Result<String> {
+        Ok(self.final_plan()?.to_string())
+    }
+
+    fn final_plan(&self) -> Result<LogicalPlan> {
+        self.plan.schema()?; // type-check the whole plan before anything runs
+        if self.optimize {
+            optimize(&self.plan)
+        } else {
+            Ok(self.plan.clone())
+        }
+    }
+
+    /// Runs the query. On a GPU the whole query runs in one execution context, whose trace is
+    /// logged (target `ember::trace`) when it finishes.
+    pub fn collect(self) -> Result<DataFrame> {
+        let plan = self.final_plan()?;
+        match scan_device(&plan)?.gpu()? {
+            None => execute(&plan, None),
+            Some(gpu) => {
+                let ctx = ExecContext::new(gpu);
+                let out = execute(&plan, Some(&ctx))?;
+                ctx.log_trace("query");
+                Ok(out)
+            }
+        }
+    }
+
+    /// Runs the query with its GPU work in `ctx` (read `ctx.trace()` after).
+    pub fn collect_in(self, ctx: &ExecContext) -> Result<DataFrame> {
+        execute(&self.final_plan()?, Some(ctx))
+    }
+}
+
+/// The device of the frames the plan scans (the first scan's; execution checks the rest).
+fn scan_device(plan: &LogicalPlan) -> Result<Device> {
+    match plan {
+        LogicalPlan::Scan { source, .. } => Ok(source.data()?.device()),
+        other => scan_device(other.inputs()[0]),
+    }
+}
+
+/// Relational operations on a [`DataFrame`], run on the frame's device. Each is
+/// `self.lazy()…collect()` (bring them in with `use ember::prelude::*`).
+///
+/// # Example
+/// ```
+/// use arrow::array::{Int64Array, RecordBatch};
+/// use ember_core::{DataFrame, Scalar};
+/// use ember_ops::{col, lit};
+/// use ember_plan::DataFrameOps;
+/// use std::sync::Arc;
+/// let batch = RecordBatch::try_from_iter([("a", Arc::new(Int64Array::from(vec![Some(1), None, Some(5)])) as _)]).unwrap();
+/// let df = DataFrame::from_record_batch(&batch).unwrap();
+/// let kept = df.filter(col("a").gt(lit(2i64))).unwrap();
+/// assert_eq!(kept.num_rows(), 1);
+/// assert_eq!(df.sum(col("a")).unwrap(), Scalar::Int64(6));
+/// ```
+pub trait DataFrameOps {
+    /// A lazy query over this frame.
+    fn lazy(&self) -> LazyFrame;
+    /// Rows where `predicate` is true (nulls drop the row), order kept.
+    fn filter(&self, predicate: Expr) -> Result<DataFrame> {
+        self.lazy().filter(predicate).collect()
+    }
+    /// Evaluates `expr` to a column on the frame's device.
+    fn evaluate(&self, expr: &Expr) -> Result<ember_core::Column>;
+    /// `agg(expr)` over all rows.
+    fn agg(&self, expr: Expr, agg: Agg) -> Result<Scalar> {
+        let out = self.lazy().aggregate([AggExpr { agg, expr, name: "agg".into() }]).collect()?;
+        let arr = out.columns().first().ok_or_else(|| Error::Internal("empty aggregate".into()))?.to_arrow()?;
+        Scalar::from_array(arr.as_ref(), 0)
+    }
+    /// Sum of non-null values.
+    fn sum(&self, expr: Expr) -> Result<Scalar> {
+        self.agg(expr, Agg::Sum)
+    }
+    /// Smallest non-null value (null if none).
+    fn min(&self, expr: Expr) -> Result<Scalar> {
+        self.agg(expr, Agg::Min)
+    }
+    /// Largest non-null value (null if none).
+    fn max(&self, expr: Expr) -> Result<Scalar> {
+        self.agg(expr, Agg::Max)
+    }
+    /// Mean of non-null values as f64 (null if none).
+    fn mean(&self, expr: Expr) -> Result<Scalar> {
+        self.agg(expr, Agg::Mean)
+    }
+    /// Number of non-null values.
+    fn count(&self, expr: Expr) -> Result<Scalar> {
+        self.agg(expr, Agg::Count)
+    }
+}
+
+impl DataFrameOps for DataFrame {
+    fn lazy(&self) -> LazyFrame {
+        LazyFrame::scan("df", self)
+    }
+    fn evaluate(&self, expr: &Expr) -> Result<ember_core::Column> {
+        ember_ops::expr::evaluate(self, expr)
+    }
+}

@@ -1,0 +1,189 @@
+//! The optimizer: rewrites that never change a result, applied in this order:
+//!
+//! 1. **Constant folding**: literal-only subtrees become one literal (evaluated once by the CPU
+//!    engine, so every device folds to the same value).
+//! 2. **Predicate pushdown**: adjacent filters merge (`p1 AND p2`); a filter moves below a select
+//!    when it reads only columns the select passes through unchanged (renames are followed).
+//! 3. **Filter + aggregate fusion**: an aggregate over a filter takes the predicate, so the
+//!    filtered rows are never materialised (one pass on the GPU: predicate, value and reduction).
+//! 4. **Projection pushdown**: every scan reads only the columns something above it uses, and
+//!    select outputs nobody reads are dropped.
+use crate::plan::{LogicalPlan, NamedExpr};
+use ember_core::Result;
+use ember_ops::expr::typed::fold_constants;
+use ember_ops::Expr;
+use std::collections::BTreeSet;
+
+/// The optimized form of `plan`.
+pub fn optimize(plan: &LogicalPlan) -> Result<LogicalPlan> {
+    let p = fold(plan)?;
+    let p = push_predicates(p);
+    let p = fuse(p);
+    Ok(prune(p, None))
+}
+
+fn map_input(plan: LogicalPlan, f: impl FnOnce(LogicalPlan) -> LogicalPlan) -> LogicalPlan {
+    match plan {
+        LogicalPlan::Scan { .. } => plan,
+        LogicalPlan::Select { input, exprs } => LogicalPlan::Select { input: Box::new(f(*input)), exprs },
+        LogicalPlan::Filter { input, predicate } => LogicalPlan::Filter { input: Box::new(f(*input)), predicate },
+        LogicalPlan::Aggregate { input, predicate, aggs } => {
+            LogicalPlan::Aggregate { input: Box::new(f(*input)), predicate, aggs }
+        }
+        LogicalPlan::Slice { input, offset, len } => LogicalPlan::Slice { input: Box::new(f(*input)), offset, len },
+    }
+}
+
+fn fold(plan: &LogicalPlan) -> Result<LogicalPlan> {
+    let input = |p: &LogicalPlan| fold(p).map(Box::new);
+    Ok(match plan {
+        LogicalPlan::Scan { .. } => plan.clone(),
+        LogicalPlan::Select { input: i, exprs } => LogicalPlan::Select {
+            input: input(i)?,
+            exprs: exprs
+                .iter()
+                .map(|e| Ok(NamedExpr { expr: fold_constants(&e.expr)?, name: e.name.clone() }))
+                .collect::<Result<_>>()?,
+        },
+        LogicalPlan::Filter { input: i, predicate } => {
+            LogicalPlan::Filter { input: input(i)?, predicate: fold_constants(predicate)? }
+        }
+        LogicalPlan::Aggregate { input: i, predicate, aggs } => LogicalPlan::Aggregate {
+            input: input(i)?,
+            predicate: predicate.as_ref().map(fold_constants).transpose()?,
+            aggs: aggs
+                .iter()
+                .map(|a| Ok(crate::AggExpr { expr: fold_constants(&a.expr)?, ..a.clone() }))
+                .collect::<Result<_>>()?,
+        },
+        LogicalPlan::Slice { input: i, offset, len } => {
+            LogicalPlan::Slice { input: input(i)?, offset: *offset, len: *len }
+        }
+    })
+}
+
+/// The columns `e` reads.
+pub(crate) fn columns_of(e: &Expr, out: &mut BTreeSet<String>) {
+    match e {
+        Expr::Column(c) => {
+            out.insert(c.clone());
+        }
+        Expr::Literal(_) => {}
+        Expr::Binary { left, right, .. } => {
+            columns_of(left, out);
+            columns_of(right, out);
+        }
+        Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Str { expr: e, .. } => columns_of(e, out),
+    }
+}
+
+/// `e` with column names replaced by `rename(name)`.
+fn rename_columns(e: &Expr, rename: &dyn Fn(&str) -> String) -> Expr {
+    let r = |x: &Expr| Box::new(rename_columns(x, rename));
+    match e {
+        Expr::Column(c) => Expr::Column(rename(c)),
+        Expr::Literal(_) => e.clone(),
+        Expr::Binary { op, left, right } => Expr::Binary { op: *op, left: r(left), right: r(right) },
+        Expr::Not(x) => Expr::Not(r(x)),
+        Expr::IsNull(x) => Expr::IsNull(r(x)),
+        Expr::IsNotNull(x) => Expr::IsNotNull(r(x)),
+        Expr::Str { op, expr, pattern } => Expr::Str { op: *op, expr: r(expr), pattern: pattern.clone() },
+    }
+}
+
+fn push_predicates(plan: LogicalPlan) -> LogicalPlan {
+    match plan {
+        LogicalPlan::Filter { input, predicate } => match *input {
+            LogicalPlan::Filter { input: inner, predicate: p0 } => {
+                push_predicates(LogicalPlan::Filter { input: inner, predicate: p0.and(predicate) })
+            }
+            LogicalPlan::Select { input: inner, exprs } => {
+                let mut used = BTreeSet::new();
+                columns_of(&predicate, &mut used);
+                // Each column the predicate reads must be a pass-through (maybe renamed) column.
+                let source_of = |name: &str| {
+                    exprs.iter().find(|e| e.name == name).and_then(|e| match &e.expr {
+                        Expr::Column(c) => Some(c.clone()),
+                        _ => None,
+                    })
+                };
+                if used.iter().all(|c| source_of(c).is_some()) {
+                    let pushed = rename_columns(&predicate, &|c| source_of(c).unwrap_or_else(|| c.to_string()));
+                    let filter = push_predicates(LogicalPlan::Filter { input: inner, predicate: pushed });
+                    LogicalPlan::Select { input: Box::new(filter), exprs }
+                } else {
+                    let inner = push_predicates(LogicalPlan::Select { input: inner, exprs });
+                    LogicalPlan::Filter { input: Box::new(inner), predicate }
+                }
+            }
+            other => LogicalPlan::Filter { input: Box::new(push_predicates(other)), predicate },
+        },
+        other => map_input(other, push_predicates),
+    }
+}
+
+fn fuse(plan: LogicalPlan) -> LogicalPlan {
+    match plan {
+        LogicalPlan::Aggregate { input, predicate, aggs } => match *input {
+            LogicalPlan::Filter { input: inner, predicate: p } => {
+                let predicate = Some(match predicate {
+                    None => p,
+                    Some(q) => p.and(q),
+                });
+                fuse(LogicalPlan::Aggregate { input: inner, predicate, aggs })
+            }
+            other => LogicalPlan::Aggregate { input: Box::new(fuse(other)), predicate, aggs },
+        },
+        other => map_input(other, fuse),
+    }
+}
+
+/// Keeps only what `needed` (None: every output) asks of `plan`, recursively.
+fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
+    match plan {
+        LogicalPlan::Scan { source, projection } => {
+            let Some(needed) = needed else { return LogicalPlan::Scan { source, projection } };
+            let keep: Vec<String> = match projection {
+                Some(p) => p.into_iter().filter(|c| needed.contains(c)).collect(),
+                None => source.fields.iter().map(|f| f.name.clone()).filter(|c| needed.contains(c)).collect(),
+            };
+            LogicalPlan::Scan { source, projection: Some(keep) }
+        }
+        LogicalPlan::Select { input, exprs } => {
+            let exprs: Vec<NamedExpr> = match needed {
+                Some(n) => exprs.into_iter().filter(|e| n.contains(&e.name)).collect(),
+                None => exprs,
+            };
+            let mut child = BTreeSet::new();
+            for e in &exprs {
+                columns_of(&e.expr, &mut child);
+            }
+            LogicalPlan::Select { input: Box::new(prune(*input, Some(&child))), exprs }
+        }
+        LogicalPlan::Filter { input, predicate } => {
+            let mut child = BTreeSet::new();
+            columns_of(&predicate, &mut child);
+            let child = match needed {
+                Some(n) => {
+                    child.extend(n.iter().cloned());
+                    Some(child)
+                }
+                None => None,
+            };
+            LogicalPlan::Filter { input: Box::new(prune(*input, child.as_ref())), predicate }
+        }
+        LogicalPlan::Aggregate { input, predicate, aggs } => {
+            let mut child = BTreeSet::new();
+            for a in &aggs {
+                columns_of(&a.expr, &mut child);
+            }
+            if let Some(p) = &predicate {
+                columns_of(p, &mut child);
+            }
+            LogicalPlan::Aggregate { input: Box::new(prune(*input, Some(&child))), predicate, aggs }
+        }
+        LogicalPlan::Slice { input, offset, len } => {
+            LogicalPlan::Slice { input: Box::new(prune(*input, needed)), offset, len }
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! The logical plan: what to compute, not how. Plans serialise with serde (a distributed mode
+//! ships them to workers, binding [`Source`]s by name there).
+use ember_core::{DataFrame, Error, Field, Result};
+use ember_ops::expr::types::dtype_of;
+use ember_ops::{Agg, Expr};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where a scan reads from: an in-memory frame, known by name. A deserialised plan carries the
+/// name only; [`LogicalPlan::bind`] attaches the frame.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Source {
+    /// The name the plan shows and binds by.
+    pub name: String,
+    /// The schema of the source.
+    pub fields: Vec<SerField>,
+    #[serde(skip)]
+    frame: Option<DataFrame>,
+}
+
+/// A [`Field`] in a serialisable form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SerField {
+    /// Column name.
+    pub name: String,
+    /// Logical type.
+    pub dtype: ember_core::DType,
+    /// Whether nulls may occur.
+    pub nullable: bool,
+}
+
+impl From<&Field> for SerField {
+    fn from(f: &Field) -> Self {
+        SerField { name: f.name.clone(), dtype: f.dtype, nullable: f.nullable }
+    }
+}
+impl From<&SerField> for Field {
+    fn from(f: &SerField) -> Self {
+        Field { name: f.name.clone(), dtype: f.dtype, nullable: f.nullable }
+    }
+}
+
+impl Source {
+    /// A source over an in-memory frame.
+    pub fn frame(name: &str, df: DataFrame) -> Source {
+        Source { name: name.into(), fields: df.fields().iter().map(SerField::from).collect(), frame: Some(df) }
+    }
+    /// The frame, or an error naming the unbound source.
+    pub fn data(&self) -> Result<&DataFrame> {
+        self.frame.as_ref().ok_or_else(|| {
+            Error::InvalidArgument(format!("source {:?} is not bound to a frame (LogicalPlan::bind)", self.name))
+        })
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Source({:?}, bound={})", self.name, self.frame.is_some())
+    }
+}
+
+/// An expression with the name of the column it produces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedExpr {
+    /// The expression.
+    pub expr: Expr,
+    /// The output column's name.
+    pub name: String,
+}
+
+impl From<Expr> for NamedExpr {
+    /// A bare column keeps its name; anything else is named by its text.
+    fn from(expr: Expr) -> Self {
+        let name = match &expr {
+            Expr::Column(c) => c.clone(),
+            other => other.to_string(),
+        };
+        NamedExpr { expr, name }
+    }
+}
+
+/// A whole-frame aggregation with its output name: `col("x").sum().alias("total")`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AggExpr {
+    /// Which aggregation.
+    pub agg: Agg,
+    /// Over what.
+    pub expr: Expr,
+    /// The output column's name (the input column's name by default, as polars).
+    pub name: String,
+}
+
+impl AggExpr {
+    /// Renames the output column.
+    pub fn alias(mut self, name: &str) -> AggExpr {
+        self.name = name.into();
+        self
+    }
+}
+
+/// `.sum()`, `.min()`, ... on expressions, and `.alias()` for projections.
+pub trait AggregateExt {
+    /// `agg(self)`.
+    fn agg(self, agg: Agg) -> AggExpr;
+    /// Sum of non-null values.
+    fn sum(self) -> AggExpr;
+    /// Smallest non-null value.
+    fn min(self) -> AggExpr;
+    /// Largest non-null value.
+    fn max(self) -> AggExpr;
+    /// Mean of non-null values.
+    fn mean(self) -> AggExpr;
+    /// Number of non-null values.
+    fn count(self) -> AggExpr;
+    /// Names the column a projection produces.
+    fn alias(self, name: &str) -> NamedExpr;
+}
+
+impl AggregateExt for Expr {
+    fn agg(self, agg: Agg) -> AggExpr {
+        let name = NamedExpr::from(self.clone()).name;
+        AggExpr { agg, expr: self, name }
+    }
+    fn sum(self) -> AggExpr {
+        self.agg(Agg::Sum)
+    }
+    fn min(self) -> AggExpr {
+        self.agg(Agg::Min)
+    }
+    fn max(self) -> AggExpr {
+        self.agg(Agg::Max)
+    }
+    fn mean(self) -> AggExpr {
+        self.agg(Agg::Mean)
+    }
+    fn count(self) -> AggExpr {
+        self.agg(Agg::Count)
+    }
+    fn alias(self, name: &str) -> NamedExpr {
+        NamedExpr { expr: self, name: name.into() }
+    }
+}
+
+/// A node of the logical plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum LogicalPlan {
+    /// Read a source; `projection` keeps only the named columns (in source order).
+    Scan {
+        /// The source.
+        source: Source,
+        /// The columns read (`None`: all).
+        projection: Option<Vec<String>>,
+    },
+    /// One output column per expression (select; `with_columns` is a select that keeps the input's
+    /// columns).
+    Select {
+        /// The input.
+        input: Box<LogicalPlan>,
+        /// The outputs.
+        exprs: Vec<NamedExpr>,
+    },
+    /// The rows where `predicate` is true (null drops the row).
+    Filter {
+        /// The input.
+        input: Box<LogicalPlan>,
+        /// A boolean expression.
+        predicate: Expr,
+    },
+    /// One row of whole-frame aggregations over the rows where `predicate` (if any) is true. The
+    /// result is a CPU frame: its values were read back to finish the reductions (cuDF's
+    /// reductions return host scalars for the same reason).
+    Aggregate {
+        /// The input.
+        input: Box<LogicalPlan>,
+        /// A fused filter: rows it drops are never materialised.
+        predicate: Option<Expr>,
+        /// The aggregations.
+        aggs: Vec<AggExpr>,
+    },
+    /// Rows `offset..offset + len`, clamped to the input.
+    Slice {
+        /// The input.
+        input: Box<LogicalPlan>,
+        /// First row.
+        offset: usize,
+        /// Rows at most.
+        len: usize,
+    },
+}
+
+impl LogicalPlan {
+    /// The output columns.
+    pub fn schema(&self) -> Result<Vec<Field>> {
+        Ok(match self {
+            LogicalPlan::Scan { source, projection } => {
+                let all: Vec<Field> = source.fields.iter().map(Field::from).collect();
+                match projection {
+                    None => all,
+                    Some(p) => p
+                        .iter()
+                        .map(|n| {
+                            all.iter().find(|f| &f.name == n).cloned().ok_or_else(|| Error::ColumnNotFound {
+                                name: n.clone(),
+                                available: all.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
+                            })
+                        })
+                        .collect::<Result<_>>()?,
+                }
+            }
+            LogicalPlan::Select { input, exprs } => {
+                let fields = input.schema()?;
+                let mut out: Vec<Field> = Vec::with_capacity(exprs.len());
+                for e in exprs {
+                    if out.iter().any(|f| f.name == e.name) {
+                        return Err(Error::InvalidArgument(format!("duplicate output column {:?}", e.name)));
+                    }
+                    let dtype = dtype_of(&e.expr, &fields)?.unwrap_or(ember_core::DType::Bool);
+                    out.push(Field { name: e.name.clone(), dtype, nullable: true });
+                }
+                out
+            }
+            LogicalPlan::Filter { input, .. } | LogicalPlan::Slice { input, .. } => input.schema()?,
+            LogicalPlan::Aggregate { input, aggs, .. } => {
+                let fields = input.schema()?;
+                aggs.iter()
+                    .map(|a| {
+                        let t = dtype_of(&a.expr, &fields)?.unwrap_or(ember_core::DType::Int32);
+                        let dtype = ember_ops::reduce::output_type(a.agg, t)?;
+                        Ok(Field { name: a.name.clone(), dtype, nullable: true })
+                    })
+                    .collect::<Result<_>>()?
+            }
+        })
+    }
+
+    /// The plan's inputs.
+    pub fn inputs(&self) -> Vec<&LogicalPlan> {
+        match self {
+            LogicalPlan::Scan { .. } => vec![],
+            LogicalPlan::Select { input, .. }
+            | LogicalPlan::Filter { input, .. }
+            | LogicalPlan::Aggregate { input, .. }
+            | LogicalPlan::Slice { input, .. } => vec![input],
+        }
+    }
+
+    /// Attaches `frame` to every scan of the source named `name` (after deserialising a plan).
+    pub fn bind(&mut self, name: &str, frame: &DataFrame) {
+        match self {
+            LogicalPlan::Scan { source, .. } => {
+                if source.name == name {
+                    source.frame = Some(frame.clone());
+                }
+            }
+            LogicalPlan::Select { input, .. }
+            | LogicalPlan::Filter { input, .. }
+            | LogicalPlan::Aggregate { input, .. }
+            | LogicalPlan::Slice { input, .. } => input.bind(name, frame),
+        }
+    }
+
+    fn fmt_indent(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        let pad = "  ".repeat(depth);
+        match self {
+            LogicalPlan::Scan { source, projection } => {
+                write!(f, "{pad}SCAN {}", source.name)?;
+                match projection {
+                    Some(p) => writeln!(f, " [{}]", p.join(", "))?,
+                    None => writeln!(f)?,
+                }
+            }
+            LogicalPlan::Select { exprs, .. } => {
+                let items: Vec<String> = exprs
+                    .iter()
+                    .map(|e| match &e.expr {
+                        Expr::Column(c) if *c == e.name => c.clone(),
+                        other => format!("{other} AS {}", e.name),
+                    })
+                    .collect();
+                writeln!(f, "{pad}SELECT [{}]", items.join(", "))?;
+            }
+            LogicalPlan::Filter { predicate, .. } => writeln!(f, "{pad}FILTER {predicate}")?,
+            LogicalPlan::Aggregate { predicate, aggs, .. } => {
+                let items: Vec<String> = aggs
+                    .iter()
+                    .map(|a| format!("{}({}) AS {}", format!("{:?}", a.agg).to_lowercase(), a.expr, a.name))
+                    .collect();
+                write!(f, "{pad}AGGREGATE [{}]", items.join(", "))?;
+                match predicate {
+                    Some(p) => writeln!(f, " WHERE {p}")?,
+                    None => writeln!(f)?,
+                }
+            }
+            LogicalPlan::Slice { offset, len, .. } => writeln!(f, "{pad}SLICE {offset}..+{len}")?,
+        }
+        for i in self.inputs() {
+            i.fmt_indent(f, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for LogicalPlan {
+    /// The plan as an indented tree, root first (what `explain` prints).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_indent(f, 0)
+    }
+}
