@@ -77,3 +77,10 @@ extern "C" __global__ void gather_str_bytes(const i64* offsets, const u8* bytes,
     for (i64 k = s; k < e; ++k) dst[k - s] = bytes[k];
 }
 EMBER_SIM_EXPORT(gather_str_bytes)
+
+// out[i] = start + i: the row indices of a slice, gathered like a filter's.
+extern "C" __global__ void iota_u32(u32* out, u32 start, u64 n) {
+    const u64 i = ember_gid();
+    if (i < n) out[i] = start + (u32)i;
+}
+EMBER_SIM_EXPORT(iota_u32)

@@ -207,6 +207,13 @@ impl DataFrame {
     pub fn slice(&self, offset: usize, len: usize) -> Result<DataFrame> {
         let offset = offset.min(self.num_rows);
         let len = len.min(self.num_rows - offset);
+        if self.device.is_gpu() {
+            return Err(Error::DeviceMismatch(format!(
+                "DataFrame::slice is the CPU engine's zero-copy view; on {} use ember::ops::slice::slice \
+                 or df.lazy().slice(..)",
+                self.device
+            )));
+        }
         let columns = self
             .columns
             .iter()

@@ -289,7 +289,10 @@ impl fmt::Display for Scalar {
             Scalar::Float64(v) => write!(f, "{v}"),
             Scalar::Decimal128 { value, scale, .. } => write!(f, "{}", format_decimal(*value, *scale)),
             Scalar::Utf8(v) => write!(f, "{v}"),
-            Scalar::Date32(v) => write!(f, "date32({v})"),
+            Scalar::Date32(v) => match arrow::temporal_conversions::date32_to_datetime(*v) {
+                Some(d) => write!(f, "{}", d.date()),
+                None => write!(f, "date32({v})"),
+            },
             Scalar::Timestamp(v, u) => write!(f, "timestamp[{u:?}]({v})"),
         }
     }

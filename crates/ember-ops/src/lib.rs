@@ -7,6 +7,7 @@
 pub mod expr;
 pub mod filter;
 pub mod reduce;
+pub mod slice;
 
 pub use expr::{col, date, dec, lit, BinaryOp, Expr, StrOp};
 

@@ -62,32 +62,16 @@ fn fold(plan: &LogicalPlan) -> Result<LogicalPlan> {
     })
 }
 
-/// The columns `e` reads.
+/// The columns `e` reads, added to `out`.
 pub(crate) fn columns_of(e: &Expr, out: &mut BTreeSet<String>) {
-    match e {
-        Expr::Column(c) => {
-            out.insert(c.clone());
-        }
-        Expr::Literal(_) => {}
-        Expr::Binary { left, right, .. } => {
-            columns_of(left, out);
-            columns_of(right, out);
-        }
-        Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Str { expr: e, .. } => columns_of(e, out),
-    }
+    out.extend(e.column_names().into_iter().map(String::from));
 }
 
 /// `e` with column names replaced by `rename(name)`.
 fn rename_columns(e: &Expr, rename: &dyn Fn(&str) -> String) -> Expr {
-    let r = |x: &Expr| Box::new(rename_columns(x, rename));
     match e {
         Expr::Column(c) => Expr::Column(rename(c)),
-        Expr::Literal(_) => e.clone(),
-        Expr::Binary { op, left, right } => Expr::Binary { op: *op, left: r(left), right: r(right) },
-        Expr::Not(x) => Expr::Not(r(x)),
-        Expr::IsNull(x) => Expr::IsNull(r(x)),
-        Expr::IsNotNull(x) => Expr::IsNotNull(r(x)),
-        Expr::Str { op, expr, pattern } => Expr::Str { op: *op, expr: r(expr), pattern: pattern.clone() },
+        other => other.clone().try_map_children(|c| Ok(rename_columns(&c, rename))).expect("renaming cannot fail"),
     }
 }
 

@@ -69,13 +69,10 @@ pub struct NamedExpr {
 }
 
 impl From<Expr> for NamedExpr {
-    /// A bare column keeps its name; anything else is named by its text.
+    /// Named by its alias, a bare column by its name, anything else by its text.
     fn from(expr: Expr) -> Self {
-        let name = match &expr {
-            Expr::Column(c) => c.clone(),
-            other => other.to_string(),
-        };
-        NamedExpr { expr, name }
+        let name = expr.output_name();
+        NamedExpr { expr: expr.unaliased().clone(), name }
     }
 }
 
@@ -98,7 +95,7 @@ impl AggExpr {
     }
 }
 
-/// `.sum()`, `.min()`, ... on expressions, and `.alias()` for projections.
+/// `.sum()`, `.min()`, ... on expressions: whole-frame aggregations for [`crate::LazyFrame::aggregate`].
 pub trait AggregateExt {
     /// `agg(self)`.
     fn agg(self, agg: Agg) -> AggExpr;
@@ -112,14 +109,11 @@ pub trait AggregateExt {
     fn mean(self) -> AggExpr;
     /// Number of non-null values.
     fn count(self) -> AggExpr;
-    /// Names the column a projection produces.
-    fn alias(self, name: &str) -> NamedExpr;
 }
 
 impl AggregateExt for Expr {
     fn agg(self, agg: Agg) -> AggExpr {
-        let name = NamedExpr::from(self.clone()).name;
-        AggExpr { agg, expr: self, name }
+        AggExpr { agg, name: self.output_name(), expr: self.unaliased().clone() }
     }
     fn sum(self) -> AggExpr {
         self.agg(Agg::Sum)
@@ -135,9 +129,6 @@ impl AggregateExt for Expr {
     }
     fn count(self) -> AggExpr {
         self.agg(Agg::Count)
-    }
-    fn alias(self, name: &str) -> NamedExpr {
-        NamedExpr { expr: self, name: name.into() }
     }
 }
 

@@ -127,3 +127,19 @@ pub fn gather_utf8(
     )?;
     Ok((out_offsets, out_bytes))
 }
+
+/// The `u32` row indices `start..start + n` (a slice, gathered like a filter's kept rows).
+pub fn iota(ctx: &ExecContext, start: usize, n: usize) -> Result<DeviceBuffer> {
+    if start.checked_add(n).is_none_or(|end| end > u32::MAX as usize) {
+        return Err(GpuError::Size(format!("rows {start}..+{n}: row indices are 32-bit")));
+    }
+    let out = ctx.alloc(n * 4)?;
+    if n > 0 {
+        ctx.launch(
+            Kernel::new("compact", "iota_u32"),
+            LaunchConfig::for_elems(n, BLOCK),
+            &[(&out).into(), KernelArg::U32(start as u32), KernelArg::U64(n as u64)],
+        )?;
+    }
+    Ok(out)
+}

@@ -72,7 +72,7 @@ pub fn evaluate(df: &DataFrame, expr: &Expr) -> Result<ArrayRef> {
 pub(crate) fn evaluate_chunks(df: &DataFrame, expr: &Expr) -> Result<Vec<ArrayRef>> {
     let out = dtype_of(expr, df.fields())?.unwrap_or(DType::Bool);
     let n = df.num_rows();
-    if !references_columns(expr) {
+    if !expr.references_columns() {
         let one = eval(df, expr, None)?;
         return Ok(vec![one.into_rows(out, n)?]);
     }
@@ -87,16 +87,6 @@ pub(crate) fn evaluate_chunks(df: &DataFrame, expr: &Expr) -> Result<Vec<ArrayRe
             eval(df, expr, Some((offset, len)))?.into_rows(out, len)
         })
         .collect()
-}
-
-/// Whether `expr` reads any column (else it is a constant).
-pub(crate) fn references_columns(expr: &Expr) -> bool {
-    match expr {
-        Expr::Column(_) => true,
-        Expr::Literal(_) => false,
-        Expr::Binary { left, right, .. } => references_columns(left) || references_columns(right),
-        Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Str { expr: e, .. } => references_columns(e),
-    }
 }
 
 /// An intermediate value.
@@ -220,6 +210,7 @@ fn eval(df: &DataFrame, expr: &Expr, rows: Option<(usize, usize)>) -> Result<Val
             })
         }
         Expr::Literal(s) => Val::Scalar(literal(s)?),
+        Expr::Alias(e, _) => eval(df, e, rows)?,
         Expr::Binary { op, left, right } => binary(*op, eval(df, left, rows)?, eval(df, right, rows)?)?,
         Expr::Not(e) => {
             let v = eval(df, e, rows)?.cast(&DataType::Boolean)?;

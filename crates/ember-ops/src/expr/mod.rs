@@ -148,6 +148,8 @@ pub enum Expr {
         /// The literal pattern.
         pattern: String,
     },
+    /// `expr` under another name (the name of the column a projection produces).
+    Alias(Box<Expr>, String),
 }
 
 /// A column reference.
@@ -172,6 +174,76 @@ pub fn date(s: &str) -> Result<Expr> {
 }
 
 impl Expr {
+    /// The operands of this node.
+    pub fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Column(_) | Expr::Literal(_) => vec![],
+            Expr::Binary { left, right, .. } => vec![left, right],
+            Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Str { expr: e, .. } | Expr::Alias(e, _) => {
+                vec![e]
+            }
+        }
+    }
+
+    /// This node with each operand replaced by `f(operand)`.
+    pub fn try_map_children(self, mut f: impl FnMut(Expr) -> Result<Expr>) -> Result<Expr> {
+        let mut g = |e: Box<Expr>| f(*e).map(Box::new);
+        Ok(match self {
+            Expr::Column(_) | Expr::Literal(_) => self,
+            Expr::Binary { op, left, right } => Expr::Binary { op, left: g(left)?, right: g(right)? },
+            Expr::Not(e) => Expr::Not(g(e)?),
+            Expr::IsNull(e) => Expr::IsNull(g(e)?),
+            Expr::IsNotNull(e) => Expr::IsNotNull(g(e)?),
+            Expr::Str { op, expr, pattern } => Expr::Str { op, expr: g(expr)?, pattern },
+            Expr::Alias(e, name) => Expr::Alias(g(e)?, name),
+        })
+    }
+
+    /// Whether the expression reads any column (else it is a constant).
+    pub fn references_columns(&self) -> bool {
+        matches!(self, Expr::Column(_)) || self.children().iter().any(|c| c.references_columns())
+    }
+
+    /// The columns the expression reads, each once, in order of first use.
+    pub fn column_names(&self) -> Vec<&str> {
+        fn walk<'e>(e: &'e Expr, out: &mut Vec<&'e str>) {
+            if let Expr::Column(c) = e {
+                if !out.contains(&c.as_str()) {
+                    out.push(c);
+                }
+            }
+            for c in e.children() {
+                walk(c, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+
+    /// The name of the column the expression produces: its alias, a bare column's name, or its
+    /// text.
+    pub fn output_name(&self) -> String {
+        match self {
+            Expr::Alias(_, name) => name.clone(),
+            Expr::Column(c) => c.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Names the column this expression produces (`select([(col("a") * lit(2)).alias("a2")])`).
+    pub fn alias(self, name: &str) -> Expr {
+        Expr::Alias(Box::new(self), name.into())
+    }
+
+    /// The expression without any alias at its root.
+    pub fn unaliased(&self) -> &Expr {
+        match self {
+            Expr::Alias(e, _) => e.unaliased(),
+            other => other,
+        }
+    }
+
     fn binary(self, op: BinaryOp, rhs: Expr) -> Expr {
         Expr::Binary { op, left: Box::new(self), right: Box::new(rhs) }
     }
@@ -270,6 +342,7 @@ impl fmt::Display for Expr {
             Expr::IsNull(e) => write!(f, "{e} IS NULL"),
             Expr::IsNotNull(e) => write!(f, "{e} IS NOT NULL"),
             Expr::Str { op, expr, pattern } => write!(f, "{expr}.{op:?}({pattern:?})"),
+            Expr::Alias(e, name) => write!(f, "{e} AS {name}"),
         }
     }
 }

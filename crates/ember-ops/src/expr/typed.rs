@@ -120,6 +120,7 @@ fn resolve_opt(expr: &Expr, fields: &[Field]) -> Result<Option<TypedExpr>> {
         }
         Expr::Literal(Scalar::Null) => return Ok(None),
         Expr::Literal(s) => TypedExpr::Literal { value: s.clone(), dtype: s.dtype().expect("non-null literal") },
+        Expr::Alias(e, _) => return resolve_opt(e, fields),
         Expr::Binary { op, left, right } => {
             let (l, r) = (resolve_opt(left, fields)?, resolve_opt(right, fields)?);
             let plan = binary_plan(*op, l.as_ref().map(|e| e.dtype()), r.as_ref().map(|e| e.dtype()))?;
@@ -167,22 +168,12 @@ fn coerce(e: Option<TypedExpr>, to: DType) -> TypedExpr {
     }
 }
 
-/// Whether `expr` reads any column.
-pub fn references_columns(expr: &Expr) -> bool {
-    match expr {
-        Expr::Column(_) => true,
-        Expr::Literal(_) => false,
-        Expr::Binary { left, right, .. } => references_columns(left) || references_columns(right),
-        Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Str { expr: e, .. } => references_columns(e),
-    }
-}
-
 /// Folds every literal-only subtree of `expr` to one literal, evaluated by the CPU engine on one
 /// row (so every executor folds to the same value). Errors of the folded arithmetic (`1 / 0`)
 /// surface here. A subtree that folds to a null of a known type is left as it is (a bare null
 /// literal would lose the type that decides the result type above it).
 pub fn fold_constants(expr: &Expr) -> Result<Expr> {
-    if !references_columns(expr) {
+    if !expr.references_columns() {
         if matches!(expr, Expr::Literal(_)) {
             return Ok(expr.clone());
         }
@@ -192,15 +183,7 @@ pub fn fold_constants(expr: &Expr) -> Result<Expr> {
         }
         return Ok(Expr::Literal(value));
     }
-    let fold = |e: &Expr| fold_constants(e).map(Box::new);
-    Ok(match expr {
-        Expr::Binary { op, left, right } => Expr::Binary { op: *op, left: fold(left)?, right: fold(right)? },
-        Expr::Not(e) => Expr::Not(fold(e)?),
-        Expr::IsNull(e) => Expr::IsNull(fold(e)?),
-        Expr::IsNotNull(e) => Expr::IsNotNull(fold(e)?),
-        Expr::Str { op, expr, pattern } => Expr::Str { op: *op, expr: fold(expr)?, pattern: pattern.clone() },
-        Expr::Column(_) | Expr::Literal(_) => expr.clone(),
-    })
+    expr.clone().try_map_children(|c| fold_constants(&c))
 }
 
 /// The value of a literal-only expression.

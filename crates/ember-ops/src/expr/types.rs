@@ -200,6 +200,7 @@ pub fn dtype_of(expr: &Expr, fields: &[Field]) -> Result<Option<DType>> {
                 .dtype,
         ),
         Expr::Literal(s) => s.dtype(),
+        Expr::Alias(e, _) => dtype_of(e, fields)?,
         Expr::Binary { op, left, right } => {
             Some(binary_plan(*op, dtype_of(left, fields)?, dtype_of(right, fields)?)?.output)
         }

@@ -94,30 +94,8 @@ fn filtered_chunks(df: &DataFrame, predicate: &Expr, expr: &Expr) -> Result<Vec<
         return crate::expr::cpu::evaluate_chunks(df, expr);
     }
     // Only the columns the value reads, filtered: far narrower than the frame.
-    let kept = crate::filter::cpu::filter_by_mask(&df.select(&columns_of(expr))?, &mask)?;
+    let kept = crate::filter::cpu::filter_by_mask(&df.select(&expr.column_names())?, &mask)?;
     crate::expr::cpu::evaluate_chunks(&kept, expr)
-}
-
-/// Names of the columns `expr` reads, each once, in first-use order.
-fn columns_of(expr: &Expr) -> Vec<&str> {
-    fn walk<'e>(e: &'e Expr, out: &mut Vec<&'e str>) {
-        match e {
-            Expr::Column(c) => {
-                if !out.contains(&c.as_str()) {
-                    out.push(c)
-                }
-            }
-            Expr::Literal(_) => {}
-            Expr::Binary { left, right, .. } => {
-                walk(left, out);
-                walk(right, out);
-            }
-            Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Str { expr: e, .. } => walk(e, out),
-        }
-    }
-    let mut out = Vec::new();
-    walk(expr, &mut out);
-    out
 }
 
 /// Non-null values in all chunks.

@@ -1,0 +1,111 @@
+//! The execution context on the simulated device: what a query costs (read from its trace), a
+//! memory limit that fails one op cleanly and leaves the context usable, kernel argument checks,
+//! and device frames used and dropped on other threads.
+mod common;
+use ember::gpu::memory::{LimitResource, MemoryResource};
+use ember::gpu::{ExecContext, Gpu, GpuError, Kernel, KernelArg, LaunchConfig, SimRejection};
+use ember::prelude::*;
+use std::sync::Arc;
+
+fn sim() -> ExecContext {
+    ExecContext::new(Gpu::sim().unwrap())
+}
+
+#[test]
+fn q6_is_two_launches_and_one_synchronisation() {
+    let li = ember::tpch::lineitem(0.01).unwrap().to(Device::Sim).unwrap();
+    let ctx = sim();
+    let out = ember::tpch::q6_lazy(&li).unwrap().collect_in(&ctx).unwrap();
+    let t = ctx.trace();
+    eprintln!("Q6 trace: {t}");
+    assert!(t.launches <= 3, "{t}");
+    assert_eq!(t.syncs, 1, "{t}");
+    assert_eq!(t.kernels[0].kernel, "expr::expr_reduce_partial", "{t}");
+    // No full-width intermediate: far less device memory than one 16-byte column of the input.
+    assert!(t.memory.peak_bytes < (li.num_rows() as u64 * 16) / 8, "{t}");
+    assert_eq!(out.num_rows(), 1);
+}
+
+#[test]
+fn q1_charge_is_one_launch() {
+    let li = ember::tpch::lineitem(0.001).unwrap().to(Device::Sim).unwrap();
+    let charge = col("l_extendedprice") * (lit(1) - col("l_discount")) * (lit(1) + col("l_tax"));
+    let ctx = sim();
+    let dev = ember::expr::evaluate_in(Some(&ctx), &li, &charge).unwrap();
+    let t = ctx.trace();
+    assert_eq!(t.launches, 1, "{t}");
+    assert_eq!(t.syncs, 1, "the error word: {t}");
+    // One output column of i128 and its error word; no intermediates.
+    assert!(t.memory.allocated_bytes <= (li.num_rows() as u64 * 16).next_multiple_of(256) + 256, "{t}");
+    let cpu = li.to(Device::Cpu).unwrap().evaluate(&charge).unwrap().to_arrow().unwrap();
+    assert_eq!(dev.to_arrow().unwrap().as_ref(), cpu.as_ref());
+}
+
+#[test]
+fn a_memory_limit_fails_one_op_and_the_context_recovers() {
+    let gpu = Gpu::sim().unwrap();
+    let limited: Arc<dyn MemoryResource> = Arc::new(LimitResource::new(gpu.default_resource(), 64 << 10));
+    let ctx = ExecContext::with_resource(gpu, limited);
+    let big =
+        common::frame(vec![("x", Arc::new(arrow::array::Int64Array::from_iter_values(0..100_000)) as _)], Device::Sim);
+    let err = ember::filter::filter_in(Some(&ctx), &big, &col("x").gt(lit(10i64))).unwrap_err();
+    assert!(matches!(err, Error::Gpu(GpuError::OutOfMemory { limit: Some(_), .. })), "{err}");
+    let small = common::frame(vec![("x", Arc::new(arrow::array::Int64Array::from(vec![1, 20, 30])) as _)], Device::Sim);
+    let kept = ember::filter::filter_in(Some(&ctx), &small, &col("x").gt(lit(10i64))).unwrap();
+    assert_eq!(kept.num_rows(), 2);
+    assert_eq!(ctx.trace().memory.current_bytes, 16, "the result's one buffer (two i64, padded)");
+    drop(kept);
+    assert_eq!(ctx.trace().memory.current_bytes, 0, "everything both ops allocated was returned");
+}
+
+#[test]
+fn kernel_arguments_are_checked_on_every_sim_launch() {
+    let ctx = sim();
+    let buf = ctx.alloc_zeroed(64).unwrap();
+    let cfg = LaunchConfig::blocks(1, 32);
+    let kind = |r: ember::gpu::Result<()>| match r {
+        Err(GpuError::SimLaunch { kind, message, .. }) => (kind, message),
+        other => panic!("expected a rejected launch, got {other:?}"),
+    };
+    // iota_u32(u32* out, u32 start, u64 n): one argument short, a u64 for a u32, a misaligned pointer.
+    let k = Kernel::new("compact", "iota_u32");
+    let (r, m) = kind(ctx.launch(k, cfg, &[(&buf).into(), KernelArg::U32(0)]));
+    assert_eq!(r, SimRejection::ArgumentMismatch, "{m}");
+    let (r, m) = kind(ctx.launch(k, cfg, &[(&buf).into(), KernelArg::U64(0), KernelArg::U64(4)]));
+    assert_eq!(r, SimRejection::ArgumentMismatch, "{m}");
+    assert!(m.contains("argument 1"), "{m}");
+    let (r, m) =
+        kind(ctx.launch(k, cfg, &[KernelArg::Ptr(buf.device_ptr() + 2), KernelArg::U32(0), KernelArg::U64(4)]));
+    assert_eq!(r, SimRejection::ArgumentMismatch, "{m}");
+    assert!(m.contains("aligned"), "{m}");
+    // The right kernel in the wrong module is not found, as on CUDA.
+    let wrong =
+        ctx.launch(Kernel::new("reduce", "iota_u32"), cfg, &[(&buf).into(), KernelArg::U32(0), KernelArg::U64(4)]);
+    assert!(matches!(wrong, Err(GpuError::KernelNotFound { .. })), "{wrong:?}");
+    ctx.launch(k, cfg, &[(&buf).into(), KernelArg::U32(7), KernelArg::U64(4)]).unwrap();
+    assert_eq!(ctx.download::<u32>(&buf, 4).unwrap(), vec![7, 8, 9, 10]);
+}
+
+#[test]
+fn device_frames_are_read_and_dropped_on_other_threads() {
+    let df = common::frame(vec![("x", Arc::new(arrow::array::Int32Array::from(vec![1, 2, 3])) as _)], Device::Sim);
+    let moved = df.clone();
+    let back = std::thread::spawn(move || {
+        let host = moved.to_record_batch().unwrap();
+        drop(moved);
+        host
+    })
+    .join()
+    .unwrap();
+    assert_eq!(back, df.to_record_batch().unwrap());
+}
+
+#[test]
+fn slices_clamp_on_every_device() {
+    for device in [Device::Cpu].into_iter().chain(common::gpu_devices()) {
+        let df = common::frame(vec![("x", Arc::new(arrow::array::Int32Array::from(vec![1, 2, 3, 4])) as _)], device);
+        let s = df.lazy().slice(2, usize::MAX).collect().unwrap();
+        assert_eq!(s.to(Device::Cpu).unwrap().num_rows(), 2);
+        assert_eq!(df.lazy().slice(9, 1).collect().unwrap().num_rows(), 0);
+    }
+}
