@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Without `--device` it runs on `Device::default()` (`EMBER_DEVICE`, else the GPU if one is
-//! usable, else the CPU). Prints `revenue: <exact decimal>` on a line of its own.
+//! usable, else the CPU). Prints `revenue: <exact decimal>` on a line of its own. With
+//! `EMBER_TRACE=1` it also prints what the query cost on a GPU (launches, copies, syncs, memory).
 use ember::prelude::*;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -33,6 +34,7 @@ fn parse_args() -> Result<(f64, Option<Device>)> {
 }
 
 fn run() -> Result<()> {
+    ember::trace::init_from_env();
     let (sf, device) = parse_args()?;
     let device = match device {
         Some(d) => d,

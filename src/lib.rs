@@ -22,12 +22,14 @@
 pub use arrow;
 pub use ember_core::{format_decimal, Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result, Scalar};
 pub use ember_gpu as gpu;
+pub use ember_ops as ops;
 pub use ember_ops::{expr, filter, reduce};
 pub use ember_plan as plan;
 pub use ember_plan::{LazyFrame, LogicalPlan};
 
 #[cfg(feature = "tpch")]
 pub mod tpch;
+pub mod trace;
 
 /// Everything a query needs: `use ember::prelude::*;`.
 pub mod prelude {

@@ -72,6 +72,22 @@ fn run() -> Result<()> {
     let (p_q6, p_rev) = time(args.reps, || polars_q6(&pli))?;
     let (e_f, e_rows) = time(args.reps, || ember_filter(&dev).map(|b| b.num_rows()))?;
     let (p_f, p_rows) = time(args.reps, || polars_filter(&pli).map(|d| polars_shape(&d).0))?;
+    // The eager API is `lazy()…collect()`: its cost over calling the op directly.
+    let pred = col("l_quantity").lt(lit(24));
+    let (e_op, _) = time(args.reps, || ember::filter::filter(&dev, &pred).map(|d| d.num_rows()))?;
+    let (e_eager, _) = time(args.reps, || dev.filter(pred.clone()).map(|d| d.num_rows()))?;
+    // Q6 written eagerly (select, filter materialising four columns, then sum) vs the fused plan.
+    let q6_eager = || {
+        dev.lazy()
+            .select([col("l_shipdate"), col("l_discount"), col("l_quantity"), col("l_extendedprice")])
+            .collect()?
+            .filter(ember::tpch::q6_predicate()?)?
+            .sum(col("l_extendedprice") * col("l_discount"))
+    };
+    let (e_q6_eager, e_rev_eager) = time(args.reps, q6_eager)?;
+    if e_rev_eager != e_rev {
+        return Err(Error::Internal(format!("eager Q6 {e_rev_eager} != lazy Q6 {e_rev}")));
+    }
     if e_rows != p_rows {
         return Err(Error::Internal(format!("filter row counts differ: ember {e_rows}, polars {p_rows}")));
     }
@@ -92,6 +108,17 @@ fn run() -> Result<()> {
     println!(
         "| filter l_quantity < 24, 16 columns materialised ({e_rows} rows) | {e_f:.4} | {p_f:.4} | {:.2} |",
         e_f / p_f
+    );
+    println!();
+    println!("| ember only ({}) | s | vs |", args.device);
+    println!("|---|---|---|");
+    println!(
+        "| filter through the eager API (plan + optimizer) vs the op directly | {e_eager:.4} | {:.3}x |",
+        e_eager / e_op
+    );
+    println!(
+        "| q6 eager (filter materialises 4 columns, then sum) vs the fused plan | {e_q6_eager:.4} | {:.2}x |",
+        e_q6_eager / e_q6
     );
     println!();
     println!("q6 revenue: ember {e_rev}, polars {p_rev}");

@@ -140,7 +140,14 @@ impl Scalar {
         if !(1..=12).contains(&m) || d == 0 || d > mdays[(m - 1) as usize] {
             return Err(bad());
         }
-        Ok(Scalar::Date32(days_from_civil(y, m, d) as i32))
+        // The years chrono (and so arrow's date display) handles; date32 itself reaches further,
+        // but a date nobody can print back is not one a user meant.
+        if !(-262_000..=262_000).contains(&y) {
+            return Err(Error::InvalidArgument(format!("{s:?}: year {y} is out of range (-262000 to 262000)")));
+        }
+        let days = i32::try_from(days_from_civil(y, m, d))
+            .map_err(|_| Error::InvalidArgument(format!("{s:?} is out of the date32 range")))?;
+        Ok(Scalar::Date32(days))
     }
 
     /// A one-element Arrow array holding this value as `dtype` (null if `self` is null).

@@ -35,6 +35,9 @@ pub fn evaluate(df: &DataFrame, expr: &Expr) -> Result<Column> {
 
 /// [`evaluate`] in the execution context `ctx` (GPU frames; `None`: a fresh one).
 pub fn evaluate_in(ctx: Option<&ExecContext>, df: &DataFrame, expr: &Expr) -> Result<Column> {
+    if let Expr::Column(name) = expr.unaliased() {
+        return Ok(df.column(name)?.clone()); // zero-copy on every device
+    }
     let typed = typed::resolve(expr, df.fields(), DType::Bool)?;
     crate::dispatch(
         df,
@@ -283,13 +286,25 @@ impl Expr {
     pub fn is_between(self, low: Expr, high: Expr) -> Expr {
         self.clone().gt_eq(low).and(self.lt_eq(high))
     }
-    /// `self = v1 OR self = v2 OR ...` (SQL `IN`; an empty list is `false`).
+    /// `self = v1 OR self = v2 OR ...` (SQL `IN`; an empty list is `false`). The ORs form a
+    /// balanced tree (depth log2 of the list), so long lists never recurse deeply.
     pub fn is_in(self, values: impl IntoIterator<Item = Scalar>) -> Expr {
-        values
-            .into_iter()
-            .map(|v| self.clone().eq(Expr::Literal(v)))
-            .reduce(Expr::or)
-            .unwrap_or(Expr::Literal(Scalar::Bool(false)))
+        let mut level: Vec<Expr> = values.into_iter().map(|v| self.clone().eq(Expr::Literal(v))).collect();
+        if level.is_empty() {
+            return Expr::Literal(Scalar::Bool(false));
+        }
+        while level.len() > 1 {
+            let mut next = Vec::with_capacity(level.len().div_ceil(2));
+            let mut it = level.into_iter();
+            while let Some(a) = it.next() {
+                next.push(match it.next() {
+                    Some(b) => a.or(b),
+                    None => a,
+                });
+            }
+            level = next;
+        }
+        level.pop().expect("one expression left")
     }
     /// True where `self` is null.
     pub fn is_null(self) -> Expr {

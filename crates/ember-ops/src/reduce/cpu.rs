@@ -2,8 +2,8 @@
 //! [`super`]).
 //!
 //! The expression is evaluated in row chunks ([`crate::expr::cpu`]); each chunk is reduced in
-//! parallel and the partial results are combined in chunk order, so results never depend on the
-//! number of threads:
+//! parallel into an [`AggState`] and the states are merged in chunk order, so results never depend
+//! on the number of threads:
 //!
 //! | agg | input | per chunk | combined |
 //! |---|---|---|---|
@@ -16,11 +16,10 @@
 //!
 //! `mean` is the sum above as f64 (a decimal sum divided by `10^scale`) divided by the count, the
 //! same definition as the GPU's.
+use super::state::AggState;
 use super::{output_type, Agg};
 use crate::expr::{types::dtype_of, Expr};
-use arrow::array::{Array, ArrayRef, ArrowNativeTypeOp, AsArray, PrimitiveArray};
-use arrow::compute::{max, min, sum, sum_checked};
-use arrow::datatypes::*;
+use arrow::array::{Array, ArrayRef, AsArray};
 use ember_core::{DType, DataFrame, Error, Result, Scalar};
 use rayon::prelude::*;
 
@@ -67,13 +66,7 @@ pub fn reduce_where(df: &DataFrame, predicate: Option<&Expr>, expr: &Expr, agg: 
         None => crate::expr::cpu::evaluate_chunks(df, expr)?,
         Some(p) => filtered_chunks(df, p, expr)?,
     };
-    match agg {
-        Agg::Count => Ok(Scalar::UInt64(count(&chunks))),
-        Agg::Sum => sum_of(&chunks, t),
-        Agg::Mean => mean_of(&chunks, t),
-        Agg::Min => min_max(&chunks, t, true),
-        Agg::Max => min_max(&chunks, t, false),
-    }
+    reduce_chunks(&chunks, t, agg)
 }
 
 /// The chunks of `expr` over the rows where `predicate` is true. The predicate runs first over
@@ -98,121 +91,24 @@ fn filtered_chunks(df: &DataFrame, predicate: &Expr, expr: &Expr) -> Result<Vec<
     crate::expr::cpu::evaluate_chunks(&kept, expr)
 }
 
-/// Non-null values in all chunks.
-fn count(chunks: &[ArrayRef]) -> u64 {
-    chunks.iter().map(|a| (a.len() - a.logical_null_count()) as u64).sum()
-}
-
-/// `f` applied to every chunk in parallel, results in chunk order.
-fn per_chunk<R: Send>(chunks: &[ArrayRef], f: impl Fn(&ArrayRef) -> Result<R> + Sync + Send) -> Result<Vec<R>> {
-    if chunks.len() == 1 {
-        return chunks.iter().map(f).collect();
-    }
-    chunks.par_iter().map(f).collect()
-}
-
-/// `a` as a primitive array of type `T` (the type rules guarantee it).
-fn prim<T: ArrowPrimitiveType>(a: &dyn Array) -> Result<&PrimitiveArray<T>> {
-    a.as_primitive_opt::<T>().ok_or_else(|| Error::Internal(format!("reduce: unexpected {}", a.data_type())))
-}
-
-/// `a` cast to `to` (no copy when it already is).
-fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
-    if a.data_type() == to {
-        return Ok(a.clone());
-    }
-    Ok(arrow::compute::cast(a, to)?)
-}
-
-/// The sum of every chunk after casting to `T` (wrapping for integers), as partial sums.
-fn wrapping_sums<T: ArrowNumericType>(chunks: &[ArrayRef]) -> Result<Vec<T::Native>> {
-    per_chunk(chunks, |a| Ok(sum(prim::<T>(cast(a, &T::DATA_TYPE)?.as_ref())?).unwrap_or(T::Native::ZERO)))
-}
-
-fn sum_of(chunks: &[ArrayRef], t: DType) -> Result<Scalar> {
-    Ok(match t {
-        t if t.is_signed_integer() => {
-            Scalar::Int64(wrapping_sums::<Int64Type>(chunks)?.into_iter().fold(0, i64::wrapping_add))
-        }
-        t if t.is_integer() => {
-            Scalar::UInt64(wrapping_sums::<UInt64Type>(chunks)?.into_iter().fold(0, u64::wrapping_add))
-        }
-        DType::Float32 => Scalar::Float32(wrapping_sums::<Float32Type>(chunks)?.into_iter().fold(0.0, |s, x| s + x)),
-        DType::Float64 => Scalar::Float64(wrapping_sums::<Float64Type>(chunks)?.into_iter().fold(0.0, |s, x| s + x)),
-        DType::Decimal128 { scale, .. } => {
-            let parts = per_chunk(chunks, |a| Ok(sum_checked(prim::<Decimal128Type>(a.as_ref())?)?.unwrap_or(0)))?;
-            let value = parts.into_iter().try_fold(0i128, |s, x| s.checked_add(x)).ok_or_else(|| {
-                Error::Overflow(format!("sum of {t}: the total does not fit in 128 bits (decimal(38, {scale}))"))
-            })?;
-            Scalar::Decimal128 { value, precision: 38, scale }
-        }
-        t => return Err(Error::Internal(format!("sum of {t}"))),
-    })
-}
-
-/// The sum as f64 (decimals divided by `10^scale`) over the count; null when there are no values.
-fn mean_of(chunks: &[ArrayRef], t: DType) -> Result<Scalar> {
-    let n = count(chunks);
-    if n == 0 {
-        return Ok(Scalar::Null);
-    }
-    let total = match sum_of(chunks, t)? {
-        Scalar::Int64(v) => v as f64,
-        Scalar::UInt64(v) => v as f64,
-        Scalar::Float32(v) => v as f64,
-        Scalar::Float64(v) => v,
-        Scalar::Decimal128 { value, scale, .. } => value as f64 / 10f64.powi(scale as i32),
-        other => return Err(Error::Internal(format!("mean over a sum of {other:?}"))),
+/// `agg` over the chunks: a state per chunk built in parallel, merged in chunk order (so the
+/// result never depends on the number of threads), finished.
+fn reduce_chunks(chunks: &[ArrayRef], t: DType, agg: Agg) -> Result<Scalar> {
+    let partial = |a: &ArrayRef| {
+        let mut s = AggState::new(agg, t)?;
+        s.update(a.as_ref())?;
+        Ok(s)
     };
-    Ok(Scalar::Float64(total / n as f64))
-}
-
-/// The smallest (`is_min`) or largest non-null value of type `T` over all chunks, in arrow-rs's
-/// order (IEEE total order for floats).
-fn extreme<T: ArrowNumericType>(chunks: &[ArrayRef], is_min: bool) -> Result<Option<T::Native>> {
-    let parts = per_chunk(chunks, |a| {
-        let p = prim::<T>(a.as_ref())?;
-        Ok(if is_min { min(p) } else { max(p) })
-    })?;
-    Ok(parts.into_iter().flatten().reduce(|best, x| {
-        let better = if is_min { x.is_lt(best) } else { x.is_gt(best) };
-        if better {
-            x
-        } else {
-            best
-        }
-    }))
-}
-
-fn min_max(chunks: &[ArrayRef], t: DType, is_min: bool) -> Result<Scalar> {
-    macro_rules! m {
-        ($ty:ty, $v:ident) => {
-            extreme::<$ty>(chunks, is_min)?.map(Scalar::$v)
-        };
-    }
-    let v = match t {
-        DType::Int8 => m!(Int8Type, Int8),
-        DType::Int16 => m!(Int16Type, Int16),
-        DType::Int32 => m!(Int32Type, Int32),
-        DType::Int64 => m!(Int64Type, Int64),
-        DType::UInt8 => m!(UInt8Type, UInt8),
-        DType::UInt16 => m!(UInt16Type, UInt16),
-        DType::UInt32 => m!(UInt32Type, UInt32),
-        DType::UInt64 => m!(UInt64Type, UInt64),
-        DType::Float32 => m!(Float32Type, Float32),
-        DType::Float64 => m!(Float64Type, Float64),
-        DType::Date32 => m!(Date32Type, Date32),
-        DType::Decimal128 { precision, scale } => {
-            extreme::<Decimal128Type>(chunks, is_min)?.map(|value| Scalar::Decimal128 { value, precision, scale })
-        }
-        DType::Timestamp(unit) => {
-            // same i64 values, without the unit
-            let raw = chunks.iter().map(|a| cast(a, &DataType::Int64)).collect::<Result<Vec<_>>>()?;
-            extreme::<Int64Type>(&raw, is_min)?.map(|v| Scalar::Timestamp(v, unit))
-        }
-        t => return Err(Error::Internal(format!("min/max of {t}"))),
+    let states: Vec<AggState> = if chunks.len() == 1 {
+        chunks.iter().map(partial).collect::<Result<_>>()?
+    } else {
+        chunks.par_iter().map(partial).collect::<Result<_>>()?
     };
-    Ok(v.unwrap_or(Scalar::Null))
+    let mut total = AggState::new(agg, t)?;
+    for s in &states {
+        total.merge(s)?;
+    }
+    total.finish()
 }
 
 #[cfg(test)]
@@ -313,7 +209,7 @@ mod tests {
         let d = one(Arc::new(Date32Array::from(vec![Some(9131), None, Some(8766)])));
         assert_eq!((r(&d, Agg::Min), r(&d, Agg::Max)), (Scalar::Date32(8766), Scalar::Date32(9131)));
         let ts = one(Arc::new(TimestampMillisecondArray::from(vec![Some(5), Some(-3), None])));
-        assert_eq!(r(&ts, Agg::Min), Scalar::Timestamp(-3, TimeUnit::Millisecond));
+        assert_eq!(r(&ts, Agg::Min), Scalar::Timestamp(-3, arrow::datatypes::TimeUnit::Millisecond));
         assert_eq!(r(&ts, Agg::Count), Scalar::UInt64(2));
         let x = one(dec(vec![Some(125), Some(-1999)], 15, 2));
         assert_eq!(r(&x, Agg::Min), Scalar::Decimal128 { value: -1999, precision: 15, scale: 2 });

@@ -14,6 +14,7 @@
 //! GPU add in different orders, so they agree to a relative 1e-12 (f64) / 1e-5 (f32), not bit for bit.
 pub mod cpu;
 pub mod gpu;
+pub mod state;
 
 use crate::expr::{typed::resolve, types::dtype_of, Expr};
 use ember_core::{type_bail, DType, DataFrame, Result, Scalar};

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The run to make when a GPU is lent (see docs/gpu-runs.md). Two steps, so the short lent window is
+# spent running, not building (the GPU machine has CUDA 13 and compute-sanitizer, but no Rust and
+# no network):
+#
+#   bash scripts/gpu-check.sh build   # here: release test binaries, quickstart and ember-bench,
+#                                     # stripped, into gpu-bundle/ (git-ignored; carry it)
+#   bash scripts/gpu-check.sh run     # on the GPU machine, from the repo root, with gpu-bundle/
+#                                     # carried: writes $OUT/gpu-check.log (or ./gpu-check.log)
+#
+# The run: every test binary with EMBER_TEST_CUDA=1 (each device test also on CUDA device 0, which
+# fails rather than skips without a GPU); the CUDA tests again under compute-sanitizer's memcheck,
+# racecheck, synccheck and initcheck; the quickstart (Q6, SF 1, --device cuda) with EMBER_TRACE=1;
+# ember-bench at SF 1 on cuda and cpu. Every step's status is summarised at the end of the log;
+# copy that summary into docs/gpu-runs.md with the date and the device.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bundle=gpu-bundle
+
+build() {
+    set -e
+    rm -rf "$bundle" && mkdir -p "$bundle/tests"
+    cargo test --workspace --release --no-run --message-format=json 2>/dev/null |
+        python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(m["executable"])
+' | while read -r exe; do
+        cp "$exe" "$bundle/tests/"
+    done
+    cargo build --release --example quickstart -p ember
+    cargo build --release -p ember-bench --bin ember-bench
+    cp target/release/examples/quickstart target/release/ember-bench "$bundle/"
+    strip "$bundle"/tests/* "$bundle"/quickstart "$bundle"/ember-bench
+    du -sh "$bundle"
+    echo "built $(ls "$bundle/tests" | wc -l) test binaries into $bundle/ (carry it: run(carry=[\"$bundle\"]))"
+}
+
+run() {
+    local out="${OUT:-.}"
+    local log="$out/gpu-check.log"
+    : >"$log"
+    local summary=()
+    step() { # step NAME COMMAND...: runs it, logs it, records pass/fail
+        local name="$1"
+        shift
+        echo "==> $name: $*" | tee -a "$log"
+        local t0=$SECONDS
+        if "$@" >>"$log" 2>&1; then
+            summary+=("PASS $name ($((SECONDS - t0)) s)")
+        else
+            summary+=("FAIL($?) $name ($((SECONDS - t0)) s)")
+        fi
+    }
+    # NVRTC (and its builtins) from the CUDA toolkit or the pip wheel on the machine.
+    local nvrtc
+    nvrtc="$(ldconfig -p 2>/dev/null | awk '/libnvrtc\.so\.13 /{print $NF; exit}')"
+    [ -n "$nvrtc" ] || nvrtc="$(find /usr/local/cuda*/ /opt /usr/lib -name 'libnvrtc.so.13*' 2>/dev/null | head -1)"
+    [ -n "$nvrtc" ] || nvrtc="$(python3 -c 'import nvidia.cu13, os; print(os.path.join(list(nvidia.cu13.__path__)[0], "lib", "libnvrtc.so.13"))' 2>/dev/null)"
+    [ -n "$nvrtc" ] && export LD_LIBRARY_PATH="$(dirname "$nvrtc")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    {
+        date -u
+        nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
+        echo "nvrtc: ${nvrtc:-not found}"
+    } >>"$log"
+    export EMBER_TEST_CUDA=1 EMBER_CACHE_DIR="${TMPDIR:-/tmp}/ember-cache"
+    for t in "$bundle"/tests/*; do
+        step "test $(basename "$t")" "$t" --test-threads=4
+    done
+    if command -v compute-sanitizer >/dev/null; then
+        for tool in memcheck racecheck synccheck initcheck; do
+            for t in "$bundle"/tests/*; do
+                # Only binaries with CUDA test variants; each sanitizer run takes the cuda ones.
+                "$t" --list 2>/dev/null | grep -q 'cuda: test' || continue
+                step "$tool $(basename "$t")" compute-sanitizer --tool "$tool" --error-exitcode 3 \
+                    "$t" cuda --test-threads=1
+            done
+        done
+    else
+        summary+=("SKIPPED compute-sanitizer (not on PATH)")
+    fi
+    step "quickstart sf1 cuda" env EMBER_TRACE=1 "$bundle/quickstart" --sf 1 --device cuda
+    step "ember-bench sf1 cuda" "$bundle/ember-bench" --sf 1 --device cuda --reps 9
+    step "ember-bench sf1 cpu" "$bundle/ember-bench" --sf 1 --device cpu --reps 9
+    {
+        echo
+        echo "== summary"
+        printf '%s\n' "${summary[@]}"
+    } | tee -a "$log"
+}
+
+case "${1:-}" in
+build) build ;;
+run) run ;;
+*)
+    echo "usage: $0 build|run" >&2
+    exit 2
+    ;;
+esac
