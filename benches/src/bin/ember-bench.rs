@@ -45,6 +45,28 @@ fn time<T>(reps: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
     Ok((secs[secs.len() / 2], out))
 }
 
+/// Medians of `f` and `g` timed in alternation (so drift on a noisy machine hits both alike).
+fn time_pair<T, U>(
+    reps: usize,
+    mut f: impl FnMut() -> Result<T>,
+    mut g: impl FnMut() -> Result<U>,
+) -> Result<(f64, f64)> {
+    f()?;
+    g()?;
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        f()?;
+        a.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        g()?;
+        b.push(t.elapsed().as_secs_f64());
+    }
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    Ok((a[a.len() / 2], b[b.len() / 2]))
+}
+
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -74,8 +96,11 @@ fn run() -> Result<()> {
     let (p_f, p_rows) = time(args.reps, || polars_filter(&pli).map(|d| polars_shape(&d).0))?;
     // The eager API is `lazy()…collect()`: its cost over calling the op directly.
     let pred = col("l_quantity").lt(lit(24));
-    let (e_op, _) = time(args.reps, || ember::filter::filter(&dev, &pred).map(|d| d.num_rows()))?;
-    let (e_eager, _) = time(args.reps, || dev.filter(pred.clone()).map(|d| d.num_rows()))?;
+    let (e_op, e_eager) = time_pair(
+        args.reps * 2,
+        || ember::filter::filter(&dev, &pred).map(|d| d.num_rows()),
+        || dev.filter(pred.clone()).map(|d| d.num_rows()),
+    )?;
     // Q6 written eagerly (select, filter materialising four columns, then sum) vs the fused plan.
     let q6_eager = || {
         dev.lazy()
