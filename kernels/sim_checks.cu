@@ -127,3 +127,54 @@ extern "C" __global__ void check_warp_deadlock(i32* out) {
     }
 }
 EMBER_SIM_EXPORT(check_warp_deadlock)
+
+// ---- Planted races (tests/racecheck in crates/ember-gpu/tests/emulator.rs) ----
+// Each `racy` kernel is correct only in some order of threads or blocks; its `fixed` twin adds
+// the missing synchronisation. The emulator's thread orders (forward, reverse, random) must give
+// the racy ones a wrong answer in at least one order and the fixed ones the right answer in all.
+
+// A missing barrier between a shared-memory write and a neighbour's read.
+template <bool FIXED>
+__device__ void neighbour_sum(const i32* in, i32* out) {
+    EMBER_SHARED(i32, sh, 256);
+    const unsigned t = threadIdx.x;
+    sh[t] = in[t];
+    if (FIXED) __syncthreads();
+    out[t] = sh[t] + sh[(t + 1) % blockDim.x];
+}
+extern "C" __global__ void race_barrier_racy(const i32* in, i32* out) { neighbour_sum<false>(in, out); }
+EMBER_SIM_EXPORT(race_barrier_racy)
+extern "C" __global__ void race_barrier_fixed(const i32* in, i32* out) { neighbour_sum<true>(in, out); }
+EMBER_SIM_EXPORT(race_barrier_fixed)
+
+// A warp-synchronous shared-memory reduction that drops __syncwarp() between its steps.
+template <bool FIXED>
+__device__ void warp_tree_sum(const i32* in, i32* out) {
+    EMBER_SHARED(i32, sh, 32);
+    const unsigned lane = threadIdx.x;
+    sh[lane] = in[lane];
+    for (unsigned s = 16; s > 0; s >>= 1) {
+        if (FIXED) __syncwarp();
+        const i32 v = lane < s ? sh[lane + s] : 0;
+        if (FIXED) __syncwarp();
+        if (lane < s) sh[lane] += v;
+    }
+    if (FIXED) __syncwarp();
+    if (lane == 0) *out = sh[0];
+}
+extern "C" __global__ void race_warp_racy(const i32* in, i32* out) { warp_tree_sum<false>(in, out); }
+EMBER_SIM_EXPORT(race_warp_racy)
+extern "C" __global__ void race_warp_fixed(const i32* in, i32* out) { warp_tree_sum<true>(in, out); }
+EMBER_SIM_EXPORT(race_warp_fixed)
+
+// A block reading what another block of the same launch writes: a running total across blocks
+// (correct only if blocks run in index order, which nothing promises). The fixed version adds the
+// previous input instead of the previous output (no dependence between blocks).
+extern "C" __global__ void race_blocks_racy(const i32* in, i32* out) {
+    if (threadIdx.x == 0) out[blockIdx.x] = in[blockIdx.x] + (blockIdx.x ? out[blockIdx.x - 1] : 0);
+}
+EMBER_SIM_EXPORT(race_blocks_racy)
+extern "C" __global__ void race_blocks_fixed(const i32* in, i32* out) {
+    if (threadIdx.x == 0) out[blockIdx.x] = in[blockIdx.x] + (blockIdx.x ? in[blockIdx.x - 1] : 0);
+}
+EMBER_SIM_EXPORT(race_blocks_fixed)

@@ -29,8 +29,11 @@ struct EmberSimLaunch {
     // The launch's argument list as the host built it: count and byte size of each, checked
     // against the kernel's signature before it runs (cuLaunchKernel checks neither).
     uint32_t nargs;
-    uint32_t reserved;
+    // The order fibers and blocks run in (issue: races the emulator hides): 0 thread order,
+    // 1 reverse (threads of each pass and blocks of each range reversed), 2 seeded random.
+    uint32_t order;
     const uint32_t* arg_sizes;
+    uint64_t seed;
 };
 // codes: 0 ok, 1 invalid launch config, 2 shared memory exceeded, 3 divergent __syncthreads,
 // 4 deadlock, 5 unsupported warp mask / lanes missing from a warp operation, 6 other,

@@ -65,6 +65,9 @@ struct Worker {
     int reduce_acc[3] = {0, 1, 0};
     int reduce_result[3] = {0, 0, 0};
     Fiber* running = nullptr;
+    uint32_t order = 0;  // EmberSimLaunch::order
+    uint64_t rng = 0;    // random order's state
+    std::vector<unsigned> perm;
     void (*body)(void*) = nullptr;
     void* ctx = nullptr;
     const char* kernel = "";
@@ -206,12 +209,31 @@ void fiber_main(Fiber* f) {
     __builtin_trap();  // a finished fiber is never resumed
 }
 
+// The order of one pass over the block's fibers: thread order, reversed, or a fresh random
+// permutation (Fisher-Yates on xorshift64) per pass. Between barriers a GPU runs a block's threads
+// in no fixed order; a kernel whose answer changes with this order has a race.
+void pass_order(Worker& w) {
+    w.perm.resize(w.nthreads);
+    for (unsigned i = 0; i < w.nthreads; ++i) w.perm[i] = w.order == 1 ? w.nthreads - 1 - i : i;
+    if (w.order != 2) return;
+    for (unsigned i = w.nthreads; i > 1; --i) {
+        w.rng ^= w.rng << 13;
+        w.rng ^= w.rng >> 7;
+        w.rng ^= w.rng << 17;
+        const unsigned j = (unsigned)(w.rng % i);
+        const unsigned t = w.perm[i - 1];
+        w.perm[i - 1] = w.perm[j];
+        w.perm[j] = t;
+    }
+}
+
 // Runs every Ready fiber until it blocks or finishes, until all are done; returns false on error.
 bool run_block(Worker& w) {
     for (;;) {
         bool ran = false;
-        for (unsigned i = 0; i < w.nthreads && w.code == 0; ++i) {
-            Fiber& f = w.fibers[i];
+        pass_order(w);
+        for (unsigned k = 0; k < w.nthreads && w.code == 0; ++k) {
+            Fiber& f = w.fibers[w.perm[k]];
             if (f.state != State::Ready) continue;
             ran = true;
             w.running = &f;
@@ -396,7 +418,10 @@ int32_t run_grid(const char* name, const EmberSimLaunch* l, void (*body)(void*),
     w.block.grid = dim3(l->grid[0], l->grid[1], l->grid[2]);
     const uint64_t gx = l->grid[0], gxy = gx * l->grid[1];
     Thread* saved = tls_cur;
-    for (uint64_t b = l->block_begin; b < l->block_end; ++b) {
+    w.order = l->order;
+    for (uint64_t k = l->block_begin; k < l->block_end; ++k) {
+        const uint64_t b = l->order == 0 ? k : l->block_end - 1 - (k - l->block_begin);
+        w.rng = (l->seed ^ (b * 0x9E3779B97F4A7C15ull)) | 1;
         w.block.idx = uint3{(unsigned)(b % gx), (unsigned)((b / gx) % l->grid[1]), (unsigned)(b / gxy)};
         w.done = 0;
         w.at_barrier = 0;

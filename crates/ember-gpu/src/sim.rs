@@ -17,8 +17,9 @@ pub(crate) struct SimLaunch {
     pub block_begin: u32,
     pub block_end: u32,
     pub nargs: u32,
-    pub reserved: u32,
+    pub order: u32,
     pub arg_sizes: *const u32,
+    pub seed: u64,
 }
 
 /// `EmberSimError` in `kernels/sim/emu.h`.
@@ -33,6 +34,75 @@ pub(crate) type SimEntry = unsafe extern "C" fn(*const SimLaunch, *mut *mut c_vo
 
 #[cfg(feature = "sim")]
 include!(concat!(env!("OUT_DIR"), "/sim_kernels.rs"));
+
+/// The order the simulated device runs the threads of a block (between barriers) and the blocks
+/// of a launch in. A GPU promises neither; a kernel whose answer changes with the order has a race
+/// that the default order may hide. Chosen per process by `EMBER_SIM_ORDER`: `forward` (default),
+/// `reverse`, `random` or `random:SEED`. CI runs the Sim tests under all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadOrder {
+    /// Thread and block index order.
+    Forward,
+    /// Reversed threads in every pass, reversed blocks in every worker's range.
+    Reverse,
+    /// A seeded random permutation per pass (and reversed blocks).
+    Random(u64),
+}
+
+impl ThreadOrder {
+    fn code(self) -> u32 {
+        match self {
+            ThreadOrder::Forward => 0,
+            ThreadOrder::Reverse => 1,
+            ThreadOrder::Random(_) => 2,
+        }
+    }
+    fn seed(self) -> u64 {
+        match self {
+            ThreadOrder::Random(s) => s,
+            _ => 0,
+        }
+    }
+    /// Parses `forward`, `reverse`, `random` (seed 1) or `random:SEED`.
+    pub fn parse(s: &str) -> Option<ThreadOrder> {
+        match s.trim() {
+            "" | "forward" => Some(ThreadOrder::Forward),
+            "reverse" => Some(ThreadOrder::Reverse),
+            "random" => Some(ThreadOrder::Random(1)),
+            other => other.strip_prefix("random:")?.parse().ok().map(ThreadOrder::Random),
+        }
+    }
+}
+
+thread_local! {
+    static ORDER_OVERRIDE: std::cell::Cell<Option<ThreadOrder>> = const { std::cell::Cell::new(None) };
+}
+
+/// The order launches from this thread run in: [`with_order`]'s if inside one, else the process's
+/// (`EMBER_SIM_ORDER`). An unparsable `EMBER_SIM_ORDER` makes every launch fail with an error
+/// saying so: a race check that silently ran in the default order would prove nothing.
+pub fn order() -> std::result::Result<ThreadOrder, String> {
+    if let Some(o) = ORDER_OVERRIDE.with(|c| c.get()) {
+        return Ok(o);
+    }
+    static ORDER: std::sync::OnceLock<std::result::Result<ThreadOrder, String>> = std::sync::OnceLock::new();
+    ORDER
+        .get_or_init(|| {
+            let v = std::env::var("EMBER_SIM_ORDER").unwrap_or_default();
+            ThreadOrder::parse(&v)
+                .ok_or_else(|| format!("EMBER_SIM_ORDER={v:?}: expected forward, reverse, random or random:SEED"))
+        })
+        .clone()
+}
+
+/// Runs `f` with this thread's simulated launches in `order` (tests compare a kernel's answers
+/// across orders within one process).
+pub fn with_order<T>(order: ThreadOrder, f: impl FnOnce() -> T) -> T {
+    let prev = ORDER_OVERRIDE.with(|c| c.replace(Some(order)));
+    let out = f();
+    ORDER_OVERRIDE.with(|c| c.set(prev));
+    out
+}
 
 /// Shared memory per block a kernel may use without opting in, as on every CUDA GPU since Volta.
 pub const DEFAULT_SHARED_MEM_LIMIT: u32 = 48 * 1024;
@@ -92,6 +162,11 @@ pub(crate) fn launch(kernel: Kernel, cfg: &LaunchConfig, args: &mut [KernelArg<'
             .map_err(|_| GpuError::KernelNotFound { module: kernel.module.into(), kernel: kernel.name.into() })?;
         let kernel = kernel.name;
         let sizes: Vec<u32> = args.iter().map(|a| a.size() as u32).collect();
+        let order = order().map_err(|message| GpuError::SimLaunch {
+            kernel: kernel.into(),
+            kind: SimRejection::InvalidLaunchConfig,
+            message,
+        })?;
         let total = cfg.num_blocks();
         if total > u32::MAX as u64 {
             return Err(GpuError::SimLaunch {
@@ -109,8 +184,9 @@ pub(crate) fn launch(kernel: Kernel, cfg: &LaunchConfig, args: &mut [KernelArg<'
             block_begin: 0,
             block_end: total as u32,
             nargs: sizes.len() as u32,
-            reserved: 0,
+            order: order.code(),
             arg_sizes: sizes.as_ptr(),
+            seed: order.seed(),
         };
         let workers = rayon::current_num_threads().max(1) as u64;
         let chunks = if total <= 1 { 1 } else { (workers * 4).min(total) };

@@ -247,3 +247,47 @@ fn unknown_kernels_are_an_error() {
         Err(GpuError::KernelNotFound { .. })
     ));
 }
+
+/// The thread orders find races the default order hides: each planted racy kernel gives a wrong
+/// answer in at least one order, its fixed twin the right answer in every order. Each order gets
+/// its own input, so stale shared memory from an earlier launch is never the right answer.
+#[test]
+fn thread_orders_expose_planted_races() {
+    use ember_gpu::sim::{with_order, ThreadOrder};
+    let orders = [ThreadOrder::Forward, ThreadOrder::Reverse, ThreadOrder::Random(7), ThreadOrder::Random(99)];
+    let g = sim();
+    for (name, blocks, threads, out_len) in
+        [("barrier", 1u32, 256u32, 256usize), ("warp", 1, 32, 1), ("blocks", 64, 32, 64)]
+    {
+        let mut racy_wrong = Vec::new();
+        for (k, order) in orders.into_iter().enumerate() {
+            let input: Vec<i32> = (1..=256).map(|x| x * (k as i32 + 2)).collect();
+            let (racy_want, fixed_want): (Vec<i32>, Vec<i32>) = match name {
+                "barrier" => {
+                    let v: Vec<i32> = (0..256).map(|t| input[t] + input[(t + 1) % 256]).collect();
+                    (v.clone(), v)
+                }
+                "warp" => (vec![input[..32].iter().sum()], vec![input[..32].iter().sum()]),
+                _ => (
+                    input[..64].iter().scan(0, |s, x| Some(*s + x)).collect(),
+                    (0..64).map(|b| input[b] + if b > 0 { input[b - 1] } else { 0 }).collect(),
+                ),
+            };
+            let run = |kernel: &str| {
+                with_order(order, || {
+                    let inp = g.upload(&input).unwrap();
+                    let out = g.alloc_zeroed(out_len * 4).unwrap();
+                    launch(&g, kernel, cfg((blocks, 1, 1), (threads, 1, 1), 0), &[(&inp).into(), (&out).into()])
+                        .unwrap();
+                    g.download::<i32>(&out, out_len).unwrap()
+                })
+            };
+            if run(&format!("race_{name}_racy")) != racy_want {
+                racy_wrong.push(format!("{order:?}"));
+            }
+            assert_eq!(run(&format!("race_{name}_fixed")), fixed_want, "fixed {name} under {order:?}");
+        }
+        assert!(!racy_wrong.is_empty(), "no thread order exposed the planted {name} race");
+        eprintln!("planted {name} race: wrong under {racy_wrong:?}");
+    }
+}
