@@ -114,3 +114,23 @@ fn gpu_equals_cpu_at_every_boundary_size() {
         check_frame(n, 1000 + i as u64).unwrap();
     }
 }
+
+/// The CPU engine's primitives (the executor trait's default filter: select rows, then gather)
+/// give what its own filter gives, and its default slice what its zero-copy view gives.
+#[test]
+fn cpu_primitives_agree_with_the_cpu_engines_own_ops() {
+    use ember::ops::executor::{CpuExecutor, Executor};
+    for (i, &n) in BOUNDARY.iter().enumerate() {
+        let df = DataFrame::from_record_batch(&random_batch(n, 77 + i as u64)).unwrap();
+        for p in predicates(i as i64 * 37 - 100) {
+            let rows = CpuExecutor.select_rows(&df, &p).unwrap();
+            let via_primitives = CpuExecutor.gather(&df, &rows).unwrap();
+            assert_eq!(common::host(&via_primitives), common::host(&CpuExecutor.filter(&df, &p).unwrap()), "{p} n={n}");
+        }
+        let rows = CpuExecutor.range(n / 3, n / 2).unwrap();
+        assert_eq!(
+            common::host(&CpuExecutor.gather(&df, &rows).unwrap()),
+            common::host(&df.slice(n / 3, n / 2).unwrap())
+        );
+    }
+}

@@ -7,9 +7,9 @@
 //! | 2 | true | yes |
 //! | null | null | no |
 pub mod cpu;
-pub mod gpu;
 
-use crate::expr::{typed::resolve, types::dtype_of, Expr};
+use crate::executor::{CpuExecutor, Executor, GpuExecutor};
+use crate::expr::{types::dtype_of, Expr};
 use ember_core::{type_bail, DType, DataFrame, Result};
 use ember_gpu::ExecContext;
 
@@ -28,7 +28,7 @@ pub fn filter_in(ctx: Option<&ExecContext>, df: &DataFrame, predicate: &Expr) ->
         df,
         ctx,
         "filter",
-        |ctx| gpu::filter(ctx, df, &resolve(predicate, df.fields(), DType::Bool)?),
-        || cpu::filter(df, predicate),
+        |ctx| GpuExecutor::new(ctx).filter(df, predicate),
+        || CpuExecutor.filter(df, predicate),
     )
 }

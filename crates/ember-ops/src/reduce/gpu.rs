@@ -3,6 +3,7 @@
 //! device-wide `reduce_final_*` folds the partials and the packed result (value, count, error
 //! word) comes back in one copy. Two launches and one synchronisation, no filtered column.
 use super::Agg;
+use crate::executor::{Executor, GpuExecutor};
 use crate::expr::gpu::{check_err, prepare};
 use crate::expr::program::{type_code, Precomputed};
 use crate::expr::typed::TypedExpr;
@@ -78,8 +79,9 @@ pub fn reduce(
     let p = match prepare(ctx, df, predicate, value, &mut pre) {
         Err(Error::ProgramTooLarge) => {
             // The value is too large to fuse with the predicate: filter, then reduce.
-            let kept = crate::filter::gpu::filter(ctx, df, predicate.expect("only under a predicate"))?;
-            return reduce(ctx, &kept, None, original, agg);
+            let gpu = GpuExecutor::new(ctx);
+            let rows = gpu.select_rows_typed(df, predicate.expect("only under a predicate"))?;
+            return reduce(ctx, &gpu.gather(df, &rows)?, None, original, agg);
         }
         other => other?,
     };

@@ -1,0 +1,79 @@
+//! The GPU's primitives (CUDA and Sim): the predicate program writes the keep-mask (one launch),
+//! compaction turns it into kept row indices (its count is the one size readback), and every
+//! column is gathered at those indices.
+use super::{Executor, Indices};
+use crate::expr::gpu::{check_err, predicate_mask};
+use crate::expr::typed::{resolve, TypedExpr};
+use crate::Expr;
+use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Result};
+use ember_gpu::primitives::compact::{compact_indices, gather_bits, gather_fixed, gather_utf8, iota};
+use ember_gpu::{DeviceBuffer, ExecContext};
+use std::sync::Arc;
+
+/// The GPU path, running in an execution context.
+#[derive(Debug, Clone, Copy)]
+pub struct GpuExecutor<'a> {
+    ctx: &'a ExecContext,
+}
+
+impl<'a> GpuExecutor<'a> {
+    /// The GPU path in `ctx`.
+    pub fn new(ctx: &'a ExecContext) -> Self {
+        Self { ctx }
+    }
+}
+
+impl GpuExecutor<'_> {
+    /// [`Executor::select_rows`] of a predicate already resolved against `df`.
+    pub(crate) fn select_rows_typed(&self, df: &DataFrame, predicate: &TypedExpr) -> Result<Indices> {
+        let ctx = self.ctx;
+        let err = ctx.alloc_zeroed(4)?;
+        let mask = predicate_mask(ctx, df, predicate, &err)?;
+        let (buf, len) = compact_indices(ctx, &mask, None, df.num_rows())?;
+        // The predicate's error word, read after the count (the stream is idle by then).
+        check_err(ctx.download::<u32>(&err, 1)?[0], &|| format!("filter({predicate:?})"))?;
+        Ok(Indices::Device { buf, len })
+    }
+}
+
+impl Executor for GpuExecutor<'_> {
+    fn select_rows(&self, df: &DataFrame, predicate: &Expr) -> Result<Indices> {
+        self.select_rows_typed(df, &resolve(predicate, df.fields(), DType::Bool)?)
+    }
+
+    fn range(&self, offset: usize, len: usize) -> Result<Indices> {
+        Ok(Indices::Device { buf: iota(self.ctx, offset, len)?, len })
+    }
+
+    fn gather(&self, df: &DataFrame, rows: &Indices) -> Result<DataFrame> {
+        let Indices::Device { buf, len } = rows else {
+            return Err(Error::DeviceMismatch("GPU gather of host row indices".into()));
+        };
+        let columns = df
+            .columns()
+            .iter()
+            .map(|c| Ok(Column::Device(gather_column(self.ctx, c.as_device()?, buf, *len)?)))
+            .collect::<Result<Vec<_>>>()?;
+        df.with_columns(columns, *len)
+    }
+}
+
+/// Rows `indices[..m]` of a device column.
+fn gather_column(ctx: &ExecContext, c: &DeviceColumn, indices: &DeviceBuffer, m: usize) -> Result<DeviceColumn> {
+    let (values, offsets) = match c.dtype() {
+        DType::Bool => (gather_bits(ctx, c.values(), indices, m)?, None),
+        DType::Utf8 => {
+            let (o, b) = gather_utf8(ctx, c.utf8_offsets()?, c.values(), indices, m)?;
+            (b, Some(Arc::new(o)))
+        }
+        t => {
+            let w = t.prim().ok_or_else(|| Error::Internal(format!("gather of {t}")))?.width();
+            (gather_fixed(ctx, c.values(), w, indices, m)?, None)
+        }
+    };
+    let validity = match c.validity() {
+        Some(v) => Some(Arc::new(gather_bits(ctx, v, indices, m)?)),
+        None => None,
+    };
+    DeviceColumn::try_new(ctx.gpu().clone(), c.dtype(), c.arrow_type().clone(), m, Arc::new(values), offsets, validity)
+}
