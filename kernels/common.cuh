@@ -37,6 +37,19 @@ __device__ __forceinline__ bool ember_bit(const u32* bits, u64 i) { return (bits
 // A null validity pointer means "all valid".
 __device__ __forceinline__ bool ember_valid(const u32* valid, u64 i) { return valid == 0 || ember_bit(valid, i); }
 
+// Whether a three-way comparison result `c` (-1, 0, 1) satisfies comparison `code`
+// (EMBER_ABI_CMP_*).
+__device__ __forceinline__ bool ember_cmp_holds(int c, u32 code) {
+    switch (code) {
+        case EMBER_ABI_CMP_EQ: return c == 0;
+        case EMBER_ABI_CMP_NE: return c != 0;
+        case EMBER_ABI_CMP_LT: return c < 0;
+        case EMBER_ABI_CMP_LE: return c <= 0;
+        case EMBER_ABI_CMP_GT: return c > 0;
+        default: return c >= 0;
+    }
+}
+
 // Inclusive scan across the 32 lanes of a warp.
 template <typename T>
 __device__ __forceinline__ T ember_warp_inclusive_scan(T v) {

@@ -3,17 +3,6 @@
 // scalar operand (a one-row column); codes are EMBER_ABI_CMP_* / EMBER_ABI_STR_* (abi.cuh).
 #include "common.cuh"
 
-__device__ __forceinline__ bool cmp_holds(int c, int op) {
-    switch (op) {
-        case EMBER_ABI_CMP_EQ: return c == 0;
-        case EMBER_ABI_CMP_NE: return c != 0;
-        case EMBER_ABI_CMP_LT: return c < 0;
-        case EMBER_ABI_CMP_LE: return c <= 0;
-        case EMBER_ABI_CMP_GT: return c > 0;
-        default: return c >= 0;
-    }
-}
-
 __device__ __forceinline__ void write_ballot(bool b, u32* out_bits, u64 i, u64 n) {
     const u32 word = __ballot_sync(0xffffffffu, b);
     if ((threadIdx.x & 31) == 0 && i < n) out_bits[i >> 5] = word;
@@ -36,7 +25,7 @@ extern "C" __global__ void cmp_str(const i64* a_off, const u8* a_bytes, u32 as, 
     if (out_valid != 0) write_ballot(i < n && ember_valid(av, i * as) && ember_valid(bv, i * bs), out_valid, i, n);
     if (i < n) {
         const u64 ia = i * as, ib = i * bs;
-        r = cmp_holds(str_cmp3(a_bytes + a_off[ia], a_off[ia + 1] - a_off[ia], b_bytes + b_off[ib],
+        r = ember_cmp_holds(str_cmp3(a_bytes + a_off[ia], a_off[ia + 1] - a_off[ia], b_bytes + b_off[ib],
                                b_off[ib + 1] - b_off[ib]),
                       op);
     }

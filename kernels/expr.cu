@@ -115,16 +115,6 @@ __device__ __forceinline__ int cmp_values(u32 t, u64 alo, u64 ahi, u64 blo, u64 
     return a < b ? -1 : (b < a ? 1 : 0);
 }
 
-__device__ __forceinline__ bool cmp_holds(int c, u32 code) {
-    switch (code) {
-        case EMBER_ABI_CMP_EQ: return c == 0;
-        case EMBER_ABI_CMP_NE: return c != 0;
-        case EMBER_ABI_CMP_LT: return c < 0;
-        case EMBER_ABI_CMP_LE: return c <= 0;
-        case EMBER_ABI_CMP_GT: return c > 0;
-        default: return c >= 0;
-    }
-}
 
 // Integer arithmetic of type t (wrapping + - *, checked /).
 __device__ __forceinline__ u64 int_arith(u32 op, u32 t, u64 a, u64 b, u32& e) {
@@ -256,7 +246,7 @@ __device__ __forceinline__ void expr_run(const EmberExprProgram& p, u64 row, Exp
                 break;
             case EMBER_ABI_OP_CMP:
                 v = va && vb;
-                lo = cmp_holds(cmp_values(t, r.lo[a], r.hi[a], r.lo[b], r.hi[b]), in.aux) ? 1 : 0;
+                lo = ember_cmp_holds(cmp_values(t, r.lo[a], r.hi[a], r.lo[b], r.hi[b]), in.aux) ? 1 : 0;
                 break;
             case EMBER_ABI_OP_AND: {
                 const bool x = r.lo[a] != 0, y = r.lo[b] != 0;
