@@ -163,6 +163,9 @@ __device__ __forceinline__ i128 dec_arith(const EmberExprProgram& p, u32 op, u32
             r = l / rr;
         }
     }
+    // At most 38 digits (decimal128's precision; results below 38 digits fit by construction).
+    const i128 max38 = (i128)10000000000000000000ull * (i128)10000000000000000000ull;  // 10^38
+    if (r >= max38 || r <= -max38) ovf = true;
     if (ovf) e |= EMBER_ABI_ERR_OVERFLOW;
     return r;
 }

@@ -57,6 +57,17 @@ test_device!(decimal_to_float_rounds_once, |device: Device| {
     }
 });
 
+test_device!(decimals_past_38_digits_are_overflow_errors, |device: Device| {
+    let max = 10i128.pow(38) - 1;
+    let arr = Decimal128Array::from(vec![max, 1]).with_precision_and_scale(38, 0).unwrap();
+    let df = common::frame(vec![("d", Arc::new(arr) as ArrayRef)], device);
+    let e = df.evaluate(&(col("d") + dec("1").unwrap())).map(|c| c.to_arrow());
+    assert!(matches!(e, Err(Error::Overflow(_))), "(10^38 - 1) + 1 on {device}: {e:?}");
+    let s = df.sum(col("d"));
+    assert!(matches!(s, Err(Error::Overflow(_))), "sum([10^38 - 1, 1]) on {device}: {s:?}");
+    assert!(df.evaluate(&(col("d") - dec("1").unwrap())).is_ok());
+});
+
 #[test]
 fn frames_reject_columns_that_do_not_match_their_schema() {
     let ints: ArrayRef = Arc::new(Int32Array::from(vec![1, 2]));

@@ -298,6 +298,12 @@ fn binary(op: BinaryOp, l: Val, r: Val) -> Result<Val> {
         (BinaryOp::Mul, true) => numeric::mul(a, b)?,
         _ => numeric::div(a, b)?,
     };
+    if let DType::Decimal128 { precision: 38, .. } = plan.output {
+        // Results capped at 38 digits can exceed them (arrow-rs checks only the i128 range).
+        out.as_primitive::<arrow::datatypes::Decimal128Type>().validate_decimal_precision(38).map_err(|_| {
+            Error::Overflow(format!("{} {} {}: the result has more than 38 digits", plan.left, op.symbol(), plan.right))
+        })?;
+    }
     if out.data_type() != &plan.output.to_arrow() {
         return Err(Error::Internal(format!(
             "{} {} {}: arrow-rs produced {}, the type rules say {}",

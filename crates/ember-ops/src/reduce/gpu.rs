@@ -130,6 +130,11 @@ fn to_scalar(agg: Agg, t: DType, acc: Prim, v: &[u8; 16], count: u64) -> Result<
             (Prim::F32, _) => Scalar::Float32(f32v()),
             (Prim::F64, _) => Scalar::Float64(f64v()),
             (Prim::I128, DType::Decimal128 { scale, .. }) => {
+                if i128v().unsigned_abs() >= 10u128.pow(38) {
+                    return Err(Error::Overflow(format!(
+                        "sum of decimals: the total has more than 38 digits (decimal(38, {scale}))"
+                    )));
+                }
                 Scalar::Decimal128 { value: i128v(), precision: 38, scale }
             }
             (a, t) => return Err(Error::Internal(format!("sum accumulator {a:?} for {t}"))),

@@ -138,6 +138,18 @@ impl Sum {
         }
     }
 
+    /// The sum's scalar, or an overflow error for a decimal total of more than 38 digits.
+    fn checked_scalar(&self) -> Result<Scalar> {
+        if let Sum::Dec { value, scale } = *self {
+            if value.unsigned_abs() >= 10u128.pow(38) {
+                return Err(Error::Overflow(format!(
+                    "sum of decimals: the total has more than 38 digits (decimal(38, {scale}))"
+                )));
+            }
+        }
+        Ok(self.scalar())
+    }
+
     fn as_f64(&self) -> f64 {
         match *self {
             Sum::I64(v) => v as f64,
@@ -267,7 +279,7 @@ impl AggState {
     /// The aggregation's result: a mean of no values, and a min/max of none, are null.
     pub fn finish(&self) -> Result<Scalar> {
         Ok(match self {
-            AggState::Sum(s) => s.scalar(),
+            AggState::Sum(s) => s.checked_scalar()?,
             AggState::Mean { count: 0, .. } => Scalar::Null,
             AggState::Mean { sum, count } => Scalar::Float64(sum.as_f64() / *count as f64),
             AggState::Count(c) => Scalar::UInt64(*c),
