@@ -99,13 +99,13 @@ __device__ void reduce_final(const A* partials, const u64* counts, u64 nparts, A
 }
 
 #define REDUCE_PARTIAL(op, Op, name, T, A)                                                                  \
-    extern "C" __global__ void reduce_##op##_##name(const T* in, const u32* valid, u64 n, A* partials,       \
+    extern "C" __global__ void __launch_bounds__(EMBER_BLOCK) reduce_##op##_##name(const T* in, const u32* valid, u64 n, A* partials,       \
                                                     u64* counts, u32* err) {                                 \
         reduce_partial<Op, T, A>(in, valid, n, partials, counts, err);                                      \
     }                                                                                                        \
     EMBER_SIM_EXPORT(reduce_##op##_##name)
 #define REDUCE_FINAL(op, Op, name, A)                                                                        \
-    extern "C" __global__ void reduce_final_##op##_##name(const A* partials, const u64* counts, u64 nparts, \
+    extern "C" __global__ void __launch_bounds__(EMBER_BLOCK) reduce_final_##op##_##name(const A* partials, const u64* counts, u64 nparts, \
                                                           A* out, u64* out_count, u32* err) {               \
         reduce_final<Op, A>(partials, counts, nparts, out, out_count, err);                                  \
     }                                                                                                        \

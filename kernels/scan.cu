@@ -33,7 +33,7 @@ __device__ void scan_add(T* out, const T* tile_offsets, u64 n) {
 }
 
 #define SCAN_KERNELS(name, T)                                                                          \
-    extern "C" __global__ void scan_tiles_##name(const T* in, T* out, T* tile_sums, u64 n) {           \
+    extern "C" __global__ void __launch_bounds__(EMBER_BLOCK) scan_tiles_##name(const T* in, T* out, T* tile_sums, u64 n) {           \
         scan_tiles<T>(in, out, tile_sums, n);                                                          \
     }                                                                                                  \
     EMBER_SIM_EXPORT(scan_tiles_##name)                                                                \
