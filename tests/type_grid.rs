@@ -174,6 +174,9 @@ fn column(name: &str) -> ArrayRef {
 const TYPES: &[&str] =
     &["bool", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64", "dec10", "dec38", "utf8", "date"];
 
+/// A binary operator as a function of its operands.
+type BinOp = fn(Expr, Expr) -> Expr;
+
 fn class(e: &Error) -> &'static str {
     match e {
         Error::Overflow(_) | Error::DivideByZero(_) => "arithmetic",
@@ -190,7 +193,7 @@ fn every_type_pair_under_every_operator_agrees() {
         cols.push((t, column(t)));
     }
     let cpu = common::frame(cols, Device::Cpu);
-    let ops: [(&str, fn(Expr, Expr) -> Expr); 12] = [
+    let ops: [(&str, BinOp); 12] = [
         ("+", |a, b| a + b),
         ("-", |a, b| a - b),
         ("*", |a, b| a * b),
