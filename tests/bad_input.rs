@@ -68,6 +68,15 @@ test_device!(decimals_past_38_digits_are_overflow_errors, |device: Device| {
     assert!(df.evaluate(&(col("d") - dec("1").unwrap())).is_ok());
 });
 
+test_device!(constant_errors_need_a_row, |device: Device| {
+    let e = col("x") + lit(1i64) / lit(0i64);
+    let empty = ints(vec![], device);
+    assert_eq!(empty.evaluate(&e).unwrap().len(), 0, "over no rows on {device}");
+    assert_eq!(empty.filter(e.clone().gt(lit(0i64))).unwrap().num_rows(), 0);
+    let one = ints(vec![5], device);
+    assert!(matches!(one.evaluate(&e).map(|c| c.to_arrow()), Err(Error::DivideByZero(_))), "over a row on {device}");
+});
+
 #[test]
 fn frames_reject_columns_that_do_not_match_their_schema() {
     let ints: ArrayRef = Arc::new(Int32Array::from(vec![1, 2]));

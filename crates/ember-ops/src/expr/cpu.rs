@@ -72,6 +72,10 @@ pub fn evaluate(df: &DataFrame, expr: &Expr) -> Result<ArrayRef> {
 pub(crate) fn evaluate_chunks(df: &DataFrame, expr: &Expr) -> Result<Vec<ArrayRef>> {
     let out = dtype_of(expr, df.fields())?.unwrap_or(DType::Bool);
     let n = df.num_rows();
+    if n == 0 && out != DType::Utf8 {
+        // No rows: nothing is evaluated, so nothing can fail (SQL: `SELECT 1 / 0 FROM empty`).
+        return Ok(vec![arrow::array::new_empty_array(&out.to_arrow())]);
+    }
     if !expr.references_columns() {
         let one = eval(df, expr, None)?;
         return Ok(vec![one.into_rows(out, n)?]);

@@ -169,15 +169,16 @@ fn coerce(e: Option<TypedExpr>, to: DType) -> TypedExpr {
 }
 
 /// Folds every literal-only subtree of `expr` to one literal, evaluated by the CPU engine on one
-/// row (so every executor folds to the same value). Errors of the folded arithmetic (`1 / 0`)
-/// surface here. A subtree that folds to a null of a known type is left as it is (a bare null
-/// literal would lose the type that decides the result type above it).
+/// row (so every executor folds to the same value). A subtree whose evaluation fails (`1 / 0`) is
+/// left as it is: it fails when a row evaluates it, and over no rows it does not fail (as SQL).
+/// A subtree that folds to a null of a known type is left as it is too (a bare null literal
+/// would lose the type that decides the result type above it).
 pub fn fold_constants(expr: &Expr) -> Result<Expr> {
     if !expr.references_columns() {
         if matches!(expr, Expr::Literal(_)) {
             return Ok(expr.clone());
         }
-        let value = eval_constant(expr)?;
+        let Ok(value) = eval_constant(expr) else { return Ok(expr.clone()) };
         if value.is_null() && super::types::dtype_of(expr, &[])?.is_some() {
             return Ok(expr.clone());
         }
