@@ -7,6 +7,7 @@ use crate::executor::{Executor, GpuExecutor};
 use crate::expr::gpu::{check_err, prepare};
 use crate::expr::program::{type_code, Precomputed};
 use crate::expr::typed::TypedExpr;
+use crate::reduce::state::{AggState, Sum};
 use ember_core::{DType, DataFrame, Error, Result, Scalar};
 use ember_gpu::primitives::reduce::{accumulator, finish, partial_blocks, ReduceOp, RESULT_BYTES};
 use ember_gpu::primitives::{Prim, BLOCK};
@@ -112,67 +113,43 @@ pub fn reduce(
     )?;
     let r = finish(ctx, op, acc, &partials, &counts, blocks, &result)?;
     check_err(r.err, &|| format!("{agg:?} of {t}").to_lowercase())?;
-    to_scalar(agg, t, acc, &r.value, r.count)
+    to_state(agg, t, acc, &r.value, r.count)?.finish()
 }
 
-/// The scalar of a reduction from its accumulator bytes and non-null count.
-fn to_scalar(agg: Agg, t: DType, acc: Prim, v: &[u8; 16], count: u64) -> Result<Scalar> {
+/// The device result as an aggregation state (the same one the CPU engine merges), so both
+/// executors finish a reduction (mean, the 38-digit check, nulls for no values) in one place.
+fn to_state(agg: Agg, t: DType, acc: Prim, v: &[u8; 16], count: u64) -> Result<AggState> {
     let i64v = || i64::from_le_bytes(v[..8].try_into().expect("8 bytes"));
     let u64v = || u64::from_le_bytes(v[..8].try_into().expect("8 bytes"));
-    let f32v = || f32::from_le_bytes(v[..4].try_into().expect("4 bytes"));
-    let f64v = || f64::from_le_bytes(v[..8].try_into().expect("8 bytes"));
-    let i128v = || i128::from_le_bytes(*v);
-    Ok(match agg {
-        Agg::Count => Scalar::UInt64(u64v()),
-        Agg::Sum => match (acc, t) {
-            (Prim::I64, _) => Scalar::Int64(i64v()),
-            (Prim::U64, _) => Scalar::UInt64(u64v()),
-            (Prim::F32, _) => Scalar::Float32(f32v()),
-            (Prim::F64, _) => Scalar::Float64(f64v()),
-            (Prim::I128, DType::Decimal128 { scale, .. }) => {
-                if i128v().unsigned_abs() >= 10u128.pow(38) {
-                    return Err(Error::Overflow(format!(
-                        "sum of decimals: the total has more than 38 digits (decimal(38, {scale}))"
-                    )));
-                }
-                Scalar::Decimal128 { value: i128v(), precision: 38, scale }
-            }
+    let sum = || -> Result<Sum> {
+        Ok(match (acc, t) {
+            (Prim::I64, _) => Sum::I64(i64v()),
+            (Prim::U64, _) => Sum::U64(u64v()),
+            (Prim::F32, _) => Sum::F32(f32::from_le_bytes(v[..4].try_into().expect("4 bytes"))),
+            (Prim::F64, _) => Sum::F64(f64::from_le_bytes(v[..8].try_into().expect("8 bytes"))),
+            (Prim::I128, DType::Decimal128 { scale, .. }) => Sum::Dec { value: i128::from_le_bytes(*v), scale },
             (a, t) => return Err(Error::Internal(format!("sum accumulator {a:?} for {t}"))),
-        },
-        Agg::Mean => {
-            if count == 0 {
-                return Ok(Scalar::Null);
-            }
-            let total = match (acc, t) {
-                (Prim::I64, _) => i64v() as f64,
-                (Prim::U64, _) => u64v() as f64,
-                (Prim::F32, _) => f32v() as f64,
-                (Prim::F64, _) => f64v(),
-                (Prim::I128, DType::Decimal128 { scale, .. }) => i128v() as f64 / 10f64.powi(scale as i32),
-                (a, t) => return Err(Error::Internal(format!("mean accumulator {a:?} for {t}"))),
-            };
-            Scalar::Float64(total / count as f64)
-        }
+        })
+    };
+    Ok(match agg {
+        Agg::Count => AggState::Count(u64v()),
+        Agg::Sum => AggState::Sum(sum()?),
+        Agg::Mean => AggState::Mean { sum: sum()?, count },
         Agg::Min | Agg::Max => {
-            if count == 0 {
-                return Ok(Scalar::Null);
-            }
-            match t {
-                DType::Int8 => Scalar::Int8(v[0] as i8),
-                DType::Int16 => Scalar::Int16(i16::from_le_bytes([v[0], v[1]])),
-                DType::Int32 => Scalar::Int32(i32::from_le_bytes(v[..4].try_into().expect("4 bytes"))),
-                DType::Date32 => Scalar::Date32(i32::from_le_bytes(v[..4].try_into().expect("4 bytes"))),
-                DType::Int64 => Scalar::Int64(i64v()),
-                DType::Timestamp(u) => Scalar::Timestamp(i64v(), u),
-                DType::UInt8 => Scalar::UInt8(v[0]),
-                DType::UInt16 => Scalar::UInt16(u16::from_le_bytes([v[0], v[1]])),
-                DType::UInt32 => Scalar::UInt32(u32::from_le_bytes(v[..4].try_into().expect("4 bytes"))),
-                DType::UInt64 => Scalar::UInt64(u64v()),
-                DType::Float32 => Scalar::Float32(f32v()),
-                DType::Float64 => Scalar::Float64(f64v()),
-                DType::Decimal128 { precision, scale } => Scalar::Decimal128 { value: i128v(), precision, scale },
-                t => return Err(Error::Internal(format!("min/max of {t}"))),
-            }
+            let best = if count == 0 {
+                None
+            } else {
+                let w = t.prim().ok_or_else(|| Error::Internal(format!("min/max of {t}")))?.width();
+                // The accumulator's bytes are the value's own Arrow bytes.
+                let arr = arrow::array::make_array(
+                    arrow::array::ArrayData::builder(t.to_arrow())
+                        .len(1)
+                        .add_buffer(arrow::buffer::Buffer::from_slice_ref(&v[..w]))
+                        .build()?,
+                );
+                Some(Scalar::from_array(arr.as_ref(), 0)?)
+            };
+            AggState::Extreme { is_min: agg == Agg::Min, dtype: t, best }
         }
     })
 }
