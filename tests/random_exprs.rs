@@ -65,22 +65,12 @@ fn gen(r: &mut dyn FnMut() -> u64, kind: Kind, depth: u32) -> Expr {
     }
 }
 
-/// Error classes that must agree across devices.
-fn class(e: &Error) -> &'static str {
-    match e {
-        Error::Overflow(_) | Error::DivideByZero(_) => "arithmetic",
-        Error::Type { .. } => "type",
-        Error::Internal(_) => "internal",
-        _ => "other",
-    }
-}
-
 fn same<T: std::fmt::Debug>(what: &str, got: Result<T>, want: Result<T>) -> Result<(), TestCaseError> {
     match (got, want) {
         (Ok(g), Ok(w)) => prop_assert_eq!(format!("{g:?}"), format!("{w:?}"), "{}", what),
         (Err(g), Err(w)) => {
-            prop_assert_ne!(class(&g), "internal", "{}: {}", what, g);
-            prop_assert_eq!(class(&g), class(&w), "{}: {} vs cpu {}", what, g, w)
+            prop_assert_ne!(common::error_class(&g), "internal", "{}: {}", what, g);
+            prop_assert_eq!(common::error_class(&g), common::error_class(&w), "{}: {} vs cpu {}", what, g, w)
         }
         (g, w) => prop_assert!(false, "{}: {:?} vs cpu {:?}", what, g.err(), w.err()),
     }

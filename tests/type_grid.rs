@@ -177,15 +177,6 @@ const TYPES: &[&str] =
 /// A binary operator as a function of its operands.
 type BinOp = fn(Expr, Expr) -> Expr;
 
-fn class(e: &Error) -> &'static str {
-    match e {
-        Error::Overflow(_) | Error::DivideByZero(_) => "arithmetic",
-        Error::Type { .. } => "type",
-        Error::Internal(_) => "internal",
-        _ => "other",
-    }
-}
-
 #[test]
 fn every_type_pair_under_every_operator_agrees() {
     let mut cols: Vec<(&str, ArrayRef)> = Vec::new();
@@ -222,8 +213,12 @@ fn every_type_pair_under_every_operator_agrees() {
                             computed += 1;
                         }
                         (Err(g), Err(w)) => {
-                            assert_ne!(class(g), "internal", "{l} {name} {r} on {device}: {g}");
-                            assert_eq!(class(g), class(w), "{l} {name} {r} on {device}: {g} vs cpu {w}")
+                            assert_ne!(common::error_class(g), "internal", "{l} {name} {r} on {device}: {g}");
+                            assert_eq!(
+                                common::error_class(g),
+                                common::error_class(w),
+                                "{l} {name} {r} on {device}: {g} vs cpu {w}"
+                            )
                         }
                         _ => panic!("{l} {name} {r} on {device}: {:?} vs cpu {:?}", got.err(), want.err()),
                     }

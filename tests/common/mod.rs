@@ -104,3 +104,14 @@ pub fn random_batch(n: usize, seed: u64) -> RecordBatch {
         ("u", Arc::new(u)),
     ])
 }
+
+/// The kind of an error, for comparing devices: integer and decimal failures are one class (which
+/// row fails first decides the kind on neither device), `Internal` is always a bug.
+pub fn error_class(e: &Error) -> &'static str {
+    match e {
+        Error::Overflow(_) | Error::DivideByZero(_) => "arithmetic",
+        Error::Type { .. } => "type",
+        Error::Internal(_) => "internal",
+        _ => "other",
+    }
+}
