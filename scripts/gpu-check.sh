@@ -4,7 +4,8 @@
 # no network):
 #
 #   bash scripts/gpu-check.sh build   # here: release test binaries, quickstart and ember-bench,
-#                                     # stripped, into gpu-bundle/ (git-ignored; carry it)
+#                                     # stripped and xz-compressed into gpu-bundle/bundle.tar.xz
+#                                     # (~22 MB of 220; git-ignored; carry gpu-bundle)
 #   bash scripts/gpu-check.sh run     # on the GPU machine, from the repo root, with gpu-bundle/
 #                                     # carried: writes $OUT/gpu-check.log (or ./gpu-check.log)
 #
@@ -34,8 +35,13 @@ for line in sys.stdin:
     cargo build --release -p ember-bench --bin ember-bench
     cp target/release/examples/quickstart target/release/ember-bench "$bundle/"
     strip "$bundle"/tests/* "$bundle"/quickstart "$bundle"/ember-bench
-    du -sh "$bundle"
-    echo "built $(ls "$bundle/tests" | wc -l) test binaries into $bundle/ (carry it: run(carry=[\"$bundle\"]))"
+    local n
+    n="$(ls "$bundle/tests" | wc -l)"
+    # The device tool carries at most 64 MiB: the binaries go compressed.
+    tar -C "$bundle" -cf - tests quickstart ember-bench | xz -T0 -6 >"$bundle/bundle.tar.xz"
+    rm -rf "$bundle/tests" "$bundle/quickstart" "$bundle/ember-bench"
+    du -sh "$bundle/bundle.tar.xz"
+    echo "built $n test binaries into $bundle/bundle.tar.xz (carry it: run(carry=[\"$bundle\"]))"
 }
 
 run() {
@@ -43,6 +49,13 @@ run() {
     local log="$out/gpu-check.log"
     : >"$log"
     local summary=()
+    local unpacked="${TMPDIR:-/tmp}/ember-gpu-bundle"
+    rm -rf "$unpacked" && mkdir -p "$unpacked"
+    xz -dc "$bundle/bundle.tar.xz" | tar -C "$unpacked" -xf - || {
+        echo "no $bundle/bundle.tar.xz: run '$0 build' here first and carry $bundle" | tee -a "$log"
+        return 1
+    }
+    bundle="$unpacked"
     step() { # step NAME COMMAND...: runs it, logs it, records pass/fail
         local name="$1"
         shift

@@ -131,7 +131,7 @@ pub fn cuda_unavailable_reason(ordinal: usize) -> Option<String> {
 }
 
 /// Bytes of freed blocks the simulated device's pool keeps for reuse.
-const SIM_POOL_BYTES: usize = 4 << 30;
+const SIM_POOL_BYTES: usize = 1 << 30;
 
 impl Gpu {
     /// The simulated device (shared handle). Fails with [`GpuError::SimNotCompiled`] when the
