@@ -80,7 +80,7 @@
 #define EMBER_ABI_OP_NULL 2
 // dst = cast of a from type ty to type `aux` (decimal rescale: multiply by const imm, check |v| < const imm+2).
 #define EMBER_ABI_OP_CAST 3
-// dst = a + b (decimal: a*const[imm] + b*const[imm+2], checked).
+// dst = a + b (decimal: a times constant imm plus b times constant imm + 2, checked).
 #define EMBER_ABI_OP_ADD 4
 // dst = a - b
 #define EMBER_ABI_OP_SUB 5

@@ -10,7 +10,7 @@ pub fn slice(df: &DataFrame, offset: usize, len: usize) -> Result<DataFrame> {
     slice_in(None, df, offset, len)
 }
 
-/// [`slice`] in the execution context `ctx` (GPU frames; `None`: a fresh one).
+/// [`slice()`] in the execution context `ctx` (GPU frames; `None`: a fresh one).
 pub fn slice_in(ctx: Option<&ExecContext>, df: &DataFrame, offset: usize, len: usize) -> Result<DataFrame> {
     crate::dispatch(
         df,
