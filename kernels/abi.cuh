@@ -8,6 +8,10 @@
 #define EMBER_ABI_ERR_OVERFLOW 1
 // Integer or decimal division by zero.
 #define EMBER_ABI_ERR_DIV_ZERO 2
+// An expression's error key (one u64, all ones = no error, folded with atomicMin so the first
+// failing row wins, and within a row the first failing instruction, i.e. post-order as the CPU
+// engine evaluates): row << ROW_SHIFT | instruction << 2 | error bit.
+#define EMBER_ABI_ERR_KEY_ROW_SHIFT 16
 
 // Comparison codes (compare.cu and the expression interpreter).
 // a = b

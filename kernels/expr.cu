@@ -205,11 +205,13 @@ __device__ __forceinline__ void cast_value(const EmberExprProgram& p, u32 from, 
     lo = norm_int(to, lo);  // integer widening
 }
 
-// Runs the program for one row. NULLS: whether any input or constant can be null. Errors of the
-// predicate's instructions go to err_pred, those of the value's to err_value.
+// Runs the program for one row. NULLS: whether any input or constant can be null. An error
+// becomes a key (abi.cuh: row, instruction, bit; overflow before division by zero when one
+// instruction has both); the predicate's instructions fold theirs into key_pred, the value's into
+// key_value, keeping the smallest.
 template <bool NULLS>
-__device__ __forceinline__ void expr_run(const EmberExprProgram& p, u64 row, ExprRegs& r, u32& err_pred,
-                                         u32& err_value) {
+__device__ __forceinline__ void expr_run(const EmberExprProgram& p, u64 row, ExprRegs& r, u64& key_pred,
+                                         u64& key_value) {
     r.valid = 0;
     for (u32 pc = 0; pc < p.n_instr; ++pc) {
         const EmberExprInstr in = p.code[pc];
@@ -268,8 +270,10 @@ __device__ __forceinline__ void expr_run(const EmberExprProgram& p, u64 row, Exp
             default: lo = va ? 1 : 0; break;  // IS_NOT_NULL
         }
         if (e && v) {
-            if (pc < p.value_start) err_pred |= e;
-            else err_value |= e;
+            const u64 bit = (e & EMBER_ABI_ERR_OVERFLOW) ? EMBER_ABI_ERR_OVERFLOW : EMBER_ABI_ERR_DIV_ZERO;
+            const u64 key = (row << EMBER_ABI_ERR_KEY_ROW_SHIFT) | ((u64)pc << 2) | bit;
+            u64& k = pc < p.value_start ? key_pred : key_value;
+            if (key < k) k = key;
         }
         r.lo[d] = lo;
         r.hi[d] = hi;
@@ -292,10 +296,10 @@ __device__ __forceinline__ void store_value(u32 t, void* base, u64 row, u64 lo, 
 // One thread per row. Booleans and validity are written a warp-ballot word at a time. With
 // `mask_only` (filter predicates) a boolean output is written as "valid and true" and no validity.
 template <bool NULLS>
-__device__ void eval_rows(const EmberExprProgram& p, u64 n, void* out, u32* out_valid, u32 mask_only, u32* err) {
+__device__ void eval_rows(const EmberExprProgram& p, u64 n, void* out, u32* out_valid, u32 mask_only, u64* err_key) {
     const u64 i = ember_gid();
     ExprRegs r;
-    u32 e = 0;
+    u64 e = ~0ull;
     bool v = false;
     u64 lo = 0, hi = 0;
     if (i < n) {
@@ -314,18 +318,18 @@ __device__ void eval_rows(const EmberExprProgram& p, u64 n, void* out, u32* out_
         const u32 vword = __ballot_sync(0xffffffffu, v);
         if ((threadIdx.x & 31) == 0 && i < n) out_valid[i >> 5] = vword;
     }
-    if (e) atomicOr(err, e);
+    if (e != ~0ull) atomicMin((unsigned long long*)err_key, (unsigned long long)e);
 }
 
 extern "C" __global__ void __launch_bounds__(EMBER_BLOCK)
-    expr_eval(const __grid_constant__ EmberExprProgram p, u64 n, void* out, u32* out_valid, u32 mask_only, u32* err) {
-    eval_rows<false>(p, n, out, out_valid, mask_only, err);
+    expr_eval(const __grid_constant__ EmberExprProgram p, u64 n, void* out, u32* out_valid, u32 mask_only, u64* err_key) {
+    eval_rows<false>(p, n, out, out_valid, mask_only, err_key);
 }
 EMBER_SIM_EXPORT(expr_eval)
 extern "C" __global__ void __launch_bounds__(EMBER_BLOCK) expr_eval_nulls(const __grid_constant__ EmberExprProgram p,
                                                                           u64 n, void* out, u32* out_valid,
-                                                                          u32 mask_only, u32* err) {
-    eval_rows<true>(p, n, out, out_valid, mask_only, err);
+                                                                          u32 mask_only, u64* err_key) {
+    eval_rows<true>(p, n, out, out_valid, mask_only, err_key);
 }
 EMBER_SIM_EXPORT(expr_eval_nulls)
 
@@ -370,22 +374,22 @@ __device__ __forceinline__ u32 acc_width(u32 t) {
 // reduce_final_* folds them. `ident` is the identity of the reduction for acc_ty.
 template <bool NULLS>
 __device__ void reduce_rows(const EmberExprProgram& p, u64 n, u32 op, u32 acc_ty, u64 ident_lo, u64 ident_hi,
-                                    void* partials, u64* counts, u32* err) {
+                                    void* partials, u64* counts, u32* err, u64* err_keys) {
     EMBER_SHARED(u64, sh_lo, EMBER_BLOCK);
     EMBER_SHARED(u64, sh_hi, EMBER_BLOCK);
     EMBER_SHARED(u64, sh_n, EMBER_BLOCK);
     u64 alo = ident_lo, ahi = ident_hi, cnt = 0;
-    u32 e = 0;
+    u64 key_pred = ~0ull, key_value = ~0ull;
     bool ovf = false;
     ExprRegs r;
     const u64 stride = (u64)gridDim.x * blockDim.x;
     for (u64 i = ember_gid(); i < n; i += stride) {
-        u32 value_err = 0;
-        expr_run<NULLS>(p, i, r, e, value_err);
+        u64 row_value_key = ~0ull;
+        expr_run<NULLS>(p, i, r, key_pred, row_value_key);
         const bool keep = p.pred_reg == EMBER_ABI_EXPR_NO_REG ||
                           (r.lo[p.pred_reg] != 0 && (!NULLS || ((r.valid >> p.pred_reg) & 1u)));
         if (!keep) continue;  // the value's errors count on kept rows only (as filter, then reduce)
-        e |= value_err;
+        if (row_value_key < key_value) key_value = row_value_key;
         if (NULLS && !((r.valid >> p.out_reg) & 1u)) continue;
         acc_combine(op, acc_ty, alo, ahi, r.lo[p.out_reg], r.hi[p.out_reg], ovf);
         ++cnt;
@@ -415,19 +419,20 @@ __device__ void reduce_rows(const EmberExprProgram& p, u64 n, u32 op, u32 acc_ty
         else *dst = (u8)sh_lo[0];
         counts[blockIdx.x] = sh_n[0];
     }
-    if (ovf) e |= EMBER_ABI_ERR_OVERFLOW;
-    if (e) atomicOr(err, e);
+    if (ovf) atomicOr(err, (u32)EMBER_ABI_ERR_OVERFLOW);
+    if (key_pred != ~0ull) atomicMin((unsigned long long*)&err_keys[0], (unsigned long long)key_pred);
+    if (key_value != ~0ull) atomicMin((unsigned long long*)&err_keys[1], (unsigned long long)key_value);
 }
 
 extern "C" __global__ void __launch_bounds__(EMBER_BLOCK)
     expr_reduce_partial(const __grid_constant__ EmberExprProgram p, u64 n, u32 op, u32 acc_ty, u64 ident_lo,
-                        u64 ident_hi, void* partials, u64* counts, u32* err) {
-    reduce_rows<false>(p, n, op, acc_ty, ident_lo, ident_hi, partials, counts, err);
+                        u64 ident_hi, void* partials, u64* counts, u32* err, u64* err_keys) {
+    reduce_rows<false>(p, n, op, acc_ty, ident_lo, ident_hi, partials, counts, err, err_keys);
 }
 EMBER_SIM_EXPORT(expr_reduce_partial)
 extern "C" __global__ void __launch_bounds__(EMBER_BLOCK)
     expr_reduce_partial_nulls(const __grid_constant__ EmberExprProgram p, u64 n, u32 op, u32 acc_ty, u64 ident_lo,
-                              u64 ident_hi, void* partials, u64* counts, u32* err) {
-    reduce_rows<true>(p, n, op, acc_ty, ident_lo, ident_hi, partials, counts, err);
+                              u64 ident_hi, void* partials, u64* counts, u32* err, u64* err_keys) {
+    reduce_rows<true>(p, n, op, acc_ty, ident_lo, ident_hi, partials, counts, err, err_keys);
 }
 EMBER_SIM_EXPORT(expr_reduce_partial_nulls)

@@ -77,6 +77,25 @@ test_device!(constant_errors_need_a_row, |device: Device| {
     assert!(matches!(one.evaluate(&e).map(|c| c.to_arrow()), Err(Error::DivideByZero(_))), "over a row on {device}");
 });
 
+test_device!(the_first_failing_row_decides_the_error, |device: Device| {
+    let frame = |a: Vec<i64>, b: Vec<i64>| {
+        common::frame(
+            vec![("a", Arc::new(Int64Array::from(a)) as ArrayRef), ("b", Arc::new(Int64Array::from(b)) as _)],
+            device,
+        )
+    };
+    let q = col("a") / col("b");
+    let e = frame(vec![i64::MIN, 5], vec![-1, 0]).evaluate(&q).map(|c| c.to_arrow());
+    assert!(matches!(e, Err(Error::Overflow(_))), "MIN / -1 first, on {device}: {e:?}");
+    let e = frame(vec![5, i64::MIN], vec![0, -1]).evaluate(&q).map(|c| c.to_arrow());
+    assert!(matches!(e, Err(Error::DivideByZero(_))), "5 / 0 first, on {device}: {e:?}");
+    let e =
+        frame(vec![1, 2, 3, i64::MIN, 5], vec![1, 1, 1, -1, 0]).filter(q.clone().gt(lit(0i64))).map(|d| d.num_rows());
+    assert!(matches!(e, Err(Error::Overflow(_))), "in a filter, on {device}: {e:?}");
+    let e = frame(vec![1, 2, 3, 4, 5], vec![1, 0, 1, 1, 1]).sum(q.clone());
+    assert!(matches!(e, Err(Error::DivideByZero(ref m)) if m.contains("row 1")), "in a sum, on {device}: {e:?}");
+});
+
 #[test]
 fn frames_reject_columns_that_do_not_match_their_schema() {
     let ints: ArrayRef = Arc::new(Int32Array::from(vec![1, 2]));

@@ -1,8 +1,8 @@
 //! The expression interpreter (one GPU launch per tree) against the CPU engine (one arrow-rs
 //! kernel per node) on random expression trees up to depth 5 over every column type, with nulls,
 //! literal operands (null literals included) and frame sizes around warp and block boundaries.
-//! Results must be identical; where the CPU engine errors, the GPU must error too (integer and
-//! decimal failures are one class: the first failing row decides the kind on neither device).
+//! Results must be identical; where the CPU engine errors, the GPU must fail with the same kind
+//! of error (the first failing row decides it on both).
 mod common;
 use ember::prelude::*;
 use proptest::prelude::*;

@@ -105,11 +105,12 @@ pub fn random_batch(n: usize, seed: u64) -> RecordBatch {
     ])
 }
 
-/// The kind of an error, for comparing devices: integer and decimal failures are one class (which
-/// row fails first decides the kind on neither device), `Internal` is always a bug.
+/// The kind of an error, for comparing devices (the first failing row decides an arithmetic error's
+/// kind on every device); `Internal` is always a bug.
 pub fn error_class(e: &Error) -> &'static str {
     match e {
-        Error::Overflow(_) | Error::DivideByZero(_) => "arithmetic",
+        Error::Overflow(_) => "overflow",
+        Error::DivideByZero(_) => "division by zero",
         Error::Type { .. } => "type",
         Error::Internal(_) => "internal",
         _ => "other",

@@ -26,9 +26,11 @@ pub struct Reduced {
     pub value: [u8; 16],
     /// Number of non-null values seen.
     pub count: u64,
-    /// The error word ([`crate::abi::ERR_OVERFLOW`]: a checked (i128) sum overflowed; the fused
-    /// reductions of ember-ops may also set [`crate::abi::ERR_DIV_ZERO`]).
+    /// The error word ([`crate::abi::ERR_OVERFLOW`]: a checked (i128) sum overflowed).
     pub err: u32,
+    /// The two words at bytes 32..48 of the packed result, which a caller's own first phase may
+    /// fill (ember-ops' fused reductions keep their expression error keys there).
+    pub tail: [u64; 2],
 }
 
 /// The accumulator type of `op` over `input`.
@@ -44,9 +46,10 @@ pub fn accumulator(op: ReduceOp, input: Prim) -> Prim {
 }
 
 /// Bytes of the packed result every reduction leaves on the device: the accumulator (16 bytes,
-/// little-endian), the non-null count (`u64` at byte 16) and the error word (`u32` at byte 24;
-/// [`crate::abi::ERR_OVERFLOW`] etc.), read back with one download.
-pub const RESULT_BYTES: usize = 32;
+/// little-endian), the non-null count (`u64` at byte 16), the error word (`u32` at byte 24;
+/// [`crate::abi::ERR_OVERFLOW`]) and two words for the caller (bytes 32..48), read back with one
+/// download.
+pub const RESULT_BYTES: usize = 48;
 
 impl Reduced {
     /// Decodes the packed device result (see [`RESULT_BYTES`]).
@@ -54,7 +57,8 @@ impl Reduced {
         let value: [u8; 16] = bytes[..16].try_into().expect("16 bytes");
         let count = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"));
         let err = u32::from_le_bytes(bytes[24..28].try_into().expect("4 bytes"));
-        Reduced { value, count, err }
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        Reduced { value, count, err, tail: [word(32), word(40)] }
     }
 
     /// Whether a checked sum overflowed.

@@ -2,7 +2,7 @@
 //! compaction turns it into kept row indices (its count is the one size readback), and every
 //! column is gathered at those indices.
 use super::{Executor, Indices};
-use crate::expr::gpu::{check_err, predicate_mask};
+use crate::expr::gpu::{check_key, error_key, predicate_mask};
 use crate::expr::typed::{resolve, TypedExpr};
 use crate::Expr;
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Result};
@@ -27,11 +27,11 @@ impl GpuExecutor<'_> {
     /// [`Executor::select_rows`] of a predicate already resolved against `df`.
     pub(crate) fn select_rows_typed(&self, df: &DataFrame, predicate: &TypedExpr) -> Result<Indices> {
         let ctx = self.ctx;
-        let err = ctx.alloc_zeroed(4)?;
+        let err = error_key(ctx)?;
         let mask = predicate_mask(ctx, df, predicate, &err)?;
         let (buf, len) = compact_indices(ctx, &mask, None, df.num_rows())?;
-        // The predicate's error word, read after the count (the stream is idle by then).
-        check_err(ctx.download::<u32>(&err, 1)?[0], &|| format!("filter({predicate:?})"))?;
+        // The predicate's error key, read after the count (the stream is idle by then).
+        check_key(ctx.download::<u64>(&err, 1)?[0], &|| format!("filter({predicate:?})"))?;
         Ok(Indices::Device { buf, len })
     }
 }

@@ -69,7 +69,43 @@ pub fn evaluate(df: &DataFrame, expr: &Expr) -> Result<ArrayRef> {
 /// frames of at most [`CHUNK_ROWS`] rows and for literal-only expressions, else one per chunk of
 /// [`CHUNK_ROWS`] rows (the last one shorter), evaluated in parallel. Reductions consume the
 /// chunks directly, without concatenating them.
+///
+/// An arithmetic error (overflow, division by zero) is the one of the first failing row, and within
+/// that row of the first failing node in evaluation order (the GPU's rule too): the failing row is
+/// found by bisecting prefixes of the frame, only once something has failed.
 pub(crate) fn evaluate_chunks(df: &DataFrame, expr: &Expr) -> Result<Vec<ArrayRef>> {
+    match evaluate_chunks_any_error(df, expr) {
+        Err(e @ (Error::Overflow(_) | Error::DivideByZero(_))) => Err(first_failure(df, expr).unwrap_or(e)),
+        other => other,
+    }
+}
+
+/// The error of the first failing row (see [`evaluate_chunks`]), with the row named.
+fn first_failure(df: &DataFrame, expr: &Expr) -> Option<Error> {
+    let fails = |k: usize| df.slice(0, k).map_or(true, |p| evaluate_chunks_any_error(&p, expr).is_err());
+    // Invariant: the first `lo` rows evaluate, the first `hi` rows fail.
+    let (mut lo, mut hi) = (0, df.num_rows());
+    if hi == 0 || !fails(hi) {
+        return None;
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fails(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let row = hi - 1;
+    match evaluate_chunks_any_error(&df.slice(row, 1).ok()?, expr) {
+        Err(Error::Overflow(m)) => Some(Error::Overflow(format!("{m} (first failing row {row})"))),
+        Err(Error::DivideByZero(m)) => Some(Error::DivideByZero(format!("{m} (first failing row {row})"))),
+        _ => None,
+    }
+}
+
+/// [`evaluate_chunks`] reporting whichever error a chunk met first.
+fn evaluate_chunks_any_error(df: &DataFrame, expr: &Expr) -> Result<Vec<ArrayRef>> {
     let out = dtype_of(expr, df.fields())?.unwrap_or(DType::Bool);
     let n = df.num_rows();
     if n == 0 && out != DType::Utf8 {

@@ -31,15 +31,24 @@ fn words(n: usize) -> usize {
     n.div_ceil(32)
 }
 
-/// Turns a device error word into the operation's error.
-pub(crate) fn check_err(e: u32, what: &dyn Fn() -> String) -> Result<()> {
-    if e & abi::ERR_DIV_ZERO != 0 {
-        return Err(Error::DivideByZero(what()));
+/// Turns an expression's error key (abi.cuh: the first failing row and instruction, and the
+/// error; all ones = none) into the operation's error.
+pub(crate) fn check_key(key: u64, what: &dyn Fn() -> String) -> Result<()> {
+    if key == u64::MAX {
+        return Ok(());
     }
-    if e & abi::ERR_OVERFLOW != 0 {
-        return Err(Error::Overflow(what()));
+    let row = key >> abi::ERR_KEY_ROW_SHIFT;
+    if key & abi::ERR_OVERFLOW as u64 != 0 {
+        return Err(Error::Overflow(format!("{} (first failing row {row})", what())));
     }
-    Ok(())
+    Err(Error::DivideByZero(format!("{} (first failing row {row})", what())))
+}
+
+/// A device word for an expression's error key, set to "no error".
+pub(crate) fn error_key(ctx: &ExecContext) -> Result<DeviceBuffer> {
+    let key = ctx.alloc(8)?;
+    ctx.fill_bytes(&key, 0xff)?;
+    Ok(key)
 }
 
 /// A program ready to launch.
@@ -287,7 +296,7 @@ fn evaluate_typed(ctx: &ExecContext, df: &DataFrame, expr: &TypedExpr, pre: &mut
     let width = t.prim().map_or(0, |p| p.width());
     let out = ctx.alloc(if t == DType::Bool { words(n) * 4 } else { n * width })?;
     let validity = if p.nullable { Some(Arc::new(ctx.alloc(words(n) * 4)?)) } else { None };
-    let err = ctx.alloc_zeroed(4)?;
+    let err = error_key(ctx)?;
     if n > 0 {
         ctx.launch(
             if p.nullable { EXPR_EVAL_NULLS } else { EXPR_EVAL },
@@ -302,13 +311,14 @@ fn evaluate_typed(ctx: &ExecContext, df: &DataFrame, expr: &TypedExpr, pre: &mut
             ],
         )?;
     }
-    // The operation's error word: read once, after its only launch.
-    check_err(ctx.download::<u32>(&err, 1)?[0], &|| format!("evaluating {expr:?}"))?;
+    // The operation's error key: read once, after its only launch.
+    check_key(ctx.download::<u64>(&err, 1)?[0], &|| format!("evaluating {expr:?}"))?;
     DeviceColumn::try_new(ctx.gpu().clone(), t, t.to_arrow(), n, Arc::new(out), None, validity)
 }
 
 /// The bitmap of rows where `predicate` is a valid true (null counts as false), for filter: one
-/// launch; the error word is left on the device in `err` for the caller to read with its count.
+/// launch; the error key is left on the device in `err` ([`error_key`]) for the caller to read
+/// after its count.
 pub(crate) fn predicate_mask(
     ctx: &ExecContext,
     df: &DataFrame,

@@ -4,7 +4,7 @@
 //! word) comes back in one copy. Two launches and one synchronisation, no filtered column.
 use super::Agg;
 use crate::executor::{Executor, GpuExecutor};
-use crate::expr::gpu::{check_err, prepare};
+use crate::expr::gpu::{check_key, prepare};
 use crate::expr::program::{type_code, Precomputed};
 use crate::expr::typed::TypedExpr;
 use crate::reduce::state::{AggState, Sum};
@@ -89,7 +89,12 @@ pub fn reduce(
     let blocks = partial_blocks(n);
     let partials = ctx.alloc(blocks * acc.width())?;
     let counts = ctx.alloc(blocks * 8)?;
-    let result = ctx.alloc_zeroed(RESULT_BYTES)?;
+    // value, count and the sum's error word zeroed; the predicate's and the value's error keys
+    // (bytes 32..48) set to "none"
+    let result = ctx.alloc(RESULT_BYTES)?;
+    let mut init = [0u8; RESULT_BYTES];
+    init[32..].fill(0xff);
+    ctx.write_bytes(&result, 0, &init)?;
     let (ident_lo, ident_hi) = identity(op, acc);
     let red = match op {
         ReduceOp::Sum => abi::RED_SUM,
@@ -109,10 +114,16 @@ pub fn reduce(
             (&partials).into(),
             (&counts).into(),
             KernelArg::Ptr(result.device_ptr() + 24),
+            KernelArg::Ptr(result.device_ptr() + 32),
         ],
     )?;
     let r = finish(ctx, op, acc, &partials, &counts, blocks, &result)?;
-    check_err(r.err, &|| format!("{agg:?} of {t}").to_lowercase())?;
+    // The predicate's errors (every row) before the value's (kept rows), as filter then reduce.
+    check_key(r.tail[0], &|| "the filter of a reduction".into())?;
+    check_key(r.tail[1], &|| format!("{agg:?} of {t}").to_lowercase())?;
+    if r.overflow() {
+        return Err(Error::Overflow(format!("{agg:?} of {t}").to_lowercase()));
+    }
     to_state(agg, t, acc, &r.value, r.count)?.finish()
 }
 
