@@ -256,9 +256,12 @@ fn thread_orders_expose_planted_races() {
     use ember_gpu::sim::{with_order, ThreadOrder};
     let orders = [ThreadOrder::Forward, ThreadOrder::Reverse, ThreadOrder::Random(7), ThreadOrder::Random(99)];
     let g = sim();
-    for (name, blocks, threads, out_len) in
-        [("barrier", 1u32, 256u32, 256usize), ("warp", 1, 32, 1), ("blocks", 64, 32, 64)]
-    {
+    let cases = [
+        ("barrier", "race_barrier_racy", "race_barrier_fixed", 1u32, 256u32, 256usize),
+        ("warp", "race_warp_racy", "race_warp_fixed", 1, 32, 1),
+        ("blocks", "race_blocks_racy", "race_blocks_fixed", 64, 32, 64),
+    ];
+    for (name, racy, fixed, blocks, threads, out_len) in cases {
         let mut racy_wrong = Vec::new();
         for (k, order) in orders.into_iter().enumerate() {
             let input: Vec<i32> = (1..=256).map(|x| x * (k as i32 + 2)).collect();
@@ -282,10 +285,10 @@ fn thread_orders_expose_planted_races() {
                     g.download::<i32>(&out, out_len).unwrap()
                 })
             };
-            if run(&format!("race_{name}_racy")) != racy_want {
+            if run(racy) != racy_want {
                 racy_wrong.push(format!("{order:?}"));
             }
-            assert_eq!(run(&format!("race_{name}_fixed")), fixed_want, "fixed {name} under {order:?}");
+            assert_eq!(run(fixed), fixed_want, "fixed {name} under {order:?}");
         }
         assert!(!racy_wrong.is_empty(), "no thread order exposed the planted {name} race");
         eprintln!("planted {name} race: wrong under {racy_wrong:?}");
