@@ -178,3 +178,11 @@ extern "C" __global__ void race_blocks_fixed(const i32* in, i32* out) {
     if (threadIdx.x == 0) out[blockIdx.x] = in[blockIdx.x] + (blockIdx.x ? in[blockIdx.x - 1] : 0);
 }
 EMBER_SIM_EXPORT(race_blocks_fixed)
+
+// A non-atomic read-modify-write of a global counter by every thread. The emulator never switches
+// fibers between the load and the store, so no thread order changes the answer; only the
+// ThreadSanitizer build sees it (two fibers, no barrier between them). The fix is an atomic.
+extern "C" __global__ void race_counter_racy(u32* counter) { *counter = *counter + 1; }
+EMBER_SIM_EXPORT(race_counter_racy)
+extern "C" __global__ void race_counter_fixed(u32* counter) { atomicAdd(counter, 1u); }
+EMBER_SIM_EXPORT(race_counter_fixed)

@@ -3,10 +3,10 @@
 #   1. makes a Python venv with NVRTC + ptxas (CUDA 13.0 wheels; no GPU needed), duckdb and tpchgen-cli;
 #   2. checks formatting and clippy (-D warnings);
 #   3. runs the whole test suite on the CPU engine and the simulated device, including the kernel
-#      check that compiles every kernels/*.cu with NVRTC for sm_90 and assembles it with ptxas;
-#   4. runs the tests again with the simulated device in reverse and in seeded random thread
-#      order (EMBER_SIM_ORDER; the seed is printed, EMBER_RACE_SEED fixes it);
-#   5. re-derives the Q6 oracle answers with duckdb and compares them with the stored ones.
+#      check that compiles every kernels/*.cu with NVRTC for sm_90 and assembles it with ptxas,
+#      under each thread order of the simulated device, then the ThreadSanitizer race check
+#      (scripts/racecheck.sh);
+#   4. re-derives the Q6 oracle answers with duckdb and compares them with the stored ones.
 # Set EMBER_TEST_CUDA=1 on a GPU machine to also run every device test on CUDA (fails without a GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,16 +31,10 @@ echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
-echo "==> cargo test (CPU engine + simulated device + NVRTC/ptxas kernel check)"
-cargo test --workspace
-# Races the default thread order hides (a missing barrier, warp-synchronous code without
-# __syncwarp, a block reading another block's output): every test again with the simulated
-# device running the threads of each barrier interval, and the blocks, in reverse and in a seeded
-# random order. A kernel whose answer depends on the order fails here.
-seed="${EMBER_RACE_SEED:-$(date +%j)}"
-echo "==> cargo test again with EMBER_SIM_ORDER=reverse, then random:$seed"
-EMBER_SIM_ORDER=reverse cargo test --workspace --tests -q
-EMBER_SIM_ORDER="random:$seed" cargo test --workspace --tests -q
+# The whole suite (CPU engine + simulated device + the NVRTC/ptxas kernel check) under each thread
+# order of the simulated device, then the ThreadSanitizer build on the race-prone set: see
+# scripts/racecheck.sh (the seed is printed; EMBER_RACE_SEED fixes it).
+bash scripts/racecheck.sh
 echo "==> Q6 oracle answers vs duckdb"
 python tests/oracle/q6_duckdb.py --check --sf 0.01 0.1
 echo "==> all checks passed"

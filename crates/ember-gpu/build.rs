@@ -17,6 +17,7 @@ fn main() {
     let kernels = manifest.join("../../kernels");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-changed={}", kernels.display());
+    println!("cargo::rustc-check-cfg=cfg(ember_sim_tsan)");
 
     let mut cu_files: Vec<PathBuf> = std::fs::read_dir(&kernels)
         .expect("kernels/ directory next to the workspace root")
@@ -134,14 +135,36 @@ fn build_sim(kernels: &Path, cu_files: &[PathBuf], out: &Path) {
     names.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     names.dedup();
 
+    // EMBER_SIM_TSAN=1: the kernels under ThreadSanitizer, the scheduler not (see scheduler.cpp);
+    // the test binaries then link the compiler's libtsan (scripts/racecheck.sh builds this into
+    // its own target directory).
+    println!("cargo:rerun-if-env-changed=EMBER_SIM_TSAN");
+    let tsan = std::env::var("EMBER_SIM_TSAN").is_ok_and(|v| v == "1");
     let mut b = cc::Build::new();
     configure(&mut b);
-    b.file(kernels.join("sim/scheduler.cpp"));
     b.flag("-xc++");
     for cu in cu_files {
         b.file(cu);
     }
+    if tsan {
+        b.define("EMBER_SIM_TSAN", "1").flag("-fsanitize=thread").flag("-g");
+    }
     b.compile("ember_sim");
+    let mut s = cc::Build::new();
+    configure(&mut s);
+    if tsan {
+        s.define("EMBER_SIM_TSAN", "1");
+    }
+    s.file(kernels.join("sim/scheduler.cpp")).compile("ember_sim_scheduler");
+    if tsan {
+        println!("cargo:rustc-cfg=ember_sim_tsan");
+        let cxx = cc::Build::new().cpp(true).get_compiler();
+        let lib = std::process::Command::new(cxx.path()).arg("-print-file-name=libtsan.so").output().unwrap();
+        let lib = PathBuf::from(String::from_utf8(lib.stdout).unwrap().trim());
+        assert!(lib.is_absolute(), "EMBER_SIM_TSAN=1 needs the C++ compiler's libtsan (apt install libtsan2)");
+        println!("cargo:rustc-link-search=native={}", lib.parent().unwrap().display());
+        println!("cargo:rustc-link-lib=dylib=tsan");
+    }
 
     let mut rs = String::from("unsafe extern \"C\" {\n");
     for (_, n) in &names {

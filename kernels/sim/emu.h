@@ -77,6 +77,8 @@ const uint64_t* warp_exchange(unsigned mask, uint64_t v, const char* what, const
 unsigned existing_lanes();
 void note_static_shared(const void* addr, size_t bytes);
 void* dynamic_shared();
+// ThreadSanitizer builds only: the block's copy of the static shared array keyed by `key`.
+void* block_shared(const void* key, size_t bytes, size_t align);
 int32_t run_grid(const char* name, const EmberSimLaunch* l, void (*body)(void*), void* ctx, EmberSimError* err);
 
 inline unsigned lane() { return tls_cur->linear & 31u; }
@@ -181,9 +183,18 @@ inline T from_bits(uint64_t b) {
 #define gridDim (::ember_sim::tls_cur->block->grid)
 constexpr int warpSize = 32;
 
+#if defined(EMBER_SIM_TSAN)
+// Under ThreadSanitizer every block gets fresh shared memory (carved from an arena the scheduler
+// allocates per block), so one block's shared-memory accesses never look like races with the
+// previous block's on the same OS thread. `name` is a pointer here, an array otherwise.
+#define EMBER_SHARED(T, name, N)                                   \
+    static const char ember_shared_key_##name = 0;                 \
+    T* name = static_cast<T*>(::ember_sim::block_shared(&ember_shared_key_##name, sizeof(T) * (N), alignof(T)))
+#else
 #define EMBER_SHARED(T, name, N)   \
     static thread_local T name[N]; \
     ::ember_sim::note_static_shared(name, sizeof(name))
+#endif
 #define EMBER_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::ember_sim::dynamic_shared())
 
 #define __syncthreads() ::ember_sim::syncthreads(__FILE__, __LINE__)

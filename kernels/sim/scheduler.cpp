@@ -4,9 +4,13 @@
 // an error code instead (see EmberSimError in emu.h).
 #include "emu.h"
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <set>
+#include <string>
 #include <vector>
 
 #include <sys/mman.h>
@@ -14,6 +18,29 @@
 
 #if !defined(__x86_64__)
 #include <ucontext.h>
+#endif
+
+// ThreadSanitizer mode (EMBER_SIM_TSAN=1 at build time; see build.rs and scripts/racecheck.sh).
+// The kernels are compiled with -fsanitize=thread, this file is not (the scheduler's own
+// bookkeeping is not the program under test). Every fiber of a block is announced to TSan as
+// its own fiber, created fresh per block, and switched to without synchronisation, so TSan sees
+// exactly the ordering CUDA promises: each __syncthreads() is a release + acquire on the block's
+// barrier object, each warp operation on its warp's object, atomics are atomics, and nothing
+// orders two blocks of one launch. Shared memory and fiber stacks are freshly allocated per block
+// so a block never appears to race with its predecessor on the same OS thread; launches are
+// ordered one after the other through a process-wide object (the host waits for each launch).
+#if defined(EMBER_SIM_TSAN)
+extern "C" {
+void* __tsan_get_current_fiber(void);
+void* __tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void* fiber);
+void __tsan_switch_to_fiber(void* fiber, unsigned flags);
+void __tsan_acquire(void* addr);
+void __tsan_release(void* addr);
+}
+#define EMBER_TSAN(...) __VA_ARGS__
+#else
+#define EMBER_TSAN(...)
 #endif
 
 namespace ember_sim {
@@ -24,6 +51,7 @@ namespace {
 
 constexpr size_t kStackBytes = 64 * 1024;  // usable stack per fiber, above one PROT_NONE guard page
 constexpr unsigned kMaxThreads = 1024;
+constexpr size_t kArenaBytes = 256 * 1024;  // TSan builds: a block's shared memory, static + dynamic
 
 enum class State : uint8_t { Ready, AtBarrier, AtWarp, Done };
 
@@ -37,6 +65,7 @@ struct Fiber {
     Thread t{};
     State state = State::Ready;
     unsigned warp_ops = 0;  // parity selects the warp exchange buffer
+    void* tsan = nullptr;   // the fiber's TSan identity (TSan builds only)
 };
 
 struct WarpState {
@@ -79,12 +108,67 @@ struct Worker {
     // first error of the block
     int32_t code = 0;
     char message[256] = {0};
+    // TSan builds: the host thread's identity, this block's sync objects (barrier, then one per
+    // warp) and shared-memory arena, the static arrays carved from it, and the launch-end object.
+    void* tsan_host = nullptr;
+    char* block_sync = nullptr;
+    std::vector<Fiber> other_fibers;  // the second set (see run_grid)
+    unsigned set = 0;
+    char* arena = nullptr;
+    char* other_arena = nullptr;
+    char start_sync = 0;
+    size_t arena_used = 0;
+    std::vector<std::pair<const void*, void*>> shared_keys;
+    std::vector<void*> oversized;
+    char end_sync = 0;
 };
 
 thread_local Worker* tls_worker = nullptr;
 
+// Launch accounting for scripts/racecheck.sh: with EMBER_SIM_LAUNCH_LOG=<file> set, the process
+// appends one line at exit: "<launches> <distinct kernels> <kernel>,<kernel>,...".
+struct LaunchLog {
+    const char* path = getenv("EMBER_SIM_LAUNCH_LOG");
+    std::atomic<uint64_t> launches{0};
+    std::mutex mu;
+    std::set<std::string> kernels;
+    void note(const char* name) {
+        if (!path) return;
+        launches.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard<std::mutex> g(mu);
+        kernels.emplace(name);
+    }
+    ~LaunchLog() {
+        if (!path || launches.load() == 0) return;
+        FILE* f = fopen(path, "a");
+        if (!f) return;
+        std::lock_guard<std::mutex> g(mu);
+        fprintf(f, "%llu %zu ", (unsigned long long)launches.load(), kernels.size());
+        for (const auto& k : kernels) fprintf(f, "%s,", k.c_str());
+        fprintf(f, "\n");
+        fclose(f);
+    }
+};
+LaunchLog launch_log;
+
+#if defined(EMBER_SIM_TSAN)
+// TSan's runtime has a bounded number of threads: a thread's fibers end with it.
+struct FiberReaper {
+    ~FiberReaper() {
+        if (!tls_worker) return;
+        for (auto* set : {&tls_worker->fibers, &tls_worker->other_fibers})
+            for (Fiber& f : *set)
+                if (f.tsan) __tsan_destroy_fiber(f.tsan);
+    }
+};
+thread_local FiberReaper fiber_reaper;
+#endif
+
 Worker& worker() {
-    if (!tls_worker) tls_worker = new Worker();  // one per OS thread, kept for the thread's life
+    if (!tls_worker) {
+        tls_worker = new Worker();  // one per OS thread, kept for the thread's life
+        EMBER_TSAN((void)&fiber_reaper);  // constructs it, so it runs at thread exit
+    }
     return *tls_worker;
 }
 
@@ -109,6 +193,17 @@ char* alloc_stack() {
     if (m == MAP_FAILED) return nullptr;
     mprotect(m, page, PROT_NONE);
     return static_cast<char*>(m) + page;
+}
+
+// Ensures `fibers` holds at least `n` fibers with stacks; false when out of memory.
+bool grow_fibers(std::vector<Fiber>& fibers, size_t n) {
+    if (fibers.size() >= n) return true;
+    const size_t old = fibers.size();
+    fibers.resize(n);
+    for (size_t i = old; i < n; ++i) fibers[i].stack = alloc_stack();
+    for (size_t i = 0; i < n; ++i)
+        if (!fibers[i].stack) return false;
+    return true;
 }
 
 #if defined(__x86_64__)
@@ -164,8 +259,17 @@ void prepare(Fiber& f) {
     *--sp = 0;                                                  // r15
     f.sp = sp;
 }
-void to_fiber(Worker& w, Fiber& f) { ember_sim_switch(&w.sched_sp, f.sp); }
-void to_scheduler(Worker& w, Fiber& f) { ember_sim_switch(&f.sp, w.sched_sp); }
+void to_fiber(Worker& w, Fiber& f) {
+    EMBER_TSAN(__tsan_switch_to_fiber(f.tsan, 1));
+    ember_sim_switch(&w.sched_sp, f.sp);
+}
+// Each switch back publishes what the fiber did so far to the host, which acquires it when the
+// launch ends (and only then: blocks stay unordered). A fiber abandoned by a failed block is
+// covered up to its last switch.
+void to_scheduler(Worker& w, Fiber& f) {
+    EMBER_TSAN(__tsan_release(&w.end_sync); __tsan_switch_to_fiber(w.tsan_host, 1));
+    ember_sim_switch(&f.sp, w.sched_sp);
+}
 #else
 void fiber_entry_uc(unsigned hi, unsigned lo) {
     fiber_main(reinterpret_cast<Fiber*>((uintptr_t(hi) << 32) | uintptr_t(lo)));
@@ -178,8 +282,14 @@ void prepare(Fiber& f) {
     uintptr_t p = reinterpret_cast<uintptr_t>(&f);
     makecontext(&f.ctx, reinterpret_cast<void (*)()>(&fiber_entry_uc), 2, unsigned(p >> 32), unsigned(p));
 }
-void to_fiber(Worker& w, Fiber& f) { swapcontext(&w.sched, &f.ctx); }
-void to_scheduler(Worker& w, Fiber& f) { swapcontext(&f.ctx, &w.sched); }
+void to_fiber(Worker& w, Fiber& f) {
+    EMBER_TSAN(__tsan_switch_to_fiber(f.tsan, 1));
+    swapcontext(&w.sched, &f.ctx);
+}
+void to_scheduler(Worker& w, Fiber& f) {
+    EMBER_TSAN(__tsan_release(&w.end_sync); __tsan_switch_to_fiber(w.tsan_host, 1));
+    swapcontext(&f.ctx, &w.sched);
+}
 #endif
 
 void yield_to_scheduler() {
@@ -195,6 +305,7 @@ unsigned lanes_of_warp(const Worker& w, unsigned warp) {
 
 void fiber_main(Fiber* f) {
     Worker& w = worker();
+    EMBER_TSAN(__tsan_acquire(&w.start_sync));
     w.body(w.ctx);
     f->state = State::Done;
     ++w.done;
@@ -285,15 +396,18 @@ void syncthreads(const char* file, int line) {
         yield_to_scheduler();
         return;
     }
+    EMBER_TSAN(__tsan_release(w.block_sync));
     if (++w.at_barrier == w.nthreads) {
         // Last to arrive: release everyone (they run again in the scheduler's next pass).
         w.at_barrier = 0;
         for (unsigned i = 0; i < w.nthreads; ++i)
             if (w.fibers[i].state == State::AtBarrier) w.fibers[i].state = State::Ready;
+        EMBER_TSAN(__tsan_acquire(w.block_sync));
         return;  // the others run again in the scheduler's next pass
     }
     f.state = State::AtBarrier;
     yield_to_scheduler();
+    EMBER_TSAN(__tsan_acquire(w.block_sync));
 }
 
 int syncthreads_reduce(int pred, int kind, const char* file, int line) {
@@ -347,18 +461,21 @@ const uint64_t* warp_exchange(unsigned mask, uint64_t v, const char* what, const
         return ws.slots[buf];
     }
     ws.slots[buf][lane] = v;
+    EMBER_TSAN(__tsan_release(w.block_sync + 1 + warp));
     const unsigned expected = (unsigned)__builtin_popcount(lanes);
     if (++ws.arrived == expected) {
         ws.arrived = 0;
         ws.mask = 0;
         for (unsigned i = warp * 32; i < warp * 32 + expected; ++i)
             if (w.fibers[i].state == State::AtWarp) w.fibers[i].state = State::Ready;
+        EMBER_TSAN(__tsan_acquire(w.block_sync + 1 + warp));
         // The last lane continues without switching: the others run in the next pass, reading
         // this buffer before any of them can start the next operation (which uses the other one).
         return ws.slots[buf];
     }
     f.state = State::AtWarp;
     yield_to_scheduler();
+    EMBER_TSAN(__tsan_acquire(w.block_sync + 1 + warp));
     return ws.slots[buf];
 }
 
@@ -375,7 +492,31 @@ void note_static_shared(const void* addr, size_t bytes) {
 
 void* dynamic_shared() {
     Worker& w = worker();
+#if defined(EMBER_SIM_TSAN)
+    return w.arena;
+#else
     return w.dyn_arena.data();
+#endif
+}
+
+void* block_shared(const void* key, size_t bytes, size_t align) {
+    Worker& w = worker();
+    for (const auto& [k, p] : w.shared_keys)
+        if (k == key) return p;
+    w.static_bytes += bytes;
+    void* p;
+    if (w.static_bytes + w.dyn_smem > w.smem_limit) {
+        fail(w, 2, "%s: %zu bytes of static + %u bytes of dynamic shared memory exceed the %u-byte limit per block",
+             w.kernel, w.static_bytes, w.dyn_smem, w.smem_limit);
+        p = calloc(1, bytes + align);  // keeps the failing block's accesses in bounds until it stops
+        w.oversized.push_back(p);
+    } else {
+        w.arena_used = (w.arena_used + align - 1) / align * align;
+        p = w.arena + w.arena_used;
+        w.arena_used += bytes;
+    }
+    w.shared_keys.emplace_back(key, p);
+    return p;
 }
 
 int32_t run_grid(const char* name, const EmberSimLaunch* l, void (*body)(void*), void* ctx, EmberSimError* err) {
@@ -401,24 +542,34 @@ int32_t run_grid(const char* name, const EmberSimLaunch* l, void (*body)(void*),
         return reject(1, "block range [block_begin, block_end) outside the grid");
     if (l->dyn_smem > l->smem_limit) return reject(2, "dynamic shared memory over the per-block limit");
 
+    if (l->block_begin == 0) launch_log.note(name);  // once per launch, not per block range
     w.nthreads = (unsigned)threads;
     w.body = body;
     w.ctx = ctx;
     w.dyn_smem = l->dyn_smem;
     w.smem_limit = l->smem_limit;
     if (w.dyn_arena.size() < l->dyn_smem + 16) w.dyn_arena.resize(l->dyn_smem + 16);
-    if (w.fibers.size() < threads) {
-        size_t old = w.fibers.size();
-        w.fibers.resize(threads);
-        for (size_t i = old; i < threads; ++i) w.fibers[i].stack = alloc_stack();
-        for (size_t i = 0; i < threads; ++i)
-            if (!w.fibers[i].stack) return reject(6, "out of host memory for fiber stacks");
+    if (!grow_fibers(w.fibers, threads)) return reject(6, "out of host memory for fiber stacks");
+#if defined(EMBER_SIM_TSAN)
+    if (!grow_fibers(w.other_fibers, threads)) return reject(6, "out of host memory for fiber stacks");
+    const size_t dyn_round = (l->dyn_smem + 255) / 256 * 256;
+    if (dyn_round + l->smem_limit + 256 > kArenaBytes) return reject(2, "shared memory over the TSan arena");
+    auto map_arena = [](char* at) {
+        void* m = mmap(at, kArenaBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (at ? MAP_FIXED : 0), -1, 0);
+        return m == MAP_FAILED ? nullptr : static_cast<char*>(m);
+    };
+    if (!w.arena) {
+        w.arena = map_arena(nullptr);
+        w.other_arena = map_arena(nullptr);
+        if (!w.arena || !w.other_arena) return reject(6, "out of host memory for shared memory");
     }
+#endif
     w.block.dim = dim3(l->block[0], l->block[1], l->block[2]);
     w.block.grid = dim3(l->grid[0], l->grid[1], l->grid[2]);
     const uint64_t gx = l->grid[0], gxy = gx * l->grid[1];
     Thread* saved = tls_cur;
     w.order = l->order;
+    EMBER_TSAN(static char launch_sync; w.tsan_host = __tsan_get_current_fiber(); __tsan_acquire(&launch_sync));
     for (uint64_t k = l->block_begin; k < l->block_end; ++k) {
         const uint64_t b = l->order == 0 ? k : l->block_end - 1 - (k - l->block_begin);
         w.rng = (l->seed ^ (b * 0x9E3779B97F4A7C15ull)) | 1;
@@ -431,6 +582,26 @@ int32_t run_grid(const char* name, const EmberSimLaunch* l, void (*body)(void*),
             w.warps[wi].arrived = 0;
             w.warps[wi].mask = 0;
         }
+#if defined(EMBER_SIM_TSAN)
+        // Creating TSan fibers costs ~1 ms each (gcc 12's runtime zeroes a large ThreadState),
+        // so each OS thread keeps two sets of fibers, with their own stacks and shared-memory
+        // arena, and alternates them by block parity: neighbouring blocks never share a TSan
+        // identity, so nothing but CUDA's rules orders them. (Blocks 2 apart reuse a set, whose
+        // history orders them; a race only between such blocks is missed.) Fresh sync objects
+        // per block, shared memory mapped afresh; the fibers acquire the host's state at the start of
+        // each block.
+        if ((b & 1) != w.set) {
+            std::swap(w.fibers, w.other_fibers);
+            std::swap(w.arena, w.other_arena);
+            w.set ^= 1;
+        }
+        w.block_sync = static_cast<char*>(calloc(1, 1 + kMaxThreads / 32));
+        // A new mapping: TSan forgets what the set's previous block did in its shared memory.
+        if (!map_arena(w.arena)) return reject(6, "out of host memory for shared memory");
+        w.arena_used = dyn_round;
+        w.shared_keys.clear();
+        __tsan_release(&w.start_sync);
+#endif
         for (unsigned i = 0; i < threads; ++i) {
             Fiber& f = w.fibers[i];
             f.state = State::Ready;
@@ -438,10 +609,19 @@ int32_t run_grid(const char* name, const EmberSimLaunch* l, void (*body)(void*),
             f.t.linear = i;
             f.t.tid = uint3{(unsigned)(i % bx), (unsigned)((i / bx) % by), (unsigned)(i / (bx * by))};
             f.t.block = &w.block;
+            EMBER_TSAN(if (!f.tsan) f.tsan = __tsan_create_fiber(0));
             prepare(f);
         }
-        if (!run_block(w)) break;
+        const bool ok = run_block(w);
+#if defined(EMBER_SIM_TSAN)
+        for (void* p : w.oversized) free(p);
+        w.oversized.clear();
+        free(w.block_sync);
+        w.block_sync = nullptr;
+#endif
+        if (!ok) break;
     }
+    EMBER_TSAN(__tsan_acquire(&w.end_sync); __tsan_release(&launch_sync));
     tls_cur = saved;
     err->code = w.code;
     std::memcpy(err->message, w.message, sizeof(err->message));

@@ -78,6 +78,10 @@ thread_local! {
     static ORDER_OVERRIDE: std::cell::Cell<Option<ThreadOrder>> = const { std::cell::Cell::new(None) };
 }
 
+/// True in a ThreadSanitizer build of the simulated device (`EMBER_SIM_TSAN=1` at build time,
+/// see `scripts/racecheck.sh`): kernels are instrumented and every launch runs on one OS thread.
+pub const TSAN: bool = cfg!(ember_sim_tsan);
+
 /// The order launches from this thread run in: [`with_order`]'s if inside one, else the process's
 /// (`EMBER_SIM_ORDER`). An unparsable `EMBER_SIM_ORDER` makes every launch fail with an error
 /// saying so: a race check that silently ran in the default order would prove nothing.
@@ -188,8 +192,10 @@ pub(crate) fn launch(kernel: Kernel, cfg: &LaunchConfig, args: &mut [KernelArg<'
             arg_sizes: sizes.as_ptr(),
             seed: order.seed(),
         };
-        let workers = rayon::current_num_threads().max(1) as u64;
-        let chunks = if total <= 1 { 1 } else { (workers * 4).min(total) };
+        // Under ThreadSanitizer a launch runs on the calling thread, so that nothing but the
+        // kernel's own synchronisation orders its blocks (rayon's is invisible to TSan).
+        let workers = if TSAN { 1 } else { rayon::current_num_threads().max(1) as u64 };
+        let chunks = if total <= 1 || TSAN { 1 } else { (workers * 4).min(total) };
         let per = total.div_ceil(chunks);
         let run = |c: u64| -> Result<()> {
             let mut l = base;

@@ -55,7 +55,8 @@ fn three_d_indexing() {
 #[test]
 fn block_reduction_with_barriers_and_shuffles() {
     let g = sim();
-    for (n, block) in [(1usize, 64u32), (1000, 256), (1_000_000, 256), (4097, 1024)] {
+    let large = if ember_gpu::sim::TSAN { 100_000 } else { 1_000_000 }; // TSan: 100x slower
+    for (n, block) in [(1usize, 64u32), (1000, 256), (large, 256), (4097, 1024)] {
         let v: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 1001 - 500).collect();
         let out = g.alloc_zeroed(8).unwrap();
         let input = g.upload(&v).unwrap();
