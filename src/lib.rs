@@ -34,6 +34,7 @@ pub mod trace;
 /// Everything a query needs: `use ember::prelude::*;`.
 pub mod prelude {
     pub use ember_core::{DType, DataFrame, Device, Error, Result, Scalar};
+    pub use ember_ops::sort::SortKey;
     pub use ember_ops::{col, date, dec, lit, Agg, Expr};
     pub use ember_plan::{AggregateExt, DataFrameOps, LazyFrame};
 }

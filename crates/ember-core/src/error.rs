@@ -57,6 +57,9 @@ pub enum Error {
     /// filtering first; users do not see this error).
     #[error("the expression is too large for one fused GPU program")]
     ProgramTooLarge,
+    /// Something ember does not do yet (on this device): the message says what, and what to do.
+    #[error("not supported yet: {0}")]
+    Unsupported(String),
     /// A bug in ember: please report it.
     #[error("internal error (a bug in ember): {0}")]
     Internal(String),

@@ -1,8 +1,9 @@
-//! Device-wide primitives (scan, reduce, compaction, gathers) against plain Rust on the host, at
+//! Device-wide primitives (scan, reduce, compaction, gathers, radix sort) against plain Rust on the host, at
 //! sizes around warp and block boundaries and on a large input. Runs on the simulated device, and
 //! on CUDA device 0 too when `EMBER_TEST_CUDA=1` (which fails if there is no GPU).
 #![cfg(feature = "sim")]
 use ember_gpu::primitives::compact::{compact_indices, gather_bits, gather_fixed, gather_utf8};
+use ember_gpu::primitives::radix_sort::{argsort, sort_pairs, KeyWidth, KeyWord};
 use ember_gpu::primitives::reduce::{reduce, ReduceOp};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
 use ember_gpu::primitives::Prim;
@@ -173,6 +174,73 @@ fn compaction_and_gathers_keep_row_order() {
                 let s = std::str::from_utf8(&gbytes[go[k] as usize..go[k + 1] as usize]).unwrap();
                 assert_eq!(s, strings[i as usize]);
             }
+        }
+    }
+}
+
+/// A name and a map from random bits to a key.
+type KeyShape = (&'static str, fn(u64) -> u64);
+
+/// Radix sort against the host's stable sort: few distinct keys (stability shows), the full range,
+/// keys that differ only in their top byte, and a partial bit count.
+#[test]
+fn radix_sort_pairs_is_stable_and_matches_the_host() {
+    for gpu in gpus() {
+        for &n in sort_sizes().iter().chain(&[if ember_gpu::sim::TSAN { 5_003 } else { 200_003 }]) {
+            let mut r = rng(n as u64 + 7);
+            let vals: Vec<u32> = (0..n as u32).collect();
+            let d_vals = gpu.upload(&vals).unwrap();
+            let shapes: [KeyShape; 3] = [("few", |x| x % 5), ("full", |x| x), ("top byte", |x| (x % 3) << 56)];
+            for (shape, f) in &shapes {
+                let k64: Vec<u64> = (0..n).map(|_| f(r())).collect();
+                let k32: Vec<u32> = k64.iter().map(|&k| (k >> 32) as u32 ^ k as u32).collect();
+                let host = |keys: &[u64]| {
+                    let mut idx: Vec<u32> = vals.clone();
+                    idx.sort_by_key(|&i| keys[i as usize]);
+                    idx
+                };
+                let (k, v) = sort_pairs(&gpu, &gpu.upload(&k64).unwrap(), &d_vals, n, KeyWidth::U64, 64).unwrap();
+                let want = host(&k64);
+                assert_eq!(gpu.download::<u32>(&v, n).unwrap(), want, "u64 {shape} n={n} on {gpu:?}");
+                let sorted: Vec<u64> = want.iter().map(|&i| k64[i as usize]).collect();
+                assert_eq!(gpu.download::<u64>(&k, n).unwrap(), sorted, "u64 keys {shape} n={n}");
+                let (_, v) = sort_pairs(&gpu, &gpu.upload(&k32).unwrap(), &d_vals, n, KeyWidth::U32, 32).unwrap();
+                let want = host(&k32.iter().map(|&k| k as u64).collect::<Vec<_>>());
+                assert_eq!(gpu.download::<u32>(&v, n).unwrap(), want, "u32 {shape} n={n}");
+            }
+            // Keys that differ only in their low 12 bits (the rest constant): two passes suffice.
+            let k: Vec<u32> = (0..n).map(|_| 0xabc0_0000 | (r() as u32 & 0xfff)).collect();
+            let (_, v) = sort_pairs(&gpu, &gpu.upload(&k).unwrap(), &d_vals, n, KeyWidth::U32, 12).unwrap();
+            let mut want = vals.clone();
+            want.sort_by_key(|&i| k[i as usize]);
+            assert_eq!(gpu.download::<u32>(&v, n).unwrap(), want, "12-bit keys n={n}");
+        }
+    }
+}
+
+/// The boundary sizes; under ThreadSanitizer (~100x slower) those below 10,000.
+fn sort_sizes() -> Vec<usize> {
+    SIZES.iter().copied().filter(|&n| !ember_gpu::sim::TSAN || n < 10_000).collect()
+}
+
+#[test]
+fn argsort_by_several_words_is_lexicographic_and_stable() {
+    for gpu in gpus() {
+        for n in sort_sizes() {
+            let mut r = rng(n as u64 + 11);
+            let a: Vec<u32> = (0..n).map(|_| (r() % 3) as u32).collect();
+            let b: Vec<u64> = (0..n).map(|_| r() % 4).collect();
+            let c: Vec<u32> = (0..n).map(|_| (r() % 2) as u32).collect();
+            let (da, db, dc) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap(), gpu.upload(&c).unwrap());
+            let words = [
+                KeyWord::full(&da, KeyWidth::U32),
+                KeyWord::full(&db, KeyWidth::U64),
+                KeyWord::full(&dc, KeyWidth::U32),
+            ];
+            let perm = argsort(&gpu, &words, n).unwrap();
+            let mut want: Vec<u32> = (0..n as u32).collect();
+            want.sort_by_key(|&i| (a[i as usize], b[i as usize], c[i as usize]));
+            assert_eq!(gpu.download::<u32>(&perm, n).unwrap(), want, "n={n} on {gpu:?}");
         }
     }
 }

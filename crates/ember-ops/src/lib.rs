@@ -9,6 +9,7 @@ pub mod expr;
 pub mod filter;
 pub mod reduce;
 pub mod slice;
+pub mod sort;
 
 pub use expr::{col, date, dec, lit, BinaryOp, Expr, StrOp};
 

@@ -2,7 +2,7 @@
 use crate::plan::LogicalPlan;
 use ember_core::{Column, DataFrame, Device, Result};
 use ember_gpu::ExecContext;
-use ember_ops::{expr::evaluate_in, filter::filter_in, reduce::reduce_where_in, slice::slice_in};
+use ember_ops::{expr::evaluate_in, filter::filter_in, reduce::reduce_where_in, slice::slice_in, sort::sort_in};
 
 /// Executes `plan` (optimized or not: the answer is the same). GPU work runs in `ctx` when given
 /// (one trace for the whole query), else each op in a fresh context.
@@ -42,5 +42,6 @@ pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFram
             DataFrame::from_columns(columns, Device::Cpu)
         }
         LogicalPlan::Slice { input, offset, len } => slice_in(ctx, &run(input)?, *offset, *len),
+        LogicalPlan::Sort { input, keys } => sort_in(ctx, &run(input)?, keys),
     }
 }

@@ -4,6 +4,7 @@ use crate::plan::{AggExpr, LogicalPlan, NamedExpr, Source};
 use crate::{execute, optimize};
 use ember_core::{DataFrame, Device, Error, Result, Scalar};
 use ember_gpu::ExecContext;
+use ember_ops::sort::SortKey;
 use ember_ops::{Agg, Expr};
 
 /// A query over frames, run on `collect()` after optimization.
@@ -72,6 +73,13 @@ impl LazyFrame {
     /// Rows `offset..offset + len`, clamped.
     pub fn slice(self, offset: usize, len: usize) -> LazyFrame {
         self.then(|input| LogicalPlan::Slice { input, offset, len })
+    }
+
+    /// Rows ordered by `keys` (stable; see [`ember_ops::sort`]): `["a", "b"]`, or
+    /// `[SortKey::new(col("a")).descending().nulls_last()]`.
+    pub fn sort<K: Into<SortKey>>(self, keys: impl IntoIterator<Item = K>) -> LazyFrame {
+        let keys = keys.into_iter().map(Into::into).collect();
+        self.then(|input| LogicalPlan::Sort { input, keys })
     }
 
     /// The first `n` rows.
@@ -144,6 +152,10 @@ pub trait DataFrameOps {
     /// Rows where `predicate` is true (nulls drop the row), order kept.
     fn filter(&self, predicate: Expr) -> Result<DataFrame> {
         self.lazy().filter(predicate).collect()
+    }
+    /// Rows ordered by `keys` (stable; see [`ember_ops::sort`]).
+    fn sort<K: Into<SortKey>>(&self, keys: impl IntoIterator<Item = K>) -> Result<DataFrame> {
+        self.lazy().sort(keys).collect()
     }
     /// Evaluates `expr` to a column on the frame's device.
     fn evaluate(&self, expr: &Expr) -> Result<ember_core::Column>;

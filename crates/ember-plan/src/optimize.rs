@@ -31,6 +31,7 @@ fn map_input(plan: LogicalPlan, f: impl FnOnce(LogicalPlan) -> LogicalPlan) -> L
             LogicalPlan::Aggregate { input: Box::new(f(*input)), predicate, aggs }
         }
         LogicalPlan::Slice { input, offset, len } => LogicalPlan::Slice { input: Box::new(f(*input)), offset, len },
+        LogicalPlan::Sort { input, keys } => LogicalPlan::Sort { input: Box::new(f(*input)), keys },
     }
 }
 
@@ -59,6 +60,13 @@ fn fold(plan: &LogicalPlan) -> Result<LogicalPlan> {
         LogicalPlan::Slice { input: i, offset, len } => {
             LogicalPlan::Slice { input: input(i)?, offset: *offset, len: *len }
         }
+        LogicalPlan::Sort { input: i, keys } => LogicalPlan::Sort {
+            input: input(i)?,
+            keys: keys
+                .iter()
+                .map(|k| Ok(ember_ops::sort::SortKey { expr: fold_constants(&k.expr)?, ..k.clone() }))
+                .collect::<Result<_>>()?,
+        },
     })
 }
 
@@ -100,6 +108,11 @@ fn push_predicates(plan: LogicalPlan) -> LogicalPlan {
                     LogicalPlan::Filter { input: Box::new(inner), predicate }
                 }
             }
+            // A filter commutes with a stable sort: sort fewer rows.
+            LogicalPlan::Sort { input: inner, keys } => LogicalPlan::Sort {
+                input: Box::new(push_predicates(LogicalPlan::Filter { input: inner, predicate })),
+                keys,
+            },
             other => LogicalPlan::Filter { input: Box::new(push_predicates(other)), predicate },
         },
         other => map_input(other, push_predicates),
@@ -168,6 +181,16 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
         }
         LogicalPlan::Slice { input, offset, len } => {
             LogicalPlan::Slice { input: Box::new(prune(*input, needed)), offset, len }
+        }
+        LogicalPlan::Sort { input, keys } => {
+            let child = needed.map(|n| {
+                let mut child = n.clone();
+                for k in &keys {
+                    columns_of(&k.expr, &mut child);
+                }
+                child
+            });
+            LogicalPlan::Sort { input: Box::new(prune(*input, child.as_ref())), keys }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! ships them to workers, binding [`Source`]s by name there).
 use ember_core::{DataFrame, Error, Field, Result};
 use ember_ops::expr::types::dtype_of;
+use ember_ops::sort::SortKey;
 use ember_ops::{Agg, Expr};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -177,6 +178,13 @@ pub enum LogicalPlan {
         /// Rows at most.
         len: usize,
     },
+    /// The input's rows ordered by `keys` (stable).
+    Sort {
+        /// The input.
+        input: Box<LogicalPlan>,
+        /// Most significant first.
+        keys: Vec<SortKey>,
+    },
 }
 
 impl LogicalPlan {
@@ -210,6 +218,13 @@ impl LogicalPlan {
                 }
                 out
             }
+            LogicalPlan::Sort { input, keys } => {
+                let fields = input.schema()?;
+                for k in keys {
+                    dtype_of(&k.expr, &fields)?;
+                }
+                fields
+            }
             LogicalPlan::Filter { input, .. } | LogicalPlan::Slice { input, .. } => input.schema()?,
             LogicalPlan::Aggregate { input, aggs, .. } => {
                 let fields = input.schema()?;
@@ -231,7 +246,8 @@ impl LogicalPlan {
             LogicalPlan::Select { input, .. }
             | LogicalPlan::Filter { input, .. }
             | LogicalPlan::Aggregate { input, .. }
-            | LogicalPlan::Slice { input, .. } => vec![input],
+            | LogicalPlan::Slice { input, .. }
+            | LogicalPlan::Sort { input, .. } => vec![input],
         }
     }
 
@@ -246,7 +262,8 @@ impl LogicalPlan {
             LogicalPlan::Select { input, .. }
             | LogicalPlan::Filter { input, .. }
             | LogicalPlan::Aggregate { input, .. }
-            | LogicalPlan::Slice { input, .. } => input.bind(name, frame),
+            | LogicalPlan::Slice { input, .. }
+            | LogicalPlan::Sort { input, .. } => input.bind(name, frame),
         }
     }
 
@@ -283,6 +300,10 @@ impl LogicalPlan {
                 }
             }
             LogicalPlan::Slice { offset, len, .. } => writeln!(f, "{pad}SLICE {offset}..+{len}")?,
+            LogicalPlan::Sort { keys, .. } => {
+                let items: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                writeln!(f, "{pad}SORT BY [{}]", items.join(", "))?
+            }
         }
         for i in self.inputs() {
             i.fmt_indent(f, depth + 1)?;

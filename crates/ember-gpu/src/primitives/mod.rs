@@ -1,7 +1,8 @@
 //! Device-wide primitives written by us (no CUB): exclusive scan, reduce, stream compaction and
-//! gathers. Each runs unchanged on CUDA and on the simulated device.
+//! gathers, radix sort. Each runs unchanged on CUDA and on the simulated device.
 
 pub mod compact;
+pub mod radix_sort;
 pub mod reduce;
 pub mod scan;
 

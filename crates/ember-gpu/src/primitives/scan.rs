@@ -70,7 +70,13 @@ fn read_at<T: bytemuck::Pod>(ctx: &ExecContext, buf: &DeviceBuffer, i: usize) ->
     Ok(ctx.download_range::<T>(buf, i, 1)?[0])
 }
 
-fn scan_into(ctx: &ExecContext, input: &DeviceBuffer, out: &DeviceBuffer, n: usize, ty: ScanType) -> Result<()> {
+pub(crate) fn scan_into(
+    ctx: &ExecContext,
+    input: &DeviceBuffer,
+    out: &DeviceBuffer,
+    n: usize,
+    ty: ScanType,
+) -> Result<()> {
     if n == 0 {
         return Ok(());
     }

@@ -1,5 +1,6 @@
 //! The CPU engine's primitives (arrow-rs), with its own filter and slice.
 use super::{Executor, Indices};
+use crate::sort::SortKey;
 use crate::Expr;
 use arrow::array::{Array, AsArray, UInt32Array};
 use ember_core::{type_bail, Column, DataFrame, Result};
@@ -24,6 +25,10 @@ impl Executor for CpuExecutor {
 
     fn range(&self, offset: usize, len: usize) -> Result<Indices> {
         Ok(Indices::Host(UInt32Array::from_iter_values((offset..offset + len).map(|i| i as u32))))
+    }
+
+    fn sort_indices(&self, df: &DataFrame, keys: &[SortKey]) -> Result<Indices> {
+        Ok(Indices::Host(crate::sort::cpu::sort_indices(df, keys)?))
     }
 
     fn gather(&self, df: &DataFrame, rows: &Indices) -> Result<DataFrame> {

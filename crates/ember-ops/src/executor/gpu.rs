@@ -4,6 +4,7 @@
 use super::{Executor, Indices};
 use crate::expr::gpu::{check_key, error_key, predicate_mask};
 use crate::expr::typed::{resolve, TypedExpr};
+use crate::sort::SortKey;
 use crate::Expr;
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Result};
 use ember_gpu::primitives::compact::{compact_indices, gather_bits, gather_fixed, gather_utf8, iota};
@@ -43,6 +44,10 @@ impl Executor for GpuExecutor<'_> {
 
     fn range(&self, offset: usize, len: usize) -> Result<Indices> {
         Ok(Indices::Device { buf: iota(self.ctx, offset, len)?, len })
+    }
+
+    fn sort_indices(&self, df: &DataFrame, keys: &[SortKey]) -> Result<Indices> {
+        Ok(Indices::Device { buf: crate::sort::gpu::sort_indices(self.ctx, df, keys)?, len: df.num_rows() })
     }
 
     fn gather(&self, df: &DataFrame, rows: &Indices) -> Result<DataFrame> {

@@ -8,8 +8,9 @@
 //! | [`Executor::select_rows`] | predicate chunks → kept row numbers | predicate program → keep-mask → compaction |
 //! | [`Executor::range`] | `offset..offset + len` | `iota` kernel |
 //! | [`Executor::gather`] | arrow-rs `take` | fixed-width, bitmap and string gathers |
+//! | [`Executor::sort_indices`] | row-format keys, stable parallel merge sort | order-preserving key words, LSD radix sort |
 //!
-//! Join, sort and group-by add sort-indices, hash build / probe and segmented reduce here.
+//! Join and group-by add hash build / probe and segmented reduce here.
 //!
 //! ```
 //! use arrow::array::{Int32Array, RecordBatch};
@@ -27,6 +28,7 @@ mod gpu;
 pub use cpu::CpuExecutor;
 pub use gpu::GpuExecutor;
 
+use crate::sort::SortKey;
 use crate::Expr;
 use ember_core::{DataFrame, Result};
 use ember_gpu::DeviceBuffer;
@@ -68,9 +70,17 @@ pub trait Executor {
     /// Rows `rows` of every column of `df`, in that order.
     fn gather(&self, df: &DataFrame, rows: &Indices) -> Result<DataFrame>;
 
+    /// The rows of `df` in the order of `keys` (stable; see [`crate::sort`]).
+    fn sort_indices(&self, df: &DataFrame, keys: &[SortKey]) -> Result<Indices>;
+
     /// Rows of `df` where `predicate` is true, order kept.
     fn filter(&self, df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
         let rows = self.select_rows(df, predicate)?;
+        self.gather(df, &rows)
+    }
+    /// `df` sorted by `keys`.
+    fn sort(&self, df: &DataFrame, keys: &[SortKey]) -> Result<DataFrame> {
+        let rows = self.sort_indices(df, keys)?;
         self.gather(df, &rows)
     }
     /// Rows `offset..offset + len` of `df`, clamped to the frame.

@@ -1,0 +1,93 @@
+//! The GPU's sort order: each key column becomes one or two order-preserving unsigned key words
+//! (plus a 1-bit null word where it has nulls; `kernels/sort_keys.cu`), and the device radix
+//! sort orders the row numbers by them, least significant word first, each pass stable.
+//! Passes per key: 1 for a null word or bool, 1 / 2 / 4 / 8 for 8 / 16 / 32 / 64-bit values,
+//! 16 for decimals; each pass is a histogram, a scan and a scatter, with no host synchronisation.
+use super::SortKey;
+use crate::expr::evaluate_in;
+use ember_core::{DType, DataFrame, DeviceColumn, Error, Result};
+use ember_gpu::primitives::compact::iota;
+use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
+use ember_gpu::primitives::BLOCK;
+use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
+
+/// Row numbers of `df` in `keys` order (stable), in device memory.
+pub(crate) fn sort_indices(ctx: &ExecContext, df: &DataFrame, keys: &[SortKey]) -> Result<DeviceBuffer> {
+    let n = df.num_rows();
+    if n > u32::MAX as usize {
+        return Err(Error::InvalidArgument(format!("sort of {n} rows: row numbers are 32-bit")));
+    }
+    let columns = keys.iter().map(|k| evaluate_in(Some(ctx), df, &k.expr)).collect::<Result<Vec<_>>>()?;
+    if keys.is_empty() || n < 2 {
+        return Ok(iota(ctx, 0, n)?);
+    }
+    let mut words: Vec<(DeviceBuffer, KeyWidth, u32)> = Vec::new();
+    for (key, column) in keys.iter().zip(&columns) {
+        key_words(ctx, column.as_device()?, key, &mut words)?;
+    }
+    let words: Vec<KeyWord> =
+        words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
+    Ok(argsort(ctx, &words, n)?)
+}
+
+/// Appends the key words of one key column, most significant first.
+fn key_words(
+    ctx: &ExecContext,
+    c: &DeviceColumn,
+    key: &SortKey,
+    out: &mut Vec<(DeviceBuffer, KeyWidth, u32)>,
+) -> Result<()> {
+    let n = c.len();
+    let cfg = LaunchConfig::for_elems(n, BLOCK);
+    let valid = KernelArg::from(c.validity().map(|v| &**v));
+    let desc = KernelArg::U32(key.descending as u32);
+    if let Some(v) = c.validity() {
+        let word = ctx.alloc(n * 4)?;
+        ctx.launch(
+            Kernel::new("sort_keys", "sort_null_key"),
+            cfg,
+            &[(&**v).into(), KernelArg::U64(n as u64), KernelArg::U32(key.nulls_last as u32), (&word).into()],
+        )?;
+        out.push((word, KeyWidth::U32, 1));
+    }
+    let values: &DeviceBuffer = c.values();
+    match c.dtype() {
+        DType::Utf8 => {
+            return Err(Error::Unsupported(format!(
+                "sorting by the utf8 key {} on the GPU path (sort on the CPU engine for now)",
+                key.expr
+            )))
+        }
+        DType::Bool => {
+            let word = ctx.alloc(n * 4)?;
+            ctx.launch(
+                Kernel::new("sort_keys", "sort_key_bool"),
+                cfg,
+                &[values.into(), valid, KernelArg::U64(n as u64), desc, (&word).into()],
+            )?;
+            out.push((word, KeyWidth::U32, 1));
+        }
+        DType::Decimal128 { .. } => {
+            let (hi, lo) = (ctx.alloc(n * 8)?, ctx.alloc(n * 8)?);
+            ctx.launch(
+                Kernel::new("sort_keys", "sort_key_dec"),
+                cfg,
+                &[values.into(), valid, KernelArg::U64(n as u64), desc, (&hi).into(), (&lo).into()],
+            )?;
+            out.push((hi, KeyWidth::U64, 64));
+            out.push((lo, KeyWidth::U64, 64));
+        }
+        t => {
+            let prim = t.prim().ok_or_else(|| Error::Internal(format!("sort key of type {t}")))?;
+            let width = if prim.width() <= 4 { KeyWidth::U32 } else { KeyWidth::U64 };
+            let word = ctx.alloc(n * width.bytes())?;
+            ctx.launch(
+                Kernel::named("sort_keys", &format!("sort_key_{}", prim.suffix())),
+                cfg,
+                &[values.into(), valid, KernelArg::U64(n as u64), desc, (&word).into()],
+            )?;
+            out.push((word, width, 8 * prim.width() as u32));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,131 @@
+// Order-preserving unsigned sort keys for the radix sort, one word per key column (two for
+// decimals) plus a null word where the column has nulls. Driven by ember-ops/src/sort/gpu.rs.
+//   value word: the type's bits mapped so that unsigned order = the type's order (signed ints:
+//               flip the sign bit; floats: IEEE total order, -NaN < -inf < -0.0 < +0.0 < NaN;
+//               decimal128: a signed high word and an unsigned low word), only as wide as the
+//               type (an i8 key has 8 significant bits, so the sort makes one pass), inverted for
+//               a descending key; 0 for a null row (nulls are placed by the null word, and
+//               among themselves keep their order).
+//   null word:  1 bit, more significant than the value: null = 1 for nulls last, 0 for first.
+#include "common.cuh"
+
+template <typename T>
+struct SortKey;  // key_of(v): the order-preserving bits; MASK: the significant bits
+template <>
+struct SortKey<i8> {
+    using K = u32;
+    static constexpr K MASK = 0xffu;
+    __device__ static K key_of(i8 v) { return (u32)(u8)v ^ 0x80u; }
+};
+template <>
+struct SortKey<i16> {
+    using K = u32;
+    static constexpr K MASK = 0xffffu;
+    __device__ static K key_of(i16 v) { return (u32)(u16)v ^ 0x8000u; }
+};
+template <>
+struct SortKey<i32> {
+    using K = u32;
+    static constexpr K MASK = 0xffffffffu;
+    __device__ static K key_of(i32 v) { return (u32)v ^ 0x80000000u; }
+};
+template <>
+struct SortKey<i64> {
+    using K = u64;
+    static constexpr K MASK = ~0ull;
+    __device__ static K key_of(i64 v) { return (u64)v ^ (1ull << 63); }
+};
+template <>
+struct SortKey<u8> {
+    using K = u32;
+    static constexpr K MASK = 0xffu;
+    __device__ static K key_of(u8 v) { return v; }
+};
+template <>
+struct SortKey<u16> {
+    using K = u32;
+    static constexpr K MASK = 0xffffu;
+    __device__ static K key_of(u16 v) { return v; }
+};
+template <>
+struct SortKey<u32> {
+    using K = u32;
+    static constexpr K MASK = 0xffffffffu;
+    __device__ static K key_of(u32 v) { return v; }
+};
+template <>
+struct SortKey<u64> {
+    using K = u64;
+    static constexpr K MASK = ~0ull;
+    __device__ static K key_of(u64 v) { return v; }
+};
+template <>
+struct SortKey<f32> {
+    using K = u32;
+    static constexpr K MASK = 0xffffffffu;
+    __device__ static K key_of(f32 v) {
+        const u32 b = (u32)__float_as_int(v);
+        return b ^ ((b >> 31) ? 0xffffffffu : 0x80000000u);
+    }
+};
+template <>
+struct SortKey<f64> {
+    using K = u64;
+    static constexpr K MASK = ~0ull;
+    __device__ static K key_of(f64 v) {
+        const u64 b = (u64)__double_as_longlong(v);
+        return b ^ ((b >> 63) ? ~0ull : (1ull << 63));
+    }
+};
+
+template <typename T>
+__device__ void sort_key(const T* in, const u32* valid, u64 n, u32 descending, typename SortKey<T>::K* out) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    using S = SortKey<T>;
+    typename S::K k = 0;
+    if (ember_valid(valid, i)) k = descending ? S::key_of(in[i]) ^ S::MASK : S::key_of(in[i]);
+    out[i] = k;
+}
+
+#define SORT_KEY(name, T)                                                                                  \
+    extern "C" __global__ void sort_key_##name(const T* in, const u32* valid, u64 n, u32 descending,       \
+                                               typename SortKey<T>::K* out) {                              \
+        sort_key<T>(in, valid, n, descending, out);                                                         \
+    }                                                                                                      \
+    EMBER_SIM_EXPORT(sort_key_##name)
+EMBER_FOR_NUMERIC(SORT_KEY)
+
+// Booleans (a bitmap): one significant bit.
+extern "C" __global__ void sort_key_bool(const u32* bits, const u32* valid, u64 n, u32 descending, u32* out) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    out[i] = ember_valid(valid, i) ? ((u32)ember_bit(bits, i) ^ (descending & 1u)) : 0u;
+}
+EMBER_SIM_EXPORT(sort_key_bool)
+
+// Decimal128: the high word (signed) is the more significant key word, the low word unsigned.
+extern "C" __global__ void sort_key_dec(const i128* in, const u32* valid, u64 n, u32 descending, u64* hi, u64* lo) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    u64 h = 0, l = 0;
+    if (ember_valid(valid, i)) {
+        const i128 v = in[i];
+        h = (u64)(v >> 64) ^ (1ull << 63);
+        l = (u64)v;
+        if (descending) {
+            h = ~h;
+            l = ~l;
+        }
+    }
+    hi[i] = h;
+    lo[i] = l;
+}
+EMBER_SIM_EXPORT(sort_key_dec)
+
+extern "C" __global__ void sort_null_key(const u32* valid, u64 n, u32 nulls_last, u32* out) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    out[i] = ember_valid(valid, i) ? (nulls_last ? 0u : 1u) : (nulls_last ? 1u : 0u);
+}
+EMBER_SIM_EXPORT(sort_null_key)
