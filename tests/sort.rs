@@ -171,3 +171,15 @@ test_device!(utf8_keys_sort_bytewise_on_the_cpu_and_are_refused_on_the_gpu, |dev
         Err(e) => panic!("unexpected error on {device}: {e}"),
     }
 });
+
+test_device!(wide_decimal_keys_use_both_words, |device: Device| {
+    let big = 10i128.pow(30);
+    let v = vec![Some(big), Some(-big), Some(1), None, Some(-1), Some(big + 1), Some(i128::from(u64::MAX)), Some(0)];
+    let d = Decimal128Array::from(v).with_precision_and_scale(38, 0).unwrap();
+    let batch = common::batch(vec![("d", Arc::new(d) as ArrayRef)]);
+    let df = DataFrame::from_record_batch(&batch).unwrap().to(device).unwrap();
+    for keys in [&[("d", false, false)][..], &[("d", true, true)][..]] {
+        let got = df.sort(sort_keys(keys)).unwrap();
+        assert_eq!(host(&got), oracle(&batch, keys), "{keys:?} on {device}");
+    }
+});

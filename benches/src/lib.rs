@@ -98,3 +98,31 @@ pub fn polars_shape(df: &pl::DataFrame) -> (usize, usize) {
 pub fn arrow_shape(b: &arrow::array::RecordBatch) -> (usize, usize) {
     (b.num_rows(), b.num_columns())
 }
+
+/// Sort all 16 columns of `lineitem` by `l_extendedprice` with polars, stable
+/// (`maintain_order`, as ember's sort always is, so both return the same frame).
+pub fn polars_sort(li: &pl::DataFrame) -> Result<pl::DataFrame> {
+    let opts = pl::SortMultipleOptions::default().with_maintain_order(true);
+    li.clone().lazy().sort(["l_extendedprice"], opts).collect().map_err(polars_err)
+}
+
+/// The same sort with ember.
+pub fn ember_sort(li: &DataFrame) -> Result<DataFrame> {
+    li.sort(["l_extendedprice"])
+}
+
+/// `l_orderkey` at rows 0, n/2 and n-1 of a sorted polars frame (the answer check).
+pub fn polars_orderkeys(df: &pl::DataFrame) -> Result<Vec<i64>> {
+    let c = df.column("l_orderkey").map_err(polars_err)?.i64().map_err(polars_err)?.clone();
+    let n = c.len();
+    Ok([0, n / 2, n.saturating_sub(1)].iter().map(|&i| c.get(i).unwrap_or_default()).collect())
+}
+
+/// `l_orderkey` at rows 0, n/2 and n-1 of a sorted ember frame.
+pub fn ember_orderkeys(df: &DataFrame) -> Result<Vec<i64>> {
+    let b = df.to_record_batch()?;
+    let c = b.column_by_name("l_orderkey").ok_or_else(|| Error::Internal("l_orderkey".into()))?;
+    let c = c.as_primitive::<Int64Type>();
+    let n = c.len();
+    Ok([0, n / 2, n.saturating_sub(1)].iter().map(|&i| c.value(i)).collect())
+}

@@ -7,7 +7,10 @@
 //! Generates `lineitem` once, moves it to the device (not timed), runs each case after one
 //! warm-up, and prints a markdown table of medians and the ember/polars ratio, plus the machine.
 use ember::prelude::*;
-use ember_bench::{ember_filter, lineitem_both, polars_filter, polars_q6, polars_shape};
+use ember_bench::{
+    ember_filter, ember_orderkeys, ember_sort, lineitem_both, polars_filter, polars_orderkeys, polars_q6, polars_shape,
+    polars_sort,
+};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -94,6 +97,11 @@ fn run() -> Result<()> {
     let (p_q6, p_rev) = time(args.reps, || polars_q6(&pli))?;
     let (e_f, e_rows) = time(args.reps, || ember_filter(&dev).map(|b| b.num_rows()))?;
     let (p_f, p_rows) = time(args.reps, || polars_filter(&pli).map(|d| polars_shape(&d).0))?;
+    let (e_s, e_keys) = time(args.reps, || ember_sort(&dev).and_then(|d| ember_orderkeys(&d)))?;
+    let (p_s, p_keys) = time(args.reps, || polars_sort(&pli).and_then(|d| polars_orderkeys(&d)))?;
+    if e_keys != p_keys {
+        return Err(Error::Internal(format!("sorted l_orderkey differ: ember {e_keys:?}, polars {p_keys:?}")));
+    }
     // The eager API is `lazy()…collect()`: its cost over calling the op directly.
     let pred = col("l_quantity").lt(lit(24));
     let (e_op, e_eager) = time_pair(
@@ -134,6 +142,7 @@ fn run() -> Result<()> {
         "| filter l_quantity < 24, 16 columns materialised ({e_rows} rows) | {e_f:.4} | {p_f:.4} | {:.2} |",
         e_f / p_f
     );
+    println!("| sort by l_extendedprice, 16 columns, stable | {e_s:.4} | {p_s:.4} | {:.2} |", e_s / p_s);
     println!();
     println!("| ember only ({}) | s | vs |", args.device);
     println!("|---|---|---|");

@@ -2,7 +2,7 @@
 //! (plus a 1-bit null word where it has nulls; `kernels/sort_keys.cu`), and the device radix
 //! sort orders the row numbers by them, least significant word first, each pass stable.
 //! Passes per key: 1 for a null word or bool, 1 / 2 / 4 / 8 for 8 / 16 / 32 / 64-bit values,
-//! 16 for decimals; each pass is a histogram, a scan and a scatter, with no host synchronisation.
+//! 8 for decimals of precision <= 18 (they fit an i64), 16 for wider ones; each pass is a histogram, a scan and a scatter, with no host synchronisation.
 use super::SortKey;
 use crate::expr::evaluate_in;
 use ember_core::{DType, DataFrame, DeviceColumn, Error, Result};
@@ -66,6 +66,15 @@ fn key_words(
                 &[values.into(), valid, KernelArg::U64(n as u64), desc, (&word).into()],
             )?;
             out.push((word, KeyWidth::U32, 1));
+        }
+        DType::Decimal128 { precision, .. } if precision <= 18 => {
+            let word = ctx.alloc(n * 8)?;
+            ctx.launch(
+                Kernel::new("sort_keys", "sort_key_dec18"),
+                cfg,
+                &[values.into(), valid, KernelArg::U64(n as u64), desc, (&word).into()],
+            )?;
+            out.push((word, KeyWidth::U64, 64));
         }
         DType::Decimal128 { .. } => {
             let (hi, lo) = (ctx.alloc(n * 8)?, ctx.alloc(n * 8)?);
