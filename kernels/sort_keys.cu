@@ -137,6 +137,49 @@ extern "C" __global__ void sort_key_dec18(const i128* in, const u32* valid, u64 
 }
 EMBER_SIM_EXPORT(sort_key_dec18)
 
+// Strings sort bytewise by LSD over 8-byte words: word k of a row holds bytes [8k, 8k + 8),
+// big-endian, zero-padded; a final length word breaks the ties zero padding creates ("a" and
+// "a\0" pad alike: the shorter comes first). The host asks for the longest string first.
+extern "C" __global__ void str_max_len(const i64* offsets, u64 n, unsigned long long* out) {
+    const u64 i = ember_gid();
+    u64 len = i < n ? (u64)(offsets[i + 1] - offsets[i]) : 0;
+    for (int d = 16; d > 0; d >>= 1) {
+        const u64 o = __shfl_down_sync(0xffffffffu, len, d);
+        len = o > len ? o : len;
+    }
+    if ((threadIdx.x & 31) == 0 && len > 0) atomicMax(out, (unsigned long long)len);
+}
+EMBER_SIM_EXPORT(str_max_len)
+
+extern "C" __global__ void sort_key_str_word(const i64* offsets, const u8* bytes, const u32* valid, u64 n, u32 word,
+                                             u32 descending, u64* out) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    u64 k = 0;
+    if (ember_valid(valid, i)) {
+        const i64 begin = offsets[i], len = offsets[i + 1] - begin;
+        for (int b = 0; b < 8; ++b) {
+            const i64 at = (i64)word * 8 + b;
+            k = (k << 8) | (at < len ? (u64)bytes[begin + at] : 0u);
+        }
+        if (descending) k = ~k;
+    }
+    out[i] = k;
+}
+EMBER_SIM_EXPORT(sort_key_str_word)
+
+extern "C" __global__ void sort_key_str_len(const i64* offsets, const u32* valid, u64 n, u32 descending, u64* out) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    u64 k = 0;
+    if (ember_valid(valid, i)) {
+        k = (u64)(offsets[i + 1] - offsets[i]);
+        if (descending) k = ~k;
+    }
+    out[i] = k;
+}
+EMBER_SIM_EXPORT(sort_key_str_len)
+
 extern "C" __global__ void sort_null_key(const u32* valid, u64 n, u32 nulls_last, u32* out) {
     const u64 i = ember_gid();
     if (i >= n) return;

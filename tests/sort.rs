@@ -19,6 +19,8 @@ const KEY_SETS: &[Keys] = &[
     &[("d", true, false)],
     &[("f", false, false), ("t", true, true), ("u", false, false)],
     &[("b", false, true), ("a", true, false)],
+    &[("s", false, false), ("a", false, true)],
+    &[("s", true, true)],
 ];
 
 fn sort_keys(keys: Keys) -> Vec<SortKey> {
@@ -155,21 +157,19 @@ test_device!(sort_errors_name_the_problem, |device: Device| {
     assert_eq!(host(&out).column(0).as_primitive::<Int32Type>().values().to_vec(), vec![2, 1]);
 });
 
-// Strings sort bytewise on the CPU engine; the GPU path says it cannot yet (never a wrong order).
-test_device!(utf8_keys_sort_bytewise_on_the_cpu_and_are_refused_on_the_gpu, |device: Device| {
-    let s = StringArray::from(vec![Some("b"), None, Some("a"), Some("ab")]);
-    let df = frame(vec![("s", Arc::new(s) as ArrayRef)], device);
-    match df.sort(["s"]) {
-        Ok(out) => {
-            assert_eq!(device, Device::Cpu);
-            let got = host(&out);
-            let s = got.column(0).as_string::<i32>();
-            let v: Vec<Option<&str>> = s.iter().collect();
-            assert_eq!(v, vec![None, Some("a"), Some("ab"), Some("b")]);
-        }
-        Err(Error::Unsupported(m)) => assert!(device.is_gpu() && m.contains("utf8"), "{m}"),
-        Err(e) => panic!("unexpected error on {device}: {e}"),
-    }
+test_device!(utf8_keys_sort_bytewise, |device: Device| {
+    let v = vec![Some("b"), None, Some("a"), Some("ab"), Some("a\0"), Some(""), Some("abcdefghij"), Some("abcdefghi")];
+    let df = frame(vec![("s", Arc::new(StringArray::from(v)) as ArrayRef)], device);
+    let strings = |df: &DataFrame| -> Vec<Option<String>> {
+        host(df).column(0).as_string::<i32>().iter().map(|s| s.map(String::from)).collect()
+    };
+    let want = ["", "a", "a\0", "ab", "abcdefghi", "abcdefghij", "b"];
+    let mut asc: Vec<Option<String>> = vec![None];
+    asc.extend(want.iter().map(|s| Some(s.to_string())));
+    assert_eq!(strings(&df.sort(["s"]).unwrap()), asc, "on {device}");
+    let mut desc: Vec<Option<String>> = want.iter().rev().map(|s| Some(s.to_string())).collect();
+    desc.push(None);
+    assert_eq!(strings(&df.sort([SortKey::new(col("s")).descending().nulls_last()]).unwrap()), desc, "on {device}");
 });
 
 test_device!(wide_decimal_keys_use_both_words, |device: Device| {

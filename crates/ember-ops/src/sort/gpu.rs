@@ -2,7 +2,8 @@
 //! (plus a 1-bit null word where it has nulls; `kernels/sort_keys.cu`), and the device radix
 //! sort orders the row numbers by them, least significant word first, each pass stable.
 //! Passes per key: 1 for a null word or bool, 1 / 2 / 4 / 8 for 8 / 16 / 32 / 64-bit values,
-//! 8 for decimals of precision <= 18 (they fit an i64), 16 for wider ones; each pass is a histogram, a scan and a scatter, with no host synchronisation.
+//! 8 for decimals of precision <= 18 (they fit an i64), 16 for wider ones, and for strings 8 per
+//! 8 bytes of the longest string plus the length's (one readback sizes the key words); each pass is a histogram, a scan and a scatter, with no host synchronisation.
 use super::SortKey;
 use crate::expr::evaluate_in;
 use ember_core::{DType, DataFrame, DeviceColumn, Error, Result};
@@ -53,10 +54,40 @@ fn key_words(
     let values: &DeviceBuffer = c.values();
     match c.dtype() {
         DType::Utf8 => {
-            return Err(Error::Unsupported(format!(
-                "sorting by the utf8 key {} on the GPU path (sort on the CPU engine for now)",
-                key.expr
-            )))
+            let offsets: &DeviceBuffer = c.utf8_offsets()?;
+            let max = ctx.alloc_zeroed(8)?;
+            ctx.launch(
+                Kernel::new("sort_keys", "str_max_len"),
+                cfg,
+                &[offsets.into(), KernelArg::U64(n as u64), (&max).into()],
+            )?;
+            // Size readback: the number of key words depends on the longest string.
+            let max_len = ctx.download::<u64>(&max, 1)?[0] as usize;
+            for word in 0..max_len.div_ceil(8) {
+                let w = ctx.alloc(n * 8)?;
+                ctx.launch(
+                    Kernel::new("sort_keys", "sort_key_str_word"),
+                    cfg,
+                    &[
+                        offsets.into(),
+                        values.into(),
+                        valid,
+                        KernelArg::U64(n as u64),
+                        KernelArg::U32(word as u32),
+                        desc,
+                        (&w).into(),
+                    ],
+                )?;
+                out.push((w, KeyWidth::U64, 64));
+            }
+            let w = ctx.alloc(n * 8)?;
+            ctx.launch(
+                Kernel::new("sort_keys", "sort_key_str_len"),
+                cfg,
+                &[offsets.into(), valid, KernelArg::U64(n as u64), desc, (&w).into()],
+            )?;
+            let bits = if key.descending { 64 } else { 64 - (max_len as u64).leading_zeros() };
+            out.push((w, KeyWidth::U64, bits));
         }
         DType::Bool => {
             let word = ctx.alloc(n * 4)?;

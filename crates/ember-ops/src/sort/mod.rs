@@ -7,7 +7,7 @@
 //! | integers, dates, decimals | numeric |
 //! | floats | IEEE total order: `-NaN < -inf < … < -0.0 < +0.0 < … < +inf < NaN` (as `min`/`max`) |
 //! | bool | `false < true` |
-//! | utf8 | bytewise (CPU engine; the GPU path returns [`Error::Unsupported`] for now) |
+//! | utf8 | bytewise (a prefix sorts first) |
 //!
 //! Nulls go first by default (polars' default); `nulls_last()` puts them last, in either direction.
 //!
