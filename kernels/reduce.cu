@@ -6,46 +6,7 @@
 // Sums: signed ints accumulate in i64 and unsigned in u64, wrapping; floats in their own type;
 // decimal128 (i128) exactly, overflow reported through `err`. Min/max of floats follow IEEE total
 // order, as arrow-rs does (-NaN < -inf < ... < +inf < +NaN).
-#include "common.cuh"
-
-template <typename T> struct Lim;
-#define EMBER_LIM(T, lo, hi)                                  \
-    template <> struct Lim<T> {                               \
-        static __device__ __forceinline__ T lowest() { return lo; }  \
-        static __device__ __forceinline__ T highest() { return hi; } \
-    };
-EMBER_LIM(i8, (i8)-128, (i8)127)
-EMBER_LIM(i16, (i16)-32768, (i16)32767)
-EMBER_LIM(i32, (i32)0x80000000u, (i32)0x7fffffff)
-EMBER_LIM(i64, (i64)0x8000000000000000ull, (i64)0x7fffffffffffffffll)
-EMBER_LIM(u8, (u8)0, (u8)0xff)
-EMBER_LIM(u16, (u16)0, (u16)0xffff)
-EMBER_LIM(u32, 0u, 0xffffffffu)
-EMBER_LIM(u64, 0ull, 0xffffffffffffffffull)
-EMBER_LIM(f32, __int_as_float((i32)0xffffffffu), __int_as_float(0x7fffffff))
-EMBER_LIM(f64, __longlong_as_double((i64)0xffffffffffffffffull), __longlong_as_double(0x7fffffffffffffffll))
-EMBER_LIM(i128, (i128)(((u128)1) << 127), ~(i128)(((u128)1) << 127))
-
-template <typename T> __device__ __forceinline__ bool ember_less(T a, T b) { return a < b; }
-template <> __device__ __forceinline__ bool ember_less<f32>(f32 a, f32 b) { return ember_total_key(a) < ember_total_key(b); }
-template <> __device__ __forceinline__ bool ember_less<f64>(f64 a, f64 b) { return ember_total_key(a) < ember_total_key(b); }
-
-template <typename A> __device__ __forceinline__ A ember_sum(A a, A b, bool&) { return a + b; }
-template <> __device__ __forceinline__ i64 ember_sum<i64>(i64 a, i64 b, bool&) { return (i64)((u64)a + (u64)b); }
-template <> __device__ __forceinline__ i128 ember_sum<i128>(i128 a, i128 b, bool& ovf) { return ember_add_ovf(a, b, ovf); }
-
-struct OpSum {
-    template <typename A> static __device__ __forceinline__ A identity() { return A(0); }
-    template <typename A> static __device__ __forceinline__ A combine(A a, A b, bool& ovf) { return ember_sum<A>(a, b, ovf); }
-};
-struct OpMin {
-    template <typename A> static __device__ __forceinline__ A identity() { return Lim<A>::highest(); }
-    template <typename A> static __device__ __forceinline__ A combine(A a, A b, bool&) { return ember_less(b, a) ? b : a; }
-};
-struct OpMax {
-    template <typename A> static __device__ __forceinline__ A identity() { return Lim<A>::lowest(); }
-    template <typename A> static __device__ __forceinline__ A combine(A a, A b, bool&) { return ember_less(a, b) ? b : a; }
-};
+#include "reduce_ops.cuh"
 
 // Tree reduction of one value per thread of a 256-thread block (fixed order).
 template <typename Op, typename A>

@@ -7,6 +7,7 @@
 pub mod executor;
 pub mod expr;
 pub mod filter;
+pub mod groupby;
 pub mod reduce;
 pub mod slice;
 pub mod sort;

@@ -75,6 +75,12 @@ impl LazyFrame {
         self.then(|input| LogicalPlan::Slice { input, offset, len })
     }
 
+    /// Groups by `keys`; finish with [`LazyGroupBy::agg`]:
+    /// `lf.group_by([col("k")]).agg([col("v").sum(), col("v").mean().alias("avg")])`.
+    pub fn group_by(self, keys: impl IntoIterator<Item = Expr>) -> LazyGroupBy {
+        LazyGroupBy { input: self, keys: keys.into_iter().collect() }
+    }
+
     /// Rows ordered by `keys` (stable; see [`ember_ops::sort`]): `["a", "b"]`, or
     /// `[SortKey::new(col("a")).descending().nulls_last()]`.
     pub fn sort<K: Into<SortKey>>(self, keys: impl IntoIterator<Item = K>) -> LazyFrame {
@@ -127,6 +133,21 @@ fn scan_device(plan: &LogicalPlan) -> Result<Device> {
     match plan {
         LogicalPlan::Scan { source, .. } => Ok(source.data()?.device()),
         other => scan_device(other.inputs()[0]),
+    }
+}
+
+/// A [`LazyFrame`] being grouped (from [`LazyFrame::group_by`]).
+#[derive(Debug, Clone)]
+pub struct LazyGroupBy {
+    input: LazyFrame,
+    keys: Vec<Expr>,
+}
+
+impl LazyGroupBy {
+    /// One row per group: the keys, then `aggs` over the group's rows (see [`ember_ops::groupby`]).
+    pub fn agg(self, aggs: impl IntoIterator<Item = AggExpr>) -> LazyFrame {
+        let (keys, aggs) = (self.keys, aggs.into_iter().collect());
+        self.input.then(|input| LogicalPlan::GroupBy { input, keys, aggs })
     }
 }
 

@@ -27,6 +27,6 @@ mod optimize;
 mod plan;
 
 pub use execute::execute;
-pub use lazy::{DataFrameOps, LazyFrame};
+pub use lazy::{DataFrameOps, LazyFrame, LazyGroupBy};
 pub use optimize::optimize;
 pub use plan::{AggExpr, AggregateExt, LogicalPlan, NamedExpr, Source};

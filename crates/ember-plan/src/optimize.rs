@@ -32,6 +32,7 @@ fn map_input(plan: LogicalPlan, f: impl FnOnce(LogicalPlan) -> LogicalPlan) -> L
         }
         LogicalPlan::Slice { input, offset, len } => LogicalPlan::Slice { input: Box::new(f(*input)), offset, len },
         LogicalPlan::Sort { input, keys } => LogicalPlan::Sort { input: Box::new(f(*input)), keys },
+        LogicalPlan::GroupBy { input, keys, aggs } => LogicalPlan::GroupBy { input: Box::new(f(*input)), keys, aggs },
     }
 }
 
@@ -60,6 +61,14 @@ fn fold(plan: &LogicalPlan) -> Result<LogicalPlan> {
         LogicalPlan::Slice { input: i, offset, len } => {
             LogicalPlan::Slice { input: input(i)?, offset: *offset, len: *len }
         }
+        LogicalPlan::GroupBy { input: i, keys, aggs } => LogicalPlan::GroupBy {
+            input: input(i)?,
+            keys: keys.iter().map(fold_constants).collect::<Result<_>>()?,
+            aggs: aggs
+                .iter()
+                .map(|a| Ok(crate::AggExpr { expr: fold_constants(&a.expr)?, ..a.clone() }))
+                .collect::<Result<_>>()?,
+        },
         LogicalPlan::Sort { input: i, keys } => LogicalPlan::Sort {
             input: input(i)?,
             keys: keys
@@ -181,6 +190,13 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
         }
         LogicalPlan::Slice { input, offset, len } => {
             LogicalPlan::Slice { input: Box::new(prune(*input, needed)), offset, len }
+        }
+        LogicalPlan::GroupBy { input, keys, aggs } => {
+            let mut child = BTreeSet::new();
+            for e in keys.iter().chain(aggs.iter().map(|a| &a.expr)) {
+                columns_of(e, &mut child);
+            }
+            LogicalPlan::GroupBy { input: Box::new(prune(*input, Some(&child))), keys, aggs }
         }
         LogicalPlan::Sort { input, keys } => {
             let child = needed.map(|n| {

@@ -77,24 +77,9 @@ impl From<Expr> for NamedExpr {
     }
 }
 
-/// A whole-frame aggregation with its output name: `col("x").sum().alias("total")`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AggExpr {
-    /// Which aggregation.
-    pub agg: Agg,
-    /// Over what.
-    pub expr: Expr,
-    /// The output column's name (the input column's name by default, as polars).
-    pub name: String,
-}
-
-impl AggExpr {
-    /// Renames the output column.
-    pub fn alias(mut self, name: &str) -> AggExpr {
-        self.name = name.into();
-        self
-    }
-}
+/// An aggregation with its output name: `col("x").sum().alias("total")` (whole-frame in
+/// [`LogicalPlan::Aggregate`], per group in [`LogicalPlan::GroupBy`]).
+pub use ember_ops::groupby::Aggregation as AggExpr;
 
 /// `.sum()`, `.min()`, ... on expressions: whole-frame aggregations for [`crate::LazyFrame::aggregate`].
 pub trait AggregateExt {
@@ -178,6 +163,16 @@ pub enum LogicalPlan {
         /// Rows at most.
         len: usize,
     },
+    /// One row per distinct combination of `keys`, with `aggs` over each group's rows, groups
+    /// in key order (see [`ember_ops::groupby`]).
+    GroupBy {
+        /// The input.
+        input: Box<LogicalPlan>,
+        /// The grouping keys (output columns named by [`Expr::output_name`]).
+        keys: Vec<Expr>,
+        /// The aggregations.
+        aggs: Vec<AggExpr>,
+    },
     /// The input's rows ordered by `keys` (stable).
     Sort {
         /// The input.
@@ -218,6 +213,9 @@ impl LogicalPlan {
                 }
                 out
             }
+            LogicalPlan::GroupBy { input, keys, aggs } => {
+                ember_ops::groupby::output_fields(&input.schema()?, keys, aggs)?
+            }
             LogicalPlan::Sort { input, keys } => {
                 let fields = input.schema()?;
                 for k in keys {
@@ -247,7 +245,8 @@ impl LogicalPlan {
             | LogicalPlan::Filter { input, .. }
             | LogicalPlan::Aggregate { input, .. }
             | LogicalPlan::Slice { input, .. }
-            | LogicalPlan::Sort { input, .. } => vec![input],
+            | LogicalPlan::Sort { input, .. }
+            | LogicalPlan::GroupBy { input, .. } => vec![input],
         }
     }
 
@@ -263,7 +262,8 @@ impl LogicalPlan {
             | LogicalPlan::Filter { input, .. }
             | LogicalPlan::Aggregate { input, .. }
             | LogicalPlan::Slice { input, .. }
-            | LogicalPlan::Sort { input, .. } => input.bind(name, frame),
+            | LogicalPlan::Sort { input, .. }
+            | LogicalPlan::GroupBy { input, .. } => input.bind(name, frame),
         }
     }
 
@@ -288,6 +288,14 @@ impl LogicalPlan {
                 writeln!(f, "{pad}SELECT [{}]", items.join(", "))?;
             }
             LogicalPlan::Filter { predicate, .. } => writeln!(f, "{pad}FILTER {predicate}")?,
+            LogicalPlan::GroupBy { keys, aggs, .. } => {
+                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                let items: Vec<String> = aggs
+                    .iter()
+                    .map(|a| format!("{}({}) AS {}", format!("{:?}", a.agg).to_lowercase(), a.expr, a.name))
+                    .collect();
+                writeln!(f, "{pad}GROUP BY [{}] AGG [{}]", keys.join(", "), items.join(", "))?
+            }
             LogicalPlan::Aggregate { predicate, aggs, .. } => {
                 let items: Vec<String> = aggs
                     .iter()

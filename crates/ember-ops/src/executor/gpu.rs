@@ -64,7 +64,12 @@ impl Executor for GpuExecutor<'_> {
 }
 
 /// Rows `indices[..m]` of a device column.
-fn gather_column(ctx: &ExecContext, c: &DeviceColumn, indices: &DeviceBuffer, m: usize) -> Result<DeviceColumn> {
+pub(crate) fn gather_column(
+    ctx: &ExecContext,
+    c: &DeviceColumn,
+    indices: &DeviceBuffer,
+    m: usize,
+) -> Result<DeviceColumn> {
     let (values, offsets) = match c.dtype() {
         DType::Bool => (gather_bits(ctx, c.values(), indices, m)?, None),
         DType::Utf8 => {

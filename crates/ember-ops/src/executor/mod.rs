@@ -23,7 +23,7 @@
 //! assert_eq!(CpuExecutor.gather(&df, &rows).unwrap().num_rows(), 2);
 //! ```
 mod cpu;
-mod gpu;
+pub(crate) mod gpu;
 
 pub use cpu::CpuExecutor;
 pub use gpu::GpuExecutor;

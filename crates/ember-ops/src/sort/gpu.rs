@@ -31,8 +31,8 @@ pub(crate) fn sort_indices(ctx: &ExecContext, df: &DataFrame, keys: &[SortKey]) 
     Ok(argsort(ctx, &words, n)?)
 }
 
-/// Appends the key words of one key column, most significant first.
-fn key_words(
+/// Appends the key words of one key column, most significant first (as `(keys, width, bits)`).
+pub(crate) fn key_words(
     ctx: &ExecContext,
     c: &DeviceColumn,
     key: &SortKey,

@@ -1,0 +1,171 @@
+//! The GPU's group-by (CUDA and Sim): the keys' sort words and stable radix order (as sort),
+//! group boundaries where a sorted key word changes, a scan for the group count (the one size
+//! readback), then one thread per group folds its rows (`kernels/groupby.cu`). Results stay on
+//! the device; decimal overflow is flagged in one error word read at the end.
+use super::Aggregation;
+use crate::executor::gpu::gather_column;
+use crate::expr::{evaluate_in, Expr};
+use crate::reduce::{output_type, Agg};
+use crate::sort::{gpu::key_words, SortKey};
+use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Field, Result};
+use ember_gpu::primitives::compact::{gather_bits, gather_fixed};
+use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
+use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
+use ember_gpu::primitives::{Prim, BLOCK};
+use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
+use std::sync::Arc;
+
+pub(crate) fn group_by(
+    ctx: &ExecContext,
+    df: &DataFrame,
+    keys: &[Expr],
+    aggs: &[Aggregation],
+    fields: &[Field],
+) -> Result<DataFrame> {
+    let n = df.num_rows();
+    let key_cols = keys.iter().map(|k| evaluate_in(Some(ctx), df, k)).collect::<Result<Vec<_>>>()?;
+    let value_cols = aggs.iter().map(|a| evaluate_in(Some(ctx), df, &a.expr)).collect::<Result<Vec<_>>>()?;
+    if n == 0 {
+        return super::cpu::empty(fields)?.to(df.device());
+    }
+    let mut words = Vec::new();
+    for (k, c) in keys.iter().zip(&key_cols) {
+        key_words(ctx, c.as_device()?, &SortKey::new(k.clone()), &mut words)?;
+    }
+    let kw: Vec<KeyWord> =
+        words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
+    let perm = argsort(ctx, &kw, n)?;
+
+    let flags = ctx.alloc_zeroed(n * 4)?;
+    let rows = LaunchConfig::for_elems(n, BLOCK);
+    for (buf, width, _) in &words {
+        let sorted = gather_fixed(ctx, buf, width.bytes(), &perm, n)?;
+        let k = if *width == KeyWidth::U32 { "mark_changes_u32" } else { "mark_changes_u64" };
+        ctx.launch(Kernel::new("groupby", k), rows, &[(&sorted).into(), KernelArg::U64(n as u64), (&flags).into()])?;
+    }
+    // Size readback: the number of groups sizes every output.
+    let (scan, groups) = exclusive_scan(ctx, &flags, n, ScanType::U32)?;
+    let groups = groups as usize;
+    let starts = ctx.alloc((groups + 1) * 4)?;
+    ctx.launch(
+        Kernel::new("groupby", "segment_starts"),
+        rows,
+        &[(&flags).into(), (&scan).into(), KernelArg::U64(n as u64), (&starts).into()],
+    )?;
+    let firsts = gather_fixed(ctx, &perm, 4, &starts, groups)?;
+
+    let mut columns: Vec<(String, Column)> = Vec::with_capacity(fields.len());
+    for (c, f) in key_cols.iter().zip(fields) {
+        columns.push((f.name.clone(), Column::Device(gather_column(ctx, c.as_device()?, &firsts, groups)?)));
+    }
+    let err = ctx.alloc_zeroed(4)?;
+    let seg = Segments { ctx, starts: &starts, groups, err: &err };
+    for ((a, c), f) in aggs.iter().zip(&value_cols).zip(&fields[keys.len()..]) {
+        let c = c.as_device()?;
+        let prim = c.dtype().prim().ok_or_else(|| Error::Internal(format!("group_by over {}", c.dtype())))?;
+        let values = gather_fixed(ctx, c.values(), prim.width(), &perm, n)?;
+        let valid = c.validity().map(|v| gather_bits(ctx, v, &perm, n)).transpose()?;
+        let (out, validity) = seg.fold(a.agg, c.dtype(), prim, &values, valid.as_ref(), f)?;
+        let col = DeviceColumn::try_new(
+            ctx.gpu().clone(),
+            f.dtype,
+            f.dtype.to_arrow(),
+            groups,
+            Arc::new(out),
+            None,
+            validity.map(Arc::new),
+        )?;
+        columns.push((f.name.clone(), Column::Device(col)));
+    }
+    if ctx.download::<u32>(&err, 1)?[0] != 0 {
+        return Err(Error::Overflow("sum of decimals in group_by: a group's total exceeds 38 digits".into()));
+    }
+    DataFrame::from_columns(columns, df.device())
+}
+
+/// The groups of the sorted rows, and where their kernels report decimal overflow.
+struct Segments<'a> {
+    ctx: &'a ExecContext,
+    starts: &'a DeviceBuffer,
+    groups: usize,
+    err: &'a DeviceBuffer,
+}
+
+impl Segments<'_> {
+    fn cfg(&self) -> LaunchConfig {
+        LaunchConfig::for_elems(self.groups, BLOCK)
+    }
+
+    /// A zeroed validity bitmap for the groups.
+    fn bitmap(&self) -> Result<DeviceBuffer> {
+        Ok(self.ctx.alloc_zeroed(self.groups.div_ceil(32).max(1) * 4)?)
+    }
+
+    /// `agg` of each group's sorted `values`: the output values and validity (None: no nulls).
+    fn fold(
+        &self,
+        agg: Agg,
+        input: DType,
+        prim: Prim,
+        values: &DeviceBuffer,
+        valid: Option<&DeviceBuffer>,
+        out: &Field,
+    ) -> Result<(DeviceBuffer, Option<DeviceBuffer>)> {
+        let (ctx, g) = (self.ctx, KernelArg::U64(self.groups as u64));
+        let k = |name: String| Kernel::named("groupby", &name);
+        match agg {
+            Agg::Count => {
+                let counts = ctx.alloc(self.groups * 8)?;
+                ctx.launch(
+                    k("seg_count".into()),
+                    self.cfg(),
+                    &[valid.into(), self.starts.into(), g, (&counts).into()],
+                )?;
+                Ok((counts, None))
+            }
+            Agg::Min | Agg::Max => {
+                let res = ctx.alloc(self.groups * prim.width())?;
+                let bits = self.bitmap()?;
+                let name = format!("seg_{}_{}", if agg == Agg::Min { "min" } else { "max" }, prim.suffix());
+                ctx.launch(
+                    k(name),
+                    self.cfg(),
+                    &[values.into(), valid.into(), self.starts.into(), g, (&res).into(), (&bits).into()],
+                )?;
+                Ok((res, Some(bits)))
+            }
+            Agg::Sum | Agg::Mean => {
+                let acc = if agg == Agg::Sum { out.dtype } else { output_type(Agg::Sum, input)? };
+                let acc_prim = acc.prim().ok_or_else(|| Error::Internal(format!("sum into {acc}")))?;
+                let sums = ctx.alloc(self.groups * acc_prim.width())?;
+                let counts = if agg == Agg::Mean { Some(ctx.alloc(self.groups * 8)?) } else { None };
+                ctx.launch(
+                    k(format!("seg_sum_{}", prim.suffix())),
+                    self.cfg(),
+                    &[
+                        values.into(),
+                        valid.into(),
+                        self.starts.into(),
+                        g,
+                        (&sums).into(),
+                        counts.as_ref().into(),
+                        self.err.into(),
+                    ],
+                )?;
+                let Some(counts) = counts else { return Ok((sums, None)) };
+                let p10 = match input {
+                    DType::Decimal128 { scale, .. } => 10f64.powi(scale as i32),
+                    _ => 1.0,
+                };
+                let means = ctx.alloc(self.groups * 8)?;
+                let bits = self.bitmap()?;
+                ctx.launch(
+                    k(format!("seg_mean_{}", acc_prim.suffix())),
+                    self.cfg(),
+                    &[(&sums).into(), (&counts).into(), g, KernelArg::F64(p10), (&means).into(), (&bits).into()],
+                )?;
+                Ok((means, Some(bits)))
+            }
+        }
+    }
+}

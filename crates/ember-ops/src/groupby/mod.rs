@@ -1,0 +1,106 @@
+//! Group-by aggregate: one output row per distinct combination of the key values, with the
+//! aggregations of [`crate::reduce`] (`sum`, `min`, `max`, `mean`, `count`, same types and null
+//! rules) over each group's rows. A null key is a group of its own (as polars).
+//!
+//! Output order: groups sorted by their keys (ascending, nulls first), so every device returns the
+//! same frame. Both engines are sort-based today: a stable sort by the keys, group boundaries
+//! where a key changes, then each group folded in input order (integer and decimal results are
+//! exact everywhere; float sums agree to rounding, as [`crate::reduce`] says).
+//!
+//! ```
+//! use arrow::array::{Int32Array, Int64Array, RecordBatch};
+//! use ember_core::DataFrame;
+//! use ember_ops::{col, groupby::{group_by, Aggregation}, Agg};
+//! use std::sync::Arc;
+//! let batch = RecordBatch::try_from_iter([
+//!     ("k", Arc::new(Int32Array::from(vec![Some(2), None, Some(1), Some(2)])) as _),
+//!     ("v", Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as _),
+//! ]).unwrap();
+//! let df = DataFrame::from_record_batch(&batch).unwrap();
+//! let out = group_by(&df, &[col("k")], &[Aggregation::new(Agg::Sum, col("v"), "total")]).unwrap();
+//! let b = out.to_record_batch().unwrap();
+//! let total = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+//! assert_eq!(total.values().to_vec(), vec![2, 3, 5]); // keys null, 1, 2
+//! ```
+pub(crate) mod cpu;
+pub(crate) mod gpu;
+
+use crate::expr::{types::dtype_of, Expr};
+use crate::reduce::{output_type, Agg};
+use ember_core::{DType, DataFrame, Error, Field, Result};
+use ember_gpu::ExecContext;
+use serde::{Deserialize, Serialize};
+
+/// One aggregation of a group-by: `agg(expr) AS name`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Aggregation {
+    /// Which.
+    pub agg: Agg,
+    /// Over what.
+    pub expr: Expr,
+    /// The output column's name.
+    pub name: String,
+}
+
+impl Aggregation {
+    /// `agg(expr) AS name`.
+    pub fn new(agg: Agg, expr: Expr, name: impl Into<String>) -> Self {
+        Aggregation { agg, expr, name: name.into() }
+    }
+    /// Renames the output column.
+    pub fn alias(mut self, name: &str) -> Aggregation {
+        self.name = name.into();
+        self
+    }
+}
+
+/// The output columns of grouping `input` by `keys` with `aggs`: the keys (named by
+/// [`Expr::output_name`]), then the aggregations; a type error if an aggregation does not apply.
+pub fn output_fields(input: &[Field], keys: &[Expr], aggs: &[Aggregation]) -> Result<Vec<Field>> {
+    if keys.is_empty() {
+        return Err(Error::InvalidArgument("group_by needs at least one key".into()));
+    }
+    let mut out = Vec::with_capacity(keys.len() + aggs.len());
+    for k in keys {
+        let dtype = dtype_of(k, input)?.unwrap_or(DType::Bool);
+        out.push(Field { name: k.output_name(), dtype, nullable: true });
+    }
+    for a in aggs {
+        let t = dtype_of(&a.expr, input)?.unwrap_or(DType::Int32);
+        let dtype = output_type(a.agg, t).map_err(|e| match e {
+            Error::Type { message, .. } => {
+                Error::Type { op: format!("{:?}({}) AS {}", a.agg, a.expr, a.name), message }
+            }
+            e => e,
+        })?;
+        out.push(Field { name: a.name.clone(), dtype, nullable: true });
+    }
+    for (i, f) in out.iter().enumerate() {
+        if out[..i].iter().any(|g| g.name == f.name) {
+            return Err(Error::InvalidArgument(format!("duplicate output column {:?} in group_by", f.name)));
+        }
+    }
+    Ok(out)
+}
+
+/// `df` grouped by `keys`, one row per group with `aggs`, on `df`'s device.
+pub fn group_by(df: &DataFrame, keys: &[Expr], aggs: &[Aggregation]) -> Result<DataFrame> {
+    group_by_in(None, df, keys, aggs)
+}
+
+/// [`group_by`] in the execution context `ctx` (GPU frames; `None`: a fresh one).
+pub fn group_by_in(
+    ctx: Option<&ExecContext>,
+    df: &DataFrame,
+    keys: &[Expr],
+    aggs: &[Aggregation],
+) -> Result<DataFrame> {
+    let fields = output_fields(df.fields(), keys, aggs)?;
+    crate::dispatch(
+        df,
+        ctx,
+        "group_by",
+        |ctx| gpu::group_by(ctx, df, keys, aggs, &fields),
+        || cpu::group_by(df, keys, aggs, &fields),
+    )
+}

@@ -1,0 +1,118 @@
+// Sort-based group-by (driven by ember-ops/src/groupby/gpu.rs). After the rows are ordered by
+// their key words (radix_sort.cu):
+//   mark_changes_*:  flags[i] = 1 where a key word differs from the previous row's (one launch
+//                    per word, OR-ed), and at row 0;
+//   (host) exclusive scan of the flags: each row's group, and the number of groups;
+//   segment_starts:  starts[g] = the first sorted row of group g, starts[groups] = n;
+//   seg_*:           one thread per group folds its rows in row order (the stable sort keeps the
+//                    input order within a group), so integer and decimal results are exact and
+//                    float sums add in the CPU engine's order. A group holding most rows makes
+//                    one thread do most of the work: the shared-memory and hash variants for few
+//                    and skewed groups are the next step (issue: relational core).
+#include "reduce_ops.cuh"
+
+template <typename K>
+__device__ void mark_changes(const K* sorted, u64 n, u32* flags) {
+    const u64 i = ember_gid();
+    if (i < n && (i == 0 || sorted[i] != sorted[i - 1])) flags[i] = 1u;
+}
+extern "C" __global__ void mark_changes_u32(const u32* sorted, u64 n, u32* flags) { mark_changes(sorted, n, flags); }
+EMBER_SIM_EXPORT(mark_changes_u32)
+extern "C" __global__ void mark_changes_u64(const u64* sorted, u64 n, u32* flags) { mark_changes(sorted, n, flags); }
+EMBER_SIM_EXPORT(mark_changes_u64)
+
+// `scan` is the exclusive scan of `flags` with its total at scan[n].
+extern "C" __global__ void segment_starts(const u32* flags, const u32* scan, u64 n, u32* starts) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    if (flags[i]) starts[scan[i]] = (u32)i;
+    if (i == n - 1) starts[scan[n]] = (u32)n;
+}
+EMBER_SIM_EXPORT(segment_starts)
+
+__device__ __forceinline__ void set_valid(u32* bits, u64 g) { atomicOr(&bits[g >> 5], 1u << (g & 31)); }
+
+// Sum (with the count of non-null values, for means) or min / max of each group's rows.
+template <typename Op, typename T, typename A>
+__device__ void seg_fold(const T* vals, const u32* valid, const u32* starts, u64 groups, A* out, u64* counts,
+                         u32* out_valid, u32* err) {
+    const u64 g = ember_gid();
+    if (g >= groups) return;
+    A acc = Op::template identity<A>();
+    u64 cnt = 0;
+    bool ovf = false;
+    for (u32 r = starts[g]; r < starts[g + 1]; ++r) {
+        if (!ember_valid(valid, r)) continue;
+        acc = Op::template combine<A>(acc, (A)vals[r], ovf);
+        ++cnt;
+    }
+    if constexpr (sizeof(A) == 16) {
+        // Decimal sums: at most 38 digits, as the column type promises.
+        const i128 lim = (i128)10000000000000000000ull * (i128)10000000000000000000ull;  // 10^38
+        if (acc >= lim || acc <= -lim) ovf = true;
+    }
+    out[g] = acc;
+    if (counts) counts[g] = cnt;
+    if (out_valid && cnt) set_valid(out_valid, g);
+    if (ovf) atomicOr(err, 1u);
+}
+
+#define SEG_SUM(name, T, A)                                                                                \
+    extern "C" __global__ void seg_sum_##name(const T* vals, const u32* valid, const u32* starts, u64 groups, \
+                                              A* out, u64* counts, u32* err) {                             \
+        seg_fold<OpSum, T, A>(vals, valid, starts, groups, out, counts, nullptr, err);                     \
+    }                                                                                                      \
+    EMBER_SIM_EXPORT(seg_sum_##name)
+SEG_SUM(i8, i8, i64)
+SEG_SUM(i16, i16, i64)
+SEG_SUM(i32, i32, i64)
+SEG_SUM(i64, i64, i64)
+SEG_SUM(u8, u8, u64)
+SEG_SUM(u16, u16, u64)
+SEG_SUM(u32, u32, u64)
+SEG_SUM(u64, u64, u64)
+SEG_SUM(f32, f32, f32)
+SEG_SUM(f64, f64, f64)
+SEG_SUM(i128, i128, i128)
+
+#define SEG_MINMAX(name, T)                                                                                      \
+    extern "C" __global__ void seg_min_##name(const T* vals, const u32* valid, const u32* starts, u64 groups,      \
+                                              T* out, u32* out_valid) {                                          \
+        seg_fold<OpMin, T, T>(vals, valid, starts, groups, out, nullptr, out_valid, nullptr);                    \
+    }                                                                                                            \
+    EMBER_SIM_EXPORT(seg_min_##name)                                                                             \
+    extern "C" __global__ void seg_max_##name(const T* vals, const u32* valid, const u32* starts, u64 groups,      \
+                                              T* out, u32* out_valid) {                                          \
+        seg_fold<OpMax, T, T>(vals, valid, starts, groups, out, nullptr, out_valid, nullptr);                    \
+    }                                                                                                            \
+    EMBER_SIM_EXPORT(seg_max_##name)
+EMBER_FOR_NUMERIC(SEG_MINMAX)
+SEG_MINMAX(i128, i128)
+
+// Non-null values per group.
+extern "C" __global__ void seg_count(const u32* valid, const u32* starts, u64 groups, u64* out) {
+    const u64 g = ember_gid();
+    if (g >= groups) return;
+    u64 cnt = 0;
+    for (u32 r = starts[g]; r < starts[g + 1]; ++r) cnt += ember_valid(valid, r) ? 1 : 0;
+    out[g] = cnt;
+}
+EMBER_SIM_EXPORT(seg_count)
+
+// Means from sums and counts, as the CPU engine finishes them: (f64)sum / 10^scale / count
+// (`p10` = 10^scale as the host computes it; 1 for non-decimals); null for an empty group.
+#define SEG_MEAN(name, A)                                                                                       \
+    extern "C" __global__ void seg_mean_##name(const A* sums, const u64* counts, u64 groups, f64 p10, f64* out,  \
+                                               u32* out_valid) {                                                \
+        const u64 g = ember_gid();                                                                              \
+        if (g >= groups) return;                                                                                \
+        const u64 c = counts[g];                                                                                \
+        out[g] = c ? ((f64)sums[g] / p10) / (f64)c : 0.0;                                                       \
+        if (c) set_valid(out_valid, g);                                                                         \
+    }                                                                                                           \
+    EMBER_SIM_EXPORT(seg_mean_##name)
+SEG_MEAN(i64, i64)
+SEG_MEAN(u64, u64)
+SEG_MEAN(f32, f32)
+SEG_MEAN(f64, f64)
+SEG_MEAN(i128, i128)

@@ -1,0 +1,158 @@
+//! Group-by on every device against a plain-Rust oracle (a BTreeMap from key tuples, nulls first,
+//! folding each group's rows in input order), on random frames with nulls at block-boundary
+//! sizes: one and several keys of integer, utf8, bool, date and decimal type, few and many groups.
+mod common;
+use arrow::array::*;
+use arrow::datatypes::*;
+use common::{frame, host, random_batch};
+use ember::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A key value in the documented order (nulls first, then ascending; floats by total order).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum K {
+    I(i128),
+    S(String),
+}
+
+fn key_at(a: &ArrayRef, i: usize) -> Option<K> {
+    if a.is_null(i) {
+        return None;
+    }
+    Some(match a.data_type() {
+        DataType::Int32 => K::I(a.as_primitive::<Int32Type>().value(i) as i128),
+        DataType::Int64 => K::I(a.as_primitive::<Int64Type>().value(i) as i128),
+        DataType::UInt8 => K::I(a.as_primitive::<UInt8Type>().value(i) as i128),
+        DataType::Date32 => K::I(a.as_primitive::<Date32Type>().value(i) as i128),
+        DataType::Decimal128(..) => K::I(a.as_primitive::<Decimal128Type>().value(i)),
+        DataType::Boolean => K::I(a.as_boolean().value(i) as i128),
+        DataType::Utf8View => K::S(a.as_string_view().value(i).to_string()),
+        t => panic!("no oracle key for {t}"),
+    })
+}
+
+/// Per group: (non-null count, exact sum, min, max) of an integer-valued column.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Fold {
+    count: u64,
+    sum: i128,
+    min: Option<i128>,
+    max: Option<i128>,
+}
+
+fn int_at(a: &ArrayRef, i: usize) -> Option<i128> {
+    key_at(a, i).map(|k| match k {
+        K::I(v) => v,
+        K::S(_) => unreachable!(),
+    })
+}
+
+const KEY_SETS: &[&[&str]] = &[&["a"], &["f", "t"], &["s"], &["d"], &["b"], &["u", "f"], &["s", "a"]];
+
+test_device!(group_by_matches_the_oracle_on_random_frames, |device: Device| {
+    for &n in &[0usize, 1, 2, 33, 255, 256, 257, 1025, 4099] {
+        let batch = random_batch(n, n as u64 * 17 + 3);
+        let df = DataFrame::from_record_batch(&batch).unwrap().to(device).unwrap();
+        for keys in KEY_SETS {
+            let aggs = [
+                col("b").sum().alias("b_sum"),
+                col("b").min().alias("b_min"),
+                col("b").max().alias("b_max"),
+                col("a").count().alias("a_count"),
+                col("d").sum().alias("d_sum"),
+                col("d").mean().alias("d_mean"),
+                col("c").sum().alias("c_sum"),
+            ];
+            let out = df.lazy().group_by(keys.iter().map(|k| col(k))).agg(aggs).collect().unwrap();
+            assert_eq!(out.device(), device);
+            let got = host(&out);
+
+            // The oracle.
+            let key_cols: Vec<&ArrayRef> = keys.iter().map(|k| batch.column_by_name(k).unwrap()).collect();
+            let (b, a, d, c) = (
+                batch.column_by_name("b").unwrap(),
+                batch.column_by_name("a").unwrap(),
+                batch.column_by_name("d").unwrap(),
+                batch.column_by_name("c").unwrap().as_primitive::<Float64Type>().clone(),
+            );
+            let mut groups: BTreeMap<Vec<Option<K>>, (Fold, Fold, Fold, f64)> = BTreeMap::new();
+            for i in 0..n {
+                let key: Vec<Option<K>> = key_cols.iter().map(|k| key_at(k, i)).collect();
+                let g = groups.entry(key).or_default();
+                for (fold, col) in [(&mut g.0, b), (&mut g.1, a), (&mut g.2, d)] {
+                    if let Some(v) = int_at(col, i) {
+                        fold.count += 1;
+                        fold.sum += v;
+                        fold.min = Some(fold.min.map_or(v, |m| m.min(v)));
+                        fold.max = Some(fold.max.map_or(v, |m| m.max(v)));
+                    }
+                }
+                if c.is_valid(i) {
+                    g.3 += c.value(i);
+                }
+            }
+            let what = format!("n={n} keys={keys:?} on {device}");
+            assert_eq!(got.num_rows(), groups.len(), "{what}");
+            for (k, key) in keys.iter().enumerate() {
+                let col = got.column(k);
+                let want: Vec<Option<K>> = groups.keys().map(|g| g[k].clone()).collect();
+                let have: Vec<Option<K>> = (0..col.len()).map(|i| key_at(col, i)).collect();
+                assert_eq!(have, want, "key {key}: {what}");
+            }
+            let nk = keys.len();
+            let ints = |j: usize| -> Vec<Option<i128>> {
+                (0..got.num_rows()).map(|i| int_at(got.column(nk + j), i)).collect()
+            };
+            let folds: Vec<&(Fold, Fold, Fold, f64)> = groups.values().collect();
+            assert_eq!(ints(0), folds.iter().map(|g| Some(g.0.sum)).collect::<Vec<_>>(), "sum(b): {what}");
+            assert_eq!(ints(1), folds.iter().map(|g| g.0.min).collect::<Vec<_>>(), "min(b): {what}");
+            assert_eq!(ints(2), folds.iter().map(|g| g.0.max).collect::<Vec<_>>(), "max(b): {what}");
+            let counts = got.column(nk + 3).as_primitive::<UInt64Type>();
+            assert_eq!(
+                counts.values().to_vec(),
+                folds.iter().map(|g| g.1.count).collect::<Vec<_>>(),
+                "count(a): {what}"
+            );
+            assert_eq!(ints(4), folds.iter().map(|g| Some(g.2.sum)).collect::<Vec<_>>(), "sum(d): {what}");
+            let means = got.column(nk + 5).as_primitive::<Float64Type>();
+            for (i, g) in folds.iter().enumerate() {
+                let want = (g.2.count > 0).then(|| g.2.sum as f64 / 100.0 / g.2.count as f64);
+                assert_eq!(means.is_valid(i).then(|| means.value(i)), want, "mean(d) group {i}: {what}");
+            }
+            let sums = got.column(nk + 6).as_primitive::<Float64Type>();
+            for (i, g) in folds.iter().enumerate() {
+                let (x, y) = (sums.value(i), g.3);
+                assert!((x - y).abs() <= 1e-9 * y.abs().max(1.0), "sum(c) group {i}: {x} vs {y}: {what}");
+            }
+        }
+    }
+});
+
+test_device!(group_by_errors_name_the_problem, |device: Device| {
+    let df = frame(
+        vec![
+            ("k", Arc::new(Int32Array::from(vec![1, 2])) as ArrayRef),
+            ("s", Arc::new(StringArray::from(vec!["a", "b"]))),
+        ],
+        device,
+    );
+    match df.lazy().group_by([col("missing")]).agg([col("k").sum()]).collect() {
+        Err(Error::ColumnNotFound { name, .. }) => assert_eq!(name, "missing"),
+        other => panic!("expected ColumnNotFound on {device}, got {other:?}"),
+    }
+    match df.lazy().group_by([col("k")]).agg([col("s").sum()]).collect() {
+        Err(Error::Type { op, .. }) => assert!(op.contains("Sum"), "{op}"),
+        other => panic!("expected a type error on {device}, got {other:?}"),
+    }
+    let out = df.lazy().group_by([col("k")]).agg([col("k").count().alias("n")]).collect().unwrap();
+    assert_eq!(host(&out).column(1).as_primitive::<UInt64Type>().values().to_vec(), vec![1, 1]);
+});
+
+test_device!(decimal_group_sums_past_38_digits_are_an_overflow_error, |device: Device| {
+    let big = 10i128.pow(37) * 6;
+    let d = Decimal128Array::from(vec![big, big, 1]).with_precision_and_scale(38, 0).unwrap();
+    let df = frame(vec![("k", Arc::new(Int32Array::from(vec![1, 1, 2])) as ArrayRef), ("d", Arc::new(d))], device);
+    let err = df.lazy().group_by([col("k")]).agg([col("d").sum()]).collect().unwrap_err();
+    assert!(matches!(err, Error::Overflow(_)), "{err} on {device}");
+});
