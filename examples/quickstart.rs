@@ -1,11 +1,12 @@
-//! The main job: TPC-H Q6 on `lineitem` generated in memory.
+//! The main job: TPC-H Q6 and Q1 on `lineitem` generated in memory.
 //!
 //! ```text
 //! cargo run --release --example quickstart -- [--sf 0.1] [--device cpu|sim|cuda|cuda:N]
 //! ```
 //!
 //! Without `--device` it runs on `Device::default()` (`EMBER_DEVICE`, else the GPU if one is
-//! usable, else the CPU). Prints `revenue: <exact decimal>` on a line of its own. With
+//! usable, else the CPU). Prints `revenue: <exact decimal>` on a line of its own, then Q1's
+//! table. With
 //! `EMBER_TRACE=1` it also prints what the query cost on a GPU (launches, copies, syncs, memory).
 use ember::prelude::*;
 use std::process::ExitCode;
@@ -58,6 +59,25 @@ fn run() -> Result<()> {
     println!("device: {device}");
     println!("q6 time: {secs:.4} s");
     println!("revenue: {revenue}");
+
+    let t = Instant::now();
+    let q1 = ember::tpch::q1_lazy(&lineitem)?.collect()?.to_record_batch()?;
+    println!("q1 time: {:.4} s", t.elapsed().as_secs_f64());
+    print_table(&q1)
+}
+
+/// `batch` as a pipe-separated table, values as ember prints them (decimals exact).
+fn print_table(batch: &arrow::array::RecordBatch) -> Result<()> {
+    let names: Vec<&str> = batch.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
+    println!("{}", names.join(" | "));
+    for r in 0..batch.num_rows() {
+        let row = batch
+            .columns()
+            .iter()
+            .map(|c| Ok(Scalar::from_array(c.as_ref(), r)?.to_string()))
+            .collect::<Result<Vec<_>>>()?;
+        println!("{}", row.join(" | "));
+    }
     Ok(())
 }
 

@@ -51,6 +51,28 @@ pub fn q6_lazy(lineitem: &DataFrame) -> Result<LazyFrame> {
         .aggregate([(col("l_extendedprice") * col("l_discount")).sum().alias("revenue")]))
 }
 
+/// TPC-H Q1 (pricing summary report) as a lazy query: the rows shipped by 1998-09-02 (the
+/// validation parameter DELTA = 90 days), grouped by return flag and line status, with exact
+/// decimal sums, `f64` means and the row count, in key order.
+pub fn q1_lazy(lineitem: &DataFrame) -> Result<LazyFrame> {
+    let disc_price = col("l_extendedprice") * (lit(1) - col("l_discount"));
+    let charge = disc_price.clone() * (lit(1) + col("l_tax"));
+    Ok(LazyFrame::scan("lineitem", lineitem)
+        .filter(col("l_shipdate").lt_eq(date("1998-09-02")?))
+        .group_by([col("l_returnflag"), col("l_linestatus")])
+        .agg([
+            col("l_quantity").sum().alias("sum_qty"),
+            col("l_extendedprice").sum().alias("sum_base_price"),
+            disc_price.sum().alias("sum_disc_price"),
+            charge.sum().alias("sum_charge"),
+            col("l_quantity").mean().alias("avg_qty"),
+            col("l_extendedprice").mean().alias("avg_price"),
+            col("l_discount").mean().alias("avg_disc"),
+            col("l_orderkey").count().alias("count_order"),
+        ])
+        .sort(["l_returnflag", "l_linestatus"]))
+}
+
 /// Q6's `WHERE` clause.
 pub fn q6_predicate() -> Result<Expr> {
     Ok(col("l_shipdate")

@@ -1,5 +1,5 @@
 //! TPC-H Q6 end to end against the outside world: duckdb's answer on the same data
-//! (`tests/oracle/q6_answers.csv`, produced and re-checked in CI by `tests/oracle/q6_duckdb.py`),
+//! (`tests/oracle/q6_answers.csv`, produced and re-checked in CI by `tests/oracle/tpch_duckdb.py`),
 //! to the last decimal digit, on every device.
 mod common;
 use ember::prelude::*;
