@@ -8,8 +8,8 @@
 //! warm-up, and prints a markdown table of medians and the ember/polars ratio, plus the machine.
 use ember::prelude::*;
 use ember_bench::{
-    ember_filter, ember_orderkeys, ember_sort, lineitem_both, polars_filter, polars_orderkeys, polars_q6, polars_shape,
-    polars_sort,
+    ember_filter, ember_orderkeys, ember_q1, ember_sort, lineitem_both, polars_filter, polars_orderkeys, polars_q1,
+    polars_q6, polars_shape, polars_sort,
 };
 use std::process::ExitCode;
 use std::time::Instant;
@@ -97,6 +97,11 @@ fn run() -> Result<()> {
     let (p_q6, p_rev) = time(args.reps, || polars_q6(&pli))?;
     let (e_f, e_rows) = time(args.reps, || ember_filter(&dev).map(|b| b.num_rows()))?;
     let (p_f, p_rows) = time(args.reps, || polars_filter(&pli).map(|d| polars_shape(&d).0))?;
+    let (e_q1, e_counts) = time(args.reps, || ember_q1(&dev))?;
+    let (p_q1, p_counts) = time(args.reps, || polars_q1(&pli))?;
+    if e_counts != p_counts {
+        return Err(Error::Internal(format!("q1 counts differ: ember {e_counts:?}, polars {p_counts:?}")));
+    }
     let (e_s, e_keys) = time(args.reps, || ember_sort(&dev).and_then(|d| ember_orderkeys(&d)))?;
     let (p_s, p_keys) = time(args.reps, || polars_sort(&pli).and_then(|d| polars_orderkeys(&d)))?;
     if e_keys != p_keys {
@@ -138,6 +143,7 @@ fn run() -> Result<()> {
     println!("| case | ember ({}) s | polars s | ember / polars |", args.device);
     println!("|---|---|---|---|");
     println!("| q6 | {e_q6:.4} | {p_q6:.4} | {:.2} |", e_q6 / p_q6);
+    println!("| q1 (group-by of 4 groups + sort) | {e_q1:.4} | {p_q1:.4} | {:.2} |", e_q1 / p_q1);
     println!(
         "| filter l_quantity < 24, 16 columns materialised ({e_rows} rows) | {e_f:.4} | {p_f:.4} | {:.2} |",
         e_f / p_f
