@@ -17,11 +17,7 @@ pub(crate) fn group_by(df: &DataFrame, keys: &[Expr], aggs: &[Aggregation], fiel
     // Group g is sorted rows starts[g]..starts[g + 1].
     let mut starts: Vec<usize> = Vec::new();
     for i in 0..n {
-        let new = match &rows {
-            Some(r) => i == 0 || r.row(perm[i] as usize) != r.row(perm[i - 1] as usize),
-            None => i == 0,
-        };
-        if new {
+        if i == 0 || !rows.same(perm[i] as usize, perm[i - 1] as usize) {
             starts.push(i);
         }
     }

@@ -1,10 +1,13 @@
-//! The CPU engine's sort order: every key column encoded with arrow-rs's row format (which
-//! orders each type, direction and null placement as the module documents), then a stable
-//! parallel merge sort of the row numbers by those encodings.
+//! The CPU engine's sort order. Keys that together fit 128 bits (fixed-width types, decimals of
+//! precision <= 18, plus a null bit per nullable key) are packed per row into one order-preserving
+//! `u128` (the same words the GPU path sorts by) and `(key, row)` pairs are sorted in parallel:
+//! unique pairs, so an unstable sort gives the stable order. Other keys (strings, wide decimals)
+//! are encoded with arrow-rs's row format and the row numbers merge-sorted (stable) by it.
 use super::SortKey;
 use crate::expr::evaluate;
-use arrow::array::{ArrayRef, UInt32Array};
+use arrow::array::{Array, ArrayRef, AsArray, UInt32Array};
 use arrow::compute::SortOptions;
+use arrow::datatypes::*;
 use arrow::row::{RowConverter, Rows, SortField};
 use ember_core::{DataFrame, Error, Result};
 use rayon::prelude::*;
@@ -18,19 +21,123 @@ pub(crate) fn sort_indices(df: &DataFrame, keys: &[SortKey]) -> Result<UInt32Arr
     Ok(UInt32Array::from(sorted_rows(&arrays, &opts, df.num_rows())?.0))
 }
 
-/// The stable order of rows `0..n` by the key `arrays`, and the row-format encoding of the keys
-/// (`None` when there is nothing to compare: no keys or fewer than two rows).
-pub(crate) fn sorted_rows(arrays: &[ArrayRef], opts: &[SortOptions], n: usize) -> Result<(Vec<u32>, Option<Rows>)> {
+/// The sorted rows' key encodings, to tell where equal keys end.
+pub(crate) enum SortedKeys {
+    /// Nothing to compare (no keys, or fewer than two rows).
+    None,
+    /// One packed `u128` per row.
+    Packed(Vec<u128>),
+    /// arrow-rs row format.
+    Rows(Rows),
+}
+
+impl SortedKeys {
+    /// Whether rows `a` and `b` have equal keys.
+    pub(crate) fn same(&self, a: usize, b: usize) -> bool {
+        match self {
+            SortedKeys::None => true,
+            SortedKeys::Packed(k) => k[a] == k[b],
+            SortedKeys::Rows(r) => r.row(a) == r.row(b),
+        }
+    }
+}
+
+/// The stable order of rows `0..n` by the key `arrays`, and their encodings.
+pub(crate) fn sorted_rows(arrays: &[ArrayRef], opts: &[SortOptions], n: usize) -> Result<(Vec<u32>, SortedKeys)> {
     if n > u32::MAX as usize {
         return Err(Error::InvalidArgument(format!("sort of {n} rows: row numbers are 32-bit")));
     }
-    let mut idx: Vec<u32> = (0..n as u32).collect();
     if arrays.is_empty() || n < 2 {
-        return Ok((idx, None));
+        return Ok(((0..n as u32).collect(), SortedKeys::None));
+    }
+    if let Some(keys) = packed(arrays, opts, n) {
+        let mut pairs: Vec<(u128, u32)> = keys.par_iter().copied().zip(0..n as u32).collect();
+        pairs.par_sort_unstable();
+        return Ok((pairs.into_iter().map(|(_, i)| i).collect(), SortedKeys::Packed(keys)));
     }
     let fields = arrays.iter().zip(opts).map(|(a, o)| SortField::new_with_options(a.data_type().clone(), *o)).collect();
     let rows = RowConverter::new(fields)?.convert_columns(arrays)?;
+    let mut idx: Vec<u32> = (0..n as u32).collect();
     // `par_sort_by` is a stable merge sort.
     idx.par_sort_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
-    Ok((idx, Some(rows)))
+    Ok((idx, SortedKeys::Rows(rows)))
+}
+
+/// Each row's keys packed into one `u128` whose unsigned order is the sort order, or `None` if
+/// they do not fit (see `kernels/sort_keys.cu` for the per-type mapping).
+fn packed(arrays: &[ArrayRef], opts: &[SortOptions], n: usize) -> Option<Vec<u128>> {
+    let mut fields = Vec::with_capacity(arrays.len());
+    let mut total = 0u32;
+    for a in arrays {
+        let bits = value_bits(a.data_type())?;
+        total += bits + u32::from(a.null_count() > 0);
+        fields.push(bits);
+    }
+    if total > 128 {
+        return None;
+    }
+    let mut keys = vec![0u128; n];
+    for ((a, o), &bits) in arrays.iter().zip(opts).zip(&fields) {
+        let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+        let nullable = a.null_count() > 0;
+        let width = bits + u32::from(nullable);
+        let ordered = ordered_column(a);
+        let value = |i: usize| -> u128 {
+            if a.is_null(i) {
+                // The null bit: 0 sorts first. The value bits stay 0.
+                return if o.nulls_first { 0 } else { 1u128 << bits };
+            }
+            let v = ordered[i] & mask;
+            let v = if o.descending { v ^ mask } else { v };
+            let null_bit = if nullable && o.nulls_first { 1u128 << bits } else { 0 };
+            null_bit | v as u128
+        };
+        keys.par_iter_mut().enumerate().for_each(|(i, k)| *k = (*k << width) | value(i));
+    }
+    Some(keys)
+}
+
+/// Significant bits of a fixed-width key type, `None` for the others.
+fn value_bits(t: &DataType) -> Option<u32> {
+    Some(match t {
+        DataType::Boolean => 1,
+        DataType::Int8 | DataType::UInt8 => 8,
+        DataType::Int16 | DataType::UInt16 => 16,
+        DataType::Int32 | DataType::UInt32 | DataType::Float32 | DataType::Date32 => 32,
+        DataType::Int64 | DataType::UInt64 | DataType::Float64 => 64,
+        DataType::Decimal128(p, _) if *p <= 18 => 64,
+        _ => return None,
+    })
+}
+
+/// The values of `a` mapped to unsigned bits in the type's order (signed: sign bit flipped;
+/// floats: IEEE total order), in the low bits of a `u64` (null slots: whatever they hold).
+fn ordered_column(a: &ArrayRef) -> Vec<u64> {
+    fn map<T: ArrowPrimitiveType>(a: &ArrayRef, f: impl Fn(T::Native) -> u64 + Sync) -> Vec<u64> {
+        a.as_primitive::<T>().values().par_iter().map(|&v| f(v)).collect()
+    }
+    fn float(b: u64, sign: u64) -> u64 {
+        if b & sign != 0 {
+            !b
+        } else {
+            b | sign
+        }
+    }
+    match a.data_type() {
+        DataType::Boolean => a.as_boolean().values().iter().map(u64::from).collect(),
+        DataType::Int8 => map::<Int8Type>(a, |v| (v as u8 ^ 0x80) as u64),
+        DataType::Int16 => map::<Int16Type>(a, |v| (v as u16 ^ 0x8000) as u64),
+        DataType::Int32 => map::<Int32Type>(a, |v| (v as u32 ^ 0x8000_0000) as u64),
+        DataType::Date32 => map::<Date32Type>(a, |v| (v as u32 ^ 0x8000_0000) as u64),
+        DataType::Int64 => map::<Int64Type>(a, |v| v as u64 ^ (1 << 63)),
+        DataType::UInt8 => map::<UInt8Type>(a, |v| v as u64),
+        DataType::UInt16 => map::<UInt16Type>(a, |v| v as u64),
+        DataType::UInt32 => map::<UInt32Type>(a, |v| v as u64),
+        DataType::UInt64 => map::<UInt64Type>(a, |v| v),
+        DataType::Float32 => map::<Float32Type>(a, |v| float(v.to_bits() as u64, 1 << 31) & 0xffff_ffff),
+        DataType::Float64 => map::<Float64Type>(a, |v| float(v.to_bits(), 1 << 63)),
+        // Precision <= 18 (checked by `value_bits`): the value fits an i64.
+        DataType::Decimal128(..) => map::<Decimal128Type>(a, |v| v as i64 as u64 ^ (1 << 63)),
+        t => unreachable!("value_bits admits no {t}"),
+    }
 }
