@@ -130,6 +130,9 @@ fn push_predicates(plan: LogicalPlan) -> LogicalPlan {
 
 fn fuse(plan: LogicalPlan) -> LogicalPlan {
     match plan {
+        // A group-by's output is already in ascending key order, nulls first: a sort by a prefix
+        // of its keys in that order does nothing.
+        LogicalPlan::Sort { input, keys } if sorted_by_group_keys(&input, &keys) => fuse(*input),
         LogicalPlan::Aggregate { input, predicate, aggs } => match *input {
             LogicalPlan::Filter { input: inner, predicate: p } => {
                 let predicate = Some(match predicate {
@@ -209,4 +212,15 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
             LogicalPlan::Sort { input: Box::new(prune(*input, child.as_ref())), keys }
         }
     }
+}
+
+/// Whether `input` is a group-by whose output order already is `keys` (ascending, nulls first,
+/// a prefix of its key columns).
+fn sorted_by_group_keys(input: &LogicalPlan, keys: &[ember_ops::sort::SortKey]) -> bool {
+    let LogicalPlan::GroupBy { keys: group_keys, .. } = input else { return false };
+    keys.len() <= group_keys.len()
+        && keys
+            .iter()
+            .zip(group_keys)
+            .all(|(k, g)| !k.descending && !k.nulls_last && matches!(&k.expr, Expr::Column(c) if *c == g.output_name()))
 }
