@@ -30,7 +30,7 @@ pub(crate) fn group_by(
     }
     let mut words = Vec::new();
     for (k, c) in keys.iter().zip(&key_cols) {
-        key_words(ctx, c.as_device()?, &SortKey::new(k.clone()), &mut words)?;
+        key_words(ctx, c.as_device()?, &SortKey::new(k.clone()), false, &mut words)?;
     }
     let kw: Vec<KeyWord> =
         words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();

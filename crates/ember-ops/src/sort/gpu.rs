@@ -24,30 +24,33 @@ pub(crate) fn sort_indices(ctx: &ExecContext, df: &DataFrame, keys: &[SortKey]) 
     }
     let mut words: Vec<(DeviceBuffer, KeyWidth, u32)> = Vec::new();
     for (key, column) in keys.iter().zip(&columns) {
-        key_words(ctx, column.as_device()?, key, &mut words)?;
+        key_words(ctx, column.as_device()?, key, false, &mut words)?;
     }
     let words: Vec<KeyWord> =
         words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
     Ok(argsort(ctx, &words, n)?)
 }
 
-/// Appends the key words of one key column, most significant first (as `(keys, width, bits)`).
+/// Appends the key words of one key column, most significant first (as `(keys, width, bits)`);
+/// the null word only where the column has nulls, unless `force_null_word` (two columns' words
+/// then line up whatever their validity).
 pub(crate) fn key_words(
     ctx: &ExecContext,
     c: &DeviceColumn,
     key: &SortKey,
+    force_null_word: bool,
     out: &mut Vec<(DeviceBuffer, KeyWidth, u32)>,
 ) -> Result<()> {
     let n = c.len();
     let cfg = LaunchConfig::for_elems(n, BLOCK);
     let valid = KernelArg::from(c.validity().map(|v| &**v));
     let desc = KernelArg::U32(key.descending as u32);
-    if let Some(v) = c.validity() {
+    if c.validity().is_some() || force_null_word {
         let word = ctx.alloc(n * 4)?;
         ctx.launch(
             Kernel::new("sort_keys", "sort_null_key"),
             cfg,
-            &[(&**v).into(), KernelArg::U64(n as u64), KernelArg::U32(key.nulls_last as u32), (&word).into()],
+            &[valid, KernelArg::U64(n as u64), KernelArg::U32(key.nulls_last as u32), (&word).into()],
         )?;
         out.push((word, KeyWidth::U32, 1));
     }

@@ -1,0 +1,132 @@
+//! The GPU's join (CUDA and Sim), sort-based: both sides' keys as the sort's order-preserving
+//! words (always with a null word, so the sides line up), the right side radix-sorted by them,
+//! then per left row two binary searches for its range of equal right keys (`kernels/join.cu`),
+//! a scan of the counts (the one size readback) and the pair write. A device hash table on the
+//! smaller side (the design) replaces the sort and the searches next.
+use super::{JoinArgs, JoinType};
+use crate::col;
+use crate::executor::Indices;
+use crate::sort::{gpu::key_words, SortKey};
+use ember_core::{DType, DataFrame, Error, Result};
+use ember_gpu::primitives::compact::{compact_indices, gather_fixed};
+use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
+use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
+use ember_gpu::primitives::BLOCK;
+use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
+
+/// Key words per side the kernel takes (`JOIN_MAX_WORDS` in `kernels/join.cu`).
+const MAX_WORDS: usize = 6;
+
+type Words = Vec<(DeviceBuffer, KeyWidth, u32)>;
+
+/// The key words of `names` in `df`, and the mask of which are null words.
+fn words_of(ctx: &ExecContext, df: &DataFrame, names: &[String]) -> Result<(Words, u32)> {
+    let mut words = Vec::new();
+    let mut null_words = 0u32;
+    for n in names {
+        null_words |= 1 << words.len().min(31); // `key_words` pushes the null word first
+        let c = df.column(n)?.as_device()?;
+        if c.dtype() == DType::Utf8 {
+            // Their word count depends on each side's longest string: not lined up yet.
+            return Err(Error::Unsupported(format!("joining on the utf8 key {n} on the GPU path")));
+        }
+        key_words(ctx, c, &SortKey::new(col(n)), true, &mut words)?;
+    }
+    if words.len() > MAX_WORDS {
+        return Err(Error::Unsupported(format!(
+            "a GPU join key of {} words (at most {MAX_WORDS}: about three columns)",
+            words.len()
+        )));
+    }
+    Ok((words, null_words))
+}
+
+/// The words' device addresses as the kernel's by-value `JoinWords` struct.
+fn word_table(words: &[&DeviceBuffer]) -> Vec<u8> {
+    let mut t = vec![0u8; MAX_WORDS * 8];
+    for (k, w) in words.iter().enumerate() {
+        t[k * 8..k * 8 + 8].copy_from_slice(&w.device_ptr().to_le_bytes());
+    }
+    t
+}
+
+pub(crate) fn join_indices(
+    ctx: &ExecContext,
+    left: &DataFrame,
+    right: &DataFrame,
+    args: &JoinArgs,
+) -> Result<(Indices, Option<Indices>)> {
+    let (nl, nr) = (left.num_rows(), right.num_rows());
+    let (lw, null_words) = words_of(ctx, left, &args.left_on)?;
+    let (rw, _) = words_of(ctx, right, &args.right_on)?;
+    let kw: Vec<KeyWord> = rw.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
+    let right_perm = argsort(ctx, &kw, nr)?;
+    let sorted =
+        rw.iter().map(|(b, w, _)| Ok(gather_fixed(ctx, b, w.bytes(), &right_perm, nr)?)).collect::<Result<Vec<_>>>()?;
+
+    let wide = lw.iter().enumerate().fold(0u32, |m, (k, (_, w, _))| m | u32::from(*w == KeyWidth::U64) << k);
+    let lo = ctx.alloc(nl * 4)?;
+    let count = ctx.alloc(nl * 4)?;
+    let rows = LaunchConfig::for_elems(nl, BLOCK);
+    if nl > 0 {
+        let lt = word_table(&lw.iter().map(|(b, ..)| b).collect::<Vec<_>>());
+        let rt = word_table(&sorted.iter().collect::<Vec<_>>());
+        ctx.launch(
+            Kernel::new("join", "join_bounds"),
+            rows,
+            &[
+                KernelArg::Struct(&lt),
+                KernelArg::Struct(&rt),
+                KernelArg::U32(lw.len() as u32),
+                KernelArg::U32(wide),
+                KernelArg::U32(null_words),
+                KernelArg::U32(u32::from(!args.nulls_equal)),
+                KernelArg::U64(nl as u64),
+                KernelArg::U64(nr as u64),
+                (&lo).into(),
+                (&count).into(),
+            ],
+        )?;
+    }
+    match args.how {
+        JoinType::Inner => {
+            // Size readback: the number of pairs sizes both gather maps.
+            let (offsets, total) = exclusive_scan(ctx, &count, nl, ScanType::U32)?;
+            let total = total as usize;
+            let (out_l, out_r) = (ctx.alloc(total * 4)?, ctx.alloc(total * 4)?);
+            if nl > 0 {
+                ctx.launch(
+                    Kernel::new("join", "join_write"),
+                    rows,
+                    &[
+                        (&lo).into(),
+                        (&count).into(),
+                        (&offsets).into(),
+                        (&right_perm).into(),
+                        KernelArg::U64(nl as u64),
+                        (&out_l).into(),
+                        (&out_r).into(),
+                    ],
+                )?;
+            }
+            Ok((Indices::Device { buf: out_l, len: total }, Some(Indices::Device { buf: out_r, len: total })))
+        }
+        JoinType::Semi | JoinType::Anti => {
+            let mask = ctx.alloc_zeroed(nl.div_ceil(32).max(1) * 4)?;
+            if nl > 0 {
+                ctx.launch(
+                    Kernel::new("join", "join_keep_mask"),
+                    rows,
+                    &[
+                        (&count).into(),
+                        KernelArg::U64(nl as u64),
+                        KernelArg::U32(u32::from(args.how == JoinType::Anti)),
+                        (&mask).into(),
+                    ],
+                )?;
+            }
+            let (buf, len) = compact_indices(ctx, &mask, None, nl)?;
+            Ok((Indices::Device { buf, len }, None))
+        }
+    }
+}
