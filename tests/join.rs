@@ -95,3 +95,30 @@ test_device!(join_errors_name_the_problem, |device: Device| {
         other => panic!("expected ColumnNotFound on {device}, got {other:?}"),
     }
 });
+
+test_device!(a_lazy_join_feeds_a_group_by, |device: Device| {
+    let l = frame(
+        vec![
+            ("k", Arc::new(Int64Array::from(vec![Some(1), Some(2), None, Some(2)])) as ArrayRef),
+            ("v", Arc::new(Int64Array::from(vec![10, 20, 30, 40]))),
+        ],
+        device,
+    );
+    let r = frame(
+        vec![
+            ("k", Arc::new(Int64Array::from(vec![Some(2), Some(2), Some(1), None])) as ArrayRef),
+            ("v", Arc::new(Int64Array::from(vec![1, 2, 3, 4]))),
+        ],
+        device,
+    );
+    let q =
+        l.lazy()
+            .join(r.lazy(), JoinArgs::new(["k"], ["k"], JoinType::Inner))
+            .group_by([col("k")])
+            .agg([(col("v") * col("v_right")).sum().alias("s")]);
+    assert!(q.explain().unwrap().contains("JOIN Inner ON [k = k]"));
+    let out = host(&q.collect().unwrap());
+    // k=1: 10*3; k=2: 20*1 + 20*2 + 40*1 + 40*2 (the null keys never match).
+    assert_eq!(out.column(0).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec(), vec![1, 2]);
+    assert_eq!(out.column(1).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec(), vec![30, 180]);
+});

@@ -3,7 +3,8 @@ use crate::plan::LogicalPlan;
 use ember_core::{Column, DataFrame, Device, Result};
 use ember_gpu::ExecContext;
 use ember_ops::{
-    expr::evaluate_in, filter::filter_in, groupby::group_by_in, reduce::reduce_where_in, slice::slice_in, sort::sort_in,
+    expr::evaluate_in, filter::filter_in, groupby::group_by_in, join::join_in, reduce::reduce_where_in,
+    slice::slice_in, sort::sort_in,
 };
 
 /// Executes `plan` (optimized or not: the answer is the same). GPU work runs in `ctx` when given
@@ -46,5 +47,6 @@ pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFram
         LogicalPlan::Slice { input, offset, len } => slice_in(ctx, &run(input)?, *offset, *len),
         LogicalPlan::Sort { input, keys } => sort_in(ctx, &run(input)?, keys),
         LogicalPlan::GroupBy { input, keys, aggs } => group_by_in(ctx, &run(input)?, keys, aggs),
+        LogicalPlan::Join { left, right, args } => join_in(ctx, &run(left)?, &run(right)?, args),
     }
 }

@@ -4,6 +4,7 @@ use crate::plan::{AggExpr, LogicalPlan, NamedExpr, Source};
 use crate::{execute, optimize};
 use ember_core::{DataFrame, Device, Error, Result, Scalar};
 use ember_gpu::ExecContext;
+use ember_ops::join::JoinArgs;
 use ember_ops::sort::SortKey;
 use ember_ops::{Agg, Expr};
 
@@ -73,6 +74,13 @@ impl LazyFrame {
     /// Rows `offset..offset + len`, clamped.
     pub fn slice(self, offset: usize, len: usize) -> LazyFrame {
         self.then(|input| LogicalPlan::Slice { input, offset, len })
+    }
+
+    /// An equi-join with `right` (see [`ember_ops::join`]):
+    /// `orders.join(lineitem, JoinArgs::new(["o_orderkey"], ["l_orderkey"], JoinType::Inner))`.
+    pub fn join(self, right: LazyFrame, args: JoinArgs) -> LazyFrame {
+        let right = Box::new(right.plan);
+        self.then(|left| LogicalPlan::Join { left, right, args })
     }
 
     /// Groups by `keys`; finish with [`LazyGroupBy::agg`]:
@@ -173,6 +181,10 @@ pub trait DataFrameOps {
     /// Rows where `predicate` is true (nulls drop the row), order kept.
     fn filter(&self, predicate: Expr) -> Result<DataFrame> {
         self.lazy().filter(predicate).collect()
+    }
+    /// An equi-join with `right` (see [`ember_ops::join`]).
+    fn join(&self, right: &DataFrame, args: JoinArgs) -> Result<DataFrame> {
+        self.lazy().join(right.lazy(), args).collect()
     }
     /// Rows ordered by `keys` (stable; see [`ember_ops::sort`]).
     fn sort<K: Into<SortKey>>(&self, keys: impl IntoIterator<Item = K>) -> Result<DataFrame> {

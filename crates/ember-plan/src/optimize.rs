@@ -22,7 +22,7 @@ pub fn optimize(plan: &LogicalPlan) -> Result<LogicalPlan> {
     Ok(prune(p, None))
 }
 
-fn map_input(plan: LogicalPlan, f: impl FnOnce(LogicalPlan) -> LogicalPlan) -> LogicalPlan {
+fn map_input(plan: LogicalPlan, f: impl Fn(LogicalPlan) -> LogicalPlan) -> LogicalPlan {
     match plan {
         LogicalPlan::Scan { .. } => plan,
         LogicalPlan::Select { input, exprs } => LogicalPlan::Select { input: Box::new(f(*input)), exprs },
@@ -33,6 +33,9 @@ fn map_input(plan: LogicalPlan, f: impl FnOnce(LogicalPlan) -> LogicalPlan) -> L
         LogicalPlan::Slice { input, offset, len } => LogicalPlan::Slice { input: Box::new(f(*input)), offset, len },
         LogicalPlan::Sort { input, keys } => LogicalPlan::Sort { input: Box::new(f(*input)), keys },
         LogicalPlan::GroupBy { input, keys, aggs } => LogicalPlan::GroupBy { input: Box::new(f(*input)), keys, aggs },
+        LogicalPlan::Join { left, right, args } => {
+            LogicalPlan::Join { left: Box::new(f(*left)), right: Box::new(f(*right)), args }
+        }
     }
 }
 
@@ -69,6 +72,9 @@ fn fold(plan: &LogicalPlan) -> Result<LogicalPlan> {
                 .map(|a| Ok(crate::AggExpr { expr: fold_constants(&a.expr)?, ..a.clone() }))
                 .collect::<Result<_>>()?,
         },
+        LogicalPlan::Join { left, right, args } => {
+            LogicalPlan::Join { left: input(left)?, right: input(right)?, args: args.clone() }
+        }
         LogicalPlan::Sort { input: i, keys } => LogicalPlan::Sort {
             input: input(i)?,
             keys: keys
@@ -200,6 +206,10 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
                 columns_of(e, &mut child);
             }
             LogicalPlan::GroupBy { input: Box::new(prune(*input, Some(&child))), keys, aggs }
+        }
+        // Not pruned through yet: each side keeps its columns.
+        LogicalPlan::Join { left, right, args } => {
+            LogicalPlan::Join { left: Box::new(prune(*left, None)), right: Box::new(prune(*right, None)), args }
         }
         LogicalPlan::Sort { input, keys } => {
             let child = needed.map(|n| {

@@ -2,6 +2,7 @@
 //! ships them to workers, binding [`Source`]s by name there).
 use ember_core::{DataFrame, Error, Field, Result};
 use ember_ops::expr::types::dtype_of;
+use ember_ops::join::JoinArgs;
 use ember_ops::sort::SortKey;
 use ember_ops::{Agg, Expr};
 use serde::{Deserialize, Serialize};
@@ -173,6 +174,15 @@ pub enum LogicalPlan {
         /// The aggregations.
         aggs: Vec<AggExpr>,
     },
+    /// An equi-join of two inputs (see [`ember_ops::join`]).
+    Join {
+        /// The left input.
+        left: Box<LogicalPlan>,
+        /// The right input.
+        right: Box<LogicalPlan>,
+        /// Keys, join type, null rule, suffix.
+        args: JoinArgs,
+    },
     /// The input's rows ordered by `keys` (stable).
     Sort {
         /// The input.
@@ -216,6 +226,9 @@ impl LogicalPlan {
             LogicalPlan::GroupBy { input, keys, aggs } => {
                 ember_ops::groupby::output_fields(&input.schema()?, keys, aggs)?
             }
+            LogicalPlan::Join { left, right, args } => {
+                ember_ops::join::output_fields(&left.schema()?, &right.schema()?, args)?.0
+            }
             LogicalPlan::Sort { input, keys } => {
                 let fields = input.schema()?;
                 for k in keys {
@@ -247,6 +260,7 @@ impl LogicalPlan {
             | LogicalPlan::Slice { input, .. }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::GroupBy { input, .. } => vec![input],
+            LogicalPlan::Join { left, right, .. } => vec![left, right],
         }
     }
 
@@ -264,6 +278,10 @@ impl LogicalPlan {
             | LogicalPlan::Slice { input, .. }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::GroupBy { input, .. } => input.bind(name, frame),
+            LogicalPlan::Join { left, right, .. } => {
+                left.bind(name, frame);
+                right.bind(name, frame);
+            }
         }
     }
 
@@ -288,6 +306,12 @@ impl LogicalPlan {
                 writeln!(f, "{pad}SELECT [{}]", items.join(", "))?;
             }
             LogicalPlan::Filter { predicate, .. } => writeln!(f, "{pad}FILTER {predicate}")?,
+            LogicalPlan::Join { args, .. } => {
+                let on: Vec<String> =
+                    args.left_on.iter().zip(&args.right_on).map(|(l, r)| format!("{l} = {r}")).collect();
+                let nulls = if args.nulls_equal { " NULLS EQUAL" } else { "" };
+                writeln!(f, "{pad}JOIN {:?} ON [{}]{nulls}", args.how, on.join(", "))?
+            }
             LogicalPlan::GroupBy { keys, aggs, .. } => {
                 let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
                 let items: Vec<String> = aggs
