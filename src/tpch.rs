@@ -2,8 +2,8 @@
 //! reference queries, shared by the quickstart, the tests and the benchmarks.
 use crate::prelude::*;
 use rayon::prelude::*;
-use tpchgen::generators::LineItemGenerator;
-use tpchgen_arrow::LineItemArrow;
+use tpchgen::generators::{LineItemGenerator, OrderGenerator};
+use tpchgen_arrow::{LineItemArrow, OrderArrow};
 
 /// Generates `lineitem` at scale factor `sf` as one CPU frame, in parallel over generator parts.
 ///
@@ -12,20 +12,40 @@ use tpchgen_arrow::LineItemArrow;
 /// assert_eq!(li.num_rows(), 6005);
 /// ```
 pub fn lineitem(sf: f64) -> Result<DataFrame> {
+    generate(sf, LineItemArrow::schema_ref(), |p, parts| {
+        LineItemArrow::new(LineItemGenerator::new(sf, p, parts)).with_batch_size(64 * 1024)
+    })
+}
+
+/// Generates `orders` at scale factor `sf` as one CPU frame (1.5M rows per unit of `sf`).
+///
+/// ```
+/// let orders = ember::tpch::orders(0.001).unwrap();
+/// assert_eq!(orders.num_rows(), 1500);
+/// ```
+pub fn orders(sf: f64) -> Result<DataFrame> {
+    generate(sf, OrderArrow::schema_ref(), |p, parts| {
+        OrderArrow::new(OrderGenerator::new(sf, p, parts)).with_batch_size(64 * 1024)
+    })
+}
+
+/// One table, generated in parallel over `tpchgen`'s parts.
+fn generate<I>(sf: f64, schema: arrow::datatypes::SchemaRef, part: impl Fn(i32, i32) -> I + Sync) -> Result<DataFrame>
+where
+    I: Iterator<Item = std::result::Result<arrow::array::RecordBatch, arrow::error::ArrowError>>,
+{
     if !(sf > 0.0 && sf.is_finite()) {
         return Err(Error::InvalidArgument(format!("scale factor must be positive, got {sf}")));
     }
     let parts = (rayon::current_num_threads() * 2).clamp(1, 64) as i32;
     let batches: Vec<_> = (1..=parts)
         .into_par_iter()
-        .map(|p| {
-            LineItemArrow::new(LineItemGenerator::new(sf, p, parts)).with_batch_size(64 * 1024).collect::<Vec<_>>()
-        })
+        .map(|p| part(p, parts).collect::<Vec<_>>())
         .collect::<Vec<_>>()
         .into_iter()
         .flatten()
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    DataFrame::from_record_batches(LineItemArrow::schema_ref(), &batches)
+    DataFrame::from_record_batches(schema, &batches)
 }
 
 /// TPC-H Q6 (forecasting revenue change) on `lineitem`, on the frame's device:

@@ -14,7 +14,16 @@ const D19980902: i32 = 10471;
 /// `lineitem` at scale factor `sf`: the ember CPU frame and a polars frame with the same values
 /// and types (decimal(15,2) stays decimal, dates stay dates, strings are copied).
 pub fn lineitem_both(sf: f64) -> Result<(DataFrame, pl::DataFrame)> {
-    let df = ember::tpch::lineitem(sf)?;
+    both(ember::tpch::lineitem(sf)?)
+}
+
+/// `orders` at scale factor `sf`, as an ember CPU frame and a polars frame (as [`lineitem_both`]).
+pub fn orders_both(sf: f64) -> Result<(DataFrame, pl::DataFrame)> {
+    both(ember::tpch::orders(sf)?)
+}
+
+/// `df` and a polars frame with the same values and types.
+fn both(df: DataFrame) -> Result<(DataFrame, pl::DataFrame)> {
     let batch = df.to_record_batch()?;
     let mut cols = Vec::with_capacity(batch.num_columns());
     for (field, a) in batch.schema().fields().iter().zip(batch.columns()) {
@@ -162,4 +171,27 @@ pub fn ember_orderkeys(df: &DataFrame) -> Result<Vec<i64>> {
     let c = c.as_primitive::<Int64Type>();
     let n = c.len();
     Ok([0, n / 2, n.saturating_sub(1)].iter().map(|&i| c.value(i)).collect())
+}
+
+/// `lineitem ⋈ orders` on the order key (inner, every column of both) in polars; the row count.
+pub fn polars_join(li: &pl::DataFrame, orders: &pl::DataFrame) -> Result<usize> {
+    let out = li
+        .clone()
+        .lazy()
+        .join(
+            orders.clone().lazy(),
+            [pl::col("l_orderkey")],
+            [pl::col("o_orderkey")],
+            pl::JoinArgs::new(pl::JoinType::Inner),
+        )
+        .collect()
+        .map_err(polars_err)?;
+    Ok(out.height())
+}
+
+/// The same join with ember; the row count.
+pub fn ember_join(li: &DataFrame, orders: &DataFrame) -> Result<usize> {
+    use ember::join::{JoinArgs, JoinType};
+    let out = li.join(orders, JoinArgs::new(["l_orderkey"], ["o_orderkey"], JoinType::Inner))?;
+    Ok(out.num_rows())
 }

@@ -8,8 +8,8 @@
 //! warm-up, and prints a markdown table of medians and the ember/polars ratio, plus the machine.
 use ember::prelude::*;
 use ember_bench::{
-    ember_filter, ember_orderkeys, ember_q1, ember_sort, lineitem_both, polars_filter, polars_orderkeys, polars_q1,
-    polars_q6, polars_shape, polars_sort,
+    ember_filter, ember_join, ember_orderkeys, ember_q1, ember_sort, lineitem_both, orders_both, polars_filter,
+    polars_join, polars_orderkeys, polars_q1, polars_q6, polars_shape, polars_sort,
 };
 use std::process::ExitCode;
 use std::time::Instant;
@@ -102,6 +102,13 @@ fn run() -> Result<()> {
     if e_counts != p_counts {
         return Err(Error::Internal(format!("q1 counts differ: ember {e_counts:?}, polars {p_counts:?}")));
     }
+    let (orders, porders) = orders_both(args.sf)?;
+    let dev_orders = orders.to(args.device)?;
+    let (e_j, e_jrows) = time(args.reps, || ember_join(&dev, &dev_orders))?;
+    let (p_j, p_jrows) = time(args.reps, || polars_join(&pli, &porders))?;
+    if e_jrows != p_jrows {
+        return Err(Error::Internal(format!("join row counts differ: ember {e_jrows}, polars {p_jrows}")));
+    }
     let (e_s, e_keys) = time(args.reps, || ember_sort(&dev).and_then(|d| ember_orderkeys(&d)))?;
     let (p_s, p_keys) = time(args.reps, || polars_sort(&pli).and_then(|d| polars_orderkeys(&d)))?;
     if e_keys != p_keys {
@@ -147,6 +154,10 @@ fn run() -> Result<()> {
     println!(
         "| filter l_quantity < 24, 16 columns materialised ({e_rows} rows) | {e_f:.4} | {p_f:.4} | {:.2} |",
         e_f / p_f
+    );
+    println!(
+        "| lineitem ⋈ orders on the order key, 24 columns ({e_jrows} rows) | {e_j:.4} | {p_j:.4} | {:.2} |",
+        e_j / p_j
     );
     println!("| sort by l_extendedprice, 16 columns, stable | {e_s:.4} | {p_s:.4} | {:.2} |", e_s / p_s);
     println!();
