@@ -50,7 +50,7 @@ pub(crate) fn sorted_rows(arrays: &[ArrayRef], opts: &[SortOptions], n: usize) -
     if arrays.is_empty() || n < 2 {
         return Ok(((0..n as u32).collect(), SortedKeys::None));
     }
-    if let Some(keys) = packed(arrays, opts, n) {
+    if let Some(keys) = packed_keys(arrays, opts, n, true) {
         let mut pairs: Vec<(u128, u32)> = keys.par_iter().copied().zip(0..n as u32).collect();
         pairs.par_sort_unstable();
         return Ok((pairs.into_iter().map(|(_, i)| i).collect(), SortedKeys::Packed(keys)));
@@ -65,12 +65,14 @@ pub(crate) fn sorted_rows(arrays: &[ArrayRef], opts: &[SortOptions], n: usize) -
 
 /// Each row's keys packed into one `u128` whose unsigned order is the sort order, or `None` if
 /// they do not fit (see `kernels/sort_keys.cu` for the per-type mapping).
-fn packed(arrays: &[ArrayRef], opts: &[SortOptions], n: usize) -> Option<Vec<u128>> {
+/// With `null_bits` false no null bits are packed (null rows' keys are then meaningless: the
+/// caller skips them), so two frames' keys of the same types pack alike whatever their nulls.
+pub(crate) fn packed_keys(arrays: &[ArrayRef], opts: &[SortOptions], n: usize, null_bits: bool) -> Option<Vec<u128>> {
     let mut fields = Vec::with_capacity(arrays.len());
     let mut total = 0u32;
     for a in arrays {
         let bits = value_bits(a.data_type())?;
-        total += bits + u32::from(a.null_count() > 0);
+        total += bits + u32::from(null_bits && a.null_count() > 0);
         fields.push(bits);
     }
     if total > 128 {
@@ -79,7 +81,7 @@ fn packed(arrays: &[ArrayRef], opts: &[SortOptions], n: usize) -> Option<Vec<u12
     let mut keys = vec![0u128; n];
     for ((a, o), &bits) in arrays.iter().zip(opts).zip(&fields) {
         let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
-        let nullable = a.null_count() > 0;
+        let nullable = null_bits && a.null_count() > 0;
         let width = bits + u32::from(nullable);
         let ordered = ordered_column(a);
         let value = |i: usize| -> u128 {
