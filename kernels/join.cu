@@ -80,3 +80,45 @@ extern "C" __global__ void join_keep_mask(const u32* count, u64 nl, u32 anti, u3
     if ((threadIdx.x & 31) == 0 && ballot) atomicOr(&bits[i >> 5], ballot);
 }
 EMBER_SIM_EXPORT(join_keep_mask)
+
+// Left outer joins: every left row yields at least one output row.
+extern "C" __global__ void join_outer_counts(const u32* count, u64 nl, u32* out) {
+    const u64 i = ember_gid();
+    if (i < nl) out[i] = count[i] ? count[i] : 1u;
+}
+EMBER_SIM_EXPORT(join_outer_counts)
+
+// Left outer pairs: a left row without a match gets the right row 0xffffffff (no row).
+extern "C" __global__ void join_write_outer(const u32* lo, const u32* count, const u32* offsets, const u32* right_perm,
+                                            u64 nl, u32* out_left, u32* out_right) {
+    const u64 i = ember_gid();
+    if (i >= nl) return;
+    const u32 base = offsets[i];
+    if (count[i] == 0) {
+        out_left[base] = (u32)i;
+        out_right[base] = 0xffffffffu;
+        return;
+    }
+    for (u32 k = 0; k < count[i]; ++k) {
+        out_left[base + k] = (u32)i;
+        out_right[base + k] = right_perm[lo[i] + k];
+    }
+}
+EMBER_SIM_EXPORT(join_write_outer)
+
+// Right rows of outer pairs: `safe` (no row -> row 0, to gather something) and the bitmap of
+// the pairs that have a right row (the gathered right columns' validity is ANDed with it).
+extern "C" __global__ void join_null_map(const u32* idx, u64 m, u32* safe, u32* matched) {
+    const u64 i = ember_gid();
+    const bool has = i < m && idx[i] != 0xffffffffu;
+    if (i < m) safe[i] = has ? idx[i] : 0u;
+    const u32 ballot = __ballot_sync(0xffffffffu, has);
+    if ((threadIdx.x & 31) == 0 && i < m) matched[i >> 5] = ballot;
+}
+EMBER_SIM_EXPORT(join_null_map)
+
+extern "C" __global__ void join_and_bits(const u32* a, const u32* b, u64 words, u32* out) {
+    const u64 i = ember_gid();
+    if (i < words) out[i] = a[i] & b[i];
+}
+EMBER_SIM_EXPORT(join_and_bits)

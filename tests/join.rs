@@ -1,5 +1,6 @@
 //! Joins on every device against a nested-loop oracle: random frames with nulls (keys with
-//! duplicates, nulls, empty sides), one and two keys, inner / semi / anti, nulls equal or not;
+//! duplicates, nulls, empty sides), one and two keys, inner / left / semi / anti, nulls equal or
+//! not;
 //! output order as documented (left rows in order, each one's matches in right order).
 mod common;
 use arrow::array::*;
@@ -23,15 +24,25 @@ fn matches(l: &RecordBatch, r: &RecordBatch, keys: &[&str], i: usize, j: usize, 
     })
 }
 
-fn oracle(l: &RecordBatch, r: &RecordBatch, keys: &[&str], how: JoinType, nulls_equal: bool) -> (Vec<u32>, Vec<u32>) {
+fn oracle(
+    l: &RecordBatch,
+    r: &RecordBatch,
+    keys: &[&str],
+    how: JoinType,
+    nulls_equal: bool,
+) -> (Vec<u32>, Vec<Option<u32>>) {
     let (mut li, mut ri) = (Vec::new(), Vec::new());
     for i in 0..l.num_rows() {
         let m: Vec<usize> = (0..r.num_rows()).filter(|&j| matches(l, r, keys, i, j, nulls_equal)).collect();
         match how {
-            JoinType::Inner => {
+            JoinType::Inner | JoinType::Left => {
+                if m.is_empty() && how == JoinType::Left {
+                    li.push(i as u32);
+                    ri.push(None);
+                }
                 for j in m {
                     li.push(i as u32);
-                    ri.push(j as u32);
+                    ri.push(Some(j as u32));
                 }
             }
             JoinType::Semi if !m.is_empty() => li.push(i as u32),
@@ -50,7 +61,7 @@ test_device!(joins_match_the_oracle, |device: Device| {
             DataFrame::from_record_batch(&rb).unwrap().to(device).unwrap(),
         );
         for keys in [&["a"][..], &["f", "t"][..], &["d"][..], &["u"][..]] {
-            for how in [JoinType::Inner, JoinType::Semi, JoinType::Anti] {
+            for how in [JoinType::Inner, JoinType::Left, JoinType::Semi, JoinType::Anti] {
                 for nulls_equal in [false, true] {
                     let mut args = JoinArgs::new(keys.iter().copied(), keys.iter().copied(), how);
                     args.nulls_equal = nulls_equal;
@@ -66,7 +77,7 @@ test_device!(joins_match_the_oracle, |device: Device| {
                         let want = arrow::compute::take(lb.column(c), &idx, None).unwrap();
                         assert_eq!(got.column(c).to_data(), want.to_data(), "left column {c}: {what}");
                     }
-                    if how == JoinType::Inner {
+                    if matches!(how, JoinType::Inner | JoinType::Left) {
                         // Right's non-key columns follow, suffixed where they clash.
                         let ridx = UInt32Array::from(want_r.clone());
                         let b = rb.column_by_name("b").unwrap();

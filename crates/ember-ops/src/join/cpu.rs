@@ -35,14 +35,18 @@ pub(crate) fn join_indices(left: &DataFrame, right: &DataFrame, args: &JoinArgs)
         }
     }
     let mut out_l = Vec::new();
-    let mut out_r = Vec::new();
+    let mut out_r: Vec<Option<u32>> = Vec::new();
     for i in 0..left.num_rows() {
         let matches = if !args.nulls_equal && has_null(&la, i) { None } else { build.get(&lrows.row(i)) };
         match args.how {
-            JoinType::Inner => {
+            JoinType::Inner | JoinType::Left => {
                 for &j in matches.into_iter().flatten() {
                     out_l.push(i as u32);
-                    out_r.push(j);
+                    out_r.push(Some(j));
+                }
+                if matches.is_none() && args.how == JoinType::Left {
+                    out_l.push(i as u32);
+                    out_r.push(None);
                 }
             }
             JoinType::Semi if matches.is_some() => out_l.push(i as u32),
@@ -50,8 +54,7 @@ pub(crate) fn join_indices(left: &DataFrame, right: &DataFrame, args: &JoinArgs)
             _ => {}
         }
     }
-    let right = (args.how == JoinType::Inner).then(|| Indices::Host(UInt32Array::from(out_r)));
-    Ok((Indices::Host(UInt32Array::from(out_l)), right))
+    Ok(gather_maps(out_l, out_r, args.how))
 }
 
 /// The join of packed keys (`None` for rows with a null key, which never match).
@@ -80,10 +83,14 @@ fn packed_join(
     for i in 0..lk.len() {
         let mut j = first(i);
         match how {
-            JoinType::Inner => {
+            JoinType::Inner | JoinType::Left => {
+                if j == NONE && how == JoinType::Left {
+                    out_l.push(i as u32);
+                    out_r.push(None);
+                }
                 while j != NONE {
                     out_l.push(i as u32);
-                    out_r.push(j);
+                    out_r.push(Some(j));
                     j = next[j as usize];
                 }
             }
@@ -92,7 +99,12 @@ fn packed_join(
             _ => {}
         }
     }
-    let right = (how == JoinType::Inner).then(|| Indices::Host(UInt32Array::from(out_r)));
+    gather_maps(out_l, out_r, how)
+}
+
+/// The left rows, and for joins that return right columns the right rows (nulls: no row).
+fn gather_maps(out_l: Vec<u32>, out_r: Vec<Option<u32>>, how: JoinType) -> (Indices, Option<Indices>) {
+    let right = matches!(how, JoinType::Inner | JoinType::Left).then(|| Indices::Host(UInt32Array::from(out_r)));
     (Indices::Host(UInt32Array::from(out_l)), right)
 }
 

@@ -6,13 +6,15 @@
 use super::{JoinArgs, JoinType};
 use crate::col;
 use crate::executor::Indices;
+use crate::executor::{Executor, GpuExecutor};
 use crate::sort::{gpu::key_words, SortKey};
-use ember_core::{DType, DataFrame, Error, Result};
+use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Result};
 use ember_gpu::primitives::compact::{compact_indices, gather_fixed};
 use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
 use ember_gpu::primitives::BLOCK;
 use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
+use std::sync::Arc;
 
 /// Key words per side the kernel takes (`JOIN_MAX_WORDS` in `kernels/join.cu`).
 const MAX_WORDS: usize = 6;
@@ -89,14 +91,29 @@ pub(crate) fn join_indices(
         )?;
     }
     match args.how {
-        JoinType::Inner => {
+        JoinType::Inner | JoinType::Left => {
+            let outer = args.how == JoinType::Left;
+            let outer_sizes;
+            let sizes = if outer {
+                outer_sizes = ctx.alloc(nl * 4)?;
+                if nl > 0 {
+                    ctx.launch(
+                        Kernel::new("join", "join_outer_counts"),
+                        rows,
+                        &[(&count).into(), KernelArg::U64(nl as u64), (&outer_sizes).into()],
+                    )?;
+                }
+                &outer_sizes
+            } else {
+                &count
+            };
             // Size readback: the number of pairs sizes both gather maps.
-            let (offsets, total) = exclusive_scan(ctx, &count, nl, ScanType::U32)?;
+            let (offsets, total) = exclusive_scan(ctx, sizes, nl, ScanType::U32)?;
             let total = total as usize;
             let (out_l, out_r) = (ctx.alloc(total * 4)?, ctx.alloc(total * 4)?);
             if nl > 0 {
                 ctx.launch(
-                    Kernel::new("join", "join_write"),
+                    Kernel::new("join", if outer { "join_write_outer" } else { "join_write" }),
                     rows,
                     &[
                         (&lo).into(),
@@ -129,4 +146,60 @@ pub(crate) fn join_indices(
             Ok((Indices::Device { buf, len }, None))
         }
     }
+}
+
+/// The right columns of a left outer join's pairs: `idx` holds `u32::MAX` where a left row has no
+/// match; those rows come out null (the gathered validity ANDed with the matched bitmap).
+pub(crate) fn gather_outer(ctx: &ExecContext, right: &DataFrame, idx: &DeviceBuffer, m: usize) -> Result<DataFrame> {
+    if right.num_rows() == 0 {
+        // Nothing to gather from: every right value is null.
+        let named = right
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), Column::Host(arrow::array::new_null_array(f.data_type(), m))))
+            .collect();
+        return DataFrame::from_columns(named, ember_core::Device::Cpu)?.to(right.device());
+    }
+    let words = m.div_ceil(32).max(1);
+    let safe = ctx.alloc(m * 4)?;
+    let matched = Arc::new(ctx.alloc_zeroed(words * 4)?);
+    if m > 0 {
+        ctx.launch(
+            Kernel::new("join", "join_null_map"),
+            LaunchConfig::for_elems(m, BLOCK),
+            &[idx.into(), KernelArg::U64(m as u64), (&safe).into(), (&*matched).into()],
+        )?;
+    }
+    let gathered = GpuExecutor::new(ctx).gather(right, &Indices::Device { buf: safe, len: m })?;
+    let columns = gathered
+        .columns()
+        .iter()
+        .map(|c| {
+            let c = c.as_device()?;
+            let validity = match c.validity() {
+                None => matched.clone(),
+                Some(v) => {
+                    let out = ctx.alloc(words * 4)?;
+                    ctx.launch(
+                        Kernel::new("join", "join_and_bits"),
+                        LaunchConfig::for_elems(words, BLOCK),
+                        &[(&**v).into(), (&*matched).into(), KernelArg::U64(words as u64), (&out).into()],
+                    )?;
+                    Arc::new(out)
+                }
+            };
+            let col = DeviceColumn::try_new(
+                ctx.gpu().clone(),
+                c.dtype(),
+                c.arrow_type().clone(),
+                m,
+                c.values().clone(),
+                c.offsets().cloned(),
+                Some(validity),
+            )?;
+            Ok(Column::Device(col))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    gathered.with_columns(columns, m)
 }

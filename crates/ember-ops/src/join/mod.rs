@@ -1,13 +1,13 @@
-//! Equi-joins: `inner`, `semi` and `anti`, on one or more key columns of integer, date, decimal,
+//! Equi-joins: `inner`, `left` (outer), `semi` and `anti`, on one or more key columns of integer, date, decimal,
 //! bool, float or (CPU engine) utf8 type. Keys pair up by position (`left_on[k]` with
 //! `right_on[k]`) and must have the same type.
 //!
 //! Null keys never match (SQL) unless `nulls_equal`. Output order, on every device: left rows in
-//! their order; for each, its matching right rows in their order. `inner` returns the left
-//! columns, then the right columns except keys that share their left key's name (as polars'
-//! `on`); other clashing right names get `suffix` (default `_right`). `semi` / `anti` return the
-//! left rows with at least one / no match. Left, right and full outer joins need gathers that
-//! produce null rows; they come next (issue: relational core).
+//! their order; for each, its matching right rows in their order (a `left` join's unmatched left
+//! row once, with null right columns). `inner` and `left` return the left columns, then the right
+//! columns except keys that share their left key's name (as polars' `on`); other clashing right
+//! names get `suffix` (default `_right`). `semi` / `anti` return the left rows with at least one /
+//! no match. Right, full and cross joins come next (issue: relational core).
 //!
 //! [`join_indices`] is the low-level form (libcudf's gather maps): the matching left and right
 //! row numbers.
@@ -40,6 +40,8 @@ use serde::{Deserialize, Serialize};
 pub enum JoinType {
     /// Every matching (left, right) pair.
     Inner,
+    /// Every matching pair, and each left row without a match once, its right columns null.
+    Left,
     /// Left rows with at least one match (left columns only).
     Semi,
     /// Left rows with no match (left columns only).
@@ -109,7 +111,7 @@ pub fn output_fields(left: &[Field], right: &[Field], args: &JoinArgs) -> Result
     }
     let mut fields = left.to_vec();
     let mut kept = Vec::new();
-    if args.how == JoinType::Inner {
+    if matches!(args.how, JoinType::Inner | JoinType::Left) {
         for (i, f) in right.iter().enumerate() {
             let is_shared_key = args.right_on.iter().zip(&args.left_on).any(|(r, l)| *r == f.name && l == r);
             if is_shared_key {
@@ -129,8 +131,9 @@ pub fn output_fields(left: &[Field], right: &[Field], args: &JoinArgs) -> Result
     Ok((fields, kept))
 }
 
-/// The matching row numbers (libcudf's gather maps): for `Inner`, left and right rows of every
-/// pair; for `Semi` / `Anti`, the left rows (`None` for the right).
+/// The matching row numbers (libcudf's gather maps): for `Inner` and `Left`, left and right rows
+/// of every pair (for `Left`, no right row is a null on the CPU engine and `u32::MAX` on the GPU);
+/// for `Semi` / `Anti`, the left rows (`None` for the right).
 pub fn join_indices_in(
     ctx: Option<&ExecContext>,
     left: &DataFrame,
@@ -167,11 +170,20 @@ pub fn join(left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<Data
 /// [`join`] in the execution context `ctx` (GPU frames; `None`: a fresh one).
 pub fn join_in(ctx: Option<&ExecContext>, left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<DataFrame> {
     let (fields, kept) = output_fields(left.fields(), right.fields(), args)?;
-    let run = |ex: &dyn Executor, li: Indices, ri: Option<Indices>| -> Result<DataFrame> {
+    // The right columns kept, all nullable (a left join's unmatched rows are null there).
+    let right_kept = || {
+        let named = kept.iter().map(|&i| (right.fields()[i].name.clone(), right.columns()[i].clone())).collect();
+        DataFrame::from_columns(named, right.device())
+    };
+    let run = |ex: &dyn Executor, gpu: Option<&ExecContext>, li: Indices, ri: Option<Indices>| -> Result<DataFrame> {
         let l = ex.gather(left, &li)?;
         let Some(ri) = ri else { return Ok(l) };
-        let names: Vec<&str> = kept.iter().map(|&i| right.fields()[i].name.as_str()).collect();
-        let r = ex.gather(&right.select(&names)?, &ri)?;
+        let r = match (&ri, gpu, args.how) {
+            (Indices::Device { buf, len }, Some(ctx), JoinType::Left) => {
+                gpu::gather_outer(ctx, &right_kept()?, buf, *len)?
+            }
+            _ => ex.gather(&right_kept()?, &ri)?,
+        };
         let mut columns: Vec<(String, ember_core::Column)> = Vec::with_capacity(fields.len());
         for (f, c) in fields.iter().zip(l.columns().iter().chain(r.columns())) {
             columns.push((f.name.clone(), c.clone()));
@@ -191,11 +203,11 @@ pub fn join_in(ctx: Option<&ExecContext>, left: &DataFrame, right: &DataFrame, a
         "join",
         |ctx| {
             let (li, ri) = gpu::join_indices(ctx, left, right, args)?;
-            run(&GpuExecutor::new(ctx), li, ri)
+            run(&GpuExecutor::new(ctx), Some(ctx), li, ri)
         },
         || {
             let (li, ri) = cpu::join_indices(left, right, args)?;
-            run(&CpuExecutor, li, ri)
+            run(&CpuExecutor, None, li, ri)
         },
     )
 }
