@@ -2,8 +2,8 @@
 //! reference queries, shared by the quickstart, the tests and the benchmarks.
 use crate::prelude::*;
 use rayon::prelude::*;
-use tpchgen::generators::{LineItemGenerator, OrderGenerator};
-use tpchgen_arrow::{LineItemArrow, OrderArrow};
+use tpchgen::generators::{CustomerGenerator, LineItemGenerator, OrderGenerator};
+use tpchgen_arrow::{CustomerArrow, LineItemArrow, OrderArrow};
 
 /// Generates `lineitem` at scale factor `sf` as one CPU frame, in parallel over generator parts.
 ///
@@ -26,6 +26,18 @@ pub fn lineitem(sf: f64) -> Result<DataFrame> {
 pub fn orders(sf: f64) -> Result<DataFrame> {
     generate(sf, OrderArrow::schema_ref(), |p, parts| {
         OrderArrow::new(OrderGenerator::new(sf, p, parts)).with_batch_size(64 * 1024)
+    })
+}
+
+/// Generates `customer` at scale factor `sf` as one CPU frame (150K rows per unit of `sf`).
+///
+/// ```
+/// let customer = ember::tpch::customer(0.01).unwrap();
+/// assert_eq!(customer.num_rows(), 1500);
+/// ```
+pub fn customer(sf: f64) -> Result<DataFrame> {
+    generate(sf, CustomerArrow::schema_ref(), |p, parts| {
+        CustomerArrow::new(CustomerGenerator::new(sf, p, parts)).with_batch_size(64 * 1024)
     })
 }
 
@@ -91,6 +103,34 @@ pub fn q1_lazy(lineitem: &DataFrame) -> Result<LazyFrame> {
             col("l_orderkey").count().alias("count_order"),
         ])
         .sort(["l_returnflag", "l_linestatus"]))
+}
+
+/// TPC-H Q3 (shipping priority) as a lazy query over `customer`, `orders` and `lineitem`, with the
+/// validation parameters (segment `BUILDING`, date 1995-03-15): the ten unshipped orders of the
+/// highest revenue. Two joins, a group-by on three keys, a sort and a limit.
+pub fn q3_lazy(customer: &DataFrame, orders: &DataFrame, lineitem: &DataFrame) -> Result<LazyFrame> {
+    let day = || date("1995-03-15");
+    let c = LazyFrame::scan("customer", customer)
+        .filter(col("c_mktsegment").eq(lit("BUILDING")))
+        .select([col("c_custkey")]);
+    let o = LazyFrame::scan("orders", orders).filter(col("o_orderdate").lt(day()?)).select([
+        col("o_orderkey"),
+        col("o_custkey"),
+        col("o_orderdate"),
+        col("o_shippriority"),
+    ]);
+    let l = LazyFrame::scan("lineitem", lineitem).filter(col("l_shipdate").gt(day()?)).select([
+        col("l_orderkey"),
+        col("l_extendedprice"),
+        col("l_discount"),
+    ]);
+    Ok(c.join(o, JoinArgs::new(["c_custkey"], ["o_custkey"], JoinType::Inner))
+        .join(l, JoinArgs::new(["o_orderkey"], ["l_orderkey"], JoinType::Inner))
+        .group_by([col("l_orderkey"), col("o_orderdate"), col("o_shippriority")])
+        .agg([(col("l_extendedprice") * (lit(1) - col("l_discount"))).sum().alias("revenue")])
+        .sort([SortKey::new(col("revenue")).descending(), SortKey::new(col("o_orderdate"))])
+        .head(10)
+        .select([col("l_orderkey"), col("revenue"), col("o_orderdate"), col("o_shippriority")]))
 }
 
 /// Q6's `WHERE` clause.
