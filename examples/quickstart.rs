@@ -63,21 +63,7 @@ fn run() -> Result<()> {
     let t = Instant::now();
     let q1 = ember::tpch::q1_lazy(&lineitem)?.collect()?.to_record_batch()?;
     println!("q1 time: {:.4} s", t.elapsed().as_secs_f64());
-    print_table(&q1)
-}
-
-/// `batch` as a pipe-separated table, values as ember prints them (decimals exact).
-fn print_table(batch: &arrow::array::RecordBatch) -> Result<()> {
-    let names: Vec<&str> = batch.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
-    println!("{}", names.join(" | "));
-    for r in 0..batch.num_rows() {
-        let row = batch
-            .columns()
-            .iter()
-            .map(|c| Ok(Scalar::from_array(c.as_ref(), r)?.to_string()))
-            .collect::<Result<Vec<_>>>()?;
-        println!("{}", row.join(" | "));
-    }
+    print!("{}", ember::tpch::format_table(&q1, " | ")?);
     Ok(())
 }
 

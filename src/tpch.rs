@@ -141,3 +141,37 @@ pub fn q6_predicate() -> Result<Expr> {
         .and(col("l_discount").is_between(dec("0.05")?, dec("0.07")?))
         .and(col("l_quantity").lt(lit(24))))
 }
+
+/// The TPC-H queries ember has written so far, by number.
+pub const QUERIES: &[u32] = &[1, 3, 6];
+
+/// Runs query `q` on tables generated at scale factor `sf` and moved to `device`; the answer as a
+/// CPU record batch (Q6's one row included).
+pub fn run_query(q: u32, sf: f64, device: Device) -> Result<arrow::array::RecordBatch> {
+    let li = lineitem(sf)?.to(device)?;
+    let plan = match q {
+        1 => q1_lazy(&li)?,
+        3 => q3_lazy(&customer(sf)?.to(device)?, &orders(sf)?.to(device)?, &li)?,
+        6 => q6_lazy(&li)?,
+        _ => return Err(Error::InvalidArgument(format!("TPC-H Q{q} is not written yet (have {QUERIES:?})"))),
+    };
+    plan.collect()?.to_record_batch().map_err(Into::into)
+}
+
+/// `batch` as text: a header row, then one row per record, values as ember prints them (decimals
+/// exact, dates ISO), separated by `sep` (`","` gives the CSV the examples write).
+pub fn format_table(batch: &arrow::array::RecordBatch, sep: &str) -> Result<String> {
+    let names: Vec<&str> = batch.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
+    let mut out = names.join(sep);
+    out.push('\n');
+    for r in 0..batch.num_rows() {
+        let row = batch
+            .columns()
+            .iter()
+            .map(|c| Ok(Scalar::from_array(c.as_ref(), r)?.to_string()))
+            .collect::<Result<Vec<_>>>()?;
+        out.push_str(&row.join(sep));
+        out.push('\n');
+    }
+    Ok(out)
+}

@@ -1,0 +1,83 @@
+//! Runs TPC-H queries on any device and prints their answers, for people who want to look:
+//!
+//! ```text
+//! cargo run --release --example tpch -- --query 3|all [--sf 0.1] [--device cpu|sim|cuda|cuda:N] [--out DIR]
+//! ```
+//!
+//! Tables are generated in memory by `tpchgen` (the data `tpchgen-cli` writes). With `--out`, each
+//! answer is also written to `DIR/ember-q<N>.csv` (header row, values as text, decimals exact,
+//! dates ISO), to compare with any other engine. The queries written so far: `ember::tpch::QUERIES`.
+use ember::prelude::*;
+use std::process::ExitCode;
+use std::time::Instant;
+
+struct Args {
+    queries: Vec<u32>,
+    sf: f64,
+    device: Option<Device>,
+    out: Option<std::path::PathBuf>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut a = Args { queries: ember::tpch::QUERIES.to_vec(), sf: 0.1, device: None, out: None };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| Error::InvalidArgument(format!("{name} needs a value")));
+        match arg.as_str() {
+            "--query" => {
+                let v = value("--query")?;
+                if v != "all" {
+                    let q = v.parse().map_err(|_| Error::InvalidArgument(format!("--query {v:?}: a number or all")))?;
+                    a.queries = vec![q];
+                }
+            }
+            "--sf" => {
+                let v = value("--sf")?;
+                a.sf = v.parse().map_err(|_| Error::InvalidArgument(format!("--sf {v:?} is not a number")))?;
+            }
+            "--device" => a.device = Some(value("--device")?.parse()?),
+            "--out" => a.out = Some(value("--out")?.into()),
+            "-h" | "--help" => {
+                println!("usage: tpch --query N|all [--sf SF] [--device cpu|sim|cuda|cuda:N] [--out DIR]");
+                std::process::exit(0);
+            }
+            other => return Err(Error::InvalidArgument(format!("unknown argument {other:?}"))),
+        }
+    }
+    Ok(a)
+}
+
+fn run() -> Result<()> {
+    ember::trace::init_from_env();
+    let args = parse_args()?;
+    let device = match args.device {
+        Some(d) => d,
+        None => Device::detect()?.0,
+    };
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).map_err(|e| Error::InvalidArgument(format!("{}: {e}", dir.display())))?;
+    }
+    for q in args.queries {
+        let t = Instant::now();
+        let answer = ember::tpch::run_query(q, args.sf, device)?;
+        println!("Q{q} (sf {}, {device}, {:.3} s with data generation):", args.sf, t.elapsed().as_secs_f64());
+        print!("{}", ember::tpch::format_table(&answer, " | ")?);
+        if let Some(dir) = &args.out {
+            let path = dir.join(format!("ember-q{q}.csv"));
+            std::fs::write(&path, ember::tpch::format_table(&answer, ",")?)
+                .map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))?;
+            println!("written to {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
