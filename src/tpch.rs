@@ -155,7 +155,7 @@ pub fn run_query(q: u32, sf: f64, device: Device) -> Result<arrow::array::Record
         6 => q6_lazy(&li)?,
         _ => return Err(Error::InvalidArgument(format!("TPC-H Q{q} is not written yet (have {QUERIES:?})"))),
     };
-    plan.collect()?.to_record_batch().map_err(Into::into)
+    plan.collect()?.to_record_batch()
 }
 
 /// `batch` as text: a header row, then one row per record, values as ember prints them (decimals
