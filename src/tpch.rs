@@ -133,6 +133,42 @@ pub fn q3_lazy(customer: &DataFrame, orders: &DataFrame, lineitem: &DataFrame) -
         .select([col("l_orderkey"), col("revenue"), col("o_orderdate"), col("o_shippriority")]))
 }
 
+/// TPC-H Q4 (order priority checking) as a lazy query over `orders` and `lineitem` (validation
+/// date 1993-07-01): the correlated `EXISTS` is a semi join.
+pub fn q4_lazy(orders: &DataFrame, lineitem: &DataFrame) -> Result<LazyFrame> {
+    let late = LazyFrame::scan("lineitem", lineitem)
+        .filter(col("l_commitdate").lt(col("l_receiptdate")))
+        .select([col("l_orderkey")]);
+    Ok(LazyFrame::scan("orders", orders)
+        .filter(col("o_orderdate").gt_eq(date("1993-07-01")?).and(col("o_orderdate").lt(date("1993-10-01")?)))
+        .join(late, JoinArgs::new(["o_orderkey"], ["l_orderkey"], JoinType::Semi))
+        .group_by([col("o_orderpriority")])
+        .agg([col("o_orderkey").count().alias("order_count")])
+        .sort(["o_orderpriority"]))
+}
+
+/// TPC-H Q18 (large volume customer) as a lazy query (validation quantity 300): the `IN`
+/// subquery is a group-by with a filter on its sum, then a semi join.
+pub fn q18_lazy(customer: &DataFrame, orders: &DataFrame, lineitem: &DataFrame) -> Result<LazyFrame> {
+    let li = || LazyFrame::scan("lineitem", lineitem).select([col("l_orderkey"), col("l_quantity")]);
+    let big = li()
+        .group_by([col("l_orderkey")])
+        .agg([col("l_quantity").sum().alias("total")])
+        .filter(col("total").gt(lit(300)))
+        .select([col("l_orderkey")]);
+    let o = LazyFrame::scan("orders", orders)
+        .select([col("o_orderkey"), col("o_custkey"), col("o_orderdate"), col("o_totalprice")])
+        .join(big, JoinArgs::new(["o_orderkey"], ["l_orderkey"], JoinType::Semi));
+    Ok(LazyFrame::scan("customer", customer)
+        .select([col("c_custkey"), col("c_name")])
+        .join(o, JoinArgs::new(["c_custkey"], ["o_custkey"], JoinType::Inner))
+        .join(li(), JoinArgs::new(["o_orderkey"], ["l_orderkey"], JoinType::Inner))
+        .group_by([col("c_name"), col("c_custkey"), col("o_orderkey"), col("o_orderdate"), col("o_totalprice")])
+        .agg([col("l_quantity").sum().alias("sum_qty")])
+        .sort([SortKey::new(col("o_totalprice")).descending(), SortKey::new(col("o_orderdate"))])
+        .head(100))
+}
+
 /// Q6's `WHERE` clause.
 pub fn q6_predicate() -> Result<Expr> {
     Ok(col("l_shipdate")
@@ -143,7 +179,7 @@ pub fn q6_predicate() -> Result<Expr> {
 }
 
 /// The TPC-H queries ember has written so far, by number.
-pub const QUERIES: &[u32] = &[1, 3, 6];
+pub const QUERIES: &[u32] = &[1, 3, 4, 6, 18];
 
 /// Runs query `q` on tables generated at scale factor `sf` and moved to `device`; the answer as a
 /// CPU record batch (Q6's one row included).
@@ -152,6 +188,8 @@ pub fn run_query(q: u32, sf: f64, device: Device) -> Result<arrow::array::Record
     let plan = match q {
         1 => q1_lazy(&li)?,
         3 => q3_lazy(&customer(sf)?.to(device)?, &orders(sf)?.to(device)?, &li)?,
+        4 => q4_lazy(&orders(sf)?.to(device)?, &li)?,
+        18 => q18_lazy(&customer(sf)?.to(device)?, &orders(sf)?.to(device)?, &li)?,
         6 => q6_lazy(&li)?,
         _ => return Err(Error::InvalidArgument(format!("TPC-H Q{q} is not written yet (have {QUERIES:?})"))),
     };

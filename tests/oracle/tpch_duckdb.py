@@ -7,7 +7,7 @@ answer row; decimals exact, doubles as Python's repr), or with `--check` compare
 computation against the stored files and exits non-zero on any difference.
 
     pip install duckdb tpchgen-cli
-    python tests/oracle/tpch_duckdb.py [--check] [--sf 0.01 0.1 1] [--queries 1 3 6]
+    python tests/oracle/tpch_duckdb.py [--check] [--sf 0.01 0.1 1] [--queries 1 3 4 6 18]
 """
 import argparse
 import os
@@ -34,6 +34,20 @@ FROM read_parquet('{customer}') c, read_parquet('{orders}') o, read_parquet('{li
 WHERE c_mktsegment = 'BUILDING' AND c_custkey = o_custkey AND l_orderkey = o_orderkey
   AND o_orderdate < date '1995-03-15' AND l_shipdate > date '1995-03-15'
 GROUP BY l_orderkey, o_orderdate, o_shippriority ORDER BY revenue DESC, o_orderdate LIMIT 10
+""",
+    4: """
+SELECT o_orderpriority, count(*) AS order_count FROM read_parquet('{orders}')
+WHERE o_orderdate >= date '1993-07-01' AND o_orderdate < date '1993-10-01'
+  AND EXISTS (SELECT * FROM read_parquet('{lineitem}') WHERE l_orderkey = o_orderkey AND l_commitdate < l_receiptdate)
+GROUP BY o_orderpriority ORDER BY o_orderpriority
+""",
+    18: """
+SELECT c_name, c_custkey, o_orderkey, o_orderdate, o_totalprice, sum(l_quantity)
+FROM read_parquet('{customer}'), read_parquet('{orders}'), read_parquet('{lineitem}')
+WHERE o_orderkey IN (SELECT l_orderkey FROM read_parquet('{lineitem}') GROUP BY l_orderkey HAVING sum(l_quantity) > 300)
+  AND c_custkey = o_custkey AND o_orderkey = l_orderkey
+GROUP BY c_name, c_custkey, o_orderkey, o_orderdate, o_totalprice
+ORDER BY o_totalprice DESC, o_orderdate LIMIT 100
 """,
     6: """
 SELECT sum(l_extendedprice * l_discount) AS revenue FROM read_parquet('{lineitem}')
