@@ -2,54 +2,91 @@
 //! reference queries, shared by the quickstart, the tests and the benchmarks.
 use crate::prelude::*;
 use rayon::prelude::*;
-use tpchgen::generators::{CustomerGenerator, LineItemGenerator, OrderGenerator};
-use tpchgen_arrow::{CustomerArrow, LineItemArrow, OrderArrow};
+use tpchgen::generators::{
+    CustomerGenerator, LineItemGenerator, NationGenerator, OrderGenerator, PartGenerator, PartSuppGenerator,
+    RegionGenerator, SupplierGenerator,
+};
+use tpchgen_arrow::{
+    CustomerArrow, LineItemArrow, NationArrow, OrderArrow, PartArrow, PartSuppArrow, RegionArrow, SupplierArrow,
+};
 
-/// Generates `lineitem` at scale factor `sf` as one CPU frame, in parallel over generator parts.
-///
-/// ```
-/// let li = ember::tpch::lineitem(0.001).unwrap();
-/// assert_eq!(li.num_rows(), 6005);
-/// ```
-pub fn lineitem(sf: f64) -> Result<DataFrame> {
-    generate(sf, LineItemArrow::schema_ref(), |p, parts| {
-        LineItemArrow::new(LineItemGenerator::new(sf, p, parts)).with_batch_size(64 * 1024)
-    })
+/// `pub fn $name(sf) -> Result<DataFrame>`: one TPC-H table generated in memory, split into `parts`
+/// generator parts run in parallel (1 for the fixed-size tables, whose generators ignore parts).
+macro_rules! table {
+    ($(#[$doc:meta])* $name:ident, $arrow:ident, $gen:ident, $parts:expr) => {
+        $(#[$doc])*
+        pub fn $name(sf: f64) -> Result<DataFrame> {
+            generate(sf, $arrow::schema_ref(), $parts, |p, parts| {
+                $arrow::new($gen::new(sf, p, parts)).with_batch_size(64 * 1024)
+            })
+        }
+    };
 }
 
-/// Generates `orders` at scale factor `sf` as one CPU frame (1.5M rows per unit of `sf`).
-///
-/// ```
-/// let orders = ember::tpch::orders(0.001).unwrap();
-/// assert_eq!(orders.num_rows(), 1500);
-/// ```
-pub fn orders(sf: f64) -> Result<DataFrame> {
-    generate(sf, OrderArrow::schema_ref(), |p, parts| {
-        OrderArrow::new(OrderGenerator::new(sf, p, parts)).with_batch_size(64 * 1024)
-    })
-}
-
-/// Generates `customer` at scale factor `sf` as one CPU frame (150K rows per unit of `sf`).
-///
-/// ```
-/// let customer = ember::tpch::customer(0.01).unwrap();
-/// assert_eq!(customer.num_rows(), 1500);
-/// ```
-pub fn customer(sf: f64) -> Result<DataFrame> {
-    generate(sf, CustomerArrow::schema_ref(), |p, parts| {
-        CustomerArrow::new(CustomerGenerator::new(sf, p, parts)).with_batch_size(64 * 1024)
-    })
-}
+table!(
+    /// `lineitem` at scale factor `sf` (about 6M rows per unit of `sf`).
+    ///
+    /// ```
+    /// let li = ember::tpch::lineitem(0.001).unwrap();
+    /// assert_eq!(li.num_rows(), 6005);
+    /// ```
+    lineitem, LineItemArrow, LineItemGenerator, None
+);
+table!(
+    /// `orders` at scale factor `sf` (1.5M rows per unit of `sf`).
+    ///
+    /// ```
+    /// assert_eq!(ember::tpch::orders(0.001).unwrap().num_rows(), 1500);
+    /// ```
+    orders, OrderArrow, OrderGenerator, None
+);
+table!(
+    /// `customer` at scale factor `sf` (150K rows per unit of `sf`).
+    ///
+    /// ```
+    /// assert_eq!(ember::tpch::customer(0.01).unwrap().num_rows(), 1500);
+    /// ```
+    customer, CustomerArrow, CustomerGenerator, None
+);
+table!(
+    /// `supplier` at scale factor `sf` (10K rows per unit of `sf`).
+    supplier, SupplierArrow, SupplierGenerator, None
+);
+table!(
+    /// `part` at scale factor `sf` (200K rows per unit of `sf`).
+    part, PartArrow, PartGenerator, None
+);
+table!(
+    /// `partsupp` at scale factor `sf` (800K rows per unit of `sf`).
+    partsupp, PartSuppArrow, PartSuppGenerator, None
+);
+table!(
+    /// `nation` (25 rows at any scale factor).
+    ///
+    /// ```
+    /// assert_eq!(ember::tpch::nation(1.0).unwrap().num_rows(), 25);
+    /// ```
+    nation, NationArrow, NationGenerator, Some(1)
+);
+table!(
+    /// `region` (5 rows at any scale factor).
+    region, RegionArrow, RegionGenerator, Some(1)
+);
 
 /// One table, generated in parallel over `tpchgen`'s parts.
-fn generate<I>(sf: f64, schema: arrow::datatypes::SchemaRef, part: impl Fn(i32, i32) -> I + Sync) -> Result<DataFrame>
+fn generate<I>(
+    sf: f64,
+    schema: arrow::datatypes::SchemaRef,
+    parts: Option<i32>,
+    part: impl Fn(i32, i32) -> I + Sync,
+) -> Result<DataFrame>
 where
     I: Iterator<Item = std::result::Result<arrow::array::RecordBatch, arrow::error::ArrowError>>,
 {
     if !(sf > 0.0 && sf.is_finite()) {
         return Err(Error::InvalidArgument(format!("scale factor must be positive, got {sf}")));
     }
-    let parts = (rayon::current_num_threads() * 2).clamp(1, 64) as i32;
+    let parts = parts.unwrap_or((rayon::current_num_threads() * 2).clamp(1, 64) as i32);
     let batches: Vec<_> = (1..=parts)
         .into_par_iter()
         .map(|p| part(p, parts).collect::<Vec<_>>())
@@ -87,15 +124,14 @@ pub fn q6_lazy(lineitem: &DataFrame) -> Result<LazyFrame> {
 /// validation parameter DELTA = 90 days), grouped by return flag and line status, with exact
 /// decimal sums, `f64` means and the row count, in key order.
 pub fn q1_lazy(lineitem: &DataFrame) -> Result<LazyFrame> {
-    let disc_price = col("l_extendedprice") * (lit(1) - col("l_discount"));
-    let charge = disc_price.clone() * (lit(1) + col("l_tax"));
+    let charge = disc_price() * (lit(1) + col("l_tax"));
     Ok(LazyFrame::scan("lineitem", lineitem)
         .filter(col("l_shipdate").lt_eq(date("1998-09-02")?))
         .group_by([col("l_returnflag"), col("l_linestatus")])
         .agg([
             col("l_quantity").sum().alias("sum_qty"),
             col("l_extendedprice").sum().alias("sum_base_price"),
-            disc_price.sum().alias("sum_disc_price"),
+            disc_price().sum().alias("sum_disc_price"),
             charge.sum().alias("sum_charge"),
             col("l_quantity").mean().alias("avg_qty"),
             col("l_extendedprice").mean().alias("avg_price"),
@@ -127,7 +163,7 @@ pub fn q3_lazy(customer: &DataFrame, orders: &DataFrame, lineitem: &DataFrame) -
     Ok(c.join(o, JoinArgs::new(["c_custkey"], ["o_custkey"], JoinType::Inner))
         .join(l, JoinArgs::new(["o_orderkey"], ["l_orderkey"], JoinType::Inner))
         .group_by([col("l_orderkey"), col("o_orderdate"), col("o_shippriority")])
-        .agg([(col("l_extendedprice") * (lit(1) - col("l_discount"))).sum().alias("revenue")])
+        .agg([disc_price().sum().alias("revenue")])
         .sort([SortKey::new(col("revenue")).descending(), SortKey::new(col("o_orderdate"))])
         .head(10)
         .select([col("l_orderkey"), col("revenue"), col("o_orderdate"), col("o_shippriority")]))
@@ -169,6 +205,131 @@ pub fn q18_lazy(customer: &DataFrame, orders: &DataFrame, lineitem: &DataFrame) 
         .head(100))
 }
 
+/// `l_extendedprice * (1 - l_discount)`, the discounted price several queries sum.
+fn disc_price() -> Expr {
+    col("l_extendedprice") * (lit(1) - col("l_discount"))
+}
+
+/// TPC-H Q5 (local supplier volume) as a lazy query over six tables (region `ASIA`, 1994): a
+/// join on two keys at once (`l_suppkey = s_suppkey AND c_nationkey = s_nationkey`).
+pub fn q5_lazy(t: &Tables) -> Result<LazyFrame> {
+    let asia = LazyFrame::scan("region", &t.region).filter(col("r_name").eq(lit("ASIA"))).select([col("r_regionkey")]);
+    let nations = LazyFrame::scan("nation", &t.nation)
+        .select([col("n_nationkey"), col("n_name"), col("n_regionkey")])
+        .join(asia, JoinArgs::new(["n_regionkey"], ["r_regionkey"], JoinType::Semi));
+    let suppliers = LazyFrame::scan("supplier", &t.supplier)
+        .select([col("s_suppkey"), col("s_nationkey")])
+        .join(nations, JoinArgs::new(["s_nationkey"], ["n_nationkey"], JoinType::Inner));
+    let orders = LazyFrame::scan("orders", &t.orders)
+        .filter(col("o_orderdate").gt_eq(date("1994-01-01")?).and(col("o_orderdate").lt(date("1995-01-01")?)))
+        .select([col("o_orderkey"), col("o_custkey")]);
+    let lines = LazyFrame::scan("lineitem", &t.lineitem).select([
+        col("l_orderkey"),
+        col("l_suppkey"),
+        col("l_extendedprice"),
+        col("l_discount"),
+    ]);
+    Ok(LazyFrame::scan("customer", &t.customer)
+        .select([col("c_custkey"), col("c_nationkey")])
+        .join(orders, JoinArgs::new(["c_custkey"], ["o_custkey"], JoinType::Inner))
+        .join(lines, JoinArgs::new(["o_orderkey"], ["l_orderkey"], JoinType::Inner))
+        .join(suppliers, JoinArgs::new(["l_suppkey", "c_nationkey"], ["s_suppkey", "s_nationkey"], JoinType::Inner))
+        .group_by([col("n_name")])
+        .agg([disc_price().sum().alias("revenue")])
+        .sort([SortKey::new(col("revenue")).descending()]))
+}
+
+/// TPC-H Q10 (returned item reporting) as a lazy query (1993-10-01): the top 20 customers by
+/// revenue lost to returns, grouped by seven customer columns.
+pub fn q10_lazy(t: &Tables) -> Result<LazyFrame> {
+    let orders = LazyFrame::scan("orders", &t.orders)
+        .filter(col("o_orderdate").gt_eq(date("1993-10-01")?).and(col("o_orderdate").lt(date("1994-01-01")?)))
+        .select([col("o_orderkey"), col("o_custkey")]);
+    let lines = LazyFrame::scan("lineitem", &t.lineitem).filter(col("l_returnflag").eq(lit("R"))).select([
+        col("l_orderkey"),
+        col("l_extendedprice"),
+        col("l_discount"),
+    ]);
+    let nations = LazyFrame::scan("nation", &t.nation).select([col("n_nationkey"), col("n_name")]);
+    let keys = ["c_custkey", "c_name", "c_acctbal", "c_phone", "n_name", "c_address", "c_comment"];
+    Ok(LazyFrame::scan("customer", &t.customer)
+        .join(orders, JoinArgs::new(["c_custkey"], ["o_custkey"], JoinType::Inner))
+        .join(lines, JoinArgs::new(["o_orderkey"], ["l_orderkey"], JoinType::Inner))
+        .join(nations, JoinArgs::new(["c_nationkey"], ["n_nationkey"], JoinType::Inner))
+        .group_by(keys.iter().map(|k| col(k)))
+        .agg([disc_price().sum().alias("revenue")])
+        .sort([SortKey::new(col("revenue")).descending()])
+        .head(20)
+        .select(
+            ["c_custkey", "c_name", "revenue", "c_acctbal", "n_name", "c_address", "c_phone", "c_comment"].map(col),
+        ))
+}
+
+/// TPC-H Q19 (discounted revenue) as a lazy query: a join, then three alternative conjunctions of
+/// brand, container list, quantity range and size range (the validation parameters).
+pub fn q19_lazy(t: &Tables) -> Result<LazyFrame> {
+    let strs = |v: &[&str]| v.iter().map(|s| Scalar::Utf8(s.to_string())).collect::<Vec<_>>();
+    let case = |brand: &str, containers: &[&str], qty: i32, size: i32| {
+        col("p_brand")
+            .eq(lit(brand))
+            .and(col("p_container").is_in(strs(containers)))
+            .and(col("l_quantity").gt_eq(lit(qty)))
+            .and(col("l_quantity").lt_eq(lit(qty + 10)))
+            .and(col("p_size").is_between(lit(1), lit(size)))
+    };
+    let lines = LazyFrame::scan("lineitem", &t.lineitem)
+        .filter(
+            col("l_shipmode").is_in(strs(&["AIR", "AIR REG"])).and(col("l_shipinstruct").eq(lit("DELIVER IN PERSON"))),
+        )
+        .select([col("l_partkey"), col("l_quantity"), col("l_extendedprice"), col("l_discount")]);
+    Ok(LazyFrame::scan("part", &t.part)
+        .select([col("p_partkey"), col("p_brand"), col("p_container"), col("p_size")])
+        .join(lines, JoinArgs::new(["p_partkey"], ["l_partkey"], JoinType::Inner))
+        .filter(
+            case("Brand#12", &["SM CASE", "SM BOX", "SM PACK", "SM PKG"], 1, 5)
+                .or(case("Brand#23", &["MED BAG", "MED BOX", "MED PKG", "MED PACK"], 10, 10))
+                .or(case("Brand#34", &["LG CASE", "LG BOX", "LG PACK", "LG PKG"], 20, 15)),
+        )
+        .aggregate([disc_price().sum().alias("revenue")]))
+}
+
+/// The eight TPC-H tables at one scale factor, on one device.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    /// `lineitem`.
+    pub lineitem: DataFrame,
+    /// `orders`.
+    pub orders: DataFrame,
+    /// `customer`.
+    pub customer: DataFrame,
+    /// `supplier`.
+    pub supplier: DataFrame,
+    /// `part`.
+    pub part: DataFrame,
+    /// `partsupp`.
+    pub partsupp: DataFrame,
+    /// `nation`.
+    pub nation: DataFrame,
+    /// `region`.
+    pub region: DataFrame,
+}
+
+impl Tables {
+    /// Generates all eight at scale factor `sf` and moves them to `device`.
+    pub fn generate(sf: f64, device: Device) -> Result<Tables> {
+        Ok(Tables {
+            lineitem: lineitem(sf)?.to(device)?,
+            orders: orders(sf)?.to(device)?,
+            customer: customer(sf)?.to(device)?,
+            supplier: supplier(sf)?.to(device)?,
+            part: part(sf)?.to(device)?,
+            partsupp: partsupp(sf)?.to(device)?,
+            nation: nation(sf)?.to(device)?,
+            region: region(sf)?.to(device)?,
+        })
+    }
+}
+
 /// Q6's `WHERE` clause.
 pub fn q6_predicate() -> Result<Expr> {
     Ok(col("l_shipdate")
@@ -179,18 +340,21 @@ pub fn q6_predicate() -> Result<Expr> {
 }
 
 /// The TPC-H queries ember has written so far, by number.
-pub const QUERIES: &[u32] = &[1, 3, 4, 6, 18];
+pub const QUERIES: &[u32] = &[1, 3, 4, 5, 6, 10, 18, 19];
 
 /// Runs query `q` on tables generated at scale factor `sf` and moved to `device`; the answer as a
 /// CPU record batch (Q6's one row included).
 pub fn run_query(q: u32, sf: f64, device: Device) -> Result<arrow::array::RecordBatch> {
-    let li = lineitem(sf)?.to(device)?;
+    let t = Tables::generate(sf, device)?;
     let plan = match q {
-        1 => q1_lazy(&li)?,
-        3 => q3_lazy(&customer(sf)?.to(device)?, &orders(sf)?.to(device)?, &li)?,
-        4 => q4_lazy(&orders(sf)?.to(device)?, &li)?,
-        18 => q18_lazy(&customer(sf)?.to(device)?, &orders(sf)?.to(device)?, &li)?,
-        6 => q6_lazy(&li)?,
+        1 => q1_lazy(&t.lineitem)?,
+        3 => q3_lazy(&t.customer, &t.orders, &t.lineitem)?,
+        4 => q4_lazy(&t.orders, &t.lineitem)?,
+        5 => q5_lazy(&t)?,
+        6 => q6_lazy(&t.lineitem)?,
+        10 => q10_lazy(&t)?,
+        18 => q18_lazy(&t.customer, &t.orders, &t.lineitem)?,
+        19 => q19_lazy(&t)?,
         _ => return Err(Error::InvalidArgument(format!("TPC-H Q{q} is not written yet (have {QUERIES:?})"))),
     };
     plan.collect()?.to_record_batch()

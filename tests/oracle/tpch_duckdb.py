@@ -7,7 +7,7 @@ answer row; decimals exact, doubles as Python's repr), or with `--check` compare
 computation against the stored files and exits non-zero on any difference.
 
     pip install duckdb tpchgen-cli
-    python tests/oracle/tpch_duckdb.py [--check] [--sf 0.01 0.1 1] [--queries 1 3 4 6 18]
+    python tests/oracle/tpch_duckdb.py [--check] [--sf 0.01 0.1 1] [--queries 1 3 4 5 6 10 18 19]
 """
 import argparse
 import os
@@ -49,6 +49,35 @@ WHERE o_orderkey IN (SELECT l_orderkey FROM read_parquet('{lineitem}') GROUP BY 
 GROUP BY c_name, c_custkey, o_orderkey, o_orderdate, o_totalprice
 ORDER BY o_totalprice DESC, o_orderdate LIMIT 100
 """,
+    5: """
+SELECT n_name, sum(l_extendedprice * (1 - l_discount)) AS revenue
+FROM read_parquet('{customer}'), read_parquet('{orders}'), read_parquet('{lineitem}'), read_parquet('{supplier}'),
+     read_parquet('{nation}'), read_parquet('{region}')
+WHERE c_custkey = o_custkey AND l_orderkey = o_orderkey AND l_suppkey = s_suppkey AND c_nationkey = s_nationkey
+  AND s_nationkey = n_nationkey AND n_regionkey = r_regionkey AND r_name = 'ASIA'
+  AND o_orderdate >= date '1994-01-01' AND o_orderdate < date '1995-01-01'
+GROUP BY n_name ORDER BY revenue DESC
+""",
+    10: """
+SELECT c_custkey, c_name, sum(l_extendedprice * (1 - l_discount)) AS revenue, c_acctbal, n_name, c_address, c_phone,
+       c_comment
+FROM read_parquet('{customer}'), read_parquet('{orders}'), read_parquet('{lineitem}'), read_parquet('{nation}')
+WHERE c_custkey = o_custkey AND l_orderkey = o_orderkey AND o_orderdate >= date '1993-10-01'
+  AND o_orderdate < date '1994-01-01' AND l_returnflag = 'R' AND c_nationkey = n_nationkey
+GROUP BY c_custkey, c_name, c_acctbal, c_phone, n_name, c_address, c_comment ORDER BY revenue DESC LIMIT 20
+""",
+    19: """
+SELECT sum(l_extendedprice * (1 - l_discount)) AS revenue FROM read_parquet('{lineitem}'), read_parquet('{part}')
+WHERE (p_partkey = l_partkey AND p_brand = 'Brand#12' AND p_container IN ('SM CASE', 'SM BOX', 'SM PACK', 'SM PKG')
+       AND l_quantity >= 1 AND l_quantity <= 1 + 10 AND p_size BETWEEN 1 AND 5
+       AND l_shipmode IN ('AIR', 'AIR REG') AND l_shipinstruct = 'DELIVER IN PERSON')
+   OR (p_partkey = l_partkey AND p_brand = 'Brand#23' AND p_container IN ('MED BAG', 'MED BOX', 'MED PKG', 'MED PACK')
+       AND l_quantity >= 10 AND l_quantity <= 10 + 10 AND p_size BETWEEN 1 AND 10
+       AND l_shipmode IN ('AIR', 'AIR REG') AND l_shipinstruct = 'DELIVER IN PERSON')
+   OR (p_partkey = l_partkey AND p_brand = 'Brand#34' AND p_container IN ('LG CASE', 'LG BOX', 'LG PACK', 'LG PKG')
+       AND l_quantity >= 20 AND l_quantity <= 20 + 10 AND p_size BETWEEN 1 AND 15
+       AND l_shipmode IN ('AIR', 'AIR REG') AND l_shipinstruct = 'DELIVER IN PERSON')
+""",
     6: """
 SELECT sum(l_extendedprice * l_discount) AS revenue FROM read_parquet('{lineitem}')
 WHERE l_shipdate >= date '1994-01-01' AND l_shipdate < date '1995-01-01'
@@ -64,9 +93,9 @@ def fmt(v) -> str:
 def answers(sf: str, queries) -> dict:
     """{query: (header, [lines])} for one scale factor."""
     with tempfile.TemporaryDirectory() as d:
-        subprocess.run(["tpchgen-cli", "parquet", "-s", sf, "--tables=lineitem,orders,customer", f"--output-dir={d}"],
+        subprocess.run(["tpchgen-cli", "parquet", "-s", sf, "--tables=lineitem,orders,customer,supplier,part,nation,region", f"--output-dir={d}"],
                        check=True, stdout=subprocess.DEVNULL)
-        paths = {t: os.path.join(d, f"{t}.parquet") for t in ("lineitem", "orders", "customer")}
+        paths = {t: os.path.join(d, f"{t}.parquet") for t in ("lineitem", "orders", "customer", "supplier", "part", "nation", "region")}
         out = {}
         for q in queries:
             rel = duckdb.sql(QUERIES[q].format(**paths))
