@@ -293,6 +293,50 @@ pub fn q19_lazy(t: &Tables) -> Result<LazyFrame> {
         .aggregate([disc_price().sum().alias("revenue")]))
 }
 
+/// TPC-H Q11 (important stock identification) as a lazy query (`GERMANY`, fraction 0.0001; ties
+/// in value ordered by part key). The uncorrelated subquery (the total) runs first, at build time,
+/// and enters the plan as a literal, as a planner would fold it.
+pub fn q11_lazy(t: &Tables) -> Result<LazyFrame> {
+    let german = || {
+        let nation = LazyFrame::scan("nation", &t.nation).filter(col("n_name").eq(lit("GERMANY")));
+        let suppliers = LazyFrame::scan("supplier", &t.supplier)
+            .select([col("s_suppkey"), col("s_nationkey")])
+            .join(nation, JoinArgs::new(["s_nationkey"], ["n_nationkey"], JoinType::Semi));
+        LazyFrame::scan("partsupp", &t.partsupp)
+            .select([col("ps_partkey"), col("ps_suppkey"), col("ps_supplycost"), col("ps_availqty")])
+            .join(suppliers, JoinArgs::new(["ps_suppkey"], ["s_suppkey"], JoinType::Semi))
+    };
+    let value = || col("ps_supplycost") * col("ps_availqty");
+    let total = german().aggregate([value().sum().alias("total")]).collect()?;
+    let total = Scalar::from_array(total.column("total")?.to_arrow()?.as_ref(), 0)?;
+    Ok(german()
+        .group_by([col("ps_partkey")])
+        .agg([value().sum().alias("value")])
+        .filter(col("value").gt(lit(total) * dec("0.0001")?))
+        .sort([SortKey::new(col("value")).descending(), SortKey::new(col("ps_partkey"))]))
+}
+
+/// TPC-H Q15 (top supplier) as a lazy query (1996-01-01, three months): the view's maximum
+/// revenue runs first, at build time, and enters the plan as a literal.
+pub fn q15_lazy(t: &Tables) -> Result<LazyFrame> {
+    let revenue = || -> Result<LazyFrame> {
+        Ok(LazyFrame::scan("lineitem", &t.lineitem)
+            .filter(col("l_shipdate").gt_eq(date("1996-01-01")?).and(col("l_shipdate").lt(date("1996-04-01")?)))
+            .group_by([col("l_suppkey")])
+            .agg([disc_price().sum().alias("total_revenue")]))
+    };
+    let best = revenue()?.aggregate([col("total_revenue").max().alias("best")]).collect()?;
+    let best = Scalar::from_array(best.column("best")?.to_arrow()?.as_ref(), 0)?;
+    Ok(LazyFrame::scan("supplier", &t.supplier)
+        .select([col("s_suppkey"), col("s_name"), col("s_address"), col("s_phone")])
+        .join(
+            revenue()?.filter(col("total_revenue").eq(lit(best))),
+            JoinArgs::new(["s_suppkey"], ["l_suppkey"], JoinType::Inner),
+        )
+        .select(["s_suppkey", "s_name", "s_address", "s_phone", "total_revenue"].map(col))
+        .sort(["s_suppkey"]))
+}
+
 /// The eight TPC-H tables at one scale factor, on one device.
 #[derive(Debug, Clone)]
 pub struct Tables {
@@ -340,7 +384,7 @@ pub fn q6_predicate() -> Result<Expr> {
 }
 
 /// The TPC-H queries ember has written so far, by number.
-pub const QUERIES: &[u32] = &[1, 3, 4, 5, 6, 10, 18, 19];
+pub const QUERIES: &[u32] = &[1, 3, 4, 5, 6, 10, 11, 15, 18, 19];
 
 /// Runs query `q` on tables generated at scale factor `sf` and moved to `device`; the answer as a
 /// CPU record batch (Q6's one row included).
@@ -353,6 +397,8 @@ pub fn run_query(q: u32, sf: f64, device: Device) -> Result<arrow::array::Record
         5 => q5_lazy(&t)?,
         6 => q6_lazy(&t.lineitem)?,
         10 => q10_lazy(&t)?,
+        11 => q11_lazy(&t)?,
+        15 => q15_lazy(&t)?,
         18 => q18_lazy(&t.customer, &t.orders, &t.lineitem)?,
         19 => q19_lazy(&t)?,
         _ => return Err(Error::InvalidArgument(format!("TPC-H Q{q} is not written yet (have {QUERIES:?})"))),

@@ -1,7 +1,7 @@
 //! TPC-H queries with exact answers (Q3: two joins, a three-key group-by, sort, limit; Q4: a semi
 //! join for `EXISTS`; Q5: six tables, a two-key join; Q10: a seven-key group-by with strings, top
-//! 20; Q18: a group-by with a filter on its sum, a semi join, a five-key group-by; Q19: a join
-//! under a three-way OR with string IN lists) end to end against duckdb's answers on the same data
+//! 20; Q11 and Q15: a scalar subquery run first; Q18: a group-by with a filter on its sum, a semi
+//! join, a five-key group-by; Q19: a join under a three-way OR with string IN lists) end to end against duckdb's answers on the same data
 //! (`tests/oracle/q<N>_answers.csv`, re-derived in CI by `tests/oracle/tpch_duckdb.py`), every
 //! value exactly, at SF 0.01 and 0.1 on every device. Q1 (float means) and Q6 have their own files.
 mod common;
@@ -13,6 +13,8 @@ fn oracle(q: u32, sf: &str) -> Vec<String> {
         4 => include_str!("oracle/q4_answers.csv"),
         5 => include_str!("oracle/q5_answers.csv"),
         10 => include_str!("oracle/q10_answers.csv"),
+        11 => include_str!("oracle/q11_answers.csv"),
+        15 => include_str!("oracle/q15_answers.csv"),
         18 => include_str!("oracle/q18_answers.csv"),
         19 => include_str!("oracle/q19_answers.csv"),
         _ => unreachable!(),
@@ -48,6 +50,14 @@ test_device!(q10_matches_duckdb, |device: Device| {
 test_device!(q19_matches_duckdb, |device: Device| {
     check(19, 0.01, device);
     check(19, 0.1, device);
+});
+test_device!(q11_matches_duckdb, |device: Device| {
+    check(11, 0.01, device);
+    check(11, 0.1, device);
+});
+test_device!(q15_matches_duckdb, |device: Device| {
+    check(15, 0.01, device);
+    check(15, 0.1, device);
 });
 test_device!(q18_matches_duckdb, |device: Device| {
     check(18, 0.01, device);

@@ -7,7 +7,7 @@ answer row; decimals exact, doubles as Python's repr), or with `--check` compare
 computation against the stored files and exits non-zero on any difference.
 
     pip install duckdb tpchgen-cli
-    python tests/oracle/tpch_duckdb.py [--check] [--sf 0.01 0.1 1] [--queries 1 3 4 5 6 10 18 19]
+    python tests/oracle/tpch_duckdb.py [--check] [--sf 0.01 0.1 1] [--queries 1 3 4 5 6 10 11 15 18 19]
 """
 import argparse
 import os
@@ -40,6 +40,25 @@ SELECT o_orderpriority, count(*) AS order_count FROM read_parquet('{orders}')
 WHERE o_orderdate >= date '1993-07-01' AND o_orderdate < date '1993-10-01'
   AND EXISTS (SELECT * FROM read_parquet('{lineitem}') WHERE l_orderkey = o_orderkey AND l_commitdate < l_receiptdate)
 GROUP BY o_orderpriority ORDER BY o_orderpriority
+""",
+    11: """
+SELECT ps_partkey, sum(ps_supplycost * ps_availqty) AS value
+FROM read_parquet('{partsupp}'), read_parquet('{supplier}'), read_parquet('{nation}')
+WHERE ps_suppkey = s_suppkey AND s_nationkey = n_nationkey AND n_name = 'GERMANY'
+GROUP BY ps_partkey HAVING sum(ps_supplycost * ps_availqty) > (
+    SELECT sum(ps_supplycost * ps_availqty) * 0.0001
+    FROM read_parquet('{partsupp}'), read_parquet('{supplier}'), read_parquet('{nation}')
+    WHERE ps_suppkey = s_suppkey AND s_nationkey = n_nationkey AND n_name = 'GERMANY')
+ORDER BY value DESC, ps_partkey
+""",
+    15: """
+WITH revenue0 AS (
+    SELECT l_suppkey AS supplier_no, sum(l_extendedprice * (1 - l_discount)) AS total_revenue
+    FROM read_parquet('{lineitem}')
+    WHERE l_shipdate >= date '1996-01-01' AND l_shipdate < date '1996-04-01' GROUP BY l_suppkey)
+SELECT s_suppkey, s_name, s_address, s_phone, total_revenue FROM read_parquet('{supplier}'), revenue0
+WHERE s_suppkey = supplier_no AND total_revenue = (SELECT max(total_revenue) FROM revenue0)
+ORDER BY s_suppkey
 """,
     18: """
 SELECT c_name, c_custkey, o_orderkey, o_orderdate, o_totalprice, sum(l_quantity)
@@ -93,9 +112,9 @@ def fmt(v) -> str:
 def answers(sf: str, queries) -> dict:
     """{query: (header, [lines])} for one scale factor."""
     with tempfile.TemporaryDirectory() as d:
-        subprocess.run(["tpchgen-cli", "parquet", "-s", sf, "--tables=lineitem,orders,customer,supplier,part,nation,region", f"--output-dir={d}"],
+        subprocess.run(["tpchgen-cli", "parquet", "-s", sf, "--tables=lineitem,orders,customer,supplier,part,partsupp,nation,region", f"--output-dir={d}"],
                        check=True, stdout=subprocess.DEVNULL)
-        paths = {t: os.path.join(d, f"{t}.parquet") for t in ("lineitem", "orders", "customer", "supplier", "part", "nation", "region")}
+        paths = {t: os.path.join(d, f"{t}.parquet") for t in ("lineitem", "orders", "customer", "supplier", "part", "partsupp", "nation", "region")}
         out = {}
         for q in queries:
             rel = duckdb.sql(QUERIES[q].format(**paths))
