@@ -6,7 +6,7 @@
 //                 unless nulls are equal;
 //   (host) exclusive scan of the counts: output offsets and size (one readback);
 //   join_write:   the (left, right) row pairs, left rows in order, each one's matches in right row
-//                 order (the sort is stable);
+//                 order (the sort is stable); for left joins an unmatched row once, with no right row;
 //   join_keep_mask: semi / anti joins' keep-bitmap of the left rows (then compaction).
 #include "common.cuh"
 
@@ -60,11 +60,17 @@ extern "C" __global__ void join_bounds(JoinWords l, JoinWords r, u32 nwords, u32
 }
 EMBER_SIM_EXPORT(join_bounds)
 
+// `outer` (left joins): a left row without a match gets one pair with the right row 0xffffffff
+// (no row); the host sized the output by max(count, 1) per row.
 extern "C" __global__ void join_write(const u32* lo, const u32* count, const u32* offsets, const u32* right_perm,
-                                      u64 nl, u32* out_left, u32* out_right) {
+                                      u64 nl, u32 outer, u32* out_left, u32* out_right) {
     const u64 i = ember_gid();
     if (i >= nl) return;
     const u32 base = offsets[i];
+    if (outer && count[i] == 0) {
+        out_left[base] = (u32)i;
+        out_right[base] = 0xffffffffu;
+    }
     for (u32 k = 0; k < count[i]; ++k) {
         out_left[base + k] = (u32)i;
         out_right[base + k] = right_perm[lo[i] + k];
@@ -87,24 +93,6 @@ extern "C" __global__ void join_outer_counts(const u32* count, u64 nl, u32* out)
     if (i < nl) out[i] = count[i] ? count[i] : 1u;
 }
 EMBER_SIM_EXPORT(join_outer_counts)
-
-// Left outer pairs: a left row without a match gets the right row 0xffffffff (no row).
-extern "C" __global__ void join_write_outer(const u32* lo, const u32* count, const u32* offsets, const u32* right_perm,
-                                            u64 nl, u32* out_left, u32* out_right) {
-    const u64 i = ember_gid();
-    if (i >= nl) return;
-    const u32 base = offsets[i];
-    if (count[i] == 0) {
-        out_left[base] = (u32)i;
-        out_right[base] = 0xffffffffu;
-        return;
-    }
-    for (u32 k = 0; k < count[i]; ++k) {
-        out_left[base + k] = (u32)i;
-        out_right[base + k] = right_perm[lo[i] + k];
-    }
-}
-EMBER_SIM_EXPORT(join_write_outer)
 
 // Right rows of outer pairs: `safe` (no row -> row 0, to gather something) and the bitmap of
 // the pairs that have a right row (the gathered right columns' validity is ANDed with it).

@@ -31,35 +31,15 @@ fn check(q: u32, sf: f64, device: Device) {
     assert_eq!(got, want, "Q{q} sf={sf} on {device}");
 }
 
-test_device!(q3_matches_duckdb, |device: Device| {
-    check(3, 0.01, device);
-    check(3, 0.1, device);
-});
-test_device!(q4_matches_duckdb, |device: Device| {
-    check(4, 0.01, device);
-    check(4, 0.1, device);
-});
-test_device!(q5_matches_duckdb, |device: Device| {
-    check(5, 0.01, device);
-    check(5, 0.1, device);
-});
-test_device!(q10_matches_duckdb, |device: Device| {
-    check(10, 0.01, device);
-    check(10, 0.1, device);
-});
-test_device!(q19_matches_duckdb, |device: Device| {
-    check(19, 0.01, device);
-    check(19, 0.1, device);
-});
-test_device!(q11_matches_duckdb, |device: Device| {
-    check(11, 0.01, device);
-    check(11, 0.1, device);
-});
-test_device!(q15_matches_duckdb, |device: Device| {
-    check(15, 0.01, device);
-    check(15, 0.1, device);
-});
-test_device!(q18_matches_duckdb, |device: Device| {
-    check(18, 0.01, device);
-    check(18, 0.1, device);
-});
+/// A test per query, on every device, at SF 0.01 and 0.1.
+macro_rules! tpch_test {
+    ($($name:ident: $q:expr),*) => {
+        $(test_device!($name, |device: Device| {
+            check($q, 0.01, device);
+            check($q, 0.1, device);
+        });)*
+    };
+}
+
+tpch_test!(q3_matches_duckdb: 3, q4_matches_duckdb: 4, q5_matches_duckdb: 5, q10_matches_duckdb: 10,
+    q11_matches_duckdb: 11, q15_matches_duckdb: 15, q18_matches_duckdb: 18, q19_matches_duckdb: 19);

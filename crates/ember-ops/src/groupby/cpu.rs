@@ -53,7 +53,6 @@ pub(crate) fn empty(fields: &[Field]) -> Result<DataFrame> {
 
 /// One array of `dtype` from per-group results (built directly for the common result types).
 fn scalars_to_array(values: &[Scalar], dtype: &DType) -> Result<ArrayRef> {
-    let opt = |f: &dyn Fn(&Scalar) -> Option<i128>| values.iter().map(f).collect::<Vec<_>>();
     Ok(match dtype {
         DType::Int64 => Arc::new(Int64Array::from_iter(values.iter().map(|v| match v {
             Scalar::Int64(x) => Some(*x),
@@ -68,7 +67,7 @@ fn scalars_to_array(values: &[Scalar], dtype: &DType) -> Result<ArrayRef> {
             _ => None,
         }))),
         DType::Decimal128 { precision, scale } => Arc::new(
-            Decimal128Array::from(opt(&|v| match v {
+            Decimal128Array::from_iter(values.iter().map(|v| match v {
                 Scalar::Decimal128 { value, .. } => Some(*value),
                 _ => None,
             }))

@@ -113,7 +113,7 @@ pub(crate) fn join_indices(
             let (out_l, out_r) = (ctx.alloc(total * 4)?, ctx.alloc(total * 4)?);
             if nl > 0 {
                 ctx.launch(
-                    Kernel::new("join", if outer { "join_write_outer" } else { "join_write" }),
+                    Kernel::new("join", "join_write"),
                     rows,
                     &[
                         (&lo).into(),
@@ -121,6 +121,7 @@ pub(crate) fn join_indices(
                         (&offsets).into(),
                         (&right_perm).into(),
                         KernelArg::U64(nl as u64),
+                        KernelArg::U32(u32::from(outer)),
                         (&out_l).into(),
                         (&out_r).into(),
                     ],

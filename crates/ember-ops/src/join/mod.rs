@@ -131,6 +131,18 @@ pub fn output_fields(left: &[Field], right: &[Field], args: &JoinArgs) -> Result
     Ok((fields, kept))
 }
 
+/// [`output_fields`] of two frames on one device (a `DeviceMismatch` otherwise).
+fn check(left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<(Vec<Field>, Vec<usize>)> {
+    if left.device() != right.device() {
+        return Err(Error::DeviceMismatch(format!(
+            "join of a {} frame with a {} frame",
+            left.device(),
+            right.device()
+        )));
+    }
+    output_fields(left.fields(), right.fields(), args)
+}
+
 /// The matching row numbers (libcudf's gather maps): for `Inner` and `Left`, left and right rows
 /// of every pair (for `Left`, no right row is a null on the CPU engine and `u32::MAX` on the GPU);
 /// for `Semi` / `Anti`, the left rows (`None` for the right).
@@ -140,14 +152,7 @@ pub fn join_indices_in(
     right: &DataFrame,
     args: &JoinArgs,
 ) -> Result<(Indices, Option<Indices>)> {
-    output_fields(left.fields(), right.fields(), args)?;
-    if left.device() != right.device() {
-        return Err(Error::DeviceMismatch(format!(
-            "join of a {} frame with a {} frame",
-            left.device(),
-            right.device()
-        )));
-    }
+    check(left, right, args)?;
     crate::dispatch(
         left,
         ctx,
@@ -169,7 +174,7 @@ pub fn join(left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<Data
 
 /// [`join`] in the execution context `ctx` (GPU frames; `None`: a fresh one).
 pub fn join_in(ctx: Option<&ExecContext>, left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<DataFrame> {
-    let (fields, kept) = output_fields(left.fields(), right.fields(), args)?;
+    let (fields, kept) = check(left, right, args)?;
     // The right columns kept, all nullable (a left join's unmatched rows are null there).
     let right_kept = || {
         let named = kept.iter().map(|&i| (right.fields()[i].name.clone(), right.columns()[i].clone())).collect();
@@ -190,13 +195,6 @@ pub fn join_in(ctx: Option<&ExecContext>, left: &DataFrame, right: &DataFrame, a
         }
         DataFrame::from_columns(columns, left.device())
     };
-    if left.device() != right.device() {
-        return Err(Error::DeviceMismatch(format!(
-            "join of a {} frame with a {} frame",
-            left.device(),
-            right.device()
-        )));
-    }
     crate::dispatch(
         left,
         ctx,
