@@ -34,6 +34,12 @@
 #define EMBER_ABI_STR_ENDS_WITH 1
 // contains
 #define EMBER_ABI_STR_CONTAINS 2
+// A SQL LIKE pattern travels as u16 tokens (strings.cu, str_like): a byte is itself (0..=255),
+// and these two are the wildcards (an escaped `%` or `_` is its byte).
+// `%`: any run of characters
+#define EMBER_ABI_LIKE_ANY 256
+// `_`: exactly one character
+#define EMBER_ABI_LIKE_ONE 257
 
 // ---- The expression interpreter (kernels/expr.cu) ----
 // Limits of one program (it travels to the kernel by value, well under CUDA's 4 KiB of parameters).
@@ -104,6 +110,20 @@
 #define EMBER_ABI_OP_IS_NULL 12
 // dst = a is not null (never null)
 #define EMBER_ABI_OP_IS_NOT_NULL 13
+// dst = (register aux is a valid true) ? a : b, with that operand's validity
+#define EMBER_ABI_OP_SELECT 14
+// dst = date part `aux` (EMBER_ABI_DATE_*) of the date32 in a, as i32
+#define EMBER_ABI_OP_DATE_PART 15
+
+// Date parts (`aux` of OP_DATE_PART).
+// proleptic Gregorian year
+#define EMBER_ABI_DATE_YEAR 0
+// month 1..=12
+#define EMBER_ABI_DATE_MONTH 1
+// day of the month 1..=31
+#define EMBER_ABI_DATE_DAY 2
+// ISO weekday, Monday 1 .. Sunday 7
+#define EMBER_ABI_DATE_WEEKDAY 3
 
 // Reductions (fused filter + reduce in expr.cu).
 // sum

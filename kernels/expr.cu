@@ -170,6 +170,26 @@ __device__ __forceinline__ i128 dec_arith(const EmberExprProgram& p, u32 op, u32
     return r;
 }
 
+// Part `part` (EMBER_ABI_DATE_*) of a date32 (days since 1970-01-01): the civil-from-days
+// algorithm of H. Hinnant's "chrono-compatible low-level date algorithms", exact for every i32.
+__device__ __forceinline__ i32 date_part(u32 part, i64 days) {
+    if (part == EMBER_ABI_DATE_WEEKDAY) {
+        const i64 wd = ((days % 7) + 7) % 7;  // 0 = Thursday
+        return (i32)((wd + 3) % 7 + 1);
+    }
+    const i64 z = days + 719468;
+    const i64 era = (z >= 0 ? z : z - 146096) / 146097;
+    const i64 doe = z - era * 146097;
+    const i64 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const i64 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const i64 mp = (5 * doy + 2) / 153;
+    const i64 d = doy - (153 * mp + 2) / 5 + 1;
+    const i64 m = mp < 10 ? mp + 3 : mp - 9;
+    if (part == EMBER_ABI_DATE_MONTH) return (i32)m;
+    if (part == EMBER_ABI_DATE_DAY) return (i32)d;
+    return (i32)(yoe + era * 400 + (m <= 2 ? 1 : 0));
+}
+
 // Casts from type `from` to type `to` (the widening casts type coercion produces, and decimal
 // rescale / decimal to f64). Decimal results are checked against the limit const imm + 2.
 __device__ __forceinline__ void cast_value(const EmberExprProgram& p, u32 from, u32 to, u32 imm, u64& lo, u64& hi,
@@ -267,6 +287,18 @@ __device__ __forceinline__ void expr_run(const EmberExprProgram& p, u64 row, Exp
             }
             case EMBER_ABI_OP_NOT: v = va; lo = r.lo[a] ? 0 : 1; break;
             case EMBER_ABI_OP_IS_NULL: lo = va ? 0 : 1; break;
+            case EMBER_ABI_OP_SELECT: {
+                const u32 c = in.aux;
+                const bool take = r.lo[c] != 0 && (!NULLS || ((r.valid >> c) & 1u));
+                lo = take ? r.lo[a] : r.lo[b];
+                hi = take ? r.hi[a] : r.hi[b];
+                v = take ? va : vb;
+                break;
+            }
+            case EMBER_ABI_OP_DATE_PART:
+                v = va;
+                lo = (u64)(i64)date_part(in.aux, (i64)r.lo[a]);
+                break;
             default: lo = va ? 1 : 0; break;  // IS_NOT_NULL
         }
         if (e && v) {

@@ -36,6 +36,6 @@ pub mod prelude {
     pub use ember_core::{DType, DataFrame, Device, Error, Result, Scalar};
     pub use ember_ops::join::{JoinArgs, JoinType};
     pub use ember_ops::sort::SortKey;
-    pub use ember_ops::{col, date, dec, lit, Agg, Expr};
+    pub use ember_ops::{coalesce, col, date, dec, lit, when, Agg, DatePart, Expr};
     pub use ember_plan::{AggregateExt, DataFrameOps, LazyFrame};
 }

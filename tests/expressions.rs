@@ -174,3 +174,126 @@ fn mixing_devices_is_an_error_that_says_how_to_fix_it() {
     assert!(matches!(err, Error::DeviceMismatch(_)), "{err}");
     assert!(sim.column("a").unwrap().as_host().unwrap_err().to_string().contains(".to(Device::Cpu)"));
 }
+
+test_device!(when_then_otherwise_picks_by_condition_and_null_is_false, |device: Device| {
+    let x: ArrayRef = Arc::new(Int32Array::from(vec![Some(-3), Some(0), None, Some(7), Some(i32::MIN)]));
+    let c: ArrayRef = Arc::new(BooleanArray::from(vec![Some(true), None, Some(true), Some(false), Some(true)]));
+    let df = frame(vec![("x", x), ("c", c)], device);
+    let e = when(col("c")).then(col("x") * lit(10)).otherwise(lit(-1));
+    let got = eval(&df, e);
+    // a null condition picks `otherwise`; a null `then` value stays null
+    assert_eq!(got.as_ref(), &Int32Array::from(vec![Some(-30), Some(-1), None, Some(-1), Some(0)]) as &dyn Array);
+    // branch types widen to their common type; an untyped null branch takes the other's
+    let w = eval(&df, when(col("x").gt(lit(0))).then(lit(1.5)).otherwise(col("x")));
+    assert_eq!(
+        w.as_ref(),
+        &Float64Array::from(vec![Some(-3.0), Some(0.0), None, Some(1.5), Some(-2147483648.0)]) as &dyn Array
+    );
+    let n = eval(&df, when(col("x").gt(lit(0))).then(col("x")).otherwise(lit(Scalar::Null)));
+    assert_eq!(n.as_ref(), &Int32Array::from(vec![None, None, None, Some(7), None]) as &dyn Array);
+    // coalesce, fill_null, abs (wrapping at MIN as polars)
+    assert_eq!(
+        eval(&df, col("x").fill_null(lit(42))).as_ref(),
+        &Int32Array::from(vec![-3, 0, 42, 7, i32::MIN]) as &dyn Array
+    );
+    assert_eq!(
+        eval(&df, coalesce([lit(Scalar::Null), col("x"), lit(1)])).as_ref(),
+        &Int32Array::from(vec![-3, 0, 1, 7, i32::MIN]) as &dyn Array
+    );
+    assert_eq!(
+        eval(&df, col("x").abs()).as_ref(),
+        &Int32Array::from(vec![Some(3), Some(0), None, Some(7), Some(i32::MIN)]) as &dyn Array
+    );
+    // decimals keep their exact values
+    let d = eval(&df, when(col("c")).then(dec("1.25").unwrap()).otherwise(dec("0.5").unwrap()));
+    let d = d.as_any().downcast_ref::<Decimal128Array>().unwrap();
+    assert_eq!(d.iter().collect::<Vec<_>>(), vec![Some(125), Some(50), Some(125), Some(50), Some(125)]);
+    // the condition must be boolean, the branches must have a common type
+    assert!(matches!(df.evaluate(&when(col("x")).then(lit(1)).otherwise(lit(2))), Err(Error::Type { .. })));
+    assert!(matches!(df.evaluate(&when(col("c")).then(lit(1)).otherwise(lit("a"))), Err(Error::Type { .. })));
+});
+
+test_device!(date_parts_of_dates_around_leap_years_and_epochs, |device: Device| {
+    // 1969-12-31 (Wed), 1970-01-01 (Thu), 2000-02-29 (Tue), 1900-03-01 (Thu), 1600-02-29 (Tue), -1-12-31
+    let days = [-1, 0, 11016, -25508, -135081, -719529];
+    let d: ArrayRef = Arc::new(Date32Array::from(days.iter().map(|&x| Some(x)).chain([None]).collect::<Vec<_>>()));
+    let df = frame(vec![("d", d)], device);
+    let ints = |v: &[Option<i32>]| -> ArrayRef { Arc::new(Int32Array::from(v.to_vec())) };
+    let s = Some;
+    assert_eq!(
+        eval(&df, col("d").year()).as_ref(),
+        ints(&[s(1969), s(1970), s(2000), s(1900), s(1600), s(-1), None]).as_ref()
+    );
+    assert_eq!(eval(&df, col("d").month()).as_ref(), ints(&[s(12), s(1), s(2), s(3), s(2), s(12), None]).as_ref());
+    assert_eq!(eval(&df, col("d").day()).as_ref(), ints(&[s(31), s(1), s(29), s(1), s(29), s(31), None]).as_ref());
+    assert_eq!(eval(&df, col("d").weekday()).as_ref(), ints(&[s(3), s(4), s(2), s(4), s(2), s(5), None]).as_ref());
+    // in a fused program with arithmetic and a comparison
+    let f = df.filter(col("d").year().gt_eq(lit(1900)).and(col("d").month().lt(lit(3)))).unwrap();
+    assert_eq!(f.num_rows(), 2);
+    assert!(matches!(df.evaluate(&col("d").year().alias("y")), Ok(_)));
+    let i: ArrayRef = Arc::new(Int32Array::from(vec![1]));
+    assert!(matches!(frame(vec![("i", i)], device).evaluate(&col("i").year()), Err(Error::Type { .. })));
+});
+
+test_device!(like_slice_and_length_count_characters, |device: Device| {
+    let s: ArrayRef = Arc::new(StringViewArray::from(vec![
+        Some("special requests"),
+        Some("a special, quiet requests x"),
+        Some("requests special"),
+        None,
+        Some(""),
+        Some("héllo wörld"),
+        Some("100%_done"),
+        Some("PROMO BRUSHED"),
+    ]));
+    let df = frame(vec![("s", s)], device);
+    let (t, f, n) = (Some(true), Some(false), None);
+    let like = |p: &str| eval(&df, col("s").like(p));
+    assert_eq!(like("%special%requests%").as_ref(), bools(&[t, t, f, n, f, f, f, f]).as_ref());
+    assert_eq!(like("%").as_ref(), bools(&[t, t, t, n, t, t, t, t]).as_ref());
+    assert_eq!(like("").as_ref(), bools(&[f, f, f, n, t, f, f, f]).as_ref());
+    assert_eq!(like("h_llo w_rld").as_ref(), bools(&[f, f, f, n, f, t, f, f]).as_ref());
+    assert_eq!(like("%\\%\\_%").as_ref(), bools(&[f, f, f, n, f, f, t, f]).as_ref());
+    assert_eq!(like("PROMO%").as_ref(), bools(&[f, f, f, n, f, f, f, t]).as_ref());
+    assert_eq!(like("%s_").as_ref(), bools(&[f, f, f, n, f, f, f, f]).as_ref());
+    assert_eq!(like("%ts").as_ref(), bools(&[t, f, f, n, f, f, f, f]).as_ref());
+    assert_eq!(eval(&df, !col("s").like("%special%")).as_ref(), bools(&[f, f, f, n, t, t, t, t]).as_ref());
+    let strs = |v: &[Option<&str>]| -> ArrayRef { Arc::new(LargeStringArray::from(v.to_vec())) };
+    let as_large = |a: ArrayRef| arrow::compute::cast(&a, &arrow::datatypes::DataType::LargeUtf8).unwrap();
+    let sl = as_large(eval(&df, col("s").str_slice(0, Some(2))));
+    assert_eq!(
+        sl.as_ref(),
+        strs(&[Some("sp"), Some("a "), Some("re"), None, Some(""), Some("hé"), Some("10"), Some("PR")]).as_ref()
+    );
+    let tail = as_large(eval(&df, col("s").str_slice(-3, None)));
+    assert_eq!(
+        tail.as_ref(),
+        strs(&[Some("sts"), Some("s x"), Some("ial"), None, Some(""), Some("rld"), Some("one"), Some("HED")]).as_ref()
+    );
+    let mid = as_large(eval(&df, col("s").str_slice(7, Some(100))));
+    assert_eq!(
+        mid.as_ref(),
+        strs(&[
+            Some(" requests"),
+            Some("al, quiet requests x"),
+            Some("s special"),
+            None,
+            Some(""),
+            Some("örld"),
+            Some("ne"),
+            Some("RUSHED")
+        ])
+        .as_ref()
+    );
+    let len = eval(&df, col("s").str_len());
+    assert_eq!(
+        len.as_ref(),
+        &UInt32Array::from(vec![Some(16), Some(27), Some(16), None, Some(0), Some(11), Some(9), Some(13)])
+            as &dyn Array
+    );
+    // string nodes compose: a slice compared, matched and measured
+    let code = eval(&df, col("s").str_slice(0, Some(2)).is_in([Scalar::Utf8("sp".into()), Scalar::Utf8("PR".into())]));
+    assert_eq!(code.as_ref(), bools(&[t, f, f, n, f, f, f, t]).as_ref());
+    let pre = eval(&df, col("s").str_slice(2, None).like("%ques%").and(col("s").str_len().gt(lit(16u32))));
+    assert_eq!(pre.as_ref(), bools(&[f, t, f, n, f, f, f, f]).as_ref());
+});

@@ -32,14 +32,22 @@ fn gen(r: &mut dyn FnMut() -> u64, kind: Kind, depth: u32) -> Expr {
         },
         Kind::Num => {
             let (a, b) = (gen(r, Kind::Num, depth - 1), gen(r, Kind::Num, depth - 1));
-            match r() % 4 {
-                0 => a + b,
-                1 => a - b,
-                2 => a * b,
-                _ => a / b,
+            match r() % 8 {
+                0 | 1 => a + b,
+                2 => a - b,
+                3 => a * b,
+                4 => a / b,
+                5 => when(gen(r, Kind::Bool, depth - 1)).then(a).otherwise(b),
+                6 => {
+                    [col("t").year(), col("t").month(), col("t").day(), col("t").weekday()][(r() % 4) as usize].clone()
+                        + a
+                }
+                _ => {
+                    col("s").str_slice((r() % 5) as i64 - 2, [None, Some(1), Some(3)][(r() % 3) as usize]).str_len() + a
+                }
             }
         }
-        Kind::Bool if leaf => match r() % 8 {
+        Kind::Bool if leaf => match r() % 9 {
             0 => col("f"),
             1 => lit(r() % 2 == 0),
             2 => lit(Scalar::Null),
@@ -47,6 +55,7 @@ fn gen(r: &mut dyn FnMut() -> u64, kind: Kind, depth: u32) -> Expr {
             4 => col("s").lt(lit("b")),
             5 => col("t").gt_eq(date("1993-06-01").unwrap()),
             6 => col("s").is_null(),
+            7 => col("s").like(["%A%R%", "_", "a_%", "%é", ""][(r() % 5) as usize]),
             _ => col("a").is_not_null(),
         },
         Kind::Bool => match r() % 7 {

@@ -13,7 +13,7 @@ pub mod reduce;
 pub mod slice;
 pub mod sort;
 
-pub use expr::{col, date, dec, lit, BinaryOp, Expr, StrOp};
+pub use expr::{coalesce, col, date, dec, lit, when, BinaryOp, DatePart, Expr, StrOp};
 
 use ember_core::{DataFrame, Device, Error, Result};
 use ember_gpu::ExecContext;

@@ -18,17 +18,24 @@
 //! | comparisons | `eq`, `neq`, `lt`, `lt_eq`, `gt`, `gt_eq` | floats in IEEE total order (arrow-rs) |
 //! | `AND`, `OR`, `NOT` | `and_kleene`, `or_kleene`, `not` | SQL three-valued logic |
 //! | `IS NULL`, `IS NOT NULL` | `is_null`, `is_not_null` | never null |
-//! | string predicates | `starts_with`, `ends_with`, `contains` | a null string gives null |
+//! | string predicates | `starts_with`, `ends_with`, `contains`, `like` | a null string gives null |
+//! | `when/then/otherwise` | `zip` | a null condition picks `otherwise` |
+//! | date parts | `date_part` | weekday: ISO, Monday 1 |
+//! | `str_slice` | `substring_by_char` | characters, negative offsets from the end |
+//! | `str_len` | hand-written (arrow-rs counts bytes) | characters, `UInt32` |
 use super::types::{binary_plan, dtype_of};
-use super::{BinaryOp, Expr, StrOp};
+use super::{BinaryOp, DatePart, Expr, StrOp};
 use arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, Datum, LargeStringArray, NullArray, StringArray,
     StringViewArray, UInt32Array,
 };
 use arrow::buffer::{BooleanBuffer, NullBuffer};
+use arrow::compute::kernels::substring::substring_by_char;
+use arrow::compute::kernels::zip::zip;
 use arrow::compute::kernels::{boolean, cmp, comparison, numeric};
 use arrow::compute::CastOptions;
 use arrow::datatypes::DataType;
+use arrow::datatypes::Int32Type;
 use arrow::error::ArrowError;
 use ember_core::{DType, DataFrame, Error, Result, Scalar};
 use rayon::prelude::*;
@@ -281,9 +288,87 @@ fn eval(df: &DataFrame, expr: &Expr, rows: Option<(usize, usize)>) -> Result<Val
                 StrOp::StartsWith => comparison::starts_with(input.as_ref(), &pat)?,
                 StrOp::EndsWith => comparison::ends_with(input.as_ref(), &pat)?,
                 StrOp::Contains => comparison::contains(input.as_ref(), &pat)?,
+                StrOp::Like => comparison::like(input.as_ref(), &pat)?,
             };
             Val::wrap(Arc::new(out), per_row)
         }
+        Expr::When { cond, then, otherwise } => {
+            when(eval(df, cond, rows)?, eval(df, then, rows)?, eval(df, otherwise, rows)?)?
+        }
+        Expr::DatePart { part, expr: inner } => {
+            let v = eval(df, inner, rows)?.cast(&DataType::Date32)?;
+            let per_row = matches!(v, Val::Array(_));
+            let (Val::Array(a) | Val::Scalar(a)) = v;
+            Val::wrap(date_part(&a, *part)?, per_row)
+        }
+        Expr::StrSlice { expr: inner, offset, length } => {
+            let v = eval(df, inner, rows)?;
+            let per_row = matches!(v, Val::Array(_));
+            let (Val::Array(a) | Val::Scalar(a)) = v;
+            let out: ArrayRef = match a.data_type() {
+                DataType::LargeUtf8 => Arc::new(substring_by_char(a.as_string::<i64>(), *offset, *length)?),
+                _ => Arc::new(substring_by_char(cast(a, &DataType::Utf8)?.as_string::<i32>(), *offset, *length)?),
+            };
+            Val::wrap(out, per_row)
+        }
+        Expr::StrLen(inner) => {
+            let v = eval(df, inner, rows)?;
+            let per_row = matches!(v, Val::Array(_));
+            let (Val::Array(a) | Val::Scalar(a)) = v;
+            Val::wrap(char_lengths(&a)?, per_row)
+        }
+    })
+}
+
+/// `when(cond).then(t).otherwise(o)`: arrow-rs `zip` under the condition with nulls as false.
+fn when(cond: Val, t: Val, o: Val) -> Result<Val> {
+    let Some(out) = super::types::when_type(t.dtype()?, o.dtype()?)? else {
+        return Ok(Val::Scalar(Arc::new(NullArray::new(1))));
+    };
+    let target = if out == DType::Utf8 { string_layout(&t, &o) } else { out.to_arrow() };
+    let (t, o) = (t.cast(&target)?, o.cast(&target)?);
+    let cond = cond.cast(&DataType::Boolean)?;
+    let per_row = [&cond, &t, &o].iter().any(|v| matches!(v, Val::Array(_)));
+    let (Val::Array(c) | Val::Scalar(c)) = &cond;
+    let c = as_bool(c)?;
+    let mask = match c.nulls() {
+        Some(n) if n.null_count() > 0 => BooleanArray::new(c.values() & n.inner(), None),
+        _ => c.clone(),
+    };
+    let out = match &cond {
+        // A constant condition picks one branch (broadcast later if both are constants).
+        Val::Scalar(_) => return Ok(if mask.value(0) { t } else { o }),
+        Val::Array(_) => zip(&mask, t.datum().as_ref(), o.datum().as_ref())?,
+    };
+    Ok(Val::wrap(out, per_row))
+}
+
+/// A part of each date (arrow-rs `date_part`; the ISO weekday is its Monday-0 weekday plus one).
+fn date_part(a: &ArrayRef, part: DatePart) -> Result<ArrayRef> {
+    use arrow::compute::kernels::temporal::{date_part as arrow_part, DatePart as P};
+    Ok(match part {
+        DatePart::Year => arrow_part(a.as_ref(), P::Year)?,
+        DatePart::Month => arrow_part(a.as_ref(), P::Month)?,
+        DatePart::Day => arrow_part(a.as_ref(), P::Day)?,
+        DatePart::Weekday => {
+            let d = arrow_part(a.as_ref(), P::DayOfWeekMonday0)?;
+            Arc::new(d.as_primitive::<Int32Type>().unary::<_, Int32Type>(|x| x + 1))
+        }
+    })
+}
+
+/// The number of characters of each string, `UInt32`. Hand-written: arrow-rs' `length` counts
+/// bytes and it has no character-length kernel.
+fn char_lengths(a: &ArrayRef) -> Result<ArrayRef> {
+    fn count<'a>(it: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
+        Arc::new(it.map(|s| s.map(|s| s.chars().count() as u32)).collect::<UInt32Array>())
+    }
+    Ok(match a.data_type() {
+        DataType::Utf8 => count(a.as_string::<i32>().iter()),
+        DataType::LargeUtf8 => count(a.as_string::<i64>().iter()),
+        DataType::Utf8View => count(a.as_string_view().iter()),
+        DataType::Null => Arc::new(UInt32Array::new_null(a.len())),
+        other => return Err(Error::Internal(format!("str_len of {other}"))),
     })
 }
 

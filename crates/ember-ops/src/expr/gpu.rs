@@ -1,8 +1,9 @@
 //! Expression evaluation on a GPU (CUDA or Sim): the typed tree is compiled into one register
 //! program ([`super::program`]) that `kernels/expr.cu` runs in one launch, with no intermediate
 //! columns. String predicates and string comparisons run first, one kernel each
-//! (`kernels/compare.cu`), and enter the program as boolean inputs; a tree too large for one
-//! program has its largest subtrees evaluated first the same way.
+//! (`kernels/compare.cu`, `kernels/strings.cu`), and enter the program as boolean inputs (string
+//! lengths as `u32` ones; string slices are utf8 columns the string nodes above them read); a tree
+//! too large for one program has its largest subtrees evaluated first the same way.
 use super::program::{BuildError, Builder, ExprProgram, Precomputed};
 use super::typed::TypedExpr;
 use super::StrOp;
@@ -15,6 +16,10 @@ const EXPR_EVAL: Kernel = Kernel::new("expr", "expr_eval");
 const EXPR_EVAL_NULLS: Kernel = Kernel::new("expr", "expr_eval_nulls");
 const CMP_STR: Kernel = Kernel::new("compare", "cmp_str");
 const STR_MATCH: Kernel = Kernel::new("compare", "str_match");
+const STR_LIKE: Kernel = Kernel::new("strings", "str_like");
+const STR_LEN: Kernel = Kernel::new("strings", "str_len_chars");
+const STR_SLICE_BOUNDS: Kernel = Kernel::new("strings", "str_slice_bounds");
+const STR_COPY_RANGES: Kernel = Kernel::new("strings", "str_copy_ranges");
 
 /// The execution context of a GPU frame (errors for a CPU frame).
 pub(crate) fn context_of(df: &DataFrame) -> Result<ExecContext> {
@@ -133,8 +138,8 @@ fn split_point<'e>(root: &'e TypedExpr, pre: &Precomputed) -> Option<&'e TypedEx
     }
 }
 
-/// Evaluates the string nodes of `e` (comparisons of utf8 operands, string predicates) into
-/// boolean columns in `pre`.
+/// Evaluates the string nodes of `e` (comparisons of utf8 operands, string predicates, lengths
+/// and slices) into columns in `pre`, children first.
 fn strings_first(ctx: &ExecContext, df: &DataFrame, e: &TypedExpr, pre: &mut Precomputed) -> Result<()> {
     if pre.contains_key(&(e as *const TypedExpr)) {
         return Ok(());
@@ -144,11 +149,19 @@ fn strings_first(ctx: &ExecContext, df: &DataFrame, e: &TypedExpr, pre: &mut Pre
     }
     let col = match e {
         TypedExpr::Binary { op, left, right, .. } if op.is_comparison() && left.dtype() == DType::Utf8 => {
-            compare_strings(ctx, df, *op, left, right)?
+            compare_strings(ctx, df, *op, left, right, pre)?
         }
-        TypedExpr::Str { op, expr, pattern } => match string_operand(ctx, df, expr)? {
+        TypedExpr::Str { op, expr, pattern } => match string_operand(ctx, df, expr, pre)? {
             None => None,
-            Some((c, _)) => Some(match_strings(ctx, &c, *op, pattern)?),
+            Some((c, _)) => Some(match_strings(ctx, &broadcast(ctx, c, df.num_rows())?, *op, pattern)?),
+        },
+        TypedExpr::StrLen(expr) => match string_operand(ctx, df, expr, pre)? {
+            None => None,
+            Some((c, _)) => Some(char_lengths(ctx, &broadcast(ctx, c, df.num_rows())?)?),
+        },
+        TypedExpr::StrSlice { expr, offset, length } => match string_operand(ctx, df, expr, pre)? {
+            None => None,
+            Some((c, _)) => Some(slice_strings(ctx, &broadcast(ctx, c, df.num_rows())?, *offset, *length)?),
         },
         _ => None,
     };
@@ -158,9 +171,18 @@ fn strings_first(ctx: &ExecContext, df: &DataFrame, e: &TypedExpr, pre: &mut Pre
     Ok(())
 }
 
-/// A utf8 operand as (column, step): a column has step 1, a literal is a one-row column with
-/// step 0. `None` for a null literal (the result is null: the program's NULL).
-fn string_operand(ctx: &ExecContext, df: &DataFrame, e: &TypedExpr) -> Result<Option<(DeviceColumn, u32)>> {
+/// A utf8 operand as (column, step): a column (or a string node evaluated into `pre`) has step
+/// 1, a literal is a one-row column with step 0. `None` for a null literal (the result is null:
+/// the program's NULL).
+fn string_operand(
+    ctx: &ExecContext,
+    df: &DataFrame,
+    e: &TypedExpr,
+    pre: &Precomputed,
+) -> Result<Option<(DeviceColumn, u32)>> {
+    if let Some(c) = pre.get(&(e as *const TypedExpr)) {
+        return Ok(Some((c.clone(), 1)));
+    }
     match e {
         TypedExpr::Column { index, .. } => Ok(Some((df.columns()[*index].as_device()?.clone(), 1))),
         TypedExpr::Literal { value: Scalar::Null, .. } => Ok(None),
@@ -172,8 +194,115 @@ fn string_operand(ctx: &ExecContext, df: &DataFrame, e: &TypedExpr) -> Result<Op
             let arr = arrow::array::LargeStringArray::from(vec![text.as_str()]);
             Ok(Some((DeviceColumn::upload(ctx, &arr)?, 0)))
         }
+        TypedExpr::When { .. } => Err(Error::Unsupported("when/then/otherwise with utf8 branches on the GPU".into())),
         other => Err(Error::Internal(format!("utf8 operand {other:?}"))),
     }
+}
+
+/// A string operand as a column of `n` rows (a one-row literal repeated; the kernels below take
+/// no step).
+fn broadcast(ctx: &ExecContext, c: DeviceColumn, n: usize) -> Result<DeviceColumn> {
+    if c.len() == n {
+        return Ok(c);
+    }
+    let zeros = ctx.alloc(n * 4)?;
+    ctx.fill_bytes(&zeros, 0)?;
+    let (offsets, bytes) = ember_gpu::primitives::compact::gather_utf8(ctx, c.utf8_offsets()?, c.values(), &zeros, n)?;
+    utf8_column(ctx, n, bytes, offsets, None)
+}
+
+fn utf8_column(
+    ctx: &ExecContext,
+    n: usize,
+    bytes: DeviceBuffer,
+    offsets: DeviceBuffer,
+    validity: Option<Arc<DeviceBuffer>>,
+) -> Result<DeviceColumn> {
+    DeviceColumn::try_new(
+        ctx.gpu().clone(),
+        DType::Utf8,
+        arrow::datatypes::DataType::LargeUtf8,
+        n,
+        Arc::new(bytes),
+        Some(Arc::new(offsets)),
+        validity,
+    )
+}
+
+/// The number of characters of each string, `UInt32` (null where the string is).
+fn char_lengths(ctx: &ExecContext, c: &DeviceColumn) -> Result<DeviceColumn> {
+    let n = c.len();
+    let out = ctx.alloc(n * 4)?;
+    if n > 0 {
+        ctx.launch(
+            STR_LEN,
+            LaunchConfig::for_elems(n, BLOCK),
+            &[(&**c.utf8_offsets()?).into(), (&**c.values()).into(), (&out).into(), KernelArg::U64(n as u64)],
+        )?;
+    }
+    let t = DType::UInt32;
+    DeviceColumn::try_new(ctx.gpu().clone(), t, t.to_arrow(), n, Arc::new(out), None, c.validity().cloned())
+}
+
+/// Characters `offset..` (at most `length`) of each string: bounds per row, a scan of the
+/// lengths (one size readback), one copy.
+fn slice_strings(ctx: &ExecContext, c: &DeviceColumn, offset: i64, length: Option<u64>) -> Result<DeviceColumn> {
+    let n = c.len();
+    let src = ctx.alloc(n * 8)?;
+    let lengths = ctx.alloc(n * 8)?;
+    let cfg = LaunchConfig::for_elems(n, BLOCK);
+    if n > 0 {
+        ctx.launch(
+            STR_SLICE_BOUNDS,
+            cfg,
+            &[
+                (&**c.utf8_offsets()?).into(),
+                (&**c.values()).into(),
+                c.validity().map(|v| &**v).into(),
+                KernelArg::I64(offset),
+                KernelArg::U32(length.is_some() as u32),
+                KernelArg::U64(length.unwrap_or(0)),
+                (&src).into(),
+                (&lengths).into(),
+                KernelArg::U64(n as u64),
+            ],
+        )?;
+    }
+    let (offsets, total) =
+        ember_gpu::primitives::scan::exclusive_scan(ctx, &lengths, n, ember_gpu::primitives::scan::ScanType::U64)?;
+    let bytes = ctx.alloc(total as usize)?;
+    if n > 0 {
+        ctx.launch(
+            STR_COPY_RANGES,
+            cfg,
+            &[(&**c.values()).into(), (&src).into(), (&offsets).into(), (&bytes).into(), KernelArg::U64(n as u64)],
+        )?;
+    }
+    utf8_column(ctx, n, bytes, offsets, c.validity().cloned())
+}
+
+/// SQL `LIKE` patterns as the tokens `kernels/strings.cu` reads: bytes, with `%` and `_` as the
+/// wildcard tokens and `\` escaping the next character (a trailing `\` is itself, as arrow-rs).
+fn like_tokens(pattern: &str) -> Vec<u16> {
+    let b = pattern.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if i + 1 < b.len() => {
+                // An escaped character: all its bytes are literal.
+                let ch = pattern[i + 1..].chars().next().map_or(1, char::len_utf8);
+                out.extend(b[i + 1..i + 1 + ch].iter().map(|&x| x as u16));
+                i += 1 + ch;
+                continue;
+            }
+            b'%' => out.push(abi::LIKE_ANY as u16),
+            b'_' => out.push(abi::LIKE_ONE as u16),
+            x => out.push(x as u16),
+        }
+        i += 1;
+    }
+    out
 }
 
 fn bool_column(
@@ -199,9 +328,11 @@ fn compare_strings(
     op: super::BinaryOp,
     l: &TypedExpr,
     r: &TypedExpr,
+    pre: &Precomputed,
 ) -> Result<Option<DeviceColumn>> {
     let n = df.num_rows();
-    let (Some((a, a_step)), Some((b, b_step))) = (string_operand(ctx, df, l)?, string_operand(ctx, df, r)?) else {
+    let (Some((a, a_step)), Some((b, b_step))) = (string_operand(ctx, df, l, pre)?, string_operand(ctx, df, r, pre)?)
+    else {
         return Ok(None);
     };
     let code = match op {
@@ -245,12 +376,33 @@ fn compare_strings(
 
 fn match_strings(ctx: &ExecContext, c: &DeviceColumn, op: StrOp, pattern: &str) -> Result<DeviceColumn> {
     let n = c.len();
+    if op == StrOp::Like {
+        let tokens = like_tokens(pattern);
+        let pat = ctx.upload(&tokens)?;
+        let out = ctx.alloc(words(n) * 4)?;
+        if n > 0 {
+            ctx.launch(
+                STR_LIKE,
+                LaunchConfig::for_elems(n, BLOCK),
+                &[
+                    (&**c.utf8_offsets()?).into(),
+                    (&**c.values()).into(),
+                    (&pat).into(),
+                    KernelArg::U64(tokens.len() as u64),
+                    (&out).into(),
+                    KernelArg::U64(n as u64),
+                ],
+            )?;
+        }
+        return bool_column(ctx, out, c.validity().cloned(), n);
+    }
     let pat = ctx.upload_bytes(pattern.as_bytes())?;
     let out = ctx.alloc(words(n) * 4)?;
     let code = match op {
         StrOp::StartsWith => abi::STR_STARTS_WITH,
         StrOp::EndsWith => abi::STR_ENDS_WITH,
         StrOp::Contains => abi::STR_CONTAINS,
+        StrOp::Like => unreachable!("handled above"),
     };
     if n > 0 {
         ctx.launch(
@@ -288,6 +440,15 @@ fn evaluate_typed(ctx: &ExecContext, df: &DataFrame, expr: &TypedExpr, pre: &mut
             let one = value.to_array(dtype)?;
             let arr = arrow::compute::take(one.as_ref(), &arrow::array::UInt32Array::from(vec![0u32; n]), None)?;
             return DeviceColumn::upload(ctx, arr.as_ref());
+        }
+        _ if expr.dtype() == DType::Utf8 => {
+            // A string-valued node (a slice): computed by its own kernels, no program.
+            strings_first(ctx, df, expr, pre)?;
+            return match pre.get(&(expr as *const TypedExpr)) {
+                Some(c) => Ok(c.clone()),
+                // A null string literal folded in: all nulls.
+                None => DeviceColumn::upload(ctx, &arrow::array::new_null_array(&DType::Utf8.to_arrow(), n)),
+            };
         }
         _ => {}
     }

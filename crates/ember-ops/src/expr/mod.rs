@@ -109,7 +109,7 @@ impl BinaryOp {
     }
 }
 
-/// A string predicate with a literal pattern (no wildcards).
+/// A string predicate against a literal pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum StrOp {
     /// The string starts with the pattern.
@@ -118,6 +118,22 @@ pub enum StrOp {
     EndsWith,
     /// The pattern occurs in the string.
     Contains,
+    /// SQL `LIKE`: `%` matches any run of characters, `_` exactly one character, `\` escapes the
+    /// next pattern character; the whole string must match (case-sensitive).
+    Like,
+}
+
+/// A part of a date ([`Expr::date_part`]), as an `Int32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum DatePart {
+    /// The proleptic Gregorian year.
+    Year,
+    /// 1..=12.
+    Month,
+    /// Day of the month, 1..=31.
+    Day,
+    /// ISO weekday: Monday 1 .. Sunday 7 (polars' `dt.weekday()`).
+    Weekday,
 }
 
 /// An expression over the columns of a frame.
@@ -153,6 +169,84 @@ pub enum Expr {
     },
     /// `expr` under another name (the name of the column a projection produces).
     Alias(Box<Expr>, String),
+    /// `CASE WHEN cond THEN then ELSE otherwise END`: `then` where `cond` is true, else
+    /// `otherwise` (a null condition counts as false). Both branches are evaluated on every row,
+    /// as polars does, so an error in either one fails the expression.
+    When {
+        /// The boolean condition.
+        cond: Box<Expr>,
+        /// The value where `cond` is true.
+        then: Box<Expr>,
+        /// The value elsewhere.
+        otherwise: Box<Expr>,
+    },
+    /// A part of a date32 value, as `Int32`.
+    DatePart {
+        /// Which part.
+        part: DatePart,
+        /// The date operand.
+        expr: Box<Expr>,
+    },
+    /// Characters `offset ..` (at most `length` of them) of a utf8 value, counted in Unicode
+    /// scalar values from 0 (polars' `str.slice`; a negative offset counts from the end).
+    StrSlice {
+        /// The utf8 operand.
+        expr: Box<Expr>,
+        /// The first character (negative: from the end).
+        offset: i64,
+        /// At most this many characters (`None`: to the end).
+        length: Option<u64>,
+    },
+    /// The number of characters of a utf8 value, as `UInt32` (polars' `str.len_chars`).
+    StrLen(Box<Expr>),
+}
+
+/// `when(cond).then(a).otherwise(b)`: polars' conditional, SQL's `CASE WHEN`.
+///
+/// ```
+/// use ember_ops::expr::{col, lit, when};
+/// let e = when(col("x").gt(lit(0))).then(col("x")).otherwise(lit(0));
+/// assert_eq!(e.to_string(), "CASE WHEN (x > 0) THEN x ELSE 0 END");
+/// ```
+pub fn when(cond: Expr) -> When {
+    When { cond }
+}
+
+/// The condition of a conditional being built ([`when`]).
+#[derive(Debug, Clone)]
+pub struct When {
+    cond: Expr,
+}
+
+impl When {
+    /// The value where the condition holds.
+    pub fn then(self, value: Expr) -> Then {
+        Then { cond: self.cond, then: value }
+    }
+}
+
+/// A conditional waiting for its `otherwise` ([`when`]).
+#[derive(Debug, Clone)]
+pub struct Then {
+    cond: Expr,
+    then: Expr,
+}
+
+impl Then {
+    /// The value where the condition does not hold (or is null).
+    pub fn otherwise(self, value: Expr) -> Expr {
+        Expr::When { cond: Box::new(self.cond), then: Box::new(self.then), otherwise: Box::new(value) }
+    }
+}
+
+/// The first non-null of `exprs`, row by row (SQL `COALESCE`; null where all are null).
+pub fn coalesce(exprs: impl IntoIterator<Item = Expr>) -> Expr {
+    let mut exprs: Vec<Expr> = exprs.into_iter().collect();
+    let mut acc = exprs.pop().unwrap_or(Expr::Literal(Scalar::Null));
+    while let Some(e) = exprs.pop() {
+        acc = when(e.clone().is_not_null()).then(e).otherwise(acc);
+    }
+    acc
 }
 
 /// A column reference.
@@ -182,9 +276,15 @@ impl Expr {
         match self {
             Expr::Column(_) | Expr::Literal(_) => vec![],
             Expr::Binary { left, right, .. } => vec![left, right],
-            Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Str { expr: e, .. } | Expr::Alias(e, _) => {
-                vec![e]
-            }
+            Expr::Not(e)
+            | Expr::IsNull(e)
+            | Expr::IsNotNull(e)
+            | Expr::Str { expr: e, .. }
+            | Expr::Alias(e, _)
+            | Expr::DatePart { expr: e, .. }
+            | Expr::StrSlice { expr: e, .. }
+            | Expr::StrLen(e) => vec![e],
+            Expr::When { cond, then, otherwise } => vec![cond, then, otherwise],
         }
     }
 
@@ -199,6 +299,12 @@ impl Expr {
             Expr::IsNotNull(e) => Expr::IsNotNull(g(e)?),
             Expr::Str { op, expr, pattern } => Expr::Str { op, expr: g(expr)?, pattern },
             Expr::Alias(e, name) => Expr::Alias(g(e)?, name),
+            Expr::When { cond, then, otherwise } => {
+                Expr::When { cond: g(cond)?, then: g(then)?, otherwise: g(otherwise)? }
+            }
+            Expr::DatePart { part, expr } => Expr::DatePart { part, expr: g(expr)? },
+            Expr::StrSlice { expr, offset, length } => Expr::StrSlice { expr: g(expr)?, offset, length },
+            Expr::StrLen(e) => Expr::StrLen(g(e)?),
         })
     }
 
@@ -326,6 +432,46 @@ impl Expr {
     pub fn contains(self, pattern: &str) -> Expr {
         Expr::Str { op: StrOp::Contains, expr: Box::new(self), pattern: pattern.into() }
     }
+    /// SQL `self LIKE pattern` (see [`StrOp::Like`]); `NOT LIKE` is `!e.like(p)`.
+    pub fn like(self, pattern: &str) -> Expr {
+        Expr::Str { op: StrOp::Like, expr: Box::new(self), pattern: pattern.into() }
+    }
+    /// A part of a date.
+    pub fn date_part(self, part: DatePart) -> Expr {
+        Expr::DatePart { part, expr: Box::new(self) }
+    }
+    /// The year of a date.
+    pub fn year(self) -> Expr {
+        self.date_part(DatePart::Year)
+    }
+    /// The month of a date (1..=12).
+    pub fn month(self) -> Expr {
+        self.date_part(DatePart::Month)
+    }
+    /// The day of the month of a date (1..=31).
+    pub fn day(self) -> Expr {
+        self.date_part(DatePart::Day)
+    }
+    /// The ISO weekday of a date (Monday 1 .. Sunday 7).
+    pub fn weekday(self) -> Expr {
+        self.date_part(DatePart::Weekday)
+    }
+    /// Characters `offset..offset + length` of a string ([`Expr::StrSlice`]).
+    pub fn str_slice(self, offset: i64, length: Option<u64>) -> Expr {
+        Expr::StrSlice { expr: Box::new(self), offset, length }
+    }
+    /// The number of characters of a string ([`Expr::StrLen`]).
+    pub fn str_len(self) -> Expr {
+        Expr::StrLen(Box::new(self))
+    }
+    /// `value` where `self` is null (polars' `fill_null`).
+    pub fn fill_null(self, value: Expr) -> Expr {
+        coalesce([self, value])
+    }
+    /// The absolute value (integers wrap at `MIN`, as polars).
+    pub fn abs(self) -> Expr {
+        when(self.clone().lt(lit(0))).then(lit(0) - self.clone()).otherwise(self)
+    }
 }
 
 macro_rules! arith_ops {
@@ -358,6 +504,13 @@ impl fmt::Display for Expr {
             Expr::IsNotNull(e) => write!(f, "{e} IS NOT NULL"),
             Expr::Str { op, expr, pattern } => write!(f, "{expr}.{op:?}({pattern:?})"),
             Expr::Alias(e, name) => write!(f, "{e} AS {name}"),
+            Expr::When { cond, then, otherwise } => write!(f, "CASE WHEN {cond} THEN {then} ELSE {otherwise} END"),
+            Expr::DatePart { part, expr } => write!(f, "{expr}.{}()", format!("{part:?}").to_lowercase()),
+            Expr::StrSlice { expr, offset, length } => match length {
+                Some(l) => write!(f, "{expr}.str_slice({offset}, {l})"),
+                None => write!(f, "{expr}.str_slice({offset})"),
+            },
+            Expr::StrLen(e) => write!(f, "{e}.str_len()"),
         }
     }
 }

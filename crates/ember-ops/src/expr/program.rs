@@ -3,7 +3,7 @@
 //! its depth in registers), literals and decimal scale factors in constant slots, and each input
 //! column once. The program is a `#[repr(C)]` value passed to the kernel by value.
 use super::typed::TypedExpr;
-use super::BinaryOp;
+use super::{BinaryOp, DatePart};
 use ember_core::{DType, DeviceColumn, Error, Result, Scalar};
 use ember_gpu::abi;
 use std::collections::HashMap;
@@ -301,8 +301,33 @@ impl<'a> Builder<'a> {
                 self.emit(Instr::new(op, abi::TY_BOOL as u8, a, a, 0))?;
                 Ok(a)
             }
-            TypedExpr::Str { .. } => {
-                Err(BuildError::Failed(Error::Internal("string predicate not evaluated before the program".into())))
+            TypedExpr::When { cond, then, otherwise, dtype } => {
+                if *dtype == DType::Utf8 {
+                    return Err(BuildError::Failed(Error::Unsupported(
+                        "when/then/otherwise with utf8 branches on the GPU".into(),
+                    )));
+                }
+                let c = self.compile(cond)?;
+                let a = self.compile(then)?;
+                let b = self.compile(otherwise)?;
+                self.emit(Instr::new(abi::OP_SELECT, code_of(*dtype)?, a, a, b).with(c, 0))?;
+                self.release(b);
+                self.release(c);
+                Ok(a)
+            }
+            TypedExpr::DatePart { part, expr } => {
+                let a = self.compile(expr)?;
+                let aux = match part {
+                    DatePart::Year => abi::DATE_YEAR,
+                    DatePart::Month => abi::DATE_MONTH,
+                    DatePart::Day => abi::DATE_DAY,
+                    DatePart::Weekday => abi::DATE_WEEKDAY,
+                };
+                self.emit(Instr::new(abi::OP_DATE_PART, abi::TY_I32 as u8, a, a, 0).with(aux as u8, 0))?;
+                Ok(a)
+            }
+            TypedExpr::Str { .. } | TypedExpr::StrSlice { .. } | TypedExpr::StrLen(_) => {
+                Err(BuildError::Failed(Error::Internal("string node not evaluated before the program".into())))
             }
         }
     }

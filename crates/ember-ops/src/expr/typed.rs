@@ -11,8 +11,8 @@
 //! assert_eq!(t.dtype(), DType::Int64);
 //! assert!(matches!(&t, TypedExpr::Binary { left, .. } if matches!(**left, TypedExpr::Cast { .. })));
 //! ```
-use super::types::binary_plan;
-use super::{BinaryOp, Expr, StrOp};
+use super::types::{binary_plan, expect_operand, when_type};
+use super::{BinaryOp, DatePart, Expr, StrOp};
 use ember_core::{type_bail, DType, DataFrame, Device, Error, Field, Result, Scalar};
 use std::sync::Arc;
 
@@ -71,6 +71,35 @@ pub enum TypedExpr {
         /// The pattern.
         pattern: String,
     },
+    /// `then` where `cond` is a valid true, else `otherwise` (both of type `dtype`).
+    When {
+        /// The boolean condition.
+        cond: Box<TypedExpr>,
+        /// The value where it holds.
+        then: Box<TypedExpr>,
+        /// The value elsewhere.
+        otherwise: Box<TypedExpr>,
+        /// The result type.
+        dtype: DType,
+    },
+    /// A part of a date32 value, `Int32`.
+    DatePart {
+        /// Which part.
+        part: DatePart,
+        /// The date operand.
+        expr: Box<TypedExpr>,
+    },
+    /// Characters of a utf8 value ([`super::Expr::StrSlice`]).
+    StrSlice {
+        /// The utf8 operand.
+        expr: Box<TypedExpr>,
+        /// The first character (negative: from the end).
+        offset: i64,
+        /// At most this many characters.
+        length: Option<u64>,
+    },
+    /// The number of characters of a utf8 value, `UInt32`.
+    StrLen(Box<TypedExpr>),
 }
 
 impl TypedExpr {
@@ -80,8 +109,11 @@ impl TypedExpr {
             TypedExpr::Column { dtype, .. } | TypedExpr::Literal { dtype, .. } | TypedExpr::Binary { dtype, .. } => {
                 *dtype
             }
-            TypedExpr::Cast { to, .. } => *to,
+            TypedExpr::Cast { to, .. } | TypedExpr::When { dtype: to, .. } => *to,
             TypedExpr::Not(_) | TypedExpr::IsNull(_) | TypedExpr::IsNotNull(_) | TypedExpr::Str { .. } => DType::Bool,
+            TypedExpr::DatePart { .. } => DType::Int32,
+            TypedExpr::StrSlice { .. } => DType::Utf8,
+            TypedExpr::StrLen(_) => DType::UInt32,
         }
     }
 
@@ -89,8 +121,12 @@ impl TypedExpr {
     pub fn children(&self) -> Vec<&TypedExpr> {
         match self {
             TypedExpr::Column { .. } | TypedExpr::Literal { .. } => vec![],
-            TypedExpr::Cast { expr, .. } | TypedExpr::Str { expr, .. } => vec![expr],
-            TypedExpr::Not(e) | TypedExpr::IsNull(e) | TypedExpr::IsNotNull(e) => vec![e],
+            TypedExpr::Cast { expr, .. }
+            | TypedExpr::Str { expr, .. }
+            | TypedExpr::DatePart { expr, .. }
+            | TypedExpr::StrSlice { expr, .. } => vec![expr],
+            TypedExpr::Not(e) | TypedExpr::IsNull(e) | TypedExpr::IsNotNull(e) | TypedExpr::StrLen(e) => vec![e],
+            TypedExpr::When { cond, then, otherwise, .. } => vec![cond, then, otherwise],
             TypedExpr::Binary { left, right, .. } => vec![left, right],
         }
     }
@@ -144,14 +180,40 @@ fn resolve_opt(expr: &Expr, fields: &[Field]) -> Result<Option<TypedExpr>> {
         Expr::IsNull(e) => TypedExpr::IsNull(Box::new(typed_or_null(resolve_opt(e, fields)?))),
         Expr::IsNotNull(e) => TypedExpr::IsNotNull(Box::new(typed_or_null(resolve_opt(e, fields)?))),
         Expr::Str { op, expr, pattern } => {
-            let inner = resolve_opt(expr, fields)?;
-            match inner.as_ref().map(|e| e.dtype()) {
-                Some(DType::Utf8) | None => {}
-                Some(t) => type_bail!(format!("{op:?}"), "needs a utf8 operand, got {t}"),
-            }
-            TypedExpr::Str { op: *op, expr: Box::new(coerce(inner, DType::Utf8)), pattern: pattern.clone() }
+            let inner = operand(&format!("{op:?}"), expr, fields, DType::Utf8)?;
+            TypedExpr::Str { op: *op, expr: Box::new(inner), pattern: pattern.clone() }
         }
+        Expr::When { cond, then, otherwise } => {
+            let c = operand("when", cond, fields, DType::Bool)?;
+            let (t, o) = (resolve_opt(then, fields)?, resolve_opt(otherwise, fields)?);
+            let Some(dtype) = when_type(t.as_ref().map(|e| e.dtype()), o.as_ref().map(|e| e.dtype()))? else {
+                return Ok(None); // both branches untyped nulls
+            };
+            TypedExpr::When {
+                cond: Box::new(c),
+                then: Box::new(coerce(t, dtype)),
+                otherwise: Box::new(coerce(o, dtype)),
+                dtype,
+            }
+        }
+        Expr::DatePart { part, expr } => TypedExpr::DatePart {
+            part: *part,
+            expr: Box::new(operand(&format!("{part:?}"), expr, fields, DType::Date32)?),
+        },
+        Expr::StrSlice { expr, offset, length } => TypedExpr::StrSlice {
+            expr: Box::new(operand("str_slice", expr, fields, DType::Utf8)?),
+            offset: *offset,
+            length: *length,
+        },
+        Expr::StrLen(e) => TypedExpr::StrLen(Box::new(operand("str_len", e, fields, DType::Utf8)?)),
     }))
+}
+
+/// `e` resolved as an operand that must have type `want` (an untyped null becomes one of it).
+fn operand(op: &str, e: &Expr, fields: &[Field], want: DType) -> Result<TypedExpr> {
+    let inner = resolve_opt(e, fields)?;
+    expect_operand(op, inner.as_ref().map(|e| e.dtype()), want)?;
+    Ok(coerce(inner, want))
 }
 
 /// `e`, or a boolean null for an untyped null.

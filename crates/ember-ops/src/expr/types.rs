@@ -216,11 +216,44 @@ pub fn dtype_of(expr: &Expr, fields: &[Field]) -> Result<Option<DType>> {
             Some(DType::Bool)
         }
         Expr::Str { op, expr, .. } => {
-            match dtype_of(expr, fields)? {
-                Some(DType::Utf8) | None => {}
-                Some(t) => type_bail!(format!("{op:?}"), "needs a utf8 operand, got {t}"),
-            }
+            expect_operand(&format!("{op:?}"), dtype_of(expr, fields)?, DType::Utf8)?;
             Some(DType::Bool)
         }
+        Expr::When { cond, then, otherwise } => {
+            expect_operand("when", dtype_of(cond, fields)?, DType::Bool)?;
+            when_type(dtype_of(then, fields)?, dtype_of(otherwise, fields)?)?
+        }
+        Expr::DatePart { part, expr } => {
+            expect_operand(&format!("{part:?}"), dtype_of(expr, fields)?, DType::Date32)?;
+            Some(DType::Int32)
+        }
+        Expr::StrSlice { expr, .. } => {
+            expect_operand("str_slice", dtype_of(expr, fields)?, DType::Utf8)?;
+            Some(DType::Utf8)
+        }
+        Expr::StrLen(e) => {
+            expect_operand("str_len", dtype_of(e, fields)?, DType::Utf8)?;
+            Some(DType::UInt32)
+        }
+    })
+}
+
+/// A type error unless `got` is `want` (or an untyped null, which takes `want`).
+pub fn expect_operand(op: &str, got: Option<DType>, want: DType) -> Result<()> {
+    match got {
+        Some(t) if t != want => type_bail!(op, "needs a {want} operand, got {t}"),
+        _ => Ok(()),
+    }
+}
+
+/// The type of `when(..).then(a).otherwise(b)`: the common type of the branches (an untyped null
+/// branch takes the other's type; `None` when both are untyped nulls).
+pub fn when_type(then: Option<DType>, otherwise: Option<DType>) -> Result<Option<DType>> {
+    Ok(match (then, otherwise) {
+        (None, t) | (t, None) => t,
+        (Some(a), Some(b)) => Some(common_type(a, b).ok_or_else(|| Error::Type {
+            op: "when".into(),
+            message: format!("the branches have no common type: {a} and {b}"),
+        })?),
     })
 }
