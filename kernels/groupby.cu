@@ -99,6 +99,25 @@ extern "C" __global__ void seg_count(const u32* valid, const u32* starts, u64 gr
 }
 EMBER_SIM_EXPORT(seg_count)
 
+// Rows per group (`len`, `valid` null) or non-null values (`count`) are seg_count above;
+// distinct values per group (`n_unique`): its first row plus each row flagged as starting a new
+// value (mark_changes_* over the value's words, after a sort by keys then value).
+extern "C" __global__ void seg_count_changes(const u32* flags, const u32* starts, u64 groups, u64* out) {
+    const u64 g = ember_gid();
+    if (g >= groups) return;
+    u64 cnt = 1;  // groups are never empty
+    for (u32 r = starts[g] + 1; r < starts[g + 1]; ++r) cnt += flags[r] ? 1 : 0;
+    out[g] = cnt;
+}
+EMBER_SIM_EXPORT(seg_count_changes)
+
+// The last sorted row of each group, as an input row index (`first` uses the group's first).
+extern "C" __global__ void segment_lasts(const u32* perm, const u32* starts, u64 groups, u32* out) {
+    const u64 g = ember_gid();
+    if (g < groups) out[g] = perm[starts[g + 1] - 1];
+}
+EMBER_SIM_EXPORT(segment_lasts)
+
 // Means from sums and counts, as the CPU engine finishes them: (f64)sum / 10^scale / count
 // (`p10` = 10^scale as the host computes it; 1 for non-decimals); null for an empty group.
 #define SEG_MEAN(name, A)                                                                                       \

@@ -28,6 +28,8 @@ fn key_at(a: &ArrayRef, i: usize) -> Option<K> {
         DataType::Decimal128(..) => K::I(a.as_primitive::<Decimal128Type>().value(i)),
         DataType::Boolean => K::I(a.as_boolean().value(i) as i128),
         DataType::Utf8View => K::S(a.as_string_view().value(i).to_string()),
+        DataType::Utf8 => K::S(a.as_string::<i32>().value(i).to_string()),
+        DataType::LargeUtf8 => K::S(a.as_string::<i64>().value(i).to_string()),
         t => panic!("no oracle key for {t}"),
     })
 }
@@ -63,6 +65,11 @@ test_device!(group_by_matches_the_oracle_on_random_frames, |device: Device| {
                 col("d").sum().alias("d_sum"),
                 col("d").mean().alias("d_mean"),
                 col("c").sum().alias("c_sum"),
+                col("a").len().alias("a_len"),
+                col("a").n_unique().alias("a_nunique"),
+                col("s").n_unique().alias("s_nunique"),
+                col("s").first().alias("s_first"),
+                col("b").last().alias("b_last"),
             ];
             let out = df.lazy().group_by(keys.iter().map(|k| col(k))).agg(aggs).collect().unwrap();
             assert_eq!(out.device(), device);
@@ -77,8 +84,10 @@ test_device!(group_by_matches_the_oracle_on_random_frames, |device: Device| {
                 batch.column_by_name("c").unwrap().as_primitive::<Float64Type>().clone(),
             );
             let mut groups: BTreeMap<Vec<Option<K>>, (Fold, Fold, Fold, f64)> = BTreeMap::new();
+            let mut group_rows: BTreeMap<Vec<Option<K>>, Vec<usize>> = BTreeMap::new();
             for i in 0..n {
                 let key: Vec<Option<K>> = key_cols.iter().map(|k| key_at(k, i)).collect();
+                group_rows.entry(key.clone()).or_default().push(i);
                 let g = groups.entry(key).or_default();
                 for (fold, col) in [(&mut g.0, b), (&mut g.1, a), (&mut g.2, d)] {
                     if let Some(v) = int_at(col, i) {
@@ -125,8 +134,45 @@ test_device!(group_by_matches_the_oracle_on_random_frames, |device: Device| {
                 let (x, y) = (sums.value(i), g.3);
                 assert!((x - y).abs() <= 1e-9 * y.abs().max(1.0), "sum(c) group {i}: {x} vs {y}: {what}");
             }
+            // len, n_unique (a null is one value), first / last in input order (nulls kept)
+            let s_col = batch.column_by_name("s").unwrap();
+            let rows: Vec<&Vec<usize>> = group_rows.values().collect();
+            let u64s = |j: usize| got.column(nk + j).as_primitive::<UInt64Type>().values().to_vec();
+            assert_eq!(u64s(7), rows.iter().map(|r| r.len() as u64).collect::<Vec<_>>(), "len(a): {what}");
+            let distinct = |c: &ArrayRef, r: &Vec<usize>| {
+                r.iter().map(|&i| key_at(c, i)).collect::<std::collections::BTreeSet<_>>().len() as u64
+            };
+            assert_eq!(u64s(8), rows.iter().map(|r| distinct(a, r)).collect::<Vec<_>>(), "n_unique(a): {what}");
+            assert_eq!(u64s(9), rows.iter().map(|r| distinct(s_col, r)).collect::<Vec<_>>(), "n_unique(s): {what}");
+            let firsts: Vec<Option<K>> = (0..got.num_rows()).map(|i| key_at(got.column(nk + 10), i)).collect();
+            assert_eq!(firsts, rows.iter().map(|r| key_at(s_col, r[0])).collect::<Vec<_>>(), "first(s): {what}");
+            let lasts: Vec<Option<i128>> = (0..got.num_rows()).map(|i| int_at(got.column(nk + 11), i)).collect();
+            assert_eq!(
+                lasts,
+                rows.iter().map(|r| int_at(b, *r.last().unwrap())).collect::<Vec<_>>(),
+                "last(b): {what}"
+            );
         }
     }
+});
+
+test_device!(whole_column_len_n_unique_first_last_see_nulls, |device: Device| {
+    let a: ArrayRef = Arc::new(Int32Array::from(vec![None, Some(1), Some(3), Some(1), None]));
+    let s: ArrayRef = Arc::new(StringArray::from(vec![Some("x"), None, Some("y"), Some("x"), Some("z")]));
+    let df = frame(vec![("a", a), ("s", s)], device);
+    use ember::ops::reduce::{reduce, reduce_where};
+    use ember::Scalar;
+    assert_eq!(reduce(&df, &col("a"), Agg::Len).unwrap(), Scalar::UInt64(5));
+    assert_eq!(reduce(&df, &col("a"), Agg::NUnique).unwrap(), Scalar::UInt64(3));
+    assert_eq!(reduce(&df, &col("s"), Agg::NUnique).unwrap(), Scalar::UInt64(4));
+    assert_eq!(reduce(&df, &col("a"), Agg::First).unwrap(), Scalar::Null);
+    assert_eq!(reduce(&df, &col("s"), Agg::Last).unwrap(), Scalar::Utf8("z".into()));
+    let p = col("a").is_not_null();
+    assert_eq!(reduce_where(&df, Some(&p), &col("s"), Agg::First).unwrap(), Scalar::Null);
+    assert_eq!(reduce_where(&df, Some(&p), &col("s"), Agg::NUnique).unwrap(), Scalar::UInt64(3));
+    let none = col("a").gt(lit(10));
+    assert_eq!(reduce_where(&df, Some(&none), &col("a"), Agg::Len).unwrap(), Scalar::UInt64(0));
+    assert_eq!(reduce_where(&df, Some(&none), &col("a"), Agg::Last).unwrap(), Scalar::Null);
 });
 
 test_device!(group_by_errors_name_the_problem, |device: Device| {

@@ -96,6 +96,14 @@ pub trait AggregateExt {
     fn mean(self) -> AggExpr;
     /// Number of non-null values.
     fn count(self) -> AggExpr;
+    /// Number of values, nulls included.
+    fn len(self) -> AggExpr;
+    /// Number of distinct values (a null counts as one).
+    fn n_unique(self) -> AggExpr;
+    /// The first value (in input order).
+    fn first(self) -> AggExpr;
+    /// The last value (in input order).
+    fn last(self) -> AggExpr;
 }
 
 impl AggregateExt for Expr {
@@ -116,6 +124,18 @@ impl AggregateExt for Expr {
     }
     fn count(self) -> AggExpr {
         self.agg(Agg::Count)
+    }
+    fn len(self) -> AggExpr {
+        self.agg(Agg::Len)
+    }
+    fn n_unique(self) -> AggExpr {
+        self.agg(Agg::NUnique)
+    }
+    fn first(self) -> AggExpr {
+        self.agg(Agg::First)
+    }
+    fn last(self) -> AggExpr {
+        self.agg(Agg::Last)
     }
 }
 

@@ -2,7 +2,7 @@
 //! boundaries where the encoding changes, then one [`AggState`] per group over its rows' slice.
 use super::Aggregation;
 use crate::expr::{evaluate, Expr};
-use crate::reduce::state::AggState;
+use crate::reduce::{state::AggState, Agg};
 use crate::sort::cpu::sorted_rows;
 use arrow::array::*;
 use arrow::compute::{take, SortOptions};
@@ -31,6 +31,11 @@ pub(crate) fn group_by(df: &DataFrame, keys: &[Expr], aggs: &[Aggregation], fiel
     }
     for (a, f) in aggs.iter().zip(&fields[keys.len()..]) {
         let values = evaluate(df, &a.expr)?.as_host()?.clone();
+        if a.agg == Agg::NUnique {
+            let counts = distinct_counts(&key_arrays, values, &starts, n)?;
+            columns.push((f.name.clone(), Column::Host(Arc::new(counts))));
+            continue;
+        }
         let input = DType::from_arrow(values.data_type())?;
         let sorted = take(&values, &perm, None)?;
         let out = (0..groups)
@@ -43,6 +48,24 @@ pub(crate) fn group_by(df: &DataFrame, keys: &[Expr], aggs: &[Aggregation], fiel
         columns.push((f.name.clone(), Column::Host(scalars_to_array(&out, &f.dtype)?)));
     }
     DataFrame::from_columns(columns, Device::Cpu)
+}
+
+/// `n_unique` per group: the rows sorted by the keys and then the value put each group's rows
+/// (the same positions `starts` gives, as the keys sort the same way) in value order, so a
+/// group's distinct values are its first row and every row whose value differs from the one
+/// before.
+fn distinct_counts(keys: &[ArrayRef], values: ArrayRef, starts: &[usize], n: usize) -> Result<UInt64Array> {
+    let mut arrays = keys.to_vec();
+    arrays.push(values);
+    let opts = vec![SortOptions { descending: false, nulls_first: true }; arrays.len()];
+    let (perm, rows) = sorted_rows(&arrays, &opts, n)?;
+    Ok(starts
+        .windows(2)
+        .map(|w| {
+            let new_values = (w[0] + 1..w[1]).filter(|&i| !rows.same(perm[i] as usize, perm[i - 1] as usize)).count();
+            1 + new_values as u64
+        })
+        .collect())
 }
 
 /// A CPU frame with `fields` and no rows.

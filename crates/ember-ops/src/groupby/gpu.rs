@@ -62,6 +62,24 @@ pub(crate) fn group_by(
     let seg = Segments { ctx, starts: &starts, groups, err: &err };
     for ((a, c), f) in aggs.iter().zip(&value_cols).zip(&fields[keys.len()..]) {
         let c = c.as_device()?;
+        let col = match a.agg {
+            Agg::First => Some(gather_column(ctx, c, &firsts, groups)?),
+            Agg::Last => {
+                let last_rows = ctx.alloc(groups * 4)?;
+                ctx.launch(
+                    Kernel::new("groupby", "segment_lasts"),
+                    seg.cfg(),
+                    &[(&perm).into(), (&starts).into(), KernelArg::U64(groups as u64), (&last_rows).into()],
+                )?;
+                Some(gather_column(ctx, c, &last_rows, groups)?)
+            }
+            Agg::NUnique => Some(seg.distinct_counts(&words, c, &a.expr, n, f)?),
+            _ => None,
+        };
+        if let Some(col) = col {
+            columns.push((f.name.clone(), Column::Device(col)));
+            continue;
+        }
         let prim = c.dtype().prim().ok_or_else(|| Error::Internal(format!("group_by over {}", c.dtype())))?;
         let values = gather_fixed(ctx, c.values(), prim.width(), &perm, n)?;
         let valid = c.validity().map(|v| gather_bits(ctx, v, &perm, n)).transpose()?;
@@ -91,9 +109,58 @@ struct Segments<'a> {
     err: &'a DeviceBuffer,
 }
 
+type KeyWords = Vec<(DeviceBuffer, KeyWidth, u32)>;
+
 impl Segments<'_> {
     fn cfg(&self) -> LaunchConfig {
         LaunchConfig::for_elems(self.groups, BLOCK)
+    }
+
+    /// `n_unique` per group: a second stable radix sort by the group keys' words and then the
+    /// value's puts each group's rows (at the same positions, the keys sorting the same way) in
+    /// value order; a row whose value words differ from the previous row's starts a new value.
+    fn distinct_counts(
+        &self,
+        group_words: &KeyWords,
+        c: &DeviceColumn,
+        expr: &Expr,
+        n: usize,
+        out: &Field,
+    ) -> Result<DeviceColumn> {
+        let ctx = self.ctx;
+        let mut value_words = Vec::new();
+        key_words(ctx, c, &SortKey::new(expr.clone()), false, &mut value_words)?;
+        let all: Vec<KeyWord> = group_words
+            .iter()
+            .chain(&value_words)
+            .map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits })
+            .collect();
+        let perm = argsort(ctx, &all, n)?;
+        let flags = ctx.alloc_zeroed(n * 4)?;
+        for (buf, width, _) in &value_words {
+            let sorted = gather_fixed(ctx, buf, width.bytes(), &perm, n)?;
+            let k = if *width == KeyWidth::U32 { "mark_changes_u32" } else { "mark_changes_u64" };
+            ctx.launch(
+                Kernel::new("groupby", k),
+                LaunchConfig::for_elems(n, BLOCK),
+                &[(&sorted).into(), KernelArg::U64(n as u64), (&flags).into()],
+            )?;
+        }
+        let counts = ctx.alloc(self.groups * 8)?;
+        ctx.launch(
+            Kernel::new("groupby", "seg_count_changes"),
+            self.cfg(),
+            &[(&flags).into(), self.starts.into(), KernelArg::U64(self.groups as u64), (&counts).into()],
+        )?;
+        Ok(DeviceColumn::try_new(
+            ctx.gpu().clone(),
+            out.dtype,
+            out.dtype.to_arrow(),
+            self.groups,
+            Arc::new(counts),
+            None,
+            None,
+        )?)
     }
 
     /// A zeroed validity bitmap for the groups.
@@ -114,7 +181,9 @@ impl Segments<'_> {
         let (ctx, g) = (self.ctx, KernelArg::U64(self.groups as u64));
         let k = |name: String| Kernel::named("groupby", &name);
         match agg {
-            Agg::Count => {
+            Agg::Count | Agg::Len => {
+                // len: every row counts (no validity)
+                let valid = if agg == Agg::Len { None } else { valid };
                 let counts = ctx.alloc(self.groups * 8)?;
                 ctx.launch(
                     k("seg_count".into()),
@@ -123,6 +192,7 @@ impl Segments<'_> {
                 )?;
                 Ok((counts, None))
             }
+            Agg::NUnique | Agg::First | Agg::Last => Err(Error::Internal(format!("{agg:?} folded per segment"))),
             Agg::Min | Agg::Max => {
                 let res = ctx.alloc(self.groups * prim.width())?;
                 let bits = self.bitmap()?;

@@ -55,10 +55,21 @@ pub fn reduce_where(df: &DataFrame, predicate: Option<&Expr>, expr: &Expr, agg: 
             // Its errors still count, as in filter then reduce.
             crate::expr::cpu::evaluate_chunks(df, p)?;
         }
+        let rows = || -> Result<u64> {
+            Ok(match predicate {
+                None => df.num_rows() as u64,
+                Some(p) => crate::expr::cpu::evaluate_chunks(df, p)?
+                    .iter()
+                    .map(|m| m.as_boolean_opt().map_or(0, |b| arrow::compute::prep_null_mask_filter(b).true_count()))
+                    .sum::<usize>() as u64,
+            })
+        };
         return Ok(match agg {
             Agg::Sum => Scalar::Int64(0),
             Agg::Count => Scalar::UInt64(0),
-            Agg::Min | Agg::Max | Agg::Mean => Scalar::Null,
+            Agg::Len => Scalar::UInt64(rows()?),
+            Agg::NUnique => Scalar::UInt64(rows()?.min(1)),
+            Agg::Min | Agg::Max | Agg::Mean | Agg::First | Agg::Last => Scalar::Null,
         });
     };
     output_type(agg, t)?;

@@ -69,6 +69,9 @@ pub fn reduce(
         Agg::Min => ReduceOp::Min,
         Agg::Max => ReduceOp::Max,
         Agg::Sum | Agg::Mean | Agg::Count => ReduceOp::Sum,
+        Agg::Len | Agg::NUnique | Agg::First | Agg::Last => {
+            return Err(Error::Internal(format!("{agg:?} is reduced as a one-group group-by")))
+        }
     };
     let acc = accumulator(op, prim);
     let acc_code = match acc {
@@ -162,5 +165,6 @@ fn to_state(agg: Agg, t: DType, acc: Prim, v: &[u8; 16], count: u64) -> Result<A
             };
             AggState::Extreme { is_min: agg == Agg::Min, dtype: t, best }
         }
+        other => return Err(Error::Internal(format!("device state of {other:?}"))),
     })
 }

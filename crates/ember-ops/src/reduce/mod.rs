@@ -1,9 +1,14 @@
-//! Whole-column reductions: `sum`, `min`, `max`, `mean`, `count`. Nulls are ignored (as polars):
+//! Whole-column reductions: `sum`, `min`, `max`, `mean`, `count` ignore nulls (as polars);
+//! `len`, `n_unique`, `first` and `last` see them (as polars):
 //!
-//! | values | sum | min | max | mean | count |
-//! |---|---|---|---|---|---|
-//! | `[1, null, 3]` | 4 | 1 | 3 | 2.0 | 2 |
-//! | `[]` or all null | 0 | null | null | null | 0 |
+//! | values | sum | min | max | mean | count | len | n_unique | first | last |
+//! |---|---|---|---|---|---|---|---|---|---|
+//! | `[1, null, 3, 1]` | 5 | 1 | 3 | 1.67 | 3 | 4 | 3 | 1 | 1 |
+//! | `[null, 2]` | 2 | 2 | 2 | 2.0 | 1 | 2 | 2 | null | 2 |
+//! | `[]` | 0 | null | null | null | 0 | 0 | 0 | null | null |
+//!
+//! `len`, `n_unique` (a null counts as one value) and `count` are `u64`; `first`/`last` keep the
+//! type and take any type.
 //!
 //! Result types: `sum` of signed integers is `i64`, of unsigned `u64`, of floats the float type,
 //! of `decimal(p, s)` `decimal(38, s)` (checked: overflow is an error); `min`/`max` keep the type
@@ -19,6 +24,7 @@ pub mod state;
 use crate::expr::{typed::resolve, types::dtype_of, Expr};
 use ember_core::{type_bail, DType, DataFrame, Result, Scalar};
 use ember_gpu::ExecContext;
+use state::AggState;
 
 /// A whole-column aggregation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -33,13 +39,22 @@ pub enum Agg {
     Mean,
     /// Number of non-null values.
     Count,
+    /// Number of values, nulls included.
+    Len,
+    /// Number of distinct values, null counted as one (polars' `n_unique`).
+    NUnique,
+    /// The first value (null if it is null).
+    First,
+    /// The last value (null if it is null).
+    Last,
 }
 
 /// The result type of `agg` over `input`, or a type error.
 pub fn output_type(agg: Agg, input: DType) -> Result<DType> {
     let name = format!("{agg:?}").to_lowercase();
     Ok(match agg {
-        Agg::Count => DType::UInt64,
+        Agg::Count | Agg::Len | Agg::NUnique => DType::UInt64,
+        Agg::First | Agg::Last => input,
         Agg::Min | Agg::Max => {
             if !(input.is_numeric() || input.is_temporal()) {
                 type_bail!(name, "needs a numeric, decimal or temporal column, got {input}");
@@ -94,10 +109,38 @@ pub fn reduce_where_in(
         ctx,
         "reduce",
         |ctx| {
+            if matches!(agg, Agg::Len | Agg::NUnique | Agg::First | Agg::Last) {
+                return one_group(ctx, df, predicate, expr, agg);
+            }
             let pred = predicate.map(|p| resolve(p, df.fields(), DType::Bool)).transpose()?;
             let value = resolve(expr, df.fields(), DType::Int32)?;
             gpu::reduce(ctx, df, pred.as_ref(), &value, agg)
         },
         || cpu::reduce_where(df, predicate, expr, agg),
     )
+}
+
+/// `len`, `n_unique`, `first` and `last` on a GPU: the (filtered) rows as one group of
+/// [`crate::groupby`], whose kernels already compute them.
+fn one_group(ctx: &ExecContext, df: &DataFrame, predicate: Option<&Expr>, expr: &Expr, agg: Agg) -> Result<Scalar> {
+    let kept;
+    let rows = match predicate {
+        Some(p) => {
+            kept = crate::filter::filter_in(Some(ctx), df, p)?;
+            &kept
+        }
+        None => df,
+    };
+    if rows.num_rows() == 0 {
+        return AggState::new(agg, dtype_of(expr, df.fields())?.unwrap_or(DType::Int32))?.finish();
+    }
+    let key = crate::expr::lit(0i32).alias("__group");
+    let out = crate::groupby::group_by_in(
+        Some(ctx),
+        rows,
+        &[key],
+        &[crate::groupby::Aggregation::new(agg, expr.clone(), "v")],
+    )?;
+    let host = out.column("v")?.to_arrow()?;
+    Scalar::from_array(host.as_ref(), 0)
 }

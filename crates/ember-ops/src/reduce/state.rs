@@ -57,6 +57,22 @@ pub enum AggState {
     },
     /// `count` of non-null values.
     Count(u64),
+    /// `len`: values so far, nulls included.
+    Len(u64),
+    /// `n_unique`: the distinct values so far, each as its arrow row-format bytes (a null is one).
+    Distinct {
+        /// The input type.
+        dtype: DType,
+        /// The encoded values.
+        seen: std::collections::BTreeSet<Vec<u8>>,
+    },
+    /// `first` / `last`: the value kept so far (`None`: no row yet; `Some(Scalar::Null)`: a null).
+    Pick {
+        /// `first` (else `last`).
+        first: bool,
+        /// The value.
+        value: Option<Scalar>,
+    },
     /// `min` / `max` so far (`None`: no value yet), of the input type.
     Extreme {
         /// `min` (else `max`).
@@ -222,6 +238,9 @@ impl AggState {
             Agg::Mean => AggState::Mean { sum: Sum::zero(input)?, count: 0 },
             Agg::Count => AggState::Count(0),
             Agg::Min | Agg::Max => AggState::Extreme { is_min: agg == Agg::Min, dtype: input, best: None },
+            Agg::Len => AggState::Len(0),
+            Agg::NUnique => AggState::Distinct { dtype: input, seen: Default::default() },
+            Agg::First | Agg::Last => AggState::Pick { first: agg == Agg::First, value: None },
         })
     }
 
@@ -235,6 +254,20 @@ impl AggState {
                 *count += non_null;
             }
             AggState::Count(c) => *c += non_null,
+            AggState::Len(c) => *c += chunk.len() as u64,
+            AggState::Distinct { dtype, seen } => {
+                let conv = arrow::row::RowConverter::new(vec![arrow::row::SortField::new(dtype.to_arrow())])?;
+                let arr = cast(chunk, &dtype.to_arrow())?;
+                let rows = conv.convert_columns(&[arr])?;
+                seen.extend(rows.iter().map(|r| r.as_ref().to_vec()));
+            }
+            AggState::Pick { first, value } => {
+                if chunk.is_empty() || (*first && value.is_some()) {
+                    return Ok(());
+                }
+                let at = if *first { 0 } else { chunk.len() - 1 };
+                *value = Some(Scalar::from_array(chunk, at)?);
+            }
             AggState::Extreme { is_min, dtype, .. } => {
                 let (is_min, dtype) = (*is_min, *dtype);
                 if let Some(v) = chunk_extreme(chunk, dtype, is_min)? {
@@ -253,7 +286,15 @@ impl AggState {
                 a.merge(b)?;
                 *n += m;
             }
-            (AggState::Count(a), AggState::Count(b)) => *a += b,
+            (AggState::Count(a), AggState::Count(b)) | (AggState::Len(a), AggState::Len(b)) => *a += b,
+            (AggState::Distinct { seen, .. }, AggState::Distinct { seen: other, .. }) => {
+                seen.extend(other.iter().cloned())
+            }
+            (AggState::Pick { first, value }, AggState::Pick { value: other, .. }) => {
+                if other.is_some() && (!*first || value.is_none()) {
+                    *value = other.clone();
+                }
+            }
             (AggState::Extreme { is_min, best, .. }, AggState::Extreme { best: other, .. }) => {
                 if let Some(o) = other {
                     let better = match best {
@@ -282,7 +323,9 @@ impl AggState {
             AggState::Sum(s) => s.checked_scalar()?,
             AggState::Mean { count: 0, .. } => Scalar::Null,
             AggState::Mean { sum, count } => Scalar::Float64(sum.as_f64() / *count as f64),
-            AggState::Count(c) => Scalar::UInt64(*c),
+            AggState::Count(c) | AggState::Len(c) => Scalar::UInt64(*c),
+            AggState::Distinct { seen, .. } => Scalar::UInt64(seen.len() as u64),
+            AggState::Pick { value, .. } => value.clone().unwrap_or(Scalar::Null),
             AggState::Extreme { best, .. } => best.clone().unwrap_or(Scalar::Null),
         })
     }
