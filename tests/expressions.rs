@@ -297,3 +297,23 @@ test_device!(like_slice_and_length_count_characters, |device: Device| {
     let pre = eval(&df, col("s").str_slice(2, None).like("%ques%").and(col("s").str_len().gt(lit(16u32))));
     assert_eq!(pre.as_ref(), bools(&[f, t, f, n, f, f, f, f]).as_ref());
 });
+
+test_device!(widening_casts_convert_and_narrowing_ones_are_type_errors, |device: Device| {
+    let x: ArrayRef = Arc::new(Int32Array::from(vec![Some(-3), None, Some(7)]));
+    let d: ArrayRef =
+        Arc::new(Decimal128Array::from(vec![Some(125), Some(-5), None]).with_precision_and_scale(15, 2).unwrap());
+    let df = frame(vec![("x", x), ("d", d)], device);
+    assert_eq!(
+        eval(&df, col("x").cast(DType::Int64)).as_ref(),
+        &Int64Array::from(vec![Some(-3), None, Some(7)]) as &dyn Array
+    );
+    assert_eq!(
+        eval(&df, col("d").cast(DType::Float64)).as_ref(),
+        &Float64Array::from(vec![Some(1.25), Some(-0.05), None]) as &dyn Array
+    );
+    let wide = eval(&df, col("x").cast(DType::Decimal128 { precision: 12, scale: 2 }));
+    let wide = wide.as_any().downcast_ref::<Decimal128Array>().unwrap();
+    assert_eq!(wide.iter().collect::<Vec<_>>(), vec![Some(-300), None, Some(700)]);
+    assert!(matches!(df.evaluate(&col("x").cast(DType::Int8)), Err(Error::Type { .. })));
+    assert!(matches!(df.evaluate(&col("d").cast(DType::Int64)), Err(Error::Type { .. })));
+});

@@ -311,6 +311,11 @@ fn eval(df: &DataFrame, expr: &Expr, rows: Option<(usize, usize)>) -> Result<Val
             };
             Val::wrap(out, per_row)
         }
+        Expr::Cast { expr: inner, to } => {
+            let v = eval(df, inner, rows)?;
+            super::types::check_cast(v.dtype()?, *to)?;
+            v.cast(&to.to_arrow())?
+        }
         Expr::StrLen(inner) => {
             let v = eval(df, inner, rows)?;
             let per_row = matches!(v, Val::Array(_));

@@ -199,6 +199,15 @@ pub enum Expr {
     },
     /// The number of characters of a utf8 value, as `UInt32` (polars' `str.len_chars`).
     StrLen(Box<Expr>),
+    /// `expr` as type `to`: the widening casts (to a type that holds every value of the
+    /// operand's: wider integers, integers and decimals to floats or wider decimals) for now;
+    /// narrowing and string casts are a type error naming the pair.
+    Cast {
+        /// The operand.
+        expr: Box<Expr>,
+        /// The target type.
+        to: DType,
+    },
 }
 
 /// `when(cond).then(a).otherwise(b)`: polars' conditional, SQL's `CASE WHEN`.
@@ -283,7 +292,8 @@ impl Expr {
             | Expr::Alias(e, _)
             | Expr::DatePart { expr: e, .. }
             | Expr::StrSlice { expr: e, .. }
-            | Expr::StrLen(e) => vec![e],
+            | Expr::StrLen(e)
+            | Expr::Cast { expr: e, .. } => vec![e],
             Expr::When { cond, then, otherwise } => vec![cond, then, otherwise],
         }
     }
@@ -305,6 +315,7 @@ impl Expr {
             Expr::DatePart { part, expr } => Expr::DatePart { part, expr: g(expr)? },
             Expr::StrSlice { expr, offset, length } => Expr::StrSlice { expr: g(expr)?, offset, length },
             Expr::StrLen(e) => Expr::StrLen(g(e)?),
+            Expr::Cast { expr, to } => Expr::Cast { expr: g(expr)?, to },
         })
     }
 
@@ -464,6 +475,10 @@ impl Expr {
     pub fn str_len(self) -> Expr {
         Expr::StrLen(Box::new(self))
     }
+    /// `self` as type `to` (see [`Expr::Cast`]).
+    pub fn cast(self, to: DType) -> Expr {
+        Expr::Cast { expr: Box::new(self), to }
+    }
     /// `value` where `self` is null (polars' `fill_null`).
     pub fn fill_null(self, value: Expr) -> Expr {
         coalesce([self, value])
@@ -511,6 +526,7 @@ impl fmt::Display for Expr {
                 None => write!(f, "{expr}.str_slice({offset})"),
             },
             Expr::StrLen(e) => write!(f, "{e}.str_len()"),
+            Expr::Cast { expr, to } => write!(f, "CAST({expr} AS {to})"),
         }
     }
 }

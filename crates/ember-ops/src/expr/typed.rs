@@ -11,7 +11,7 @@
 //! assert_eq!(t.dtype(), DType::Int64);
 //! assert!(matches!(&t, TypedExpr::Binary { left, .. } if matches!(**left, TypedExpr::Cast { .. })));
 //! ```
-use super::types::{binary_plan, expect_operand, when_type};
+use super::types::{binary_plan, check_cast, expect_operand, when_type};
 use super::{BinaryOp, DatePart, Expr, StrOp};
 use ember_core::{type_bail, DType, DataFrame, Device, Error, Field, Result, Scalar};
 use std::sync::Arc;
@@ -206,6 +206,11 @@ fn resolve_opt(expr: &Expr, fields: &[Field]) -> Result<Option<TypedExpr>> {
             length: *length,
         },
         Expr::StrLen(e) => TypedExpr::StrLen(Box::new(operand("str_len", e, fields, DType::Utf8)?)),
+        Expr::Cast { expr, to } => {
+            let inner = resolve_opt(expr, fields)?;
+            check_cast(inner.as_ref().map(|e| e.dtype()), *to)?;
+            coerce(inner, *to)
+        }
     }))
 }
 

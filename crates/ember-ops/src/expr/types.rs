@@ -235,7 +235,23 @@ pub fn dtype_of(expr: &Expr, fields: &[Field]) -> Result<Option<DType>> {
             expect_operand("str_len", dtype_of(e, fields)?, DType::Utf8)?;
             Some(DType::UInt32)
         }
+        Expr::Cast { expr, to } => {
+            check_cast(dtype_of(expr, fields)?, *to)?;
+            Some(*to)
+        }
     })
+}
+
+/// A type error unless `from` widens to `to` (their common type is `to`; an untyped null casts
+/// to anything).
+pub fn check_cast(from: Option<DType>, to: DType) -> Result<()> {
+    match from {
+        Some(f) if f != to && common_type(f, to) != Some(to) => type_bail!(
+            format!("cast({f} -> {to})"),
+            "only widening casts are implemented (to a type holding every {f} value)"
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// A type error unless `got` is `want` (or an untyped null, which takes `want`).
