@@ -1,15 +1,26 @@
-//! TPC-H queries with exact answers (Q3: two joins, a three-key group-by, sort, limit; Q4: a semi
-//! join for `EXISTS`; Q5: six tables, a two-key join; Q10: a seven-key group-by with strings, top
-//! 20; Q11 and Q15: a scalar subquery run first; Q18: a group-by with a filter on its sum, a semi
-//! join, a five-key group-by; Q19: a join under a three-way OR with string IN lists) end to end against duckdb's answers on the same data
-//! (`tests/oracle/q<N>_answers.csv`, re-derived in CI by `tests/oracle/tpch_duckdb.py`), every
-//! value exactly, at SF 0.01 and 0.1 on every device. Q1 (float means) and Q6 have their own files.
+//! The TPC-H queries end to end against duckdb's answers on the same data
+//! (`tests/oracle/q<N>_answers.csv`, re-derived in CI by `tests/oracle/tpch_duckdb.py`), at SF 0.01
+//! and 0.1 on every device: integers, strings, dates and decimals exactly, row order included
+//! where the query sorts; the f64 ratios of Q8, Q14 and Q17 (SQL divides decimals in f64) to a
+//! relative 1e-12. Q1 (float means) and Q6 have their own files.
 mod common;
 use ember::prelude::*;
 
 fn oracle(q: u32, sf: &str) -> Vec<String> {
     let text = match q {
+        2 => include_str!("oracle/q2_answers.csv"),
         3 => include_str!("oracle/q3_answers.csv"),
+        7 => include_str!("oracle/q7_answers.csv"),
+        8 => include_str!("oracle/q8_answers.csv"),
+        9 => include_str!("oracle/q9_answers.csv"),
+        12 => include_str!("oracle/q12_answers.csv"),
+        13 => include_str!("oracle/q13_answers.csv"),
+        14 => include_str!("oracle/q14_answers.csv"),
+        16 => include_str!("oracle/q16_answers.csv"),
+        17 => include_str!("oracle/q17_answers.csv"),
+        20 => include_str!("oracle/q20_answers.csv"),
+        21 => include_str!("oracle/q21_answers.csv"),
+        22 => include_str!("oracle/q22_answers.csv"),
         4 => include_str!("oracle/q4_answers.csv"),
         5 => include_str!("oracle/q5_answers.csv"),
         10 => include_str!("oracle/q10_answers.csv"),
@@ -28,7 +39,21 @@ fn check(q: u32, sf: f64, device: Device) {
     let got: Vec<String> = text.lines().skip(1).map(String::from).collect();
     let want = oracle(q, &sf.to_string());
     assert!(!want.is_empty(), "no stored Q{q} answer for sf={sf}");
-    assert_eq!(got, want, "Q{q} sf={sf} on {device}");
+    if ![8, 14, 17].contains(&q) {
+        assert_eq!(got, want, "Q{q} sf={sf} on {device}");
+        return;
+    }
+    // One f64 column, last: the other fields exactly, it to a relative 1e-12.
+    assert_eq!(got.len(), want.len(), "Q{q} sf={sf} on {device}: {got:?} vs {want:?}");
+    for (g, w) in got.iter().zip(&want) {
+        let (gk, gv) = g.rsplit_once(',').unwrap_or(("", g));
+        let (wk, wv) = w.rsplit_once(',').unwrap_or(("", w));
+        assert_eq!(gk, wk, "Q{q} sf={sf} on {device}");
+        match (gv.parse::<f64>(), wv.parse::<f64>()) {
+            (Ok(x), Ok(y)) => assert!((x - y).abs() <= 1e-12 * y.abs(), "Q{q} sf={sf} on {device}: {x} vs {y}"),
+            _ => assert_eq!(gv, wv, "Q{q} sf={sf} on {device}"),
+        }
+    }
 }
 
 /// A test per query, on every device, at SF 0.01 and 0.1.
@@ -41,5 +66,8 @@ macro_rules! tpch_test {
     };
 }
 
-tpch_test!(q3_matches_duckdb: 3, q4_matches_duckdb: 4, q5_matches_duckdb: 5, q10_matches_duckdb: 10,
-    q11_matches_duckdb: 11, q15_matches_duckdb: 15, q18_matches_duckdb: 18, q19_matches_duckdb: 19);
+tpch_test!(q2_matches_duckdb: 2, q3_matches_duckdb: 3, q4_matches_duckdb: 4, q5_matches_duckdb: 5,
+    q7_matches_duckdb: 7, q8_matches_duckdb: 8, q9_matches_duckdb: 9, q10_matches_duckdb: 10,
+    q11_matches_duckdb: 11, q12_matches_duckdb: 12, q13_matches_duckdb: 13, q14_matches_duckdb: 14,
+    q15_matches_duckdb: 15, q16_matches_duckdb: 16, q17_matches_duckdb: 17, q18_matches_duckdb: 18,
+    q19_matches_duckdb: 19, q20_matches_duckdb: 20, q21_matches_duckdb: 21, q22_matches_duckdb: 22);
