@@ -230,7 +230,7 @@ test_device!(date_parts_of_dates_around_leap_years_and_epochs, |device: Device| 
     // in a fused program with arithmetic and a comparison
     let f = df.filter(col("d").year().gt_eq(lit(1900)).and(col("d").month().lt(lit(3)))).unwrap();
     assert_eq!(f.num_rows(), 2);
-    assert!(matches!(df.evaluate(&col("d").year().alias("y")), Ok(_)));
+    assert!(df.evaluate(&col("d").year().alias("y")).is_ok());
     let i: ArrayRef = Arc::new(Int32Array::from(vec![1]));
     assert!(matches!(frame(vec![("i", i)], device).evaluate(&col("i").year()), Err(Error::Type { .. })));
 });

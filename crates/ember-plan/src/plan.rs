@@ -83,6 +83,8 @@ impl From<Expr> for NamedExpr {
 pub use ember_ops::groupby::Aggregation as AggExpr;
 
 /// `.sum()`, `.min()`, ... on expressions: whole-frame aggregations for [`crate::LazyFrame::aggregate`].
+// `len` is polars' name for the row count of a group; an `is_empty` would mean nothing here.
+#[allow(clippy::len_without_is_empty)]
 pub trait AggregateExt {
     /// `agg(self)`.
     fn agg(self, agg: Agg) -> AggExpr;

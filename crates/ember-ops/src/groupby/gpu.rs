@@ -152,7 +152,7 @@ impl Segments<'_> {
             self.cfg(),
             &[(&flags).into(), self.starts.into(), KernelArg::U64(self.groups as u64), (&counts).into()],
         )?;
-        Ok(DeviceColumn::try_new(
+        DeviceColumn::try_new(
             ctx.gpu().clone(),
             out.dtype,
             out.dtype.to_arrow(),
@@ -160,7 +160,7 @@ impl Segments<'_> {
             Arc::new(counts),
             None,
             None,
-        )?)
+        )
     }
 
     /// A zeroed validity bitmap for the groups.
