@@ -2,33 +2,56 @@
 //!
 //! ```text
 //! cargo run --release -p ember-bench --bin ember-bench -- [--sf 1] [--device cpu|sim|cuda] [--reps 7]
+//! cargo run --release -p ember-bench --bin ember-bench -- tpch [--sf 1] [--device D] [--reps 3] [--queries 1,5,9]
 //! ```
 //!
 //! Generates `lineitem` once, moves it to the device (not timed), runs each case after one
 //! warm-up, and prints a markdown table of medians and the ember/polars ratio, plus the machine.
+//! `tpch` times ember's 22 TPC-H queries on all eight tables (generated once, moved to the device
+//! untimed) and prints the median per query and their geometric mean; the polars baseline of the
+//! 22 queries is `../shared/peers/peers_tpch.py` on the same machine for now (the runner of the
+//! benchmark issue puts polars' Rust crate in the same process).
 use ember::prelude::*;
 use ember_bench::{
     ember_filter, ember_join, ember_orderkeys, ember_q1, ember_sort, lineitem_both, orders_both, polars_filter,
     polars_join, polars_orderkeys, polars_q1, polars_q6, polars_shape, polars_sort,
 };
 use std::process::ExitCode;
+
+// Both engines allocate from mimalloc, as polars' Python package does from jemalloc: glibc's malloc
+// returns every large block to the OS and takes it back zeroed on the next query, and on this
+// machine those page faults cost more than the operators (docs/perf.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
 
 struct Args {
     sf: f64,
     device: Device,
     reps: usize,
+    tpch: bool,
+    queries: Vec<u32>,
 }
 
 fn parse() -> Result<Args> {
-    let mut a = Args { sf: 1.0, device: Device::Cpu, reps: 7 };
-    let mut it = std::env::args().skip(1);
+    let mut a = Args { sf: 1.0, device: Device::Cpu, reps: 7, tpch: false, queries: ember::tpch::QUERIES.to_vec() };
+    let mut it = std::env::args().skip(1).peekable();
+    if it.peek().map(String::as_str) == Some("tpch") {
+        it.next();
+        a.tpch = true;
+    }
     while let Some(k) = it.next() {
         let mut v = || it.next().ok_or_else(|| Error::InvalidArgument(format!("{k} needs a value")));
         match k.as_str() {
             "--sf" => a.sf = v()?.parse().map_err(|_| Error::InvalidArgument("--sf takes a number".into()))?,
             "--device" => a.device = v()?.parse()?,
             "--reps" => a.reps = v()?.parse().map_err(|_| Error::InvalidArgument("--reps takes a count".into()))?,
+            "--queries" => {
+                a.queries = v()?
+                    .split(',')
+                    .map(|q| q.trim().parse().map_err(|_| Error::InvalidArgument(format!("--queries: {q:?}"))))
+                    .collect::<Result<_>>()?
+            }
             other => return Err(Error::InvalidArgument(format!("unknown argument {other:?}"))),
         }
     }
@@ -81,8 +104,37 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The 22 TPC-H queries on ember: median seconds each, and their geometric mean.
+fn run_tpch(args: &Args) -> Result<()> {
+    let t = Instant::now();
+    let tables = ember::tpch::Tables::generate(args.sf, args.device)?;
+    eprintln!("TPC-H sf={} generated and moved to {} in {:.1} s", args.sf, args.device, t.elapsed().as_secs_f64());
+    println!(
+        "machine: {} cores, {}; ember device: {}; TPC-H sf={}; median of {} runs after a warm-up",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model(),
+        args.device,
+        args.sf,
+        args.reps
+    );
+    println!();
+    println!("| query | ember ({}) s | rows |", args.device);
+    println!("|---|---|---|");
+    let mut log_sum = 0.0;
+    for &q in &args.queries {
+        let (secs, rows) = time(args.reps, || Ok(ember::tpch::query(q, &tables)?.collect()?.num_rows()))?;
+        log_sum += secs.ln();
+        println!("| Q{q} | {secs:.4} | {rows} |");
+    }
+    println!("| geometric mean | {:.4} | |", (log_sum / args.queries.len() as f64).exp());
+    Ok(())
+}
+
 fn run() -> Result<()> {
     let args = parse()?;
+    if args.tpch {
+        return run_tpch(&args);
+    }
     let t = Instant::now();
     let (li, pli) = lineitem_both(args.sf)?;
     eprintln!(

@@ -8,6 +8,7 @@ pub mod executor;
 pub mod expr;
 pub mod filter;
 pub mod groupby;
+pub(crate) mod hash;
 pub mod join;
 pub mod reduce;
 pub mod slice;

@@ -1,71 +1,42 @@
-//! The CPU engine's group-by: the keys' row-format encoding and stable order (as sort), group
-//! boundaries where the encoding changes, then one [`AggState`] per group over its rows' slice.
+//! The CPU engine's group-by: hash-based. Each row gets a dense group id from its keys
+//! ([`crate::hash`]: packed key codes, one table or hash-map pass), every aggregation folds its
+//! values into per-group accumulators in row order (so a group's fold sees its rows in input
+//! order, as the GPU's does), the aggregations run in parallel, and the groups are then sorted by
+//! their keys (the documented output order), which costs only a sort of the groups.
 use super::Aggregation;
 use crate::expr::{evaluate, Expr};
-use crate::reduce::{state::AggState, Agg};
-use crate::sort::cpu::sorted_rows;
+use crate::hash::{group_codes, group_rows, Codes, Groups};
+use crate::reduce::{state::Sum, Agg};
+use crate::sort::cpu::{ordered_column, sorted_rows, value_bits};
 use arrow::array::*;
-use arrow::compute::{take, SortOptions};
-use ember_core::{Column, DType, DataFrame, Device, Field, Result, Scalar};
+use arrow::compute::{cast, take, SortOptions};
+use arrow::datatypes::*;
+use ember_core::{Column, DType, DataFrame, Device, Error, Field, Result};
+use rayon::prelude::*;
 use std::sync::Arc;
 
 pub(crate) fn group_by(df: &DataFrame, keys: &[Expr], aggs: &[Aggregation], fields: &[Field]) -> Result<DataFrame> {
     let n = df.num_rows();
     let key_arrays = keys.iter().map(|k| Ok(evaluate(df, k)?.as_host()?.clone())).collect::<Result<Vec<ArrayRef>>>()?;
+    let groups = group_rows(&key_arrays, n)?;
+    let g = groups.first_rows.len();
+    let firsts = UInt32Array::from(groups.first_rows.clone());
+    let group_keys = key_arrays.iter().map(|a| Ok(take(a, &firsts, None)?)).collect::<Result<Vec<_>>>()?;
+    // Groups are numbered by first appearance; the output lists them sorted by key.
     let opts = vec![SortOptions { descending: false, nulls_first: true }; keys.len()];
-    let (perm, rows) = sorted_rows(&key_arrays, &opts, n)?;
-    // Group g is sorted rows starts[g]..starts[g + 1].
-    let mut starts: Vec<usize> = Vec::new();
-    for i in 0..n {
-        if i == 0 || !rows.same(perm[i] as usize, perm[i - 1] as usize) {
-            starts.push(i);
-        }
-    }
-    let groups = starts.len();
-    starts.push(n);
-    let perm = UInt32Array::from(perm);
-    let firsts = UInt32Array::from_iter_values(starts[..groups].iter().map(|&s| perm.value(s)));
+    let order = UInt32Array::from(sorted_rows(&group_keys, &opts, g)?);
+    let values = aggs.iter().map(|a| Ok(evaluate(df, &a.expr)?.as_host()?.clone())).collect::<Result<Vec<_>>>()?;
+    let results = aggs
+        .par_iter()
+        .zip(values)
+        .zip(&fields[keys.len()..])
+        .map(|((a, v), f)| aggregate(a.agg, &v, &groups, f))
+        .collect::<Result<Vec<ArrayRef>>>()?;
     let mut columns: Vec<(String, Column)> = Vec::with_capacity(fields.len());
-    for (a, f) in key_arrays.iter().zip(fields) {
-        columns.push((f.name.clone(), Column::Host(take(a, &firsts, None)?)));
-    }
-    for (a, f) in aggs.iter().zip(&fields[keys.len()..]) {
-        let values = evaluate(df, &a.expr)?.as_host()?.clone();
-        if a.agg == Agg::NUnique {
-            let counts = distinct_counts(&key_arrays, values, &starts, n)?;
-            columns.push((f.name.clone(), Column::Host(Arc::new(counts))));
-            continue;
-        }
-        let input = DType::from_arrow(values.data_type())?;
-        let sorted = take(&values, &perm, None)?;
-        let out = (0..groups)
-            .map(|g| {
-                let mut state = AggState::new(a.agg, input)?;
-                state.update(sorted.slice(starts[g], starts[g + 1] - starts[g]).as_ref())?;
-                state.finish()
-            })
-            .collect::<Result<Vec<Scalar>>>()?;
-        columns.push((f.name.clone(), Column::Host(scalars_to_array(&out, &f.dtype)?)));
+    for (a, f) in group_keys.iter().chain(&results).zip(fields) {
+        columns.push((f.name.clone(), Column::Host(take(a, &order, None)?)));
     }
     DataFrame::from_columns(columns, Device::Cpu)
-}
-
-/// `n_unique` per group: the rows sorted by the keys and then the value put each group's rows
-/// (the same positions `starts` gives, as the keys sort the same way) in value order, so a
-/// group's distinct values are its first row and every row whose value differs from the one
-/// before.
-fn distinct_counts(keys: &[ArrayRef], values: ArrayRef, starts: &[usize], n: usize) -> Result<UInt64Array> {
-    let mut arrays = keys.to_vec();
-    arrays.push(values);
-    let opts = vec![SortOptions { descending: false, nulls_first: true }; arrays.len()];
-    let (perm, rows) = sorted_rows(&arrays, &opts, n)?;
-    Ok(starts
-        .windows(2)
-        .map(|w| {
-            let new_values = (w[0] + 1..w[1]).filter(|&i| !rows.same(perm[i] as usize, perm[i - 1] as usize)).count();
-            1 + new_values as u64
-        })
-        .collect())
 }
 
 /// A CPU frame with `fields` and no rows.
@@ -74,36 +45,185 @@ pub(crate) fn empty(fields: &[Field]) -> Result<DataFrame> {
     DataFrame::from_columns(columns, Device::Cpu)
 }
 
-/// One array of `dtype` from per-group results (built directly for the common result types).
-fn scalars_to_array(values: &[Scalar], dtype: &DType) -> Result<ArrayRef> {
-    Ok(match dtype {
-        DType::Int64 => Arc::new(Int64Array::from_iter(values.iter().map(|v| match v {
-            Scalar::Int64(x) => Some(*x),
-            _ => None,
-        }))),
-        DType::UInt64 => Arc::new(UInt64Array::from_iter(values.iter().map(|v| match v {
-            Scalar::UInt64(x) => Some(*x),
-            _ => None,
-        }))),
-        DType::Float64 => Arc::new(Float64Array::from_iter(values.iter().map(|v| match v {
-            Scalar::Float64(x) => Some(*x),
-            _ => None,
-        }))),
-        DType::Decimal128 { precision, scale } => Arc::new(
-            Decimal128Array::from_iter(values.iter().map(|v| match v {
-                Scalar::Decimal128 { value, .. } => Some(*value),
-                _ => None,
-            }))
-            .with_precision_and_scale(*precision, *scale)?,
-        ),
-        _ => {
-            let parts = values.iter().map(|v| v.to_array(dtype)).collect::<Result<Vec<_>>>()?;
-            let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-            if refs.is_empty() {
-                new_empty_array(&dtype.to_arrow())
-            } else {
-                arrow::compute::concat(&refs)?
+/// `agg` of `values` per group (groups in first-appearance order), as an array of `out`'s type.
+fn aggregate(agg: Agg, values: &ArrayRef, groups: &Groups, out: &Field) -> Result<ArrayRef> {
+    let (ids, g) = (&groups.ids, groups.first_rows.len());
+    let valid = |i: usize| values.is_valid(i);
+    Ok(match agg {
+        Agg::Len | Agg::Count => {
+            let mut counts = vec![0u64; g];
+            for (i, &id) in ids.iter().enumerate() {
+                if agg == Agg::Len || valid(i) {
+                    counts[id as usize] += 1;
+                }
             }
+            Arc::new(UInt64Array::from(counts))
+        }
+        Agg::First => take(values, &UInt32Array::from(groups.first_rows.clone()), None)?,
+        Agg::Last => {
+            let mut last = vec![0u32; g];
+            for (i, &id) in ids.iter().enumerate() {
+                last[id as usize] = i as u32;
+            }
+            take(values, &UInt32Array::from(last), None)?
+        }
+        Agg::NUnique => {
+            // Group again by (group, value): each pair group is one distinct value of its group.
+            let pairs = group_codes(&[Codes::dense(ids, g), Codes::of(values)?], ids.len())?;
+            let mut counts = vec![0u64; g];
+            for &r in &pairs.first_rows {
+                counts[ids[r as usize] as usize] += 1;
+            }
+            Arc::new(UInt64Array::from(counts))
+        }
+        Agg::Min | Agg::Max => extremes(agg == Agg::Min, values, ids, g)?,
+        Agg::Sum | Agg::Mean => {
+            let (sums, counts) = sums(values, ids, g)?;
+            if agg == Agg::Mean {
+                let means: Float64Array =
+                    (0..g).map(|k| (counts[k] > 0).then(|| sums.get(k).as_f64() / counts[k] as f64)).collect();
+                return Ok(Arc::new(means));
+            }
+            sums.into_array(&out.dtype)?
         }
     })
+}
+
+/// Per-group sums in the accumulator type of [`crate::reduce`], with the non-null counts.
+enum Sums {
+    I64(Vec<i64>),
+    U64(Vec<u64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    Dec(Vec<i128>, i8),
+}
+
+impl Sums {
+    fn get(&self, k: usize) -> Sum {
+        match self {
+            Sums::I64(v) => Sum::I64(v[k]),
+            Sums::U64(v) => Sum::U64(v[k]),
+            Sums::F32(v) => Sum::F32(v[k]),
+            Sums::F64(v) => Sum::F64(v[k]),
+            Sums::Dec(v, scale) => Sum::Dec { value: v[k], scale: *scale },
+        }
+    }
+
+    fn into_array(self, dtype: &DType) -> Result<ArrayRef> {
+        Ok(match self {
+            Sums::I64(v) => Arc::new(Int64Array::from(v)),
+            Sums::U64(v) => Arc::new(UInt64Array::from(v)),
+            Sums::F32(v) => Arc::new(Float32Array::from(v)),
+            Sums::F64(v) => Arc::new(Float64Array::from(v)),
+            Sums::Dec(v, _) => {
+                let DType::Decimal128 { precision, scale } = *dtype else {
+                    return Err(Error::Internal(format!("decimal sum into {dtype}")));
+                };
+                let a = Decimal128Array::from(v).with_precision_and_scale(precision, scale)?;
+                // A group's total past 38 digits is an error, as everywhere.
+                a.validate_decimal_precision(38).map_err(|_| {
+                    Error::Overflow("sum of decimals in group_by: a group's total exceeds 38 digits".into())
+                })?;
+                Arc::new(a)
+            }
+        })
+    }
+}
+
+/// Adds each valid value into its group's slot, in row order.
+fn fold<T: Copy, A: Copy>(
+    values: &[T],
+    nulls: Option<&arrow::buffer::NullBuffer>,
+    ids: &[u32],
+    acc: &mut [A],
+    counts: &mut [u64],
+    add: impl Fn(A, T) -> Option<A>,
+) -> Result<()> {
+    for (i, (&v, &id)) in values.iter().zip(ids).enumerate() {
+        if nulls.is_some_and(|n| n.is_null(i)) {
+            continue;
+        }
+        let slot = &mut acc[id as usize];
+        *slot = add(*slot, v)
+            .ok_or_else(|| Error::Overflow("sum of decimals in group_by: a group's total exceeds 38 digits".into()))?;
+        counts[id as usize] += 1;
+    }
+    Ok(())
+}
+
+fn sums(values: &ArrayRef, ids: &[u32], g: usize) -> Result<(Sums, Vec<u64>)> {
+    let mut counts = vec![0u64; g];
+    let nulls = values.logical_nulls();
+    let nulls = nulls.as_ref();
+    let t = values.data_type();
+    let sums = match t {
+        DataType::Float32 => {
+            let mut acc = vec![0f32; g];
+            fold(values.as_primitive::<Float32Type>().values(), nulls, ids, &mut acc, &mut counts, |a, v| Some(a + v))?;
+            Sums::F32(acc)
+        }
+        DataType::Float64 => {
+            let mut acc = vec![0f64; g];
+            fold(values.as_primitive::<Float64Type>().values(), nulls, ids, &mut acc, &mut counts, |a, v| Some(a + v))?;
+            Sums::F64(acc)
+        }
+        DataType::Decimal128(_, scale) => {
+            let mut acc = vec![0i128; g];
+            let v = values.as_primitive::<Decimal128Type>().values();
+            fold(v, nulls, ids, &mut acc, &mut counts, |a: i128, v| a.checked_add(v))?;
+            Sums::Dec(acc, *scale)
+        }
+        t if t.is_signed_integer() => {
+            let wide = cast(values, &DataType::Int64)?;
+            let mut acc = vec![0i64; g];
+            let v = wide.as_primitive::<Int64Type>().values();
+            fold(v, nulls, ids, &mut acc, &mut counts, |a: i64, v| Some(a.wrapping_add(v)))?;
+            Sums::I64(acc)
+        }
+        t if t.is_unsigned_integer() => {
+            let wide = cast(values, &DataType::UInt64)?;
+            let mut acc = vec![0u64; g];
+            let v = wide.as_primitive::<UInt64Type>().values();
+            fold(v, nulls, ids, &mut acc, &mut counts, |a: u64, v| Some(a.wrapping_add(v)))?;
+            Sums::U64(acc)
+        }
+        t => return Err(Error::Internal(format!("group sum of {t}"))),
+    };
+    Ok((sums, counts))
+}
+
+/// Per-group min / max: the row of each group's best valid value (in the type's order, floats
+/// by IEEE total order; the first such row on ties), then one gather.
+fn extremes(is_min: bool, values: &ArrayRef, ids: &[u32], g: usize) -> Result<ArrayRef> {
+    let mut best: Vec<Option<u32>> = vec![None; g];
+    let better = |x: &dyn Fn(usize, usize) -> std::cmp::Ordering, i: usize, b: usize| {
+        let o = x(i, b);
+        if is_min {
+            o.is_lt()
+        } else {
+            o.is_gt()
+        }
+    };
+    let mut scan = |cmp: &dyn Fn(usize, usize) -> std::cmp::Ordering| {
+        for (i, &id) in ids.iter().enumerate() {
+            if values.is_null(i) {
+                continue;
+            }
+            let slot = &mut best[id as usize];
+            match *slot {
+                Some(b) if !better(cmp, i, b as usize) => {}
+                _ => *slot = Some(i as u32),
+            }
+        }
+    };
+    if value_bits(values.data_type()).is_some() {
+        let ord = ordered_column(values);
+        scan(&|a, b| ord[a].cmp(&ord[b]));
+    } else if let Some(d) = values.as_primitive_opt::<Decimal128Type>() {
+        let v = d.values();
+        scan(&|a, b| v[a].cmp(&v[b]));
+    } else {
+        return Err(Error::Internal(format!("group min/max of {}", values.data_type())));
+    }
+    Ok(take(values, &UInt32Array::from(best), None)?)
 }

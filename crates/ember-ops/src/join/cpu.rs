@@ -5,6 +5,7 @@
 //! `nulls_equal`) go through arrow-rs's row format (one converter, so equal keys have equal bytes).
 use super::{JoinArgs, JoinType};
 use crate::executor::Indices;
+use crate::hash::BuildMul;
 use crate::sort::cpu::packed_keys;
 use arrow::array::{Array, ArrayRef, UInt32Array};
 use arrow::compute::SortOptions;
@@ -106,37 +107,4 @@ fn packed_join(
 fn gather_maps(out_l: Vec<u32>, out_r: Vec<Option<u32>>, how: JoinType) -> (Indices, Option<Indices>) {
     let right = matches!(how, JoinType::Inner | JoinType::Left).then(|| Indices::Host(UInt32Array::from(out_r)));
     (Indices::Host(UInt32Array::from(out_l)), right)
-}
-
-/// A multiplicative hash for packed keys (SipHash, std's default, is several times slower here
-/// and its DoS resistance buys nothing for a join's own keys).
-#[derive(Clone, Copy, Default)]
-struct BuildMul;
-
-impl std::hash::BuildHasher for BuildMul {
-    type Hasher = MulHasher;
-    fn build_hasher(&self) -> MulHasher {
-        MulHasher(0)
-    }
-}
-
-#[derive(Default)]
-struct MulHasher(u64);
-
-impl std::hash::Hasher for MulHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(*b as u64);
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        let x = (v as u64) ^ ((v >> 64) as u64).rotate_left(29);
-        self.0 = (x ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31);
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.write_u128(v as u128);
-    }
 }

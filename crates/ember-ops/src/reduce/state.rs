@@ -166,7 +166,8 @@ impl Sum {
         Ok(self.scalar())
     }
 
-    fn as_f64(&self) -> f64 {
+    /// The sum as an f64 (decimals: unscaled / 10^scale), as means divide it.
+    pub(crate) fn as_f64(&self) -> f64 {
         match *self {
             Sum::I64(v) => v as f64,
             Sum::U64(v) => v as f64,

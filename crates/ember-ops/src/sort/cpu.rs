@@ -8,7 +8,7 @@ use crate::expr::evaluate;
 use arrow::array::{Array, ArrayRef, AsArray, UInt32Array};
 use arrow::compute::SortOptions;
 use arrow::datatypes::*;
-use arrow::row::{RowConverter, Rows, SortField};
+use arrow::row::{RowConverter, SortField};
 use ember_core::{DataFrame, Error, Result};
 use rayon::prelude::*;
 
@@ -18,49 +18,28 @@ pub(crate) fn sort_indices(df: &DataFrame, keys: &[SortKey]) -> Result<UInt32Arr
         keys.iter().map(|k| Ok(evaluate(df, &k.expr)?.as_host()?.clone())).collect::<Result<Vec<ArrayRef>>>()?;
     let opts: Vec<SortOptions> =
         keys.iter().map(|k| SortOptions { descending: k.descending, nulls_first: !k.nulls_last }).collect();
-    Ok(UInt32Array::from(sorted_rows(&arrays, &opts, df.num_rows())?.0))
+    Ok(UInt32Array::from(sorted_rows(&arrays, &opts, df.num_rows())?))
 }
 
-/// The sorted rows' key encodings, to tell where equal keys end.
-pub(crate) enum SortedKeys {
-    /// Nothing to compare (no keys, or fewer than two rows).
-    None,
-    /// One packed `u128` per row.
-    Packed(Vec<u128>),
-    /// arrow-rs row format.
-    Rows(Rows),
-}
-
-impl SortedKeys {
-    /// Whether rows `a` and `b` have equal keys.
-    pub(crate) fn same(&self, a: usize, b: usize) -> bool {
-        match self {
-            SortedKeys::None => true,
-            SortedKeys::Packed(k) => k[a] == k[b],
-            SortedKeys::Rows(r) => r.row(a) == r.row(b),
-        }
-    }
-}
-
-/// The stable order of rows `0..n` by the key `arrays`, and their encodings.
-pub(crate) fn sorted_rows(arrays: &[ArrayRef], opts: &[SortOptions], n: usize) -> Result<(Vec<u32>, SortedKeys)> {
+/// The stable order of rows `0..n` by the key `arrays`.
+pub(crate) fn sorted_rows(arrays: &[ArrayRef], opts: &[SortOptions], n: usize) -> Result<Vec<u32>> {
     if n > u32::MAX as usize {
         return Err(Error::InvalidArgument(format!("sort of {n} rows: row numbers are 32-bit")));
     }
     if arrays.is_empty() || n < 2 {
-        return Ok(((0..n as u32).collect(), SortedKeys::None));
+        return Ok((0..n as u32).collect());
     }
     if let Some(keys) = packed_keys(arrays, opts, n, true) {
         let mut pairs: Vec<(u128, u32)> = keys.par_iter().copied().zip(0..n as u32).collect();
         pairs.par_sort_unstable();
-        return Ok((pairs.into_iter().map(|(_, i)| i).collect(), SortedKeys::Packed(keys)));
+        return Ok(pairs.into_iter().map(|(_, i)| i).collect());
     }
     let fields = arrays.iter().zip(opts).map(|(a, o)| SortField::new_with_options(a.data_type().clone(), *o)).collect();
     let rows = RowConverter::new(fields)?.convert_columns(arrays)?;
     let mut idx: Vec<u32> = (0..n as u32).collect();
     // `par_sort_by` is a stable merge sort.
     idx.par_sort_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
-    Ok((idx, SortedKeys::Rows(rows)))
+    Ok(idx)
 }
 
 /// Each row's keys packed into one `u128` whose unsigned order is the sort order, or `None` if
@@ -100,7 +79,7 @@ pub(crate) fn packed_keys(arrays: &[ArrayRef], opts: &[SortOptions], n: usize, n
 }
 
 /// Significant bits of a fixed-width key type, `None` for the others.
-fn value_bits(t: &DataType) -> Option<u32> {
+pub(crate) fn value_bits(t: &DataType) -> Option<u32> {
     Some(match t {
         DataType::Boolean => 1,
         DataType::Int8 | DataType::UInt8 => 8,
@@ -114,7 +93,7 @@ fn value_bits(t: &DataType) -> Option<u32> {
 
 /// The values of `a` mapped to unsigned bits in the type's order (signed: sign bit flipped;
 /// floats: IEEE total order), in the low bits of a `u64` (null slots: whatever they hold).
-fn ordered_column(a: &ArrayRef) -> Vec<u64> {
+pub(crate) fn ordered_column(a: &ArrayRef) -> Vec<u64> {
     fn map<T: ArrowPrimitiveType>(a: &ArrayRef, f: impl Fn(T::Native) -> u64 + Sync) -> Vec<u64> {
         a.as_primitive::<T>().values().par_iter().map(|&v| f(v)).collect()
     }

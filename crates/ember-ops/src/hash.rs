@@ -1,0 +1,222 @@
+//! Hashing for the CPU engine's hash operators (group-by, join): a fast multiplicative hasher, key
+//! columns turned into per-row integer codes, and dense group ids from any number of key
+//! columns.
+//!
+//! A key column becomes one `u64` code per row such that two rows have equal codes exactly when
+//! their values are equal (nulls are kept apart by a separate null bit):
+//!
+//! | key type | code |
+//! |---|---|
+//! | integers, dates, floats, booleans, decimals of at most 18 digits | the value's order-preserving bits (as sort) |
+//! | strings of at most 7 bytes (every row) | the bytes and the length, packed |
+//! | longer strings, wider decimals | a dictionary number, in order of first appearance |
+//!
+//! The codes of all keys are packed into one `u128` per row when they fit (one hash-map pass; a
+//! plain table when they fit 20 bits, as Q1's two one-letter flags do), else folded one key at a
+//! time (`(group so far, next code)` → group). Hand-written rather than arrow-rs' row format:
+//! rows of a few integers are several times cheaper to hash than to encode.
+use crate::sort::cpu::{ordered_column, value_bits};
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{DataType, Decimal128Type};
+use ember_core::{Error, Result};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// A multiplicative hash for integer keys (SipHash, std's default, is several times slower here
+/// and its DoS resistance buys nothing for an operator's own keys). Byte strings are hashed a
+/// word at a time.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct BuildMul;
+
+impl std::hash::BuildHasher for BuildMul {
+    type Hasher = MulHasher;
+    fn build_hasher(&self) -> MulHasher {
+        MulHasher(0)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct MulHasher(u64);
+
+impl std::hash::Hasher for MulHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.write_u64(u64::from_le_bytes(tail) ^ ((bytes.len() as u64) << 56));
+    }
+    fn write_u128(&mut self, v: u128) {
+        let x = (v as u64) ^ ((v >> 64) as u64).rotate_left(29);
+        self.0 = (x ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.write_u128(v as u128);
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u128(v as u128);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u128(v as u128);
+    }
+}
+
+/// One key column as per-row codes (see the module doc).
+#[derive(Debug)]
+pub(crate) struct Codes {
+    codes: Vec<u64>,
+    /// Significant bits of a code.
+    bits: u32,
+    nulls: Option<NullBuffer>,
+}
+
+impl Codes {
+    /// Dense ids `0..count` as codes (a previous grouping, folded with the next key).
+    pub(crate) fn dense(ids: &[u32], count: usize) -> Codes {
+        let bits = bits_for(count as u64);
+        Codes { codes: ids.par_iter().map(|&x| x as u64).collect(), bits, nulls: None }
+    }
+
+    /// The codes of `a`'s values.
+    pub(crate) fn of(a: &ArrayRef) -> Result<Codes> {
+        let nulls = a.logical_nulls().filter(|n| n.null_count() > 0);
+        if let Some(bits) = value_bits(a.data_type()) {
+            return Ok(Codes { codes: ordered_column(a), bits, nulls });
+        }
+        let dictionary =
+            |codes: Vec<u64>, distinct: usize| Codes { codes, bits: bits_for(distinct as u64), nulls: None };
+        let mut out = match a.data_type() {
+            DataType::Utf8 => strings(a.as_string::<i32>().iter().map(|s| s.map(str::as_bytes)), a.len()),
+            DataType::LargeUtf8 => strings(a.as_string::<i64>().iter().map(|s| s.map(str::as_bytes)), a.len()),
+            DataType::Utf8View => strings(a.as_string_view().iter().map(|s| s.map(str::as_bytes)), a.len()),
+            DataType::Decimal128(..) => {
+                let mut dict: HashMap<i128, u64, BuildMul> = HashMap::default();
+                let codes = a
+                    .as_primitive::<Decimal128Type>()
+                    .values()
+                    .iter()
+                    .map(|v| {
+                        let next = dict.len() as u64;
+                        *dict.entry(*v).or_insert(next)
+                    })
+                    .collect();
+                dictionary(codes, dict.len())
+            }
+            t => return Err(Error::Unsupported(format!("{t} as a grouping or join key"))),
+        };
+        out.nulls = nulls;
+        Ok(out)
+    }
+}
+
+/// Bits to hold values `0..=max`.
+fn bits_for(max: u64) -> u32 {
+    (64 - max.leading_zeros()).max(1)
+}
+
+/// Codes of strings: packed bytes and length when every string has at most 7 bytes, else a
+/// dictionary in order of first appearance. Null slots get code 0.
+fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize) -> Codes {
+    let max_len = values.clone().map(|s| s.map_or(0, <[u8]>::len)).max().unwrap_or(0);
+    if max_len <= 7 {
+        let codes = values
+            .map(|s| {
+                let s = s.unwrap_or_default();
+                let mut w = [0u8; 8];
+                w[..s.len()].copy_from_slice(s);
+                (u64::from_le_bytes(w) << 8) | s.len() as u64
+            })
+            .collect();
+        return Codes { codes, bits: 8 * max_len as u32 + 8, nulls: None };
+    }
+    let mut dict: HashMap<&[u8], u64, BuildMul> = HashMap::with_capacity_and_hasher(n.min(1 << 16), BuildMul);
+    let codes = values
+        .map(|s| {
+            let next = dict.len() as u64;
+            *dict.entry(s.unwrap_or_default()).or_insert(next)
+        })
+        .collect();
+    Codes { codes, bits: bits_for(dict.len() as u64), nulls: None }
+}
+
+/// Rows grouped by equal keys: each row's group, numbered in order of first appearance, and each
+/// group's first row.
+#[derive(Debug)]
+pub(crate) struct Groups {
+    /// The group of each row.
+    pub ids: Vec<u32>,
+    /// The first row of each group.
+    pub first_rows: Vec<u32>,
+}
+
+/// Groups rows `0..n` by the values of `keys` (a null equals a null).
+pub(crate) fn group_rows(keys: &[ArrayRef], n: usize) -> Result<Groups> {
+    let codes = keys.iter().map(Codes::of).collect::<Result<Vec<_>>>()?;
+    group_codes(&codes, n)
+}
+
+/// [`group_rows`] over key codes.
+pub(crate) fn group_codes(codes: &[Codes], n: usize) -> Result<Groups> {
+    if n > u32::MAX as usize {
+        return Err(Error::InvalidArgument(format!("grouping {n} rows: row numbers are 32-bit")));
+    }
+    let width = |c: &Codes| c.bits + u32::from(c.nulls.is_some());
+    let total: u32 = codes.iter().map(width).sum();
+    if total > 128 {
+        // Fold: the groups of the first keys that fit, then one key at a time.
+        let mut split = 0;
+        let mut bits = 0;
+        while split < codes.len() && bits + width(&codes[split]) <= 128 {
+            bits += width(&codes[split]);
+            split += 1;
+        }
+        let mut groups = group_codes(&codes[..split.max(1)], n)?;
+        for c in &codes[split.max(1)..] {
+            let so_far = Codes::dense(&groups.ids, groups.first_rows.len());
+            groups = group_codes(&[so_far, Codes { codes: c.codes.clone(), bits: c.bits, nulls: c.nulls.clone() }], n)?;
+        }
+        return Ok(groups);
+    }
+    let mut packed = vec![0u128; n];
+    for c in codes {
+        let w = width(c);
+        packed.par_iter_mut().enumerate().for_each(|(i, k)| {
+            let v = match &c.nulls {
+                Some(nulls) if nulls.is_null(i) => 1u128 << c.bits,
+                _ => c.codes[i] as u128,
+            };
+            *k = (*k << w) | v;
+        });
+    }
+    let mut ids = Vec::with_capacity(n);
+    let mut first_rows = Vec::new();
+    if total <= 20 {
+        // Few possible keys: a direct table instead of a hash map.
+        let mut table = vec![u32::MAX; 1usize << total];
+        for (i, &k) in packed.iter().enumerate() {
+            let slot = &mut table[k as usize];
+            if *slot == u32::MAX {
+                *slot = first_rows.len() as u32;
+                first_rows.push(i as u32);
+            }
+            ids.push(*slot);
+        }
+    } else {
+        let mut map: HashMap<u128, u32, BuildMul> = HashMap::with_capacity_and_hasher(1024, BuildMul);
+        for (i, &k) in packed.iter().enumerate() {
+            let next = first_rows.len() as u32;
+            let id = *map.entry(k).or_insert_with(|| {
+                first_rows.push(i as u32);
+                next
+            });
+            ids.push(id);
+        }
+    }
+    Ok(Groups { ids, first_rows })
+}
