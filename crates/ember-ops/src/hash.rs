@@ -11,9 +11,10 @@
 //! | strings of at most 7 bytes (every row) | the bytes and the length, packed |
 //! | longer strings, wider decimals | a dictionary number, in order of first appearance |
 //!
-//! The codes of all keys are packed into one `u128` per row when they fit (one hash-map pass; a
-//! plain table when they fit 20 bits, as Q1's two one-letter flags do), else folded one key at a
-//! time (`(group so far, next code)` → group). Hand-written rather than arrow-rs' row format:
+//! The codes of all keys are packed into one `u128` per row when they fit (a plain table when they
+//! fit 20 bits, as Q1's two one-letter flags do; else hash maps, over hash partitions grouped in
+//! parallel for large inputs), else folded one key at a time (`(group so far, next code)` →
+//! group). Hand-written rather than arrow-rs' row format:
 //! rows of a few integers are several times cheaper to hash than to encode.
 use crate::sort::cpu::{ordered_column, value_bits};
 use arrow::array::{Array, ArrayRef, AsArray};
@@ -22,6 +23,7 @@ use arrow::datatypes::{DataType, Decimal128Type};
 use ember_core::{Error, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A multiplicative hash for integer keys (SipHash, std's default, is several times slower here
 /// and its DoS resistance buys nothing for an operator's own keys). Byte strings are hashed a
@@ -77,6 +79,19 @@ pub(crate) struct Codes {
 }
 
 impl Codes {
+    /// Bits of a row's code with its null bit (if the column has nulls).
+    pub(crate) fn width(&self) -> u32 {
+        self.bits + u32::from(self.nulls.is_some())
+    }
+
+    /// Row `i`'s code with its null bit: a null is `1 << bits`, distinct from every value.
+    pub(crate) fn get(&self, i: usize) -> u128 {
+        match &self.nulls {
+            Some(nulls) if nulls.is_null(i) => 1u128 << self.bits,
+            _ => self.codes[i] as u128,
+        }
+    }
+
     /// Dense ids `0..count` as codes (a previous grouping, folded with the next key).
     pub(crate) fn dense(ids: &[u32], count: usize) -> Codes {
         let bits = bits_for(count as u64);
@@ -145,8 +160,8 @@ fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize)
     Codes { codes, bits: bits_for(dict.len() as u64), nulls: None }
 }
 
-/// Rows grouped by equal keys: each row's group, numbered in order of first appearance, and each
-/// group's first row.
+/// Rows grouped by equal keys: each row's group and each group's first row. Groups are numbered
+/// in order of first appearance within each hash partition (one partition for small inputs).
 #[derive(Debug)]
 pub(crate) struct Groups {
     /// The group of each row.
@@ -166,7 +181,7 @@ pub(crate) fn group_codes(codes: &[Codes], n: usize) -> Result<Groups> {
     if n > u32::MAX as usize {
         return Err(Error::InvalidArgument(format!("grouping {n} rows: row numbers are 32-bit")));
     }
-    let width = |c: &Codes| c.bits + u32::from(c.nulls.is_some());
+    let width = Codes::width;
     let total: u32 = codes.iter().map(width).sum();
     if total > 128 {
         // Fold: the groups of the first keys that fit, then one key at a time.
@@ -186,18 +201,12 @@ pub(crate) fn group_codes(codes: &[Codes], n: usize) -> Result<Groups> {
     let mut packed = vec![0u128; n];
     for c in codes {
         let w = width(c);
-        packed.par_iter_mut().enumerate().for_each(|(i, k)| {
-            let v = match &c.nulls {
-                Some(nulls) if nulls.is_null(i) => 1u128 << c.bits,
-                _ => c.codes[i] as u128,
-            };
-            *k = (*k << w) | v;
-        });
+        packed.par_iter_mut().enumerate().for_each(|(i, k)| *k = (*k << w) | c.get(i));
     }
-    let mut ids = Vec::with_capacity(n);
-    let mut first_rows = Vec::new();
     if total <= 20 {
         // Few possible keys: a direct table instead of a hash map.
+        let mut ids = Vec::with_capacity(n);
+        let mut first_rows = Vec::new();
         let mut table = vec![u32::MAX; 1usize << total];
         for (i, &k) in packed.iter().enumerate() {
             let slot = &mut table[k as usize];
@@ -207,16 +216,56 @@ pub(crate) fn group_codes(codes: &[Codes], n: usize) -> Result<Groups> {
             }
             ids.push(*slot);
         }
-    } else {
-        let mut map: HashMap<u128, u32, BuildMul> = HashMap::with_capacity_and_hasher(1024, BuildMul);
-        for (i, &k) in packed.iter().enumerate() {
-            let next = first_rows.len() as u32;
-            let id = *map.entry(k).or_insert_with(|| {
-                first_rows.push(i as u32);
-                next
-            });
-            ids.push(id);
-        }
+        return Ok(Groups { ids, first_rows });
     }
-    Ok(Groups { ids, first_rows })
+    Ok(hash_groups(&packed))
+}
+
+/// Rows per partition below which [`hash_groups`] uses one hash map.
+const PARTITION_MIN_ROWS: usize = 1 << 17;
+
+/// Groups of packed keys by hash maps: one map for few rows; else the rows are split by hash into
+/// partitions (a key's rows all land in one) grouped in parallel, each in row order, and the
+/// partitions' groups numbered one after the other.
+fn hash_groups(packed: &[u128]) -> Groups {
+    let n = packed.len();
+    let parts = if n < PARTITION_MIN_ROWS { 1 } else { (rayon::current_num_threads() * 4).next_power_of_two() };
+    let part_of = |k: u128| -> usize {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = BuildMul.build_hasher();
+        h.write_u128(k);
+        (h.finish() >> 40) as usize & (parts - 1)
+    };
+    let ids: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+    let firsts: Vec<Vec<u32>> = (0..parts)
+        .into_par_iter()
+        .map(|p| {
+            let mut map: HashMap<u128, u32, BuildMul> = HashMap::with_capacity_and_hasher(1024, BuildMul);
+            let mut first_rows = Vec::new();
+            for (i, &k) in packed.iter().enumerate() {
+                if parts > 1 && part_of(k) != p {
+                    continue;
+                }
+                let next = first_rows.len() as u32;
+                let id = *map.entry(k).or_insert_with(|| {
+                    first_rows.push(i as u32);
+                    next
+                });
+                ids[i].store(id, Ordering::Relaxed);
+            }
+            first_rows
+        })
+        .collect();
+    let mut offsets = Vec::with_capacity(parts);
+    let mut total = 0u32;
+    for f in &firsts {
+        offsets.push(total);
+        total += f.len() as u32;
+    }
+    let ids = ids
+        .into_par_iter()
+        .zip(packed.par_iter())
+        .map(|(id, &k)| id.into_inner() + if parts > 1 { offsets[part_of(k)] } else { 0 })
+        .collect();
+    Groups { ids, first_rows: firsts.concat() }
 }

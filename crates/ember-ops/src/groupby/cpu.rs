@@ -5,7 +5,7 @@
 //! their keys (the documented output order), which costs only a sort of the groups.
 use super::Aggregation;
 use crate::expr::{evaluate, Expr};
-use crate::hash::{group_codes, group_rows, Codes, Groups};
+use crate::hash::{group_rows, Codes, Groups};
 use crate::reduce::{state::Sum, Agg};
 use crate::sort::cpu::{ordered_column, sorted_rows, value_bits};
 use arrow::array::*;
@@ -67,15 +67,7 @@ fn aggregate(agg: Agg, values: &ArrayRef, groups: &Groups, out: &Field) -> Resul
             }
             take(values, &UInt32Array::from(last), None)?
         }
-        Agg::NUnique => {
-            // Group again by (group, value): each pair group is one distinct value of its group.
-            let pairs = group_codes(&[Codes::dense(ids, g), Codes::of(values)?], ids.len())?;
-            let mut counts = vec![0u64; g];
-            for &r in &pairs.first_rows {
-                counts[ids[r as usize] as usize] += 1;
-            }
-            Arc::new(UInt64Array::from(counts))
-        }
+        Agg::NUnique => Arc::new(UInt64Array::from(distinct_counts(values, ids, g)?)),
         Agg::Min | Agg::Max => extremes(agg == Agg::Min, values, ids, g)?,
         Agg::Sum | Agg::Mean => {
             let (sums, counts) = sums(values, ids, g)?;
@@ -87,6 +79,37 @@ fn aggregate(agg: Agg, values: &ArrayRef, groups: &Groups, out: &Field) -> Resul
             sums.into_array(&out.dtype)?
         }
     })
+}
+
+/// Distinct values per group (a null is one value): each row's (group, value code) packed and
+/// sorted, then counted where the pair changes. A sort, not another hash grouping: the pairs are
+/// nearly all distinct when groups are many (Q21: 6M rows, 1.5M groups), where a hash map of
+/// them costs several times more.
+fn distinct_counts(values: &ArrayRef, ids: &[u32], g: usize) -> Result<Vec<u64>> {
+    let mut counts = vec![0u64; g];
+    let codes = Codes::of(values)?;
+    let group_bits = 64 - (g.max(1) as u64).leading_zeros();
+    if group_bits + codes.width() <= 64 {
+        let mut pairs: Vec<u64> =
+            ids.par_iter().enumerate().map(|(i, &id)| ((id as u64) << codes.width()) | codes.get(i) as u64).collect();
+        pairs.par_sort_unstable();
+        count_changes(&pairs, codes.width(), &mut counts);
+    } else {
+        let mut pairs: Vec<u128> =
+            ids.par_iter().enumerate().map(|(i, &id)| ((id as u128) << codes.width()) | codes.get(i)).collect();
+        pairs.par_sort_unstable();
+        count_changes(&pairs, codes.width(), &mut counts);
+    }
+    Ok(counts)
+}
+
+/// Adds one to the group of each distinct sorted pair (the group in the bits above `shift`).
+fn count_changes<T: Copy + PartialEq + Into<u128>>(pairs: &[T], shift: u32, counts: &mut [u64]) {
+    for (k, &p) in pairs.iter().enumerate() {
+        if k == 0 || pairs[k - 1] != p {
+            counts[(p.into() >> shift) as usize] += 1;
+        }
+    }
 }
 
 /// Per-group sums in the accumulator type of [`crate::reduce`], with the non-null counts.
