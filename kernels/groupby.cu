@@ -111,6 +111,53 @@ extern "C" __global__ void seg_count_changes(const u32* flags, const u32* starts
 }
 EMBER_SIM_EXPORT(seg_count_changes)
 
+// Sample variance (ddof 1) or standard deviation of each group's valid f64 values: two passes in
+// row order (the mean, then the squared deviations), the CPU engine's formula
+// (reduce/state.rs, f64_stat), so both give the same bits. Null below two values.
+extern "C" __global__ void seg_var_f64(const f64* vals, const u32* valid, const u32* starts, u64 groups, u32 is_std,
+                                       f64* out, u32* out_valid) {
+    const u64 g = ember_gid();
+    if (g >= groups) return;
+    f64 sum = 0.0;
+    u64 cnt = 0;
+    for (u32 r = starts[g]; r < starts[g + 1]; ++r) {
+        if (!ember_valid(valid, r)) continue;
+        sum = sum + vals[r];
+        ++cnt;
+    }
+    out[g] = 0.0;
+    if (cnt < 2) return;
+    const f64 mean = sum / (f64)cnt;
+    f64 m2 = 0.0;
+    for (u32 r = starts[g]; r < starts[g + 1]; ++r) {
+        if (!ember_valid(valid, r)) continue;
+        const f64 d = vals[r] - mean;
+        m2 = m2 + d * d;
+    }
+    const f64 var = m2 / (f64)(cnt - 1);
+    out[g] = is_std ? sqrt(var) : var;
+    set_valid(out_valid, g);
+}
+EMBER_SIM_EXPORT(seg_var_f64)
+
+// Median of each group's valid f64 values, given the rows sorted by (keys, value) with nulls
+// first in a group: the middle valid value, or the mean of the two middle ones.
+extern "C" __global__ void seg_median_f64(const f64* sorted, const u32* valid, const u32* starts, u64 groups, f64* out,
+                                          u32* out_valid) {
+    const u64 g = ember_gid();
+    if (g >= groups) return;
+    u32 first = starts[g];
+    const u32 end = starts[g + 1];
+    while (first < end && !ember_valid(valid, first)) ++first;
+    out[g] = 0.0;
+    const u32 m = end - first;
+    if (m == 0) return;
+    const u32 mid = first + m / 2;
+    out[g] = (m % 2 == 1) ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2.0;
+    set_valid(out_valid, g);
+}
+EMBER_SIM_EXPORT(seg_median_f64)
+
 // The last sorted row of each group, as an input row index (`first` uses the group's first).
 extern "C" __global__ void segment_lasts(const u32* perm, const u32* starts, u64 groups, u32* out) {
     const u64 g = ember_gid();

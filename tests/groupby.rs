@@ -70,6 +70,9 @@ test_device!(group_by_matches_the_oracle_on_random_frames, |device: Device| {
                 col("s").n_unique().alias("s_nunique"),
                 col("s").first().alias("s_first"),
                 col("b").last().alias("b_last"),
+                col("c").var().alias("c_var"),
+                col("d").std().alias("d_std"),
+                col("b").median().alias("b_median"),
             ];
             let out = df.lazy().group_by(keys.iter().map(|k| col(k))).agg(aggs).collect().unwrap();
             assert_eq!(out.device(), device);
@@ -173,6 +176,15 @@ test_device!(whole_column_len_n_unique_first_last_see_nulls, |device: Device| {
     let none = col("a").gt(lit(10));
     assert_eq!(reduce_where(&df, Some(&none), &col("a"), Agg::Len).unwrap(), Scalar::UInt64(0));
     assert_eq!(reduce_where(&df, Some(&none), &col("a"), Agg::Last).unwrap(), Scalar::Null);
+    // var / std / median of [1, 3, 1]: mean 5/3, var 4/3, median 1
+    assert_eq!(reduce(&df, &col("a"), Agg::Median).unwrap(), Scalar::Float64(1.0));
+    let Scalar::Float64(v) = reduce(&df, &col("a"), Agg::Var).unwrap() else { panic!("var is f64") };
+    assert!((v - 4.0 / 3.0).abs() < 1e-12, "{v}");
+    let Scalar::Float64(s) = reduce(&df, &col("a"), Agg::Std).unwrap() else { panic!("std is f64") };
+    assert!((s - (4.0f64 / 3.0).sqrt()).abs() < 1e-12, "{s}");
+    let one = col("a").eq(lit(3));
+    assert_eq!(reduce_where(&df, Some(&one), &col("a"), Agg::Var).unwrap(), Scalar::Null);
+    assert!(matches!(reduce(&df, &col("s"), Agg::Median), Err(ember::Error::Type { .. })));
 });
 
 test_device!(group_by_errors_name_the_problem, |device: Device| {

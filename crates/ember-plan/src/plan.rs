@@ -106,6 +106,12 @@ pub trait AggregateExt {
     fn first(self) -> AggExpr;
     /// The last value (in input order).
     fn last(self) -> AggExpr;
+    /// Sample variance (ddof 1).
+    fn var(self) -> AggExpr;
+    /// Sample standard deviation (ddof 1).
+    fn std(self) -> AggExpr;
+    /// Median.
+    fn median(self) -> AggExpr;
 }
 
 impl AggregateExt for Expr {
@@ -138,6 +144,15 @@ impl AggregateExt for Expr {
     }
     fn last(self) -> AggExpr {
         self.agg(Agg::Last)
+    }
+    fn var(self) -> AggExpr {
+        self.agg(Agg::Var)
+    }
+    fn std(self) -> AggExpr {
+        self.agg(Agg::Std)
+    }
+    fn median(self) -> AggExpr {
+        self.agg(Agg::Median)
     }
 }
 

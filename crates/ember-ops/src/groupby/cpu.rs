@@ -6,7 +6,10 @@
 use super::Aggregation;
 use crate::expr::{evaluate, Expr};
 use crate::hash::{group_rows, Codes, Groups};
-use crate::reduce::{state::Sum, Agg};
+use crate::reduce::{
+    state::{f64_stat, Sum},
+    Agg,
+};
 use crate::sort::cpu::{ordered_column, sorted_rows, value_bits};
 use arrow::array::*;
 use arrow::compute::{cast, take, SortOptions};
@@ -25,7 +28,8 @@ pub(crate) fn group_by(df: &DataFrame, keys: &[Expr], aggs: &[Aggregation], fiel
     // Groups are numbered by first appearance; the output lists them sorted by key.
     let opts = vec![SortOptions { descending: false, nulls_first: true }; keys.len()];
     let order = UInt32Array::from(sorted_rows(&group_keys, &opts, g)?);
-    let values = aggs.iter().map(|a| Ok(evaluate(df, &a.expr)?.as_host()?.clone())).collect::<Result<Vec<_>>>()?;
+    let values =
+        aggs.iter().map(|a| Ok(evaluate(df, &value_expr(a))?.as_host()?.clone())).collect::<Result<Vec<_>>>()?;
     let results = aggs
         .par_iter()
         .zip(values)
@@ -37,6 +41,16 @@ pub(crate) fn group_by(df: &DataFrame, keys: &[Expr], aggs: &[Aggregation], fiel
         columns.push((f.name.clone(), Column::Host(take(a, &order, None)?)));
     }
     DataFrame::from_columns(columns, Device::Cpu)
+}
+
+/// What an aggregation folds: its expression, cast to f64 for `var`, `std` and `median` (the
+/// same cast on every device).
+pub(crate) fn value_expr(a: &Aggregation) -> Expr {
+    if a.agg.over_f64() {
+        a.expr.clone().cast(DType::Float64)
+    } else {
+        a.expr.clone()
+    }
 }
 
 /// A CPU frame with `fields` and no rows.
@@ -68,6 +82,14 @@ fn aggregate(agg: Agg, values: &ArrayRef, groups: &Groups, out: &Field) -> Resul
             take(values, &UInt32Array::from(last), None)?
         }
         Agg::NUnique => Arc::new(UInt64Array::from(distinct_counts(values, ids, g)?)),
+        Agg::Var | Agg::Std | Agg::Median => {
+            let v = values
+                .as_primitive_opt::<Float64Type>()
+                .ok_or_else(|| Error::Internal(format!("{agg:?} of {}", values.data_type())))?;
+            let (offsets, mut placed) = place_by_group(v, ids, g);
+            let out: Float64Array = offsets.windows(2).map(|w| f64_stat(agg, &mut placed[w[0]..w[1]])).collect();
+            Arc::new(out)
+        }
         Agg::Min | Agg::Max => extremes(agg == Agg::Min, values, ids, g)?,
         Agg::Sum | Agg::Mean => {
             let (sums, counts) = sums(values, ids, g)?;
@@ -81,35 +103,61 @@ fn aggregate(agg: Agg, values: &ArrayRef, groups: &Groups, out: &Field) -> Resul
     })
 }
 
-/// Distinct values per group (a null is one value): each row's (group, value code) packed and
-/// sorted, then counted where the pair changes. A sort, not another hash grouping: the pairs are
-/// nearly all distinct when groups are many (Q21: 6M rows, 1.5M groups), where a hash map of
-/// them costs several times more.
-fn distinct_counts(values: &ArrayRef, ids: &[u32], g: usize) -> Result<Vec<u64>> {
-    let mut counts = vec![0u64; g];
-    let codes = Codes::of(values)?;
-    let group_bits = 64 - (g.max(1) as u64).leading_zeros();
-    if group_bits + codes.width() <= 64 {
-        let mut pairs: Vec<u64> =
-            ids.par_iter().enumerate().map(|(i, &id)| ((id as u64) << codes.width()) | codes.get(i) as u64).collect();
-        pairs.par_sort_unstable();
-        count_changes(&pairs, codes.width(), &mut counts);
-    } else {
-        let mut pairs: Vec<u128> =
-            ids.par_iter().enumerate().map(|(i, &id)| ((id as u128) << codes.width()) | codes.get(i)).collect();
-        pairs.par_sort_unstable();
-        count_changes(&pairs, codes.width(), &mut counts);
-    }
-    Ok(counts)
-}
-
-/// Adds one to the group of each distinct sorted pair (the group in the bits above `shift`).
-fn count_changes<T: Copy + PartialEq + Into<u128>>(pairs: &[T], shift: u32, counts: &mut [u64]) {
-    for (k, &p) in pairs.iter().enumerate() {
-        if k == 0 || pairs[k - 1] != p {
-            counts[(p.into() >> shift) as usize] += 1;
+/// The valid values of each group, group after group, each group's in row order (a counting sort
+/// by group), with the groups' offsets.
+fn place_by_group(values: &Float64Array, ids: &[u32], g: usize) -> (Vec<usize>, Vec<f64>) {
+    let mut offsets = vec![0usize; g + 1];
+    for (i, &id) in ids.iter().enumerate() {
+        if values.is_valid(i) {
+            offsets[id as usize + 1] += 1;
         }
     }
+    for k in 0..g {
+        offsets[k + 1] += offsets[k];
+    }
+    let mut next = offsets.clone();
+    let mut placed = vec![0f64; offsets[g]];
+    for (i, &id) in ids.iter().enumerate() {
+        if values.is_valid(i) {
+            placed[next[id as usize]] = values.value(i);
+            next[id as usize] += 1;
+        }
+    }
+    (offsets, placed)
+}
+
+/// Distinct values per group (a null is one value): the rows' value codes placed group by group
+/// (a counting sort by group, linear), then each group's slice sorted and its changes counted.
+/// Not another hash grouping of (group, value): those pairs are nearly all distinct when groups
+/// are many (Q21: 6M rows, 1.5M groups), where a hash map or a global sort of them costs several
+/// times more.
+fn distinct_counts(values: &ArrayRef, ids: &[u32], g: usize) -> Result<Vec<u64>> {
+    let codes = Codes::of(values)?;
+    let mut offsets = vec![0usize; g + 1];
+    for &id in ids {
+        offsets[id as usize + 1] += 1;
+    }
+    for k in 0..g {
+        offsets[k + 1] += offsets[k];
+    }
+    let mut next = offsets.clone();
+    let mut placed = vec![0u128; ids.len()];
+    for (i, &id) in ids.iter().enumerate() {
+        placed[next[id as usize]] = codes.get(i);
+        next[id as usize] += 1;
+    }
+    Ok(offsets
+        .windows(2)
+        .map(|w| {
+            let s = &mut placed[w[0]..w[1]];
+            if s.len() > 1 << 16 {
+                s.par_sort_unstable();
+            } else {
+                s.sort_unstable();
+            }
+            (s.len() - s.windows(2).filter(|p| p[0] == p[1]).count()) as u64
+        })
+        .collect())
 }
 
 /// Per-group sums in the accumulator type of [`crate::reduce`], with the non-null counts.

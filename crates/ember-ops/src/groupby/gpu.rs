@@ -24,7 +24,8 @@ pub(crate) fn group_by(
 ) -> Result<DataFrame> {
     let n = df.num_rows();
     let key_cols = keys.iter().map(|k| evaluate_in(Some(ctx), df, k)).collect::<Result<Vec<_>>>()?;
-    let value_cols = aggs.iter().map(|a| evaluate_in(Some(ctx), df, &a.expr)).collect::<Result<Vec<_>>>()?;
+    let value_cols =
+        aggs.iter().map(|a| evaluate_in(Some(ctx), df, &super::cpu::value_expr(a))).collect::<Result<Vec<_>>>()?;
     if n == 0 {
         return super::cpu::empty(fields)?.to(df.device());
     }
@@ -74,6 +75,7 @@ pub(crate) fn group_by(
                 Some(gather_column(ctx, c, &last_rows, groups)?)
             }
             Agg::NUnique => Some(seg.distinct_counts(&words, c, &a.expr, n, f)?),
+            Agg::Median => Some(seg.medians(&words, c, n, f)?),
             _ => None,
         };
         if let Some(col) = col {
@@ -114,6 +116,46 @@ type KeyWords = Vec<(DeviceBuffer, KeyWidth, u32)>;
 impl Segments<'_> {
     fn cfg(&self) -> LaunchConfig {
         LaunchConfig::for_elems(self.groups, BLOCK)
+    }
+
+    /// `median` per group (of an f64 column): a second stable radix sort by the keys' words and
+    /// then the value's (nulls first within a group) puts each group's values in order; the
+    /// kernel reads the middle of the valid ones.
+    fn medians(&self, group_words: &KeyWords, c: &DeviceColumn, n: usize, out: &Field) -> Result<DeviceColumn> {
+        let ctx = self.ctx;
+        let mut value_words = Vec::new();
+        key_words(ctx, c, &SortKey::new(crate::expr::col("value")), true, &mut value_words)?;
+        let all: Vec<KeyWord> = group_words
+            .iter()
+            .chain(&value_words)
+            .map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits })
+            .collect();
+        let perm = argsort(ctx, &all, n)?;
+        let values = gather_fixed(ctx, c.values(), 8, &perm, n)?;
+        let valid = c.validity().map(|v| gather_bits(ctx, v, &perm, n)).transpose()?;
+        let res = ctx.alloc(self.groups * 8)?;
+        let bits = self.bitmap()?;
+        ctx.launch(
+            Kernel::new("groupby", "seg_median_f64"),
+            self.cfg(),
+            &[
+                (&values).into(),
+                valid.as_ref().into(),
+                self.starts.into(),
+                KernelArg::U64(self.groups as u64),
+                (&res).into(),
+                (&bits).into(),
+            ],
+        )?;
+        DeviceColumn::try_new(
+            ctx.gpu().clone(),
+            out.dtype,
+            out.dtype.to_arrow(),
+            self.groups,
+            Arc::new(res),
+            None,
+            Some(Arc::new(bits)),
+        )
     }
 
     /// `n_unique` per group: a second stable radix sort by the group keys' words and then the
@@ -192,7 +234,27 @@ impl Segments<'_> {
                 )?;
                 Ok((counts, None))
             }
-            Agg::NUnique | Agg::First | Agg::Last => Err(Error::Internal(format!("{agg:?} folded per segment"))),
+            Agg::Var | Agg::Std => {
+                let res = ctx.alloc(self.groups * 8)?;
+                let bits = self.bitmap()?;
+                ctx.launch(
+                    k("seg_var_f64".into()),
+                    self.cfg(),
+                    &[
+                        values.into(),
+                        valid.into(),
+                        self.starts.into(),
+                        g,
+                        KernelArg::U32((agg == Agg::Std) as u32),
+                        (&res).into(),
+                        (&bits).into(),
+                    ],
+                )?;
+                Ok((res, Some(bits)))
+            }
+            Agg::NUnique | Agg::First | Agg::Last | Agg::Median => {
+                Err(Error::Internal(format!("{agg:?} folded per segment")))
+            }
             Agg::Min | Agg::Max => {
                 let res = ctx.alloc(self.groups * prim.width())?;
                 let bits = self.bitmap()?;

@@ -69,9 +69,7 @@ pub fn reduce(
         Agg::Min => ReduceOp::Min,
         Agg::Max => ReduceOp::Max,
         Agg::Sum | Agg::Mean | Agg::Count => ReduceOp::Sum,
-        Agg::Len | Agg::NUnique | Agg::First | Agg::Last => {
-            return Err(Error::Internal(format!("{agg:?} is reduced as a one-group group-by")))
-        }
+        _ => return Err(Error::Internal(format!("{agg:?} is reduced as a one-group group-by"))),
     };
     let acc = accumulator(op, prim);
     let acc_code = match acc {

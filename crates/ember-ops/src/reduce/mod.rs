@@ -8,7 +8,8 @@
 //! | `[]` | 0 | null | null | null | 0 | 0 | 0 | null | null |
 //!
 //! `len`, `n_unique` (a null counts as one value) and `count` are `u64`; `first`/`last` keep the
-//! type and take any type.
+//! type and take any type. `var` and `std` (sample, ddof 1) and `median` are f64, computed over the
+//! values cast to f64; fewer than two values give a null `var`/`std`.
 //!
 //! Result types: `sum` of signed integers is `i64`, of unsigned `u64`, of floats the float type,
 //! of `decimal(p, s)` `decimal(38, s)` (checked: overflow is an error); `min`/`max` keep the type
@@ -47,6 +48,20 @@ pub enum Agg {
     First,
     /// The last value (null if it is null).
     Last,
+    /// Sample variance (ddof 1) of the non-null values as f64; null below two values.
+    Var,
+    /// Sample standard deviation (ddof 1), the square root of [`Agg::Var`].
+    Std,
+    /// The median of the non-null values as f64 (the mean of the two middle ones for an even
+    /// count; floats in IEEE total order); null when there are none.
+    Median,
+}
+
+impl Agg {
+    /// Aggregations computed over the value cast to f64 (on every device, by the same cast).
+    pub fn over_f64(self) -> bool {
+        matches!(self, Agg::Var | Agg::Std | Agg::Median)
+    }
 }
 
 /// The result type of `agg` over `input`, or a type error.
@@ -60,6 +75,12 @@ pub fn output_type(agg: Agg, input: DType) -> Result<DType> {
                 type_bail!(name, "needs a numeric, decimal or temporal column, got {input}");
             }
             input
+        }
+        Agg::Var | Agg::Std | Agg::Median => {
+            if !input.is_numeric() {
+                type_bail!(name, "needs a numeric or decimal column, got {input}");
+            }
+            DType::Float64
         }
         Agg::Sum | Agg::Mean => {
             if !input.is_numeric() {
@@ -109,7 +130,7 @@ pub fn reduce_where_in(
         ctx,
         "reduce",
         |ctx| {
-            if matches!(agg, Agg::Len | Agg::NUnique | Agg::First | Agg::Last) {
+            if matches!(agg, Agg::Len | Agg::NUnique | Agg::First | Agg::Last) || agg.over_f64() {
                 return one_group(ctx, df, predicate, expr, agg);
             }
             let pred = predicate.map(|p| resolve(p, df.fields(), DType::Bool)).transpose()?;

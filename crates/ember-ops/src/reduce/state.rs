@@ -73,6 +73,14 @@ pub enum AggState {
         /// The value.
         value: Option<Scalar>,
     },
+    /// `var` / `std` / `median`: every non-null value as f64, in row order (finished by
+    /// [`f64_stat`], the group-by's formula).
+    Values {
+        /// Which.
+        agg: Agg,
+        /// The values.
+        values: Vec<f64>,
+    },
     /// `min` / `max` so far (`None`: no value yet), of the input type.
     Extreme {
         /// `min` (else `max`).
@@ -242,6 +250,7 @@ impl AggState {
             Agg::Len => AggState::Len(0),
             Agg::NUnique => AggState::Distinct { dtype: input, seen: Default::default() },
             Agg::First | Agg::Last => AggState::Pick { first: agg == Agg::First, value: None },
+            Agg::Var | Agg::Std | Agg::Median => AggState::Values { agg, values: Vec::new() },
         })
     }
 
@@ -256,6 +265,10 @@ impl AggState {
             }
             AggState::Count(c) => *c += non_null,
             AggState::Len(c) => *c += chunk.len() as u64,
+            AggState::Values { values, .. } => {
+                let f = cast(chunk, &DataType::Float64)?;
+                values.extend(f.as_primitive::<Float64Type>().iter().flatten());
+            }
             AggState::Distinct { dtype, seen } => {
                 let conv = arrow::row::RowConverter::new(vec![arrow::row::SortField::new(dtype.to_arrow())])?;
                 let arr = cast(chunk, &dtype.to_arrow())?;
@@ -288,6 +301,7 @@ impl AggState {
                 *n += m;
             }
             (AggState::Count(a), AggState::Count(b)) | (AggState::Len(a), AggState::Len(b)) => *a += b,
+            (AggState::Values { values, .. }, AggState::Values { values: other, .. }) => values.extend(other),
             (AggState::Distinct { seen, .. }, AggState::Distinct { seen: other, .. }) => {
                 seen.extend(other.iter().cloned())
             }
@@ -327,7 +341,36 @@ impl AggState {
             AggState::Count(c) | AggState::Len(c) => Scalar::UInt64(*c),
             AggState::Distinct { seen, .. } => Scalar::UInt64(seen.len() as u64),
             AggState::Pick { value, .. } => value.clone().unwrap_or(Scalar::Null),
+            AggState::Values { agg, values } => {
+                let mut v = values.clone();
+                f64_stat(*agg, &mut v).map_or(Scalar::Null, Scalar::Float64)
+            }
             AggState::Extreme { best, .. } => best.clone().unwrap_or(Scalar::Null),
         })
+    }
+}
+
+/// `var` / `std` / `median` of `values` (row order; sorted in place for the median), `None` where
+/// the result is null. Variance is two-pass in row order: the mean, then the squared deviations,
+/// the formula the GPU's `seg_var` kernel uses, so both give the same bits.
+pub fn f64_stat(agg: Agg, values: &mut [f64]) -> Option<f64> {
+    let n = values.len();
+    match agg {
+        Agg::Median => {
+            if n == 0 {
+                return None;
+            }
+            values.sort_unstable_by(f64::total_cmp);
+            Some(if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 })
+        }
+        _ => {
+            if n < 2 {
+                return None;
+            }
+            let mean = values.iter().fold(0.0, |a, v| a + v) / n as f64;
+            let m2 = values.iter().fold(0.0, |a, v| a + (v - mean) * (v - mean));
+            let var = m2 / (n - 1) as f64;
+            Some(if agg == Agg::Std { var.sqrt() } else { var })
+        }
     }
 }
