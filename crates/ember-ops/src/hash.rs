@@ -3,12 +3,13 @@
 //! columns.
 //!
 //! A key column becomes one `u64` code per row such that two rows have equal codes exactly when
-//! their values are equal (nulls are kept apart by a separate null bit):
+//! their values are equal (nulls are kept apart by a separate null bit), then narrowed to the
+//! range of the column's codes (less its smallest):
 //!
 //! | key type | code |
 //! |---|---|
 //! | integers, dates, floats, booleans, decimals of at most 18 digits | the value's order-preserving bits (as sort) |
-//! | strings of at most 7 bytes (every row) | the bytes and the length, packed |
+//! | strings of at most 7 bytes (every row) | the bytes and the length (3 bits), packed |
 //! | longer strings, wider decimals | a dictionary number, in order of first appearance |
 //!
 //! The codes of all keys are packed into one `u128` per row when they fit (a plain table when they
@@ -73,7 +74,9 @@ impl std::hash::Hasher for MulHasher {
 #[derive(Debug)]
 pub(crate) struct Codes {
     codes: Vec<u64>,
-    /// Significant bits of a code.
+    /// The smallest code of a valid row: codes are stored as they come and read less it.
+    min: u64,
+    /// Significant bits of a code less `min`.
     bits: u32,
     nulls: Option<NullBuffer>,
 }
@@ -88,28 +91,45 @@ impl Codes {
     pub(crate) fn get(&self, i: usize) -> u128 {
         match &self.nulls {
             Some(nulls) if nulls.is_null(i) => 1u128 << self.bits,
-            _ => self.codes[i] as u128,
+            _ => (self.codes[i] - self.min) as u128,
         }
+    }
+
+    /// Narrows `bits` to the range of the valid rows' codes (dates of a few years need 12 bits,
+    /// not 32), so more keys pack into one word or a direct table.
+    fn narrowed(mut self) -> Codes {
+        let valid = |i: &usize| self.nulls.as_ref().is_none_or(|n| n.is_valid(*i));
+        let (lo, hi) = (0..self.codes.len())
+            .into_par_iter()
+            .filter(valid)
+            .map(|i| (self.codes[i], self.codes[i]))
+            .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+        if lo <= hi {
+            self.min = lo;
+            self.bits = self.bits.min(bits_for(hi - lo));
+        }
+        self
     }
 
     /// Dense ids `0..count` as codes (a previous grouping, folded with the next key).
     pub(crate) fn dense(ids: &[u32], count: usize) -> Codes {
         let bits = bits_for(count as u64);
-        Codes { codes: ids.par_iter().map(|&x| x as u64).collect(), bits, nulls: None }
+        Codes { codes: ids.par_iter().map(|&x| x as u64).collect(), min: 0, bits, nulls: None }
     }
 
     /// The codes of `a`'s values.
     pub(crate) fn of(a: &ArrayRef) -> Result<Codes> {
         let nulls = a.logical_nulls().filter(|n| n.null_count() > 0);
         if let Some(bits) = value_bits(a.data_type()) {
-            return Ok(Codes { codes: ordered_column(a), bits, nulls });
+            return Ok(Codes { codes: ordered_column(a), min: 0, bits, nulls }.narrowed());
         }
         let dictionary =
-            |codes: Vec<u64>, distinct: usize| Codes { codes, bits: bits_for(distinct as u64), nulls: None };
+            |codes: Vec<u64>, distinct: usize| Codes { codes, min: 0, bits: bits_for(distinct as u64), nulls: None };
         let mut out = match a.data_type() {
             DataType::Utf8 => strings(a.as_string::<i32>().iter().map(|s| s.map(str::as_bytes)), a.len()),
             DataType::LargeUtf8 => strings(a.as_string::<i64>().iter().map(|s| s.map(str::as_bytes)), a.len()),
-            DataType::Utf8View => strings(a.as_string_view().iter().map(|s| s.map(str::as_bytes)), a.len()),
+            DataType::Utf8View => short_views(a.as_string_view())
+                .unwrap_or_else(|| strings(a.as_string_view().iter().map(|s| s.map(str::as_bytes)), a.len())),
             DataType::Decimal128(..) => {
                 let mut dict: HashMap<i128, u64, BuildMul> = HashMap::default();
                 let codes = a
@@ -126,13 +146,34 @@ impl Codes {
             t => return Err(Error::Unsupported(format!("{t} as a grouping or join key"))),
         };
         out.nulls = nulls;
-        Ok(out)
+        Ok(out.narrowed())
     }
 }
 
 /// Bits to hold values `0..=max`.
 fn bits_for(max: u64) -> u32 {
     (64 - max.leading_zeros()).max(1)
+}
+
+/// Codes of short strings straight from Utf8View's views (length in the low 32 bits, a string
+/// of at most 12 bytes inline after it): the packed bytes and length of [`strings`], computed in
+/// parallel without touching a string; `None` when some string is longer than 7 bytes.
+fn short_views(a: &arrow::array::StringViewArray) -> Option<Codes> {
+    let views = a.views();
+    let max_len = views.par_iter().map(|&v| v as u32).max().unwrap_or(0);
+    if max_len > 7 {
+        return None;
+    }
+    let codes = views
+        .par_iter()
+        .map(|&v| {
+            let len = v as u32;
+            // Inline bytes past the length are zero in valid views; mask them anyway.
+            let bytes = ((v >> 32) as u64) & (u64::MAX >> (64 - 8 * len.max(1))) & if len == 0 { 0 } else { u64::MAX };
+            (bytes << 3) | len as u64
+        })
+        .collect();
+    Some(Codes { codes, min: 0, bits: 8 * max_len + 3, nulls: None })
 }
 
 /// Codes of strings: packed bytes and length when every string has at most 7 bytes, else a
@@ -145,10 +186,10 @@ fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize)
                 let s = s.unwrap_or_default();
                 let mut w = [0u8; 8];
                 w[..s.len()].copy_from_slice(s);
-                (u64::from_le_bytes(w) << 8) | s.len() as u64
+                (u64::from_le_bytes(w) << 3) | s.len() as u64
             })
             .collect();
-        return Codes { codes, bits: 8 * max_len as u32 + 8, nulls: None };
+        return Codes { codes, min: 0, bits: 8 * max_len as u32 + 3, nulls: None };
     }
     let mut dict: HashMap<&[u8], u64, BuildMul> = HashMap::with_capacity_and_hasher(n.min(1 << 16), BuildMul);
     let codes = values
@@ -157,7 +198,7 @@ fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize)
             *dict.entry(s.unwrap_or_default()).or_insert(next)
         })
         .collect();
-    Codes { codes, bits: bits_for(dict.len() as u64), nulls: None }
+    Codes { codes, min: 0, bits: bits_for(dict.len() as u64), nulls: None }
 }
 
 /// Rows grouped by equal keys: each row's group and each group's first row. Groups are numbered
@@ -194,17 +235,16 @@ pub(crate) fn group_codes(codes: &[Codes], n: usize) -> Result<Groups> {
         let mut groups = group_codes(&codes[..split.max(1)], n)?;
         for c in &codes[split.max(1)..] {
             let so_far = Codes::dense(&groups.ids, groups.first_rows.len());
-            groups = group_codes(&[so_far, Codes { codes: c.codes.clone(), bits: c.bits, nulls: c.nulls.clone() }], n)?;
+            groups = group_codes(
+                &[so_far, Codes { codes: c.codes.clone(), min: c.min, bits: c.bits, nulls: c.nulls.clone() }],
+                n,
+            )?;
         }
         return Ok(groups);
     }
-    let mut packed = vec![0u128; n];
-    for c in codes {
-        let w = width(c);
-        packed.par_iter_mut().enumerate().for_each(|(i, k)| *k = (*k << w) | c.get(i));
-    }
     if total <= 20 {
         // Few possible keys: a direct table instead of a hash map.
+        let packed: Vec<u32> = pack(codes, n);
         let mut ids = Vec::with_capacity(n);
         let mut first_rows = Vec::new();
         let mut table = vec![u32::MAX; 1usize << total];
@@ -218,7 +258,24 @@ pub(crate) fn group_codes(codes: &[Codes], n: usize) -> Result<Groups> {
         }
         return Ok(Groups { ids, first_rows });
     }
-    Ok(hash_groups(&packed))
+    if total <= 64 {
+        return Ok(hash_groups(&pack::<u64>(codes, n)));
+    }
+    Ok(hash_groups(&pack::<u128>(codes, n)))
+}
+
+/// The codes of each row packed into one `K` (the caller checked that their widths fit).
+fn pack<K: Copy + Default + Send + Sync + TryFrom<u128>>(codes: &[Codes], n: usize) -> Vec<K> {
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut k = 0u128;
+            for c in codes {
+                k = (k << c.width()) | c.get(i);
+            }
+            K::try_from(k).unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Rows per partition below which [`hash_groups`] uses one hash map.
@@ -227,20 +284,20 @@ const PARTITION_MIN_ROWS: usize = 1 << 17;
 /// Groups of packed keys by hash maps: one map for few rows; else the rows are split by hash into
 /// partitions (a key's rows all land in one) grouped in parallel, each in row order, and the
 /// partitions' groups numbered one after the other.
-fn hash_groups(packed: &[u128]) -> Groups {
+fn hash_groups<K: Copy + Eq + std::hash::Hash + Into<u128> + Send + Sync>(packed: &[K]) -> Groups {
     let n = packed.len();
     let parts = if n < PARTITION_MIN_ROWS { 1 } else { (rayon::current_num_threads() * 4).next_power_of_two() };
-    let part_of = |k: u128| -> usize {
+    let part_of = |k: K| -> usize {
         use std::hash::{BuildHasher, Hasher};
         let mut h = BuildMul.build_hasher();
-        h.write_u128(k);
+        h.write_u128(k.into());
         (h.finish() >> 40) as usize & (parts - 1)
     };
     let ids: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
     let firsts: Vec<Vec<u32>> = (0..parts)
         .into_par_iter()
         .map(|p| {
-            let mut map: HashMap<u128, u32, BuildMul> = HashMap::with_capacity_and_hasher(1024, BuildMul);
+            let mut map: HashMap<K, u32, BuildMul> = HashMap::with_capacity_and_hasher(1024, BuildMul);
             let mut first_rows = Vec::new();
             for (i, &k) in packed.iter().enumerate() {
                 if parts > 1 && part_of(k) != p {
