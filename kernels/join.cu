@@ -110,3 +110,12 @@ extern "C" __global__ void join_and_bits(const u32* a, const u32* b, u64 words, 
     if (i < words) out[i] = a[i] & b[i];
 }
 EMBER_SIM_EXPORT(join_and_bits)
+
+// Cross joins: output row i pairs left row i / m with right row i % m (left major).
+extern "C" __global__ void cross_indices(u64 m, u64 total, u32* out_left, u32* out_right) {
+    const u64 i = ember_gid();
+    if (i >= total) return;
+    out_left[i] = (u32)(i / m);
+    out_right[i] = (u32)(i % m);
+}
+EMBER_SIM_EXPORT(cross_indices)

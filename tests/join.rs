@@ -133,3 +133,54 @@ test_device!(a_lazy_join_feeds_a_group_by, |device: Device| {
     assert_eq!(out.column(0).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec(), vec![1, 2]);
     assert_eq!(out.column(1).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec(), vec![30, 180]);
 });
+
+test_device!(right_full_and_cross_joins_keep_every_row_in_the_documented_order, |device: Device| {
+    let l = frame(
+        vec![
+            ("k", Arc::new(Int32Array::from(vec![Some(1), Some(2), None, Some(2)])) as ArrayRef),
+            ("a", Arc::new(StringArray::from(vec!["l0", "l1", "l2", "l3"])) as ArrayRef),
+        ],
+        device,
+    );
+    let r = frame(
+        vec![
+            ("k", Arc::new(Int32Array::from(vec![Some(2), Some(3), None, Some(1)])) as ArrayRef),
+            ("b", Arc::new(Int64Array::from(vec![20, 30, 99, 10])) as ArrayRef),
+        ],
+        device,
+    );
+    let run = |how: JoinType| host(&join(&l, &r, &JoinArgs::new(["k"], ["k"], how)).unwrap());
+    let ints = |v: &[Option<i32>]| -> ArrayRef { Arc::new(Int32Array::from(v.to_vec())) };
+    let strs = |v: &[Option<&str>]| -> Vec<Option<String>> { v.iter().map(|s| s.map(String::from)).collect() };
+    let text = |a: &ArrayRef| -> Vec<Option<String>> {
+        let a = arrow::compute::cast(a, &arrow::datatypes::DataType::Utf8).unwrap();
+        a.as_any().downcast_ref::<StringArray>().unwrap().iter().map(|s| s.map(String::from)).collect()
+    };
+    let longs = |v: &[Option<i64>]| -> ArrayRef { Arc::new(Int64Array::from(v.to_vec())) };
+    // right: right rows in order (k = 2, 3, null, 1), each with its left matches in order
+    let right = run(JoinType::Right);
+    assert_eq!(right.num_columns(), 3);
+    assert_eq!(right.column(0).as_ref(), ints(&[Some(2), Some(2), Some(3), None, Some(1)]).as_ref());
+    assert_eq!(text(right.column(1)), strs(&[Some("l1"), Some("l3"), None, None, Some("l0")]));
+    assert_eq!(right.column(2).as_ref(), longs(&[Some(20), Some(20), Some(30), Some(99), Some(10)]).as_ref());
+    // full: the left join's rows, then the right rows without a match (keys coalesced)
+    let full = run(JoinType::Full);
+    assert_eq!(full.column(0).as_ref(), ints(&[Some(1), Some(2), None, Some(2), Some(3), None]).as_ref());
+    assert_eq!(text(full.column(1)), strs(&[Some("l0"), Some("l1"), Some("l2"), Some("l3"), None, None]));
+    assert_eq!(full.column(2).as_ref(), longs(&[Some(10), Some(20), None, Some(20), Some(30), Some(99)]).as_ref());
+    // cross: every pair, left major, the right key kept under a suffix
+    let cross = host(&join(&l, &r, &JoinArgs::new(Vec::<String>::new(), Vec::new(), JoinType::Cross)).unwrap());
+    assert_eq!(cross.num_rows(), 16);
+    assert_eq!(cross.schema().field(2).name(), "k_right");
+    assert_eq!(text(cross.column(1))[4..8].to_vec(), strs(&[Some("l1"); 4]));
+    assert_eq!(cross.column(3).as_ref(), &Int64Array::from([20, 30, 99, 10].repeat(4)) as &dyn Array);
+    // a cross join takes no keys; the others need them
+    assert!(matches!(join(&l, &r, &JoinArgs::new(["k"], ["k"], JoinType::Cross)), Err(Error::InvalidArgument(_))));
+    // empty sides
+    let none = l.lazy().head(0).collect().unwrap();
+    assert_eq!(join(&none, &r, &JoinArgs::new(["k"], ["k"], JoinType::Full)).unwrap().num_rows(), 4);
+    assert_eq!(
+        join(&none, &r, &JoinArgs::new(Vec::<String>::new(), Vec::new(), JoinType::Cross)).unwrap().num_rows(),
+        0
+    );
+});

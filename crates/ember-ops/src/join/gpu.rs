@@ -146,6 +146,9 @@ pub(crate) fn join_indices(
             let (buf, len) = compact_indices(ctx, &mask, None, nl)?;
             Ok((Indices::Device { buf, len }, None))
         }
+        JoinType::Right | JoinType::Full | JoinType::Cross => {
+            Err(Error::Internal(format!("{:?} joins are composed in join/outer.rs", args.how)))
+        }
     }
 }
 

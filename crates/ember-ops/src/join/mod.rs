@@ -1,4 +1,4 @@
-//! Equi-joins: `inner`, `left` (outer), `semi` and `anti`, on one or more key columns of integer, date, decimal,
+//! Equi-joins: `inner`, `left`, `right`, `full` (outer), `semi` and `anti`, and `cross`, on one or more key columns of integer, date, decimal,
 //! bool, float or (CPU engine) utf8 type. Keys pair up by position (`left_on[k]` with
 //! `right_on[k]`) and must have the same type.
 //!
@@ -7,7 +7,7 @@
 //! row once, with null right columns). `inner` and `left` return the left columns, then the right
 //! columns except keys that share their left key's name (as polars' `on`); other clashing right
 //! names get `suffix` (default `_right`). `semi` / `anti` return the left rows with at least one /
-//! no match. Right, full and cross joins come next (issue: relational core).
+//! no match. `right`, `full` and `cross` are composed from these (see `outer.rs` for their order).
 //!
 //! [`join_indices`] is the low-level form (libcudf's gather maps): the matching left and right
 //! row numbers.
@@ -29,6 +29,7 @@
 //! ```
 pub(crate) mod cpu;
 pub(crate) mod gpu;
+mod outer;
 
 use crate::executor::{CpuExecutor, Executor, GpuExecutor, Indices};
 use ember_core::{DataFrame, Error, Field, Result};
@@ -46,6 +47,14 @@ pub enum JoinType {
     Semi,
     /// Left rows with no match (left columns only).
     Anti,
+    /// Every matching pair in right order, and each right row without a match once, its left
+    /// columns null (a shared key comes from the right).
+    Right,
+    /// The left join's rows, then each right row without a match, its left columns null (a
+    /// shared key is the first non-null of the two).
+    Full,
+    /// Every (left, right) pair, left major; takes no keys.
+    Cross,
 }
 
 /// How to join: key columns, type, null rule and the suffix for clashing right names.
@@ -88,9 +97,10 @@ impl JoinArgs {
 /// The output columns of `left ⋈ right` and, for each right column kept, its index in `right`;
 /// a typed error for unknown or mismatched keys.
 pub fn output_fields(left: &[Field], right: &[Field], args: &JoinArgs) -> Result<(Vec<Field>, Vec<usize>)> {
-    if args.left_on.is_empty() || args.left_on.len() != args.right_on.len() {
+    let cross = args.how == JoinType::Cross;
+    if args.left_on.is_empty() != cross || args.left_on.len() != args.right_on.len() {
         return Err(Error::InvalidArgument(format!(
-            "join needs as many left keys as right keys, and at least one: {:?} and {:?}",
+            "a join needs as many left keys as right keys, at least one (a cross join: none): {:?} and {:?}",
             args.left_on, args.right_on
         )));
     }
@@ -111,7 +121,7 @@ pub fn output_fields(left: &[Field], right: &[Field], args: &JoinArgs) -> Result
     }
     let mut fields = left.to_vec();
     let mut kept = Vec::new();
-    if matches!(args.how, JoinType::Inner | JoinType::Left) {
+    if !matches!(args.how, JoinType::Semi | JoinType::Anti) {
         for (i, f) in right.iter().enumerate() {
             let is_shared_key = args.right_on.iter().zip(&args.left_on).any(|(r, l)| *r == f.name && l == r);
             if is_shared_key {
@@ -145,7 +155,8 @@ fn check(left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<(Vec<Fi
 
 /// The matching row numbers (libcudf's gather maps): for `Inner` and `Left`, left and right rows
 /// of every pair (for `Left`, no right row is a null on the CPU engine and `u32::MAX` on the GPU);
-/// for `Semi` / `Anti`, the left rows (`None` for the right).
+/// for `Semi` / `Anti`, the left rows (`None` for the right). Right, full and cross joins have
+/// their frame form only ([`join`]).
 pub fn join_indices_in(
     ctx: Option<&ExecContext>,
     left: &DataFrame,
@@ -153,6 +164,9 @@ pub fn join_indices_in(
     args: &JoinArgs,
 ) -> Result<(Indices, Option<Indices>)> {
     check(left, right, args)?;
+    if matches!(args.how, JoinType::Right | JoinType::Full | JoinType::Cross) {
+        return Err(Error::Unsupported(format!("join_indices of a {:?} join: use join", args.how)));
+    }
     crate::dispatch(
         left,
         ctx,
@@ -175,6 +189,9 @@ pub fn join(left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<Data
 /// [`join`] in the execution context `ctx` (GPU frames; `None`: a fresh one).
 pub fn join_in(ctx: Option<&ExecContext>, left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<DataFrame> {
     let (fields, kept) = check(left, right, args)?;
+    if matches!(args.how, JoinType::Right | JoinType::Full | JoinType::Cross) {
+        return outer::join(ctx, left, right, args, &fields, &kept);
+    }
     // The right columns kept, all nullable (a left join's unmatched rows are null there).
     let right_kept = || {
         let named = kept.iter().map(|&i| (right.fields()[i].name.clone(), right.columns()[i].clone())).collect();
