@@ -23,7 +23,7 @@ pub use arrow;
 pub use ember_core::{format_decimal, Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result, Scalar};
 pub use ember_gpu as gpu;
 pub use ember_ops as ops;
-pub use ember_ops::{expr, filter, groupby, join, reduce, sort};
+pub use ember_ops::{expr, filter, groupby, join, reduce, sort, unique};
 pub use ember_plan as plan;
 pub use ember_plan::{LazyFrame, LogicalPlan};
 
@@ -36,6 +36,7 @@ pub mod prelude {
     pub use ember_core::{DType, DataFrame, Device, Error, Result, Scalar};
     pub use ember_ops::join::{JoinArgs, JoinType};
     pub use ember_ops::sort::SortKey;
+    pub use ember_ops::unique::Keep;
     pub use ember_ops::{coalesce, col, date, dec, lit, when, Agg, DatePart, Expr};
     pub use ember_plan::{AggregateExt, DataFrameOps, LazyFrame};
 }

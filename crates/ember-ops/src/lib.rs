@@ -13,6 +13,7 @@ pub mod join;
 pub mod reduce;
 pub mod slice;
 pub mod sort;
+pub mod unique;
 
 pub use expr::{coalesce, col, date, dec, lit, when, BinaryOp, DatePart, Expr, StrOp};
 

@@ -46,6 +46,9 @@ pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFram
         }
         LogicalPlan::Slice { input, offset, len } => slice_in(ctx, &run(input)?, *offset, *len),
         LogicalPlan::Sort { input, keys } => sort_in(ctx, &run(input)?, keys),
+        LogicalPlan::Unique { input, subset, keep } => {
+            ember_ops::unique::unique_in(ctx, &run(input)?, subset.as_deref(), *keep)
+        }
         LogicalPlan::GroupBy { input, keys, aggs } => group_by_in(ctx, &run(input)?, keys, aggs),
         LogicalPlan::Join { left, right, args } => join_in(ctx, &run(left)?, &run(right)?, args),
     }

@@ -6,6 +6,7 @@ use ember_core::{DataFrame, Device, Error, Result, Scalar};
 use ember_gpu::ExecContext;
 use ember_ops::join::JoinArgs;
 use ember_ops::sort::SortKey;
+use ember_ops::unique::Keep;
 use ember_ops::{Agg, Expr};
 
 /// A query over frames, run on `collect()` after optimization.
@@ -94,6 +95,13 @@ impl LazyFrame {
     pub fn sort<K: Into<SortKey>>(self, keys: impl IntoIterator<Item = K>) -> LazyFrame {
         let keys = keys.into_iter().map(Into::into).collect();
         self.then(|input| LogicalPlan::Sort { input, keys })
+    }
+
+    /// One row per distinct combination of `subset` (all columns when `None`), the `keep`
+    /// duplicate, in input order (see [`ember_ops::unique`]).
+    pub fn unique(self, subset: Option<&[&str]>, keep: Keep) -> LazyFrame {
+        let subset = subset.map(|s| s.iter().map(|c| c.to_string()).collect());
+        self.then(|input| LogicalPlan::Unique { input, subset, keep })
     }
 
     /// The first `n` rows.
@@ -189,6 +197,10 @@ pub trait DataFrameOps {
     /// Rows ordered by `keys` (stable; see [`ember_ops::sort`]).
     fn sort<K: Into<SortKey>>(&self, keys: impl IntoIterator<Item = K>) -> Result<DataFrame> {
         self.lazy().sort(keys).collect()
+    }
+    /// Distinct rows by `subset` (see [`LazyFrame::unique`]).
+    fn unique(&self, subset: Option<&[&str]>, keep: Keep) -> Result<DataFrame> {
+        self.lazy().unique(subset, keep).collect()
     }
     /// Evaluates `expr` to a column on the frame's device.
     fn evaluate(&self, expr: &Expr) -> Result<ember_core::Column>;

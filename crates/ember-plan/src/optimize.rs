@@ -32,6 +32,7 @@ fn map_input(plan: LogicalPlan, f: impl Fn(LogicalPlan) -> LogicalPlan) -> Logic
         }
         LogicalPlan::Slice { input, offset, len } => LogicalPlan::Slice { input: Box::new(f(*input)), offset, len },
         LogicalPlan::Sort { input, keys } => LogicalPlan::Sort { input: Box::new(f(*input)), keys },
+        LogicalPlan::Unique { input, subset, keep } => LogicalPlan::Unique { input: Box::new(f(*input)), subset, keep },
         LogicalPlan::GroupBy { input, keys, aggs } => LogicalPlan::GroupBy { input: Box::new(f(*input)), keys, aggs },
         LogicalPlan::Join { left, right, args } => {
             LogicalPlan::Join { left: Box::new(f(*left)), right: Box::new(f(*right)), args }
@@ -74,6 +75,9 @@ fn fold(plan: &LogicalPlan) -> Result<LogicalPlan> {
         },
         LogicalPlan::Join { left, right, args } => {
             LogicalPlan::Join { left: input(left)?, right: input(right)?, args: args.clone() }
+        }
+        LogicalPlan::Unique { input: i, subset, keep } => {
+            LogicalPlan::Unique { input: input(i)?, subset: subset.clone(), keep: *keep }
         }
         LogicalPlan::Sort { input: i, keys } => LogicalPlan::Sort {
             input: input(i)?,
@@ -220,6 +224,10 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
                 child
             });
             LogicalPlan::Sort { input: Box::new(prune(*input, child.as_ref())), keys }
+        }
+        // Every column of the input decides or is kept (a narrower input would dedupe by less).
+        LogicalPlan::Unique { input, subset, keep } => {
+            LogicalPlan::Unique { input: Box::new(prune(*input, None)), subset, keep }
         }
     }
 }

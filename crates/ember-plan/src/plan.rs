@@ -4,6 +4,7 @@ use ember_core::{DataFrame, Error, Field, Result};
 use ember_ops::expr::types::dtype_of;
 use ember_ops::join::JoinArgs;
 use ember_ops::sort::SortKey;
+use ember_ops::unique::Keep;
 use ember_ops::{Agg, Expr};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -227,6 +228,16 @@ pub enum LogicalPlan {
         /// Most significant first.
         keys: Vec<SortKey>,
     },
+    /// One row per distinct `subset` (all columns when `None`), the first or last of each, in
+    /// input order.
+    Unique {
+        /// The input.
+        input: Box<LogicalPlan>,
+        /// The columns that decide duplicates.
+        subset: Option<Vec<String>>,
+        /// Which duplicate stays.
+        keep: Keep,
+    },
 }
 
 impl LogicalPlan {
@@ -274,6 +285,18 @@ impl LogicalPlan {
                 fields
             }
             LogicalPlan::Filter { input, .. } | LogicalPlan::Slice { input, .. } => input.schema()?,
+            LogicalPlan::Unique { input, subset, .. } => {
+                let fields = input.schema()?;
+                for n in subset.iter().flatten() {
+                    if !fields.iter().any(|f| &f.name == n) {
+                        return Err(Error::ColumnNotFound {
+                            name: n.clone(),
+                            available: fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
+                        });
+                    }
+                }
+                fields
+            }
             LogicalPlan::Aggregate { input, aggs, .. } => {
                 let fields = input.schema()?;
                 aggs.iter()
@@ -296,6 +319,7 @@ impl LogicalPlan {
             | LogicalPlan::Aggregate { input, .. }
             | LogicalPlan::Slice { input, .. }
             | LogicalPlan::Sort { input, .. }
+            | LogicalPlan::Unique { input, .. }
             | LogicalPlan::GroupBy { input, .. } => vec![input],
             LogicalPlan::Join { left, right, .. } => vec![left, right],
         }
@@ -314,6 +338,7 @@ impl LogicalPlan {
             | LogicalPlan::Aggregate { input, .. }
             | LogicalPlan::Slice { input, .. }
             | LogicalPlan::Sort { input, .. }
+            | LogicalPlan::Unique { input, .. }
             | LogicalPlan::GroupBy { input, .. } => input.bind(name, frame),
             LogicalPlan::Join { left, right, .. } => {
                 left.bind(name, frame);
@@ -373,6 +398,10 @@ impl LogicalPlan {
                 let items: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
                 writeln!(f, "{pad}SORT BY [{}]", items.join(", "))?
             }
+            LogicalPlan::Unique { subset, keep, .. } => match subset {
+                Some(s) => writeln!(f, "{pad}UNIQUE [{}] KEEP {keep:?}", s.join(", "))?,
+                None => writeln!(f, "{pad}UNIQUE KEEP {keep:?}")?,
+            },
         }
         for i in self.inputs() {
             i.fmt_indent(f, depth + 1)?;

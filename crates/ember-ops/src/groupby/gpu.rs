@@ -29,30 +29,8 @@ pub(crate) fn group_by(
     if n == 0 {
         return super::cpu::empty(fields)?.to(df.device());
     }
-    let mut words = Vec::new();
-    for (k, c) in keys.iter().zip(&key_cols) {
-        key_words(ctx, c.as_device()?, &SortKey::new(k.clone()), false, &mut words)?;
-    }
-    let kw: Vec<KeyWord> =
-        words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
-    let perm = argsort(ctx, &kw, n)?;
-
-    let flags = ctx.alloc_zeroed(n * 4)?;
-    let rows = LaunchConfig::for_elems(n, BLOCK);
-    for (buf, width, _) in &words {
-        let sorted = gather_fixed(ctx, buf, width.bytes(), &perm, n)?;
-        let k = if *width == KeyWidth::U32 { "mark_changes_u32" } else { "mark_changes_u64" };
-        ctx.launch(Kernel::new("groupby", k), rows, &[(&sorted).into(), KernelArg::U64(n as u64), (&flags).into()])?;
-    }
-    // Size readback: the number of groups sizes every output.
-    let (scan, groups) = exclusive_scan(ctx, &flags, n, ScanType::U32)?;
-    let groups = groups as usize;
-    let starts = ctx.alloc((groups + 1) * 4)?;
-    ctx.launch(
-        Kernel::new("groupby", "segment_starts"),
-        rows,
-        &[(&flags).into(), (&scan).into(), KernelArg::U64(n as u64), (&starts).into()],
-    )?;
+    let key_devs = key_cols.iter().map(|c| c.as_device()).collect::<Result<Vec<_>>>()?;
+    let SortedGroups { words, perm, starts, groups } = sorted_groups(ctx, &key_devs, n)?;
     let firsts = gather_fixed(ctx, &perm, 4, &starts, groups)?;
 
     let mut columns: Vec<(String, Column)> = Vec::with_capacity(fields.len());
@@ -65,15 +43,7 @@ pub(crate) fn group_by(
         let c = c.as_device()?;
         let col = match a.agg {
             Agg::First => Some(gather_column(ctx, c, &firsts, groups)?),
-            Agg::Last => {
-                let last_rows = ctx.alloc(groups * 4)?;
-                ctx.launch(
-                    Kernel::new("groupby", "segment_lasts"),
-                    seg.cfg(),
-                    &[(&perm).into(), (&starts).into(), KernelArg::U64(groups as u64), (&last_rows).into()],
-                )?;
-                Some(gather_column(ctx, c, &last_rows, groups)?)
-            }
+            Agg::Last => Some(gather_column(ctx, c, &last_rows(ctx, &perm, &starts, groups)?, groups)?),
             Agg::NUnique => Some(seg.distinct_counts(&words, c, &a.expr, n, f)?),
             Agg::Median => Some(seg.medians(&words, c, n, f)?),
             _ => None,
@@ -101,6 +71,60 @@ pub(crate) fn group_by(
         return Err(Error::Overflow("sum of decimals in group_by: a group's total exceeds 38 digits".into()));
     }
     DataFrame::from_columns(columns, df.device())
+}
+
+/// Rows grouped on the GPU: their stable order by the key words, each group's first position in
+/// that order (and `n` after the last), the group count, and the key words (for second sorts).
+pub(crate) struct SortedGroups {
+    pub words: KeyWords,
+    pub perm: DeviceBuffer,
+    pub starts: DeviceBuffer,
+    pub groups: usize,
+}
+
+/// Groups rows `0..n` (n > 0) by the values of `keys`: a stable radix sort by their words,
+/// boundaries where a word changes, and a scan for the group count (the one size readback).
+pub(crate) fn sorted_groups(ctx: &ExecContext, keys: &[&DeviceColumn], n: usize) -> Result<SortedGroups> {
+    let mut words = Vec::new();
+    for c in keys {
+        key_words(ctx, c, &SortKey::new(crate::expr::col("key")), false, &mut words)?;
+    }
+    let kw: Vec<KeyWord> =
+        words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
+    let perm = argsort(ctx, &kw, n)?;
+    let flags = ctx.alloc_zeroed(n * 4)?;
+    let rows = LaunchConfig::for_elems(n, BLOCK);
+    for (buf, width, _) in &words {
+        let sorted = gather_fixed(ctx, buf, width.bytes(), &perm, n)?;
+        let k = if *width == KeyWidth::U32 { "mark_changes_u32" } else { "mark_changes_u64" };
+        ctx.launch(Kernel::new("groupby", k), rows, &[(&sorted).into(), KernelArg::U64(n as u64), (&flags).into()])?;
+    }
+    // Size readback: the number of groups sizes every output.
+    let (scan, groups) = exclusive_scan(ctx, &flags, n, ScanType::U32)?;
+    let groups = groups as usize;
+    let starts = ctx.alloc((groups + 1) * 4)?;
+    ctx.launch(
+        Kernel::new("groupby", "segment_starts"),
+        rows,
+        &[(&flags).into(), (&scan).into(), KernelArg::U64(n as u64), (&starts).into()],
+    )?;
+    Ok(SortedGroups { words, perm, starts, groups })
+}
+
+/// The last sorted row of each group, as an input row number.
+pub(crate) fn last_rows(
+    ctx: &ExecContext,
+    perm: &DeviceBuffer,
+    starts: &DeviceBuffer,
+    groups: usize,
+) -> Result<DeviceBuffer> {
+    let last = ctx.alloc(groups.max(1) * 4)?;
+    ctx.launch(
+        Kernel::new("groupby", "segment_lasts"),
+        LaunchConfig::for_elems(groups, BLOCK),
+        &[perm.into(), starts.into(), KernelArg::U64(groups as u64), (&last).into()],
+    )?;
+    Ok(last)
 }
 
 /// The groups of the sorted rows, and where their kernels report decimal overflow.
