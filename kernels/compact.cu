@@ -84,3 +84,24 @@ extern "C" __global__ void iota_u32(u32* out, u32 start, u64 n) {
     if (i < n) out[i] = start + (u32)i;
 }
 EMBER_SIM_EXPORT(iota_u32)
+
+// Concatenation (ember-ops/src/concat.rs): bits [0, n) of `src` (null: all set) to bits
+// [dst_bit, dst_bit + n) of `dst` (zeroed by the host), one thread per source word.
+extern "C" __global__ void concat_bits(const u32* src, u64 n, u32* dst, u64 dst_bit) {
+    const u64 w = ember_gid();
+    if (w * 32 >= n) return;
+    const u64 bits = n - w * 32 < 32 ? n - w * 32 : 32;
+    const u32 word = (src ? src[w] : 0xffffffffu) & (bits == 32 ? 0xffffffffu : ((1u << bits) - 1u));
+    const u64 at = dst_bit + w * 32;
+    const u32 shift = (u32)(at & 31);
+    atomicOr(&dst[at >> 5], word << shift);
+    if (shift && (word >> (32 - shift))) atomicOr(&dst[(at >> 5) + 1], word >> (32 - shift));
+}
+EMBER_SIM_EXPORT(concat_bits)
+
+// String offsets of one part, shifted by `delta` (the bytes before it), to dst[0..n].
+extern "C" __global__ void rebase_offsets(const i64* src, u64 n, i64 delta, i64* dst) {
+    const u64 i = ember_gid();
+    if (i < n) dst[i] = src[i] + delta;
+}
+EMBER_SIM_EXPORT(rebase_offsets)

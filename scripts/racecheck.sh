@@ -9,7 +9,7 @@
 #      release/acquire. It must report every planted race of kernels/sim_checks.cu (tests/tsan.rs)
 #      and nothing in the primitives, the emulator checks, Q6, the differential test at every
 #      boundary size (the random-size ones take too long under TSan's ~100x slowdown), and the
-#      sort, group-by and join tests on Sim.
+#      sort, group-by, join, unique and concat tests on Sim.
 # Prints, last, how many kernel launches (and distinct kernels) ran under each mode and how many
 # TSan reports there were. Extra arguments go to the three order passes' `cargo test` (e.g. `--release`).
 set -euo pipefail
@@ -52,7 +52,7 @@ CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out
   cargo test -q --test differential -- gpu_equals_cpu_at_every_boundary_size
 # The race-prone kernels of the relational ops: radix sort scatter, group folds, join searches.
 CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out/launches-tsan" \
-  cargo test -q --test sort --test groupby --test join -- sim
+  cargo test -q --test sort --test groupby --test join --test unique --test concat -- sim
 
 echo
 echo "==> race check summary (seed $seed)"

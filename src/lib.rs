@@ -23,6 +23,7 @@ pub use arrow;
 pub use ember_core::{format_decimal, Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result, Scalar};
 pub use ember_gpu as gpu;
 pub use ember_ops as ops;
+pub use ember_ops::concat::concat;
 pub use ember_ops::{expr, filter, groupby, join, reduce, sort, unique};
 pub use ember_plan as plan;
 pub use ember_plan::{LazyFrame, LogicalPlan};

@@ -4,6 +4,7 @@
 //! device. Plans, `LazyFrame` and the `DataFrame` methods are in `ember-plan`, above this crate.
 #![warn(missing_docs)]
 
+pub mod concat;
 pub mod executor;
 pub mod expr;
 pub mod filter;

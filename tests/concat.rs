@@ -1,0 +1,24 @@
+//! `concat` on every device against arrow-rs' concat of the host batches: random frames with nulls
+//! of every column type, part sizes that do not line up with 32-bit bitmap words, empty parts.
+mod common;
+use common::{host, random_batch};
+use ember::prelude::*;
+
+test_device!(concat_equals_arrows_on_random_parts, |device: Device| {
+    let sizes = [33usize, 7, 0, 40, 1, 256];
+    let batches: Vec<_> = sizes.iter().enumerate().map(|(i, &n)| random_batch(n, i as u64 + 5)).collect();
+    let frames: Vec<DataFrame> =
+        batches.iter().map(|b| DataFrame::from_record_batch(b).unwrap().to(device).unwrap()).collect();
+    let got = host(&ember::concat(&frames).unwrap());
+    let want = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    assert_eq!(got.num_rows(), sizes.iter().sum::<usize>());
+    for (g, w) in got.columns().iter().zip(want.columns()) {
+        let g = arrow::compute::cast(g, w.data_type()).unwrap();
+        assert_eq!(g.as_ref(), w.as_ref(), "column of {} on {device}", w.data_type());
+    }
+    // mismatched schemas are an error naming both
+    let other = frames[0].lazy().select([col("a")]).collect().unwrap();
+    let err = ember::concat(&[frames[0].clone(), other]).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains("same columns")), "{err}");
+    assert!(ember::concat(&[]).is_err());
+});
