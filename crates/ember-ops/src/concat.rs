@@ -122,7 +122,7 @@ fn concat_device(ctx: &ExecContext, parts: &[&DeviceColumn]) -> Result<DeviceCol
                 if size > 0 {
                     ctx.copy(p.values(), 0, &bytes, byte, size)?;
                 }
-                if p.len() > 0 {
+                if !p.is_empty() {
                     let part_offsets = ctx.alloc(p.len() * 8)?;
                     ctx.launch(
                         Kernel::new("compact", "rebase_offsets"),
@@ -147,7 +147,7 @@ fn concat_device(ctx: &ExecContext, parts: &[&DeviceColumn]) -> Result<DeviceCol
             let v = ctx.alloc((total * w).max(1))?;
             let mut at = 0;
             for p in parts {
-                if p.len() > 0 {
+                if !p.is_empty() {
                     ctx.copy(p.values(), 0, &v, at * w, p.len() * w)?;
                 }
                 at += p.len();
