@@ -22,3 +22,13 @@ test_device!(concat_equals_arrows_on_random_parts, |device: Device| {
     assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains("same columns")), "{err}");
     assert!(ember::concat(&[]).is_err());
 });
+
+test_device!(head_and_tail_clamp_to_the_frame, |device: Device| {
+    let batch = random_batch(40, 3);
+    let df = DataFrame::from_record_batch(&batch).unwrap().to(device).unwrap();
+    let b = |d: &DataFrame| host(d).column_by_name("b").unwrap().clone();
+    assert_eq!(b(&df.head(3).unwrap()).as_ref(), batch.column_by_name("b").unwrap().slice(0, 3).as_ref());
+    assert_eq!(b(&df.tail(5).unwrap()).as_ref(), batch.column_by_name("b").unwrap().slice(35, 5).as_ref());
+    assert_eq!(df.tail(100).unwrap().num_rows(), 40);
+    assert_eq!(df.head(0).unwrap().num_rows(), 0);
+});

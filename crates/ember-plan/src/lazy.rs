@@ -204,6 +204,12 @@ pub trait DataFrameOps {
     }
     /// Evaluates `expr` to a column on the frame's device.
     fn evaluate(&self, expr: &Expr) -> Result<ember_core::Column>;
+    /// The first `n` rows (all of them if fewer).
+    fn head(&self, n: usize) -> Result<DataFrame> {
+        self.lazy().head(n).collect()
+    }
+    /// The last `n` rows (all of them if fewer).
+    fn tail(&self, n: usize) -> Result<DataFrame>;
     /// `agg(expr)` over all rows.
     fn agg(&self, expr: Expr, agg: Agg) -> Result<Scalar> {
         let out = self.lazy().aggregate([AggExpr { agg, expr, name: "agg".into() }]).collect()?;
@@ -238,5 +244,9 @@ impl DataFrameOps for DataFrame {
     }
     fn evaluate(&self, expr: &Expr) -> Result<ember_core::Column> {
         ember_ops::expr::evaluate(self, expr)
+    }
+    fn tail(&self, n: usize) -> Result<DataFrame> {
+        let len = self.num_rows();
+        self.lazy().slice(len.saturating_sub(n), n).collect()
     }
 }
