@@ -114,6 +114,9 @@
 #define EMBER_ABI_OP_SELECT 14
 // dst = date part `aux` (EMBER_ABI_DATE_*) of the date32 in a, as i32
 #define EMBER_ABI_OP_DATE_PART 15
+// dst = a rounded half away from zero: floats by the power of ten in const imm (f64 bits);
+// decimals to a multiple of the i128 const imm (checked against the limit const imm + 2)
+#define EMBER_ABI_OP_ROUND 16
 
 // Date parts (`aux` of OP_DATE_PART).
 // proleptic Gregorian year

@@ -295,6 +295,29 @@ __device__ __forceinline__ void expr_run(const EmberExprProgram& p, u64 row, Exp
                 v = take ? va : vb;
                 break;
             }
+            case EMBER_ABI_OP_ROUND:
+                v = va;
+                lo = r.lo[a];
+                hi = r.hi[a];
+                if (t == EMBER_ABI_TY_F64) {
+                    const f64 p10 = as_f64(p.consts[in.imm]);
+                    lo = f64_bits(round(as_f64(lo) * p10) / p10);
+                } else if (t == EMBER_ABI_TY_F32) {
+                    const f32 p10 = (f32)as_f64(p.consts[in.imm]);
+                    lo = f32_bits(roundf(as_f32(lo) * p10) / p10);
+                } else if (t == EMBER_ABI_TY_DEC) {
+                    const i128 f = const128(p, in.imm), x = as_i128(lo, hi);
+                    i128 q = x / f;
+                    const i128 rem = x % f;
+                    if ((rem < 0 ? -rem : rem) * 2 >= f) q += x < 0 ? -1 : 1;
+                    bool ovf = false;
+                    const i128 y = ember_mul_ovf(q, f, ovf);
+                    const i128 lim = const128(p, in.imm + 2);
+                    if (ovf || y >= lim || y <= -lim) e |= EMBER_ABI_ERR_OVERFLOW;
+                    lo = (u64)(u128)y;
+                    hi = (u64)((u128)y >> 64);
+                }
+                break;
             case EMBER_ABI_OP_DATE_PART:
                 v = va;
                 lo = (u64)(i64)date_part(in.aux, (i64)r.lo[a]);

@@ -317,3 +317,35 @@ test_device!(widening_casts_convert_and_narrowing_ones_are_type_errors, |device:
     assert!(matches!(df.evaluate(&col("x").cast(DType::Int8)), Err(Error::Type { .. })));
     assert!(matches!(df.evaluate(&col("d").cast(DType::Int64)), Err(Error::Type { .. })));
 });
+
+test_device!(round_is_half_away_from_zero_and_exact_for_decimals, |device: Device| {
+    let f: ArrayRef = Arc::new(Float64Array::from(vec![Some(2.5), Some(-2.5), Some(1.2345), None, Some(0.0)]));
+    let d: ArrayRef = Arc::new(
+        Decimal128Array::from(vec![Some(125), Some(-125), Some(9999), None, Some(124)])
+            .with_precision_and_scale(4, 2)
+            .unwrap(),
+    );
+    let i: ArrayRef = Arc::new(Int32Array::from(vec![Some(7), Some(-7), Some(0), None, Some(1)]));
+    let df = frame(vec![("f", f), ("d", d), ("i", i)], device);
+    assert_eq!(
+        eval(&df, col("f").round(0)).as_ref(),
+        &Float64Array::from(vec![Some(3.0), Some(-3.0), Some(1.0), None, Some(0.0)]) as &dyn Array
+    );
+    assert_eq!(
+        eval(&df, col("f").round(2)).as_ref(),
+        &Float64Array::from(vec![Some(2.5), Some(-2.5), Some(1.23), None, Some(0.0)]) as &dyn Array
+    );
+    let r1 = eval(&df, col("d").round(1));
+    assert_eq!(r1.data_type(), &arrow::datatypes::DataType::Decimal128(5, 2));
+    let r1 = r1.as_any().downcast_ref::<Decimal128Array>().unwrap();
+    assert_eq!(r1.iter().collect::<Vec<_>>(), vec![Some(130), Some(-130), Some(10000), None, Some(120)]);
+    let r0 = eval(&df, col("d").round(0));
+    let r0 = r0.as_any().downcast_ref::<Decimal128Array>().unwrap();
+    assert_eq!(r0.iter().collect::<Vec<_>>(), vec![Some(100), Some(-100), Some(10000), None, Some(100)]);
+    assert_eq!(
+        eval(&df, col("i").round(1)).as_ref(),
+        &Int32Array::from(vec![Some(7), Some(-7), Some(0), None, Some(1)]) as &dyn Array
+    );
+    let s: ArrayRef = Arc::new(StringArray::from(vec!["a"]));
+    assert!(matches!(frame(vec![("s", s)], device).evaluate(&col("s").round(1)), Err(Error::Type { .. })));
+});

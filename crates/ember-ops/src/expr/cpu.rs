@@ -316,6 +316,12 @@ fn eval(df: &DataFrame, expr: &Expr, rows: Option<(usize, usize)>) -> Result<Val
             super::types::check_cast(v.dtype()?, *to)?;
             v.cast(&to.to_arrow())?
         }
+        Expr::Round { expr: inner, decimals } => {
+            let v = eval(df, inner, rows)?;
+            let per_row = matches!(v, Val::Array(_));
+            let (Val::Array(a) | Val::Scalar(a)) = v;
+            Val::wrap(round(&a, *decimals)?, per_row)
+        }
         Expr::StrLen(inner) => {
             let v = eval(df, inner, rows)?;
             let per_row = matches!(v, Val::Array(_));
@@ -346,6 +352,40 @@ fn when(cond: Val, t: Val, o: Val) -> Result<Val> {
         Val::Array(_) => zip(&mask, t.datum().as_ref(), o.datum().as_ref())?,
     };
     Ok(Val::wrap(out, per_row))
+}
+
+/// Each value rounded half away from zero to `decimals` digits (hand-written: arrow-rs has no
+/// round kernel). Floats: `(x * 10^d).round() / 10^d` in their type, as the GPU computes it;
+/// decimals exactly, one more digit of precision (an overflow past 38 digits is an error).
+fn round(a: &ArrayRef, decimals: u32) -> Result<ArrayRef> {
+    use arrow::datatypes::{Decimal128Type, Float32Type, Float64Type};
+    Ok(match a.data_type() {
+        DataType::Float64 => {
+            let p = 10f64.powi(decimals as i32);
+            Arc::new(a.as_primitive::<Float64Type>().unary::<_, Float64Type>(|x| (x * p).round() / p))
+        }
+        DataType::Float32 => {
+            let p = 10f64.powi(decimals as i32) as f32;
+            Arc::new(a.as_primitive::<Float32Type>().unary::<_, Float32Type>(|x| (x * p).round() / p))
+        }
+        DataType::Decimal128(precision, scale) => {
+            let out_precision = (*precision + 1).min(38);
+            let digits = (*scale as i64 - decimals as i64).max(0) as u32;
+            let f = 10i128.checked_pow(digits).unwrap_or(i128::MAX);
+            let lim = 10i128.checked_pow(out_precision as u32).unwrap_or(i128::MAX);
+            let rounded = a.as_primitive::<Decimal128Type>().try_unary::<_, Decimal128Type, _>(|x| {
+                let (q, r) = (x / f, x % f);
+                let q = if r.unsigned_abs() * 2 >= f as u128 { q + x.signum() } else { q };
+                q.checked_mul(f).filter(|y| y.unsigned_abs() < lim as u128).ok_or_else(|| {
+                    ArrowError::ComputeError(format!("round: the result has more than {out_precision} digits"))
+                })
+            });
+            let rounded = rounded.map_err(|e| Error::Overflow(e.to_string()))?;
+            Arc::new(rounded.with_precision_and_scale(out_precision, *scale)?)
+        }
+        DataType::Null => a.clone(),
+        _ => a.clone(), // integers are whole already
+    })
 }
 
 /// A part of each date (arrow-rs `date_part`; the ISO weekday is its Monday-0 weekday plus one).

@@ -199,6 +199,15 @@ pub enum Expr {
     },
     /// The number of characters of a utf8 value, as `UInt32` (polars' `str.len_chars`).
     StrLen(Box<Expr>),
+    /// `expr` rounded to `decimals` digits after the point, half away from zero: floats as
+    /// `(x * 10^d).round() / 10^d` in their type, decimals exactly (keeping their scale, one more
+    /// digit of precision), integers unchanged.
+    Round {
+        /// The operand.
+        expr: Box<Expr>,
+        /// Digits kept after the point.
+        decimals: u32,
+    },
     /// `expr` as type `to`: the widening casts (to a type that holds every value of the
     /// operand's: wider integers, integers and decimals to floats or wider decimals) for now;
     /// narrowing and string casts are a type error naming the pair.
@@ -293,7 +302,8 @@ impl Expr {
             | Expr::DatePart { expr: e, .. }
             | Expr::StrSlice { expr: e, .. }
             | Expr::StrLen(e)
-            | Expr::Cast { expr: e, .. } => vec![e],
+            | Expr::Cast { expr: e, .. }
+            | Expr::Round { expr: e, .. } => vec![e],
             Expr::When { cond, then, otherwise } => vec![cond, then, otherwise],
         }
     }
@@ -316,6 +326,7 @@ impl Expr {
             Expr::StrSlice { expr, offset, length } => Expr::StrSlice { expr: g(expr)?, offset, length },
             Expr::StrLen(e) => Expr::StrLen(g(e)?),
             Expr::Cast { expr, to } => Expr::Cast { expr: g(expr)?, to },
+            Expr::Round { expr, decimals } => Expr::Round { expr: g(expr)?, decimals },
         })
     }
 
@@ -475,6 +486,10 @@ impl Expr {
     pub fn str_len(self) -> Expr {
         Expr::StrLen(Box::new(self))
     }
+    /// `self` rounded to `decimals` digits (see [`Expr::Round`]).
+    pub fn round(self, decimals: u32) -> Expr {
+        Expr::Round { expr: Box::new(self), decimals }
+    }
     /// `self` as type `to` (see [`Expr::Cast`]).
     pub fn cast(self, to: DType) -> Expr {
         Expr::Cast { expr: Box::new(self), to }
@@ -527,6 +542,7 @@ impl fmt::Display for Expr {
             },
             Expr::StrLen(e) => write!(f, "{e}.str_len()"),
             Expr::Cast { expr, to } => write!(f, "CAST({expr} AS {to})"),
+            Expr::Round { expr, decimals } => write!(f, "round({expr}, {decimals})"),
         }
     }
 }

@@ -315,6 +315,21 @@ impl<'a> Builder<'a> {
                 self.release(c);
                 Ok(a)
             }
+            TypedExpr::Round { expr, decimals, dtype } => {
+                let a = self.compile(expr)?;
+                let imm = match *dtype {
+                    DType::Decimal128 { precision, scale } => {
+                        let digits = (scale as i64 - *decimals as i64).max(0) as u32;
+                        let factor = 10i128.checked_pow(digits).unwrap_or(i128::MAX);
+                        let lim = 10i128.checked_pow(precision as u32).unwrap_or(i128::MAX);
+                        self.const128_pair(factor, lim)?
+                    }
+                    DType::Float32 | DType::Float64 => self.constant(&[10f64.powi(*decimals as i32).to_bits()])?,
+                    _ => return Ok(a), // integers are whole already
+                };
+                self.emit(Instr::new(abi::OP_ROUND, code_of(*dtype)?, a, a, 0).with(0, imm))?;
+                Ok(a)
+            }
             TypedExpr::DatePart { part, expr } => {
                 let a = self.compile(expr)?;
                 let aux = match part {

@@ -11,7 +11,7 @@
 //! assert_eq!(t.dtype(), DType::Int64);
 //! assert!(matches!(&t, TypedExpr::Binary { left, .. } if matches!(**left, TypedExpr::Cast { .. })));
 //! ```
-use super::types::{binary_plan, check_cast, expect_operand, when_type};
+use super::types::{binary_plan, check_cast, expect_operand, round_type, when_type};
 use super::{BinaryOp, DatePart, Expr, StrOp};
 use ember_core::{type_bail, DType, DataFrame, Device, Error, Field, Result, Scalar};
 use std::sync::Arc;
@@ -100,6 +100,15 @@ pub enum TypedExpr {
     },
     /// The number of characters of a utf8 value, `UInt32`.
     StrLen(Box<TypedExpr>),
+    /// `expr` rounded to `decimals` digits ([`super::Expr::Round`]), of type `dtype`.
+    Round {
+        /// The operand.
+        expr: Box<TypedExpr>,
+        /// Digits kept.
+        decimals: u32,
+        /// The result type.
+        dtype: DType,
+    },
 }
 
 impl TypedExpr {
@@ -109,7 +118,7 @@ impl TypedExpr {
             TypedExpr::Column { dtype, .. } | TypedExpr::Literal { dtype, .. } | TypedExpr::Binary { dtype, .. } => {
                 *dtype
             }
-            TypedExpr::Cast { to, .. } | TypedExpr::When { dtype: to, .. } => *to,
+            TypedExpr::Cast { to, .. } | TypedExpr::When { dtype: to, .. } | TypedExpr::Round { dtype: to, .. } => *to,
             TypedExpr::Not(_) | TypedExpr::IsNull(_) | TypedExpr::IsNotNull(_) | TypedExpr::Str { .. } => DType::Bool,
             TypedExpr::DatePart { .. } => DType::Int32,
             TypedExpr::StrSlice { .. } => DType::Utf8,
@@ -124,7 +133,8 @@ impl TypedExpr {
             TypedExpr::Cast { expr, .. }
             | TypedExpr::Str { expr, .. }
             | TypedExpr::DatePart { expr, .. }
-            | TypedExpr::StrSlice { expr, .. } => vec![expr],
+            | TypedExpr::StrSlice { expr, .. }
+            | TypedExpr::Round { expr, .. } => vec![expr],
             TypedExpr::Not(e) | TypedExpr::IsNull(e) | TypedExpr::IsNotNull(e) | TypedExpr::StrLen(e) => vec![e],
             TypedExpr::When { cond, then, otherwise, .. } => vec![cond, then, otherwise],
             TypedExpr::Binary { left, right, .. } => vec![left, right],
@@ -206,6 +216,11 @@ fn resolve_opt(expr: &Expr, fields: &[Field]) -> Result<Option<TypedExpr>> {
             length: *length,
         },
         Expr::StrLen(e) => TypedExpr::StrLen(Box::new(operand("str_len", e, fields, DType::Utf8)?)),
+        Expr::Round { expr, decimals } => {
+            let Some(inner) = resolve_opt(expr, fields)? else { return Ok(None) };
+            let dtype = round_type(inner.dtype())?;
+            TypedExpr::Round { expr: Box::new(inner), decimals: *decimals, dtype }
+        }
         Expr::Cast { expr, to } => {
             let inner = resolve_opt(expr, fields)?;
             check_cast(inner.as_ref().map(|e| e.dtype()), *to)?;

@@ -239,6 +239,17 @@ pub fn dtype_of(expr: &Expr, fields: &[Field]) -> Result<Option<DType>> {
             check_cast(dtype_of(expr, fields)?, *to)?;
             Some(*to)
         }
+        Expr::Round { expr, .. } => dtype_of(expr, fields)?.map(round_type).transpose()?,
+    })
+}
+
+/// The type of `round(x)` for `x` of type `t`: floats and integers keep theirs, a decimal gains
+/// one digit of precision (99.99 rounds to 100.0).
+pub fn round_type(t: DType) -> Result<DType> {
+    Ok(match t {
+        DType::Decimal128 { precision, scale } => DType::Decimal128 { precision: (precision + 1).min(38), scale },
+        t if t.is_numeric() => t,
+        t => type_bail!("round", "needs a numeric operand, got {t}"),
     })
 }
 
