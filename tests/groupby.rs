@@ -214,3 +214,37 @@ test_device!(decimal_group_sums_past_38_digits_are_an_overflow_error, |device: D
     let err = df.lazy().group_by([col("k")]).agg([col("d").sum()]).collect().unwrap_err();
     assert!(matches!(err, Error::Overflow(_)), "{err} on {device}");
 });
+
+test_device!(maintain_order_lists_groups_by_their_first_row, |device: Device| {
+    for &n in &[0usize, 1, 257, 1025] {
+        let batch = random_batch(n, n as u64 + 41);
+        let df = DataFrame::from_record_batch(&batch).unwrap().to(device).unwrap();
+        let out = df
+            .lazy()
+            .group_by([col("s"), col("f")])
+            .maintain_order()
+            .agg([col("b").sum().alias("b_sum")])
+            .collect()
+            .unwrap();
+        let got = host(&out);
+        // The oracle: key tuples in order of first appearance.
+        let (s, f) = (batch.column_by_name("s").unwrap(), batch.column_by_name("f").unwrap());
+        let mut seen: Vec<Vec<Option<K>>> = Vec::new();
+        for i in 0..n {
+            let k = vec![key_at(s, i), key_at(f, i)];
+            if !seen.contains(&k) {
+                seen.push(k);
+            }
+        }
+        let have: Vec<Vec<Option<K>>> =
+            (0..got.num_rows()).map(|i| vec![key_at(got.column(0), i), key_at(got.column(1), i)]).collect();
+        assert_eq!(have, seen, "n={n} on {device}");
+    }
+    let plan = DataFrame::from_record_batch(&random_batch(8, 1))
+        .unwrap()
+        .lazy()
+        .group_by([col("a")])
+        .maintain_order()
+        .agg([col("b").sum()]);
+    assert!(plan.explain().unwrap().contains("MAINTAIN ORDER"));
+});

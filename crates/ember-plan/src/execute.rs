@@ -3,7 +3,7 @@ use crate::plan::LogicalPlan;
 use ember_core::{Column, DataFrame, Device, Result};
 use ember_gpu::ExecContext;
 use ember_ops::{
-    expr::evaluate_in, filter::filter_in, groupby::group_by_in, join::join_in, reduce::reduce_where_in,
+    expr::evaluate_in, filter::filter_in, groupby::group_by_ordered_in, join::join_in, reduce::reduce_where_in,
     slice::slice_in, sort::sort_in,
 };
 
@@ -49,7 +49,9 @@ pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFram
         LogicalPlan::Unique { input, subset, keep } => {
             ember_ops::unique::unique_in(ctx, &run(input)?, subset.as_deref(), *keep)
         }
-        LogicalPlan::GroupBy { input, keys, aggs } => group_by_in(ctx, &run(input)?, keys, aggs),
+        LogicalPlan::GroupBy { input, keys, aggs, maintain_order } => {
+            group_by_ordered_in(ctx, &run(input)?, keys, aggs, *maintain_order)
+        }
         LogicalPlan::Join { left, right, args } => join_in(ctx, &run(left)?, &run(right)?, args),
     }
 }

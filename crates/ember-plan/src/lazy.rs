@@ -87,7 +87,7 @@ impl LazyFrame {
     /// Groups by `keys`; finish with [`LazyGroupBy::agg`]:
     /// `lf.group_by([col("k")]).agg([col("v").sum(), col("v").mean().alias("avg")])`.
     pub fn group_by(self, keys: impl IntoIterator<Item = Expr>) -> LazyGroupBy {
-        LazyGroupBy { input: self, keys: keys.into_iter().collect() }
+        LazyGroupBy { input: self, keys: keys.into_iter().collect(), maintain_order: false }
     }
 
     /// Rows ordered by `keys` (stable; see [`ember_ops::sort`]): `["a", "b"]`, or
@@ -157,13 +157,21 @@ fn scan_device(plan: &LogicalPlan) -> Result<Device> {
 pub struct LazyGroupBy {
     input: LazyFrame,
     keys: Vec<Expr>,
+    maintain_order: bool,
 }
 
 impl LazyGroupBy {
+    /// Lists the groups in order of their first row instead of sorted by key (polars'
+    /// `maintain_order=True`).
+    pub fn maintain_order(mut self) -> LazyGroupBy {
+        self.maintain_order = true;
+        self
+    }
+
     /// One row per group: the keys, then `aggs` over the group's rows (see [`ember_ops::groupby`]).
     pub fn agg(self, aggs: impl IntoIterator<Item = AggExpr>) -> LazyFrame {
-        let (keys, aggs) = (self.keys, aggs.into_iter().collect());
-        self.input.then(|input| LogicalPlan::GroupBy { input, keys, aggs })
+        let (keys, aggs, maintain_order) = (self.keys, aggs.into_iter().collect(), self.maintain_order);
+        self.input.then(|input| LogicalPlan::GroupBy { input, keys, aggs, maintain_order })
     }
 }
 

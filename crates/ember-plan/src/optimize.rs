@@ -33,7 +33,9 @@ fn map_input(plan: LogicalPlan, f: impl Fn(LogicalPlan) -> LogicalPlan) -> Logic
         LogicalPlan::Slice { input, offset, len } => LogicalPlan::Slice { input: Box::new(f(*input)), offset, len },
         LogicalPlan::Sort { input, keys } => LogicalPlan::Sort { input: Box::new(f(*input)), keys },
         LogicalPlan::Unique { input, subset, keep } => LogicalPlan::Unique { input: Box::new(f(*input)), subset, keep },
-        LogicalPlan::GroupBy { input, keys, aggs } => LogicalPlan::GroupBy { input: Box::new(f(*input)), keys, aggs },
+        LogicalPlan::GroupBy { input, keys, aggs, maintain_order } => {
+            LogicalPlan::GroupBy { input: Box::new(f(*input)), keys, aggs, maintain_order }
+        }
         LogicalPlan::Join { left, right, args } => {
             LogicalPlan::Join { left: Box::new(f(*left)), right: Box::new(f(*right)), args }
         }
@@ -65,7 +67,8 @@ fn fold(plan: &LogicalPlan) -> Result<LogicalPlan> {
         LogicalPlan::Slice { input: i, offset, len } => {
             LogicalPlan::Slice { input: input(i)?, offset: *offset, len: *len }
         }
-        LogicalPlan::GroupBy { input: i, keys, aggs } => LogicalPlan::GroupBy {
+        LogicalPlan::GroupBy { input: i, keys, aggs, maintain_order } => LogicalPlan::GroupBy {
+            maintain_order: *maintain_order,
             input: input(i)?,
             keys: keys.iter().map(fold_constants).collect::<Result<_>>()?,
             aggs: aggs
@@ -204,12 +207,12 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
         LogicalPlan::Slice { input, offset, len } => {
             LogicalPlan::Slice { input: Box::new(prune(*input, needed)), offset, len }
         }
-        LogicalPlan::GroupBy { input, keys, aggs } => {
+        LogicalPlan::GroupBy { input, keys, aggs, maintain_order } => {
             let mut child = BTreeSet::new();
             for e in keys.iter().chain(aggs.iter().map(|a| &a.expr)) {
                 columns_of(e, &mut child);
             }
-            LogicalPlan::GroupBy { input: Box::new(prune(*input, Some(&child))), keys, aggs }
+            LogicalPlan::GroupBy { input: Box::new(prune(*input, Some(&child))), keys, aggs, maintain_order }
         }
         // Not pruned through yet: each side keeps its columns.
         LogicalPlan::Join { left, right, args } => {
@@ -235,7 +238,7 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
 /// Whether `input` is a group-by whose output order already is `keys` (ascending, nulls first,
 /// a prefix of its key columns).
 fn sorted_by_group_keys(input: &LogicalPlan, keys: &[ember_ops::sort::SortKey]) -> bool {
-    let LogicalPlan::GroupBy { keys: group_keys, .. } = input else { return false };
+    let LogicalPlan::GroupBy { keys: group_keys, maintain_order: false, .. } = input else { return false };
     keys.len() <= group_keys.len()
         && keys
             .iter()

@@ -211,6 +211,9 @@ pub enum LogicalPlan {
         keys: Vec<Expr>,
         /// The aggregations.
         aggs: Vec<AggExpr>,
+        /// Groups in order of their first row (else sorted by key).
+        #[serde(default)]
+        maintain_order: bool,
     },
     /// An equi-join of two inputs (see [`ember_ops::join`]).
     Join {
@@ -271,7 +274,7 @@ impl LogicalPlan {
                 }
                 out
             }
-            LogicalPlan::GroupBy { input, keys, aggs } => {
+            LogicalPlan::GroupBy { input, keys, aggs, .. } => {
                 ember_ops::groupby::output_fields(&input.schema()?, keys, aggs)?
             }
             LogicalPlan::Join { left, right, args } => {
@@ -374,13 +377,14 @@ impl LogicalPlan {
                 let nulls = if args.nulls_equal { " NULLS EQUAL" } else { "" };
                 writeln!(f, "{pad}JOIN {:?} ON [{}]{nulls}", args.how, on.join(", "))?
             }
-            LogicalPlan::GroupBy { keys, aggs, .. } => {
+            LogicalPlan::GroupBy { keys, aggs, maintain_order, .. } => {
                 let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                let ordered = if *maintain_order { " MAINTAIN ORDER" } else { "" };
                 let items: Vec<String> = aggs
                     .iter()
                     .map(|a| format!("{}({}) AS {}", format!("{:?}", a.agg).to_lowercase(), a.expr, a.name))
                     .collect();
-                writeln!(f, "{pad}GROUP BY [{}] AGG [{}]", keys.join(", "), items.join(", "))?
+                writeln!(f, "{pad}GROUP BY [{}]{ordered} AGG [{}]", keys.join(", "), items.join(", "))?
             }
             LogicalPlan::Aggregate { predicate, aggs, .. } => {
                 let items: Vec<String> = aggs

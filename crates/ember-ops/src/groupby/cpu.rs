@@ -18,16 +18,29 @@ use ember_core::{Column, DType, DataFrame, Device, Error, Field, Result};
 use rayon::prelude::*;
 use std::sync::Arc;
 
-pub(crate) fn group_by(df: &DataFrame, keys: &[Expr], aggs: &[Aggregation], fields: &[Field]) -> Result<DataFrame> {
+pub(crate) fn group_by(
+    df: &DataFrame,
+    keys: &[Expr],
+    aggs: &[Aggregation],
+    fields: &[Field],
+    maintain_order: bool,
+) -> Result<DataFrame> {
     let n = df.num_rows();
     let key_arrays = keys.iter().map(|k| Ok(evaluate(df, k)?.as_host()?.clone())).collect::<Result<Vec<ArrayRef>>>()?;
     let groups = group_rows(&key_arrays, n)?;
     let g = groups.first_rows.len();
     let firsts = UInt32Array::from(groups.first_rows.clone());
     let group_keys = key_arrays.iter().map(|a| Ok(take(a, &firsts, None)?)).collect::<Result<Vec<_>>>()?;
-    // Groups are numbered by first appearance; the output lists them sorted by key.
+    // Groups are numbered by first appearance per hash partition; the output lists them sorted by
+    // key, or by first row.
     let opts = vec![SortOptions { descending: false, nulls_first: true }; keys.len()];
-    let order = UInt32Array::from(sorted_rows(&group_keys, &opts, g)?);
+    let order = if maintain_order {
+        let mut by_first: Vec<u32> = (0..g as u32).collect();
+        by_first.sort_unstable_by_key(|&k| groups.first_rows[k as usize]);
+        UInt32Array::from(by_first)
+    } else {
+        UInt32Array::from(sorted_rows(&group_keys, &opts, g)?)
+    };
     let values =
         aggs.iter().map(|a| Ok(evaluate(df, &value_expr(a))?.as_host()?.clone())).collect::<Result<Vec<_>>>()?;
     let results = aggs

@@ -21,6 +21,7 @@ pub(crate) fn group_by(
     keys: &[Expr],
     aggs: &[Aggregation],
     fields: &[Field],
+    maintain_order: bool,
 ) -> Result<DataFrame> {
     let n = df.num_rows();
     let key_cols = keys.iter().map(|k| evaluate_in(Some(ctx), df, k)).collect::<Result<Vec<_>>>()?;
@@ -69,6 +70,14 @@ pub(crate) fn group_by(
     }
     if ctx.download::<u32>(&err, 1)?[0] != 0 {
         return Err(Error::Overflow("sum of decimals in group_by: a group's total exceeds 38 digits".into()));
+    }
+    if maintain_order {
+        // Groups by their first row: sort the first rows' numbers, reorder every column.
+        let bits = (u32::BITS - (n as u32).leading_zeros()).max(1);
+        let order = argsort(ctx, &[KeyWord { keys: &firsts, width: KeyWidth::U32, bits }], groups)?;
+        for (_, c) in columns.iter_mut() {
+            *c = Column::Device(gather_column(ctx, c.as_device()?, &order, groups)?);
+        }
     }
     DataFrame::from_columns(columns, df.device())
 }

@@ -3,7 +3,7 @@
 //! rules) over each group's rows. A null key is a group of its own (as polars).
 //!
 //! Output order: groups sorted by their keys (ascending, nulls first), so every device returns the
-//! same frame. Both engines are sort-based today: a stable sort by the keys, group boundaries
+//! same frame; with `maintain_order` ([`group_by_ordered_in`]), in order of each group's first row. Both engines are sort-based today: a stable sort by the keys, group boundaries
 //! where a key changes, then each group folded in input order (integer and decimal results are
 //! exact everywhere; float sums agree to rounding, as [`crate::reduce`] says).
 //!
@@ -95,12 +95,24 @@ pub fn group_by_in(
     keys: &[Expr],
     aggs: &[Aggregation],
 ) -> Result<DataFrame> {
+    group_by_ordered_in(ctx, df, keys, aggs, false)
+}
+
+/// [`group_by_in`], with the groups in order of their first row when `maintain_order` (polars'
+/// `maintain_order=True`) instead of sorted by key.
+pub fn group_by_ordered_in(
+    ctx: Option<&ExecContext>,
+    df: &DataFrame,
+    keys: &[Expr],
+    aggs: &[Aggregation],
+    maintain_order: bool,
+) -> Result<DataFrame> {
     let fields = output_fields(df.fields(), keys, aggs)?;
     crate::dispatch(
         df,
         ctx,
         "group_by",
-        |ctx| gpu::group_by(ctx, df, keys, aggs, &fields),
-        || cpu::group_by(df, keys, aggs, &fields),
+        |ctx| gpu::group_by(ctx, df, keys, aggs, &fields, maintain_order),
+        || cpu::group_by(df, keys, aggs, &fields, maintain_order),
     )
 }
