@@ -248,3 +248,23 @@ fn every_numeric_type_groups_alike_on_cpu_and_sim() {
     };
     assert_eq!(run(Device::Sim), run(Device::Cpu));
 }
+
+test_device!(top_k_equals_a_full_sort_then_head, |device: Device| {
+    for &n in &[0usize, 5, 257, 4099] {
+        let batch = common::random_batch(n, n as u64 + 77);
+        let df = DataFrame::from_record_batch(&batch).unwrap().to(device).unwrap();
+        for keys in [
+            vec![SortKey::new(col("a")).descending(), SortKey::new(col("t"))],
+            vec![SortKey::new(col("s")).nulls_last(), SortKey::new(col("d")).descending()],
+        ] {
+            for k in [0usize, 1, 10, 100] {
+                let plan = df.lazy().top_k(k, keys.clone());
+                assert!(n == 0 || plan.explain().unwrap().contains("TOP"), "{}", plan.explain().unwrap());
+                let got = common::host(&plan.collect().unwrap());
+                let want =
+                    common::host(&df.lazy().sort(keys.clone()).head(k).with_optimizations(false).collect().unwrap());
+                assert_eq!(got.columns(), want.columns(), "n={n} k={k} on {device}");
+            }
+        }
+    }
+});

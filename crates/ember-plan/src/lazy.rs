@@ -104,6 +104,11 @@ impl LazyFrame {
         self.then(|input| LogicalPlan::Unique { input, subset, keep })
     }
 
+    /// The first `k` rows by `keys`: `sort(keys).head(k)`, which the optimizer runs as one top-k.
+    pub fn top_k<K: Into<SortKey>>(self, k: usize, keys: impl IntoIterator<Item = K>) -> LazyFrame {
+        self.sort(keys).head(k)
+    }
+
     /// The first `n` rows.
     pub fn head(self, n: usize) -> LazyFrame {
         self.slice(0, n)

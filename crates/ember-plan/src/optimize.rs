@@ -33,6 +33,7 @@ fn map_input(plan: LogicalPlan, f: impl Fn(LogicalPlan) -> LogicalPlan) -> Logic
         LogicalPlan::Slice { input, offset, len } => LogicalPlan::Slice { input: Box::new(f(*input)), offset, len },
         LogicalPlan::Sort { input, keys } => LogicalPlan::Sort { input: Box::new(f(*input)), keys },
         LogicalPlan::Unique { input, subset, keep } => LogicalPlan::Unique { input: Box::new(f(*input)), subset, keep },
+        LogicalPlan::TopK { input, keys, k } => LogicalPlan::TopK { input: Box::new(f(*input)), keys, k },
         LogicalPlan::GroupBy { input, keys, aggs, maintain_order } => {
             LogicalPlan::GroupBy { input: Box::new(f(*input)), keys, aggs, maintain_order }
         }
@@ -82,6 +83,14 @@ fn fold(plan: &LogicalPlan) -> Result<LogicalPlan> {
         LogicalPlan::Unique { input: i, subset, keep } => {
             LogicalPlan::Unique { input: input(i)?, subset: subset.clone(), keep: *keep }
         }
+        LogicalPlan::TopK { input: i, keys, k } => LogicalPlan::TopK {
+            input: input(i)?,
+            keys: keys
+                .iter()
+                .map(|k| Ok(ember_ops::sort::SortKey { expr: fold_constants(&k.expr)?, ..k.clone() }))
+                .collect::<Result<_>>()?,
+            k: *k,
+        },
         LogicalPlan::Sort { input: i, keys } => LogicalPlan::Sort {
             input: input(i)?,
             keys: keys
@@ -146,6 +155,18 @@ fn fuse(plan: LogicalPlan) -> LogicalPlan {
         // A group-by's output is already in ascending key order, nulls first: a sort by a prefix
         // of its keys in that order does nothing.
         LogicalPlan::Sort { input, keys } if sorted_by_group_keys(&input, &keys) => fuse(*input),
+        // A slice of a sort keeps only its first offset + len rows: sort only those.
+        LogicalPlan::Slice { input, offset, len } => match *input {
+            LogicalPlan::Sort { input: inner, keys } if !sorted_by_group_keys(&inner, &keys) => {
+                let top = LogicalPlan::TopK { input: Box::new(fuse(*inner)), keys, k: offset.saturating_add(len) };
+                if offset == 0 {
+                    top
+                } else {
+                    LogicalPlan::Slice { input: Box::new(top), offset, len }
+                }
+            }
+            other => LogicalPlan::Slice { input: Box::new(fuse(other)), offset, len },
+        },
         LogicalPlan::Aggregate { input, predicate, aggs } => match *input {
             LogicalPlan::Filter { input: inner, predicate: p } => {
                 let predicate = Some(match predicate {
@@ -227,6 +248,16 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
                 child
             });
             LogicalPlan::Sort { input: Box::new(prune(*input, child.as_ref())), keys }
+        }
+        LogicalPlan::TopK { input, keys, k } => {
+            let child = needed.map(|n| {
+                let mut child = n.clone();
+                for key in &keys {
+                    columns_of(&key.expr, &mut child);
+                }
+                child
+            });
+            LogicalPlan::TopK { input: Box::new(prune(*input, child.as_ref())), keys, k }
         }
         // Every column of the input decides or is kept (a narrower input would dedupe by less).
         LogicalPlan::Unique { input, subset, keep } => {

@@ -231,6 +231,16 @@ pub enum LogicalPlan {
         /// Most significant first.
         keys: Vec<SortKey>,
     },
+    /// The first `k` rows of the input ordered by `keys` (what the optimizer makes of a sort
+    /// followed by a slice from row 0).
+    TopK {
+        /// The input.
+        input: Box<LogicalPlan>,
+        /// Most significant first.
+        keys: Vec<SortKey>,
+        /// Rows kept.
+        k: usize,
+    },
     /// One row per distinct `subset` (all columns when `None`), the first or last of each, in
     /// input order.
     Unique {
@@ -280,7 +290,7 @@ impl LogicalPlan {
             LogicalPlan::Join { left, right, args } => {
                 ember_ops::join::output_fields(&left.schema()?, &right.schema()?, args)?.0
             }
-            LogicalPlan::Sort { input, keys } => {
+            LogicalPlan::Sort { input, keys } | LogicalPlan::TopK { input, keys, .. } => {
                 let fields = input.schema()?;
                 for k in keys {
                     dtype_of(&k.expr, &fields)?;
@@ -323,6 +333,7 @@ impl LogicalPlan {
             | LogicalPlan::Slice { input, .. }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Unique { input, .. }
+            | LogicalPlan::TopK { input, .. }
             | LogicalPlan::GroupBy { input, .. } => vec![input],
             LogicalPlan::Join { left, right, .. } => vec![left, right],
         }
@@ -342,6 +353,7 @@ impl LogicalPlan {
             | LogicalPlan::Slice { input, .. }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Unique { input, .. }
+            | LogicalPlan::TopK { input, .. }
             | LogicalPlan::GroupBy { input, .. } => input.bind(name, frame),
             LogicalPlan::Join { left, right, .. } => {
                 left.bind(name, frame);
@@ -401,6 +413,10 @@ impl LogicalPlan {
             LogicalPlan::Sort { keys, .. } => {
                 let items: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
                 writeln!(f, "{pad}SORT BY [{}]", items.join(", "))?
+            }
+            LogicalPlan::TopK { keys, k, .. } => {
+                let items: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                writeln!(f, "{pad}TOP {k} BY [{}]", items.join(", "))?
             }
             LogicalPlan::Unique { subset, keep, .. } => match subset {
                 Some(s) => writeln!(f, "{pad}UNIQUE [{}] KEEP {keep:?}", s.join(", "))?,

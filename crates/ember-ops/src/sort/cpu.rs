@@ -14,11 +14,43 @@ use rayon::prelude::*;
 
 /// Row numbers of `df` in `keys` order (stable).
 pub(crate) fn sort_indices(df: &DataFrame, keys: &[SortKey]) -> Result<UInt32Array> {
+    top_indices(df, keys, usize::MAX)
+}
+
+/// The first `k` row numbers of `df` in `keys` order (stable): a partial selection of the `k`
+/// smallest `(key, row)` pairs, then a sort of those only, when `k` is well below the row count.
+pub(crate) fn top_indices(df: &DataFrame, keys: &[SortKey], k: usize) -> Result<UInt32Array> {
+    let n = df.num_rows();
     let arrays =
         keys.iter().map(|k| Ok(evaluate(df, &k.expr)?.as_host()?.clone())).collect::<Result<Vec<ArrayRef>>>()?;
     let opts: Vec<SortOptions> =
         keys.iter().map(|k| SortOptions { descending: k.descending, nulls_first: !k.nulls_last }).collect();
-    Ok(UInt32Array::from(sorted_rows(&arrays, &opts, df.num_rows())?))
+    if k.saturating_mul(4) >= n || n > u32::MAX as usize {
+        let mut all = sorted_rows(&arrays, &opts, n)?;
+        all.truncate(k);
+        return Ok(UInt32Array::from(all));
+    }
+    let top: Vec<u32> = match packed_keys(&arrays, &opts, n, true) {
+        Some(packed) => {
+            let mut pairs: Vec<(u128, u32)> = packed.into_iter().zip(0..n as u32).collect();
+            pairs.select_nth_unstable(k);
+            pairs.truncate(k);
+            pairs.sort_unstable();
+            pairs.into_iter().map(|(_, i)| i).collect()
+        }
+        None => {
+            let fields =
+                arrays.iter().zip(&opts).map(|(a, o)| SortField::new_with_options(a.data_type().clone(), *o)).collect();
+            let rows = RowConverter::new(fields)?.convert_columns(&arrays)?;
+            let cmp = |a: &u32, b: &u32| rows.row(*a as usize).cmp(&rows.row(*b as usize)).then(a.cmp(b));
+            let mut idx: Vec<u32> = (0..n as u32).collect();
+            idx.select_nth_unstable_by(k, cmp);
+            idx.truncate(k);
+            idx.sort_unstable_by(cmp);
+            idx
+        }
+    };
+    Ok(UInt32Array::from(top))
 }
 
 /// The stable order of rows `0..n` by the key `arrays`.

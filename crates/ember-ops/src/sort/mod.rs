@@ -98,6 +98,22 @@ pub fn sort_in(ctx: Option<&ExecContext>, df: &DataFrame, keys: &[SortKey]) -> R
     crate::dispatch(df, ctx, "sort", |ctx| GpuExecutor::new(ctx).sort(df, keys), || CpuExecutor.sort(df, keys))
 }
 
+/// The first `k` rows of `df` sorted by `keys` (sort + head, as one operation). The CPU engine
+/// selects the `k` smallest keys and sorts only those when `k` is well below the row count; a GPU
+/// sorts every row and keeps the first `k`.
+pub fn top_k_in(ctx: Option<&ExecContext>, df: &DataFrame, keys: &[SortKey], k: usize) -> Result<DataFrame> {
+    crate::dispatch(
+        df,
+        ctx,
+        "top_k",
+        |ctx| {
+            let gpu = GpuExecutor::new(ctx);
+            gpu.slice(&gpu.sort(df, keys)?, 0, k)
+        },
+        || CpuExecutor.gather(df, &Indices::Host(cpu::top_indices(df, keys, k)?)),
+    )
+}
+
 /// The row order [`sort`] applies (`arg_sort`): `rows[i]` is the row that goes to position `i`.
 pub fn arg_sort_in(ctx: Option<&ExecContext>, df: &DataFrame, keys: &[SortKey]) -> Result<Indices> {
     crate::dispatch(
