@@ -32,3 +32,21 @@ test_device!(head_and_tail_clamp_to_the_frame, |device: Device| {
     assert_eq!(df.tail(100).unwrap().num_rows(), 40);
     assert_eq!(df.head(0).unwrap().num_rows(), 0);
 });
+
+test_device!(lazy_concat_feeds_the_rest_of_a_query, |device: Device| {
+    let parts: Vec<DataFrame> = (0..3)
+        .map(|i| DataFrame::from_record_batch(&random_batch(50 + i, i as u64)).unwrap().to(device).unwrap())
+        .collect();
+    let q = LazyFrame::concat(parts.iter().map(|p| p.lazy())).filter(col("a").gt(lit(0))).select([col("a"), col("b")]);
+    assert!(q.explain().unwrap().contains("CONCAT 3 inputs"));
+    let got = host(&q.collect().unwrap());
+    let eager = ember::concat(&parts)
+        .unwrap()
+        .lazy()
+        .filter(col("a").gt(lit(0)))
+        .select([col("a"), col("b")])
+        .collect()
+        .unwrap();
+    assert_eq!(got.columns(), host(&eager).columns());
+    assert!(got.num_rows() > 0);
+});

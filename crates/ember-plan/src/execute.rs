@@ -46,6 +46,10 @@ pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFram
         }
         LogicalPlan::Slice { input, offset, len } => slice_in(ctx, &run(input)?, *offset, *len),
         LogicalPlan::Sort { input, keys } => sort_in(ctx, &run(input)?, keys),
+        LogicalPlan::Concat { inputs } => {
+            let frames = inputs.iter().map(run).collect::<Result<Vec<_>>>()?;
+            ember_ops::concat::concat_in(ctx, &frames)
+        }
         LogicalPlan::TopK { input, keys, k } => ember_ops::sort::top_k_in(ctx, &run(input)?, keys, *k),
         LogicalPlan::Unique { input, subset, keep } => {
             ember_ops::unique::unique_in(ctx, &run(input)?, subset.as_deref(), *keep)

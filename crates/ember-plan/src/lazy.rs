@@ -104,6 +104,13 @@ impl LazyFrame {
         self.then(|input| LogicalPlan::Unique { input, subset, keep })
     }
 
+    /// The rows of `frames` one after the other (same columns and types; see
+    /// [`ember_ops::concat`]).
+    pub fn concat(frames: impl IntoIterator<Item = LazyFrame>) -> LazyFrame {
+        let inputs = frames.into_iter().map(|f| f.plan).collect();
+        LazyFrame::from_plan(LogicalPlan::Concat { inputs })
+    }
+
     /// The first `k` rows by `keys`: `sort(keys).head(k)`, which the optimizer runs as one top-k.
     pub fn top_k<K: Into<SortKey>>(self, k: usize, keys: impl IntoIterator<Item = K>) -> LazyFrame {
         self.sort(keys).head(k)

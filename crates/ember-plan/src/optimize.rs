@@ -34,6 +34,7 @@ fn map_input(plan: LogicalPlan, f: impl Fn(LogicalPlan) -> LogicalPlan) -> Logic
         LogicalPlan::Sort { input, keys } => LogicalPlan::Sort { input: Box::new(f(*input)), keys },
         LogicalPlan::Unique { input, subset, keep } => LogicalPlan::Unique { input: Box::new(f(*input)), subset, keep },
         LogicalPlan::TopK { input, keys, k } => LogicalPlan::TopK { input: Box::new(f(*input)), keys, k },
+        LogicalPlan::Concat { inputs } => LogicalPlan::Concat { inputs: inputs.into_iter().map(f).collect() },
         LogicalPlan::GroupBy { input, keys, aggs, maintain_order } => {
             LogicalPlan::GroupBy { input: Box::new(f(*input)), keys, aggs, maintain_order }
         }
@@ -82,6 +83,9 @@ fn fold(plan: &LogicalPlan) -> Result<LogicalPlan> {
         }
         LogicalPlan::Unique { input: i, subset, keep } => {
             LogicalPlan::Unique { input: input(i)?, subset: subset.clone(), keep: *keep }
+        }
+        LogicalPlan::Concat { inputs } => {
+            LogicalPlan::Concat { inputs: inputs.iter().map(fold).collect::<Result<_>>()? }
         }
         LogicalPlan::TopK { input: i, keys, k } => LogicalPlan::TopK {
             input: input(i)?,
@@ -248,6 +252,10 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
                 child
             });
             LogicalPlan::Sort { input: Box::new(prune(*input, child.as_ref())), keys }
+        }
+        // Each input keeps its columns (they must line up).
+        LogicalPlan::Concat { inputs } => {
+            LogicalPlan::Concat { inputs: inputs.into_iter().map(|i| prune(i, None)).collect() }
         }
         LogicalPlan::TopK { input, keys, k } => {
             let child = needed.map(|n| {

@@ -241,6 +241,11 @@ pub enum LogicalPlan {
         /// Rows kept.
         k: usize,
     },
+    /// The inputs' rows one after the other (same columns and types).
+    Concat {
+        /// The inputs, in order.
+        inputs: Vec<LogicalPlan>,
+    },
     /// One row per distinct `subset` (all columns when `None`), the first or last of each, in
     /// input order.
     Unique {
@@ -298,6 +303,21 @@ impl LogicalPlan {
                 fields
             }
             LogicalPlan::Filter { input, .. } | LogicalPlan::Slice { input, .. } => input.schema()?,
+            LogicalPlan::Concat { inputs } => {
+                let first = inputs.first().ok_or_else(|| Error::InvalidArgument("concat of no frames".into()))?;
+                let fields = first.schema()?;
+                for other in &inputs[1..] {
+                    let o = other.schema()?;
+                    if o.len() != fields.len()
+                        || o.iter().zip(&fields).any(|(a, b)| a.name != b.name || a.dtype != b.dtype)
+                    {
+                        return Err(Error::InvalidArgument(
+                            "concat needs the same columns and types in every input".into(),
+                        ));
+                    }
+                }
+                fields.into_iter().map(|f| Field { nullable: true, ..f }).collect()
+            }
             LogicalPlan::Unique { input, subset, .. } => {
                 let fields = input.schema()?;
                 for n in subset.iter().flatten() {
@@ -336,6 +356,7 @@ impl LogicalPlan {
             | LogicalPlan::TopK { input, .. }
             | LogicalPlan::GroupBy { input, .. } => vec![input],
             LogicalPlan::Join { left, right, .. } => vec![left, right],
+            LogicalPlan::Concat { inputs } => inputs.iter().collect(),
         }
     }
 
@@ -359,6 +380,7 @@ impl LogicalPlan {
                 left.bind(name, frame);
                 right.bind(name, frame);
             }
+            LogicalPlan::Concat { inputs } => inputs.iter_mut().for_each(|i| i.bind(name, frame)),
         }
     }
 
@@ -414,6 +436,7 @@ impl LogicalPlan {
                 let items: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
                 writeln!(f, "{pad}SORT BY [{}]", items.join(", "))?
             }
+            LogicalPlan::Concat { inputs } => writeln!(f, "{pad}CONCAT {} inputs", inputs.len())?,
             LogicalPlan::TopK { keys, k, .. } => {
                 let items: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
                 writeln!(f, "{pad}TOP {k} BY [{}]", items.join(", "))?
