@@ -53,7 +53,9 @@ fn int_at(a: &ArrayRef, i: usize) -> Option<i128> {
 const KEY_SETS: &[&[&str]] = &[&["a"], &["f", "t"], &["s"], &["d"], &["b"], &["u", "f"], &["s", "a"]];
 
 test_device!(group_by_matches_the_oracle_on_random_frames, |device: Device| {
-    for &n in &[0usize, 1, 2, 33, 255, 256, 257, 1025, 4099] {
+    // Under ThreadSanitizer (about 100x slower) the largest size is left out.
+    for n in [0usize, 1, 2, 33, 255, 256, 257, 1025, 4099].into_iter().filter(|&n| !ember::gpu::sim::TSAN || n <= 1025)
+    {
         let batch = random_batch(n, n as u64 * 17 + 3);
         let df = DataFrame::from_record_batch(&batch).unwrap().to(device).unwrap();
         for keys in KEY_SETS {

@@ -23,7 +23,7 @@ test_device!(unique_keeps_the_first_or_last_duplicate_in_input_order, |device: D
 });
 
 test_device!(unique_matches_the_oracle_on_random_frames, |device: Device| {
-    for &n in &[1usize, 33, 256, 257, 1025, 4099] {
+    for n in [1usize, 33, 256, 257, 1025, 4099].into_iter().filter(|&n| !ember::gpu::sim::TSAN || n <= 1025) {
         let batch = random_batch(n, n as u64 + 11);
         let df = DataFrame::from_record_batch(&batch).unwrap().to(device).unwrap();
         for (subset, keep) in
