@@ -50,6 +50,8 @@ pub enum ThreadOrder {
 }
 
 impl ThreadOrder {
+    // Read only by the emulator's launch code, which the `sim` feature compiles.
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
     fn code(self) -> u32 {
         match self {
             ThreadOrder::Forward => 0,
@@ -57,6 +59,7 @@ impl ThreadOrder {
             ThreadOrder::Random(_) => 2,
         }
     }
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
     fn seed(self) -> u64 {
         match self {
             ThreadOrder::Random(s) => s,

@@ -112,7 +112,7 @@ impl Codes {
     }
 
     /// Dense ids `0..count` as codes (a previous grouping, folded with the next key).
-    pub(crate) fn dense(ids: &[u32], count: usize) -> Codes {
+    fn dense(ids: &[u32], count: usize) -> Codes {
         let bits = bits_for(count as u64);
         Codes { codes: ids.par_iter().map(|&x| x as u64).collect(), min: 0, bits, nulls: None }
     }
@@ -211,18 +211,29 @@ pub(crate) struct Groups {
     pub first_rows: Vec<u32>,
 }
 
+impl Groups {
+    /// The last row of each group.
+    pub fn last_rows(&self) -> Vec<u32> {
+        let mut last = vec![0u32; self.first_rows.len()];
+        for (i, &id) in self.ids.iter().enumerate() {
+            last[id as usize] = i as u32;
+        }
+        last
+    }
+}
+
 /// Groups rows `0..n` by the values of `keys` (a null equals a null).
 pub(crate) fn group_rows(keys: &[ArrayRef], n: usize) -> Result<Groups> {
     let codes = keys.iter().map(Codes::of).collect::<Result<Vec<_>>>()?;
-    group_codes(&codes, n)
+    group_codes(&codes.iter().collect::<Vec<_>>(), n)
 }
 
 /// [`group_rows`] over key codes.
-pub(crate) fn group_codes(codes: &[Codes], n: usize) -> Result<Groups> {
+fn group_codes(codes: &[&Codes], n: usize) -> Result<Groups> {
     if n > u32::MAX as usize {
         return Err(Error::InvalidArgument(format!("grouping {n} rows: row numbers are 32-bit")));
     }
-    let width = Codes::width;
+    let width = |c: &&Codes| c.width();
     let total: u32 = codes.iter().map(width).sum();
     if total > 128 {
         // Fold: the groups of the first keys that fit, then one key at a time.
@@ -235,10 +246,7 @@ pub(crate) fn group_codes(codes: &[Codes], n: usize) -> Result<Groups> {
         let mut groups = group_codes(&codes[..split.max(1)], n)?;
         for c in &codes[split.max(1)..] {
             let so_far = Codes::dense(&groups.ids, groups.first_rows.len());
-            groups = group_codes(
-                &[so_far, Codes { codes: c.codes.clone(), min: c.min, bits: c.bits, nulls: c.nulls.clone() }],
-                n,
-            )?;
+            groups = group_codes(&[&so_far, c], n)?;
         }
         return Ok(groups);
     }
@@ -265,7 +273,7 @@ pub(crate) fn group_codes(codes: &[Codes], n: usize) -> Result<Groups> {
 }
 
 /// The codes of each row packed into one `K` (the caller checked that their widths fit).
-fn pack<K: Copy + Default + Send + Sync + TryFrom<u128>>(codes: &[Codes], n: usize) -> Vec<K> {
+fn pack<K: Copy + Default + Send + Sync + TryFrom<u128>>(codes: &[&Codes], n: usize) -> Vec<K> {
     (0..n)
         .into_par_iter()
         .map(|i| {
@@ -325,4 +333,24 @@ fn hash_groups<K: Copy + Eq + std::hash::Hash + Into<u128> + Send + Sync>(packed
         .map(|(id, &k)| id.into_inner() + if parts > 1 { offsets[part_of(k)] } else { 0 })
         .collect();
     Groups { ids, first_rows: firsts.concat() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+    use std::sync::Arc;
+
+    #[test]
+    fn keys_wider_than_128_bits_are_folded_one_at_a_time() {
+        // Three i64 keys spanning their whole range (64 bits each after narrowing), one with nulls.
+        let a: ArrayRef = Arc::new(Int64Array::from(vec![i64::MIN, i64::MAX, i64::MIN, i64::MIN, 0]));
+        let b: ArrayRef = Arc::new(Int64Array::from(vec![Some(i64::MAX), Some(i64::MIN), Some(i64::MAX), None, None]));
+        let c: ArrayRef = Arc::new(Int64Array::from(vec![0, i64::MIN, 0, 0, i64::MAX]));
+        let s: ArrayRef = Arc::new(StringArray::from(vec!["a long key", "x", "a long key", "a long key", "x"]));
+        let g = group_rows(&[a, b, c, s], 5).unwrap();
+        assert_eq!(g.first_rows, vec![0, 1, 3, 4]);
+        assert_eq!(g.ids, vec![0, 1, 0, 2, 3]);
+        assert_eq!(g.last_rows(), vec![2, 1, 3, 4]);
+    }
 }

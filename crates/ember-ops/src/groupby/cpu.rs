@@ -75,7 +75,9 @@ pub(crate) fn empty(fields: &[Field]) -> Result<DataFrame> {
 /// `agg` of `values` per group (groups in first-appearance order), as an array of `out`'s type.
 fn aggregate(agg: Agg, values: &ArrayRef, groups: &Groups, out: &Field) -> Result<ArrayRef> {
     let (ids, g) = (&groups.ids, groups.first_rows.len());
-    let valid = |i: usize| values.is_valid(i);
+    // The validity once, not a dynamic call per row.
+    let nulls = values.logical_nulls();
+    let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
     Ok(match agg {
         Agg::Len | Agg::Count => {
             let mut counts = vec![0u64; g];
@@ -87,13 +89,7 @@ fn aggregate(agg: Agg, values: &ArrayRef, groups: &Groups, out: &Field) -> Resul
             Arc::new(UInt64Array::from(counts))
         }
         Agg::First => take(values, &UInt32Array::from(groups.first_rows.clone()), None)?,
-        Agg::Last => {
-            let mut last = vec![0u32; g];
-            for (i, &id) in ids.iter().enumerate() {
-                last[id as usize] = i as u32;
-            }
-            take(values, &UInt32Array::from(last), None)?
-        }
+        Agg::Last => take(values, &UInt32Array::from(groups.last_rows()), None)?,
         Agg::NUnique => Arc::new(UInt64Array::from(distinct_counts(values, ids, g)?)),
         Agg::Var | Agg::Std | Agg::Median => {
             let v = values
@@ -279,35 +275,39 @@ fn sums(values: &ArrayRef, ids: &[u32], g: usize) -> Result<(Sums, Vec<u64>)> {
 /// Per-group min / max: the row of each group's best valid value (in the type's order, floats
 /// by IEEE total order; the first such row on ties), then one gather.
 fn extremes(is_min: bool, values: &ArrayRef, ids: &[u32], g: usize) -> Result<ArrayRef> {
-    let mut best: Vec<Option<u32>> = vec![None; g];
-    let better = |x: &dyn Fn(usize, usize) -> std::cmp::Ordering, i: usize, b: usize| {
-        let o = x(i, b);
-        if is_min {
-            o.is_lt()
-        } else {
-            o.is_gt()
-        }
-    };
-    let mut scan = |cmp: &dyn Fn(usize, usize) -> std::cmp::Ordering| {
-        for (i, &id) in ids.iter().enumerate() {
-            if values.is_null(i) {
-                continue;
-            }
-            let slot = &mut best[id as usize];
-            match *slot {
-                Some(b) if !better(cmp, i, b as usize) => {}
-                _ => *slot = Some(i as u32),
-            }
-        }
-    };
-    if value_bits(values.data_type()).is_some() {
-        let ord = ordered_column(values);
-        scan(&|a, b| ord[a].cmp(&ord[b]));
+    let nulls = values.logical_nulls();
+    let best = if value_bits(values.data_type()).is_some() {
+        best_rows(&ordered_column(values), nulls.as_ref(), ids, g, is_min)
     } else if let Some(d) = values.as_primitive_opt::<Decimal128Type>() {
-        let v = d.values();
-        scan(&|a, b| v[a].cmp(&v[b]));
+        best_rows(d.values(), nulls.as_ref(), ids, g, is_min)
     } else {
         return Err(Error::Internal(format!("group min/max of {}", values.data_type())));
-    }
+    };
     Ok(take(values, &UInt32Array::from(best), None)?)
+}
+
+/// Per group, the first valid row with the smallest (`is_min`) or largest key.
+fn best_rows<T: Ord>(
+    keys: &[T],
+    nulls: Option<&arrow::buffer::NullBuffer>,
+    ids: &[u32],
+    g: usize,
+    is_min: bool,
+) -> Vec<Option<u32>> {
+    let mut best: Vec<Option<u32>> = vec![None; g];
+    for (i, &id) in ids.iter().enumerate() {
+        if nulls.is_some_and(|n| n.is_null(i)) {
+            continue;
+        }
+        let slot = &mut best[id as usize];
+        let better = match *slot {
+            None => true,
+            Some(b) if is_min => keys[i] < keys[b as usize],
+            Some(b) => keys[i] > keys[b as usize],
+        };
+        if better {
+            *slot = Some(i as u32);
+        }
+    }
+    best
 }

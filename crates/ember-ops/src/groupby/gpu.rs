@@ -45,7 +45,7 @@ pub(crate) fn group_by(
         let col = match a.agg {
             Agg::First => Some(gather_column(ctx, c, &firsts, groups)?),
             Agg::Last => Some(gather_column(ctx, c, &last_rows(ctx, &perm, &starts, groups)?, groups)?),
-            Agg::NUnique => Some(seg.distinct_counts(&words, c, &a.expr, n, f)?),
+            Agg::NUnique => Some(seg.distinct_counts(&words, c, n, f)?),
             Agg::Median => Some(seg.medians(&words, c, n, f)?),
             _ => None,
         };
@@ -57,16 +57,7 @@ pub(crate) fn group_by(
         let values = gather_fixed(ctx, c.values(), prim.width(), &perm, n)?;
         let valid = c.validity().map(|v| gather_bits(ctx, v, &perm, n)).transpose()?;
         let (out, validity) = seg.fold(a.agg, c.dtype(), prim, &values, valid.as_ref(), f)?;
-        let col = DeviceColumn::try_new(
-            ctx.gpu().clone(),
-            f.dtype,
-            f.dtype.to_arrow(),
-            groups,
-            Arc::new(out),
-            None,
-            validity.map(Arc::new),
-        )?;
-        columns.push((f.name.clone(), Column::Device(col)));
+        columns.push((f.name.clone(), Column::Device(seg.column(f, out, validity)?)));
     }
     if ctx.download::<u32>(&err, 1)?[0] != 0 {
         return Err(Error::Overflow("sum of decimals in group_by: a group's total exceeds 38 digits".into()));
@@ -103,11 +94,7 @@ pub(crate) fn sorted_groups(ctx: &ExecContext, keys: &[&DeviceColumn], n: usize)
     let perm = argsort(ctx, &kw, n)?;
     let flags = ctx.alloc_zeroed(n * 4)?;
     let rows = LaunchConfig::for_elems(n, BLOCK);
-    for (buf, width, _) in &words {
-        let sorted = gather_fixed(ctx, buf, width.bytes(), &perm, n)?;
-        let k = if *width == KeyWidth::U32 { "mark_changes_u32" } else { "mark_changes_u64" };
-        ctx.launch(Kernel::new("groupby", k), rows, &[(&sorted).into(), KernelArg::U64(n as u64), (&flags).into()])?;
-    }
+    mark_changes(ctx, &words, &perm, n, &flags)?;
     // Size readback: the number of groups sizes every output.
     let (scan, groups) = exclusive_scan(ctx, &flags, n, ScanType::U32)?;
     let groups = groups as usize;
@@ -118,6 +105,26 @@ pub(crate) fn sorted_groups(ctx: &ExecContext, keys: &[&DeviceColumn], n: usize)
         &[(&flags).into(), (&scan).into(), KernelArg::U64(n as u64), (&starts).into()],
     )?;
     Ok(SortedGroups { words, perm, starts, groups })
+}
+
+/// Sets `flags[i]` where any of `words`, in `perm` order, differs from the row before (and at 0).
+fn mark_changes(
+    ctx: &ExecContext,
+    words: &KeyWords,
+    perm: &DeviceBuffer,
+    n: usize,
+    flags: &DeviceBuffer,
+) -> Result<()> {
+    for (buf, width, _) in words {
+        let sorted = gather_fixed(ctx, buf, width.bytes(), perm, n)?;
+        let k = if *width == KeyWidth::U32 { "mark_changes_u32" } else { "mark_changes_u64" };
+        ctx.launch(
+            Kernel::new("groupby", k),
+            LaunchConfig::for_elems(n, BLOCK),
+            &[(&sorted).into(), KernelArg::U64(n as u64), flags.into()],
+        )?;
+    }
+    Ok(())
 }
 
 /// The last sorted row of each group, as an input row number.
@@ -156,14 +163,7 @@ impl Segments<'_> {
     /// kernel reads the middle of the valid ones.
     fn medians(&self, group_words: &KeyWords, c: &DeviceColumn, n: usize, out: &Field) -> Result<DeviceColumn> {
         let ctx = self.ctx;
-        let mut value_words = Vec::new();
-        key_words(ctx, c, &SortKey::new(crate::expr::col("value")), true, &mut value_words)?;
-        let all: Vec<KeyWord> = group_words
-            .iter()
-            .chain(&value_words)
-            .map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits })
-            .collect();
-        let perm = argsort(ctx, &all, n)?;
+        let (perm, _) = self.sort_within_groups(group_words, c, true, n)?;
         let values = gather_fixed(ctx, c.values(), 8, &perm, n)?;
         let valid = c.validity().map(|v| gather_bits(ctx, v, &perm, n)).transpose()?;
         let res = ctx.alloc(self.groups * 8)?;
@@ -180,62 +180,50 @@ impl Segments<'_> {
                 (&bits).into(),
             ],
         )?;
-        DeviceColumn::try_new(
-            ctx.gpu().clone(),
-            out.dtype,
-            out.dtype.to_arrow(),
-            self.groups,
-            Arc::new(res),
-            None,
-            Some(Arc::new(bits)),
-        )
+        self.column(out, res, Some(bits))
     }
 
-    /// `n_unique` per group: a second stable radix sort by the group keys' words and then the
-    /// value's puts each group's rows (at the same positions, the keys sorting the same way) in
-    /// value order; a row whose value words differ from the previous row's starts a new value.
-    fn distinct_counts(
+    /// A stable radix sort by the group keys' words and then `c`'s: each group's rows keep their
+    /// positions (the keys sort the same way) and come in value order. Returns the order and
+    /// `c`'s words.
+    fn sort_within_groups(
         &self,
         group_words: &KeyWords,
         c: &DeviceColumn,
-        expr: &Expr,
+        null_word: bool,
         n: usize,
-        out: &Field,
-    ) -> Result<DeviceColumn> {
-        let ctx = self.ctx;
+    ) -> Result<(DeviceBuffer, KeyWords)> {
         let mut value_words = Vec::new();
-        key_words(ctx, c, &SortKey::new(expr.clone()), false, &mut value_words)?;
+        key_words(self.ctx, c, &SortKey::new(crate::expr::col("value")), null_word, &mut value_words)?;
         let all: Vec<KeyWord> = group_words
             .iter()
             .chain(&value_words)
             .map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits })
             .collect();
-        let perm = argsort(ctx, &all, n)?;
+        Ok((argsort(self.ctx, &all, n)?, value_words))
+    }
+
+    /// An output column of the groups.
+    fn column(&self, out: &Field, values: DeviceBuffer, validity: Option<DeviceBuffer>) -> Result<DeviceColumn> {
+        let (gpu, t) = (self.ctx.gpu().clone(), out.dtype);
+        DeviceColumn::try_new(gpu, t, t.to_arrow(), self.groups, Arc::new(values), None, validity.map(Arc::new))
+    }
+
+    /// `n_unique` per group: a second stable radix sort by the group keys' words and then the
+    /// value's puts each group's rows (at the same positions, the keys sorting the same way) in
+    /// value order; a row whose value words differ from the previous row's starts a new value.
+    fn distinct_counts(&self, group_words: &KeyWords, c: &DeviceColumn, n: usize, out: &Field) -> Result<DeviceColumn> {
+        let ctx = self.ctx;
+        let (perm, value_words) = self.sort_within_groups(group_words, c, false, n)?;
         let flags = ctx.alloc_zeroed(n * 4)?;
-        for (buf, width, _) in &value_words {
-            let sorted = gather_fixed(ctx, buf, width.bytes(), &perm, n)?;
-            let k = if *width == KeyWidth::U32 { "mark_changes_u32" } else { "mark_changes_u64" };
-            ctx.launch(
-                Kernel::new("groupby", k),
-                LaunchConfig::for_elems(n, BLOCK),
-                &[(&sorted).into(), KernelArg::U64(n as u64), (&flags).into()],
-            )?;
-        }
+        mark_changes(ctx, &value_words, &perm, n, &flags)?;
         let counts = ctx.alloc(self.groups * 8)?;
         ctx.launch(
             Kernel::new("groupby", "seg_count_changes"),
             self.cfg(),
             &[(&flags).into(), self.starts.into(), KernelArg::U64(self.groups as u64), (&counts).into()],
         )?;
-        DeviceColumn::try_new(
-            ctx.gpu().clone(),
-            out.dtype,
-            out.dtype.to_arrow(),
-            self.groups,
-            Arc::new(counts),
-            None,
-            None,
-        )
+        self.column(out, counts, None)
     }
 
     /// A zeroed validity bitmap for the groups.

@@ -78,13 +78,7 @@ pub fn unique_in(
             let groups = crate::hash::group_rows(&arrays, df.num_rows())?;
             let mut rows = match keep {
                 Keep::First => groups.first_rows,
-                Keep::Last => {
-                    let mut last = vec![0u32; groups.first_rows.len()];
-                    for (i, &id) in groups.ids.iter().enumerate() {
-                        last[id as usize] = i as u32;
-                    }
-                    last
-                }
+                Keep::Last => groups.last_rows(),
             };
             rows.sort_unstable();
             CpuExecutor.gather(df, &Indices::Host(UInt32Array::from(rows)))
