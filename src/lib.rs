@@ -22,6 +22,11 @@
 pub use arrow;
 pub use ember_core::{format_decimal, Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result, Scalar};
 pub use ember_gpu as gpu;
+pub use ember_io as io;
+pub use ember_io::{
+    read_csv, read_parquet, write_csv, write_parquet, CsvReadOptions, CsvWriteOptions, ParquetReadOptions,
+    ParquetWriteOptions,
+};
 pub use ember_ops as ops;
 pub use ember_ops::concat::concat;
 pub use ember_ops::{expr, filter, groupby, join, reduce, sort, unique};
@@ -35,6 +40,7 @@ pub mod trace;
 /// Everything a query needs: `use ember::prelude::*;`.
 pub mod prelude {
     pub use ember_core::{DType, DataFrame, Device, Error, Result, Scalar};
+    pub use ember_io::{read_csv, read_parquet, write_csv, write_parquet, CsvReadOptions, ParquetReadOptions};
     pub use ember_ops::join::{JoinArgs, JoinType};
     pub use ember_ops::sort::SortKey;
     pub use ember_ops::unique::Keep;

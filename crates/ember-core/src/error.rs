@@ -60,6 +60,25 @@ pub enum Error {
     /// Something ember does not do yet (on this device): the message says what, and what to do.
     #[error("not supported yet: {0}")]
     Unsupported(String),
+    /// A file could not be opened, read, written or renamed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A file's contents are not what its format requires (malformed CSV, corrupt Parquet, a value
+    /// that does not parse as its column's type): where, and what.
+    #[error("{path}{at}: {message}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Where in the file.
+        at: ReadLocation,
+        /// What was wrong.
+        message: String,
+    },
     /// A bug in ember: please report it.
     #[error("internal error (a bug in ember): {0}")]
     Internal(String),
@@ -73,6 +92,47 @@ impl From<arrow::error::ArrowError> for Error {
             A::ArithmeticOverflow(m) => Error::Overflow(m),
             other => Error::Arrow(other),
         }
+    }
+}
+
+/// Where in a file a read error was found; each part is known or not. Shown as
+/// `: line 7, column "price"` or `: row group 3, column "l_tax", page 2`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadLocation {
+    /// 1-based physical line (CSV).
+    pub line: Option<u64>,
+    /// 0-based byte offset in the file.
+    pub byte: Option<u64>,
+    /// 0-based row group (Parquet).
+    pub row_group: Option<usize>,
+    /// The column's name.
+    pub column: Option<String>,
+    /// 0-based page within the column chunk (Parquet).
+    pub page: Option<usize>,
+}
+
+impl std::fmt::Display for ReadLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(l) = self.line {
+            parts.push(format!("line {l}"));
+        }
+        if let Some(g) = self.row_group {
+            parts.push(format!("row group {g}"));
+        }
+        if let Some(c) = &self.column {
+            parts.push(format!("column {c:?}"));
+        }
+        if let Some(p) = self.page {
+            parts.push(format!("page {p}"));
+        }
+        if let Some(b) = self.byte {
+            parts.push(format!("byte {b}"));
+        }
+        if !parts.is_empty() {
+            write!(f, ": {}", parts.join(", "))?;
+        }
+        Ok(())
     }
 }
 

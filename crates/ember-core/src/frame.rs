@@ -9,7 +9,7 @@ use ember_gpu::ExecContext;
 use std::sync::Arc;
 
 /// A column's name, type and nullability.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Field {
     /// Column name.
     pub name: String,

@@ -14,7 +14,7 @@ mod scalar;
 pub use column::{Column, DeviceColumn};
 pub use device::Device;
 pub use dtype::DType;
-pub use error::{Error, Result};
+pub use error::{Error, ReadLocation, Result};
 pub use frame::{DataFrame, Field};
 pub use scalar::{format_decimal, Scalar};
 

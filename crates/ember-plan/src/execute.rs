@@ -12,13 +12,7 @@ use ember_ops::{
 pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFrame> {
     let run = |p: &LogicalPlan| execute(p, ctx);
     match plan {
-        LogicalPlan::Scan { source, projection } => {
-            let df = source.data()?;
-            match projection {
-                None => Ok(df.clone()),
-                Some(p) => df.select(&p.iter().map(String::as_str).collect::<Vec<_>>()),
-            }
-        }
+        LogicalPlan::Scan { source, projection } => source.read(projection.as_deref()),
         LogicalPlan::Select { input, exprs } => {
             let df = run(input)?;
             let columns = exprs

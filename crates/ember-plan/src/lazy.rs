@@ -22,6 +22,46 @@ impl LazyFrame {
         LazyFrame::from_plan(LogicalPlan::Scan { source: Source::frame(name, df.clone()), projection: None })
     }
 
+    /// A query that reads a CSV file when it runs, onto `device` (see [`ember_io::read_csv`]);
+    /// only the columns the query uses are decoded.
+    ///
+    /// ```
+    /// use ember_plan::{LazyFrame, AggregateExt};
+    /// use ember_io::CsvReadOptions;
+    /// use ember_core::Device;
+    /// use ember_ops::{col, lit};
+    /// let path = std::env::temp_dir().join(format!("ember-scan-doc-{}.csv", std::process::id()));
+    /// std::fs::write(&path, "k,v,unused\na,1,x\nb,2,y\na,3,z\n")?;
+    /// let q = LazyFrame::scan_csv(&path, CsvReadOptions::default(), Device::Cpu)?
+    ///     .filter(col("v").gt(lit(1i64)))
+    ///     .aggregate([col("v").sum().alias("total")]);
+    /// assert!(q.explain()?.contains("[v]"));
+    /// assert_eq!(q.collect()?.num_rows(), 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn scan_csv(
+        path: impl AsRef<std::path::Path>,
+        options: ember_io::CsvReadOptions,
+        device: Device,
+    ) -> Result<LazyFrame> {
+        Ok(LazyFrame::from_plan(LogicalPlan::Scan { source: Source::csv(path, options, device)?, projection: None }))
+    }
+
+    /// A query that reads a Parquet file or directory when it runs, onto `device` (see
+    /// [`ember_io::read_parquet`]): only the columns the query uses are decoded, and row groups
+    /// whose statistics exclude the query's filter are skipped.
+    pub fn scan_parquet(
+        path: impl AsRef<std::path::Path>,
+        options: ember_io::ParquetReadOptions,
+        device: Device,
+    ) -> Result<LazyFrame> {
+        Ok(LazyFrame::from_plan(LogicalPlan::Scan {
+            source: Source::parquet(path, options, device)?,
+            projection: None,
+        }))
+    }
+
     /// A query from a plan (e.g. a deserialised one, bound with [`LogicalPlan::bind`]).
     pub fn from_plan(plan: LogicalPlan) -> LazyFrame {
         LazyFrame { plan, optimize: true }
@@ -159,7 +199,7 @@ impl LazyFrame {
 /// The device of the frames the plan scans (the first scan's; execution checks the rest).
 fn scan_device(plan: &LogicalPlan) -> Result<Device> {
     match plan {
-        LogicalPlan::Scan { source, .. } => Ok(source.data()?.device()),
+        LogicalPlan::Scan { source, .. } => source.device(),
         other => scan_device(other.inputs()[0]),
     }
 }

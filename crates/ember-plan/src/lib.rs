@@ -29,4 +29,4 @@ mod plan;
 pub use execute::execute;
 pub use lazy::{DataFrameOps, LazyFrame, LazyGroupBy};
 pub use optimize::optimize;
-pub use plan::{AggExpr, AggregateExt, LogicalPlan, NamedExpr, Source};
+pub use plan::{AggExpr, AggregateExt, LogicalPlan, NamedExpr, Source, SourceKind};

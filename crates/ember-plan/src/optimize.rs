@@ -6,9 +6,12 @@
 //!    when it reads only columns the select passes through unchanged (renames are followed).
 //! 3. **Filter + aggregate fusion**: an aggregate over a filter takes the predicate, so the
 //!    filtered rows are never materialised (one pass on the GPU: predicate, value and reduction).
-//! 4. **Projection pushdown**: every scan reads only the columns something above it uses, and
-//!    select outputs nobody reads are dropped.
-use crate::plan::{LogicalPlan, NamedExpr};
+//! 4. **Statistics pushdown**: a filter (or a fused aggregate's predicate) directly over a Parquet
+//!    scan is copied into the scan, which skips row groups whose min/max statistics exclude it
+//!    (the filter stays: it still drops rows of the groups read).
+//! 5. **Projection pushdown**: every scan reads only the columns something above it uses, and
+//!    select outputs nobody reads are dropped (a file scan decodes only those columns).
+use crate::plan::{LogicalPlan, NamedExpr, SourceKind};
 use ember_core::Result;
 use ember_ops::expr::typed::fold_constants;
 use ember_ops::Expr;
@@ -19,6 +22,7 @@ pub fn optimize(plan: &LogicalPlan) -> Result<LogicalPlan> {
     let p = fold(plan)?;
     let p = push_predicates(p);
     let p = fuse(p);
+    let p = push_into_scans(p);
     Ok(prune(p, None))
 }
 
@@ -182,6 +186,33 @@ fn fuse(plan: LogicalPlan) -> LogicalPlan {
             other => LogicalPlan::Aggregate { input: Box::new(fuse(other)), predicate, aggs },
         },
         other => map_input(other, fuse),
+    }
+}
+
+/// Copies filters over Parquet scans into the scans' read options (see the module's step 4).
+fn push_into_scans(plan: LogicalPlan) -> LogicalPlan {
+    fn with_skip(input: LogicalPlan, p: &Expr) -> LogicalPlan {
+        match input {
+            LogicalPlan::Scan { mut source, projection } => {
+                if let SourceKind::Parquet { options, .. } = &mut source.kind {
+                    options.predicate = Some(match options.predicate.take() {
+                        Some(old) => old.and(p.clone()),
+                        None => p.clone(),
+                    });
+                }
+                LogicalPlan::Scan { source, projection }
+            }
+            other => push_into_scans(other),
+        }
+    }
+    match plan {
+        LogicalPlan::Filter { input, predicate } => {
+            LogicalPlan::Filter { input: Box::new(with_skip(*input, &predicate)), predicate }
+        }
+        LogicalPlan::Aggregate { input, predicate: Some(p), aggs } => {
+            LogicalPlan::Aggregate { input: Box::new(with_skip(*input, &p)), predicate: Some(p), aggs }
+        }
+        other => map_input(other, push_into_scans),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The logical plan: what to compute, not how. Plans serialise with serde (a distributed mode
 //! ships them to workers, binding [`Source`]s by name there).
-use ember_core::{DataFrame, Error, Field, Result};
+use ember_core::{DataFrame, Device, Error, Field, Result};
+use ember_io::{CsvReadOptions, ParquetReadOptions};
 use ember_ops::expr::types::dtype_of;
 use ember_ops::join::JoinArgs;
 use ember_ops::sort::SortKey;
@@ -8,17 +9,48 @@ use ember_ops::unique::Keep;
 use ember_ops::{Agg, Expr};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::Path;
 
-/// Where a scan reads from: an in-memory frame, known by name. A deserialised plan carries the
-/// name only; [`LogicalPlan::bind`] attaches the frame.
+/// Where a scan reads from: an in-memory frame known by name (a deserialised plan carries the
+/// name only; [`LogicalPlan::bind`] attaches the frame), or a CSV / Parquet file read when the
+/// plan runs (the plan carries the path and the read options).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Source {
-    /// The name the plan shows and binds by.
+    /// The name the plan shows and binds by (a file source: its path).
     pub name: String,
     /// The schema of the source.
     pub fields: Vec<SerField>,
+    /// What the rows are read from.
+    #[serde(default)]
+    pub kind: SourceKind,
     #[serde(skip)]
     frame: Option<DataFrame>,
+    /// The device a file source's frame goes to after the read (a deserialised plan: the CPU).
+    #[serde(skip)]
+    device: Option<Device>,
+}
+
+/// What a [`Source`] reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub enum SourceKind {
+    /// An in-memory frame.
+    #[default]
+    Memory,
+    /// A CSV file (its `columns` option is set from the scan's projection).
+    Csv {
+        /// The file.
+        path: String,
+        /// How to read it.
+        options: CsvReadOptions,
+    },
+    /// A Parquet file or directory (`columns` from the scan's projection; the optimizer puts the
+    /// filter above the scan into `predicate`, so row groups it excludes are not read).
+    Parquet {
+        /// The file or directory.
+        path: String,
+        /// How to read it.
+        options: ParquetReadOptions,
+    },
 }
 
 /// A [`Field`] in a serialisable form.
@@ -46,19 +78,89 @@ impl From<&SerField> for Field {
 impl Source {
     /// A source over an in-memory frame.
     pub fn frame(name: &str, df: DataFrame) -> Source {
-        Source { name: name.into(), fields: df.fields().iter().map(SerField::from).collect(), frame: Some(df) }
+        Source {
+            name: name.into(),
+            fields: df.fields().iter().map(SerField::from).collect(),
+            kind: SourceKind::Memory,
+            frame: Some(df),
+            device: None,
+        }
     }
-    /// The frame, or an error naming the unbound source.
+
+    /// A CSV file, read on the CPU and moved to `device` when the plan runs (the columns and
+    /// types: from the header and the inference sample, now).
+    pub fn csv(path: impl AsRef<Path>, options: CsvReadOptions, device: Device) -> Result<Source> {
+        let path = path.as_ref();
+        let fields = ember_io::csv_schema(path, &options)?;
+        Ok(Source::file(path, fields, SourceKind::Csv { path: path.display().to_string(), options }, device))
+    }
+
+    /// A Parquet file or directory, read on the CPU and moved to `device` when the plan runs
+    /// (the columns and types: from the footer, now).
+    pub fn parquet(path: impl AsRef<Path>, options: ParquetReadOptions, device: Device) -> Result<Source> {
+        let path = path.as_ref();
+        let mut fields = ember_io::parquet_schema(path)?;
+        if let Some(cols) = &options.columns {
+            fields.retain(|f| cols.contains(&f.name));
+        }
+        Ok(Source::file(path, fields, SourceKind::Parquet { path: path.display().to_string(), options }, device))
+    }
+
+    fn file(path: &Path, fields: Vec<Field>, kind: SourceKind, device: Device) -> Source {
+        Source {
+            name: path.display().to_string(),
+            fields: fields.iter().map(SerField::from).collect(),
+            kind,
+            frame: None,
+            device: Some(device),
+        }
+    }
+
+    /// The device the scan's frame is on.
+    pub fn device(&self) -> Result<Device> {
+        match self.kind {
+            SourceKind::Memory => Ok(self.data()?.device()),
+            _ => Ok(self.device.unwrap_or(Device::Cpu)),
+        }
+    }
+
+    /// The in-memory frame, or an error naming the unbound source.
     pub fn data(&self) -> Result<&DataFrame> {
         self.frame.as_ref().ok_or_else(|| {
             Error::InvalidArgument(format!("source {:?} is not bound to a frame (LogicalPlan::bind)", self.name))
         })
     }
+
+    /// Reads the source's `projection` (all columns: `None`) onto its device.
+    pub fn read(&self, projection: Option<&[String]>) -> Result<DataFrame> {
+        let cols = projection.map(|p| p.to_vec());
+        let df = match &self.kind {
+            SourceKind::Memory => {
+                let df = self.data()?;
+                return match projection {
+                    None => Ok(df.clone()),
+                    Some(p) => df.select(&p.iter().map(String::as_str).collect::<Vec<_>>()),
+                };
+            }
+            SourceKind::Csv { path, options } => ember_io::read_csv(
+                path,
+                &CsvReadOptions { columns: cols.or(options.columns.clone()), ..options.clone() },
+            )?,
+            SourceKind::Parquet { path, options } => ember_io::read_parquet(
+                path,
+                &ParquetReadOptions { columns: cols.or(options.columns.clone()), ..options.clone() },
+            )?,
+        };
+        df.to(self.device()?)
+    }
 }
 
 impl fmt::Debug for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Source({:?}, bound={})", self.name, self.frame.is_some())
+        match &self.kind {
+            SourceKind::Memory => write!(f, "Source({:?}, bound={})", self.name, self.frame.is_some()),
+            kind => write!(f, "Source({kind:?})"),
+        }
     }
 }
 
@@ -388,11 +490,19 @@ impl LogicalPlan {
         let pad = "  ".repeat(depth);
         match self {
             LogicalPlan::Scan { source, projection } => {
-                write!(f, "{pad}SCAN {}", source.name)?;
-                match projection {
-                    Some(p) => writeln!(f, " [{}]", p.join(", "))?,
-                    None => writeln!(f)?,
+                match &source.kind {
+                    SourceKind::Memory => write!(f, "{pad}SCAN {}", source.name)?,
+                    SourceKind::Csv { path, .. } => write!(f, "{pad}SCAN CSV {path:?}")?,
+                    SourceKind::Parquet { path, .. } => write!(f, "{pad}SCAN PARQUET {path:?}")?,
                 }
+                if let Some(p) = projection {
+                    write!(f, " [{}]", p.join(", "))?;
+                }
+                if let SourceKind::Parquet { options: ParquetReadOptions { predicate: Some(p), .. }, .. } = &source.kind
+                {
+                    write!(f, " SKIP ROW GROUPS UNLESS {p}")?;
+                }
+                writeln!(f)?;
             }
             LogicalPlan::Select { exprs, .. } => {
                 let items: Vec<String> = exprs

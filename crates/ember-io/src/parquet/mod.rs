@@ -1,0 +1,53 @@
+//! Parquet: [`read_parquet`] (options: [`ParquetReadOptions`]), [`ParquetChunks`] (a chunked
+//! reader under a memory budget) and [`write_parquet`] (options: [`ParquetWriteOptions`]).
+//!
+//! A path may name one file or a directory, read as one dataset: its `.parquet` / `.pq` files in
+//! name order, which must share a schema. Row groups whose min/max statistics prove a predicate
+//! false are not read (see `prune.rs`); every (row group, column) pair is decoded in parallel.
+mod prune;
+mod read;
+mod write;
+
+pub use read::{parquet_schema, read_parquet, ParquetChunks};
+pub use write::{write_parquet, Compression, ParquetWriteOptions};
+
+use ember_ops::Expr;
+use serde::{Deserialize, Serialize};
+
+/// How to read Parquet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ParquetReadOptions {
+    /// Only these columns (output in file order; default all).
+    pub columns: Option<Vec<String>>,
+    /// Only these row groups (0-based, of each file; default all).
+    pub row_groups: Option<Vec<usize>>,
+    /// Skip row groups whose statistics prove this predicate false for every row. Rows of the
+    /// groups read are **not** filtered: a filter above the read does that (as `scan_parquet`
+    /// plans do).
+    pub predicate: Option<Expr>,
+    /// Read at most this many rows.
+    pub n_rows: Option<usize>,
+}
+
+impl ParquetReadOptions {
+    /// Only these columns.
+    pub fn with_columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.columns = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Only these row groups.
+    pub fn with_row_groups(mut self, row_groups: impl IntoIterator<Item = usize>) -> Self {
+        self.row_groups = Some(row_groups.into_iter().collect());
+        self
+    }
+    /// Skip row groups whose statistics exclude `predicate`.
+    pub fn with_predicate(mut self, predicate: Expr) -> Self {
+        self.predicate = Some(predicate);
+        self
+    }
+    /// At most `n` rows.
+    pub fn with_n_rows(mut self, n: usize) -> Self {
+        self.n_rows = Some(n);
+        self
+    }
+}

@@ -1,0 +1,367 @@
+//! The CPU Parquet reader on the `parquet` crate: footers read once, row groups chosen (by
+//! selection and statistics), then every (row group, column) pair decoded in parallel.
+use super::prune::row_groups_matching;
+use super::ParquetReadOptions;
+use crate::file::io_error;
+use arrow::array::{make_array, Array, ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field as ArrowField, Schema, SchemaRef};
+use ember_core::{DType, DataFrame, Error, Field, ReadLocation, Result};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+use rayon::prelude::*;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Reads a Parquet file, or a directory of them, into one CPU frame.
+///
+/// ```no_run
+/// use ember_io::{read_parquet, ParquetReadOptions};
+/// use ember_ops::{col, lit};
+/// let opts = ParquetReadOptions::default()
+///     .with_columns(["l_quantity", "l_shipdate"])
+///     .with_predicate(col("l_quantity").lt(lit(5i64)));
+/// let df = read_parquet("lineitem.parquet", &opts)?;
+/// # Ok::<(), ember_core::Error>(())
+/// ```
+pub fn read_parquet(path: impl AsRef<Path>, options: &ParquetReadOptions) -> Result<DataFrame> {
+    let ds = Dataset::open(path.as_ref())?;
+    let groups = ds.selected_groups(options)?;
+    let columns = ds.projection(options.columns.as_deref())?;
+    ds.read(&groups, &columns)
+}
+
+/// The columns (names and types) of a Parquet file or dataset, from its footer.
+pub fn parquet_schema(path: impl AsRef<Path>) -> Result<Vec<Field>> {
+    let ds = Dataset::open(path.as_ref())?;
+    ds.fields()
+}
+
+/// A chunked reader: frames of whole row groups, each at most `budget` bytes of decoded column
+/// data (by the footer's uncompressed sizes; a row group larger than the budget is one chunk),
+/// as cuDF's chunked reader.
+///
+/// ```no_run
+/// use ember_io::{ParquetChunks, ParquetReadOptions};
+/// let mut rows = 0;
+/// for frame in ParquetChunks::new("big.parquet", &ParquetReadOptions::default(), 256 << 20)? {
+///     rows += frame?.num_rows();
+/// }
+/// # Ok::<(), ember_core::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ParquetChunks {
+    ds: Dataset,
+    columns: Vec<usize>,
+    chunks: std::vec::IntoIter<Vec<(usize, usize)>>,
+}
+
+impl ParquetChunks {
+    /// Chunks of the row groups of `path` that `options` selects.
+    pub fn new(path: impl AsRef<Path>, options: &ParquetReadOptions, budget: usize) -> Result<ParquetChunks> {
+        let ds = Dataset::open(path.as_ref())?;
+        let groups = ds.selected_groups(options)?;
+        let columns = ds.projection(options.columns.as_deref())?;
+        let mut chunks: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut used = 0usize;
+        for g in groups {
+            let rg = ds.files[g.0].meta.metadata().row_group(g.1);
+            let size: usize = columns.iter().map(|&c| leaf_bytes(&ds.files[g.0], rg, c)).sum();
+            match chunks.last_mut() {
+                Some(last) if used + size <= budget => last.push(g),
+                _ => {
+                    chunks.push(vec![g]);
+                    used = 0;
+                }
+            }
+            used += size;
+        }
+        Ok(ParquetChunks { ds, columns, chunks: chunks.into_iter() })
+    }
+}
+
+impl Iterator for ParquetChunks {
+    type Item = Result<DataFrame>;
+    fn next(&mut self) -> Option<Result<DataFrame>> {
+        let groups = self.chunks.next()?;
+        Some(self.ds.read(&groups, &self.columns))
+    }
+}
+
+/// Uncompressed bytes of root column `c` in a row group (its leaves summed).
+fn leaf_bytes(file: &OpenFile, rg: &parquet::file::metadata::RowGroupMetaData, c: usize) -> usize {
+    let descr = file.meta.metadata().file_metadata().schema_descr();
+    (0..descr.num_columns())
+        .filter(|&l| descr.get_column_root_idx(l) == c)
+        .map(|l| rg.column(l).uncompressed_size().max(0) as usize)
+        .sum()
+}
+
+#[derive(Debug)]
+struct OpenFile {
+    path: PathBuf,
+    meta: ArrowReaderMetadata,
+}
+
+impl OpenFile {
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+    fn error(&self, at: ReadLocation, message: impl ToString) -> Error {
+        Error::Read { path: self.name(), at, message: message.to_string() }
+    }
+}
+
+/// One file or a directory of files with one schema.
+#[derive(Debug)]
+struct Dataset {
+    files: Vec<OpenFile>,
+}
+
+impl Dataset {
+    fn open(path: &Path) -> Result<Dataset> {
+        let paths = if path.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| io_error(path, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && matches!(p.extension().and_then(|e| e.to_str()), Some("parquet" | "pq"))
+                        && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
+                .collect();
+            v.sort();
+            if v.is_empty() {
+                return Err(Error::InvalidArgument(format!("{}: no .parquet files in the directory", path.display())));
+            }
+            v
+        } else {
+            vec![path.to_path_buf()]
+        };
+        let files: Vec<OpenFile> = paths
+            .into_par_iter()
+            .map(|p| {
+                let f = File::open(&p).map_err(|e| io_error(&p, e))?;
+                let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| Error::Read {
+                    path: p.display().to_string(),
+                    at: ReadLocation::default(),
+                    message: format!("not a readable Parquet file: {e}"),
+                })?;
+                Ok(OpenFile { path: p, meta })
+            })
+            .collect::<Result<_>>()?;
+        let first = files[0].meta.schema();
+        for f in &files[1..] {
+            if f.meta.schema().fields() != first.fields() {
+                return Err(f.error(
+                    ReadLocation::default(),
+                    format!("its schema differs from {}'s, the dataset's first file", files[0].name()),
+                ));
+            }
+        }
+        Ok(Dataset { files })
+    }
+
+    fn arrow_schema(&self) -> &SchemaRef {
+        self.files[0].meta.schema()
+    }
+
+    fn fields(&self) -> Result<Vec<Field>> {
+        (0..self.arrow_schema().fields().len()).map(|c| self.field(c)).collect()
+    }
+
+    fn field(&self, c: usize) -> Result<Field> {
+        let f = &self.arrow_schema().fields()[c];
+        let dtype = ember_type(f.data_type()).ok_or_else(|| {
+            self.files[0].error(
+                ReadLocation { column: Some(f.name().clone()), ..Default::default() },
+                format!("Parquet/Arrow type {} is not supported by ember yet", f.data_type()),
+            )
+        })?;
+        Ok(Field { name: f.name().clone(), dtype, nullable: f.is_nullable() })
+    }
+
+    /// Root column indices to read, in file order.
+    fn projection(&self, columns: Option<&[String]>) -> Result<Vec<usize>> {
+        let schema = self.arrow_schema();
+        let out: Vec<usize> = match columns {
+            None => (0..schema.fields().len()).collect(),
+            Some(cols) => {
+                for c in cols {
+                    if schema.index_of(c).is_err() {
+                        return Err(Error::ColumnNotFound {
+                            name: c.clone(),
+                            available: schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+                        });
+                    }
+                }
+                (0..schema.fields().len()).filter(|&i| cols.contains(schema.field(i).name())).collect()
+            }
+        };
+        for &c in &out {
+            self.field(c)?;
+        }
+        Ok(out)
+    }
+
+    /// (file, row group) pairs to read: selected, not excluded by statistics, enough for `n_rows`.
+    fn selected_groups(&self, options: &ParquetReadOptions) -> Result<Vec<(usize, usize)>> {
+        let mut out = Vec::new();
+        let mut rows = 0usize;
+        for (fi, f) in self.files.iter().enumerate() {
+            let n = f.meta.metadata().num_row_groups();
+            let mut groups: Vec<usize> = match &options.row_groups {
+                None => (0..n).collect(),
+                Some(sel) => {
+                    if let Some(&bad) = sel.iter().find(|&&g| g >= n) {
+                        return Err(Error::InvalidArgument(format!(
+                            "{}: row group {bad} asked for, the file has {n}",
+                            f.name()
+                        )));
+                    }
+                    sel.clone()
+                }
+            };
+            if let Some(p) = &options.predicate {
+                groups = row_groups_matching(&f.meta, p, &groups).map_err(|e| f.error(ReadLocation::default(), e))?;
+            }
+            for g in groups {
+                if options.n_rows.is_some_and(|n| rows >= n) {
+                    return Ok(out);
+                }
+                rows += f.meta.metadata().row_group(g).num_rows().max(0) as usize;
+                out.push((fi, g));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decodes `columns` of `groups`, every (group, column) pair in parallel.
+    fn read(&self, groups: &[(usize, usize)], columns: &[usize]) -> Result<DataFrame> {
+        let schema = self.arrow_schema();
+        let out_fields: Vec<Field> = columns.iter().map(|&c| self.field(c)).collect::<Result<_>>()?;
+        let out_schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .zip(&out_fields)
+                .map(|(&c, f)| ArrowField::new(&f.name, arrow_type(schema.field(c).data_type(), f.dtype), true))
+                .collect::<Vec<_>>(),
+        ));
+        // Tasks: (run of row groups of one file, column). Whole-column runs avoid a concatenation
+        // (a second copy of every value); runs are split only as far as the cores need.
+        let runs = group_runs(groups, (2 * rayon::current_num_threads()).div_ceil(columns.len().max(1)));
+        let tasks: Vec<(usize, usize)> = (0..runs.len()).flat_map(|r| columns.iter().map(move |&c| (r, c))).collect();
+        let arrays: Vec<ArrayRef> = tasks
+            .par_iter()
+            .map(|&(r, c)| {
+                let (fi, ref rgs) = runs[r];
+                let file = &self.files[fi];
+                let at = ReadLocation {
+                    row_group: (rgs.len() == 1).then(|| rgs[0]),
+                    column: Some(schema.field(c).name().clone()),
+                    ..Default::default()
+                };
+                let arr = read_column_chunk(file, rgs, c).map_err(|m| file.error(at.clone(), m))?;
+                normalize(arr).map_err(|e| file.error(at, e))
+            })
+            .collect::<Result<_>>()?;
+        let mut batches = Vec::with_capacity(runs.len());
+        for (r, cols) in arrays.chunks(columns.len().max(1)).enumerate() {
+            let (fi, ref rgs) = runs[r];
+            let rows: usize =
+                rgs.iter().map(|&g| self.files[fi].meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
+            let cols = if columns.is_empty() { vec![] } else { cols.to_vec() };
+            let opts = RecordBatchOptions::new().with_row_count(Some(rows));
+            batches.push(RecordBatch::try_new_with_options(out_schema.clone(), cols, &opts)?);
+        }
+        if batches.len() == 1 {
+            return DataFrame::from_record_batch(&batches[0]);
+        }
+        let df = crate::file::concat_frames(out_schema, &batches)?;
+        Ok(df)
+    }
+}
+
+/// Splits `groups` into runs of consecutive groups of one file, about `per_file` runs per file.
+fn group_runs(groups: &[(usize, usize)], per_file: usize) -> Vec<(usize, Vec<usize>)> {
+    let mut by_file: Vec<(usize, Vec<usize>)> = Vec::new();
+    for &(f, g) in groups {
+        match by_file.last_mut() {
+            Some((lf, v)) if *lf == f => v.push(g),
+            _ => by_file.push((f, vec![g])),
+        }
+    }
+    by_file
+        .into_iter()
+        .flat_map(|(f, gs)| {
+            let size = gs.len().div_ceil(per_file.max(1)).max(1);
+            gs.chunks(size).map(|c| (f, c.to_vec())).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// One column of a run of row groups, decoded by the `parquet` crate into one array. A fresh
+/// file handle per task: a cloned handle would share its file offset with the others.
+fn read_column_chunk(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::Result<ArrayRef, String> {
+    let f = File::open(&file.path).map_err(|e| e.to_string())?;
+    let descr = file.meta.metadata().file_metadata().schema_descr_ptr();
+    let rows: usize = rgs.iter().map(|&g| file.meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, file.meta.clone())
+        .with_projection(ProjectionMask::roots(&descr, [c]))
+        .with_row_groups(rgs.to_vec())
+        .with_batch_size(rows.max(1))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut parts: Vec<ArrayRef> = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| e.to_string())?;
+        parts.push(batch.column(0).clone());
+    }
+    let total: usize = parts.iter().map(|a| a.len()).sum();
+    if total != rows {
+        return Err(format!("decoded {total} values, the footer says the row groups have {rows} rows"));
+    }
+    match parts.len() {
+        1 => Ok(parts.remove(0)),
+        0 => Ok(arrow::array::new_empty_array(file.meta.schema().field(c).data_type())),
+        _ => arrow::compute::concat(&parts.iter().map(|a| a.as_ref()).collect::<Vec<_>>()).map_err(|e| e.to_string()),
+    }
+}
+
+/// The ember type of a column read as `dt`, after [`normalize`].
+fn ember_type(dt: &DataType) -> Option<DType> {
+    match dt {
+        DataType::Dictionary(_, v) => ember_type(v),
+        DataType::Timestamp(u, _) => Some(DType::Timestamp(*u)),
+        DataType::Date64 => Some(DType::Date32),
+        DataType::Float16 => Some(DType::Float32),
+        other => DType::from_arrow(other).ok(),
+    }
+}
+
+/// The Arrow type [`normalize`] makes of `dt` (strings keep their layout: ember reads `Utf8`,
+/// `LargeUtf8` and `Utf8View` alike).
+fn arrow_type(dt: &DataType, dtype: DType) -> DataType {
+    match dt {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => dt.clone(),
+        _ => dtype.to_arrow(),
+    }
+}
+
+/// Arrow arrays as ember holds them: dictionaries decoded, time zones dropped (values stay UTC
+/// instants), `Date64` as days, `Float16` widened.
+pub(super) fn normalize(arr: ArrayRef) -> std::result::Result<ArrayRef, String> {
+    let dt = arr.data_type().clone();
+    let Some(target) = ember_type(&dt) else { return Err(format!("type {dt} is not supported by ember yet")) };
+    Ok(match &dt {
+        DataType::Timestamp(u, Some(_)) => {
+            let data = arr.to_data().into_builder().data_type(DataType::Timestamp(*u, None));
+            make_array(data.build().map_err(|e| e.to_string())?)
+        }
+        DataType::Dictionary(..) | DataType::Date64 | DataType::Float16 => {
+            cast(&arr, &target.to_arrow()).map_err(|e| e.to_string())?
+        }
+        _ => arr,
+    })
+}
