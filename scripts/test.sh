@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ember's test command (the README's, and what CI runs via .ci/run). On a fresh machine it:
-#   1. makes a Python venv with NVRTC + ptxas (CUDA 13.0 wheels; no GPU needed), duckdb and tpchgen-cli;
+#   1. makes a Python venv with NVRTC + ptxas (CUDA 13.0 wheels; no GPU needed), duckdb, tpchgen-cli,
+#      and pyarrow + polars (they write the reader oracle files, tests/oracle/io_files.py);
 #   2. checks formatting and clippy (-D warnings);
 #   3. runs the whole test suite on the CPU engine and the simulated device, including the kernel
 #      check that compiles every kernels/*.cu with NVRTC for sm_90 and assembles it with ptxas,
@@ -18,13 +19,14 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import duckdb" 2>/dev
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
 fi
-"$venv/bin/pip" install -q "nvidia-cuda-nvrtc==13.0.*" "nvidia-cuda-nvcc==13.0.*" "duckdb" "tpchgen-cli==4.*"
+"$venv/bin/pip" install -q "nvidia-cuda-nvrtc==13.0.*" "nvidia-cuda-nvcc==13.0.*" "duckdb" "tpchgen-cli==4.*" "pyarrow" "polars"
 cu13="$("$venv/bin/python" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')"
 export LD_LIBRARY_PATH="$cu13/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export EMBER_PTXAS="$cu13/bin/ptxas"
 export EMBER_REQUIRE_NVRTC=1        # the kernel check fails (not skips) when NVRTC or ptxas is missing
 export EMBER_KERNEL_CACHE=""        # always compile for real in the kernel check
 export PATH="$venv/bin:$PATH"
+export EMBER_PYTHON="$venv/bin/python"   # the reader oracle test runs tests/oracle/io_files.py with it
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 echo "==> cargo fmt --check"

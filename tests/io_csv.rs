@@ -114,7 +114,7 @@ fn bad_input_names_line_and_column() {
     let e = err(b"n\n1\n99999999999999999999\n", &typed.clone().with_dtype("n", DType::Int64));
     assert!(e.contains("line 3") && e.contains("99999999999999999999"), "{e}");
     let e = err(b"a,b\n1,2\n3\n", &CsvReadOptions::default());
-    assert!(e.starts_with("t.csv: line 3: ") && e.contains("fields"), "ragged row: {e}");
+    assert!(e.starts_with("t.csv: line 3: ") && e.to_lowercase().contains("expected 2"), "ragged row: {e}");
     let e = err(b"a,b\n1,x\n2,\xff\xfe\n", &CsvReadOptions::default());
     assert!(e.starts_with("t.csv: line 3") && e.contains("UTF-8"), "{e}");
     // Lines count physical lines: a quoted newline earlier moves the bad value down.

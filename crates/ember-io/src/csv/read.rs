@@ -115,7 +115,16 @@ impl<'a> Layout<'a> {
         let (inferred_schema, _) = infer_format
             .infer_schema(sample, if opts.schema.is_some() { Some(0) } else { opts.infer_schema_length })
             .map_err(|e| {
-                read_err(ReadLocation { line: Some(line_of(data, pos)), ..Default::default() }, arrow_message(&e))
+                // The csv crate counts lines from the sample's start, 1-based.
+                let m = arrow_message(&e);
+                let (line, m) = match m.rfind(" at line ") {
+                    Some(i) => match m[i + 9..].trim().parse::<u64>() {
+                        Ok(n) => (line_of(data, pos) + n - 1, m[..i].to_string()),
+                        Err(_) => (line_of(data, pos), m),
+                    },
+                    None => (line_of(data, pos), m),
+                };
+                read_err(ReadLocation { line: Some(line), ..Default::default() }, m)
             })?;
         let data_start = if opts.has_header && pos < data.len() { next(pos) } else { pos };
         let mut fields: Vec<Field> = match &opts.schema {
@@ -187,6 +196,7 @@ impl<'a> Layout<'a> {
             .collect();
         let finish = projection.iter().map(|&i| finish_of(fields[i].dtype)).collect();
         let out_fields: Vec<Field> = projection.iter().map(|&i| fields[i].clone()).collect();
+        let inferred: Vec<bool> = projection.iter().map(|&i| inferred[i]).collect();
 
         let (mut start, mut end) = (data_start, data.len());
         if let Some((offset, len)) = opts.byte_range {
@@ -207,7 +217,7 @@ impl<'a> Layout<'a> {
             projection,
             out_fields,
             finish,
-            inferred: projection.iter().map(|&i| inferred[i]).collect(),
+            inferred,
         })
     }
 

@@ -142,7 +142,16 @@ impl Dataset {
         let files: Vec<OpenFile> = paths
             .into_par_iter()
             .map(|p| {
-                let f = File::open(&p).map_err(|e| io_error(&p, e))?;
+                let mut f = File::open(&p).map_err(|e| io_error(&p, e))?;
+                let mut magic = [0u8; 4];
+                let head = std::io::Read::read_exact(&mut f, &mut magic);
+                if head.is_err() || &magic != b"PAR1" {
+                    return Err(Error::Read {
+                        path: p.display().to_string(),
+                        at: ReadLocation { byte: Some(0), ..Default::default() },
+                        message: "not a Parquet file (it does not start with PAR1)".into(),
+                    });
+                }
                 let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| Error::Read {
                     path: p.display().to_string(),
                     at: ReadLocation::default(),
