@@ -1,10 +1,11 @@
 //! Runs TPC-H queries on any device and prints their answers, for people who want to look:
 //!
 //! ```text
-//! cargo run --release --example tpch -- --query 3|all [--sf 0.1] [--device cpu|sim|cuda|cuda:N] [--out DIR]
+//! cargo run --release --example tpch -- --query 3|all [--sf 0.1 | --data DIR] [--device cpu|sim|cuda|cuda:N] [--out DIR]
 //! ```
 //!
-//! Tables are generated in memory by `tpchgen` (the data `tpchgen-cli` writes). With `--out`, each
+//! Tables are generated in memory by `tpchgen`, or with `--data DIR` read from the files
+//! `tpchgen-cli` writes there (`<table>.parquet`, `<table>/` parts, or `<table>.csv`). With `--out`, each
 //! answer is also written to `DIR/ember-q<N>.csv` (header row, values as text, decimals exact,
 //! dates ISO), to compare with any other engine. The queries written so far: `ember::tpch::QUERIES`.
 use ember::prelude::*;
@@ -16,10 +17,11 @@ struct Args {
     sf: f64,
     device: Option<Device>,
     out: Option<std::path::PathBuf>,
+    data: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args> {
-    let mut a = Args { queries: ember::tpch::QUERIES.to_vec(), sf: 0.1, device: None, out: None };
+    let mut a = Args { queries: ember::tpch::QUERIES.to_vec(), sf: 0.1, device: None, out: None, data: None };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| Error::InvalidArgument(format!("{name} needs a value")));
@@ -37,8 +39,9 @@ fn parse_args() -> Result<Args> {
             }
             "--device" => a.device = Some(value("--device")?.parse()?),
             "--out" => a.out = Some(value("--out")?.into()),
+            "--data" => a.data = Some(value("--data")?.into()),
             "-h" | "--help" => {
-                println!("usage: tpch --query N|all [--sf SF] [--device cpu|sim|cuda|cuda:N] [--out DIR]");
+                println!("usage: tpch --query N|all [--sf SF | --data DIR] [--device cpu|sim|cuda|cuda:N] [--out DIR]");
                 std::process::exit(0);
             }
             other => return Err(Error::InvalidArgument(format!("unknown argument {other:?}"))),
@@ -58,8 +61,18 @@ fn run() -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::InvalidArgument(format!("{}: {e}", dir.display())))?;
     }
     let t = Instant::now();
-    let tables = ember::tpch::Tables::generate(args.sf, device)?;
-    println!("TPC-H sf {} generated on {device} in {:.2} s", args.sf, t.elapsed().as_secs_f64());
+    let tables = match &args.data {
+        Some(dir) => {
+            let tables = ember::tpch::Tables::read(dir, device)?;
+            println!("TPC-H read from {} onto {device} in {:.2} s", dir.display(), t.elapsed().as_secs_f64());
+            tables
+        }
+        None => {
+            let tables = ember::tpch::Tables::generate(args.sf, device)?;
+            println!("TPC-H sf {} generated on {device} in {:.2} s", args.sf, t.elapsed().as_secs_f64());
+            tables
+        }
+    };
     for q in args.queries {
         let t = Instant::now();
         let answer = ember::tpch::query(q, &tables)?.collect()?.to_record_batch()?;

@@ -686,6 +686,88 @@ impl Tables {
             region: region(sf)?.to(device)?,
         })
     }
+
+    /// Reads all eight from `dir`, as `tpchgen-cli` writes them: `<table>.parquet`, a directory
+    /// `<table>/` of Parquet parts, or `<table>.csv` (read with the generator's column types, so
+    /// decimals stay exact), and moves them to `device`.
+    pub fn read(dir: impl AsRef<std::path::Path>, device: Device) -> Result<Tables> {
+        let dir = dir.as_ref();
+        let load = |name: &str| -> Result<DataFrame> {
+            let parquet = dir.join(format!("{name}.parquet"));
+            let parts = dir.join(name);
+            let csv = dir.join(format!("{name}.csv"));
+            let df = if parquet.is_file() {
+                crate::read_parquet(&parquet, &Default::default())?
+            } else if parts.is_dir() {
+                crate::read_parquet(&parts, &Default::default())?
+            } else if csv.is_file() {
+                let schema = table(name, 0.001)?.fields().to_vec();
+                crate::read_csv(&csv, &crate::CsvReadOptions::default().with_schema(schema))?
+            } else {
+                return Err(Error::InvalidArgument(format!(
+                    "{}: no {name}.parquet, {name}/ or {name}.csv",
+                    dir.display()
+                )));
+            };
+            df.to(device)
+        };
+        Ok(Tables {
+            lineitem: load("lineitem")?,
+            orders: load("orders")?,
+            customer: load("customer")?,
+            supplier: load("supplier")?,
+            part: load("part")?,
+            partsupp: load("partsupp")?,
+            nation: load("nation")?,
+            region: load("region")?,
+        })
+    }
+
+    /// Writes all eight to `dir` as `<table>.parquet` or `<table>.csv`.
+    pub fn write(&self, dir: impl AsRef<std::path::Path>, format: crate::io::FileFormat) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.display().to_string(), source: e })?;
+        for (name, df) in self.named() {
+            match format {
+                crate::io::FileFormat::Parquet => {
+                    crate::write_parquet(df, dir.join(format!("{name}.parquet")), &Default::default())?
+                }
+                crate::io::FileFormat::Csv => {
+                    crate::write_csv(df, dir.join(format!("{name}.csv")), &Default::default())?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `(name, frame)` of each table.
+    pub fn named(&self) -> [(&'static str, &DataFrame); 8] {
+        [
+            ("lineitem", &self.lineitem),
+            ("orders", &self.orders),
+            ("customer", &self.customer),
+            ("supplier", &self.supplier),
+            ("part", &self.part),
+            ("partsupp", &self.partsupp),
+            ("nation", &self.nation),
+            ("region", &self.region),
+        ]
+    }
+}
+
+/// Table `name` generated at scale factor `sf`.
+fn table(name: &str, sf: f64) -> Result<DataFrame> {
+    match name {
+        "lineitem" => lineitem(sf),
+        "orders" => orders(sf),
+        "customer" => customer(sf),
+        "supplier" => supplier(sf),
+        "part" => part(sf),
+        "partsupp" => partsupp(sf),
+        "nation" => nation(sf),
+        "region" => region(sf),
+        other => Err(Error::InvalidArgument(format!("no TPC-H table {other:?}"))),
+    }
 }
 
 /// Q6's `WHERE` clause.

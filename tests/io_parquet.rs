@@ -123,7 +123,7 @@ fn numbers(n: i64) -> DataFrame {
         (
             "v",
             std::sync::Arc::new(arrow::array::Float64Array::from_iter(
-                (0..n).map(|i| (i % 7 != 0).then(|| i as f64 * 0.5)),
+                (0..n).map(|i| (i % 7 != 0).then_some(i as f64 * 0.5)),
             )),
         ),
         (

@@ -75,7 +75,7 @@ pub enum Error {
         /// The file.
         path: String,
         /// Where in the file.
-        at: ReadLocation,
+        at: Box<ReadLocation>,
         /// What was wrong.
         message: String,
     },

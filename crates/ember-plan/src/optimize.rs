@@ -194,7 +194,7 @@ fn push_into_scans(plan: LogicalPlan) -> LogicalPlan {
     fn with_skip(input: LogicalPlan, p: &Expr) -> LogicalPlan {
         match input {
             LogicalPlan::Scan { mut source, projection } => {
-                if let SourceKind::Parquet { options, .. } = &mut source.kind {
+                if let SourceKind::Parquet { options, .. } = &mut *source.kind {
                     options.predicate = Some(match options.predicate.take() {
                         Some(old) => old.and(p.clone()),
                         None => p.clone(),

@@ -22,7 +22,7 @@ pub struct Source {
     pub fields: Vec<SerField>,
     /// What the rows are read from.
     #[serde(default)]
-    pub kind: SourceKind,
+    pub kind: Box<SourceKind>,
     #[serde(skip)]
     frame: Option<DataFrame>,
     /// The device a file source's frame goes to after the read (a deserialised plan: the CPU).
@@ -81,7 +81,7 @@ impl Source {
         Source {
             name: name.into(),
             fields: df.fields().iter().map(SerField::from).collect(),
-            kind: SourceKind::Memory,
+            kind: Box::new(SourceKind::Memory),
             frame: Some(df),
             device: None,
         }
@@ -110,7 +110,7 @@ impl Source {
         Source {
             name: path.display().to_string(),
             fields: fields.iter().map(SerField::from).collect(),
-            kind,
+            kind: Box::new(kind),
             frame: None,
             device: Some(device),
         }
@@ -118,7 +118,7 @@ impl Source {
 
     /// The device the scan's frame is on.
     pub fn device(&self) -> Result<Device> {
-        match self.kind {
+        match *self.kind {
             SourceKind::Memory => Ok(self.data()?.device()),
             _ => Ok(self.device.unwrap_or(Device::Cpu)),
         }
@@ -134,7 +134,7 @@ impl Source {
     /// Reads the source's `projection` (all columns: `None`) onto its device.
     pub fn read(&self, projection: Option<&[String]>) -> Result<DataFrame> {
         let cols = projection.map(|p| p.to_vec());
-        let df = match &self.kind {
+        let df = match &*self.kind {
             SourceKind::Memory => {
                 let df = self.data()?;
                 return match projection {
@@ -157,7 +157,7 @@ impl Source {
 
 impl fmt::Debug for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
+        match &*self.kind {
             SourceKind::Memory => write!(f, "Source({:?}, bound={})", self.name, self.frame.is_some()),
             kind => write!(f, "Source({kind:?})"),
         }
@@ -490,7 +490,7 @@ impl LogicalPlan {
         let pad = "  ".repeat(depth);
         match self {
             LogicalPlan::Scan { source, projection } => {
-                match &source.kind {
+                match &*source.kind {
                     SourceKind::Memory => write!(f, "{pad}SCAN {}", source.name)?,
                     SourceKind::Csv { path, .. } => write!(f, "{pad}SCAN CSV {path:?}")?,
                     SourceKind::Parquet { path, .. } => write!(f, "{pad}SCAN PARQUET {path:?}")?,
@@ -498,7 +498,8 @@ impl LogicalPlan {
                 if let Some(p) = projection {
                     write!(f, " [{}]", p.join(", "))?;
                 }
-                if let SourceKind::Parquet { options: ParquetReadOptions { predicate: Some(p), .. }, .. } = &source.kind
+                if let SourceKind::Parquet { options: ParquetReadOptions { predicate: Some(p), .. }, .. } =
+                    &*source.kind
                 {
                     write!(f, " SKIP ROW GROUPS UNLESS {p}")?;
                 }

@@ -80,7 +80,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl<'a> Layout<'a> {
     fn new(data: &'a [u8], name: &'a str, opts: &'a CsvReadOptions) -> Result<Layout<'a>> {
-        let read_err = |at: ReadLocation, message: String| Error::Read { path: name.into(), at, message };
+        let read_err = |at: ReadLocation, message: String| Error::Read { path: name.into(), at: Box::new(at), message };
         let mut pos = if data.starts_with(BOM) { BOM.len() } else { 0 };
         let next = |p: usize| next_record_start(data, p + 1, in_quotes_at(data, p + 1, opts.quote), opts.quote);
         for _ in 0..opts.skip_rows {
@@ -355,11 +355,11 @@ impl<'a> Layout<'a> {
     fn error_at(&self, byte: usize, column: Option<&str>, message: String) -> Error {
         Error::Read {
             path: self.name.into(),
-            at: ReadLocation {
+            at: Box::new(ReadLocation {
                 line: Some(line_of(self.data, byte)),
                 column: column.map(str::to_string),
                 ..Default::default()
-            },
+            }),
             message,
         }
     }

@@ -79,7 +79,7 @@ pub(crate) fn row_groups_matching(
         Err(_) => return Ok(candidates.to_vec()),
     };
     let Some(keep) = keep.as_any().downcast_ref::<BooleanArray>() else { return Ok(candidates.to_vec()) };
-    Ok(candidates.iter().enumerate().filter(|&(i, _)| !(keep.is_valid(i) && !keep.value(i))).map(|(_, &g)| g).collect())
+    Ok(candidates.iter().enumerate().filter(|&(i, _)| !keep.is_valid(i) || keep.value(i)).map(|(_, &g)| g).collect())
 }
 
 fn stat(name: &str, what: &str) -> Expr {

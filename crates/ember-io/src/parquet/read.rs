@@ -109,7 +109,7 @@ impl OpenFile {
         self.path.display().to_string()
     }
     fn error(&self, at: ReadLocation, message: impl ToString) -> Error {
-        Error::Read { path: self.name(), at, message: message.to_string() }
+        Error::Read { path: self.name(), at: Box::new(at), message: message.to_string() }
     }
 }
 
@@ -148,13 +148,13 @@ impl Dataset {
                 if head.is_err() || &magic != b"PAR1" {
                     return Err(Error::Read {
                         path: p.display().to_string(),
-                        at: ReadLocation { byte: Some(0), ..Default::default() },
+                        at: Box::new(ReadLocation { byte: Some(0), ..Default::default() }),
                         message: "not a Parquet file (it does not start with PAR1)".into(),
                     });
                 }
                 let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| Error::Read {
                     path: p.display().to_string(),
-                    at: ReadLocation::default(),
+                    at: Box::default(),
                     message: format!("not a readable Parquet file: {e}"),
                 })?;
                 Ok(OpenFile { path: p, meta })
