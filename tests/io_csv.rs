@@ -168,6 +168,14 @@ fn parallel_split_equals_one_piece_and_byte_ranges_cover_every_record() {
     assert_eq!(whole.num_rows(), 300_000);
     assert_eq!(strings(&whole, "text")[0], Some("line 0\nnext".into()));
 
+    // A bad value in the last piece is found by line and column.
+    let mut bad = data.clone();
+    bad.extend(b"300000,tail,not-a-number\n");
+    let line = bad.iter().filter(|&&b| b == b'\n').count();
+    let opts = CsvReadOptions::default().with_dtype("x", DType::Float64);
+    let e = read_csv_bytes(&bad, "t.csv", &opts).unwrap_err().to_string();
+    assert_eq!(e, format!("t.csv: line {line}, column \"x\": \"not-a-number\" is not a valid float64"));
+
     // Consecutive byte ranges read every record exactly once, wherever they cut.
     let schema = whole.fields().to_vec();
     let opts = CsvReadOptions::default().with_schema(schema);

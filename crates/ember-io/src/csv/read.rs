@@ -286,14 +286,16 @@ impl<'a> Layout<'a> {
     fn locate(&self, a: usize, b: usize, err: &ArrowError) -> Error {
         let starts: Vec<usize> = record_starts(&self.data[a..b], self.opts.quote).iter().map(|s| s + a).collect();
         let end_of = |m: usize| if m < starts.len() { starts[m] } else { b };
-        let fails = |m: usize| self.decode(a, end_of(m), &self.projection, None).is_err();
+        // Records decode independently, so records `lo..m` alone decide: each step decodes half
+        // of what is left, and the whole search costs about two decodes of the range.
+        let fails = |lo: usize, m: usize| self.decode(starts[lo], end_of(m), &self.projection, None).is_err();
         let (mut lo, mut hi) = (0, starts.len());
-        if starts.is_empty() || !fails(hi) {
+        if starts.is_empty() || !fails(lo, hi) {
             return self.error_at(a, None, arrow_message(err));
         }
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            if fails(mid) {
+            if fails(lo, mid) {
                 hi = mid;
             } else {
                 lo = mid;
