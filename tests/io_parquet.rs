@@ -215,6 +215,8 @@ fn writer_options_datasets_row_group_selection_and_limits() {
     .unwrap();
     assert_eq!(some.num_rows(), 2000);
     assert_eq!(some.num_columns(), 1);
+    let none = ember::read_parquet(&dir, &ParquetReadOptions::default().with_columns(Vec::<String>::new())).unwrap();
+    assert_eq!((none.num_rows(), none.num_columns()), (15_000, 0), "no columns still counts rows");
     let head = ember::read_parquet(&dir, &ParquetReadOptions::default().with_n_rows(10)).unwrap();
     assert_eq!(head.num_rows(), 1000, "whole row groups up to n_rows (the caller slices)");
     let e = ember::read_parquet(dir.join("part-0.parquet"), &ParquetReadOptions::default().with_row_groups([9]));

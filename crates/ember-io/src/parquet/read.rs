@@ -276,11 +276,11 @@ impl Dataset {
             })
             .collect::<Result<_>>()?;
         let mut batches = Vec::with_capacity(runs.len());
-        for (r, cols) in arrays.chunks(columns.len().max(1)).enumerate() {
-            let (fi, ref rgs) = runs[r];
+        // Per run, also with no columns (a row count still comes from the footer).
+        for (r, (fi, rgs)) in runs.iter().enumerate() {
             let rows: usize =
-                rgs.iter().map(|&g| self.files[fi].meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
-            let cols = if columns.is_empty() { vec![] } else { cols.to_vec() };
+                rgs.iter().map(|&g| self.files[*fi].meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
+            let cols = arrays[r * columns.len()..(r + 1) * columns.len()].to_vec();
             let opts = RecordBatchOptions::new().with_row_count(Some(rows));
             batches.push(RecordBatch::try_new_with_options(out_schema.clone(), cols, &opts)?);
         }
