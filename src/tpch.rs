@@ -688,18 +688,19 @@ impl Tables {
     }
 
     /// Reads all eight from `dir`, as `tpchgen-cli` writes them: `<table>.parquet`, a directory
-    /// `<table>/` of Parquet parts, or `<table>.csv` (read with the generator's column types, so
-    /// decimals stay exact), and moves them to `device`.
+    /// `<table>/` of Parquet parts (decoded on `device`), or `<table>.csv` (read on the CPU with
+    /// the generator's column types, so decimals stay exact, and moved to `device`).
     pub fn read(dir: impl AsRef<std::path::Path>, device: Device) -> Result<Tables> {
         let dir = dir.as_ref();
         let load = |name: &str| -> Result<DataFrame> {
             let parquet = dir.join(format!("{name}.parquet"));
             let parts = dir.join(name);
             let csv = dir.join(format!("{name}.csv"));
+            // Parquet is decoded on `device` (the GPU decoder on a GPU); CSV on the CPU.
             let df = if parquet.is_file() {
-                crate::read_parquet(&parquet, &Default::default())?
+                crate::io::read_parquet_on(&parquet, &Default::default(), device, None)?
             } else if parts.is_dir() {
-                crate::read_parquet(&parts, &Default::default())?
+                crate::io::read_parquet_on(&parts, &Default::default(), device, None)?
             } else if csv.is_file() {
                 let schema = table(name, 0.001)?.fields().to_vec();
                 crate::read_csv(&csv, &crate::CsvReadOptions::default().with_schema(schema))?

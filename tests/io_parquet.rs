@@ -1,6 +1,8 @@
 //! The Parquet reader and writer: files written by pyarrow, duckdb and polars (every codec,
 //! dictionary and plain, pages v1 and v2, delta encodings, int96) read equal to pyarrow's reading;
-//! row-group skipping on statistics; the chunked reader; datasets; bad files; plan scans.
+//! row-group skipping on statistics; the chunked reader; datasets; bad files; plan scans; the GPU
+//! decoder (on the simulated device, and CUDA with `EMBER_TEST_CUDA=1`) equal to the CPU reader.
+mod common;
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use arrow::compute::cast;
 use ember::io::{FileFormat, ParquetChunks};
@@ -87,6 +89,12 @@ fn files_written_by_pyarrow_duckdb_polars_read_as_pyarrow_reads_them() {
                     .collect();
                 let joined = ember::concat(&chunks).unwrap();
                 assert_same(case, &joined, &expected);
+                // The GPU decoder gives the same values.
+                for device in common::gpu_devices() {
+                    let gpu = ember::io::read_parquet_on(&path, &ParquetReadOptions::default(), device, None).unwrap();
+                    assert_eq!(gpu.device(), device);
+                    assert_same(&format!("{case} on {device}"), &gpu.to(Device::Cpu).unwrap(), &expected);
+                }
             }
             FileFormat::Csv => {
                 let expected = read_ipc(&dir.join("pa-csv.arrow"));
@@ -268,5 +276,70 @@ fn bad_files_are_typed_errors_naming_the_file() {
             assert!(matches!(e, Error::Read { .. } | Error::Arrow(_)), "byte {pos}: {e:?}");
         }
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Random columns with nulls at sizes around the block size, dictionary and plain, pages v1 and
+/// small pages: the GPU decoder equals the CPU reader, decodes on the device (the trace shows its
+/// kernels, not a fallback upload). (A corrupt dictionary index: `parquet/gpu.rs`'s unit test.)
+#[test]
+fn gpu_decoder_equals_cpu_reader_on_random_columns() {
+    use arrow::array::{BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, StringArray};
+    use std::sync::Arc;
+    let dir = temp_dir("gpu");
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for n in [0usize, 1, 255, 256, 257, 3000] {
+        let mut r = |m: u64| next() % m;
+        let nulls: Vec<bool> = (0..n).map(|_| r(5) == 0).collect();
+        let pick = |v: Vec<Option<i64>>| v;
+        let i64s = pick((0..n).map(|i| (!nulls[i]).then(|| (r(1000) as i64) - 500)).collect());
+        let batch = RecordBatch::try_from_iter([
+            ("i64", Arc::new(Int64Array::from(i64s.clone())) as ArrayRef),
+            ("i32", Arc::new(Int32Array::from_iter((0..n).map(|i| (i % 3 != 0).then_some(i as i32 * 7 - 100))))),
+            ("f64", Arc::new(Float64Array::from_iter((0..n).map(|i| (i % 4 != 1).then_some(i as f64 / 3.0))))),
+            ("b", Arc::new(BooleanArray::from_iter((0..n).map(|i| (i % 5 != 2).then_some(i % 3 == 0))))),
+            ("s", Arc::new(StringArray::from_iter((0..n).map(|i| (i % 6 != 4).then(|| format!("v{}", i % 37)))))),
+            ("long", Arc::new(StringArray::from_iter_values((0..n).map(|i| "x".repeat(i % 50))))),
+            (
+                "d",
+                Arc::new(
+                    Decimal128Array::from_iter((0..n).map(|i| (i % 7 != 3).then_some(i as i128 * 1_000_003 - 7)))
+                        .with_precision_and_scale(30, 4)
+                        .unwrap(),
+                ),
+            ),
+        ])
+        .unwrap();
+        let df = DataFrame::from_record_batch(&batch).unwrap();
+        for (k, dictionary) in [true, false].into_iter().enumerate() {
+            let path = dir.join(format!("r{n}-{k}.parquet"));
+            let opts = ParquetWriteOptions::default().with_dictionary(dictionary).with_row_group_size(1000);
+            ember::write_parquet(&df, &path, &opts).unwrap();
+            let cpu = ember::read_parquet(&path, &ParquetReadOptions::default()).unwrap().to_record_batch().unwrap();
+            for device in common::gpu_devices() {
+                let ctx = ember::gpu::ExecContext::new(device.gpu().unwrap().unwrap());
+                let gpu =
+                    ember::io::read_parquet_on(&path, &ParquetReadOptions::default(), device, Some(&ctx)).unwrap();
+                assert_same(
+                    &format!("{n} rows, dictionary {dictionary}, {device}"),
+                    &gpu.to(Device::Cpu).unwrap(),
+                    &cpu,
+                );
+                let t = ctx.trace();
+                if n > 0 {
+                    let takes = t.kernels.iter().filter(|l| l.kernel.starts_with("parquet::pq_take")).count();
+                    assert_eq!(takes, 5, "i64, i32, f64, bool, decimal decoded on the device: {t}");
+                    assert!(t.kernels.iter().any(|l| l.kernel == "parquet::pq_str_copy"), "{t}");
+                }
+            }
+        }
+    }
+
     std::fs::remove_dir_all(&dir).unwrap();
 }

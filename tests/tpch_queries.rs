@@ -86,13 +86,19 @@ fn queries_over_parquet_and_csv_files_equal_in_memory() {
             ember::tpch::format_table(&b, ",").unwrap()
         })
         .collect();
-    for format in [ember::io::FileFormat::Parquet, ember::io::FileFormat::Csv] {
-        let sub = dir.join(format!("{format:?}"));
-        tables.write(&sub, format).unwrap();
-        let read = ember::tpch::Tables::read(&sub, Device::Cpu).unwrap();
+    let formats = [ember::io::FileFormat::Parquet, ember::io::FileFormat::Csv];
+    for format in formats {
+        tables.write(dir.join(format!("{format:?}")), format).unwrap();
+    }
+    // Parquet on every device (the GPU decoder on Sim), CSV on the CPU engine.
+    let mut runs = vec![(formats[1], Device::Cpu), (formats[0], Device::Cpu)];
+    runs.extend(common::gpu_devices().into_iter().map(|d| (formats[0], d)));
+    for (format, device) in runs {
+        let read = ember::tpch::Tables::read(dir.join(format!("{format:?}")), device).unwrap();
+        assert_eq!(read.lineitem.device(), device);
         for (i, &q) in ember::tpch::QUERIES.iter().enumerate() {
             let got = ember::tpch::query(q, &read).unwrap().collect().unwrap().to_record_batch().unwrap();
-            assert_eq!(ember::tpch::format_table(&got, ",").unwrap(), want[i], "Q{q} from {format:?}");
+            assert_eq!(ember::tpch::format_table(&got, ",").unwrap(), want[i], "Q{q} from {format:?} on {device}");
         }
     }
     let path = dir.join("Parquet/lineitem.parquet");

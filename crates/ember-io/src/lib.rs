@@ -33,5 +33,6 @@ pub mod parquet;
 pub use csv::{csv_schema, read_csv, read_csv_bytes, write_csv, CsvReadOptions, CsvWriteOptions};
 pub use file::{write_atomically, FileFormat};
 pub use parquet::{
-    parquet_schema, read_parquet, write_parquet, Compression, ParquetChunks, ParquetReadOptions, ParquetWriteOptions,
+    parquet_schema, read_parquet, read_parquet_on, write_parquet, Compression, ParquetChunks, ParquetReadOptions,
+    ParquetWriteOptions,
 };

@@ -12,7 +12,7 @@ use ember_ops::{
 pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFrame> {
     let run = |p: &LogicalPlan| execute(p, ctx);
     match plan {
-        LogicalPlan::Scan { source, projection } => source.read(projection.as_deref()),
+        LogicalPlan::Scan { source, projection } => source.read(projection.as_deref(), ctx),
         LogicalPlan::Select { input, exprs } => {
             let df = run(input)?;
             let columns = exprs

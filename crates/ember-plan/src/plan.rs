@@ -131,8 +131,10 @@ impl Source {
         })
     }
 
-    /// Reads the source's `projection` (all columns: `None`) onto its device.
-    pub fn read(&self, projection: Option<&[String]>) -> Result<DataFrame> {
+    /// Reads the source's `projection` (all columns: `None`) onto its device: a Parquet file is
+    /// decoded on the GPU when the device is one (its work in `ctx` when given); a CSV file is
+    /// decoded on the CPU and uploaded.
+    pub fn read(&self, projection: Option<&[String]>, ctx: Option<&ember_gpu::ExecContext>) -> Result<DataFrame> {
         let cols = projection.map(|p| p.to_vec());
         let df = match &*self.kind {
             SourceKind::Memory => {
@@ -146,10 +148,10 @@ impl Source {
                 path,
                 &CsvReadOptions { columns: cols.or(options.columns.clone()), ..options.clone() },
             )?,
-            SourceKind::Parquet { path, options } => ember_io::read_parquet(
-                path,
-                &ParquetReadOptions { columns: cols.or(options.columns.clone()), ..options.clone() },
-            )?,
+            SourceKind::Parquet { path, options } => {
+                let options = ParquetReadOptions { columns: cols.or(options.columns.clone()), ..options.clone() };
+                return ember_io::read_parquet_on(path, &options, self.device()?, ctx);
+            }
         };
         df.to(self.device()?)
     }

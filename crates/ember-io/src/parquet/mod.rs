@@ -4,11 +4,12 @@
 //! A path may name one file or a directory, read as one dataset: its `.parquet` / `.pq` files in
 //! name order, which must share a schema. Row groups whose min/max statistics prove a predicate
 //! false are not read (see `prune.rs`); every (row group, column) pair is decoded in parallel.
+mod gpu;
 mod prune;
 mod read;
 mod write;
 
-pub use read::{parquet_schema, read_parquet, ParquetChunks};
+pub use read::{parquet_schema, read_parquet, read_parquet_on, ParquetChunks};
 pub use write::{write_parquet, Compression, ParquetWriteOptions};
 
 use ember_ops::Expr;

@@ -32,6 +32,34 @@ pub fn read_parquet(path: impl AsRef<Path>, options: &ParquetReadOptions) -> Res
     ds.read(&groups, &columns)
 }
 
+/// Reads a Parquet file or directory onto `device`: on a GPU (CUDA or Sim) the pages are
+/// decoded there (see the module `gpu`), on the CPU this is [`read_parquet`]. GPU work runs in
+/// `ctx` when given (its trace then shows the decode), else in a fresh context.
+pub fn read_parquet_on(
+    path: impl AsRef<Path>,
+    options: &ParquetReadOptions,
+    device: ember_core::Device,
+    ctx: Option<&ember_gpu::ExecContext>,
+) -> Result<DataFrame> {
+    let Some(gpu) = device.gpu()? else { return read_parquet(path, options) };
+    let ds = Dataset::open(path.as_ref())?;
+    let groups = ds.selected_groups(options)?;
+    let columns = ds.projection(options.columns.as_deref())?;
+    let own;
+    let ctx = match ctx {
+        Some(c) => c,
+        None => {
+            own = ember_gpu::ExecContext::new(gpu);
+            &own
+        }
+    };
+    let df = super::gpu::read(ctx, &ds, &groups, &columns)?;
+    match options.n_rows {
+        Some(n) if n < df.num_rows() => df.slice(0, n),
+        _ => Ok(df),
+    }
+}
+
 /// The columns (names and types) of a Parquet file or dataset, from its footer.
 pub fn parquet_schema(path: impl AsRef<Path>) -> Result<Vec<Field>> {
     let ds = Dataset::open(path.as_ref())?;
@@ -99,28 +127,28 @@ fn leaf_bytes(file: &OpenFile, rg: &parquet::file::metadata::RowGroupMetaData, c
 }
 
 #[derive(Debug)]
-struct OpenFile {
-    path: PathBuf,
-    meta: ArrowReaderMetadata,
+pub(super) struct OpenFile {
+    pub(super) path: PathBuf,
+    pub(super) meta: ArrowReaderMetadata,
 }
 
 impl OpenFile {
     fn name(&self) -> String {
         self.path.display().to_string()
     }
-    fn error(&self, at: ReadLocation, message: impl ToString) -> Error {
+    pub(super) fn error(&self, at: ReadLocation, message: impl ToString) -> Error {
         Error::Read { path: self.name(), at: Box::new(at), message: message.to_string() }
     }
 }
 
 /// One file or a directory of files with one schema.
 #[derive(Debug)]
-struct Dataset {
-    files: Vec<OpenFile>,
+pub(super) struct Dataset {
+    pub(super) files: Vec<OpenFile>,
 }
 
 impl Dataset {
-    fn open(path: &Path) -> Result<Dataset> {
+    pub(super) fn open(path: &Path) -> Result<Dataset> {
         let paths = if path.is_dir() {
             let mut v: Vec<PathBuf> = std::fs::read_dir(path)
                 .map_err(|e| io_error(path, e))?
@@ -172,7 +200,7 @@ impl Dataset {
         Ok(Dataset { files })
     }
 
-    fn arrow_schema(&self) -> &SchemaRef {
+    pub(super) fn arrow_schema(&self) -> &SchemaRef {
         self.files[0].meta.schema()
     }
 
@@ -180,7 +208,7 @@ impl Dataset {
         (0..self.arrow_schema().fields().len()).map(|c| self.field(c)).collect()
     }
 
-    fn field(&self, c: usize) -> Result<Field> {
+    pub(super) fn field(&self, c: usize) -> Result<Field> {
         let f = &self.arrow_schema().fields()[c];
         let dtype = ember_type(f.data_type()).ok_or_else(|| {
             self.files[0].error(
@@ -192,7 +220,7 @@ impl Dataset {
     }
 
     /// Root column indices to read, in file order.
-    fn projection(&self, columns: Option<&[String]>) -> Result<Vec<usize>> {
+    pub(super) fn projection(&self, columns: Option<&[String]>) -> Result<Vec<usize>> {
         let schema = self.arrow_schema();
         let out: Vec<usize> = match columns {
             None => (0..schema.fields().len()).collect(),
@@ -215,7 +243,7 @@ impl Dataset {
     }
 
     /// (file, row group) pairs to read: selected, not excluded by statistics, enough for `n_rows`.
-    fn selected_groups(&self, options: &ParquetReadOptions) -> Result<Vec<(usize, usize)>> {
+    pub(super) fn selected_groups(&self, options: &ParquetReadOptions) -> Result<Vec<(usize, usize)>> {
         let mut out = Vec::new();
         let mut rows = 0usize;
         for (fi, f) in self.files.iter().enumerate() {
@@ -247,7 +275,7 @@ impl Dataset {
     }
 
     /// Decodes `columns` of `groups`, every (group, column) pair in parallel.
-    fn read(&self, groups: &[(usize, usize)], columns: &[usize]) -> Result<DataFrame> {
+    pub(super) fn read(&self, groups: &[(usize, usize)], columns: &[usize]) -> Result<DataFrame> {
         let schema = self.arrow_schema();
         let out_fields: Vec<Field> = columns.iter().map(|&c| self.field(c)).collect::<Result<_>>()?;
         let out_schema = Arc::new(Schema::new(

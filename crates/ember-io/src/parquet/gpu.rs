@@ -1,0 +1,680 @@
+//! The GPU Parquet decoder (CUDA and the simulated device): the host parses footers and page
+//! headers and decompresses pages (the `parquet` crate's page reader), walks the run headers of
+//! the RLE / bit-packed hybrid streams into run tables, and uploads raw page bytes; the device
+//! expands the runs, turns definition levels into validity and ranks, and gathers every value
+//! from one values table (`kernels/parquet.cu` says how).
+//!
+//! Decoded on the device: flat columns of INT32 (int32, uint32, date32, decimal), INT64 (int64,
+//! uint64, timestamps, decimal), FLOAT, DOUBLE, BOOLEAN, BYTE_ARRAY (utf8), FIXED_LEN_BYTE_ARRAY
+//! (decimal) and INT96 (timestamp[ns]), in PLAIN, PLAIN_DICTIONARY and RLE_DICTIONARY pages, v1
+//! and v2. A PLAIN byte-array page is indexed on the host (one walk over its length prefixes;
+//! the device copies the bytes). Any other encoding (the DELTA family, BYTE_STREAM_SPLIT), type,
+//! or a nested column is decoded by the CPU path and uploaded, with a log line (target
+//! `ember::io`) naming the column and why.
+use super::read::Dataset;
+use crate::file::io_error;
+use arrow::datatypes::{DataType, TimeUnit};
+use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, ReadLocation, Result};
+use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
+use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
+use parquet::basic::{Encoding, Type as Physical};
+use parquet::column::page::{Page, PageReader};
+use parquet::file::serialized_reader::SerializedPageReader;
+use rayon::prelude::*;
+use std::fs::File;
+use std::sync::Arc;
+
+const BLOCK: u32 = 256;
+const RUN_RLE: u32 = 0;
+const RUN_PACKED: u32 = 1;
+const RUN_SEQUENCE: u32 = 2;
+
+/// Decodes `columns` of `groups` onto the GPU of `ctx`.
+pub(super) fn read(ctx: &ExecContext, ds: &Dataset, groups: &[(usize, usize)], columns: &[usize]) -> Result<DataFrame> {
+    let rows: usize =
+        groups.iter().map(|&(f, g)| ds.files[f].meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
+    // Host work (page reads, decompression, run headers) for every column in parallel.
+    let prepared: Vec<Result<Prepared, Fallback>> =
+        columns.par_iter().map(|&c| prepare(ds, groups, c)).collect::<Result<Vec<_>>>()?;
+    let mut out = Vec::with_capacity(columns.len());
+    let device = Device::of_gpu(ctx.gpu());
+    for (&c, prep) in columns.iter().zip(prepared) {
+        let field = ds.field(c)?;
+        let col = match prep {
+            Ok(p) => decode(ctx, &p, rows).map_err(|e| match e {
+                Error::Read { message, .. } => {
+                    ds.files[0].error(ReadLocation { column: Some(field.name.clone()), ..Default::default() }, message)
+                }
+                other => other,
+            })?,
+            Err(Fallback(why)) => {
+                tracing::info!(target: "ember::io", column = %field.name, "decoded on the CPU and uploaded: {why}");
+                let host = ds.read(groups, &[c])?;
+                DeviceColumn::upload(ctx, host.columns()[0].to_arrow()?.as_ref())?
+            }
+        };
+        out.push((field.name, Column::Device(col)));
+    }
+    if out.is_empty() {
+        return ds.read(groups, columns)?.to(device);
+    }
+    DataFrame::from_columns(out, device)
+}
+
+/// Why a column goes to the CPU path.
+struct Fallback(String);
+
+/// How a column's values table becomes its output values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// 4- or 8-byte values as they are.
+    Fixed(usize),
+    /// INT32 / INT64 / FIXED_LEN_BYTE_ARRAY(w) widened to 16-byte decimals.
+    I32Decimal,
+    I64Decimal,
+    FlbaDecimal(usize),
+    /// INT96 to nanoseconds.
+    Int96,
+    Bool,
+    Str,
+}
+
+impl Kind {
+    /// Bytes per entry of the values table as stored in the file.
+    fn stored_width(self) -> usize {
+        match self {
+            Kind::Fixed(w) | Kind::FlbaDecimal(w) => w,
+            Kind::I32Decimal => 4,
+            Kind::I64Decimal => 8,
+            Kind::Int96 => 12,
+            Kind::Bool | Kind::Str => 0,
+        }
+    }
+}
+
+/// A run table (see `kernels/parquet.cu`).
+#[derive(Default)]
+struct Runs {
+    start: Vec<u64>,
+    data: Vec<u64>,
+    add: Vec<u32>,
+    meta: Vec<u32>,
+    total: u64,
+}
+
+impl Runs {
+    fn push(&mut self, count: u64, data: u64, add: u32, kind: u32, width: u32) {
+        if count == 0 {
+            return;
+        }
+        self.start.push(self.total);
+        self.data.push(data);
+        self.add.push(add);
+        self.meta.push((kind << 8) | width);
+        self.total += count;
+    }
+}
+
+/// Everything the device needs for one column.
+struct Prepared {
+    kind: Kind,
+    dtype: DType,
+    arrow_type: DataType,
+    optional: bool,
+    /// Bytes the packed runs point into.
+    stream: Vec<u8>,
+    levels: Runs,
+    indices: Runs,
+    /// The values table: fixed-width entries (`kind.stored_width()` bytes each), or string bytes.
+    table: Vec<u8>,
+    entries: u64,
+    /// Strings: each entry's start in `table` and length.
+    str_start: Vec<u64>,
+    str_len: Vec<u32>,
+}
+
+fn kind_of(physical: Physical, type_length: i32, dtype: DType) -> Option<Kind> {
+    Some(match (physical, dtype) {
+        (Physical::INT32, DType::Int32 | DType::UInt32 | DType::Date32) => Kind::Fixed(4),
+        (Physical::FLOAT, DType::Float32) => Kind::Fixed(4),
+        (Physical::INT64, DType::Int64 | DType::UInt64 | DType::Timestamp(_)) => Kind::Fixed(8),
+        (Physical::DOUBLE, DType::Float64) => Kind::Fixed(8),
+        (Physical::INT32, DType::Decimal128 { .. }) => Kind::I32Decimal,
+        (Physical::INT64, DType::Decimal128 { .. }) => Kind::I64Decimal,
+        (Physical::FIXED_LEN_BYTE_ARRAY, DType::Decimal128 { .. }) if (1..=16).contains(&type_length) => {
+            Kind::FlbaDecimal(type_length as usize)
+        }
+        (Physical::INT96, DType::Timestamp(TimeUnit::Nanosecond)) => Kind::Int96,
+        (Physical::BOOLEAN, DType::Bool) => Kind::Bool,
+        (Physical::BYTE_ARRAY, DType::Utf8) => Kind::Str,
+        _ => return None,
+    })
+}
+
+/// Host side of one column: pages read and decompressed, run headers walked, bytes gathered.
+/// `Ok(Err(_))`: the column goes to the CPU path; `Err(_)`: the file is bad.
+fn prepare(ds: &Dataset, groups: &[(usize, usize)], c: usize) -> Result<Result<Prepared, Fallback>> {
+    let field = ds.field(c)?;
+    let file0 = &ds.files[0];
+    let descr = file0.meta.metadata().file_metadata().schema_descr();
+    if descr.num_columns() != ds.arrow_schema().fields().len() {
+        return Ok(Err(Fallback("the file has nested columns".into())));
+    }
+    let leaf = descr.column(c);
+    if leaf.max_rep_level() != 0 || leaf.max_def_level() > 1 {
+        return Ok(Err(Fallback("a nested or repeated column".into())));
+    }
+    let Some(kind) = kind_of(leaf.physical_type(), leaf.type_length(), field.dtype) else {
+        return Ok(Err(Fallback(format!(
+            "{:?} as {} is not decoded on the GPU yet",
+            leaf.physical_type(),
+            field.dtype
+        ))));
+    };
+    let arrow_type = match field.dtype {
+        DType::Utf8 => DataType::Utf8,
+        t => t.to_arrow(),
+    };
+    let mut p = Prepared {
+        kind,
+        dtype: field.dtype,
+        arrow_type,
+        optional: leaf.max_def_level() == 1,
+        stream: Vec::new(),
+        levels: Runs::default(),
+        indices: Runs::default(),
+        table: Vec::new(),
+        entries: 0,
+        str_start: Vec::new(),
+        str_len: Vec::new(),
+    };
+    for &(fi, g) in groups {
+        let file = &ds.files[fi];
+        let at = ReadLocation { row_group: Some(g), column: Some(field.name.clone()), ..Default::default() };
+        let bad = |page: Option<usize>, m: String| file.error(ReadLocation { page, ..at.clone() }, m);
+        let handle = File::open(&file.path).map_err(|e| io_error(&file.path, e))?;
+        let rg = file.meta.metadata().row_group(g);
+        let rows = rg.num_rows().max(0) as usize;
+        let mut reader = SerializedPageReader::new(Arc::new(handle), rg.column(c), rows, None)
+            .map_err(|e| bad(None, e.to_string()))?;
+        let mut dict_base: Option<u32> = None;
+        let mut page_no = 0;
+        let mut rows_seen = 0u64;
+        while let Some(page) = reader.get_next_page().map_err(|e| bad(Some(page_no), e.to_string()))? {
+            let res = match page {
+                Page::DictionaryPage { buf, num_values, encoding, .. } => {
+                    if !matches!(encoding, Encoding::PLAIN | Encoding::PLAIN_DICTIONARY) {
+                        return Ok(Err(Fallback(format!("a {encoding:?} dictionary page"))));
+                    }
+                    dict_base = Some(p.entries as u32);
+                    p.append_plain(&buf, num_values as u64).map_err(PageError::Bad)
+                }
+                Page::DataPage { buf, num_values, encoding, def_level_encoding, .. } => {
+                    let mut pos = 0;
+                    let present = if p.optional {
+                        if def_level_encoding != Encoding::RLE {
+                            return Ok(Err(Fallback(format!("{def_level_encoding:?} definition levels"))));
+                        }
+                        let len = buf
+                            .get(..4)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                            .ok_or_else(|| bad(Some(page_no), "page too short for its levels".into()))?;
+                        let levels =
+                            buf.get(4..4 + len).ok_or_else(|| bad(Some(page_no), "levels past the page".into()))?;
+                        pos = 4 + len;
+                        p.levels_page(levels, num_values as u64).map_err(|m| bad(Some(page_no), m))?
+                    } else {
+                        num_values as u64
+                    };
+                    rows_seen += num_values as u64;
+                    p.values_page(&buf[pos..], encoding, present, dict_base)
+                }
+                Page::DataPageV2 { buf, num_values, encoding, def_levels_byte_len, rep_levels_byte_len, .. } => {
+                    let (r, d) = (rep_levels_byte_len as usize, def_levels_byte_len as usize);
+                    let levels = buf.get(r..r + d).ok_or_else(|| bad(Some(page_no), "levels past the page".into()))?;
+                    let present = if p.optional {
+                        p.levels_page(levels, num_values as u64).map_err(|m| bad(Some(page_no), m))?
+                    } else {
+                        num_values as u64
+                    };
+                    rows_seen += num_values as u64;
+                    p.values_page(&buf[r + d..], encoding, present, dict_base)
+                }
+            };
+            match res {
+                Ok(()) => {}
+                Err(PageError::Fallback(why)) => return Ok(Err(Fallback(why))),
+                Err(PageError::Bad(m)) => return Err(bad(Some(page_no), m)),
+            }
+            page_no += 1;
+        }
+        if rows_seen != rows as u64 {
+            return Err(bad(None, format!("pages hold {rows_seen} values, the footer says {rows} rows")));
+        }
+    }
+    Ok(Ok(p))
+}
+
+enum PageError {
+    Fallback(String),
+    Bad(String),
+}
+
+impl From<String> for PageError {
+    fn from(m: String) -> Self {
+        PageError::Bad(m)
+    }
+}
+
+impl Prepared {
+    /// Definition levels of one page (bit width 1): their runs, and how many are present.
+    fn levels_page(&mut self, levels: &[u8], count: u64) -> Result<u64, String> {
+        let before = self.levels.start.len();
+        let base = self.stream.len() as u64;
+        self.stream.extend_from_slice(levels);
+        hybrid_runs(levels, 1, count, base, 0, &mut self.levels)?;
+        // Present values: RLE runs of 1, and the set bits of packed runs.
+        let mut present = 0;
+        for r in before..self.levels.start.len() {
+            let n = if r + 1 < self.levels.start.len() { self.levels.start[r + 1] } else { self.levels.total }
+                - self.levels.start[r];
+            if self.levels.meta[r] >> 8 == RUN_RLE {
+                if self.levels.data[r] > 1 {
+                    return Err(format!("definition level {} in a flat column", self.levels.data[r]));
+                }
+                present += self.levels.data[r] * n;
+            } else {
+                let off = self.levels.data[r] as usize;
+                let bytes = &self.stream[off..off + (n as usize).div_ceil(8)];
+                let full = n as usize / 8;
+                present += bytes[..full].iter().map(|b| b.count_ones() as u64).sum::<u64>();
+                if n % 8 != 0 {
+                    present += (bytes[full] & ((1u8 << (n % 8)) - 1)).count_ones() as u64;
+                }
+            }
+        }
+        Ok(present)
+    }
+
+    /// The values of one page: `present` of them, in `encoding`.
+    fn values_page(
+        &mut self,
+        values: &[u8],
+        encoding: Encoding,
+        present: u64,
+        dict: Option<u32>,
+    ) -> Result<(), PageError> {
+        match encoding {
+            Encoding::PLAIN => {
+                if self.kind == Kind::Bool {
+                    let need = (present as usize).div_ceil(8);
+                    let bits = values.get(..need).ok_or_else(|| "booleans past the page".to_string())?;
+                    let base = self.stream.len() as u64;
+                    self.stream.extend_from_slice(bits);
+                    self.indices.push(present, base, 0, RUN_PACKED, 1);
+                    return Ok(());
+                }
+                let first = self.entries as u32;
+                self.append_plain(values, present)?;
+                self.indices.push(present, 0, first, RUN_SEQUENCE, 0);
+                Ok(())
+            }
+            Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY => {
+                let base_entry = dict.ok_or_else(|| "a dictionary-encoded page without a dictionary".to_string())?;
+                let (&width, runs) = values.split_first().ok_or_else(|| "empty dictionary-index page".to_string())?;
+                if width > 32 {
+                    return Err(format!("dictionary index width {width}").into());
+                }
+                let base = self.stream.len() as u64;
+                self.stream.extend_from_slice(runs);
+                hybrid_runs(runs, width as u32, present, base, base_entry, &mut self.indices)?;
+                Ok(())
+            }
+            other => Err(PageError::Fallback(format!("{other:?} pages"))),
+        }
+    }
+
+    /// `count` PLAIN values appended to the values table.
+    fn append_plain(&mut self, values: &[u8], count: u64) -> Result<(), String> {
+        if self.kind == Kind::Bool {
+            // A boolean "dictionary" does not exist; PLAIN booleans go through `values_page`.
+            return Err("a dictionary page in a boolean column".into());
+        }
+        if self.kind == Kind::Str {
+            // Walk the 4-byte length prefixes: entry k is (start, length) in the table bytes.
+            let base = self.table.len() as u64;
+            let mut pos = 0usize;
+            for _ in 0..count {
+                let len = values
+                    .get(pos..pos + 4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .ok_or_else(|| "string length past the page".to_string())?;
+                let end = (pos + 4).checked_add(len as usize).filter(|&e| e <= values.len());
+                let end = end.ok_or_else(|| "string bytes past the page".to_string())?;
+                if std::str::from_utf8(&values[pos + 4..end]).is_err() {
+                    return Err("invalid UTF-8 in a utf8 column".into());
+                }
+                self.str_start.push(base + pos as u64 + 4);
+                self.str_len.push(len);
+                pos = end;
+            }
+            self.table.extend_from_slice(&values[..pos]);
+            self.entries += count;
+            return Ok(());
+        }
+        let w = self.kind.stored_width();
+        let need = (count as usize).checked_mul(w).filter(|&n| n <= values.len());
+        let need = need.ok_or_else(|| format!("{count} values of {w} bytes past the page"))?;
+        self.table.extend_from_slice(&values[..need]);
+        self.entries += count;
+        if self.entries > u32::MAX as u64 - 1 {
+            return Err("more than 2^32 - 2 values in one column".into());
+        }
+        Ok(())
+    }
+}
+
+/// Walks the run headers of an RLE / bit-packed hybrid stream of `count` values of `width` bits
+/// (`stream_base`: where `buf` starts in the column's stream bytes; `add`: added to every value).
+fn hybrid_runs(buf: &[u8], width: u32, count: u64, stream_base: u64, add: u32, runs: &mut Runs) -> Result<(), String> {
+    let mut pos = 0usize;
+    let mut done = 0u64;
+    let value_bytes = (width as usize).div_ceil(8);
+    while done < count {
+        let header = uleb128(buf, &mut pos)?;
+        if header & 1 == 1 {
+            let groups = header >> 1;
+            let n = groups.checked_mul(8).ok_or("bit-packed run too long")?;
+            let bytes = (groups as usize).checked_mul(width as usize).ok_or("bit-packed run too long")?;
+            if n == 0 || pos.checked_add(bytes).is_none_or(|e| e > buf.len()) {
+                return Err(format!("a bit-packed run of {n} values past the end of its stream"));
+            }
+            let take = n.min(count - done);
+            runs.push(take, stream_base + pos as u64, add, RUN_PACKED, width);
+            pos += bytes;
+            done += take;
+        } else {
+            let n = header >> 1;
+            let v = buf.get(pos..pos + value_bytes).ok_or("an RLE value past the end of its stream")?;
+            let mut value = 0u64;
+            for (i, b) in v.iter().enumerate() {
+                value |= (*b as u64) << (8 * i);
+            }
+            if n == 0 {
+                return Err("an empty RLE run".into());
+            }
+            let take = n.min(count - done);
+            runs.push(take, value, add, RUN_RLE, width);
+            pos += value_bytes;
+            done += take;
+        }
+    }
+    Ok(())
+}
+
+fn uleb128(buf: &[u8], pos: &mut usize) -> Result<u64, String> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*pos).ok_or("a run header past the end of its stream")?;
+        *pos += 1;
+        v |= ((b & 0x7f) as u64) << shift;
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err("a run header longer than 10 bytes".into())
+}
+
+fn upload_runs(ctx: &ExecContext, r: &Runs) -> Result<[DeviceBuffer; 4]> {
+    Ok([ctx.upload(&r.start)?, ctx.upload(&r.data)?, ctx.upload(&r.add)?, ctx.upload(&r.meta)?])
+}
+
+fn expand(ctx: &ExecContext, r: &Runs, stream: &DeviceBuffer) -> Result<DeviceBuffer> {
+    let n = r.total as usize;
+    let out = ctx.alloc(n * 4)?;
+    if n > 0 {
+        let [start, data, add, meta] = upload_runs(ctx, r)?;
+        ctx.launch(
+            Kernel::new("parquet", "pq_expand_runs"),
+            LaunchConfig::for_elems(n, BLOCK),
+            &[
+                (&start).into(),
+                (&data).into(),
+                (&add).into(),
+                (&meta).into(),
+                KernelArg::U64(r.start.len() as u64),
+                stream.into(),
+                (&out).into(),
+                KernelArg::U64(n as u64),
+            ],
+        )?;
+    }
+    Ok(out)
+}
+
+/// The `n` entries of a stored values table converted by kernel `name` (`width` bytes out each;
+/// FIXED_LEN_BYTE_ARRAY passes its byte width).
+fn widen(
+    ctx: &ExecContext,
+    stored: &DeviceBuffer,
+    n: usize,
+    name: &str,
+    width: usize,
+    flba: Option<u32>,
+) -> Result<DeviceBuffer> {
+    let out = ctx.alloc(n * width)?;
+    if n > 0 {
+        let mut args: Vec<KernelArg<'_>> = vec![stored.into()];
+        args.extend(flba.map(KernelArg::U32));
+        args.push((&out).into());
+        args.push(KernelArg::U64(n as u64));
+        ctx.launch(Kernel::named("parquet", name), LaunchConfig::for_elems(n, BLOCK), &args)?;
+    }
+    Ok(out)
+}
+
+/// Device side of one column.
+fn decode(ctx: &ExecContext, p: &Prepared, rows: usize) -> Result<DeviceColumn> {
+    let cfg = LaunchConfig::for_elems(rows.max(1), BLOCK);
+    let mut stream_bytes = p.stream.clone();
+    stream_bytes.extend_from_slice(&[0u8; 8]); // a 5-byte read at the last bit never leaves it
+    let stream = ctx.upload_bytes(&stream_bytes)?;
+    // Levels: validity bits, and each row's rank among the present ones.
+    let (levels, rank, validity) = if p.optional {
+        if p.levels.total != rows as u64 {
+            return Err(Error::Internal(format!("{} levels for {rows} rows", p.levels.total)));
+        }
+        let levels = expand(ctx, &p.levels, &stream)?;
+        let (rank, _present) = exclusive_scan(ctx, &levels, rows, ScanType::U32)?;
+        let bits = ctx.alloc(rows.div_ceil(32) * 4)?;
+        if rows > 0 {
+            ctx.launch(
+                Kernel::new("parquet", "pq_levels_to_bits"),
+                cfg,
+                &[(&levels).into(), (&bits).into(), KernelArg::U64(rows as u64)],
+            )?;
+        }
+        (Some(levels), Some(rank), Some(Arc::new(bits)))
+    } else {
+        (None, None, None)
+    };
+    let idx = expand(ctx, &p.indices, &stream)?;
+    // Booleans: the index stream is the values; a two-entry table maps them.
+    let entries = if p.kind == Kind::Bool { 2 } else { p.entries };
+    let none = entries as u32;
+    let row_entries = ctx.alloc(rows * 4)?;
+    let err = ctx.alloc_zeroed(4)?;
+    if rows > 0 {
+        ctx.launch(
+            Kernel::new("parquet", "pq_row_entries"),
+            cfg,
+            &[
+                (&idx).into(),
+                KernelArg::U64(p.indices.total),
+                levels.as_ref().into(),
+                rank.as_ref().into(),
+                KernelArg::U64(entries),
+                KernelArg::U32(none),
+                (&row_entries).into(),
+                (&err).into(),
+                KernelArg::U64(rows as u64),
+            ],
+        )?;
+    }
+    let gpu = ctx.gpu().clone();
+    let column = match p.kind {
+        Kind::Str => {
+            let table = ctx.upload_bytes(&p.table)?;
+            let starts = ctx.upload(&p.str_start)?;
+            let lens = ctx.upload(&p.str_len)?;
+            let lengths = ctx.alloc(rows * 8)?;
+            if rows > 0 {
+                ctx.launch(
+                    Kernel::new("parquet", "pq_str_lengths"),
+                    cfg,
+                    &[
+                        (&lens).into(),
+                        (&row_entries).into(),
+                        KernelArg::U32(none),
+                        (&lengths).into(),
+                        KernelArg::U64(rows as u64),
+                    ],
+                )?;
+            }
+            let (offsets, total) = exclusive_scan(ctx, &lengths, rows, ScanType::U64)?;
+            let bytes = ctx.alloc(total as usize)?;
+            if rows > 0 && total > 0 {
+                ctx.launch(
+                    Kernel::new("parquet", "pq_str_copy"),
+                    cfg,
+                    &[
+                        (&starts).into(),
+                        (&lens).into(),
+                        (&table).into(),
+                        (&row_entries).into(),
+                        KernelArg::U32(none),
+                        (&offsets).into(),
+                        (&bytes).into(),
+                        KernelArg::U64(rows as u64),
+                    ],
+                )?;
+            }
+            DeviceColumn::try_new(
+                gpu,
+                p.dtype,
+                p.arrow_type.clone(),
+                rows,
+                Arc::new(bytes),
+                Some(Arc::new(offsets)),
+                validity,
+            )?
+        }
+        Kind::Bool => {
+            let table = ctx.upload(&[0u32, 1u32])?;
+            let bits = ctx.alloc(rows.div_ceil(32) * 4)?;
+            if rows > 0 {
+                ctx.launch(
+                    Kernel::new("parquet", "pq_take_bool"),
+                    cfg,
+                    &[
+                        (&table).into(),
+                        (&row_entries).into(),
+                        KernelArg::U32(none),
+                        (&bits).into(),
+                        KernelArg::U64(rows as u64),
+                    ],
+                )?;
+            }
+            DeviceColumn::try_new(gpu, p.dtype, p.arrow_type.clone(), rows, Arc::new(bits), None, validity)?
+        }
+        kind => {
+            let stored = ctx.upload_bytes(&p.table)?;
+            let n = p.entries as usize;
+            let (table, width) = match kind {
+                Kind::Fixed(w) => (stored, w),
+                Kind::I32Decimal => (widen(ctx, &stored, n, "pq_i32_to_i128", 16, None)?, 16),
+                Kind::I64Decimal => (widen(ctx, &stored, n, "pq_i64_to_i128", 16, None)?, 16),
+                Kind::FlbaDecimal(w) => (widen(ctx, &stored, n, "pq_flba_to_i128", 16, Some(w as u32))?, 16),
+                Kind::Int96 => (widen(ctx, &stored, n, "pq_int96_to_ns", 8, None)?, 8),
+                Kind::Bool | Kind::Str => unreachable!("handled above"),
+            };
+            let name = match width {
+                4 => "pq_take_w4",
+                8 => "pq_take_w8",
+                _ => "pq_take_w16",
+            };
+            let values = ctx.alloc(rows * width)?;
+            if rows > 0 {
+                ctx.launch(
+                    Kernel::named("parquet", name),
+                    cfg,
+                    &[
+                        (&table).into(),
+                        (&row_entries).into(),
+                        KernelArg::U32(none),
+                        (&values).into(),
+                        KernelArg::U64(rows as u64),
+                    ],
+                )?;
+            }
+            DeviceColumn::try_new(gpu, p.dtype, p.arrow_type.clone(), rows, Arc::new(values), None, validity)?
+        }
+    };
+    // One read of the error word: an index past the table or more present rows than values.
+    if rows > 0 && ctx.download::<u32>(&err, 1)?[0] != 0 {
+        return Err(Error::Read {
+            path: String::new(),
+            at: Box::default(),
+            message: "a dictionary index or value position past the decoded values (corrupt pages)".into(),
+        });
+    }
+    Ok(column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepared(kind: Kind, entries: u64, table: Vec<u8>) -> Prepared {
+        Prepared {
+            kind,
+            dtype: DType::Int64,
+            arrow_type: DataType::Int64,
+            optional: false,
+            stream: Vec::new(),
+            levels: Runs::default(),
+            indices: Runs::default(),
+            table,
+            entries,
+            str_start: Vec::new(),
+            str_len: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn run_headers_and_corrupt_streams() {
+        let mut runs = Runs::default();
+        // RLE 3 x 5 (width 3: one value byte), then one bit-packed group of 8 values.
+        hybrid_runs(&[6, 5, 3, 0b1000_1000, 0b1100_0110, 0b1111_1010], 3, 11, 100, 2, &mut runs).unwrap();
+        assert_eq!(runs.start, vec![0, 3]);
+        assert_eq!(runs.data, vec![5, 103]);
+        assert_eq!(runs.add, vec![2, 2]);
+        assert_eq!(runs.meta, vec![3, (RUN_PACKED << 8) | 3]);
+        assert_eq!(runs.total, 11);
+        for bad in [&[0u8][..], &[3, 0], &[0x80; 11], &[2]] {
+            assert!(hybrid_runs(bad, 8, 4, 0, 0, &mut Runs::default()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_dictionary_index_past_the_table_is_an_error_not_a_read() {
+        let ctx = ExecContext::new(ember_gpu::Gpu::sim().unwrap());
+        let mut p = prepared(Kind::Fixed(8), 1, 5i64.to_le_bytes().to_vec());
+        p.indices.push(4, 7, 0, RUN_RLE, 8); // index 7 of a one-entry table
+        assert!(matches!(decode(&ctx, &p, 4), Err(Error::Read { .. })));
+        let mut ok = prepared(Kind::Fixed(8), 1, 5i64.to_le_bytes().to_vec());
+        ok.indices.push(4, 0, 0, RUN_RLE, 8);
+        let col = decode(&ctx, &ok, 4).unwrap();
+        assert_eq!(ctx.download::<i64>(col.values(), 4).unwrap(), vec![5; 4]);
+    }
+}

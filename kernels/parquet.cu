@@ -1,0 +1,150 @@
+// Parquet page decoding on the device (see crates/ember-io/src/parquet/gpu.rs for the host side).
+//
+// The host reads the footer and page headers, decompresses pages, and turns every RLE /
+// bit-packed hybrid stream (definition levels, dictionary indices, PLAIN booleans) into a run
+// table: run r covers outputs [run_start[r], run_start[r+1]) and is one of
+//   RLE       every output is run_data[r] + run_add[r]
+//   PACKED    output k of the run is bits [k*w, (k+1)*w) of the bytes at run_data[r], + run_add[r]
+//   SEQUENCE  output k of the run is run_add[r] + k (PLAIN pages: entry k of the values table)
+// Run headers are sparse (one per run, not per value), so walking them on the host is cheap; the
+// values are expanded here, one thread per output (binary search of the run table). Fixed-width
+// values then come from one "values table" (dictionary pages and PLAIN pages, concatenated) by
+// index: the same gather serves dictionary and plain pages, mixed within a column chunk as
+// writers produce them when a dictionary overflows.
+#include "common.cuh"
+
+#define PQ_RUN_RLE 0u
+#define PQ_RUN_PACKED 1u
+#define PQ_RUN_SEQUENCE 2u
+
+// Expanded value i of a run table. `bytes` is padded by the host so a 5-byte read never leaves it.
+extern "C" __global__ void pq_expand_runs(const u64* run_start, const u64* run_data, const u32* run_add,
+                                          const u32* run_meta, u64 n_runs, const u8* bytes, u32* out, u64 n) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    u64 lo = 0, hi = n_runs;
+    while (hi - lo > 1) {
+        const u64 mid = lo + (hi - lo) / 2;
+        if (run_start[mid] <= i) lo = mid;
+        else hi = mid;
+    }
+    const u32 meta = run_meta[lo], kind = meta >> 8, width = meta & 0xffu;
+    const u64 k = i - run_start[lo];
+    u32 v;
+    if (kind == PQ_RUN_RLE) {
+        v = (u32)run_data[lo];
+    } else if (kind == PQ_RUN_SEQUENCE) {
+        v = (u32)k;
+    } else {
+        const u64 bit = k * width;
+        const u8* p = bytes + run_data[lo] + (bit >> 3);
+        u64 w = 0;
+        for (int b = 0; b < 5; ++b) w |= (u64)p[b] << (8 * b);
+        const u64 mask = width >= 32 ? 0xffffffffull : ((1ull << width) - 1);
+        v = (u32)((w >> (bit & 7)) & mask);
+    }
+    out[i] = v + run_add[lo];
+}
+EMBER_SIM_EXPORT(pq_expand_runs)
+
+// The validity bitmap of definition levels (flat columns: level 1 = present).
+extern "C" __global__ void pq_levels_to_bits(const u32* levels, u32* bits, u64 n) {
+    const u64 i = ember_gid();
+    const bool b = i < n && levels[i] != 0;
+    const u32 word = __ballot_sync(0xffffffffu, b);
+    if ((threadIdx.x & 31) == 0 && i < n) bits[i >> 5] = word;
+}
+EMBER_SIM_EXPORT(pq_levels_to_bits)
+
+// The values-table entry of row i: idx[rank[i]] where present (rank = exclusive scan of the
+// levels; no levels: every row present, rank = i), `none` where null. An index past the table or
+// a rank past the decoded indices is corrupt input: flagged in `err`, never read.
+extern "C" __global__ void pq_row_entries(const u32* idx, u64 n_idx, const u32* levels, const u32* rank, u64 entries,
+                                          u32 none, u32* rows, u32* err, u64 n) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    u32 e = none;
+    if (levels == 0 || levels[i] != 0) {
+        const u64 r = levels == 0 ? i : rank[i];
+        if (r >= n_idx || idx[r] >= entries) {
+            atomicOr(err, 1u);
+        } else {
+            e = idx[r];
+        }
+    }
+    rows[i] = e;
+}
+EMBER_SIM_EXPORT(pq_row_entries)
+
+// out[i] = table[rows[i]] (`none` rows: zero), for 4-, 8- and 16-byte values.
+#define PQ_TAKE(NAME, T)                                                                                  \
+    extern "C" __global__ void NAME(const T* table, const u32* rows, u32 none, T* out, u64 n) {            \
+        const u64 i = ember_gid();                                                                        \
+        if (i < n) out[i] = rows[i] == none ? T(0) : table[rows[i]];                                      \
+    }                                                                                                     \
+    EMBER_SIM_EXPORT(NAME)
+PQ_TAKE(pq_take_w4, u32)
+PQ_TAKE(pq_take_w8, u64)
+PQ_TAKE(pq_take_w16, u128)
+
+// Booleans: the table holds one u32 (0 or 1) per entry; out is a bitmap.
+extern "C" __global__ void pq_take_bool(const u32* table, const u32* rows, u32 none, u32* bits, u64 n) {
+    const u64 i = ember_gid();
+    const bool b = i < n && rows[i] != none && table[rows[i]] != 0;
+    const u32 word = __ballot_sync(0xffffffffu, b);
+    if ((threadIdx.x & 31) == 0 && i < n) bits[i >> 5] = word;
+}
+EMBER_SIM_EXPORT(pq_take_bool)
+
+// Widening conversions of a values table into 16-byte decimals or nanosecond timestamps.
+extern "C" __global__ void pq_i32_to_i128(const i32* in, i128* out, u64 n) {
+    const u64 i = ember_gid();
+    if (i < n) out[i] = (i128)in[i];
+}
+EMBER_SIM_EXPORT(pq_i32_to_i128)
+
+extern "C" __global__ void pq_i64_to_i128(const i64* in, i128* out, u64 n) {
+    const u64 i = ember_gid();
+    if (i < n) out[i] = (i128)in[i];
+}
+EMBER_SIM_EXPORT(pq_i64_to_i128)
+
+// FIXED_LEN_BYTE_ARRAY decimals: `width` (1..16) big-endian two's-complement bytes each.
+extern "C" __global__ void pq_flba_to_i128(const u8* in, u32 width, i128* out, u64 n) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    const u8* p = in + i * width;
+    u128 v = (p[0] & 0x80) ? ~(u128)0 : (u128)0;  // sign extension
+    for (u32 b = 0; b < width; ++b) v = (v << 8) | p[b];
+    out[i] = (i128)v;
+}
+EMBER_SIM_EXPORT(pq_flba_to_i128)
+
+// INT96 timestamps (8 bytes of nanoseconds in the day, then a 4-byte Julian day, little-endian)
+// to nanoseconds since the epoch, wrapping as arrow-rs does outside the i64 range.
+extern "C" __global__ void pq_int96_to_ns(const u32* in, i64* out, u64 n) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    const u64 nanos = (u64)in[3 * i] | ((u64)in[3 * i + 1] << 32);
+    const i64 day = (i64)in[3 * i + 2] - 2440588;  // Julian day of 1970-01-01
+    out[i] = (i64)((u64)day * 86400000000000ull + nanos);
+}
+EMBER_SIM_EXPORT(pq_int96_to_ns)
+
+// Strings: a table of (start, length) entries in `table_bytes`; the `none` entry is empty.
+extern "C" __global__ void pq_str_lengths(const u32* entry_len, const u32* rows, u32 none, u64* lengths, u64 n) {
+    const u64 i = ember_gid();
+    if (i < n) lengths[i] = rows[i] == none ? 0 : entry_len[rows[i]];
+}
+EMBER_SIM_EXPORT(pq_str_lengths)
+
+extern "C" __global__ void pq_str_copy(const u64* entry_start, const u32* entry_len, const u8* table_bytes,
+                                       const u32* rows, u32 none, const u64* out_offsets, u8* out_bytes, u64 n) {
+    const u64 i = ember_gid();
+    if (i >= n || rows[i] == none) return;
+    const u8* src = table_bytes + entry_start[rows[i]];
+    u8* dst = out_bytes + out_offsets[i];
+    const u32 len = entry_len[rows[i]];
+    for (u32 k = 0; k < len; ++k) dst[k] = src[k];
+}
+EMBER_SIM_EXPORT(pq_str_copy)
