@@ -688,29 +688,29 @@ impl Tables {
     }
 
     /// Reads all eight from `dir`, as `tpchgen-cli` writes them: `<table>.parquet`, a directory
-    /// `<table>/` of Parquet parts (decoded on `device`), or `<table>.csv` (read on the CPU with
-    /// the generator's column types, so decimals stay exact, and moved to `device`).
+    /// `<table>/` of Parquet parts, or `<table>.csv` (with the generator's column types, so
+    /// decimals stay exact), decoded on `device`.
     pub fn read(dir: impl AsRef<std::path::Path>, device: Device) -> Result<Tables> {
         let dir = dir.as_ref();
         let load = |name: &str| -> Result<DataFrame> {
             let parquet = dir.join(format!("{name}.parquet"));
             let parts = dir.join(name);
             let csv = dir.join(format!("{name}.csv"));
-            // Parquet is decoded on `device` (the GPU decoder on a GPU); CSV on the CPU.
+            // Decoded on `device` (the GPU decoders on a GPU).
             let df = if parquet.is_file() {
                 crate::io::read_parquet_on(&parquet, &Default::default(), device, None)?
             } else if parts.is_dir() {
                 crate::io::read_parquet_on(&parts, &Default::default(), device, None)?
             } else if csv.is_file() {
                 let schema = table(name, 0.001)?.fields().to_vec();
-                crate::read_csv(&csv, &crate::CsvReadOptions::default().with_schema(schema))?
+                crate::io::read_csv_on(&csv, &crate::CsvReadOptions::default().with_schema(schema), device, None)?
             } else {
                 return Err(Error::InvalidArgument(format!(
                     "{}: no {name}.parquet, {name}/ or {name}.csv",
                     dir.display()
                 )));
             };
-            df.to(device)
+            Ok(df)
         };
         Ok(Tables {
             lineitem: load("lineitem")?,

@@ -1,5 +1,7 @@
 //! The CSV reader: a table of hand-made edge cases, errors that name the line and column, the
-//! parallel split against a one-piece read, byte ranges, and write → read round trips.
+//! parallel split against a one-piece read, byte ranges, write → read round trips, and the GPU
+//! decoder (Sim, and CUDA with `EMBER_TEST_CUDA=1`) equal to the CPU reader.
+mod common;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
 use ember::io::read_csv_bytes;
@@ -223,4 +225,71 @@ fn scan_csv_reads_only_used_columns_and_runs_on_every_device() {
     let total: i64 = ints(&cpu, "s").iter().map(|v| v.unwrap()).sum();
     assert_eq!(total, expected);
     std::fs::remove_file(&path).unwrap();
+}
+
+/// The GPU decoder against the CPU reader: the edge cases, a large tricky file, forms the fast
+/// paths leave to the CPU (exponents, long mantissas, timestamps), and malformed input (the
+/// CPU path's typed error).
+#[test]
+fn gpu_decoder_equals_cpu_reader() {
+    let tpch_like = b"k,price,disc,flag,day,comment,big\n\
+        1,21168.23,0.04,N,1996-03-13,\"egular, courts\",12\n\
+        2,45983.16,0.09,R,1996-04-12,\"say \"\"hi\"\"\",-9223372036854775808\n\
+        3,,0.10,,1992-02-29,,\n\
+        4,-0.5,1,A,2000-12-31,plain,9223372036854775807\n";
+    let dec = CsvReadOptions::default()
+        .with_dtype("price", DType::Decimal128 { precision: 15, scale: 2 })
+        .with_dtype("disc", DType::Float64);
+    let cases: Vec<(Vec<u8>, CsvReadOptions)> = vec![
+        (tpch_like.to_vec(), CsvReadOptions::default()),
+        (tpch_like.to_vec(), dec.clone()),
+        (tpch_like.to_vec(), dec.clone().with_columns(["comment", "k"])),
+        (tpch_like.to_vec(), dec.clone().with_byte_range(40, 60)),
+        (b"\xEF\xBB\xBFa,b\r\n1,x\r\n2,\"y\r\nz\"\r\n".to_vec(), CsvReadOptions::default()),
+        (b"a;b\n1;2\n3;4".to_vec(), CsvReadOptions::default().with_delimiter(b';')),
+        (b"a,b\n\"1\",true\n2,FALSE\n".to_vec(), CsvReadOptions::default().with_dtype("b", DType::Bool)),
+        (b"x,y\n1e5,2.5E-3\n0.1000000000000000055511151231257827,3\n".to_vec(), CsvReadOptions::default()),
+        (b"t,f\n2024-01-02T03:04:05,0.1\n2024-01-03T00:00:00.5,1.25\n".to_vec(), CsvReadOptions::default()),
+        (b"i,s\n1,\xce\xbb\n2,\xe6\x97\xa5\n".to_vec(), CsvReadOptions::default().with_dtype("i", DType::Int8)),
+        (b"q\n\"\"\n\"a\"\"\"\n".to_vec(), CsvReadOptions::default()),
+        (b"a,b\n1,2\n".to_vec(), CsvReadOptions::default().with_quote(None)),
+        (tricky_csv(20_000), CsvReadOptions::default()),
+    ];
+    for device in common::gpu_devices() {
+        for (i, (data, opts)) in cases.iter().enumerate() {
+            let cpu = read(data, opts);
+            let ctx = ember::gpu::ExecContext::new(device.gpu().unwrap().unwrap());
+            let gpu = ember::io::read_csv_bytes_on(data, "t.csv", opts, device, Some(&ctx))
+                .unwrap_or_else(|e| panic!("case {i} on {device}: {e}"));
+            assert_eq!(gpu.device(), device);
+            let (c, g) = (batch(&cpu), batch(&gpu.to(Device::Cpu).unwrap()));
+            assert_eq!(c.num_rows(), g.num_rows(), "case {i} on {device}");
+            for (k, f) in c.schema().fields().iter().enumerate() {
+                let ours = arrow::compute::cast(g.column(k), f.data_type()).unwrap();
+                assert_eq!(ours.to_data(), c.column(k).to_data(), "case {i} on {device}: column {}", f.name());
+            }
+            if i == 1 {
+                let t = ctx.trace();
+                assert!(t.kernels.iter().any(|k| k.kernel == "csv::csv_parse_decimal"), "{t}");
+            }
+            // Every case here is the device's to decode (columns it cannot parse come from the CPU).
+            let direct = ember::io::csv::decode_csv_on_gpu(&ctx, data, "t.csv", opts).unwrap();
+            assert!(direct.is_some(), "case {i} on {device} fell back to the CPU path");
+        }
+        // Malformed input: the same typed errors as the CPU path.
+        for (data, opts) in [
+            (&b"a,b\n1,2\n3\n"[..], CsvReadOptions::default()),
+            (&b"s,n\na,1\nb,two\n"[..], CsvReadOptions::default().with_dtype("n", DType::Int64)),
+            (&b"n\n1\n99999999999999999999\n"[..], CsvReadOptions::default().with_dtype("n", DType::Int64)),
+            (&b"a,b\n1,x\n2,\xff\xfe\n"[..], CsvReadOptions::default()),
+            (&b"b\ntrue\nmaybe\n"[..], CsvReadOptions::default().with_dtype("b", DType::Bool)),
+        ] {
+            let ctx = ember::gpu::ExecContext::new(device.gpu().unwrap().unwrap());
+            // Handed to the CPU path (or refused while inferring the layout), never decoded.
+            assert!(!matches!(ember::io::csv::decode_csv_on_gpu(&ctx, data, "t.csv", &opts), Ok(Some(_))));
+            let want = err(data, &opts);
+            let got = ember::io::read_csv_bytes_on(data, "t.csv", &opts, device, None).unwrap_err().to_string();
+            assert_eq!(got, want, "{device}");
+        }
+    }
 }

@@ -90,9 +90,11 @@ fn queries_over_parquet_and_csv_files_equal_in_memory() {
     for format in formats {
         tables.write(dir.join(format!("{format:?}")), format).unwrap();
     }
-    // Parquet on every device (the GPU decoder on Sim), CSV on the CPU engine.
+    // Both formats on every device (the GPU decoders on Sim).
     let mut runs = vec![(formats[1], Device::Cpu), (formats[0], Device::Cpu)];
-    runs.extend(common::gpu_devices().into_iter().map(|d| (formats[0], d)));
+    for d in common::gpu_devices() {
+        runs.extend([(formats[0], d), (formats[1], d)]);
+    }
     for (format, device) in runs {
         let read = ember::tpch::Tables::read(dir.join(format!("{format:?}")), device).unwrap();
         assert_eq!(read.lineitem.device(), device);

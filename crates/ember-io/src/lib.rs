@@ -30,7 +30,9 @@ pub mod csv;
 mod file;
 pub mod parquet;
 
-pub use csv::{csv_schema, read_csv, read_csv_bytes, write_csv, CsvReadOptions, CsvWriteOptions};
+pub use csv::{
+    csv_schema, read_csv, read_csv_bytes, read_csv_bytes_on, read_csv_on, write_csv, CsvReadOptions, CsvWriteOptions,
+};
 pub use file::{write_atomically, FileFormat};
 pub use parquet::{
     parquet_schema, read_parquet, read_parquet_on, write_parquet, Compression, ParquetChunks, ParquetReadOptions,

@@ -87,16 +87,16 @@ impl Source {
         }
     }
 
-    /// A CSV file, read on the CPU and moved to `device` when the plan runs (the columns and
-    /// types: from the header and the inference sample, now).
+    /// A CSV file, decoded on `device` when the plan runs (the columns and types: from the
+    /// header and the inference sample, now).
     pub fn csv(path: impl AsRef<Path>, options: CsvReadOptions, device: Device) -> Result<Source> {
         let path = path.as_ref();
         let fields = ember_io::csv_schema(path, &options)?;
         Ok(Source::file(path, fields, SourceKind::Csv { path: path.display().to_string(), options }, device))
     }
 
-    /// A Parquet file or directory, read on the CPU and moved to `device` when the plan runs
-    /// (the columns and types: from the footer, now).
+    /// A Parquet file or directory, decoded on `device` when the plan runs (the columns and
+    /// types: from the footer, now).
     pub fn parquet(path: impl AsRef<Path>, options: ParquetReadOptions, device: Device) -> Result<Source> {
         let path = path.as_ref();
         let mut fields = ember_io::parquet_schema(path)?;
@@ -131,29 +131,27 @@ impl Source {
         })
     }
 
-    /// Reads the source's `projection` (all columns: `None`) onto its device: a Parquet file is
-    /// decoded on the GPU when the device is one (its work in `ctx` when given); a CSV file is
-    /// decoded on the CPU and uploaded.
+    /// Reads the source's `projection` (all columns: `None`) onto its device: files are decoded
+    /// on the GPU when the device is one (its work in `ctx` when given).
     pub fn read(&self, projection: Option<&[String]>, ctx: Option<&ember_gpu::ExecContext>) -> Result<DataFrame> {
         let cols = projection.map(|p| p.to_vec());
-        let df = match &*self.kind {
+        match &*self.kind {
             SourceKind::Memory => {
                 let df = self.data()?;
-                return match projection {
+                match projection {
                     None => Ok(df.clone()),
                     Some(p) => df.select(&p.iter().map(String::as_str).collect::<Vec<_>>()),
-                };
+                }
             }
-            SourceKind::Csv { path, options } => ember_io::read_csv(
-                path,
-                &CsvReadOptions { columns: cols.or(options.columns.clone()), ..options.clone() },
-            )?,
+            SourceKind::Csv { path, options } => {
+                let options = CsvReadOptions { columns: cols.or(options.columns.clone()), ..options.clone() };
+                ember_io::read_csv_on(path, &options, self.device()?, ctx)
+            }
             SourceKind::Parquet { path, options } => {
                 let options = ParquetReadOptions { columns: cols.or(options.columns.clone()), ..options.clone() };
-                return ember_io::read_parquet_on(path, &options, self.device()?, ctx);
+                ember_io::read_parquet_on(path, &options, self.device()?, ctx)
             }
-        };
-        df.to(self.device()?)
+        }
     }
 }
 

@@ -6,11 +6,12 @@
 //! `Bool`, `Date32` for `YYYY-MM-DD`, timestamps, else `Utf8`), with per-column overrides.
 //! A value that does not parse as its column's type is [`ember_core::Error::Read`] naming the line
 //! and the column, unless `ignore_errors` asks for a null instead.
+mod gpu;
 mod read;
 mod split;
 mod write;
 
-pub use read::{csv_schema, read_csv, read_csv_bytes};
+pub use read::{csv_schema, decode_csv_on_gpu, read_csv, read_csv_bytes, read_csv_bytes_on, read_csv_on};
 pub use write::{write_csv, CsvWriteOptions};
 
 use ember_core::{DType, Field};

@@ -32,6 +32,60 @@ pub fn read_csv(path: impl AsRef<Path>, options: &CsvReadOptions) -> Result<Data
     read_csv_bytes(&data, &path.display().to_string(), options)
 }
 
+/// Reads a CSV file onto `device`: on a GPU (CUDA or Sim) the records are split and the fields
+/// parsed there (see the module `gpu`); on the CPU this is [`read_csv`]. GPU work runs in `ctx`
+/// when given, else in a fresh context.
+pub fn read_csv_on(
+    path: impl AsRef<Path>,
+    options: &CsvReadOptions,
+    device: ember_core::Device,
+    ctx: Option<&ember_gpu::ExecContext>,
+) -> Result<DataFrame> {
+    let path = path.as_ref();
+    let data = read_all(path)?;
+    read_csv_bytes_on(&data, &path.display().to_string(), options, device, ctx)
+}
+
+/// [`read_csv_on`] for bytes held in memory.
+pub fn read_csv_bytes_on(
+    data: &[u8],
+    name: &str,
+    options: &CsvReadOptions,
+    device: ember_core::Device,
+    ctx: Option<&ember_gpu::ExecContext>,
+) -> Result<DataFrame> {
+    let Some(gpu) = device.gpu()? else { return read_csv_bytes(data, name, options) };
+    let layout = Layout::new(data, name, options)?;
+    let own;
+    let ctx = match ctx {
+        Some(c) => c,
+        None => {
+            own = ember_gpu::ExecContext::new(gpu);
+            &own
+        }
+    };
+    match super::gpu::read(ctx, &layout)? {
+        Some(df) => match options.n_rows {
+            Some(n) if n < df.num_rows() => df.slice(0, n),
+            _ => Ok(df),
+        },
+        // Input the device path does not take, or malformed input: the CPU path reads it (or
+        // names the line and column of the error).
+        None => layout.read()?.to(device),
+    }
+}
+
+/// The device path of [`read_csv_bytes_on`] alone: `None` where it hands the input to the CPU
+/// path (options it does not take, malformed input). For tests and tools that want to know.
+pub fn decode_csv_on_gpu(
+    ctx: &ember_gpu::ExecContext,
+    data: &[u8],
+    name: &str,
+    options: &CsvReadOptions,
+) -> Result<Option<DataFrame>> {
+    super::gpu::read(ctx, &Layout::new(data, name, options)?)
+}
+
 /// Reads CSV bytes held in memory; `name` is the file name errors show.
 pub fn read_csv_bytes(data: &[u8], name: &str, options: &CsvReadOptions) -> Result<DataFrame> {
     let layout = Layout::new(data, name, options)?;
@@ -48,7 +102,7 @@ pub fn csv_schema(path: impl AsRef<Path>, options: &CsvReadOptions) -> Result<Ve
 
 /// How one output column is finished after `arrow-csv` decoded it.
 #[derive(Debug, Clone)]
-enum Finish {
+pub(super) enum Finish {
     /// As decoded.
     Keep,
     /// Read as text; the user's true/false words make the booleans.
@@ -58,20 +112,20 @@ enum Finish {
 }
 
 /// Everything decided before decoding.
-struct Layout<'a> {
-    name: &'a str,
-    data: &'a [u8],
-    opts: &'a CsvReadOptions,
+pub(super) struct Layout<'a> {
+    pub(super) name: &'a str,
+    pub(super) data: &'a [u8],
+    pub(super) opts: &'a CsvReadOptions,
     /// Where records to decode start and end.
-    start: usize,
-    end: usize,
+    pub(super) start: usize,
+    pub(super) end: usize,
     format: Format,
     /// Every file column, with the type `arrow-csv` decodes it as.
-    read_schema: SchemaRef,
+    pub(super) read_schema: SchemaRef,
     /// File column index of each output column.
-    projection: Vec<usize>,
-    out_fields: Vec<Field>,
-    finish: Vec<Finish>,
+    pub(super) projection: Vec<usize>,
+    pub(super) out_fields: Vec<Field>,
+    pub(super) finish: Vec<Finish>,
     /// Whether each output column's type was inferred (an error then says how to fix it).
     inferred: Vec<bool>,
 }
@@ -79,7 +133,7 @@ struct Layout<'a> {
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl<'a> Layout<'a> {
-    fn new(data: &'a [u8], name: &'a str, opts: &'a CsvReadOptions) -> Result<Layout<'a>> {
+    pub(super) fn new(data: &'a [u8], name: &'a str, opts: &'a CsvReadOptions) -> Result<Layout<'a>> {
         let read_err = |at: ReadLocation, message: String| Error::Read { path: name.into(), at: Box::new(at), message };
         let mut pos = if data.starts_with(BOM) { BOM.len() } else { 0 };
         let next = |p: usize| next_record_start(data, p + 1, in_quotes_at(data, p + 1, opts.quote), opts.quote);
@@ -221,7 +275,7 @@ impl<'a> Layout<'a> {
         })
     }
 
-    fn read(&self) -> Result<DataFrame> {
+    pub(super) fn read(&self) -> Result<DataFrame> {
         let body = &self.data[self.start..self.end];
         // Escapes and comment lines can hide quotes from the parity count: one piece then.
         let splittable = self.opts.escape.is_none() && self.opts.comment.is_none() && self.opts.n_rows.is_none();
