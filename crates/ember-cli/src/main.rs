@@ -23,6 +23,7 @@ const USAGE: &str = "usage:
 FILE: .csv / .tsv / .txt (CSV), .parquet / .pq or a directory of Parquet files";
 
 fn main() -> ExitCode {
+    ember::trace::init_from_env();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,9 +69,13 @@ fn run(args: &[String]) -> Result<()> {
             };
             let out_format = FileFormat::from_path(output)?;
             with_progress(&format!("converting {input} to {output}"), || {
-                // Decoding runs on the CPU readers; the frame then moves to `device` and back, so
-                // a GPU run checks the upload / download path on real data.
-                let df = read(input, None)?.to(device)?;
+                // Decoded on `device` (the GPU decoders on a GPU; `EMBER_TRACE=1` prints what the
+                // decode cost there), written on the CPU.
+                let ctx = device.gpu()?.map(ember::gpu::ExecContext::new);
+                let df = read_on(input, None, device, ctx.as_ref())?;
+                if let Some(ctx) = &ctx {
+                    ctx.log_trace(&format!("decoding {input}"));
+                }
                 match out_format {
                     FileFormat::Csv => write_csv(&df, output, &CsvWriteOptions::default()),
                     FileFormat::Parquet => write_parquet(&df, output, &ParquetWriteOptions::default()),
@@ -91,13 +96,24 @@ fn csv_options(file: &str) -> CsvReadOptions {
 }
 
 fn read(file: &str, n_rows: Option<usize>) -> Result<DataFrame> {
+    read_on(file, n_rows, Device::Cpu, None)
+}
+
+fn read_on(
+    file: &str,
+    n_rows: Option<usize>,
+    device: Device,
+    ctx: Option<&ember::gpu::ExecContext>,
+) -> Result<DataFrame> {
     match FileFormat::from_path(file)? {
         FileFormat::Csv => {
             let mut opts = csv_options(file);
             opts.n_rows = n_rows;
-            read_csv(file, &opts)
+            ember::io::read_csv_on(file, &opts, device, ctx)
         }
-        FileFormat::Parquet => read_parquet(file, &ParquetReadOptions { n_rows, ..Default::default() }),
+        FileFormat::Parquet => {
+            ember::io::read_parquet_on(file, &ParquetReadOptions { n_rows, ..Default::default() }, device, ctx)
+        }
     }
 }
 
