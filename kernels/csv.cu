@@ -78,7 +78,27 @@ extern "C" __global__ void csv_fields(const u8* data, const u64* ends, u64 rows,
         const bool end = i == e;
         const u8 x = end ? 0 : data[i];
         if (!end && x == quote) {
-            in_q = !in_q;
+            // RFC 4180 only: a quote opens a field, closes it (before a delimiter or the end), or
+            // is doubled inside it. Anything else (csv-core reads it some other way) goes to
+            // the CPU path, so the device never disagrees with it.
+            if (!in_q) {
+                if (i != fs) {
+                    atomicOr(err, CSV_ERR);
+                    return;
+                }
+                in_q = true;
+            } else if (i + 1 < e && data[i + 1] == quote) {
+                ++i;
+            } else if (i + 1 == e || data[i + 1] == delim) {
+                in_q = false;
+            } else {
+                atomicOr(err, CSV_ERR);
+                return;
+            }
+        } else if ((end && in_q) || (!end && !in_q && x == '\r')) {
+            // An unterminated quote, or a bare carriage return (csv-core ends a record there).
+            atomicOr(err, CSV_ERR);
+            return;
         } else if (end || (x == delim && !in_q)) {
             if (col < ncols && slot[col] >= 0) {
                 fstart[(u64)slot[col] * rows + r] = fs;

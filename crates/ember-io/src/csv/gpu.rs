@@ -62,7 +62,7 @@ pub(super) fn read(ctx: &ExecContext, layout: &Layout<'_>) -> Result<Option<Data
             KernelArg::U64(chunks as u64),
         ],
     )?;
-    let (prefix, _) = exclusive_scan(ctx, &counts, chunks, ScanType::U32)?;
+    let (prefix, quotes) = exclusive_scan(ctx, &counts, chunks, ScanType::U32)?;
     let ends_per_chunk = ctx.alloc(chunks * 4)?;
     ctx.launch(
         Kernel::new("csv", "csv_count_records"),
@@ -78,7 +78,9 @@ pub(super) fn read(ctx: &ExecContext, layout: &Layout<'_>) -> Result<Option<Data
     )?;
     let (offsets, newlines) = exclusive_scan(ctx, &ends_per_chunk, chunks, ScanType::U32)?;
     let newlines = newlines as usize;
-    let last_open = body.last() != Some(&b'\n');
+    // A last record without a newline, or one inside an unterminated quote (the fields kernel
+    // then refuses it, and the CPU path reads it as csv-core does).
+    let last_open = body.last() != Some(&b'\n') || quotes % 2 == 1;
     let rows = newlines + usize::from(last_open);
     if rows == 0 {
         return Ok(None);
@@ -129,6 +131,12 @@ pub(super) fn read(ctx: &ExecContext, layout: &Layout<'_>) -> Result<Option<Data
             (&err).into(),
         ],
     )?;
+
+    // The fields kernel's error word before any parse: a malformed record leaves its fields
+    // unwritten, and a parse kernel must never read them.
+    if ctx.download::<u32>(&err, 1)?[0] & ERR != 0 {
+        return Ok(None);
+    }
 
     // Each column: parse, then one read of the error word.
     let gpu = ctx.gpu().clone();
@@ -265,10 +273,6 @@ pub(super) fn read(ctx: &ExecContext, layout: &Layout<'_>) -> Result<Option<Data
             }
             _ => None,
         };
-        // The fields kernel's word first (a ragged record makes every column meaningless).
-        if j == 0 && ctx.download::<u32>(&err, 1)?[0] & ERR != 0 {
-            return Ok(None);
-        }
         let flags = if column.is_some() { ctx.download::<u32>(&col_err, 1)?[0] } else { HARD };
         if flags & ERR != 0 {
             return Ok(None);
@@ -279,17 +283,16 @@ pub(super) fn read(ctx: &ExecContext, layout: &Layout<'_>) -> Result<Option<Data
             _ => {
                 let opts =
                     CsvReadOptions { columns: Some(vec![field.name.clone()]), n_rows: None, ..layout.opts.clone() };
-                let host = super::read::Layout::new(layout.data, layout.name, &opts)?.read()?;
-                if host.num_rows() != rows {
-                    return Ok(None);
-                }
+                // A failure here is not this column's to report: the whole read on the CPU path
+                // names the first bad value in file order.
+                let host = match super::read::Layout::new(layout.data, layout.name, &opts).and_then(|l| l.read()) {
+                    Ok(h) if h.num_rows() == rows => h,
+                    _ => return Ok(None),
+                };
                 DeviceColumn::upload(ctx, host.columns()[0].to_arrow()?.as_ref())?
             }
         };
         columns.push((field.name.clone(), Column::Device(column)));
-    }
-    if outs == 0 && ctx.download::<u32>(&err, 1)?[0] & ERR != 0 {
-        return Ok(None);
     }
     if columns.is_empty() {
         return Ok(None);

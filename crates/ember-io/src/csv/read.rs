@@ -359,9 +359,11 @@ impl<'a> Layout<'a> {
         let one = |p: &[usize]| self.decode(ra, rb, p, None);
         let whole = one(&self.projection).err();
         let message = whole.as_ref().map_or_else(|| arrow_message(err), arrow_message);
-        // A parse error belongs to one column; a ragged record or bad UTF-8 to the record.
+        // A parse error belongs to a column (the first that fails alone); a ragged record or bad
+        // UTF-8 to the record.
         let failing: Vec<usize> = self.projection.iter().copied().filter(|&c| one(&[c]).is_err()).collect();
-        if failing.len() == 1 || (failing.len() > 1 && failing.len() < self.projection.len()) {
+        let parse_error = matches!(whole, Some(ArrowError::ParseError(_)));
+        if !failing.is_empty() && (parse_error || failing.len() < self.projection.len()) {
             let col = failing[0];
             let out = self.projection.iter().position(|&p| p == col).unwrap_or(0);
             let f = &self.out_fields[out];
