@@ -21,8 +21,6 @@ const BLOCK: u32 = 256;
 const CHUNK: usize = 256;
 const ERR: u32 = 1;
 const HARD: u32 = 2;
-/// Passed as the quote byte when quoting is off: no byte equals it.
-const NO_QUOTE: u32 = 256;
 
 /// Whether the device path takes these options.
 fn supported(opts: &CsvReadOptions, layout: &Layout<'_>) -> bool {
@@ -43,7 +41,7 @@ pub(super) fn read(ctx: &ExecContext, layout: &Layout<'_>) -> Result<Option<Data
     if n == 0 || n > u32::MAX as usize * CHUNK {
         return Ok(None);
     }
-    let quote = layout.opts.quote.map_or(NO_QUOTE, u32::from);
+    let quote = u32::from(layout.quote.unwrap_or(0));
     let data = ctx.upload_bytes(body)?;
     let chunks = n.div_ceil(CHUNK);
     let ccfg = LaunchConfig::for_elems(chunks, BLOCK);

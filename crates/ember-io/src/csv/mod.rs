@@ -26,8 +26,9 @@ pub struct CsvReadOptions {
     pub has_header: bool,
     /// Field separator (default `,`).
     pub delimiter: u8,
-    /// Quote character (default `"`; `None`: no quoting). Inside quotes, a doubled quote is one
-    /// quote character.
+    /// Quote character (default `"`; `None`: no quoting, except that a NUL byte, which text
+    /// files do not hold, still quotes: arrow-csv cannot turn quoting off). Inside quotes, a
+    /// doubled quote is one quote character.
     pub quote: Option<u8>,
     /// An escape character inside quotes (e.g. `\`), besides doubled quotes (default none).
     pub escape: Option<u8>,

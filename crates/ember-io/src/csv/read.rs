@@ -119,6 +119,8 @@ pub(super) struct Layout<'a> {
     /// Where records to decode start and end.
     pub(super) start: usize,
     pub(super) end: usize,
+    /// The quote byte every path uses (NUL when quoting is off).
+    pub(super) quote: Option<u8>,
     format: Format,
     /// Every file column, with the type `arrow-csv` decodes it as.
     pub(super) read_schema: SchemaRef,
@@ -135,8 +137,11 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 impl<'a> Layout<'a> {
     pub(super) fn new(data: &'a [u8], name: &'a str, opts: &'a CsvReadOptions) -> Result<Layout<'a>> {
         let read_err = |at: ReadLocation, message: String| Error::Read { path: name.into(), at: Box::new(at), message };
+        // arrow-csv always quotes: "no quoting" is the NUL byte as the quote, which text files do
+        // not hold. The split and the GPU decoder use the same byte, so every path agrees.
+        let quote = Some(opts.quote.unwrap_or(0));
         let mut pos = if data.starts_with(BOM) { BOM.len() } else { 0 };
-        let next = |p: usize| next_record_start(data, p + 1, in_quotes_at(data, p + 1, opts.quote), opts.quote);
+        let next = |p: usize| next_record_start(data, p + 1, in_quotes_at(data, p + 1, quote), quote);
         for _ in 0..opts.skip_rows {
             pos = next(pos).max(pos);
         }
@@ -145,11 +150,7 @@ impl<'a> Layout<'a> {
             pos = next(pos);
         }
         let mut format = Format::default().with_header(false).with_delimiter(opts.delimiter);
-        format = match opts.quote {
-            Some(q) => format.with_quote(q),
-            // arrow-csv always quotes; a NUL quote byte never occurs in text files.
-            None => format.with_quote(0),
-        };
+        format = format.with_quote(quote.unwrap_or(0));
         if let Some(e) = opts.escape {
             format = format.with_escape(e);
         }
@@ -256,7 +257,7 @@ impl<'a> Layout<'a> {
         if let Some((offset, len)) = opts.byte_range {
             let at = |p: usize| {
                 let p = p.clamp(data_start, data.len());
-                next_record_start(data, p, in_quotes_at(data, p, opts.quote), opts.quote)
+                next_record_start(data, p, in_quotes_at(data, p, quote), quote)
             };
             (start, end) = (at(offset), at(offset.saturating_add(len)));
         }
@@ -266,6 +267,7 @@ impl<'a> Layout<'a> {
             opts,
             start,
             end,
+            quote,
             format,
             read_schema: Arc::new(Schema::new(read_fields)),
             projection,
@@ -280,7 +282,7 @@ impl<'a> Layout<'a> {
         // Escapes and comment lines can hide quotes from the parity count: one piece then.
         let splittable = self.opts.escape.is_none() && self.opts.comment.is_none() && self.opts.n_rows.is_none();
         let pieces = if splittable { (body.len() / (4 << 20)).clamp(1, 4 * rayon::current_num_threads()) } else { 1 };
-        let bounds: Vec<usize> = chunk_bounds(body, pieces, self.opts.quote).iter().map(|b| b + self.start).collect();
+        let bounds: Vec<usize> = chunk_bounds(body, pieces, self.quote).iter().map(|b| b + self.start).collect();
         let decoded: Vec<std::result::Result<Vec<RecordBatch>, ArrowError>> =
             bounds.par_windows(2).map(|w| self.decode(w[0], w[1], &self.projection, self.opts.n_rows)).collect();
         let batches = if decoded.iter().any(|r| r.is_err()) {
@@ -319,6 +321,9 @@ impl<'a> Layout<'a> {
             builder = builder.with_bounds(0, n);
         }
         let mut decoder = builder.build_decoder();
+        // csv-core drops a byte-order mark at the start of its input; a record that starts with
+        // one mid-file (at a chunk's start) is data. An empty line first (skipped) keeps it.
+        decoder.decode(b"\n")?;
         let mut buf = &self.data[a..b];
         let mut out = Vec::new();
         loop {
@@ -338,7 +343,7 @@ impl<'a> Layout<'a> {
     /// The first failing record of `data[a..b]` (by bisection over record starts), its column,
     /// and why: the typed error for a decode failure.
     fn locate(&self, a: usize, b: usize, err: &ArrowError) -> Error {
-        let starts: Vec<usize> = record_starts(&self.data[a..b], self.opts.quote).iter().map(|s| s + a).collect();
+        let starts: Vec<usize> = record_starts(&self.data[a..b], self.quote).iter().map(|s| s + a).collect();
         let end_of = |m: usize| if m < starts.len() { starts[m] } else { b };
         // Records decode independently, so records `lo..m` alone decide: each step decodes half
         // of what is left, and the whole search costs about two decodes of the range.
@@ -391,6 +396,7 @@ impl<'a> Layout<'a> {
             .with_format(self.format.clone().with_null_regex(regex::Regex::new("a^").ok()?))
             .with_projection(vec![col])
             .build_decoder();
+        decoder.decode(b"\n").ok()?;
         decoder.decode(&self.data[a..b]).ok()?;
         decoder.decode(&[]).ok()?;
         let batch = decoder.flush().ok()??;
@@ -470,7 +476,7 @@ impl<'a> Layout<'a> {
     /// starts.
     fn nth_record_start(&self, n: usize) -> usize {
         let body = &self.data[self.start..self.end];
-        record_starts(body, self.opts.quote)
+        record_starts(body, self.quote)
             .into_iter()
             .filter(|&s| !matches!(body.get(s..s + 1), Some(b"\n") | Some(b"\r")))
             .nth(n)
