@@ -117,3 +117,17 @@ fn mutated_parquet_never_panics_and_both_paths_agree() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Inputs `cargo fuzz` found: each is a typed error on every path, not a panic or an abort.
+#[test]
+fn fuzz_findings_are_errors() {
+    // A dictionary-encoded page without a dictionary page: the parquet crate panics inside
+    // ("Decoder for dict should have been set"); the reader turns that into Error::Read.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-dict-page-missing.parquet");
+    let cpu = ember::read_parquet(&path, &ParquetReadOptions::default());
+    assert!(matches!(cpu, Err(Error::Read { .. })), "{cpu:?}");
+    for device in common::gpu_devices() {
+        let gpu = read_parquet_on(&path, &ParquetReadOptions::default(), device, None);
+        assert!(matches!(gpu, Err(Error::Read { .. })), "{device}: {gpu:?}");
+    }
+}

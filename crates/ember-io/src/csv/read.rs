@@ -139,7 +139,8 @@ impl<'a> Layout<'a> {
         let read_err = |at: ReadLocation, message: String| Error::Read { path: name.into(), at: Box::new(at), message };
         // arrow-csv always quotes: "no quoting" is the NUL byte as the quote, which text files do
         // not hold. The split and the GPU decoder use the same byte, so every path agrees.
-        let quote = Some(opts.quote.unwrap_or(0));
+        let quote_byte = opts.quote.unwrap_or(0);
+        let quote = Some(quote_byte);
         let mut pos = if data.starts_with(BOM) { BOM.len() } else { 0 };
         let next = |p: usize| next_record_start(data, p + 1, in_quotes_at(data, p + 1, quote), quote);
         for _ in 0..opts.skip_rows {
@@ -150,7 +151,7 @@ impl<'a> Layout<'a> {
             pos = next(pos);
         }
         let mut format = Format::default().with_header(false).with_delimiter(opts.delimiter);
-        format = format.with_quote(quote.unwrap_or(0));
+        format = format.with_quote(quote_byte);
         if let Some(e) = opts.escape {
             format = format.with_escape(e);
         }

@@ -34,8 +34,19 @@ pub(super) fn read(ctx: &ExecContext, ds: &Dataset, groups: &[(usize, usize)], c
     let rows: usize =
         groups.iter().map(|&(f, g)| ds.files[f].meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
     // Host work (page reads, decompression, run headers) for every column in parallel.
-    let prepared: Vec<Result<Prepared, Fallback>> =
-        columns.par_iter().map(|&c| prepare(ds, groups, c)).collect::<Result<Vec<_>>>()?;
+    let prepared: Vec<Result<Prepared, Fallback>> = columns
+        .par_iter()
+        .map(|&c| {
+            // Corrupt pages can reach a panic inside the `parquet` crate: an error, not an abort.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(ds, groups, c))).unwrap_or_else(|_| {
+                let column = ds.arrow_schema().field(c).name().clone();
+                Err(ds.files[0].error(
+                    ReadLocation { column: Some(column), ..Default::default() },
+                    "corrupt data (the parquet crate stopped)",
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut out = Vec::with_capacity(columns.len());
     let device = Device::of_gpu(ctx.gpu());
     for (&c, prep) in columns.iter().zip(prepared) {

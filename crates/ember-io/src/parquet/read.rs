@@ -180,11 +180,13 @@ impl Dataset {
                         message: "not a Parquet file (it does not start with PAR1)".into(),
                     });
                 }
-                let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| Error::Read {
-                    path: p.display().to_string(),
-                    at: Box::default(),
-                    message: format!("not a readable Parquet file: {e}"),
-                })?;
+                let meta =
+                    guarded(|| ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| e.to_string()))
+                        .map_err(|e| Error::Read {
+                            path: p.display().to_string(),
+                            at: Box::default(),
+                            message: format!("not a readable Parquet file: {e}"),
+                        })?;
                 Ok(OpenFile { path: p, meta })
             })
             .collect::<Result<_>>()?;
@@ -299,7 +301,7 @@ impl Dataset {
                     column: Some(schema.field(c).name().clone()),
                     ..Default::default()
                 };
-                let arr = read_column_chunk(file, rgs, c).map_err(|m| file.error(at.clone(), m))?;
+                let arr = guarded(|| read_column_chunk(file, rgs, c)).map_err(|m| file.error(at.clone(), m))?;
                 normalize(arr).map_err(|e| file.error(at, e))
             })
             .collect::<Result<_>>()?;
@@ -317,6 +319,23 @@ impl Dataset {
         }
         let df = crate::file::concat_frames(out_schema, &batches)?;
         Ok(df)
+    }
+}
+
+/// Runs `f`, turning a panic inside the `parquet` crate into an error message: corrupt input
+/// reaches `expect`s there (cargo fuzz found "Decoder for dict should have been set" for a
+/// dictionary-encoded page without a dictionary page), and a reader must not abort the caller.
+pub(super) fn guarded<T>(f: impl FnOnce() -> std::result::Result<T, String>) -> std::result::Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            Err(format!("corrupt data (the parquet crate stopped: {what})"))
+        }
     }
 }
 
