@@ -123,11 +123,15 @@ fn mutated_parquet_never_panics_and_both_paths_agree() {
 fn fuzz_findings_are_errors() {
     // A dictionary-encoded page without a dictionary page: the parquet crate panics inside
     // ("Decoder for dict should have been set"); the reader turns that into Error::Read.
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-dict-page-missing.parquet");
-    let cpu = ember::read_parquet(&path, &ParquetReadOptions::default());
-    assert!(matches!(cpu, Err(Error::Read { .. })), "{cpu:?}");
-    for device in common::gpu_devices() {
-        let gpu = read_parquet_on(&path, &ParquetReadOptions::default(), device, None);
-        assert!(matches!(gpu, Err(Error::Read { .. })), "{device}: {gpu:?}");
+    // And a page header promising far more values than the row group's 4 rows: an error after
+    // one batch, not minutes of decoding.
+    for name in ["fuzz-dict-page-missing.parquet", "fuzz-page-values-past-rows.parquet"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
+        let cpu = ember::read_parquet(&path, &ParquetReadOptions::default());
+        assert!(matches!(cpu, Err(Error::Read { .. })), "{name}: {cpu:?}");
+        for device in common::gpu_devices() {
+            let gpu = read_parquet_on(&path, &ParquetReadOptions::default(), device, None);
+            assert!(matches!(gpu, Err(Error::Read { .. })), "{name} on {device}: {gpu:?}");
+        }
     }
 }

@@ -12,7 +12,6 @@
 //! or a nested column is decoded by the CPU path and uploaded, with a log line (target
 //! `ember::io`) naming the column and why.
 use super::read::Dataset;
-use crate::file::io_error;
 use arrow::datatypes::{DataType, TimeUnit};
 use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, ReadLocation, Result};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
@@ -21,7 +20,6 @@ use parquet::basic::{Encoding, Type as Physical};
 use parquet::column::page::{Page, PageReader};
 use parquet::file::serialized_reader::SerializedPageReader;
 use rayon::prelude::*;
-use std::fs::File;
 use std::sync::Arc;
 
 const BLOCK: u32 = 256;
@@ -203,10 +201,9 @@ fn prepare(ds: &Dataset, groups: &[(usize, usize)], c: usize) -> Result<Result<P
         let file = &ds.files[fi];
         let at = ReadLocation { row_group: Some(g), column: Some(field.name.clone()), ..Default::default() };
         let bad = |page: Option<usize>, m: String| file.error(ReadLocation { page, ..at.clone() }, m);
-        let handle = File::open(&file.path).map_err(|e| io_error(&file.path, e))?;
         let rg = file.meta.metadata().row_group(g);
         let rows = rg.num_rows().max(0) as usize;
-        let mut reader = SerializedPageReader::new(Arc::new(handle), rg.column(c), rows, None)
+        let mut reader = SerializedPageReader::new(Arc::new(file.data.clone()), rg.column(c), rows, None)
             .map_err(|e| bad(None, e.to_string()))?;
         let mut dict_base: Option<u32> = None;
         let mut page_no = 0;

@@ -10,7 +10,6 @@ use ember_core::{DType, DataFrame, Error, Field, ReadLocation, Result};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -130,6 +129,8 @@ fn leaf_bytes(file: &OpenFile, rg: &parquet::file::metadata::RowGroupMetaData, c
 pub(super) struct OpenFile {
     pub(super) path: PathBuf,
     pub(super) meta: ArrowReaderMetadata,
+    /// The file's bytes.
+    pub(super) data: bytes::Bytes,
 }
 
 impl OpenFile {
@@ -170,10 +171,11 @@ impl Dataset {
         let files: Vec<OpenFile> = paths
             .into_par_iter()
             .map(|p| {
-                let mut f = File::open(&p).map_err(|e| io_error(&p, e))?;
-                let mut magic = [0u8; 4];
-                let head = std::io::Read::read_exact(&mut f, &mut magic);
-                if head.is_err() || &magic != b"PAR1" {
+                // The whole file in memory: column tasks slice it without system calls, and a
+                // page or footer that points past the end is an error at once (reading through
+                // a file handle, a corrupt size made the parquet crate loop on reads for minutes).
+                let data = bytes::Bytes::from(std::fs::read(&p).map_err(|e| io_error(&p, e))?);
+                if !data.starts_with(b"PAR1") {
                     return Err(Error::Read {
                         path: p.display().to_string(),
                         at: Box::new(ReadLocation { byte: Some(0), ..Default::default() }),
@@ -181,13 +183,13 @@ impl Dataset {
                     });
                 }
                 let meta =
-                    guarded(|| ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| e.to_string()))
+                    guarded(|| ArrowReaderMetadata::load(&data, ArrowReaderOptions::new()).map_err(|e| e.to_string()))
                         .map_err(|e| Error::Read {
                             path: p.display().to_string(),
                             at: Box::default(),
                             message: format!("not a readable Parquet file: {e}"),
                         })?;
-                Ok(OpenFile { path: p, meta })
+                Ok(OpenFile { path: p, meta, data })
             })
             .collect::<Result<_>>()?;
         let first = files[0].meta.schema();
@@ -357,24 +359,29 @@ fn group_runs(groups: &[(usize, usize)], per_file: usize) -> Vec<(usize, Vec<usi
         .collect()
 }
 
-/// One column of a run of row groups, decoded by the `parquet` crate into one array. A fresh
-/// file handle per task: a cloned handle would share its file offset with the others.
+/// One column of a run of row groups, decoded by the `parquet` crate into one array.
 fn read_column_chunk(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::Result<ArrayRef, String> {
-    let f = File::open(&file.path).map_err(|e| e.to_string())?;
+    check_page_headers(file, rgs, c)?;
     let descr = file.meta.metadata().file_metadata().schema_descr_ptr();
     let rows: usize = rgs.iter().map(|&g| file.meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, file.meta.clone())
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file.data.clone(), file.meta.clone())
         .with_projection(ProjectionMask::roots(&descr, [c]))
         .with_row_groups(rgs.to_vec())
         .with_batch_size(rows.max(1))
         .build()
         .map_err(|e| e.to_string())?;
     let mut parts: Vec<ArrayRef> = Vec::new();
+    let mut total = 0usize;
     for batch in reader {
         let batch = batch.map_err(|e| e.to_string())?;
+        total += batch.num_rows();
+        // Pages that claim more values than the footer's rows (cargo fuzz: a page header
+        // promising ~2^31 values in a 4-row group) would otherwise be decoded batch after batch.
+        if total > rows {
+            return Err(format!("the pages hold more values than the footer's {rows} rows"));
+        }
         parts.push(batch.column(0).clone());
     }
-    let total: usize = parts.iter().map(|a| a.len()).sum();
     if total != rows {
         return Err(format!("decoded {total} values, the footer says the row groups have {rows} rows"));
     }
@@ -383,6 +390,42 @@ fn read_column_chunk(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::R
         0 => Ok(arrow::array::new_empty_array(file.meta.schema().field(c).data_type())),
         _ => arrow::compute::concat(&parts.iter().map(|a| a.as_ref()).collect::<Vec<_>>()).map_err(|e| e.to_string()),
     }
+}
+
+/// Reads only the page headers of a flat column's chunks and checks that no page claims more
+/// values than its row group has rows. The `parquet` crate decodes a page's levels before its
+/// first batch, so a header promising ~2^31 values in a 4-row group (cargo fuzz) costs minutes
+/// there; here it costs one header read.
+fn check_page_headers(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::Result<(), String> {
+    use parquet::column::page::PageReader;
+    let md = file.meta.metadata();
+    let descr = md.file_metadata().schema_descr();
+    let leaves: Vec<usize> = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == c).collect();
+    if leaves.len() != 1 || descr.column(leaves[0]).max_rep_level() != 0 {
+        return Ok(()); // nested: levels are not rows
+    }
+    for &g in rgs {
+        let rg = md.row_group(g);
+        let rows = rg.num_rows().max(0) as usize;
+        let mut pages = parquet::file::serialized_reader::SerializedPageReader::new(
+            Arc::new(file.data.clone()),
+            rg.column(leaves[0]),
+            rows,
+            None,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut seen = 0usize;
+        while let Some(page) = pages.peek_next_page().map_err(|e| e.to_string())? {
+            if !page.is_dict {
+                seen = seen.saturating_add(page.num_levels.or(page.num_rows).unwrap_or(0));
+                if seen > rows {
+                    return Err(format!("the page headers promise more values than the footer's {rows} rows"));
+                }
+            }
+            pages.skip_next_page().map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
 }
 
 /// The ember type of a column read as `dt`, after [`normalize`].
