@@ -38,3 +38,15 @@ pub use parquet::{
     parquet_schema, read_parquet, read_parquet_on, write_parquet, Compression, ParquetChunks, ParquetReadOptions,
     ParquetWriteOptions,
 };
+
+/// Runs `f` in `ctx` when the caller gave one, else in a fresh context on `gpu`.
+pub(crate) fn in_context<T>(
+    gpu: std::sync::Arc<ember_gpu::Gpu>,
+    ctx: Option<&ember_gpu::ExecContext>,
+    f: impl FnOnce(&ember_gpu::ExecContext) -> ember_core::Result<T>,
+) -> ember_core::Result<T> {
+    match ctx {
+        Some(c) => f(c),
+        None => f(&ember_gpu::ExecContext::new(gpu)),
+    }
+}

@@ -154,89 +154,33 @@ pub(super) fn read(ctx: &ExecContext, layout: &Layout<'_>) -> Result<Option<Data
             args.push(KernelArg::U64(rows as u64));
         };
         let dtype = field.dtype;
+        // A fixed-width column: kernel `name` (its extra arguments after the quote byte) writes
+        // `out_bytes` of values and the validity bits.
+        let fixed = |name: &str, out_bytes: usize, extra: &[KernelArg<'static>]| -> Result<DeviceColumn> {
+            let out = ctx.alloc(out_bytes)?;
+            let mut args = common(&out);
+            for (k, a) in extra.iter().enumerate() {
+                args.insert(4 + k, *a);
+            }
+            tail(&mut args);
+            ctx.launch(Kernel::named("csv", name), rcfg, &args)?;
+            DeviceColumn::try_new(gpu.clone(), dtype, dtype.to_arrow(), rows, Arc::new(out), None, Some(valid.clone()))
+        };
         let column = match dtype {
             t if t.is_integer() => {
                 let bits = t.int_bits().unwrap_or(64);
-                let out = ctx.alloc(rows * bits as usize / 8)?;
-                let mut args = common(&out);
-                args.insert(4, KernelArg::U32(bits));
-                args.insert(5, KernelArg::U32(u32::from(t.is_signed_integer())));
-                tail(&mut args);
-                ctx.launch(Kernel::new("csv", "csv_parse_int"), rcfg, &args)?;
-                Some(DeviceColumn::try_new(
-                    gpu.clone(),
-                    t,
-                    t.to_arrow(),
-                    rows,
-                    Arc::new(out),
-                    None,
-                    Some(valid.clone()),
-                )?)
+                let signed = u32::from(t.is_signed_integer());
+                Some(fixed("csv_parse_int", rows * bits as usize / 8, &[KernelArg::U32(bits), KernelArg::U32(signed)])?)
             }
-            DType::Float32 | DType::Float64 => {
-                let f32 = dtype == DType::Float32;
-                let out = ctx.alloc(rows * if f32 { 4 } else { 8 })?;
-                let mut args = common(&out);
-                args.insert(4, KernelArg::U32(u32::from(f32)));
-                tail(&mut args);
-                ctx.launch(Kernel::new("csv", "csv_parse_float"), rcfg, &args)?;
-                Some(DeviceColumn::try_new(
-                    gpu.clone(),
-                    dtype,
-                    dtype.to_arrow(),
-                    rows,
-                    Arc::new(out),
-                    None,
-                    Some(valid.clone()),
-                )?)
-            }
-            DType::Decimal128 { precision, scale } if scale >= 0 => {
-                let out = ctx.alloc(rows * 16)?;
-                let mut args = common(&out);
-                args.insert(4, KernelArg::U32(u32::from(precision)));
-                args.insert(5, KernelArg::U32(scale as u32));
-                tail(&mut args);
-                ctx.launch(Kernel::new("csv", "csv_parse_decimal"), rcfg, &args)?;
-                Some(DeviceColumn::try_new(
-                    gpu.clone(),
-                    dtype,
-                    dtype.to_arrow(),
-                    rows,
-                    Arc::new(out),
-                    None,
-                    Some(valid.clone()),
-                )?)
-            }
-            DType::Date32 => {
-                let out = ctx.alloc(rows * 4)?;
-                let mut args = common(&out);
-                tail(&mut args);
-                ctx.launch(Kernel::new("csv", "csv_parse_date"), rcfg, &args)?;
-                Some(DeviceColumn::try_new(
-                    gpu.clone(),
-                    dtype,
-                    dtype.to_arrow(),
-                    rows,
-                    Arc::new(out),
-                    None,
-                    Some(valid.clone()),
-                )?)
-            }
-            DType::Bool => {
-                let out = ctx.alloc(rows.div_ceil(32) * 4)?;
-                let mut args = common(&out);
-                tail(&mut args);
-                ctx.launch(Kernel::new("csv", "csv_parse_bool"), rcfg, &args)?;
-                Some(DeviceColumn::try_new(
-                    gpu.clone(),
-                    dtype,
-                    dtype.to_arrow(),
-                    rows,
-                    Arc::new(out),
-                    None,
-                    Some(valid.clone()),
-                )?)
-            }
+            DType::Float32 => Some(fixed("csv_parse_float", rows * 4, &[KernelArg::U32(1)])?),
+            DType::Float64 => Some(fixed("csv_parse_float", rows * 8, &[KernelArg::U32(0)])?),
+            DType::Decimal128 { precision, scale } if scale >= 0 => Some(fixed(
+                "csv_parse_decimal",
+                rows * 16,
+                &[KernelArg::U32(u32::from(precision)), KernelArg::U32(scale as u32)],
+            )?),
+            DType::Date32 => Some(fixed("csv_parse_date", rows * 4, &[])?),
+            DType::Bool => Some(fixed("csv_parse_bool", rows.div_ceil(32) * 4, &[])?),
             DType::Utf8 => {
                 let lengths = ctx.alloc(rows * 8)?;
                 let mut args = common(&lengths);

@@ -56,15 +56,7 @@ pub fn read_csv_bytes_on(
 ) -> Result<DataFrame> {
     let Some(gpu) = device.gpu()? else { return read_csv_bytes(data, name, options) };
     let layout = Layout::new(data, name, options)?;
-    let own;
-    let ctx = match ctx {
-        Some(c) => c,
-        None => {
-            own = ember_gpu::ExecContext::new(gpu);
-            &own
-        }
-    };
-    match super::gpu::read(ctx, &layout)? {
+    match crate::in_context(gpu, ctx, |ctx| super::gpu::read(ctx, &layout))? {
         Some(df) => match options.n_rows {
             Some(n) if n < df.num_rows() => df.slice(0, n),
             _ => Ok(df),

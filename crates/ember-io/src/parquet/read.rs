@@ -44,15 +44,7 @@ pub fn read_parquet_on(
     let ds = Dataset::open(path.as_ref())?;
     let groups = ds.selected_groups(options)?;
     let columns = ds.projection(options.columns.as_deref())?;
-    let own;
-    let ctx = match ctx {
-        Some(c) => c,
-        None => {
-            own = ember_gpu::ExecContext::new(gpu);
-            &own
-        }
-    };
-    let df = super::gpu::read(ctx, &ds, &groups, &columns)?;
+    let df = crate::in_context(gpu, ctx, |ctx| super::gpu::read(ctx, &ds, &groups, &columns))?;
     match options.n_rows {
         Some(n) if n < df.num_rows() => df.slice(0, n),
         _ => Ok(df),
