@@ -98,6 +98,11 @@ impl ParquetChunks {
         }
         Ok(ParquetChunks { ds, columns, chunks: chunks.into_iter() })
     }
+
+    /// How many chunks are left to read (progress bars show it as the total).
+    pub fn remaining(&self) -> usize {
+        self.chunks.len()
+    }
 }
 
 impl Iterator for ParquetChunks {

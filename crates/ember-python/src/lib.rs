@@ -1,0 +1,48 @@
+//! `ember._ember`: the compiled half of ember's Python package. The Python half (`python/src/ember`)
+//! wraps these classes with polars' names; users never import this module directly.
+//!
+//! Every call that runs kernels, I/O or rayon work goes through [`run::run`]: the GIL is
+//! released and Ctrl-C is honoured while it waits.
+mod arrow_ffi;
+mod convert;
+mod dlpack;
+mod error;
+mod expr;
+mod frame;
+mod io;
+mod lazy;
+mod run;
+mod tpch;
+
+use pyo3::prelude::*;
+
+/// The device ember picks by default (`EMBER_DEVICE`, else a CUDA GPU when present, else the
+/// CPU) and why.
+#[pyfunction]
+fn default_device() -> PyResult<(String, String)> {
+    let (d, why) = ember::Device::detect().map_err(error::to_py)?;
+    Ok((d.to_string(), why))
+}
+
+#[pymodule]
+fn _ember(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<frame::PyDataFrame>()?;
+    m.add_class::<lazy::PyLazyFrame>()?;
+    m.add_class::<expr::PyExpr>()?;
+    m.add_function(wrap_pyfunction!(expr::col, m)?)?;
+    m.add_function(wrap_pyfunction!(expr::lit, m)?)?;
+    m.add_function(wrap_pyfunction!(expr::when_then_otherwise, m)?)?;
+    m.add_function(wrap_pyfunction!(expr::coalesce, m)?)?;
+    m.add_function(wrap_pyfunction!(lazy::concat, m)?)?;
+    m.add_function(wrap_pyfunction!(io::read_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(io::scan_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(io::read_parquet, m)?)?;
+    m.add_function(wrap_pyfunction!(io::scan_parquet, m)?)?;
+    m.add_function(wrap_pyfunction!(io::write_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(io::write_parquet, m)?)?;
+    m.add_function(wrap_pyfunction!(tpch::tables, m)?)?;
+    m.add_function(wrap_pyfunction!(tpch::query, m)?)?;
+    m.add_function(wrap_pyfunction!(default_device, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
