@@ -208,6 +208,26 @@ test_device!(when_then_otherwise_picks_by_condition_and_null_is_false, |device: 
     let d = eval(&df, when(col("c")).then(dec("1.25").unwrap()).otherwise(dec("0.5").unwrap()));
     let d = d.as_any().downcast_ref::<Decimal128Array>().unwrap();
     assert_eq!(d.iter().collect::<Vec<_>>(), vec![Some(125), Some(50), Some(125), Some(50), Some(125)]);
+    // utf8 branches (a column, a literal, a null): on a GPU once silently all-null, found by the
+    // Python tests; now equal to the CPU engine's
+    let s: ArrayRef = Arc::new(StringArray::from(vec![Some("p"), Some("q"), None, Some("s"), Some("t")]));
+    let df_s = frame(
+        vec![
+            ("x", df.column("x").unwrap().to_arrow().unwrap()),
+            ("c", df.column("c").unwrap().to_arrow().unwrap()),
+            ("s", s),
+        ],
+        device,
+    );
+    let u = eval(&df_s, when(col("c")).then(col("s")).otherwise(lit("no")).alias("u"));
+    assert_eq!(u.as_ref(), &StringArray::from(vec![Some("p"), Some("no"), None, Some("no"), Some("t")]) as &dyn Array);
+    let w = eval(&df_s, when(col("s").is_not_null()).then(lit("set")).otherwise(col("s")));
+    assert_eq!(
+        w.as_ref(),
+        &StringArray::from(vec![Some("set"), Some("set"), None, Some("set"), Some("set")]) as &dyn Array
+    );
+    let v = eval(&df_s, when(col("x").gt(lit(0))).then(lit("pos")).otherwise(lit(Scalar::Null)).eq(lit("pos")));
+    assert_eq!(v.as_ref(), &BooleanArray::from(vec![None, None, None, Some(true), None]) as &dyn Array);
     // the condition must be boolean, the branches must have a common type
     assert!(matches!(df.evaluate(&when(col("x")).then(lit(1)).otherwise(lit(2))), Err(Error::Type { .. })));
     assert!(matches!(df.evaluate(&when(col("c")).then(lit(1)).otherwise(lit("a"))), Err(Error::Type { .. })));

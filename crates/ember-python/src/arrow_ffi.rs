@@ -4,7 +4,9 @@
 //! without importing pyarrow. Each capsule owns a boxed C struct; its destructor drops the box,
 //! and the struct's own `Drop` calls `release` unless the consumer moved the contents out (the
 //! protocol: a consumer that takes the data sets `release` to null).
-use arrow::array::{make_array, RecordBatchReader, Array, ArrayRef, RecordBatch, RecordBatchIterator, RecordBatchOptions, StructArray};
+use arrow::array::{
+    make_array, Array, ArrayRef, RecordBatch, RecordBatchIterator, RecordBatchOptions, RecordBatchReader, StructArray,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::ffi::{from_ffi, to_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use arrow::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
@@ -172,7 +174,13 @@ pub struct DeviceArray {
 
 impl DeviceArray {
     fn host(array: FFI_ArrowArray) -> DeviceArray {
-        DeviceArray { array, device_id: -1, device_type: ARROW_DEVICE_CPU, sync_event: std::ptr::null_mut(), reserved: [0; 3] }
+        DeviceArray {
+            array,
+            device_id: -1,
+            device_type: ARROW_DEVICE_CPU,
+            sync_event: std::ptr::null_mut(),
+            reserved: [0; 3],
+        }
     }
 }
 
@@ -323,7 +331,9 @@ pub fn import_array(obj: &Bound<'_, PyAny>) -> PyResult<(Field, ArrayRef)> {
 pub fn normalize(array: ArrayRef) -> PyResult<ArrayRef> {
     let target = match array.data_type() {
         DataType::Utf8View | DataType::LargeUtf8 => Some(DataType::Utf8),
-        DataType::Dictionary(_, v) if matches!(v.as_ref(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+        DataType::Dictionary(_, v)
+            if matches!(v.as_ref(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) =>
+        {
             Some(DataType::Utf8)
         }
         DataType::Dictionary(_, v) => Some(v.as_ref().clone()),
@@ -348,7 +358,9 @@ pub fn frame_from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> PyRes
     let mut arrays = Vec::with_capacity(columns.len());
     for (f, parts) in schema.fields().iter().zip(columns) {
         let array = match parts.len() {
-            0 => arrow::array::new_empty_array(&normalize(arrow::array::new_empty_array(f.data_type()))?.data_type().clone()),
+            0 => arrow::array::new_empty_array(
+                &normalize(arrow::array::new_empty_array(f.data_type()))?.data_type().clone(),
+            ),
             1 => parts.into_iter().next().expect("one part"),
             _ => {
                 let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();

@@ -88,9 +88,8 @@ pub fn list_to_array(items: &Bound<'_, PyAny>) -> PyResult<ArrayRef> {
         ty = Some(match (ty, t) {
             (None, t) => t,
             (Some(a), b) if a == b => a,
-            (Some(DType::Int64 | DType::UInt64), DType::Float64) | (Some(DType::Float64), DType::Int64 | DType::UInt64) => {
-                DType::Float64
-            }
+            (Some(DType::Int64 | DType::UInt64), DType::Float64)
+            | (Some(DType::Float64), DType::Int64 | DType::UInt64) => DType::Float64,
             (Some(DType::Int64), DType::UInt64) | (Some(DType::UInt64), DType::Int64) => DType::Float64,
             (Some(DType::Decimal128 { scale: a, .. }), DType::Decimal128 { scale: b, .. }) => {
                 DType::Decimal128 { precision: 38, scale: a.max(b) }
@@ -104,9 +103,15 @@ pub fn list_to_array(items: &Bound<'_, PyAny>) -> PyResult<ArrayRef> {
         None => DType::Int64,
     };
     Ok(match ty {
-        DType::Bool => Arc::new(values.iter().map(|v| if let Scalar::Bool(b) = v { Some(*b) } else { None }).collect::<BooleanArray>()),
-        DType::Int64 => Arc::new(values.iter().map(|v| if let Scalar::Int64(b) = v { Some(*b) } else { None }).collect::<Int64Array>()),
-        DType::UInt64 => Arc::new(values.iter().map(|v| if let Scalar::UInt64(b) = v { Some(*b) } else { None }).collect::<UInt64Array>()),
+        DType::Bool => Arc::new(
+            values.iter().map(|v| if let Scalar::Bool(b) = v { Some(*b) } else { None }).collect::<BooleanArray>(),
+        ),
+        DType::Int64 => Arc::new(
+            values.iter().map(|v| if let Scalar::Int64(b) = v { Some(*b) } else { None }).collect::<Int64Array>(),
+        ),
+        DType::UInt64 => Arc::new(
+            values.iter().map(|v| if let Scalar::UInt64(b) = v { Some(*b) } else { None }).collect::<UInt64Array>(),
+        ),
         DType::Float64 => Arc::new(
             values
                 .iter()
@@ -118,21 +123,37 @@ pub fn list_to_array(items: &Bound<'_, PyAny>) -> PyResult<ArrayRef> {
                 })
                 .collect::<Float64Array>(),
         ),
-        DType::Utf8 => Arc::new(values.iter().map(|v| if let Scalar::Utf8(s) = v { Some(s.as_str()) } else { None }).collect::<StringArray>()),
-        DType::Date32 => Arc::new(values.iter().map(|v| if let Scalar::Date32(d) = v { Some(*d) } else { None }).collect::<Date32Array>()),
+        DType::Utf8 => Arc::new(
+            values
+                .iter()
+                .map(|v| if let Scalar::Utf8(s) = v { Some(s.as_str()) } else { None })
+                .collect::<StringArray>(),
+        ),
+        DType::Date32 => Arc::new(
+            values.iter().map(|v| if let Scalar::Date32(d) = v { Some(*d) } else { None }).collect::<Date32Array>(),
+        ),
         DType::Decimal128 { precision, scale } => {
             let rescaled = values
                 .iter()
                 .map(|v| match v {
                     Scalar::Decimal128 { value, scale: s, .. } => {
-                        10i128.checked_pow((scale - s) as u32).and_then(|m| value.checked_mul(m)).map(Some).ok_or_else(|| {
-                            PyValueError::new_err(format!("decimal {} does not fit 38 digits at scale {scale}", format_decimal(*value, *s)))
-                        })
+                        10i128.checked_pow((scale - s) as u32).and_then(|m| value.checked_mul(m)).map(Some).ok_or_else(
+                            || {
+                                PyValueError::new_err(format!(
+                                    "decimal {} does not fit 38 digits at scale {scale}",
+                                    format_decimal(*value, *s)
+                                ))
+                            },
+                        )
                     }
                     _ => Ok(None),
                 })
                 .collect::<PyResult<Decimal128Array>>()?;
-            Arc::new(rescaled.with_precision_and_scale(precision, scale).map_err(|e| PyValueError::new_err(e.to_string()))?)
+            Arc::new(
+                rescaled
+                    .with_precision_and_scale(precision, scale)
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?,
+            )
         }
         other => return Err(PyTypeError::new_err(format!("lists of {other} values are not supported"))),
     })
@@ -161,7 +182,8 @@ pub fn dtype(name: &str) -> PyResult<DType> {
         "timestamp[us]" | "datetime[us]" => DType::Timestamp(TimeUnit::Microsecond),
         "timestamp[ms]" | "datetime[ms]" => DType::Timestamp(TimeUnit::Millisecond),
         _ => {
-            let args = n.strip_prefix("decimal128(").or_else(|| n.strip_prefix("decimal(")).and_then(|r| r.strip_suffix(')'));
+            let args =
+                n.strip_prefix("decimal128(").or_else(|| n.strip_prefix("decimal(")).and_then(|r| r.strip_suffix(')'));
             let parsed = args.and_then(|a| {
                 let (p, s) = a.split_once(',')?;
                 Some(DType::Decimal128 { precision: p.parse().ok()?, scale: s.parse().ok()? })
@@ -175,4 +197,3 @@ pub fn dtype(name: &str) -> PyResult<DType> {
         }
     })
 }
-

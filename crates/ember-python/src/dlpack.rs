@@ -291,17 +291,24 @@ pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<ArrayRef> {
     // SAFETY: the capsule is now ours: rename it so its producer's destructor leaves the tensor to
     // `owner`, which calls the deleter when the buffer is dropped.
     unsafe {
-        ffi::PyCapsule_SetName(raw, if versioned { c"used_dltensor_versioned".as_ptr() } else { c"used_dltensor".as_ptr() });
+        ffi::PyCapsule_SetName(
+            raw,
+            if versioned { c"used_dltensor_versioned".as_ptr() } else { c"used_dltensor".as_ptr() },
+        );
     }
     let buffer = if stride == 1 && (base as usize) % width == 0 && len > 0 {
         // SAFETY: `base .. base + len * width` is the tensor's live memory, kept alive by `owner`.
-        unsafe { Buffer::from_custom_allocation(NonNull::new(base as *mut u8).expect("non-null data"), len * width, owner) }
+        unsafe {
+            Buffer::from_custom_allocation(NonNull::new(base as *mut u8).expect("non-null data"), len * width, owner)
+        }
     } else {
         // Strided or misaligned (or empty): copy element by element.
         let mut bytes = arrow::buffer::MutableBuffer::with_capacity(len * width);
         for i in 0..len {
             // SAFETY: element i lies at base + i * stride * width inside the tensor.
-            let src = unsafe { std::slice::from_raw_parts(base.wrapping_offset(i as isize * stride as isize * width as isize), width) };
+            let src = unsafe {
+                std::slice::from_raw_parts(base.wrapping_offset(i as isize * stride as isize * width as isize), width)
+            };
             bytes.extend_from_slice(src);
         }
         drop(owner);

@@ -158,7 +158,12 @@ impl PyDataFrame {
     fn slice(&self, offset: usize, length: usize) -> PyResult<PyDataFrame> {
         let offset = offset.min(self.df.num_rows());
         let length = length.min(self.df.num_rows() - offset);
-        Ok(PyDataFrame { df: self.df.slice(offset, length).py()? })
+        // A CPU frame slices as a zero-copy view; a GPU frame through the plan (its slice op).
+        let df = match self.df.device() {
+            Device::Cpu => self.df.slice(offset, length),
+            _ => self.df.lazy().slice(offset, length).collect(),
+        };
+        Ok(PyDataFrame { df: df.py()? })
     }
 
     /// The rows `0..head` and `height - tail..` as text per column (for `repr` and HTML).
@@ -188,9 +193,7 @@ impl PyDataFrame {
     /// One column's values as Python objects.
     fn column_to_list(&self, py: Python<'_>, name: &str) -> PyResult<Vec<Py<PyAny>>> {
         let (_, array) = self.host_column(name)?;
-        (0..array.len())
-            .map(|i| convert::to_python(py, &ember::Scalar::from_array(array.as_ref(), i).py()?))
-            .collect()
+        (0..array.len()).map(|i| convert::to_python(py, &ember::Scalar::from_array(array.as_ref(), i).py()?)).collect()
     }
 
     fn column_null_count(&self, name: &str) -> PyResult<usize> {
@@ -198,10 +201,20 @@ impl PyDataFrame {
     }
 
     /// `__dlpack__` of one column (zero-copy on the CPU).
-    fn column_dlpack<'py>(&self, py: Python<'py>, name: &str, versioned: bool, copy: bool) -> PyResult<Bound<'py, PyCapsule>> {
+    fn column_dlpack<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        versioned: bool,
+        copy: bool,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
         let array = self.host_column(name)?.1;
         // Concatenating one array copies its buffers (what `copy=True` asks for).
-        let array = if copy { arrow::compute::concat(&[array.as_ref()]).map_err(|e| crate::error::to_py(e.into()))? } else { array };
+        let array = if copy {
+            arrow::compute::concat(&[array.as_ref()]).map_err(|e| crate::error::to_py(e.into()))?
+        } else {
+            array
+        };
         dlpack::export(py, array, versioned)
     }
 

@@ -58,7 +58,11 @@ fn csv_options(
     Ok(o)
 }
 
-fn parquet_options(columns: Option<Vec<String>>, n_rows: Option<usize>, row_groups: Option<Vec<usize>>) -> ParquetReadOptions {
+fn parquet_options(
+    columns: Option<Vec<String>>,
+    n_rows: Option<usize>,
+    row_groups: Option<Vec<usize>>,
+) -> ParquetReadOptions {
     let mut o = ParquetReadOptions::default();
     if let Some(c) = columns {
         o = o.with_columns(c);

@@ -27,9 +27,9 @@ fn aggs(exprs: &[PyRef<'_, PyExpr>]) -> PyResult<Vec<AggExpr>> {
         .iter()
         .map(|e| match &e.kind {
             Kind::Agg(a) => Ok(a.clone()),
-            Kind::Value(v) => Err(PyTypeError::new_err(format!(
-                "{v} is not an aggregation; use e.g. col(...).sum() in agg(...)"
-            ))),
+            Kind::Value(v) => {
+                Err(PyTypeError::new_err(format!("{v} is not an aggregation; use e.g. col(...).sum() in agg(...)")))
+            }
         })
         .collect()
 }

@@ -67,6 +67,7 @@ class DataFrame:
     """
 
     __slots__ = ("_df",)
+    _df: _ember.PyDataFrame
 
     def __init__(self, data: Any = None, *, device: str | None = None) -> None:
         if data is None:

@@ -22,6 +22,7 @@ class Series:
     """A named column on one device. Build one with ``ember.Series(name, values)`` or ``df[name]``."""
 
     __slots__ = ("_df",)
+    _df: _ember.PyDataFrame
 
     def __init__(self, name: str, values: Any) -> None:
         from ember.frame import _column_value
@@ -97,7 +98,7 @@ class Series:
         max_version: tuple[int, int] | None = None,
         dl_device: tuple[int, int] | None = None,
         copy: bool | None = None,
-    ) -> object:
+    ) -> Any:
         """The column as a 1-D DLPack tensor in host memory, shared (read-only) unless ``copy=True``.
 
         Raises ``BufferError`` for columns with nulls, booleans and non-numeric types, and for a
@@ -130,9 +131,11 @@ class Series:
         import numpy as np
 
         if self.null_count == 0 and self.dtype.startswith(("int", "uint", "float")):
-            return np.from_dlpack(self)
+            shared: np.ndarray[Any, Any] = np.from_dlpack(self)
+            return shared
         try:
-            return self.to_arrow().to_numpy(zero_copy_only=False)
+            copied: np.ndarray[Any, Any] = self.to_arrow().to_numpy(zero_copy_only=False)
+            return copied
         except ImportError:
             values = self.to_list()
             if self.dtype.startswith(("int", "uint", "float")):

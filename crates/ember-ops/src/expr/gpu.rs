@@ -163,12 +163,43 @@ fn strings_first(ctx: &ExecContext, df: &DataFrame, e: &TypedExpr, pre: &mut Pre
             None => None,
             Some((c, _)) => Some(slice_strings(ctx, &broadcast(ctx, c, df.num_rows())?, *offset, *length)?),
         },
+        TypedExpr::When { cond, then, otherwise, dtype: DType::Utf8 } => {
+            Some(when_strings(ctx, df, cond, then, otherwise, pre)?)
+        }
         _ => None,
     };
     if let Some(col) = col {
         pre.insert(e as *const TypedExpr, col);
     }
     Ok(())
+}
+
+/// `CASE WHEN cond THEN a ELSE b END` with utf8 branches. There is no device kernel for
+/// choosing between two string columns yet: the three operands are evaluated on the device,
+/// downloaded, chosen by arrow's `zip` on the host (a null condition counts as false) and the
+/// result uploaded: two transfers each way, visible in the trace. A selecting gather kernel is
+/// the fix (issue 10).
+fn when_strings(
+    ctx: &ExecContext,
+    df: &DataFrame,
+    cond: &TypedExpr,
+    then: &TypedExpr,
+    otherwise: &TypedExpr,
+    pre: &mut Precomputed,
+) -> Result<DeviceColumn> {
+    let mask = evaluate_typed(ctx, df, cond, pre)?.to_arrow(ctx)?;
+    let mask = mask
+        .as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .ok_or_else(|| Error::Internal("when: the condition is not boolean".into()))?;
+    let mask = match arrow::array::Array::nulls(mask) {
+        Some(_) => arrow::compute::prep_null_mask_filter(mask),
+        None => mask.clone(),
+    };
+    let a = evaluate_typed(ctx, df, then, pre)?.to_arrow(ctx)?;
+    let b = evaluate_typed(ctx, df, otherwise, pre)?.to_arrow(ctx)?;
+    let out = arrow::compute::kernels::zip::zip(&mask, &a, &b)?;
+    DeviceColumn::upload(ctx, out.as_ref())
 }
 
 /// A utf8 operand as (column, step): a column (or a string node evaluated into `pre`) has step
@@ -194,7 +225,6 @@ fn string_operand(
             let arr = arrow::array::LargeStringArray::from(vec![text.as_str()]);
             Ok(Some((DeviceColumn::upload(ctx, &arr)?, 0)))
         }
-        TypedExpr::When { .. } => Err(Error::Unsupported("when/then/otherwise with utf8 branches on the GPU".into())),
         other => Err(Error::Internal(format!("utf8 operand {other:?}"))),
     }
 }
@@ -444,10 +474,13 @@ fn evaluate_typed(ctx: &ExecContext, df: &DataFrame, expr: &TypedExpr, pre: &mut
         _ if expr.dtype() == DType::Utf8 => {
             // A string-valued node (a slice): computed by its own kernels, no program.
             strings_first(ctx, df, expr, pre)?;
-            return match pre.get(&(expr as *const TypedExpr)) {
-                Some(c) => Ok(c.clone()),
+            return match (pre.get(&(expr as *const TypedExpr)), expr) {
+                (Some(c), _) => Ok(c.clone()),
                 // A null string literal folded in: all nulls.
-                None => DeviceColumn::upload(ctx, &arrow::array::new_null_array(&DType::Utf8.to_arrow(), n)),
+                (None, TypedExpr::Literal { value: Scalar::Null, .. }) => {
+                    DeviceColumn::upload(ctx, &arrow::array::new_null_array(&DType::Utf8.to_arrow(), n))
+                }
+                (None, other) => Err(Error::Internal(format!("no GPU evaluation for the utf8 expression {other:?}"))),
             };
         }
         _ => {}
