@@ -36,7 +36,10 @@ pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFram
                     Ok((a.name.clone(), Column::Host(v.to_array(&f.dtype)?)))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            DataFrame::from_columns(columns, Device::Cpu)
+            // The one-row answer is read back to the host by the reduction; it goes back to the
+            // input's device so that a query's result stays where its inputs live (a later join
+            // with a GPU frame needs it there).
+            DataFrame::from_columns(columns, Device::Cpu)?.to(df.device())
         }
         LogicalPlan::Slice { input, offset, len } => slice_in(ctx, &run(input)?, *offset, *len),
         LogicalPlan::Sort { input, keys } => sort_in(ctx, &run(input)?, keys),

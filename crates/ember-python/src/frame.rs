@@ -209,9 +209,12 @@ impl PyDataFrame {
         copy: bool,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let array = self.host_column(name)?.1;
-        // Concatenating one array copies its buffers (what `copy=True` asks for).
         let array = if copy {
-            arrow::compute::concat(&[array.as_ref()]).map_err(|e| crate::error::to_py(e.into()))?
+            // A deep copy of the buffers (`copy=True`): extend an empty array by all of them.
+            let data = array.to_data();
+            let mut m = arrow::array::MutableArrayData::new(vec![&data], false, data.len());
+            m.extend(0, 0, data.len());
+            arrow::array::make_array(m.freeze())
         } else {
             array
         };

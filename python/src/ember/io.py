@@ -92,10 +92,12 @@ def read_parquet(
     row_groups: Sequence[int] | None = None,
     device: str | None = None,
     progress: Progress = None,
+    chunk_bytes: int = 64 << 20,
 ) -> DataFrame:
     """Reads a Parquet file or a directory of them. With ``progress`` (``True`` for tqdm, a
-    callable ``(done, total)`` or a tqdm-like bar) the file is read in chunks of row groups,
-    progress is reported after each, and Ctrl-C stops the read between chunks."""
+    callable ``(done, total)`` or a tqdm-like bar) the file is read in chunks of whole row groups
+    of at most ``chunk_bytes`` decoded bytes each, progress is reported after each, and Ctrl-C
+    stops the read between chunks."""
     return DataFrame(
         _ember.read_parquet(
             os.fspath(source),
@@ -104,6 +106,7 @@ def read_parquet(
             row_groups=list(row_groups) if row_groups is not None else None,
             device=device,
             progress=callback(progress, os.path.basename(os.fspath(source))),
+            chunk_bytes=chunk_bytes,
         )
     )
 
