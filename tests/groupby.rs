@@ -187,6 +187,19 @@ test_device!(whole_column_len_n_unique_first_last_see_nulls, |device: Device| {
     let one = col("a").eq(lit(3));
     assert_eq!(reduce_where(&df, Some(&one), &col("a"), Agg::Var).unwrap(), Scalar::Null);
     assert!(matches!(reduce(&df, &col("s"), Agg::Median), Err(ember::Error::Type { .. })));
+    // count / len of a utf8 column, whole-frame and per group (once an internal error on GPUs)
+    assert_eq!(reduce(&df, &col("s"), Agg::Count).unwrap(), Scalar::UInt64(4));
+    assert_eq!(reduce(&df, &col("s"), Agg::Len).unwrap(), Scalar::UInt64(5));
+    let g = df
+        .lazy()
+        .group_by([col("a")])
+        .maintain_order()
+        .agg([col("s").count().alias("c"), col("s").len().alias("n")])
+        .collect()
+        .unwrap();
+    let g = host(&g);
+    assert_eq!(g.column(1).as_ref(), &UInt64Array::from(vec![2, 1, 1]) as &dyn Array);
+    assert_eq!(g.column(2).as_ref(), &UInt64Array::from(vec![2, 2, 1]) as &dyn Array);
 });
 
 test_device!(group_by_errors_name_the_problem, |device: Device| {

@@ -109,6 +109,8 @@ def test_repr_is_bounded() -> None:
     assert text.startswith("shape: (100, 30) · device: cpu") and "…" in text
     assert len(text.splitlines()) == 1 + 4 + 11 + 1
     assert repr(em.DataFrame({"a": [1]}).to_device("sim")).startswith("shape: (1, 1) · device: sim")
+    long = repr(em.DataFrame({"s": ["x" * 100]}))
+    assert "x" * 31 + "…" in long and "x" * 33 not in long
 
 
 def test_column_name_completion() -> None:

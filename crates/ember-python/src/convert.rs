@@ -11,7 +11,7 @@ use std::sync::Arc;
 const EPOCH_ORDINAL: i64 = 719_163;
 
 fn is_decimal(obj: &Bound<'_, PyAny>) -> bool {
-    obj.get_type().fully_qualified_name().map(|n| n.to_string() == "decimal.Decimal").unwrap_or(false)
+    obj.get_type().fully_qualified_name().map(|n| n == "decimal.Decimal").unwrap_or(false)
 }
 
 /// A Python value as an ember scalar: `None`, `bool`, `int` (as int64, or uint64 above its

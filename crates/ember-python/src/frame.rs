@@ -213,7 +213,7 @@ impl PyDataFrame {
             // A deep copy of the buffers (`copy=True`): extend an empty array by all of them.
             let data = array.to_data();
             let mut m = arrow::array::MutableArrayData::new(vec![&data], false, data.len());
-            m.extend(0, 0, data.len());
+            m.try_extend(0, 0, data.len()).map_err(|e| crate::error::to_py(e.into()))?;
             arrow::array::make_array(m.freeze())
         } else {
             array

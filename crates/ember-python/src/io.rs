@@ -76,6 +76,15 @@ fn parquet_options(
     o
 }
 
+/// The frame's columns in the order the caller listed them (the readers keep file order).
+fn in_order(df: ember::DataFrame, columns: Option<&[String]>) -> PyResult<PyDataFrame> {
+    let df = match columns {
+        Some(c) => df.select(&c.iter().map(String::as_str).collect::<Vec<_>>()).py()?,
+        None => df,
+    };
+    Ok(PyDataFrame { df })
+}
+
 /// `ember.read_csv`: the whole file on `device` (decoded by the GPU there, else on the CPU).
 #[pyfunction]
 #[pyo3(signature = (path, *, has_header=true, separator=",", quote_char=Some("\""), comment_prefix=None,
@@ -112,7 +121,8 @@ pub fn read_csv(
         ignore_errors,
     )?;
     let d = self::device(device)?;
-    Ok(PyDataFrame { df: run(py, move || ember::io::read_csv_on(path, &o, d, None))? })
+    let order = o.columns.clone();
+    in_order(run(py, move || ember::io::read_csv_on(path, &o, d, None))?, order.as_deref())
 }
 
 /// `ember.scan_csv`: a lazy query that reads the file when collected.
@@ -168,10 +178,11 @@ pub fn read_parquet(
     progress: Option<Bound<'_, PyAny>>,
     chunk_bytes: usize,
 ) -> PyResult<PyDataFrame> {
+    let order = columns.clone();
     let o = parquet_options(columns, n_rows, row_groups);
     let d = self::device(device)?;
     let Some(progress) = progress.filter(|p| !p.is_none()) else {
-        return Ok(PyDataFrame { df: run(py, move || ember::io::read_parquet_on(path, &o, d, None))? });
+        return in_order(run(py, move || ember::io::read_parquet_on(path, &o, d, None))?, order.as_deref());
     };
     if o.n_rows.is_some() {
         return Err(raise("InvalidArgumentError", "n_rows cannot be combined with progress yet".into()));
@@ -197,7 +208,7 @@ pub fn read_parquet(
         }?;
         df.to(d)
     })?;
-    Ok(PyDataFrame { df })
+    in_order(df, order.as_deref())
 }
 
 /// `ember.scan_parquet`: a lazy query that reads only the columns and row groups it needs.
@@ -228,7 +239,6 @@ pub fn write_csv(
         has_header: include_header,
         delimiter: one_byte("separator", separator)?,
         null_value: null_value.to_string(),
-        ..CsvWriteOptions::default()
     };
     let df = df.df.clone();
     run(py, move || ember::io::write_csv(&df, path, &o))

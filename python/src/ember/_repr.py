@@ -11,7 +11,13 @@ if TYPE_CHECKING:
 #: Rows shown (half from the top, half from the bottom) and columns shown (likewise).
 MAX_ROWS = 10
 MAX_COLS = 12
+#: Characters shown of one cell.
+MAX_CELL = 32
 ELLIPSIS = "…"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + ELLIPSIS
 
 
 def _cells(df: DataFrame) -> tuple[list[str], list[str], list[list[str]]]:
@@ -27,7 +33,7 @@ def _cells(df: DataFrame) -> tuple[list[str], list[str], list[list[str]]]:
     header = [names[c] if c >= 0 else ELLIPSIS for c in cols]
     types = [dtypes[c] if c >= 0 else "" for c in cols]
     shown = len(per_col[0]) if per_col else 0
-    rows = [[per_col[c][r] if c >= 0 else ELLIPSIS for c in cols] for r in range(shown)]
+    rows = [[_cut(per_col[c][r]) if c >= 0 else ELLIPSIS for c in cols] for r in range(shown)]
     if cut_rows:
         rows.insert(half, [ELLIPSIS] * len(cols))
     return header, types, rows

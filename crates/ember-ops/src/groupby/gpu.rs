@@ -53,7 +53,19 @@ pub(crate) fn group_by(
             columns.push((f.name.clone(), Column::Device(col)));
             continue;
         }
-        let prim = c.dtype().prim().ok_or_else(|| Error::Internal(format!("group_by over {}", c.dtype())))?;
+        if matches!(a.agg, Agg::Count | Agg::Len) {
+            // Counts read only validity (no values gather; any type, utf8 included).
+            let valid = match (a.agg, c.validity()) {
+                (Agg::Count, Some(v)) => Some(gather_bits(ctx, v, &perm, n)?),
+                _ => None,
+            };
+            let counts = seg.counts(a.agg, valid.as_ref())?;
+            columns.push((f.name.clone(), Column::Device(seg.column(f, counts, None)?)));
+            continue;
+        }
+        let prim = c.dtype().prim().ok_or_else(|| {
+            Error::Unsupported(format!("{:?} of a {} column in a GPU group_by", a.agg, c.dtype()).to_lowercase())
+        })?;
         let values = gather_fixed(ctx, c.values(), prim.width(), &perm, n)?;
         let valid = c.validity().map(|v| gather_bits(ctx, v, &perm, n)).transpose()?;
         let (out, validity) = seg.fold(a.agg, c.dtype(), prim, &values, valid.as_ref(), f)?;
@@ -232,6 +244,19 @@ impl Segments<'_> {
     }
 
     /// `agg` of each group's sorted `values`: the output values and validity (None: no nulls).
+    /// Rows per group (`len`) or valid rows per group (`count`, from the gathered validity): the
+    /// values themselves are not needed, so any column type works.
+    fn counts(&self, agg: Agg, valid: Option<&DeviceBuffer>) -> Result<DeviceBuffer> {
+        let valid = if agg == Agg::Len { None } else { valid };
+        let counts = self.ctx.alloc(self.groups * 8)?;
+        self.ctx.launch(
+            Kernel::named("groupby", "seg_count"),
+            self.cfg(),
+            &[valid.into(), self.starts.into(), KernelArg::U64(self.groups as u64), (&counts).into()],
+        )?;
+        Ok(counts)
+    }
+
     fn fold(
         &self,
         agg: Agg,
@@ -244,17 +269,7 @@ impl Segments<'_> {
         let (ctx, g) = (self.ctx, KernelArg::U64(self.groups as u64));
         let k = |name: String| Kernel::named("groupby", &name);
         match agg {
-            Agg::Count | Agg::Len => {
-                // len: every row counts (no validity)
-                let valid = if agg == Agg::Len { None } else { valid };
-                let counts = ctx.alloc(self.groups * 8)?;
-                ctx.launch(
-                    k("seg_count".into()),
-                    self.cfg(),
-                    &[valid.into(), self.starts.into(), g, (&counts).into()],
-                )?;
-                Ok((counts, None))
-            }
+            Agg::Count | Agg::Len => Ok((self.counts(agg, valid)?, None)),
             Agg::Var | Agg::Std => {
                 let res = ctx.alloc(self.groups * 8)?;
                 let bits = self.bitmap()?;
