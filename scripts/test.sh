@@ -7,7 +7,10 @@
 #      check that compiles every kernels/*.cu with NVRTC for sm_90 and assembles it with ptxas,
 #      under each thread order of the simulated device, then the ThreadSanitizer race check
 #      (scripts/racecheck.sh);
-#   4. re-derives the TPC-H oracle answers (all 22 queries, SF 0.01 and 0.1) with duckdb and compares them with the stored ones.
+#   4. re-derives the TPC-H oracle answers (all 22 queries, SF 0.01 and 0.1) with duckdb and compares them with the stored ones;
+#   5. builds the Python package with `pip install ./python` (maturin, release) into its own venv,
+#      runs `pytest python/tests` (an empty or skipped run fails) and `mypy --strict` on the package
+#      and a typing smoke file.
 # Set EMBER_TEST_CUDA=1 on a GPU machine to also run every device test on CUDA (fails without a GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,4 +42,20 @@ cargo clippy --workspace --all-targets -- -D warnings
 bash scripts/racecheck.sh
 echo "==> TPC-H oracle answers (Q1-Q22) vs duckdb"
 python tests/oracle/tpch_duckdb.py --check --sf 0.01 0.1
+echo "==> Python package: pip install ./python, pytest, mypy --strict"
+pyvenv="$cache/pyvenv"
+if [ ! -x "$pyvenv/bin/python" ]; then
+  python3 -m venv "$pyvenv"
+  "$pyvenv/bin/pip" install -q --upgrade pip
+fi
+"$pyvenv/bin/pip" install -q pytest mypy numpy pandas pyarrow polars
+"$pyvenv/bin/pip" install -q --force-reinstall --no-deps ./python
+# Run from python/ so `import ember` finds the installed wheel, not a source tree.
+(cd python && "$pyvenv/bin/python" -m pytest -q -rs -p no:cacheprovider tests | tee /tmp/ember-pytest.$$)
+if ! grep -Eq "^[0-9]+ passed" /tmp/ember-pytest.$$ || grep -Eq "^0 passed|no tests ran" /tmp/ember-pytest.$$; then
+  echo "pytest ran no tests" >&2
+  exit 1
+fi
+rm -f /tmp/ember-pytest.$$
+(cd python && "$pyvenv/bin/mypy" --strict src/ember tests/typing_smoke.py examples)
 echo "==> all checks passed"

@@ -163,3 +163,12 @@ def test_devices_give_the_same_answers_on_random_data_with_nulls() -> None:
             out = df.filter(col("v").is_not_null()).group_by("g").agg(col("v").sum(), col("v").len().alias("c"))
             answers.append(out.sort("g", nulls_last=True).to_dict())
         assert answers[0] == answers[1], n
+
+
+def test_numpy_scalars_are_literals() -> None:
+    import numpy as np
+
+    df = em.DataFrame({"n": [1, 2, 3]})
+    assert df.filter(col("n") > np.int64(1))["n"].to_list() == [2, 3]
+    assert df.filter(col("n").is_in([np.int32(3), np.float64(1.0)]))["n"].to_list() == [1, 3]
+    assert em.DataFrame({"b": np.array([True, False])})["b"].to_list() == [True, False]

@@ -49,6 +49,13 @@ pub fn scalar(obj: &Bound<'_, PyAny>) -> PyResult<Scalar> {
         let text: String = obj.str()?.extract()?;
         return Scalar::parse_decimal(&text).map_err(crate::error::to_py);
     }
+    // NumPy scalars (np.int64(3), np.float32(0.5), np.bool_(True)): their Python value.
+    if obj.get_type().module().map(|m| m == "numpy").unwrap_or(false) && obj.hasattr("item")? {
+        let item = obj.call_method0("item")?;
+        if !item.is(obj) {
+            return scalar(&item);
+        }
+    }
     Err(PyTypeError::new_err(format!("cannot use a {} as an ember value", obj.get_type().name()?)))
 }
 
