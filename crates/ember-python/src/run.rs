@@ -7,21 +7,20 @@ use std::time::Duration;
 /// How often a waiting call looks for a pending signal (Ctrl-C).
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
-/// Runs `work` on a worker thread while this thread waits without the GIL, checking for signals
+/// Runs `work` on a pool thread while this thread waits without the GIL, checking for signals
 /// every [`SIGNAL_POLL`]: other Python threads run meanwhile, and Ctrl-C raises
 /// `KeyboardInterrupt` at once. An interrupted query cannot be stopped mid-kernel; its worker
 /// finishes in the background and its result is dropped. A panic in `work` (a bug in ember)
 /// becomes `ember.exceptions.ComputeError` instead of taking the interpreter down.
 pub fn run<T: Send + 'static>(py: Python<'_>, work: impl FnOnce() -> ember::Result<T> + Send + 'static) -> PyResult<T> {
     let (tx, rx) = channel();
-    std::thread::Builder::new()
-        .name("ember-call".into())
-        .spawn(move || {
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
-            // The receiver is gone only when the caller was interrupted: nobody wants the result.
-            let _ = tx.send(out);
-        })
-        .map_err(|e| raise("ComputeError", format!("could not start a worker thread: {e}")))?;
+    // On rayon's pool (threads already running: no spawn per call, which costs more than a small
+    // query); nested parallel work inside `work` runs on the same pool.
+    rayon::spawn(move || {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        // The receiver is gone only when the caller was interrupted: nobody wants the result.
+        let _ = tx.send(out);
+    });
     // A `Receiver` is not `Sync`; the mutex lets the GIL-free closure borrow it (never contended).
     let rx = std::sync::Mutex::new(rx);
     loop {
