@@ -172,3 +172,13 @@ def test_numpy_scalars_are_literals() -> None:
     assert df.filter(col("n") > np.int64(1))["n"].to_list() == [2, 3]
     assert df.filter(col("n").is_in([np.int32(3), np.float64(1.0)]))["n"].to_list() == [1, 3]
     assert em.DataFrame({"b": np.array([True, False])})["b"].to_list() == [True, False]
+
+
+def test_drop_rename_and_named_expressions(device: str) -> None:
+    df = sample().to_device(device)
+    assert df.drop("d", ["day"]).columns == ["k", "x", "n"]
+    assert df.rename({"n": "num", "k": "key"}).columns == ["key", "x", "num", "d", "day"]
+    out = df.select("n", doubled=col("n") * 2).with_columns(tripled=col("n") * 3)
+    assert out.columns == ["n", "doubled", "tripled"] and out["tripled"].to_list() == [3, 6, 9, 12, 15, 18]
+    with pytest.raises(em.exceptions.ColumnNotFoundError):
+        df.drop("nope")

@@ -180,14 +180,20 @@ class DataFrame:
 
         return LazyFrame(self._df.lazy())
 
-    def select(self, *exprs: ColumnLike | Sequence[ColumnLike]) -> DataFrame:
-        return self.lazy().select(*exprs).collect()
+    def select(self, *exprs: ColumnLike | Sequence[ColumnLike], **named: Expr) -> DataFrame:
+        return self.lazy().select(*exprs, **named).collect()
 
     def filter(self, predicate: Expr) -> DataFrame:
         return self.lazy().filter(predicate).collect()
 
-    def with_columns(self, *exprs: Expr | Sequence[Expr]) -> DataFrame:
-        return self.lazy().with_columns(*exprs).collect()
+    def with_columns(self, *exprs: Expr | Sequence[Expr], **named: Expr) -> DataFrame:
+        return self.lazy().with_columns(*exprs, **named).collect()
+
+    def drop(self, *columns: str | Sequence[str]) -> DataFrame:
+        return self.lazy().drop(*columns).collect()
+
+    def rename(self, mapping: Mapping[str, str]) -> DataFrame:
+        return self.lazy().rename(mapping).collect()
 
     def group_by(self, *keys: ColumnLike | Sequence[ColumnLike], maintain_order: bool = False) -> GroupBy:
         return GroupBy(self, _exprs(keys), maintain_order)

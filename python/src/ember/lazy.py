@@ -3,11 +3,12 @@ and run by ``collect()`` on the device its inputs live on."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from ember import _ember
-from ember.expr import Expr
+from ember.exceptions import ColumnNotFoundError
+from ember.expr import Expr, col
 from ember.frame import ColumnLike, DataFrame, JoinHow, _exprs
 
 __all__ = ["LazyFrame", "LazyGroupBy"]
@@ -36,17 +37,37 @@ class LazyFrame:
     def __init__(self, inner: _ember.PyLazyFrame) -> None:
         self._lf = inner
 
-    def select(self, *exprs: ColumnLike | Sequence[ColumnLike]) -> LazyFrame:
-        """Row-wise expressions, or only aggregations (``select(col("x").sum())``: one row)."""
-        return LazyFrame(self._lf.select(_exprs(exprs)))
+    def select(self, *exprs: ColumnLike | Sequence[ColumnLike], **named: Expr) -> LazyFrame:
+        """Row-wise expressions, or only aggregations (``select(col("x").sum())``: one row);
+        ``name=expr`` keywords name their columns."""
+        return LazyFrame(self._lf.select(_exprs(exprs) + [e.alias(n)._e for n, e in named.items()]))
 
     def filter(self, predicate: Expr) -> LazyFrame:
         """Rows where ``predicate`` is true (a null drops the row)."""
         return LazyFrame(self._lf.filter(predicate._e))
 
-    def with_columns(self, *exprs: Expr | Sequence[Expr]) -> LazyFrame:
-        """Adds (or replaces, by name) columns."""
-        return LazyFrame(self._lf.with_columns(_exprs(exprs)))
+    def with_columns(self, *exprs: Expr | Sequence[Expr], **named: Expr) -> LazyFrame:
+        """Adds (or replaces, by name) columns; ``name=expr`` keywords name theirs."""
+        return LazyFrame(self._lf.with_columns(_exprs(exprs) + [e.alias(n)._e for n, e in named.items()]))
+
+    def drop(self, *columns: str | Sequence[str]) -> LazyFrame:
+        """Every column but ``columns`` (a missing one is a ``ColumnNotFoundError``)."""
+        gone: list[str] = []
+        for c in columns:
+            gone.extend([c] if isinstance(c, str) else c)
+        have = self.columns
+        for c in gone:
+            if c not in have:
+                raise ColumnNotFoundError(f"column {c!r} not found; available columns: [{', '.join(have)}]")
+        return self.select([c for c in have if c not in gone])
+
+    def rename(self, mapping: Mapping[str, str]) -> LazyFrame:
+        """Columns renamed by ``{old: new}``; the others keep their names and order."""
+        have = self.columns
+        for c in mapping:
+            if c not in have:
+                raise ColumnNotFoundError(f"column {c!r} not found; available columns: [{', '.join(have)}]")
+        return LazyFrame(self._lf.select([col(c).alias(mapping.get(c, c))._e for c in have]))
 
     def group_by(self, *keys: ColumnLike | Sequence[ColumnLike], maintain_order: bool = False) -> LazyGroupBy:
         """Groups by ``keys`` (a null key is a group of its own); call ``agg(...)``."""
