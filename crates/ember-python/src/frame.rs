@@ -67,10 +67,17 @@ fn column_from(obj: &Bound<'_, PyAny>) -> PyResult<ArrayRef> {
 }
 
 impl PyDataFrame {
-    fn host_column(&self, name: &str) -> PyResult<(Field, ArrayRef)> {
+    /// One column in host memory (a download, without the GIL, for a GPU frame).
+    fn host_column(&self, py: Python<'_>, name: &str) -> PyResult<(Field, ArrayRef)> {
         let i = self.df.column_index(name).py()?;
-        let array = self.df.columns()[i].to_arrow().py()?;
+        let column = &self.df.columns()[i];
+        let array = py.detach(|| column.to_arrow()).py()?;
         Ok((Field::new(name, array.data_type().clone(), true), array))
+    }
+
+    /// The frame in host memory (a download, without the GIL, for a GPU frame).
+    fn host_batch(&self, py: Python<'_>) -> PyResult<arrow::array::RecordBatch> {
+        py.detach(|| self.df.to_record_batch()).py()
     }
 }
 
@@ -167,37 +174,44 @@ impl PyDataFrame {
     }
 
     /// The rows `0..head` and `height - tail..` as text per column (for `repr` and HTML).
-    fn format_rows(&self, head: usize, tail: usize) -> PyResult<Vec<Vec<String>>> {
+    fn format_rows(&self, py: Python<'_>, head: usize, tail: usize) -> PyResult<Vec<Vec<String>>> {
         let n = self.df.num_rows();
         let (head, tail) = if head + tail >= n { (n, 0) } else { (head, tail) };
+        // Only the shown rows leave the device: each part is sliced there, then downloaded.
+        let parts = py
+            .detach(|| {
+                [(0, head), (n - tail, tail)]
+                    .into_iter()
+                    .filter(|&(_, len)| len > 0)
+                    .map(|(off, len)| {
+                        let part = match self.df.device() {
+                            Device::Cpu => self.df.slice(off, len)?,
+                            _ => self.df.lazy().slice(off, len).collect()?,
+                        };
+                        part.to_record_batch()
+                    })
+                    .collect::<ember::Result<Vec<_>>>()
+            })
+            .py()?;
         let opts = FormatOptions::default().with_null("null");
-        let mut out = Vec::with_capacity(self.df.num_columns());
-        for c in self.df.columns() {
-            let mut cells = Vec::with_capacity(head + tail);
-            for (off, len) in [(0, head), (n - tail, tail)] {
-                if len == 0 {
-                    continue;
-                }
-                let part = match c {
-                    Column::Host(a) => a.slice(off, len),
-                    Column::Device(_) => c.to_arrow().py()?.slice(off, len),
-                };
-                let f = ArrayFormatter::try_new(part.as_ref(), &opts).map_err(|e| crate::error::to_py(e.into()))?;
-                cells.extend((0..len).map(|i| f.value(i).to_string()));
+        let mut out = vec![Vec::with_capacity(head + tail); self.df.num_columns()];
+        for part in &parts {
+            for (cells, array) in out.iter_mut().zip(part.columns()) {
+                let f = ArrayFormatter::try_new(array.as_ref(), &opts).map_err(|e| crate::error::to_py(e.into()))?;
+                cells.extend((0..array.len()).map(|i| f.value(i).to_string()));
             }
-            out.push(cells);
         }
         Ok(out)
     }
 
     /// One column's values as Python objects.
     fn column_to_list(&self, py: Python<'_>, name: &str) -> PyResult<Vec<Py<PyAny>>> {
-        let (_, array) = self.host_column(name)?;
+        let (_, array) = self.host_column(py, name)?;
         (0..array.len()).map(|i| convert::to_python(py, &ember::Scalar::from_array(array.as_ref(), i).py()?)).collect()
     }
 
-    fn column_null_count(&self, name: &str) -> PyResult<usize> {
-        Ok(self.host_column(name)?.1.null_count())
+    fn column_null_count(&self, py: Python<'_>, name: &str) -> PyResult<usize> {
+        Ok(self.host_column(py, name)?.1.null_count())
     }
 
     /// `__dlpack__` of one column (zero-copy on the CPU).
@@ -208,7 +222,7 @@ impl PyDataFrame {
         versioned: bool,
         copy: bool,
     ) -> PyResult<Bound<'py, PyCapsule>> {
-        let array = self.host_column(name)?.1;
+        let array = self.host_column(py, name)?.1;
         let array = if copy {
             // A deep copy of the buffers (`copy=True`): extend an empty array by all of them.
             let data = array.to_data();
@@ -228,17 +242,17 @@ impl PyDataFrame {
         name: &str,
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let (_, array) = self.host_column(name)?;
+        let (_, array) = self.host_column(py, name)?;
         arrow_ffi::export_array(py, array.as_ref(), name, requested_schema)
     }
 
     fn column_arrow_c_device_array<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyTuple>> {
-        let (_, array) = self.host_column(name)?;
+        let (_, array) = self.host_column(py, name)?;
         arrow_ffi::export_device_array(py, array.as_ref(), name)
     }
 
     fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        let batch = self.df.to_record_batch().py()?;
+        let batch = self.host_batch(py)?;
         arrow_ffi::export_schema(py, batch.schema().as_ref())
     }
 
@@ -248,7 +262,7 @@ impl PyDataFrame {
         py: Python<'py>,
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
-        arrow_ffi::export_stream(py, self.df.to_record_batch().py()?, requested_schema)
+        arrow_ffi::export_stream(py, self.host_batch(py)?, requested_schema)
     }
 
     #[pyo3(signature = (requested_schema=None))]
@@ -257,7 +271,7 @@ impl PyDataFrame {
         py: Python<'py>,
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let batch = self.df.to_record_batch().py()?;
+        let batch = self.host_batch(py)?;
         arrow_ffi::export_array(py, batch_as_array(&batch).as_ref(), "", requested_schema)
     }
 
@@ -269,7 +283,7 @@ impl PyDataFrame {
         _kwargs: Option<&Bound<'py, pyo3::types::PyDict>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let _ = requested_schema;
-        let batch = self.df.to_record_batch().py()?;
+        let batch = self.host_batch(py)?;
         arrow_ffi::export_device_array(py, batch_as_array(&batch).as_ref(), "")
     }
 
@@ -281,12 +295,12 @@ impl PyDataFrame {
         _kwargs: Option<&Bound<'py, pyo3::types::PyDict>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
-        arrow_ffi::export_device_stream(py, self.df.to_record_batch().py()?)
+        arrow_ffi::export_device_stream(py, self.host_batch(py)?)
     }
 
     /// The address of one column's values buffer on the host (tests prove zero copy with it).
-    fn column_buffer_address(&self, name: &str) -> PyResult<usize> {
-        let (_, array) = self.host_column(name)?;
+    fn column_buffer_address(&self, py: Python<'_>, name: &str) -> PyResult<usize> {
+        let (_, array) = self.host_column(py, name)?;
         let data = array.to_data();
         let buf = data.buffers().last().ok_or_else(|| PyValueError::new_err("the column has no value buffer"))?;
         Ok(buf.as_ptr() as usize)
