@@ -10,10 +10,10 @@ use arrow::array::{Array, ArrayRef};
 use arrow::datatypes::Field;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use ember::plan::DataFrameOps;
-use ember::{Column, DataFrame, Device};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use ember::{Column, DType, DataFrame, Device};
+use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyTuple};
+use pyo3::types::{PyCapsule, PyDict, PyTuple};
 use std::sync::Arc;
 
 /// A frame (columns of one length, on one device).
@@ -296,6 +296,53 @@ impl PyDataFrame {
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
         arrow_ffi::export_device_stream(py, self.host_batch(py)?)
+    }
+
+    /// `__cuda_array_interface__` (v3) of one column of a CUDA frame: the device buffer itself,
+    /// read-only, after the device has finished writing it. Numeric columns without nulls only
+    /// (Arrow's bit-packed validity is not the interface's byte mask).
+    fn column_cuda_array_interface<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+        if !matches!(self.df.device(), Device::Cuda(_)) {
+            return Err(PyAttributeError::new_err(format!(
+                "__cuda_array_interface__ exists for CUDA columns only; this one is on {} (use __dlpack__ or to_numpy())",
+                self.df.device()
+            )));
+        }
+        let c = self.df.column(name).py()?.as_device().py()?.clone();
+        let typestr = match c.dtype() {
+            DType::Int8 => "|i1",
+            DType::Int16 => "<i2",
+            DType::Int32 | DType::Date32 => "<i4",
+            DType::Int64 => "<i8",
+            DType::UInt8 => "|u1",
+            DType::UInt16 => "<u2",
+            DType::UInt32 => "<u4",
+            DType::UInt64 => "<u8",
+            DType::Float32 => "<f4",
+            DType::Float64 => "<f8",
+            other => {
+                return Err(PyTypeError::new_err(format!(
+                    "__cuda_array_interface__ has no layout for a {other} column"
+                )))
+            }
+        };
+        let ctx = ember::gpu::ExecContext::new(c.gpu().clone());
+        let nulls = py.detach(|| -> ember::Result<usize> {
+            ctx.synchronize()?;
+            c.null_count(&ctx)
+        });
+        if nulls.py()? > 0 {
+            return Err(pyo3::exceptions::PyBufferError::new_err("the column has nulls; fill them first (fill_null)"));
+        }
+        let d = PyDict::new(py);
+        d.set_item("shape", (c.len(),))?;
+        d.set_item("typestr", typestr)?;
+        d.set_item("descr", vec![("", typestr)])?;
+        d.set_item("data", (c.values().device_ptr(), true))?;
+        d.set_item("strides", py.None())?;
+        d.set_item("version", 3)?;
+        d.set_item("stream", py.None())?; // synchronized above: no stream to wait on
+        Ok(d)
     }
 
     /// The address of one column's values buffer on the host (tests prove zero copy with it).

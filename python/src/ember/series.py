@@ -113,6 +113,13 @@ class Series:
     def __dlpack_device__(self) -> tuple[int, int]:
         return _DL_CPU
 
+    @property
+    def __cuda_array_interface__(self) -> dict[str, Any]:
+        """The CUDA Array Interface (v3) of a CUDA column: CuPy, Numba and PyTorch read the device
+        buffer in place. Only CUDA columns have it (``hasattr`` is false elsewhere: simulated-device
+        columns are host memory); numeric columns without nulls."""
+        return self._df.column_cuda_array_interface(self.name)
+
     # -- Arrow -----------------------------------------------------------------------------------
     def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
         return self._df.column_arrow_c_array(self.name, requested_schema)
