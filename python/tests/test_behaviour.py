@@ -116,3 +116,9 @@ def test_repr_is_bounded() -> None:
 def test_column_name_completion() -> None:
     df = em.DataFrame({"alpha": [1], "beta": [2]})
     assert df._ipython_key_completions_() == ["alpha", "beta"]
+
+
+def test_import_needs_neither_pyarrow_nor_numpy() -> None:
+    code = "import sys, ember; print('pyarrow' in sys.modules, 'numpy' in sys.modules, 'polars' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "False"]
