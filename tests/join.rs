@@ -1,7 +1,6 @@
 //! Joins on every device against a nested-loop oracle: random frames with nulls (keys with
-//! duplicates, nulls, empty sides), one and two keys, inner / left / semi / anti, nulls equal or
-//! not;
-//! output order as documented (left rows in order, each one's matches in right order).
+//! duplicates, nulls, empty sides), one and two keys (integer, bool, date, decimal, utf8), inner /
+//! left / semi / anti, nulls equal or not; output order as documented (left rows in order, each one's matches in right order).
 mod common;
 use arrow::array::*;
 use common::{frame, host, random_batch};
@@ -60,7 +59,7 @@ test_device!(joins_match_the_oracle, |device: Device| {
             DataFrame::from_record_batch(&lb).unwrap().to(device).unwrap(),
             DataFrame::from_record_batch(&rb).unwrap().to(device).unwrap(),
         );
-        for keys in [&["a"][..], &["f", "t"][..], &["d"][..], &["u"][..]] {
+        for keys in [&["a"][..], &["f", "t"][..], &["d"][..], &["u"][..], &["s"][..], &["s", "a"][..]] {
             for how in [JoinType::Inner, JoinType::Left, JoinType::Semi, JoinType::Anti] {
                 for nulls_equal in [false, true] {
                     let mut args = JoinArgs::new(keys.iter().copied(), keys.iter().copied(), how);

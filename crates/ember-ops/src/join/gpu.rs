@@ -7,7 +7,10 @@ use super::{JoinArgs, JoinType};
 use crate::col;
 use crate::executor::Indices;
 use crate::executor::{Executor, GpuExecutor};
-use crate::sort::{gpu::key_words, SortKey};
+use crate::sort::{
+    gpu::{key_words_sized, str_max_len},
+    SortKey,
+};
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Result};
 use ember_gpu::primitives::compact::{compact_indices, gather_fixed};
 use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
@@ -21,26 +24,45 @@ const MAX_WORDS: usize = 6;
 
 type Words = Vec<(DeviceBuffer, KeyWidth, u32)>;
 
-/// The key words of `names` in `df`, and the mask of which are null words.
-fn words_of(ctx: &ExecContext, df: &DataFrame, names: &[String]) -> Result<(Words, u32)> {
+/// The key words of `names` in `df`, and the mask of which are null words. `str_lens[k]` sizes
+/// a utf8 key's words (the longer side's longest string, so both sides' words line up).
+fn words_of(ctx: &ExecContext, df: &DataFrame, names: &[String], str_lens: &[Option<usize>]) -> Result<(Words, u32)> {
     let mut words = Vec::new();
     let mut null_words = 0u32;
-    for n in names {
+    for (n, len) in names.iter().zip(str_lens) {
         null_words |= 1 << words.len().min(31); // `key_words` pushes the null word first
         let c = df.column(n)?.as_device()?;
-        if c.dtype() == DType::Utf8 {
-            // Their word count depends on each side's longest string: not lined up yet.
-            return Err(Error::Unsupported(format!("joining on the utf8 key {n} on the GPU path")));
-        }
-        key_words(ctx, c, &SortKey::new(col(n)), true, &mut words)?;
+        key_words_sized(ctx, c, &SortKey::new(col(n)), true, *len, &mut words)?;
     }
     if words.len() > MAX_WORDS {
         return Err(Error::Unsupported(format!(
-            "a GPU join key of {} words (at most {MAX_WORDS}: about three columns)",
+            "a GPU join key of {} words (at most {MAX_WORDS}: about three numeric columns, or one string of \
+             up to 32 bytes)",
             words.len()
         )));
     }
     Ok((words, null_words))
+}
+
+/// Per key pair: for utf8 keys, the longest string on either side (both sides' words are sized
+/// by it); `None` for other types.
+fn string_lengths(
+    ctx: &ExecContext,
+    left: &DataFrame,
+    right: &DataFrame,
+    args: &JoinArgs,
+) -> Result<Vec<Option<usize>>> {
+    args.left_on
+        .iter()
+        .zip(&args.right_on)
+        .map(|(l, r)| {
+            let (lc, rc) = (left.column(l)?.as_device()?, right.column(r)?.as_device()?);
+            Ok(match lc.dtype() {
+                DType::Utf8 => Some(str_max_len(ctx, lc)?.max(str_max_len(ctx, rc)?)),
+                _ => None,
+            })
+        })
+        .collect()
 }
 
 /// The words' device addresses as the kernel's by-value `JoinWords` struct.
@@ -59,8 +81,9 @@ pub(crate) fn join_indices(
     args: &JoinArgs,
 ) -> Result<(Indices, Option<Indices>)> {
     let (nl, nr) = (left.num_rows(), right.num_rows());
-    let (lw, null_words) = words_of(ctx, left, &args.left_on)?;
-    let (rw, _) = words_of(ctx, right, &args.right_on)?;
+    let lens = string_lengths(ctx, left, right, args)?;
+    let (lw, null_words) = words_of(ctx, left, &args.left_on, &lens)?;
+    let (rw, _) = words_of(ctx, right, &args.right_on, &lens)?;
     let kw: Vec<KeyWord> = rw.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
     let right_perm = argsort(ctx, &kw, nr)?;
     let sorted =

@@ -41,6 +41,36 @@ pub(crate) fn key_words(
     force_null_word: bool,
     out: &mut Vec<(DeviceBuffer, KeyWidth, u32)>,
 ) -> Result<()> {
+    key_words_sized(ctx, c, key, force_null_word, None, out)
+}
+
+/// The longest string of a utf8 column, in bytes (one launch and one readback).
+pub(crate) fn str_max_len(ctx: &ExecContext, c: &DeviceColumn) -> Result<usize> {
+    let n = c.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let max = ctx.alloc_zeroed(8)?;
+    ctx.launch(
+        Kernel::new("sort_keys", "str_max_len"),
+        LaunchConfig::for_elems(n, BLOCK),
+        &[(&**c.utf8_offsets()?).into(), KernelArg::U64(n as u64), (&max).into()],
+    )?;
+    // Size readback: the number of key words depends on the longest string.
+    Ok(ctx.download::<u64>(&max, 1)?[0] as usize)
+}
+
+/// [`key_words`] with a utf8 column's words sized for strings of `str_len` bytes (at least its
+/// own longest; `None`: its own longest). A join passes the longer of its two sides so that both
+/// sides' words line up.
+pub(crate) fn key_words_sized(
+    ctx: &ExecContext,
+    c: &DeviceColumn,
+    key: &SortKey,
+    force_null_word: bool,
+    str_len: Option<usize>,
+    out: &mut Vec<(DeviceBuffer, KeyWidth, u32)>,
+) -> Result<()> {
     let n = c.len();
     let cfg = LaunchConfig::for_elems(n, BLOCK);
     let valid = KernelArg::from(c.validity().map(|v| &**v));
@@ -58,14 +88,10 @@ pub(crate) fn key_words(
     match c.dtype() {
         DType::Utf8 => {
             let offsets: &DeviceBuffer = c.utf8_offsets()?;
-            let max = ctx.alloc_zeroed(8)?;
-            ctx.launch(
-                Kernel::new("sort_keys", "str_max_len"),
-                cfg,
-                &[offsets.into(), KernelArg::U64(n as u64), (&max).into()],
-            )?;
-            // Size readback: the number of key words depends on the longest string.
-            let max_len = ctx.download::<u64>(&max, 1)?[0] as usize;
+            let max_len = match str_len {
+                Some(len) => len,
+                None => str_max_len(ctx, c)?,
+            };
             for word in 0..max_len.div_ceil(8) {
                 let w = ctx.alloc(n * 8)?;
                 ctx.launch(
