@@ -158,6 +158,35 @@ extern "C" __global__ void seg_median_f64(const f64* sorted, const u32* valid, c
 }
 EMBER_SIM_EXPORT(seg_median_f64)
 
+// A quantile of each group's valid f64 values (sorted as for seg_median_f64): with m valid
+// values and pos = q * (m - 1), the rule `interp` picks (0 nearest, 1 lower, 2 higher,
+// 3 midpoint, 4 linear), the same arithmetic as Quantile::pick on the CPU.
+extern "C" __global__ void seg_quantile_f64(const f64* sorted, const u32* valid, const u32* starts, u64 groups, f64 q,
+                                            u32 interp, f64* out, u32* out_valid) {
+    const u64 g = ember_gid();
+    if (g >= groups) return;
+    u32 first = starts[g];
+    const u32 end = starts[g + 1];
+    while (first < end && !ember_valid(valid, first)) ++first;
+    out[g] = 0.0;
+    const u32 m = end - first;
+    if (m == 0) return;
+    const f64 pos = q * (f64)(m - 1);
+    const u32 lo = (u32)floor(pos), hi = (u32)ceil(pos);
+    const f64 a = sorted[first + lo], b = sorted[first + hi];
+    f64 v;
+    switch (interp) {
+        case 0: v = sorted[first + (u32)round(pos)]; break;
+        case 1: v = a; break;
+        case 2: v = b; break;
+        case 3: v = (a + b) / 2.0; break;
+        default: v = a + (pos - (f64)lo) * (b - a); break;
+    }
+    out[g] = v;
+    set_valid(out_valid, g);
+}
+EMBER_SIM_EXPORT(seg_quantile_f64)
+
 // The last sorted row of each group, as an input row index (`first` uses the group's first).
 extern "C" __global__ void segment_lasts(const u32* perm, const u32* starts, u64 groups, u32* out) {
     const u64 g = ember_gid();

@@ -263,3 +263,68 @@ test_device!(maintain_order_lists_groups_by_their_first_row, |device: Device| {
         .agg([col("b").sum()]);
     assert!(plan.explain().unwrap().contains("MAINTAIN ORDER"));
 });
+
+test_device!(quantiles_match_the_sorted_oracle_for_every_interpolation, |device: Device| {
+    use ember::ops::reduce::{reduce, Interpolation, Quantile};
+    use ember::Scalar;
+    // Groups of 0 (all null), 1, 2 and many values, ints and floats with NaN (last in total order).
+    let g: ArrayRef = Arc::new(Int32Array::from(vec![0, 0, 1, 2, 2, 3, 3, 3, 3, 3, 3, 3]));
+    let x: ArrayRef = Arc::new(Float64Array::from(vec![
+        None,
+        None,
+        Some(7.5),
+        Some(-1.0),
+        Some(4.0),
+        Some(3.0),
+        Some(f64::NAN),
+        Some(1.0),
+        None,
+        Some(10.0),
+        Some(-2.5),
+        Some(2.0),
+    ]));
+    let df = frame(vec![("g", g), ("x", x.clone())], device);
+    let interps = [
+        Interpolation::Nearest,
+        Interpolation::Lower,
+        Interpolation::Higher,
+        Interpolation::Midpoint,
+        Interpolation::Linear,
+    ];
+    let xs = x.as_any().downcast_ref::<Float64Array>().unwrap();
+    for q in [0.0, 0.1, 0.5, 0.75, 0.9, 1.0] {
+        for interp in interps {
+            let spec = Quantile::new(q, interp).unwrap();
+            let out = df
+                .lazy()
+                .group_by([col("g")])
+                .maintain_order()
+                .agg([col("x").quantile(spec).alias("q")])
+                .collect()
+                .unwrap();
+            let got = host(&out);
+            let got = got.column(1).as_any().downcast_ref::<Float64Array>().unwrap().clone();
+            for (gi, rows) in [(0usize, 0..2), (1, 2..3), (2, 3..5), (3, 5..12)] {
+                let mut vals: Vec<f64> = rows.filter(|&i| xs.is_valid(i)).map(|i| xs.value(i)).collect();
+                vals.sort_by(f64::total_cmp);
+                let want = spec.pick(&vals);
+                let have = got.is_valid(gi).then(|| got.value(gi));
+                assert_eq!(have.map(f64::to_bits), want.map(f64::to_bits), "group {gi} q={q} {interp:?} on {device}");
+            }
+            // whole frame: the same rule over every valid value
+            let mut all: Vec<f64> = xs.iter().flatten().collect();
+            all.sort_by(f64::total_cmp);
+            let whole = match reduce(&df, &col("x"), Agg::Quantile(spec)).unwrap() {
+                Scalar::Float64(v) => Some(v.to_bits()),
+                other => panic!("quantile gave {other:?}"),
+            };
+            assert_eq!(whole, spec.pick(&all).map(f64::to_bits), "q={q} {interp:?} on {device}");
+        }
+    }
+    assert!(Quantile::new(-0.1, Interpolation::Linear).is_err());
+    assert!(Quantile::new(f64::NAN, Interpolation::Linear).is_err());
+    let s: ArrayRef = Arc::new(StringArray::from(vec!["a"]));
+    let sdf = frame(vec![("s", s)], device);
+    let q = Quantile::new(0.5, Interpolation::Nearest).unwrap();
+    assert!(matches!(reduce(&sdf, &col("s"), Agg::Quantile(q)), Err(ember::Error::Type { .. })));
+});

@@ -182,3 +182,23 @@ def test_drop_rename_and_named_expressions(device: str) -> None:
     assert out.columns == ["n", "doubled", "tripled"] and out["tripled"].to_list() == [3, 6, 9, 12, 15, 18]
     with pytest.raises(em.exceptions.ColumnNotFoundError):
         df.drop("nope")
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "lower", "higher", "midpoint", "linear"])
+def test_quantiles_equal_polars(device: str, interpolation: str) -> None:
+    import random
+
+    import polars as pl
+
+    rng = random.Random(3)
+    data = {"g": [rng.randint(0, 4) for _ in range(300)], "x": [rng.choice([None, rng.uniform(-9, 9)]) for _ in range(300)]}
+    df = em.DataFrame(data).to_device(device)
+    p = pl.DataFrame(data)
+    for q in (0.0, 0.25, 0.5, 0.9, 1.0):
+        got = df.group_by("g").agg(col("x").quantile(q, interpolation)).sort("g").to_dict()  # type: ignore[arg-type]
+        want = p.group_by("g").agg(pl.col("x").quantile(q, interpolation)).sort("g").to_dict(as_series=False)  # type: ignore[arg-type]
+        assert got["g"] == want["g"]
+        for a, b in zip(got["x"], want["x"]):
+            assert a == pytest.approx(b, rel=1e-12, abs=1e-12), (q, interpolation)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        col("x").quantile(1.5)

@@ -215,6 +215,8 @@ pub trait AggregateExt {
     fn std(self) -> AggExpr;
     /// Median.
     fn median(self) -> AggExpr;
+    /// A quantile (`Quantile::new(0.9, Interpolation::Linear)?`).
+    fn quantile(self, q: ember_ops::reduce::Quantile) -> AggExpr;
 }
 
 impl AggregateExt for Expr {
@@ -256,6 +258,9 @@ impl AggregateExt for Expr {
     }
     fn median(self) -> AggExpr {
         self.agg(Agg::Median)
+    }
+    fn quantile(self, q: ember_ops::reduce::Quantile) -> AggExpr {
+        self.agg(Agg::Quantile(q))
     }
 }
 
@@ -525,17 +530,13 @@ impl LogicalPlan {
             LogicalPlan::GroupBy { keys, aggs, maintain_order, .. } => {
                 let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
                 let ordered = if *maintain_order { " MAINTAIN ORDER" } else { "" };
-                let items: Vec<String> = aggs
-                    .iter()
-                    .map(|a| format!("{}({}) AS {}", format!("{:?}", a.agg).to_lowercase(), a.expr, a.name))
-                    .collect();
+                let items: Vec<String> =
+                    aggs.iter().map(|a| format!("{}({}) AS {}", a.agg.name(), a.expr, a.name)).collect();
                 writeln!(f, "{pad}GROUP BY [{}]{ordered} AGG [{}]", keys.join(", "), items.join(", "))?
             }
             LogicalPlan::Aggregate { predicate, aggs, .. } => {
-                let items: Vec<String> = aggs
-                    .iter()
-                    .map(|a| format!("{}({}) AS {}", format!("{:?}", a.agg).to_lowercase(), a.expr, a.name))
-                    .collect();
+                let items: Vec<String> =
+                    aggs.iter().map(|a| format!("{}({}) AS {}", a.agg.name(), a.expr, a.name)).collect();
                 write!(f, "{pad}AGGREGATE [{}]", items.join(", "))?;
                 match predicate {
                     Some(p) => writeln!(f, " WHERE {p}")?,

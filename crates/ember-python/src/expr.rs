@@ -44,7 +44,7 @@ impl PyExpr {
 }
 
 fn agg_text(a: &AggExpr) -> String {
-    format!("{}({}) AS {}", format!("{:?}", a.agg).to_lowercase(), a.expr, a.name)
+    format!("{}({}) AS {}", a.agg.name(), a.expr, a.name)
 }
 
 /// An operand: another expression or a Python value (a literal).
@@ -185,6 +185,13 @@ impl PyExpr {
     /// `var`, `std`, `median`.
     fn agg(&self, name: &str) -> PyResult<PyExpr> {
         Ok(PyExpr { kind: Kind::Agg(self.expr()?.agg(agg_of(name)?)) })
+    }
+
+    /// `quantile(q, interpolation)` (nearest, lower, higher, midpoint, linear).
+    fn quantile(&self, q: f64, interpolation: &str) -> PyResult<PyExpr> {
+        let interp = interpolation.parse().map_err(crate::error::to_py)?;
+        let q = ember::ops::reduce::Quantile::new(q, interp).map_err(crate::error::to_py)?;
+        Ok(PyExpr { kind: Kind::Agg(self.expr()?.agg(Agg::Quantile(q))) })
     }
 
     pub fn is_aggregation(&self) -> bool {

@@ -6,7 +6,7 @@ import builtins
 import datetime
 import decimal
 from collections.abc import Iterable
-from typing import Union
+from typing import Literal, Union
 
 from ember import _ember
 
@@ -188,6 +188,14 @@ class Expr:
 
     def median(self) -> Expr:
         return Expr(self._e.agg("median"))
+
+    def quantile(
+        self,
+        quantile: float,
+        interpolation: Literal["nearest", "lower", "higher", "midpoint", "linear"] = "nearest",
+    ) -> Expr:
+        """The ``quantile`` (in [0, 1]) of the non-null values, as float64 (polars' rules)."""
+        return Expr(self._e.quantile(quantile, interpolation))
 
     def meta_output_name(self) -> builtins.str:
         """The name of the column this expression produces."""

@@ -91,7 +91,7 @@ fn aggregate(agg: Agg, values: &ArrayRef, groups: &Groups, out: &Field) -> Resul
         Agg::First => take(values, &UInt32Array::from(groups.first_rows.clone()), None)?,
         Agg::Last => take(values, &UInt32Array::from(groups.last_rows()), None)?,
         Agg::NUnique => Arc::new(UInt64Array::from(distinct_counts(values, ids, g)?)),
-        Agg::Var | Agg::Std | Agg::Median => {
+        Agg::Var | Agg::Std | Agg::Median | Agg::Quantile(_) => {
             let v = values
                 .as_primitive_opt::<Float64Type>()
                 .ok_or_else(|| Error::Internal(format!("{agg:?} of {}", values.data_type())))?;

@@ -46,7 +46,15 @@ pub(crate) fn group_by(
             Agg::First => Some(gather_column(ctx, c, &firsts, groups)?),
             Agg::Last => Some(gather_column(ctx, c, &last_rows(ctx, &perm, &starts, groups)?, groups)?),
             Agg::NUnique => Some(seg.distinct_counts(&words, c, n, f)?),
-            Agg::Median => Some(seg.medians(&words, c, n, f)?),
+            Agg::Median => Some(seg.order_statistic(&words, c, n, f, Kernel::new("groupby", "seg_median_f64"), &[])?),
+            Agg::Quantile(q) => Some(seg.order_statistic(
+                &words,
+                c,
+                n,
+                f,
+                Kernel::new("groupby", "seg_quantile_f64"),
+                &[KernelArg::F64(q.q()), KernelArg::U32(q.interpolation.code())],
+            )?),
             _ => None,
         };
         if let Some(col) = col {
@@ -173,25 +181,30 @@ impl Segments<'_> {
     /// `median` per group (of an f64 column): a second stable radix sort by the keys' words and
     /// then the value's (nulls first within a group) puts each group's values in order; the
     /// kernel reads the middle of the valid ones.
-    fn medians(&self, group_words: &KeyWords, c: &DeviceColumn, n: usize, out: &Field) -> Result<DeviceColumn> {
+    /// A statistic of each group's sorted valid values (median, quantile): the rows sorted by
+    /// (keys, value), the values gathered, then `kernel(sorted, valid, starts, groups, params...,
+    /// out, out_valid)`.
+    fn order_statistic(
+        &self,
+        group_words: &KeyWords,
+        c: &DeviceColumn,
+        n: usize,
+        out: &Field,
+        kernel: Kernel,
+        params: &[KernelArg<'_>],
+    ) -> Result<DeviceColumn> {
         let ctx = self.ctx;
         let (perm, _) = self.sort_within_groups(group_words, c, true, n)?;
         let values = gather_fixed(ctx, c.values(), 8, &perm, n)?;
         let valid = c.validity().map(|v| gather_bits(ctx, v, &perm, n)).transpose()?;
         let res = ctx.alloc(self.groups * 8)?;
         let bits = self.bitmap()?;
-        ctx.launch(
-            Kernel::new("groupby", "seg_median_f64"),
-            self.cfg(),
-            &[
-                (&values).into(),
-                valid.as_ref().into(),
-                self.starts.into(),
-                KernelArg::U64(self.groups as u64),
-                (&res).into(),
-                (&bits).into(),
-            ],
-        )?;
+        let mut args: Vec<KernelArg<'_>> =
+            vec![(&values).into(), valid.as_ref().into(), self.starts.into(), KernelArg::U64(self.groups as u64)];
+        args.extend(params.iter().cloned());
+        args.push((&res).into());
+        args.push((&bits).into());
+        ctx.launch(kernel, self.cfg(), &args)?;
         self.column(out, res, Some(bits))
     }
 
@@ -288,7 +301,7 @@ impl Segments<'_> {
                 )?;
                 Ok((res, Some(bits)))
             }
-            Agg::NUnique | Agg::First | Agg::Last | Agg::Median => {
+            Agg::NUnique | Agg::First | Agg::Last | Agg::Median | Agg::Quantile(_) => {
                 Err(Error::Internal(format!("{agg:?} folded per segment")))
             }
             Agg::Min | Agg::Max => {

@@ -69,9 +69,15 @@ pub fn reduce_where(df: &DataFrame, predicate: Option<&Expr>, expr: &Expr, agg: 
             Agg::Count => Scalar::UInt64(0),
             Agg::Len => Scalar::UInt64(rows()?),
             Agg::NUnique => Scalar::UInt64(rows()?.min(1)),
-            Agg::Min | Agg::Max | Agg::Mean | Agg::First | Agg::Last | Agg::Var | Agg::Std | Agg::Median => {
-                Scalar::Null
-            }
+            Agg::Min
+            | Agg::Max
+            | Agg::Mean
+            | Agg::First
+            | Agg::Last
+            | Agg::Var
+            | Agg::Std
+            | Agg::Median
+            | Agg::Quantile(_) => Scalar::Null,
         });
     };
     output_type(agg, t)?;

@@ -55,18 +55,131 @@ pub enum Agg {
     /// The median of the non-null values as f64 (the mean of the two middle ones for an even
     /// count; floats in IEEE total order); null when there are none.
     Median,
+    /// A quantile of the non-null values as f64 (floats in IEEE total order); null when there
+    /// are none. See [`Quantile`].
+    Quantile(Quantile),
 }
 
 impl Agg {
     /// Aggregations computed over the value cast to f64 (on every device, by the same cast).
     pub fn over_f64(self) -> bool {
-        matches!(self, Agg::Var | Agg::Std | Agg::Median)
+        matches!(self, Agg::Var | Agg::Std | Agg::Median | Agg::Quantile(_))
+    }
+
+    /// The name in plans and messages: `sum`, `n_unique`, `quantile(0.9, linear)`, ...
+    pub fn name(self) -> String {
+        match self {
+            Agg::NUnique => "n_unique".into(),
+            Agg::Quantile(q) => format!("quantile({}, {})", q.q(), q.interpolation.name()),
+            other => format!("{other:?}").to_lowercase(),
+        }
+    }
+}
+
+/// How a quantile between two values is chosen (polars' and numpy's names). With the sorted
+/// non-null values `v[0..n]` and `pos = q * (n - 1)`, `lo = floor(pos)`, `hi = ceil(pos)`:
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Interpolation {
+    /// `v[round(pos)]`, halves away from zero (polars' default).
+    Nearest,
+    /// `v[lo]`.
+    Lower,
+    /// `v[hi]`.
+    Higher,
+    /// `(v[lo] + v[hi]) / 2`.
+    Midpoint,
+    /// `v[lo] + (pos - lo) * (v[hi] - v[lo])`.
+    Linear,
+}
+
+impl Interpolation {
+    /// The lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Interpolation::Nearest => "nearest",
+            Interpolation::Lower => "lower",
+            Interpolation::Higher => "higher",
+            Interpolation::Midpoint => "midpoint",
+            Interpolation::Linear => "linear",
+        }
+    }
+
+    /// The code the GPU kernel takes (`seg_quantile_f64`).
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+}
+
+impl std::str::FromStr for Interpolation {
+    type Err = ember_core::Error;
+    fn from_str(s: &str) -> Result<Interpolation> {
+        Ok(match s {
+            "nearest" => Interpolation::Nearest,
+            "lower" => Interpolation::Lower,
+            "higher" => Interpolation::Higher,
+            "midpoint" => Interpolation::Midpoint,
+            "linear" => Interpolation::Linear,
+            other => {
+                return Err(ember_core::Error::InvalidArgument(format!(
+                    "unknown interpolation {other:?}; expected nearest, lower, higher, midpoint or linear"
+                )))
+            }
+        })
+    }
+}
+
+/// A quantile `q` in `[0, 1]` and its [`Interpolation`] (kept as the bits of `q`, so that [`Agg`]
+/// stays `Eq` and `Hash`).
+///
+/// ```
+/// use ember_ops::reduce::{Interpolation, Quantile};
+/// let p90 = Quantile::new(0.9, Interpolation::Linear).unwrap();
+/// assert_eq!(p90.pick(&[1.0, 2.0, 3.0, 4.0, 5.0]), Some(4.6));
+/// assert!(Quantile::new(1.5, Interpolation::Linear).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Quantile {
+    bits: u64,
+    /// Between two values.
+    pub interpolation: Interpolation,
+}
+
+impl Quantile {
+    /// `q` in `[0, 1]`, else an invalid-argument error.
+    pub fn new(q: f64, interpolation: Interpolation) -> Result<Quantile> {
+        if !(0.0..=1.0).contains(&q) {
+            return Err(ember_core::Error::InvalidArgument(format!("a quantile must lie in [0, 1], got {q}")));
+        }
+        Ok(Quantile { bits: q.to_bits(), interpolation })
+    }
+
+    /// The quantile.
+    pub fn q(self) -> f64 {
+        f64::from_bits(self.bits)
+    }
+
+    /// The quantile of `sorted` (ascending, non-null), `None` if empty: the CPU engine's rule, the
+    /// same arithmetic as the GPU's `seg_quantile_f64`.
+    pub fn pick(self, sorted: &[f64]) -> Option<f64> {
+        let n = sorted.len();
+        if n == 0 {
+            return None;
+        }
+        let pos = self.q() * (n - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        Some(match self.interpolation {
+            Interpolation::Nearest => sorted[pos.round() as usize],
+            Interpolation::Lower => sorted[lo],
+            Interpolation::Higher => sorted[hi],
+            Interpolation::Midpoint => (sorted[lo] + sorted[hi]) / 2.0,
+            Interpolation::Linear => sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo]),
+        })
     }
 }
 
 /// The result type of `agg` over `input`, or a type error.
 pub fn output_type(agg: Agg, input: DType) -> Result<DType> {
-    let name = format!("{agg:?}").to_lowercase();
+    let name = agg.name();
     Ok(match agg {
         Agg::Count | Agg::Len | Agg::NUnique => DType::UInt64,
         Agg::First | Agg::Last => input,
@@ -76,7 +189,7 @@ pub fn output_type(agg: Agg, input: DType) -> Result<DType> {
             }
             input
         }
-        Agg::Var | Agg::Std | Agg::Median => {
+        Agg::Var | Agg::Std | Agg::Median | Agg::Quantile(_) => {
             if !input.is_numeric() {
                 type_bail!(name, "needs a numeric or decimal column, got {input}");
             }

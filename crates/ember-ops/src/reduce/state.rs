@@ -250,7 +250,7 @@ impl AggState {
             Agg::Len => AggState::Len(0),
             Agg::NUnique => AggState::Distinct { dtype: input, seen: Default::default() },
             Agg::First | Agg::Last => AggState::Pick { first: agg == Agg::First, value: None },
-            Agg::Var | Agg::Std | Agg::Median => AggState::Values { agg, values: Vec::new() },
+            Agg::Var | Agg::Std | Agg::Median | Agg::Quantile(_) => AggState::Values { agg, values: Vec::new() },
         })
     }
 
@@ -350,7 +350,7 @@ impl AggState {
     }
 }
 
-/// `var` / `std` / `median` of `values` (row order; sorted in place for the median), `None` where
+/// `var` / `std` / `median` / `quantile` of `values` (row order; sorted in place for the median), `None` where
 /// the result is null. Variance is two-pass in row order: the mean, then the squared deviations,
 /// the formula the GPU's `seg_var` kernel uses, so both give the same bits.
 pub fn f64_stat(agg: Agg, values: &mut [f64]) -> Option<f64> {
@@ -362,6 +362,10 @@ pub fn f64_stat(agg: Agg, values: &mut [f64]) -> Option<f64> {
             }
             values.sort_unstable_by(f64::total_cmp);
             Some(if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 })
+        }
+        Agg::Quantile(q) => {
+            values.sort_unstable_by(f64::total_cmp);
+            q.pick(values)
         }
         _ => {
             if n < 2 {
