@@ -68,6 +68,10 @@ __device__ __forceinline__ u64 int_min_bits(u32 t) {
         default: return 0x8000000000000000ull;
     }
 }
+// The largest value of an unsigned type narrower than 64 bits.
+__device__ __forceinline__ u64 uint_max(u32 t) {
+    return t == EMBER_ABI_TY_U8 ? 0xffull : t == EMBER_ABI_TY_U16 ? 0xffffull : 0xffffffffull;
+}
 
 __device__ __forceinline__ f32 as_f32(u64 x) { return __int_as_float((i32)(u32)x); }
 __device__ __forceinline__ u64 f32_bits(f32 v) { return (u64)(u32)__float_as_int(v); }
@@ -219,10 +223,34 @@ __device__ __forceinline__ void cast_value(const EmberExprProgram& p, u32 from, 
     }
     hi = 0;
     if (to == EMBER_ABI_TY_F32) {
-        lo = f32_bits(ty_signed(from) ? (f32)(i64)lo : (f32)lo);
+        if (from == EMBER_ABI_TY_F32) return;
+        lo = f32_bits(from == EMBER_ABI_TY_F64 ? (f32)as_f64(lo) : ty_signed(from) ? (f32)(i64)lo : (f32)lo);
         return;
     }
-    lo = norm_int(to, lo);  // integer widening
+    // To an integer: from a float, truncated toward zero (NaN or out of range: overflow, as
+    // arrow's checked cast); from an integer, an error unless the value fits the target type.
+    if (from == EMBER_ABI_TY_F32 || from == EMBER_ABI_TY_F64) {
+        const f64 t = trunc(from == EMBER_ABI_TY_F32 ? (f64)as_f32(lo) : as_f64(lo));
+        bool ok;
+        if (ty_signed(to)) {
+            const f64 min = (f64)(i64)int_min_bits(to);
+            ok = t >= min && t < -min;  // [-2^(w-1), 2^(w-1)): both bounds exact in f64
+            lo = ok ? (u64)(i64)t : 0;
+        } else {
+            const f64 lim = to == EMBER_ABI_TY_U64 ? 18446744073709551616.0 : (f64)(uint_max(to)) + 1.0;
+            ok = t > -1.0 && t < lim;
+            lo = ok ? (u64)t : 0;
+        }
+        if (!ok) e |= EMBER_ABI_ERR_OVERFLOW;
+        return;
+    }
+    const u64 narrowed = norm_int(to, lo);
+    // Fits iff the narrowed value reads back as the same number and no sign changed.
+    const bool same = ty_signed(from) == ty_signed(to) ? narrowed == lo
+                    : ty_signed(from) ? ((i64)lo >= 0 && narrowed == lo)
+                                      : ((i64)narrowed >= 0 && narrowed == lo);
+    if (!same) e |= EMBER_ABI_ERR_OVERFLOW;
+    lo = narrowed;
 }
 
 // Runs the program for one row. NULLS: whether any input or constant can be null. An error

@@ -318,7 +318,7 @@ test_device!(like_slice_and_length_count_characters, |device: Device| {
     assert_eq!(pre.as_ref(), bools(&[f, t, f, n, f, f, f, f]).as_ref());
 });
 
-test_device!(widening_casts_convert_and_narrowing_ones_are_type_errors, |device: Device| {
+test_device!(widening_casts_convert_and_decimal_narrowing_is_a_type_error, |device: Device| {
     let x: ArrayRef = Arc::new(Int32Array::from(vec![Some(-3), None, Some(7)]));
     let d: ArrayRef =
         Arc::new(Decimal128Array::from(vec![Some(125), Some(-5), None]).with_precision_and_scale(15, 2).unwrap());
@@ -334,7 +334,10 @@ test_device!(widening_casts_convert_and_narrowing_ones_are_type_errors, |device:
     let wide = eval(&df, col("x").cast(DType::Decimal128 { precision: 12, scale: 2 }));
     let wide = wide.as_any().downcast_ref::<Decimal128Array>().unwrap();
     assert_eq!(wide.iter().collect::<Vec<_>>(), vec![Some(-300), None, Some(700)]);
-    assert!(matches!(df.evaluate(&col("x").cast(DType::Int8)), Err(Error::Type { .. })));
+    assert_eq!(
+        eval(&df, col("x").cast(DType::Int8)).as_ref(),
+        &Int8Array::from(vec![Some(-3), None, Some(7)]) as &dyn Array
+    );
     assert!(matches!(df.evaluate(&col("d").cast(DType::Int64)), Err(Error::Type { .. })));
 });
 
@@ -368,4 +371,94 @@ test_device!(round_is_half_away_from_zero_and_exact_for_decimals, |device: Devic
     );
     let s: ArrayRef = Arc::new(StringArray::from(vec!["a"]));
     assert!(matches!(frame(vec![("s", s)], device).evaluate(&col("s").round(1)), Err(Error::Type { .. })));
+});
+
+test_device!(numeric_casts_narrow_with_overflow_errors_as_arrow, |device: Device| {
+    // Each value alone (errors are per value), on this device and on the CPU engine (arrow's
+    // checked cast): the same value, or both an overflow error.
+    let ints: Vec<i64> = vec![
+        i64::MIN,
+        -2147483649,
+        -2147483648,
+        -32769,
+        -129,
+        -128,
+        -1,
+        0,
+        1,
+        127,
+        128,
+        255,
+        256,
+        32767,
+        65535,
+        65536,
+        2147483647,
+        4294967295,
+        4294967296,
+        i64::MAX,
+    ];
+    let floats: Vec<f64> = vec![
+        f64::NAN,
+        f64::INFINITY,
+        -f64::INFINITY,
+        -9223372036854775808.0,
+        9223372036854775808.0,
+        18446744073709551616.0,
+        -1.0,
+        -0.9,
+        -0.0,
+        0.5,
+        1.9,
+        -128.99,
+        127.99,
+        255.5,
+        256.0,
+        3.4e38,
+        1e39,
+        2147483647.5,
+    ];
+    let targets = [
+        DType::Int8,
+        DType::Int16,
+        DType::Int32,
+        DType::Int64,
+        DType::UInt8,
+        DType::UInt16,
+        DType::UInt32,
+        DType::UInt64,
+        DType::Float32,
+        DType::Float64,
+    ];
+    let columns: Vec<ArrayRef> = ints
+        .iter()
+        .map(|&v| Arc::new(Int64Array::from(vec![v])) as ArrayRef)
+        .chain(ints.iter().filter(|v| **v >= 0).map(|&v| Arc::new(UInt64Array::from(vec![v as u64])) as ArrayRef))
+        .chain([Arc::new(UInt64Array::from(vec![u64::MAX])) as ArrayRef])
+        .chain(floats.iter().map(|&v| Arc::new(Float64Array::from(vec![v])) as ArrayRef))
+        .chain(floats.iter().map(|&v| Arc::new(Float32Array::from(vec![v as f32])) as ArrayRef))
+        .chain([Arc::new(Int8Array::from(vec![Some(-5), None])) as ArrayRef])
+        .collect();
+    for x in columns {
+        for to in targets {
+            let e = col("x").cast(to);
+            let want = frame(vec![("x", x.clone())], Device::Cpu).evaluate(&e);
+            let got = frame(vec![("x", x.clone())], device).evaluate(&e);
+            let what = format!("{:?} as {to} on {device}", x);
+            match (want, got) {
+                (Ok(w), Ok(g)) => {
+                    assert_eq!(w.to_arrow().unwrap().to_data(), g.to_arrow().unwrap().to_data(), "{what}")
+                }
+                (Err(w), Err(g)) => {
+                    assert!(matches!(w, Error::Overflow(_)), "{what}: {w}");
+                    assert!(matches!(g, Error::Overflow(_)), "{what}: {g}");
+                }
+                (w, g) => panic!("{what}: cpu {w:?} vs {g:?}"),
+            }
+        }
+    }
+    // other pairs stay type errors naming the pair
+    let s: ArrayRef = Arc::new(StringArray::from(vec!["1"]));
+    let err = frame(vec![("s", s)], device).evaluate(&col("s").cast(DType::Int32)).unwrap_err();
+    assert!(matches!(err, Error::Type { .. }) && err.to_string().contains("utf8 -> int32"), "{err}");
 });

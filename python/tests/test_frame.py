@@ -202,3 +202,19 @@ def test_quantiles_equal_polars(device: str, interpolation: str) -> None:
             assert a == pytest.approx(b, rel=1e-12, abs=1e-12), (q, interpolation)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         col("x").quantile(1.5)
+
+
+def test_narrowing_casts_check_their_range(device: str) -> None:
+    df = em.DataFrame({"v": [1, -2, 300], "f": [1.9, -0.5, 2.0]}).to_device(device)
+    assert df.select(col("f").cast("Int8"))["f"].to_list() == [1, 0, 2]
+    assert df.head(2).select(col("v").cast("Int8"))["v"].to_list() == [1, -2]
+    with pytest.raises(em.exceptions.ComputeError, match="overflow"):
+        df.select(col("v").cast("Int8"))
+
+
+def test_output_names_follow_polars() -> None:
+    df = em.DataFrame({"a": [1, 2], "b": [3, 4]})
+    assert df.select(col("a") * 2, (col("b") + col("a")).alias("s")).columns == ["a", "s"]
+    assert df.select(lit(1)).columns == ["literal"]
+    assert df.select((col("b") * col("a")).sum()).to_dict() == {"b": [11]}
+    assert df.with_columns(col("a").cast("Float64")).schema == {"a": "float64", "b": "int64"}

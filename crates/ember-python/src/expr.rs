@@ -47,6 +47,19 @@ fn agg_text(a: &AggExpr) -> String {
     format!("{}({}) AS {}", a.agg.name(), a.expr, a.name)
 }
 
+/// `e` named as polars names it: an alias or a bare column keeps its name, anything else takes
+/// the name of its first column (`col("a") * 2` is `a`), or `literal` when it has none. (The Rust
+/// API names such an expression by its text instead.)
+pub fn polars_named(e: Expr) -> Expr {
+    match &e {
+        Expr::Alias(..) | Expr::Column(_) => e,
+        _ => {
+            let name = e.column_names().first().map(|c| c.to_string()).unwrap_or_else(|| "literal".into());
+            e.alias(&name)
+        }
+    }
+}
+
 /// An operand: another expression or a Python value (a literal).
 pub fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Expr> {
     match obj.cast::<PyExpr>() {
@@ -184,14 +197,14 @@ impl PyExpr {
     /// `agg(self)`: `sum`, `min`, `max`, `mean`, `count`, `len`, `n_unique`, `first`, `last`,
     /// `var`, `std`, `median`.
     fn agg(&self, name: &str) -> PyResult<PyExpr> {
-        Ok(PyExpr { kind: Kind::Agg(self.expr()?.agg(agg_of(name)?)) })
+        Ok(PyExpr { kind: Kind::Agg(polars_named(self.expr()?).agg(agg_of(name)?)) })
     }
 
     /// `quantile(q, interpolation)` (nearest, lower, higher, midpoint, linear).
     fn quantile(&self, q: f64, interpolation: &str) -> PyResult<PyExpr> {
         let interp = interpolation.parse().map_err(crate::error::to_py)?;
         let q = ember::ops::reduce::Quantile::new(q, interp).map_err(crate::error::to_py)?;
-        Ok(PyExpr { kind: Kind::Agg(self.expr()?.agg(Agg::Quantile(q))) })
+        Ok(PyExpr { kind: Kind::Agg(polars_named(self.expr()?).agg(Agg::Quantile(q))) })
     }
 
     pub fn is_aggregation(&self) -> bool {

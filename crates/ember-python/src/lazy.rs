@@ -1,6 +1,6 @@
 //! `ember.LazyFrame`'s compiled half: a logical plan, built step by step and run by `collect`.
 use crate::error::IntoPyResult;
-use crate::expr::{Kind, PyExpr};
+use crate::expr::{polars_named, Kind, PyExpr};
 use crate::frame::PyDataFrame;
 use crate::run::run;
 use ember::ops::join::{JoinArgs, JoinType};
@@ -18,8 +18,9 @@ pub struct PyLazyFrame {
     pub lf: LazyFrame,
 }
 
+/// Row-wise expressions, named as polars names them (see [`polars_named`]).
 fn values(exprs: &[PyRef<'_, PyExpr>]) -> PyResult<Vec<ember::ops::Expr>> {
-    exprs.iter().map(|e| e.expr()).collect()
+    exprs.iter().map(|e| e.expr().map(polars_named)).collect()
 }
 
 fn aggs(exprs: &[PyRef<'_, PyExpr>]) -> PyResult<Vec<AggExpr>> {
@@ -105,7 +106,10 @@ impl PyLazyFrame {
     }
 
     fn sort(&self, by: Vec<PyRef<'_, PyExpr>>, descending: Vec<bool>, nulls_last: Vec<bool>) -> PyResult<PyLazyFrame> {
-        let keys = values(&by)?
+        let keys = by
+            .iter()
+            .map(|e| e.expr())
+            .collect::<PyResult<Vec<_>>>()?
             .into_iter()
             .zip(descending.iter().zip(&nulls_last))
             .map(|(e, (&d, &n))| {

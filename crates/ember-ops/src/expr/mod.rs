@@ -209,8 +209,10 @@ pub enum Expr {
         decimals: u32,
     },
     /// `expr` as type `to`: the widening casts (to a type that holds every value of the
-    /// operand's: wider integers, integers and decimals to floats or wider decimals) for now;
-    /// narrowing and string casts are a type error naming the pair.
+    /// operand's: wider integers, integers and decimals to floats or wider decimals), and any cast
+    /// between integer and float types, checked (out of range or NaN: [`ember_core::Error::Overflow`] on every
+    /// device; floats truncate toward zero). Other pairs (decimal narrowing, strings, dates) are
+    /// a type error naming the pair.
     Cast {
         /// The operand.
         expr: Box<Expr>,
