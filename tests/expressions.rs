@@ -462,3 +462,23 @@ test_device!(numeric_casts_narrow_with_overflow_errors_as_arrow, |device: Device
     let err = frame(vec![("s", s)], device).evaluate(&col("s").cast(DType::Int32)).unwrap_err();
     assert!(matches!(err, Error::Type { .. }) && err.to_string().contains("utf8 -> int32"), "{err}");
 });
+
+test_device!(dates_plus_and_minus_days, |device: Device| {
+    let d: ArrayRef = Arc::new(Date32Array::from(vec![Some(0), None, Some(19_000), Some(-1)]));
+    let n: ArrayRef = Arc::new(Int16Array::from(vec![Some(31), Some(1), Some(-19_000), None]));
+    let df = frame(vec![("d", d), ("n", n)], device);
+    let dates = |v: &[Option<i32>]| Arc::new(Date32Array::from(v.to_vec())) as ArrayRef;
+    assert_eq!(eval(&df, col("d") + col("n")).as_ref(), dates(&[Some(31), None, Some(0), None]).as_ref());
+    assert_eq!(eval(&df, lit(1) + col("d")).as_ref(), dates(&[Some(1), None, Some(19_001), Some(0)]).as_ref());
+    assert_eq!(
+        eval(&df, col("d") - lit(365i64)).as_ref(),
+        dates(&[Some(-365), None, Some(18_635), Some(-366)]).as_ref()
+    );
+    // compared with a date literal, as TPC-H writes `date '1994-01-01' + interval '1' year`
+    let later = eval(&df, (col("d") + lit(30)).gt(date("1970-01-15").unwrap()));
+    assert_eq!(later.as_ref(), &BooleanArray::from(vec![Some(true), None, Some(true), Some(true)]) as &dyn Array);
+    // days that do not fit int32 overflow; date - date and date * n are type errors
+    assert!(matches!(df.evaluate(&(col("d") + lit(i64::MAX))), Err(Error::Overflow(_))));
+    assert!(matches!(df.evaluate(&(col("d") - col("d"))), Err(Error::Type { .. })));
+    assert!(matches!(df.evaluate(&(col("d") * lit(2))), Err(Error::Type { .. })));
+});

@@ -218,3 +218,9 @@ def test_output_names_follow_polars() -> None:
     assert df.select(lit(1)).columns == ["literal"]
     assert df.select((col("b") * col("a")).sum()).to_dict() == {"b": [11]}
     assert df.with_columns(col("a").cast("Float64")).schema == {"a": "float64", "b": "int64"}
+
+
+def test_dates_plus_days(device: str) -> None:
+    df = em.DataFrame({"d": [datetime.date(2024, 2, 28), None]}).to_device(device)
+    out = df.select((col("d") + 2).alias("p"), (col("d") - 365).alias("m"))
+    assert out.to_dict() == {"p": [datetime.date(2024, 3, 1), None], "m": [datetime.date(2023, 2, 28), None]}

@@ -468,6 +468,8 @@ fn binary(op: BinaryOp, l: Val, r: Val) -> Result<Val> {
         (BinaryOp::Mul, true) => numeric::mul(a, b)?,
         _ => numeric::div(a, b)?,
     };
+    // date ± days: computed on the day numbers, read back as dates (same bits)
+    let out = if plan.output == DType::Date32 { arrow::compute::cast(&out, &DataType::Date32)? } else { out };
     if let DType::Decimal128 { precision: 38, .. } = plan.output {
         // Results capped at 38 digits can exceed them (arrow-rs checks only the i128 range).
         out.as_primitive::<arrow::datatypes::Decimal128Type>().validate_decimal_precision(38).map_err(|_| {

@@ -14,6 +14,8 @@
 //!   `precision = p1 + p2 + 1`; `/`: `scale = s1 + 4`, `precision = p1 - s1 + s2 + scale`,
 //!   truncating. Precision is capped at 38.
 //! * **Float arithmetic** is IEEE (no fused multiply-add on the GPU).
+//! * **Dates** plus or minus an integer (whole days) are dates, the day numbers added as `int32`
+//!   (the integer cast to `int32` first, checked); `date - date` is not supported yet.
 use super::{BinaryOp, Expr};
 use ember_core::{type_bail, DType, Error, Field, Result};
 
@@ -142,6 +144,20 @@ pub fn binary_plan(op: BinaryOp, l: Option<DType>, r: Option<DType>) -> Result<B
             type_bail!(name, "cannot compare {l} with {r}");
         };
         return Ok(BinaryPlan { left: c, right: c, output: DType::Bool, decimal_mul: None });
+    }
+    // a date plus or minus whole days (an integer): the day numbers added as int32 (wrapping, as
+    // integer arithmetic does), the result a date
+    let days = |t: DType| t.is_integer();
+    match (op, l, r) {
+        (BinaryOp::Add | BinaryOp::Sub, DType::Date32, t) | (BinaryOp::Add, t, DType::Date32) if days(t) => {
+            return Ok(BinaryPlan {
+                left: DType::Int32,
+                right: DType::Int32,
+                output: DType::Date32,
+                decimal_mul: None,
+            });
+        }
+        _ => {}
     }
     // arithmetic
     if !(l.is_numeric() && r.is_numeric()) {
