@@ -7,6 +7,7 @@
 mod gpu;
 mod prune;
 mod read;
+mod strict;
 mod write;
 
 pub use read::{parquet_schema, read_parquet, read_parquet_on, ParquetChunks};

@@ -1,6 +1,7 @@
 //! The CPU Parquet reader on the `parquet` crate: footers read once, row groups chosen (by
 //! selection and statistics), then every (row group, column) pair decoded in parallel.
 use super::prune::row_groups_matching;
+use super::strict::StrictBytes;
 use super::ParquetReadOptions;
 use crate::file::io_error;
 use arrow::array::{make_array, Array, ArrayRef, RecordBatch, RecordBatchOptions};
@@ -361,7 +362,7 @@ fn read_column_chunk(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::R
     check_page_headers(file, rgs, c)?;
     let descr = file.meta.metadata().file_metadata().schema_descr_ptr();
     let rows: usize = rgs.iter().map(|&g| file.meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file.data.clone(), file.meta.clone())
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(StrictBytes(file.data.clone()), file.meta.clone())
         .with_projection(ProjectionMask::roots(&descr, [c]))
         .with_row_groups(rgs.to_vec())
         .with_batch_size(rows.max(1))
@@ -405,7 +406,7 @@ fn check_page_headers(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::
         let rg = md.row_group(g);
         let rows = rg.num_rows().max(0) as usize;
         let mut pages = parquet::file::serialized_reader::SerializedPageReader::new(
-            Arc::new(file.data.clone()),
+            Arc::new(StrictBytes(file.data.clone())),
             rg.column(leaves[0]),
             rows,
             None,
