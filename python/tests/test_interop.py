@@ -160,3 +160,9 @@ def test_to_numpy_of_frames_and_of_columns_with_nulls() -> None:
     df = em.DataFrame({"a": [1.0, 2.0], "b": [3.0, None]})
     m = df.to_numpy()
     assert m.shape == (2, 2) and m[0].tolist() == [1.0, 3.0] and np.isnan(m[1, 1])
+
+
+def test_empty_streams_keep_their_schema() -> None:
+    t = pa.table({"s": pa.array([], pa.large_string()), "v": pa.array([], pa.int16())})
+    df = em.DataFrame(t.to_reader())  # a stream with no batches
+    assert df.shape == (0, 2) and df.schema == {"s": "utf8", "v": "int16"}

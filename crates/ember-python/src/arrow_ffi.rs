@@ -358,9 +358,7 @@ pub fn frame_from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> PyRes
     let mut arrays = Vec::with_capacity(columns.len());
     for (f, parts) in schema.fields().iter().zip(columns) {
         let array = match parts.len() {
-            0 => arrow::array::new_empty_array(
-                &normalize(arrow::array::new_empty_array(f.data_type()))?.data_type().clone(),
-            ),
+            0 => normalize(arrow::array::new_empty_array(f.data_type()))?,
             1 => parts.into_iter().next().expect("one part"),
             _ => {
                 let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
