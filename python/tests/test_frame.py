@@ -224,3 +224,10 @@ def test_dates_plus_days(device: str) -> None:
     df = em.DataFrame({"d": [datetime.date(2024, 2, 28), None]}).to_device(device)
     out = df.select((col("d") + 2).alias("p"), (col("d") - 365).alias("m"))
     assert out.to_dict() == {"p": [datetime.date(2024, 3, 1), None], "m": [datetime.date(2023, 2, 28), None]}
+
+
+def test_series_and_frames_build_frames() -> None:
+    s = em.Series("v", [1, None, 3])
+    df = em.DataFrame({"a": s, "b": s.to_device("sim")})
+    assert df.to_dict() == {"a": [1, None, 3], "b": [1, None, 3]}
+    assert em.DataFrame(df).to_dict() == df.to_dict()

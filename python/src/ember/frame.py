@@ -32,8 +32,6 @@ __all__ = ["DataFrame", "GroupBy", "JoinHow", "ColumnLike"]
 
 def _column_value(value: Any) -> Any:
     """A dict value as something the compiled constructor takes (Arrow producer, DLPack, list)."""
-    if isinstance(value, Series):
-        return value._df
     if hasattr(value, "__arrow_c_array__") or hasattr(value, "__arrow_c_stream__"):
         return value
     kind = getattr(getattr(value, "dtype", None), "kind", None)
