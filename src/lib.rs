@@ -21,6 +21,7 @@
 
 pub use arrow;
 pub use ember_core::{format_decimal, Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result, Scalar};
+pub use ember_gbdt as gbdt;
 pub use ember_gpu as gpu;
 pub use ember_io as io;
 pub use ember_io::{

@@ -110,6 +110,8 @@ fn build_sim(kernels: &Path, cu_files: &[PathBuf], out: &Path) {
             .debug(false)
             .include(kernels)
             .flag("-fno-strict-aliasing")
+            // No fused multiply-add: float results must equal the CPU engine's (NVRTC: --fmad=false).
+            .flag_if_supported("-ffp-contract=off")
             .flag_if_supported("-Wno-unused-parameter")
             .flag_if_supported("-Wno-unused-variable")
             .warnings(false);

@@ -1,0 +1,341 @@
+//! The CPU engine's backend: rows kept as one permutation in which every node's rows are a
+//! contiguous range (partitioned stably in place, in parallel over nodes), histograms built in
+//! parallel over row chunks into per-task integer histograms and summed.
+use crate::grow::{Backend, Hist, SplitRow, SLOTS};
+use crate::objective::{gradient, sample_threshold, sampled, Quantiser};
+use crate::params::{Objective, Params};
+use ember_core::Result;
+use rayon::prelude::*;
+
+/// Rows per task when a histogram is built in parallel.
+const CHUNK: usize = 16 * 1024;
+
+pub(crate) struct CpuBackend<'a> {
+    /// Row-major bins (a row's features together): what a histogram reads.
+    bins: &'a [u8],
+    /// Column-major bins (`cols[f * n + row]`): what a partition reads, one byte per row.
+    cols: Vec<u8>,
+    features: usize,
+    y: &'a [f32],
+    w: Option<&'a [f32]>,
+    obj: Objective,
+    groups: usize,
+    pub margins: Vec<f32>,
+    g: Vec<f64>,
+    h: Vec<f64>,
+    gh: Vec<[i64; 2]>,
+    rows: Vec<u32>,
+    /// Partition workspace, as long as `rows`.
+    scratch: Vec<u32>,
+    /// Row range of each heap node of the current tree.
+    ranges: Vec<(u32, u32)>,
+    seed: u64,
+    threshold: u64,
+}
+
+impl<'a> CpuBackend<'a> {
+    pub fn new(
+        bins: &'a [u8],
+        features: usize,
+        y: &'a [f32],
+        w: Option<&'a [f32]>,
+        params: &Params,
+        base: f32,
+    ) -> Self {
+        let n = y.len();
+        let groups = params.objective.groups();
+        let mut cols = vec![0u8; bins.len()];
+        if features > 0 {
+            cols.par_chunks_mut(n.max(1)).enumerate().for_each(|(f, col)| {
+                for (r, c) in col.iter_mut().enumerate() {
+                    *c = bins[r * features + f];
+                }
+            });
+        }
+        CpuBackend {
+            bins,
+            cols,
+            features,
+            y,
+            w,
+            obj: params.objective,
+            groups,
+            margins: vec![base; n * groups],
+            g: vec![0.0; n * groups],
+            h: vec![0.0; n * groups],
+            gh: vec![[0, 0]; n],
+            rows: (0..n as u32).collect(),
+            scratch: vec![0; n],
+            ranges: vec![(0, 0); (1usize << (params.max_depth + 1)) - 1],
+            seed: params.seed,
+            threshold: sample_threshold(params.subsample),
+        }
+    }
+
+    /// Adds the rows' pairs into `hist` (viewed as `features * SLOTS` cells of (g, h)).
+    fn accumulate(&self, rows: &[u32], hist: &mut [i64]) {
+        let f = self.features;
+        let cells: &mut [[i64; 2]] = bytemuck::cast_slice_mut(hist);
+        assert_eq!(cells.len(), f * SLOTS);
+        for (i, &r) in rows.iter().enumerate() {
+            if let Some(&ahead) = rows.get(i + PREFETCH) {
+                prefetch(self.bins[ahead as usize * f..].as_ptr());
+                prefetch(self.gh[ahead as usize..].as_ptr() as *const u8);
+            }
+            let r = r as usize;
+            let [g, h] = self.gh[r];
+            if g == 0 && h == 0 {
+                continue;
+            }
+            let row = &self.bins[r * f..r * f + f];
+            for (i, &b) in row.iter().enumerate() {
+                // SAFETY: i < f and b < SLOTS, so i * SLOTS + b < f * SLOTS == cells.len()
+                // (asserted above).
+                let cell = unsafe { cells.get_unchecked_mut(i * SLOTS + b as usize) };
+                cell[0] += g;
+                cell[1] += h;
+            }
+        }
+    }
+
+    /// The histogram of `rows`: split into one contiguous part per thread, each summed into its
+    /// own buffer, then added together (integers: the result does not depend on the split).
+    fn build(&self, rows: &[u32], out: &mut [i64]) {
+        out.fill(0);
+        let parts = rayon::current_num_threads().min(rows.len() / CHUNK).max(1);
+        if parts == 1 {
+            self.accumulate(rows, out);
+            return;
+        }
+        let per = rows.len().div_ceil(parts);
+        let mut partial: Vec<Vec<i64>> = (1..parts).map(|_| vec![0i64; out.len()]).collect();
+        let (first, rest) = rows.split_at(per);
+        rayon::join(
+            || self.accumulate(first, out),
+            || {
+                rest.par_chunks(per).zip(partial.par_iter_mut()).for_each(|(rows, buf)| self.accumulate(rows, buf));
+            },
+        );
+        for p in &partial {
+            out.iter_mut().zip(p).for_each(|(o, v)| *o += v);
+        }
+    }
+}
+
+/// Rows ahead whose data `accumulate` prefetches: a node's rows are ascending but sparse, so
+/// the hardware prefetcher cannot guess them (xgboost prefetches the same way).
+const PREFETCH: usize = 16;
+
+/// A hint to bring `p`'s cache line in (no effect on other targets).
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// A pointer that may be sent to rayon tasks writing disjoint elements.
+#[derive(Clone, Copy)]
+struct SharedMut<T>(*mut T);
+impl<T> SharedMut<T> {
+    /// The pointer (a method, so closures capture the whole `Send` wrapper).
+    fn ptr(&self) -> *mut T {
+        self.0
+    }
+}
+
+// SAFETY: used only to write disjoint elements from different tasks (each row is in one leaf).
+unsafe impl<T> Send for SharedMut<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for SharedMut<T> {}
+
+impl Backend for CpuBackend<'_> {
+    fn rows(&self) -> usize {
+        self.y.len()
+    }
+
+    fn gradients(&mut self) -> Result<Vec<(f64, f64)>> {
+        let k = self.groups;
+        let (obj, y, w) = (self.obj, self.y, self.w);
+        let zero = vec![(0.0f64, 0.0f64); k];
+        let maxima = self
+            .g
+            .par_chunks_mut(k * 4096)
+            .zip(self.h.par_chunks_mut(k * 4096))
+            .zip(self.margins.par_chunks(k * 4096))
+            .enumerate()
+            .map(|(c, ((g, h), m))| {
+                let mut mx = zero.clone();
+                for (i, ((g, h), m)) in g.chunks_mut(k).zip(h.chunks_mut(k)).zip(m.chunks(k)).enumerate() {
+                    let row = c * 4096 + i;
+                    let weight = w.map_or(1.0, |w| w[row]);
+                    for j in 0..k {
+                        let (gv, hv) = gradient(obj, m, y[row], weight, j);
+                        g[j] = gv;
+                        h[j] = hv;
+                        mx[j].0 = mx[j].0.max(gv.abs());
+                        mx[j].1 = mx[j].1.max(hv.abs());
+                    }
+                }
+                mx
+            })
+            .reduce(|| zero.clone(), |a, b| a.iter().zip(&b).map(|(x, y)| (x.0.max(y.0), x.1.max(y.1))).collect());
+        Ok(maxima)
+    }
+
+    fn quantise(&mut self, k: usize, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {
+        let groups = self.groups;
+        let (g, h, seed, threshold) = (&self.g, &self.h, self.seed, self.threshold);
+        let all = threshold >= 1u64 << 53;
+        let totals = self
+            .gh
+            .par_chunks_mut(4096)
+            .enumerate()
+            .map(|(c, out)| {
+                let (mut tg, mut th) = (0i64, 0i64);
+                for (i, o) in out.iter_mut().enumerate() {
+                    let row = c * 4096 + i;
+                    *o = if all || sampled(seed, tree, row as u64, threshold) {
+                        [qg.quantise(g[row * groups + k]), qh.quantise(h[row * groups + k])]
+                    } else {
+                        [0, 0]
+                    };
+                    tg += o[0];
+                    th += o[1];
+                }
+                (tg, th)
+            })
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        // Every row back in the root, in row order, so the root's histogram streams through memory
+        // and each node's rows stay ascending (the partition is stable).
+        self.rows.par_iter_mut().enumerate().for_each(|(i, r)| *r = i as u32);
+        self.ranges[0] = (0, self.rows.len() as u32);
+        Ok(totals)
+    }
+
+    fn histograms(&mut self, nodes: &[u32], out: &mut [Hist]) -> Result<()> {
+        let this = &*self;
+        nodes.par_iter().zip(out.par_iter_mut()).for_each(|(id, hist)| {
+            let (s, e) = this.ranges[*id as usize];
+            this.build(&this.rows[s as usize..e as usize], hist);
+        });
+        Ok(())
+    }
+
+    /// Stable partition of every split node's rows, in parallel over pieces of at most
+    /// `CHUNK` rows of all nodes: each piece writes its left rows to the front of its range of
+    /// `scratch` and its right rows to the back (reversed); the pieces' counts give each one's
+    /// place among its node's left and right rows; then each piece copies its rows there.
+    fn partition(&mut self, splits: &[SplitRow]) -> Result<()> {
+        struct Piece {
+            split: SplitRow,
+            start: usize,
+            end: usize,
+            left: usize,
+        }
+        let mut pieces = Vec::new();
+        let mut sorted: Vec<SplitRow> = splits.to_vec();
+        sorted.sort_by_key(|s| self.ranges[s.node as usize].0);
+        for s in &sorted {
+            let (a, b) = self.ranges[s.node as usize];
+            let mut at = a as usize;
+            while at < b as usize {
+                let end = (at + CHUNK).min(b as usize);
+                pieces.push(Piece { split: *s, start: at, end, left: 0 });
+                at = end;
+            }
+        }
+        let rows = &self.rows;
+        // Phase 1: each piece into its own range of scratch (disjoint slices, in order).
+        let mut slices = Vec::with_capacity(pieces.len());
+        let mut rest: &mut [u32] = &mut self.scratch;
+        let mut at = 0usize;
+        for p in &mut pieces {
+            let (start, end) = (p.start, p.end);
+            let (_, tail) = rest.split_at_mut(start - at);
+            let (mine, tail) = tail.split_at_mut(end - start);
+            slices.push((p, mine));
+            rest = tail;
+            at = end;
+        }
+        slices.into_par_iter().for_each(|(p, out)| {
+            let (mut l, mut r) = (0usize, out.len());
+            let col = &self.cols[p.split.feature as usize * rows.len()..][..rows.len()];
+            for &row in &rows[p.start..p.end] {
+                if p.split.goes_left(col[row as usize]) {
+                    out[l] = row;
+                    l += 1;
+                } else {
+                    r -= 1;
+                    out[r] = row;
+                }
+            }
+            p.left = l;
+        });
+        // Phase 2: where each piece's rows go.
+        let mut dest = Vec::with_capacity(pieces.len());
+        let mut i = 0;
+        while i < pieces.len() {
+            let node = pieces[i].split.node;
+            let j = pieces[i..].iter().position(|p| p.split.node != node).map_or(pieces.len(), |k| i + k);
+            let (a, b) = self.ranges[node as usize];
+            let total_left: usize = pieces[i..j].iter().map(|p| p.left).sum();
+            let (mut lo, mut ro) = (a as usize, a as usize + total_left);
+            for p in &pieces[i..j] {
+                dest.push((lo, ro));
+                lo += p.left;
+                ro += p.end - p.start - p.left;
+            }
+            self.ranges[2 * node as usize + 1] = (a, a + total_left as u32);
+            self.ranges[2 * node as usize + 2] = (a + total_left as u32, b);
+            i = j;
+        }
+        // Phase 3: copy back; the destinations are disjoint ranges of `rows`.
+        let out = SharedMut(self.rows.as_mut_ptr());
+        let scratch = &self.scratch;
+        pieces.par_iter().zip(dest.par_iter()).for_each(|(p, (lo, ro))| {
+            let src = &scratch[p.start..p.end];
+            let (left, right) = src.split_at(p.left);
+            for (k, v) in left.iter().enumerate() {
+                // SAFETY: [lo, lo + left) and [ro, ro + right) lie in this piece's node's range and
+                // no other piece's destinations overlap them (phase 2 hands out disjoint ranges).
+                unsafe { *out.ptr().add(lo + k) = *v };
+            }
+            for (k, v) in right.iter().rev().enumerate() {
+                // SAFETY: as above.
+                unsafe { *out.ptr().add(ro + k) = *v };
+            }
+        });
+        Ok(())
+    }
+
+    fn add_leaves(&mut self, k: usize, leaves: &[(u32, f32)], _max_depth: usize) -> Result<()> {
+        let groups = self.groups;
+        let margins = SharedMut(self.margins.as_mut_ptr());
+        let (rows, ranges) = (&self.rows, &self.ranges);
+        leaves.par_iter().for_each(|(id, v)| {
+            let (s, e) = ranges[*id as usize];
+            for &r in &rows[s as usize..e as usize] {
+                // SAFETY: `r * groups + k` is in bounds (r < rows, k < groups), and each row is in
+                // exactly one leaf, so no two tasks write the same element.
+                unsafe { *margins.ptr().add(r as usize * groups + k) += *v };
+            }
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cuts::MISSING;
+
+    #[test]
+    fn missing_code_is_the_last_slot() {
+        assert_eq!(MISSING as usize, SLOTS - 1);
+    }
+}

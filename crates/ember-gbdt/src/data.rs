@@ -1,0 +1,202 @@
+//! Training and prediction inputs: a dense row-major `f32` feature matrix (NaN = missing), labels
+//! and optional sample weights, from `ndarray`, Arrow record batches or ember frames.
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float32Type};
+use ember_core::{DataFrame, Error, Result};
+use ndarray::{Array2, ArrayView1, ArrayView2};
+
+/// Features (row-major, `rows * cols`, NaN for missing), with their names.
+#[derive(Debug, Clone)]
+pub struct Features {
+    pub(crate) values: Vec<f32>,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) names: Vec<String>,
+}
+
+impl Features {
+    /// From a matrix of any layout (copied into row-major order).
+    pub fn from_ndarray(x: ArrayView2<'_, f32>) -> Features {
+        let (rows, cols) = x.dim();
+        // `iter` walks in logical (row-major) order whatever the memory layout.
+        let values = match x.as_slice() {
+            Some(s) => s.to_vec(),
+            None => x.iter().copied().collect(),
+        };
+        Features { values, rows, cols, names: (0..cols).map(|i| format!("f{i}")).collect() }
+    }
+
+    /// From row-major values.
+    pub fn from_row_major(values: Vec<f32>, rows: usize, cols: usize) -> Result<Features> {
+        if values.len() != rows * cols {
+            return Err(Error::InvalidArgument(format!("{} values for {rows} x {cols} features", values.len())));
+        }
+        Ok(Features { values, rows, cols, names: (0..cols).map(|i| format!("f{i}")).collect() })
+    }
+
+    /// The named columns of a record batch (numeric or boolean; nulls become NaN).
+    pub fn from_batch(batch: &RecordBatch, columns: &[&str]) -> Result<Features> {
+        let rows = batch.num_rows();
+        let mut cols_f32 = Vec::with_capacity(columns.len());
+        for name in columns {
+            let idx = batch.schema().index_of(name).map_err(|_| Error::ColumnNotFound {
+                name: name.to_string(),
+                available: column_names(batch).join(", "),
+            })?;
+            cols_f32.push(to_f32(batch.column(idx).as_ref(), name)?);
+        }
+        let mut values = vec![0f32; rows * columns.len()];
+        for (c, col) in cols_f32.iter().enumerate() {
+            for (r, v) in col.iter().enumerate() {
+                values[r * columns.len() + c] = *v;
+            }
+        }
+        Ok(Features { values, rows, cols: columns.len(), names: columns.iter().map(|s| s.to_string()).collect() })
+    }
+
+    /// Every column of a frame except `exclude` (the label, a weight column), downloaded from its
+    /// device if needed.
+    pub fn from_frame(df: &DataFrame, exclude: &[&str]) -> Result<Features> {
+        let batch = df.to_record_batch()?;
+        let names: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| !exclude.contains(&n.as_str()))
+            .collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        Features::from_batch(&batch, &refs)
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns (features).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Feature names (`f0`, `f1`, ... unless the source had names).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The row-major values.
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// As an `ndarray` view.
+    pub fn view(&self) -> ArrayView2<'_, f32> {
+        ArrayView2::from_shape((self.rows, self.cols), &self.values).expect("shape matches by construction")
+    }
+}
+
+fn column_names(batch: &RecordBatch) -> Vec<String> {
+    batch.schema().fields().iter().map(|f| f.name().clone()).collect()
+}
+
+/// One column as `f32` values, nulls as NaN.
+pub(crate) fn to_f32(array: &dyn Array, name: &str) -> Result<Vec<f32>> {
+    let ok = array.data_type().is_numeric() || matches!(array.data_type(), DataType::Boolean);
+    if !ok {
+        return Err(Error::Type {
+            op: format!("gbdt input {name:?}"),
+            message: format!("expected a numeric or boolean column, found {}", array.data_type()),
+        });
+    }
+    let cast = cast(array, &DataType::Float32)?;
+    let f = cast.as_primitive::<Float32Type>();
+    Ok((0..f.len()).map(|i| if f.is_null(i) { f32::NAN } else { f.value(i) }).collect())
+}
+
+/// A training set: features, labels and optional weights.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub(crate) x: Features,
+    pub(crate) y: Vec<f32>,
+    pub(crate) w: Option<Vec<f32>>,
+}
+
+impl Dataset {
+    /// Features with their labels; rejects a length mismatch and missing or infinite labels.
+    pub fn new(x: Features, y: Vec<f32>) -> Result<Dataset> {
+        if y.len() != x.rows {
+            return Err(Error::LengthMismatch { context: "gbdt labels".into(), expected: x.rows, actual: y.len() });
+        }
+        if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidArgument(format!("label of row {i} is {} (labels must be finite)", y[i])));
+        }
+        Ok(Dataset { x, y, w: None })
+    }
+
+    /// From `ndarray` views.
+    pub fn from_ndarray(x: ArrayView2<'_, f32>, y: ArrayView1<'_, f32>) -> Result<Dataset> {
+        Dataset::new(Features::from_ndarray(x), y.to_vec())
+    }
+
+    /// From a frame: `label` is the target, every other column (but `weight`, if given) a feature.
+    pub fn from_frame(df: &DataFrame, label: &str, weight: Option<&str>) -> Result<Dataset> {
+        let mut exclude = vec![label];
+        exclude.extend(weight);
+        let x = Features::from_frame(df, &exclude)?;
+        let batch = df.select(&[label])?.to_record_batch()?;
+        let y = to_f32(batch.column(0).as_ref(), label)?;
+        let ds = Dataset::new(x, y)?;
+        match weight {
+            Some(w) => {
+                let batch = df.select(&[w])?.to_record_batch()?;
+                ds.with_weights(to_f32(batch.column(0).as_ref(), w)?)
+            }
+            None => Ok(ds),
+        }
+    }
+
+    /// Sample weights (non-negative, finite, one per row).
+    pub fn with_weights(mut self, w: Vec<f32>) -> Result<Dataset> {
+        if w.len() != self.x.rows {
+            return Err(Error::LengthMismatch {
+                context: "gbdt weights".into(),
+                expected: self.x.rows,
+                actual: w.len(),
+            });
+        }
+        if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+            return Err(Error::InvalidArgument(format!(
+                "weight of row {i} is {} (weights must be finite and >= 0)",
+                w[i]
+            )));
+        }
+        self.w = Some(w);
+        Ok(self)
+    }
+
+    /// The features.
+    pub fn features(&self) -> &Features {
+        &self.x
+    }
+
+    /// The labels.
+    pub fn labels(&self) -> &[f32] {
+        &self.y
+    }
+
+    /// The weights, if any.
+    pub fn weights(&self) -> Option<&[f32]> {
+        self.w.as_deref()
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.x.rows
+    }
+
+    /// Owned copy of the features as an `ndarray` matrix.
+    pub fn to_ndarray(&self) -> Array2<f32> {
+        self.x.view().to_owned()
+    }
+}

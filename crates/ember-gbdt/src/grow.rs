@@ -1,0 +1,283 @@
+//! Growing one tree, depth-wise, the same way for every backend.
+//!
+//! The backend (CPU engine or GPU) owns the rows: gradients, their quantisation, histograms and
+//! the row-to-node partition. This file owns the decisions: which child's histogram to build
+//! (the one with the smaller hessian sum; its sibling is the parent's minus it, exact because
+//! histograms hold integers), the split search, the node arrays and the leaf values. Because
+//! the decisions are made here from integer histograms, every backend grows the same tree.
+use crate::cuts::{Cuts, MISSING};
+use crate::objective::Quantiser;
+use crate::params::Params;
+use crate::tree::Tree;
+use ember_core::Result;
+use rayon::prelude::*;
+
+/// Histogram slots per feature: value bins 0..=254 and the missing slot 255.
+pub(crate) const SLOTS: usize = 256;
+
+/// A node's histogram: `features * SLOTS` pairs of quantised (gradient, hessian) sums, laid out
+/// `[(f * SLOTS + bin) * 2 + {0: g, 1: h}]`.
+pub(crate) type Hist = Vec<i64>;
+
+/// A split the backend applies to its rows: rows of heap node `node` whose bin of `feature` is
+/// `<= bin` go to `2 node + 1`, the others to `2 node + 2`; missing values to `default_left`'s side.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SplitRow {
+    pub node: u32,
+    pub feature: u32,
+    pub bin: u32,
+    pub default_left: bool,
+}
+
+impl SplitRow {
+    #[inline]
+    pub fn goes_left(&self, bin: u8) -> bool {
+        if bin == MISSING {
+            self.default_left
+        } else {
+            bin as u32 <= self.bin
+        }
+    }
+}
+
+/// What a backend does with the rows. Node ids are heap positions (root 0, children `2n + 1`,
+/// `2n + 2`), so every backend names nodes alike.
+pub(crate) trait Backend {
+    /// Training rows.
+    fn rows(&self) -> usize;
+    /// Gradient pairs of every row and group at the current margins; returns each group's
+    /// largest |gradient| and hessian.
+    fn gradients(&mut self) -> Result<Vec<(f64, f64)>>;
+    /// Quantises group `k`'s pairs for tree `tree` (rows outside its sample get zeros) and puts
+    /// every row in the root; returns the (gradient, hessian) totals.
+    fn quantise(&mut self, k: usize, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)>;
+    /// The histograms of `nodes` into `out` (one per node, each `features * SLOTS * 2` long).
+    fn histograms(&mut self, nodes: &[u32], out: &mut [Hist]) -> Result<()>;
+    /// Moves the rows of each split node to its children.
+    fn partition(&mut self, splits: &[SplitRow]) -> Result<()>;
+    /// Adds each leaf's value (by heap id) to group `k`'s margin of the rows in it.
+    fn add_leaves(&mut self, k: usize, leaves: &[(u32, f32)], max_depth: usize) -> Result<()>;
+}
+
+/// The best split of a node.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Split {
+    pub feature: u32,
+    pub bin: u32,
+    pub default_left: bool,
+    pub loss_change: f64,
+    pub gl: i64,
+    pub hl: i64,
+    pub gr: i64,
+    pub hr: i64,
+}
+
+/// Split search and leaf weights under one round's quantisers (xgboost's formulas).
+pub(crate) struct Evaluator<'a> {
+    pub params: &'a Params,
+    pub cuts: &'a Cuts,
+    pub qg: Quantiser,
+    pub qh: Quantiser,
+    /// Features this tree may split on, ascending.
+    pub features: &'a [u32],
+}
+
+#[inline]
+fn threshold_l1(g: f64, alpha: f64) -> f64 {
+    if g > alpha {
+        g - alpha
+    } else if g < -alpha {
+        g + alpha
+    } else {
+        0.0
+    }
+}
+
+impl Evaluator<'_> {
+    /// The structure score of a node with sums `g`, `h`.
+    #[inline]
+    fn gain(&self, g: f64, h: f64) -> f64 {
+        let p = self.params;
+        if h < p.min_child_weight || h <= 0.0 {
+            return 0.0;
+        }
+        let t = threshold_l1(g, p.alpha);
+        t * t / (h + p.lambda)
+    }
+
+    /// The optimal weight of a node (before `eta`).
+    pub fn weight(&self, g: i64, h: i64) -> f64 {
+        let (g, h) = (self.qg.value(g), self.qh.value(h));
+        let p = self.params;
+        if h < p.min_child_weight || h <= 0.0 {
+            return 0.0;
+        }
+        -threshold_l1(g, p.alpha) / (h + p.lambda)
+    }
+
+    /// `eta * weight` as stored in the tree.
+    pub fn leaf_value(&self, g: i64, h: i64) -> f32 {
+        (self.params.eta * self.weight(g, h)) as f32
+    }
+
+    /// The best split of a node with histogram `hist` and totals `(g, h)`, if any gains more than
+    /// `max(gamma, 1e-6)` with both children's hessian at least `min_child_weight`. Candidates are
+    /// visited by feature, then bin, then missing-right before missing-left; a later one wins only
+    /// with a strictly larger gain, so ties go to the lower feature, the lower bin, missing right.
+    pub fn best(&self, hist: &[i64], g: i64, h: i64) -> Option<Split> {
+        let p = self.params;
+        let parent = self.gain(self.qg.value(g), self.qh.value(h));
+        let mut best: Option<Split> = None;
+        let mut best_change = 0.0f64;
+        for &f in self.features {
+            let value_bins = self.cuts.feature(f as usize).len() + 1;
+            if value_bins < 2 {
+                continue;
+            }
+            let base = f as usize * SLOTS * 2;
+            let (mg, mh) = (hist[base + MISSING as usize * 2], hist[base + MISSING as usize * 2 + 1]);
+            let has_missing = mg != 0 || mh != 0;
+            let (mut lg, mut lh) = (0i64, 0i64);
+            for b in 0..value_bins - 1 {
+                let (bg, bh) = (hist[base + b * 2], hist[base + b * 2 + 1]);
+                if bg == 0 && bh == 0 && b > 0 {
+                    continue; // an empty bin: the same partition as the previous bin
+                }
+                lg += bg;
+                lh += bh;
+                for default_left in [false, true] {
+                    if default_left && !has_missing {
+                        break;
+                    }
+                    let (gl, hl) = if default_left { (lg + mg, lh + mh) } else { (lg, lh) };
+                    let (gr, hr) = (g - gl, h - hl);
+                    let (fhl, fhr) = (self.qh.value(hl), self.qh.value(hr));
+                    if fhl < p.min_child_weight || fhr < p.min_child_weight {
+                        continue;
+                    }
+                    let change = self.gain(self.qg.value(gl), fhl) + self.gain(self.qg.value(gr), fhr) - parent;
+                    if change > best_change {
+                        best_change = change;
+                        best = Some(Split {
+                            feature: f,
+                            bin: b as u32,
+                            default_left,
+                            loss_change: change,
+                            gl,
+                            hl,
+                            gr,
+                            hr,
+                        });
+                    }
+                }
+            }
+        }
+        best.filter(|s| s.loss_change > 1e-6 && s.loss_change >= p.gamma)
+    }
+}
+
+/// A node of the level being grown.
+struct Open {
+    id: u32,
+    node: usize,
+    hist: Option<Hist>,
+    g: i64,
+    h: i64,
+}
+
+/// Reusable histogram buffers (no allocation per node after the first tree).
+#[derive(Debug, Default)]
+pub(crate) struct HistPool {
+    free: Vec<Hist>,
+    len: usize,
+}
+
+impl HistPool {
+    pub fn new(features: usize) -> HistPool {
+        HistPool { free: Vec::new(), len: features * SLOTS * 2 }
+    }
+    fn take(&mut self) -> Hist {
+        self.free.pop().unwrap_or_else(|| vec![0; self.len])
+    }
+    fn give(&mut self, h: Hist) {
+        self.free.push(h);
+    }
+}
+
+/// Grows one tree on the rows the backend holds (already quantised, totals `(g, h)`); returns
+/// the tree and its leaves as (heap id, value).
+pub(crate) fn grow<B: Backend>(
+    backend: &mut B,
+    ev: &Evaluator<'_>,
+    pool: &mut HistPool,
+    (g, h): (i64, i64),
+) -> Result<(Tree, Vec<(u32, f32)>)> {
+    let max_depth = ev.params.max_depth;
+    let mut tree = Tree::default();
+    let root = tree.push(i32::MAX, ev.qh.value(h) as f32, ev.leaf_value(g, h));
+    let mut root_hist = None;
+    if max_depth > 0 {
+        let mut hs = vec![pool.take()];
+        backend.histograms(&[0], &mut hs)?;
+        root_hist = hs.pop();
+    }
+    let mut level = vec![Open { id: 0, node: root, hist: root_hist, g, h }];
+    let mut leaves = Vec::new();
+    for depth in 0..=max_depth {
+        let found: Vec<Option<Split>> = if depth < max_depth {
+            level.par_iter().map(|o| o.hist.as_ref().and_then(|hist| ev.best(hist, o.g, o.h))).collect()
+        } else {
+            vec![None; level.len()]
+        };
+        let mut splits = Vec::new();
+        let mut next = Vec::new();
+        // (index in `next` of the child to build, its parent's histogram)
+        let mut builds: Vec<(usize, Hist)> = Vec::new();
+        for (o, s) in level.into_iter().zip(found) {
+            let Some(s) = s else {
+                leaves.push((o.id, tree.cond[o.node]));
+                if let Some(hist) = o.hist {
+                    pool.give(hist);
+                }
+                continue;
+            };
+            let n = o.node;
+            tree.feature[n] = s.feature;
+            tree.cond[n] = ev.cuts.feature(s.feature as usize)[s.bin as usize];
+            tree.default_left[n] = s.default_left;
+            tree.loss_change[n] = s.loss_change as f32;
+            let l = tree.push(n as i32, ev.qh.value(s.hl) as f32, ev.leaf_value(s.gl, s.hl));
+            let r = tree.push(n as i32, ev.qh.value(s.hr) as f32, ev.leaf_value(s.gr, s.hr));
+            tree.left[n] = l as i32;
+            tree.right[n] = r as i32;
+            splits.push(SplitRow { node: o.id, feature: s.feature, bin: s.bin, default_left: s.default_left });
+            let first = next.len();
+            next.push(Open { id: 2 * o.id + 1, node: l, hist: None, g: s.gl, h: s.hl });
+            next.push(Open { id: 2 * o.id + 2, node: r, hist: None, g: s.gr, h: s.hr });
+            let parent_hist = o.hist.expect("a split node has a histogram");
+            if depth + 1 < max_depth {
+                let smaller = if s.hl <= s.hr { first } else { first + 1 };
+                builds.push((smaller, parent_hist));
+            } else {
+                pool.give(parent_hist);
+            }
+        }
+        if splits.is_empty() {
+            break;
+        }
+        backend.partition(&splits)?;
+        if !builds.is_empty() {
+            let ids: Vec<u32> = builds.iter().map(|(i, _)| next[*i].id).collect();
+            let mut built: Vec<Hist> = ids.iter().map(|_| pool.take()).collect();
+            backend.histograms(&ids, &mut built)?;
+            for ((i, mut parent), child) in builds.into_iter().zip(built) {
+                parent.par_iter_mut().zip(child.par_iter()).for_each(|(p, c)| *p -= c);
+                let sibling = if i % 2 == 0 { i + 1 } else { i - 1 };
+                next[i].hist = Some(child);
+                next[sibling].hist = Some(parent);
+            }
+        }
+        level = next;
+    }
+    Ok((tree, leaves))
+}
