@@ -279,7 +279,7 @@ fn trains_from_a_frame_with_nulls() {
     use std::sync::Arc;
     let n = 400;
     let a = Float64Array::from_iter((0..n).map(|i| if i % 17 == 0 { None } else { Some((i % 40) as f64) }));
-    let b = Int32Array::from_iter_values((0..n).map(|i| (i * 7 % 13) as i32));
+    let b = Int32Array::from_iter_values((0..n).map(|i| i * 7 % 13));
     let y = Float64Array::from_iter_values((0..n).map(|i| if (i % 40) >= 20 { 1.0 } else { 0.0 }));
     let batch = RecordBatch::try_from_iter([("a", Arc::new(a) as _), ("b", Arc::new(b) as _), ("y", Arc::new(y) as _)])
         .unwrap();
