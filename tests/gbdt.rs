@@ -294,3 +294,24 @@ fn trains_from_a_frame_with_nulls() {
     let e = Dataset::from_frame(&df, "nope", None).unwrap_err();
     assert!(matches!(e, Error::ColumnNotFound { .. }), "{e}");
 }
+
+#[test]
+fn gpu_trace_per_tree_is_two_launches_and_one_read_back_per_level() {
+    use ember::gbdt::train_in;
+    use ember::gpu::{ExecContext, Gpu};
+    let ds = synthetic(3000, 6, Objective::Logistic, 12);
+    let depth = 6;
+    let p = Params::new(Objective::Logistic).rounds(1).max_depth(depth).max_bin(16);
+    let ctx = ExecContext::new(Gpu::sim().unwrap());
+    let model = train_in(&ds, None, &p, Device::Sim, Some(&ctx)).unwrap();
+    let t = ctx.trace();
+    eprintln!("one depth-{depth} tree on Sim: {t}");
+    // gradients + quantise + (histogram + partition) per level + leaves; read-backs: the
+    // gradient maxima, the root totals, one histogram download per level.
+    let tree = &model.trees()[0];
+    assert!(tree.len() > 2 * depth, "the tree grew to depth {depth}: {} nodes", tree.len());
+    assert!(t.launches <= 2 * depth as u64 + 3, "{t}");
+    assert!(t.syncs <= depth as u64 + 2, "{t}");
+    let hist = t.kernels.iter().filter(|k| k.kernel.ends_with("gbdt_histogram")).count();
+    assert_eq!(hist, depth, "root + one per level below it");
+}

@@ -47,6 +47,6 @@ mod tree;
 
 pub use cuts::{Cuts, MISSING};
 pub use data::{Dataset, Features};
-pub use model::{train, Importance, Model, PredictOptions};
+pub use model::{train, train_in, Importance, Model, PredictOptions};
 pub use params::{Metric, Objective, Params};
 pub use tree::Tree;

@@ -8,9 +8,11 @@ use crate::objective::{base_margin, default_base_score, mix, transform, Quantise
 use crate::params::{Metric, Objective, Params};
 use crate::tree::Tree;
 use ember_core::{Device, Error, Result};
+use ember_gpu::ExecContext;
 use ndarray::Array2;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A trained (or imported) gradient-boosted model.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,6 +223,18 @@ fn tree_features(params: &Params, features: usize, tree: u64) -> Vec<u32> {
 /// # Ok::<(), ember_core::Error>(())
 /// ```
 pub fn train(train: &Dataset, eval: Option<&Dataset>, params: &Params, device: Device) -> Result<Model> {
+    train_in(train, eval, params, device, None)
+}
+
+/// [`train`] in the caller's GPU execution context (its stream, memory resource and trace) when
+/// `device` is a GPU; `ctx` must be on that device.
+pub fn train_in(
+    train: &Dataset,
+    eval: Option<&Dataset>,
+    params: &Params,
+    device: Device,
+    ctx: Option<&ExecContext>,
+) -> Result<Model> {
     params.validate()?;
     let (n, f) = (train.rows(), train.x.cols);
     if n == 0 {
@@ -267,7 +281,12 @@ pub fn train(train: &Dataset, eval: Option<&Dataset>, params: &Params, device: D
             boost(&mut b, &cuts, params, eval, &mut model)?;
         }
         Some(gpu) => {
-            let mut b = crate::gpu::GpuBackend::new(gpu, &bins, f, &train.y, train.w.as_deref(), params, base)?;
+            let ctx = match ctx {
+                Some(c) if Arc::ptr_eq(c.gpu(), &gpu) => c.clone(),
+                Some(_) => return Err(Error::DeviceMismatch(format!("the execution context is not on {device}"))),
+                None => ExecContext::new(gpu),
+            };
+            let mut b = crate::gpu::GpuBackend::new(ctx, &bins, f, &train.y, train.w.as_deref(), params, base)?;
             boost(&mut b, &cuts, params, eval, &mut model)?;
         }
     }

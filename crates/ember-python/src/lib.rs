@@ -9,6 +9,7 @@ mod dlpack;
 mod error;
 mod expr;
 mod frame;
+mod gbdt;
 mod io;
 mod lazy;
 mod run;
@@ -29,6 +30,8 @@ fn _ember(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<frame::PyDataFrame>()?;
     m.add_class::<lazy::PyLazyFrame>()?;
     m.add_class::<expr::PyExpr>()?;
+    m.add_class::<gbdt::PyGbdtModel>()?;
+    m.add_function(wrap_pyfunction!(gbdt::gbdt_train, m)?)?;
     m.add_function(wrap_pyfunction!(expr::col, m)?)?;
     m.add_function(wrap_pyfunction!(expr::lit, m)?)?;
     m.add_function(wrap_pyfunction!(expr::when_then_otherwise, m)?)?;

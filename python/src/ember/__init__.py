@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ember import exceptions, tpch
+from ember import exceptions, gbdt, tpch
 from ember._ember import __version__
 from ember.expr import Expr, coalesce, col, lit, when
 from ember.frame import DataFrame, GroupBy
@@ -29,6 +29,7 @@ __all__ = [
     "default_device",
     "exceptions",
     "from_arrow",
+    "gbdt",
     "lit",
     "read_csv",
     "read_parquet",

@@ -1,0 +1,158 @@
+//! `ember.gbdt`: training, prediction and XGBoost JSON for gradient-boosted trees.
+use crate::error::IntoPyResult;
+use crate::frame::{device, PyDataFrame};
+use crate::run::run;
+use ember::gbdt::{train, Dataset, Features, Importance, Metric, Model, Objective, Params, PredictOptions};
+use ember::Error;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use std::collections::BTreeMap;
+
+/// A trained or imported model.
+#[pyclass(name = "GbdtModel", module = "ember._ember", frozen)]
+#[derive(Debug, Clone)]
+pub struct PyGbdtModel {
+    model: Model,
+}
+
+fn params_from(objective: &str, num_class: Option<usize>, kw: Option<&Bound<'_, PyDict>>) -> PyResult<Params> {
+    let mut p = Params::new(Objective::parse(objective, num_class).py()?);
+    let Some(kw) = kw else { return Ok(p) };
+    for (k, v) in kw.iter() {
+        let key: String = k.extract()?;
+        match key.as_str() {
+            "rounds" | "num_boost_round" | "n_estimators" => p.rounds = v.extract()?,
+            "max_depth" => p.max_depth = v.extract()?,
+            "eta" | "learning_rate" => p.eta = v.extract()?,
+            "lambda" | "reg_lambda" => p.lambda = v.extract()?,
+            "alpha" | "reg_alpha" => p.alpha = v.extract()?,
+            "gamma" | "min_split_loss" => p.gamma = v.extract()?,
+            "min_child_weight" => p.min_child_weight = v.extract()?,
+            "max_bin" => p.max_bin = v.extract()?,
+            "subsample" => p.subsample = v.extract()?,
+            "colsample_bytree" => p.colsample_bytree = v.extract()?,
+            "base_score" => p.base_score = v.extract()?,
+            "seed" | "random_state" => p.seed = v.extract()?,
+            "early_stopping_rounds" => p.early_stopping_rounds = v.extract()?,
+            "eval_metric" => {
+                let name: Option<String> = v.extract()?;
+                p.eval_metric = name.map(|n| Metric::parse(&n)).transpose().py()?;
+            }
+            "verbose" => p.verbose = v.extract()?,
+            other => {
+                return Err(Error::InvalidArgument(format!("unknown gbdt parameter {other:?}"))).py();
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// Trains on `train` (every column but `label` and `weight` is a feature).
+#[pyfunction]
+#[pyo3(signature = (train_df, label, objective, num_class=None, weight=None, valid=None, device_name=None, params=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn gbdt_train(
+    py: Python<'_>,
+    train_df: &PyDataFrame,
+    label: String,
+    objective: &str,
+    num_class: Option<usize>,
+    weight: Option<String>,
+    valid: Option<&PyDataFrame>,
+    device_name: Option<&str>,
+    params: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyGbdtModel> {
+    let p = params_from(objective, num_class, params)?;
+    let d = device(device_name)?;
+    let (tdf, vdf) = (train_df.df.clone(), valid.map(|v| v.df.clone()));
+    let model = run(py, move || {
+        let ds = Dataset::from_frame(&tdf, &label, weight.as_deref())?;
+        let vs = vdf.map(|v| Dataset::from_frame(&v, &label, weight.as_deref())).transpose()?;
+        train(&ds, vs.as_ref(), &p, d)
+    })?;
+    Ok(PyGbdtModel { model })
+}
+
+#[pymethods]
+impl PyGbdtModel {
+    /// Predictions for the model's feature columns of `df`, as little-endian f32 bytes
+    /// (`rows x groups`) with their shape.
+    #[pyo3(signature = (df, margin=false, rounds=None, device_name=None))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        df: &PyDataFrame,
+        margin: bool,
+        rounds: Option<(usize, usize)>,
+        device_name: Option<&str>,
+    ) -> PyResult<(Bound<'py, PyBytes>, (usize, usize))> {
+        let d = device(device_name)?;
+        let (model, df) = (self.model.clone(), df.df.clone());
+        let out = run(py, move || {
+            let names: Vec<&str> = model.feature_names().iter().map(String::as_str).collect();
+            let x = Features::from_batch(&df.to_record_batch()?, &names)?;
+            model.predict(&x, PredictOptions { margin, rounds }, d)
+        })?;
+        let shape = out.dim();
+        let bytes: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Ok((PyBytes::new(py, &bytes), shape))
+    }
+
+    /// XGBoost JSON.
+    fn to_json(&self) -> String {
+        self.model.to_xgboost_json()
+    }
+
+    /// Reads XGBoost JSON.
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<PyGbdtModel> {
+        Ok(PyGbdtModel { model: Model::from_xgboost_json(text).py()? })
+    }
+
+    /// Importance per feature name.
+    fn importance(&self, kind: &str) -> PyResult<BTreeMap<String, f64>> {
+        let k = match kind {
+            "weight" => Importance::Weight,
+            "gain" => Importance::Gain,
+            "cover" => Importance::Cover,
+            "total_gain" => Importance::TotalGain,
+            "total_cover" => Importance::TotalCover,
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "importance type {other:?} (weight, gain, cover, total_gain, total_cover)"
+                )))
+                .py()
+            }
+        };
+        Ok(self.model.importance(k))
+    }
+
+    #[getter]
+    fn best_iteration(&self) -> Option<usize> {
+        self.model.best_iteration()
+    }
+    #[getter]
+    fn best_score(&self) -> Option<f64> {
+        self.model.best_score()
+    }
+    #[getter]
+    fn rounds(&self) -> usize {
+        self.model.rounds()
+    }
+    #[getter]
+    fn feature_names(&self) -> Vec<String> {
+        self.model.feature_names().to_vec()
+    }
+    #[getter]
+    fn objective(&self) -> &'static str {
+        self.model.objective().name()
+    }
+    #[getter]
+    fn eval_history(&self) -> Vec<f64> {
+        self.model.eval_history().to_vec()
+    }
+    #[getter]
+    fn base_score(&self) -> Vec<f32> {
+        self.model.base_score().to_vec()
+    }
+}
