@@ -131,7 +131,9 @@ fn run() -> Result<()> {
         let df = read(&input)?;
         let names: Vec<&str> = model.feature_names().iter().map(String::as_str).collect();
         let x = Features::from_batch(&df.to_record_batch()?, &names)?;
+        let t = Instant::now();
         let p = model.predict(&x, PredictOptions::default(), device)?;
+        eprintln!("predicted {} rows on {device} in {:.2?}", x.rows(), t.elapsed());
         let mut text = (0..p.ncols()).map(|c| format!("p{c}")).collect::<Vec<_>>().join(",") + "\n";
         for row in p.rows() {
             text += &row.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",");

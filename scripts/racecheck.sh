@@ -53,6 +53,9 @@ CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out
 # The race-prone kernels of the relational ops: radix sort scatter, group folds, join searches.
 CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out/launches-tsan" \
   cargo test -q --test sort --test groupby --test join --test unique --test concat -- sim
+# GBDT: gradients, quantisation and histogram kernels (shared-memory atomics), partitions, predict.
+CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out/launches-tsan" \
+  cargo test -q --test gbdt -- model_bits predictions_are gpu_trace trains_from_a_frame
 
 echo
 echo "==> race check summary (seed $seed)"

@@ -141,14 +141,26 @@ impl Model {
     fn margins_cpu(&self, x: &Features, t0: usize, t1: usize) -> Vec<f32> {
         let k = self.objective.groups();
         let mut out = self.base_margins().repeat(x.rows);
-        const BLOCK: usize = 256;
+        let forest = Forest::new(&self.trees[t0..t1], &self.tree_group[t0..t1]);
+        // A block of rows stays in cache while every tree walks it.
+        const BLOCK: usize = 128;
+        let cols = x.cols;
         out.par_chunks_mut(BLOCK * k).enumerate().for_each(|(b, out)| {
-            let first = b * BLOCK;
-            for t in t0..t1 {
-                let (tree, g) = (&self.trees[t], self.tree_group[t]);
-                for (i, o) in out.chunks_mut(k).enumerate() {
-                    let r = first + i;
-                    o[g] += tree.predict_row(&x.values[r * x.cols..(r + 1) * x.cols]);
+            let rows = &x.values[b * BLOCK * cols..][..out.len() / k * cols];
+            for (t, &root) in forest.roots.iter().enumerate() {
+                let g = forest.groups[t];
+                // Four rows walk together, so their loads overlap.
+                let mut o4 = out.chunks_exact_mut(4 * k);
+                let mut r4 = rows.chunks_exact(4 * cols);
+                for (o, r) in (&mut o4).zip(&mut r4) {
+                    let (a, b) = r.split_at(2 * cols);
+                    let v = forest.leaf4(root, [&a[..cols], &a[cols..], &b[..cols], &b[cols..]]);
+                    for (i, v) in v.into_iter().enumerate() {
+                        o[i * k + g] += v;
+                    }
+                }
+                for (o, row) in o4.into_remainder().chunks_mut(k).zip(r4.remainder().chunks(cols)) {
+                    o[g] += forest.leaf(root, row);
                 }
             }
         });
@@ -184,6 +196,77 @@ impl Model {
                 (self.feature_names[f].clone(), v)
             })
             .collect()
+    }
+}
+
+/// One node of a flattened forest: 16 bytes, children as absolute indices.
+#[derive(Clone, Copy)]
+struct FlatNode {
+    /// Threshold, or the leaf value.
+    cond: f32,
+    /// Feature, with the default-left flag in the top bit.
+    feature: u32,
+    /// Left child (absolute), -1 for a leaf.
+    left: i32,
+    right: i32,
+}
+
+/// Trees in one node array, for prediction (cache-friendly walks, no per-tree vectors).
+struct Forest {
+    nodes: Vec<FlatNode>,
+    roots: Vec<usize>,
+    groups: Vec<usize>,
+}
+
+impl Forest {
+    fn new(trees: &[Tree], groups: &[usize]) -> Forest {
+        let mut nodes = Vec::with_capacity(trees.iter().map(Tree::len).sum());
+        let mut roots = Vec::with_capacity(trees.len());
+        for t in trees {
+            let base = nodes.len() as i32;
+            roots.push(nodes.len());
+            for n in 0..t.len() {
+                let leaf = t.is_leaf(n);
+                nodes.push(FlatNode {
+                    cond: t.cond[n],
+                    feature: t.feature[n] | ((t.default_left[n] as u32) << 31),
+                    left: if leaf { -1 } else { base + t.left[n] },
+                    right: if leaf { -1 } else { base + t.right[n] },
+                });
+            }
+        }
+        Forest { nodes, roots, groups: groups.to_vec() }
+    }
+
+    /// [`Forest::leaf`] for four rows at once.
+    #[inline]
+    fn leaf4(&self, root: usize, rows: [&[f32]; 4]) -> [f32; 4] {
+        let mut nodes = [self.nodes[root]; 4];
+        while nodes.iter().any(|n| n.left >= 0) {
+            for (node, row) in nodes.iter_mut().zip(rows) {
+                if node.left >= 0 {
+                    let v = row[(node.feature & 0x7fff_ffff) as usize];
+                    let go_left = (v < node.cond) | (v.is_nan() & (node.feature >> 31 != 0));
+                    let mask = -(go_left as i32);
+                    *node = self.nodes[((node.left & mask) | (node.right & !mask)) as usize];
+                }
+            }
+        }
+        nodes.map(|n| n.cond)
+    }
+
+    /// The leaf value for `row` of the tree rooted at `root` (as [`Tree::predict_row`]).
+    #[inline]
+    fn leaf(&self, root: usize, row: &[f32]) -> f32 {
+        let mut node = self.nodes[root];
+        while node.left >= 0 {
+            let v = row[(node.feature & 0x7fff_ffff) as usize];
+            // Branch-free: `v < cond` is false for NaN, which then follows the default flag.
+            let go_left = (v < node.cond) | (v.is_nan() & (node.feature >> 31 != 0));
+            let mask = -(go_left as i32);
+            node = self.nodes[((node.left & mask) | (node.right & !mask)) as usize];
+        }
+        node.cond
     }
 }
 
