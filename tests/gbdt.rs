@@ -315,3 +315,31 @@ fn gpu_trace_per_tree_is_two_launches_and_one_read_back_per_level() {
     let hist = t.kernels.iter().filter(|k| k.kernel.ends_with("gbdt_histogram")).count();
     assert_eq!(hist, depth, "root + one per level below it");
 }
+
+/// Models trained by xgboost 2.1.4 (`tests/data/xgboost2/*.model.json`, with the inputs and the
+/// margins xgboost predicted for them) predict the same margin bits in ember. xgboost 3.x's
+/// models are checked live in `python/tests/test_gbdt.py`.
+#[test]
+fn xgboost_2_models_predict_the_same_margin_bits() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/xgboost2");
+    for kind in ["reg", "bin", "multi"] {
+        let model = Model::from_xgboost_json(&std::fs::read_to_string(dir.join(format!("{kind}.model.json"))).unwrap())
+            .unwrap();
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{kind}.expected.json"))).unwrap()).unwrap();
+        assert!(expected["xgboost"].as_str().unwrap().starts_with("2."));
+        let rows = expected["x"].as_array().unwrap();
+        let x: Vec<f32> = rows
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().map_or(f32::NAN, |f| f as f32)))
+            .collect();
+        let x = Features::from_row_major(x, rows.len(), model.num_features()).unwrap();
+        let want: Vec<f32> =
+            expected["margins"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        for d in [Device::Cpu, Device::Sim] {
+            let got = model.predict(&x, PredictOptions { margin: true, ..Default::default() }, d).unwrap();
+            let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same && got.len() == want.len(), "{kind} on {d}");
+        }
+    }
+}
