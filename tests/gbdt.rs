@@ -265,7 +265,7 @@ fn bad_input_is_a_clear_error() {
     assert!(e.to_string().contains("not a class"), "{e}");
     let e = train(&ds, None, &Params::new(Objective::Logistic).max_depth(40), Device::Cpu).unwrap_err();
     assert!(e.to_string().contains("max_depth"), "{e}");
-    let mut p = Params::new(Objective::Logistic);
+    let mut p = Params::new(Objective::SquaredError);
     p.early_stopping_rounds = Some(3);
     assert!(train(&ds, None, &p, Device::Cpu).unwrap_err().to_string().contains("eval set"));
     let model = train(&ds, None, &Params::new(Objective::SquaredError).rounds(1), Device::Cpu).unwrap();
@@ -342,4 +342,12 @@ fn xgboost_2_models_predict_the_same_margin_bits() {
             assert!(same && got.len() == want.len(), "{kind} on {d}");
         }
     }
+}
+
+#[test]
+fn logistic_labels_must_be_probabilities() {
+    let x = Features::from_row_major(vec![1.0, 2.0], 2, 1).unwrap();
+    let ds = Dataset::new(x, vec![0.0, 2.0]).unwrap();
+    let e = train(&ds, None, &Params::new(Objective::Logistic), Device::Cpu).unwrap_err();
+    assert!(e.to_string().contains("labels in [0, 1]"), "{e}");
 }

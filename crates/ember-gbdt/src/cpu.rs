@@ -6,6 +6,7 @@ use crate::objective::{gradient, sample_threshold, sampled, Quantiser};
 use crate::params::{Objective, Params};
 use ember_core::Result;
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// Rows per task when a histogram is built in parallel.
 const CHUNK: usize = 16 * 1024;
@@ -27,6 +28,8 @@ pub(crate) struct CpuBackend<'a> {
     rows: Vec<u32>,
     /// Partition workspace, as long as `rows`.
     scratch: Vec<u32>,
+    /// Per-thread histograms of large nodes, reused (no allocation per node after the first).
+    scratch_hists: Mutex<Vec<Vec<i64>>>,
     /// Row range of each heap node of the current tree.
     ranges: Vec<(u32, u32)>,
     seed: u64,
@@ -66,6 +69,7 @@ impl<'a> CpuBackend<'a> {
             gh: vec![[0, 0]; n],
             rows: (0..n as u32).collect(),
             scratch: vec![0; n],
+            scratch_hists: Mutex::new(Vec::new()),
             ranges: vec![(0, 0); (1usize << (params.max_depth + 1)) - 1],
             seed: params.seed,
             threshold: sample_threshold(params.subsample),
@@ -108,7 +112,11 @@ impl<'a> CpuBackend<'a> {
             return;
         }
         let per = rows.len().div_ceil(parts);
-        let mut partial: Vec<Vec<i64>> = (1..parts).map(|_| vec![0i64; out.len()]).collect();
+        let mut partial: Vec<Vec<i64>> = {
+            let mut pool = self.scratch_hists.lock().expect("no panics while held");
+            (1..parts).map(|_| pool.pop().unwrap_or_else(|| vec![0i64; out.len()])).collect()
+        };
+        partial.iter_mut().for_each(|p| p.fill(0));
         let (first, rest) = rows.split_at(per);
         rayon::join(
             || self.accumulate(first, out),
@@ -119,6 +127,7 @@ impl<'a> CpuBackend<'a> {
         for p in &partial {
             out.iter_mut().zip(p).for_each(|(o, v)| *o += v);
         }
+        self.scratch_hists.lock().expect("no panics while held").extend(partial);
     }
 }
 

@@ -335,6 +335,16 @@ pub fn train_in(
             }
         }
     }
+    if params.objective == Objective::Logistic {
+        for ds in std::iter::once(train).chain(eval) {
+            if let Some(i) = ds.y.iter().position(|y| !(0.0..=1.0).contains(y)) {
+                return Err(Error::InvalidArgument(format!(
+                    "label {} of row {i}: binary:logistic needs labels in [0, 1]",
+                    ds.y[i]
+                )));
+            }
+        }
+    }
     if params.early_stopping_rounds.is_some() && eval.is_none() {
         return Err(Error::InvalidArgument("early_stopping_rounds needs an eval set".into()));
     }
