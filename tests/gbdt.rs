@@ -306,12 +306,13 @@ fn gpu_trace_per_tree_is_two_launches_and_one_read_back_per_level() {
     let model = train_in(&ds, None, &p, Device::Sim, Some(&ctx)).unwrap();
     let t = ctx.trace();
     eprintln!("one depth-{depth} tree on Sim: {t}");
-    // gradients + quantise + (histogram + partition) per level + leaves; read-backs: the
-    // gradient maxima, the root totals, one histogram download per level.
+    // gradients + quantise + (histogram + partition) per level + leaves; read-backs: the root
+    // totals and one histogram download per level (logistic's gradient bounds are known, so its
+    // maxima are not read back).
     let tree = &model.trees()[0];
     assert!(tree.len() > 2 * depth, "the tree grew to depth {depth}: {} nodes", tree.len());
     assert!(t.launches <= 2 * depth as u64 + 3, "{t}");
-    assert!(t.syncs <= depth as u64 + 2, "{t}");
+    assert!(t.syncs <= depth as u64 + 1, "{t}");
     let hist = t.kernels.iter().filter(|k| k.kernel.ends_with("gbdt_histogram")).count();
     assert_eq!(hist, depth, "root + one per level below it");
 }

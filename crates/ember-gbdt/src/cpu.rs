@@ -76,6 +76,13 @@ impl<'a> CpuBackend<'a> {
         }
     }
 
+    /// Every row back in the root, in row order, so the root's histogram streams through memory
+    /// and each node's rows stay ascending (the partition is stable).
+    fn reset_rows(&mut self) {
+        self.rows.par_iter_mut().enumerate().for_each(|(i, r)| *r = i as u32);
+        self.ranges[0] = (0, self.rows.len() as u32);
+    }
+
     /// Adds the rows' pairs into `hist` (viewed as `features * SLOTS` cells of (g, h)).
     fn accumulate(&self, rows: &[u32], hist: &mut [i64]) {
         let f = self.features;
@@ -129,6 +136,38 @@ impl<'a> CpuBackend<'a> {
         }
         self.scratch_hists.lock().expect("no panics while held").extend(partial);
     }
+}
+
+/// Quantises each row's pair from `pair(row)` into `gh` (zeros outside tree `tree`'s sample),
+/// in parallel; returns the totals.
+fn quantise_rows(
+    gh: &mut [[i64; 2]],
+    seed: u64,
+    tree: u64,
+    threshold: u64,
+    qg: Quantiser,
+    qh: Quantiser,
+    pair: impl Fn(usize) -> (f64, f64) + Sync,
+) -> (i64, i64) {
+    let all = threshold >= 1u64 << 53;
+    gh.par_chunks_mut(4096)
+        .enumerate()
+        .map(|(c, out)| {
+            let (mut tg, mut th) = (0i64, 0i64);
+            for (i, o) in out.iter_mut().enumerate() {
+                let row = c * 4096 + i;
+                *o = if all || sampled(seed, tree, row as u64, threshold) {
+                    let (g, h) = pair(row);
+                    [qg.quantise(g), qh.quantise(h)]
+                } else {
+                    [0, 0]
+                };
+                tg += o[0];
+                th += o[1];
+            }
+            (tg, th)
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 
 /// Rows ahead whose data `accumulate` prefetches: a node's rows are ascending but sparse, so
@@ -197,32 +236,21 @@ impl Backend for CpuBackend<'_> {
     }
 
     fn quantise(&mut self, k: usize, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {
-        let groups = self.groups;
-        let (g, h, seed, threshold) = (&self.g, &self.h, self.seed, self.threshold);
-        let all = threshold >= 1u64 << 53;
-        let totals = self
-            .gh
-            .par_chunks_mut(4096)
-            .enumerate()
-            .map(|(c, out)| {
-                let (mut tg, mut th) = (0i64, 0i64);
-                for (i, o) in out.iter_mut().enumerate() {
-                    let row = c * 4096 + i;
-                    *o = if all || sampled(seed, tree, row as u64, threshold) {
-                        [qg.quantise(g[row * groups + k]), qh.quantise(h[row * groups + k])]
-                    } else {
-                        [0, 0]
-                    };
-                    tg += o[0];
-                    th += o[1];
-                }
-                (tg, th)
-            })
-            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-        // Every row back in the root, in row order, so the root's histogram streams through memory
-        // and each node's rows stay ascending (the partition is stable).
-        self.rows.par_iter_mut().enumerate().for_each(|(i, r)| *r = i as u32);
-        self.ranges[0] = (0, self.rows.len() as u32);
+        let (g, h, groups) = (&self.g, &self.h, self.groups);
+        let totals = quantise_rows(&mut self.gh, self.seed, tree, self.threshold, qg, qh, |row| {
+            (g[row * groups + k], h[row * groups + k])
+        });
+        self.reset_rows();
+        Ok(totals)
+    }
+
+    fn fused_gradients(&mut self, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {
+        debug_assert_eq!(self.groups, 1);
+        let (obj, y, w, m) = (self.obj, self.y, self.w, &self.margins);
+        let totals = quantise_rows(&mut self.gh, self.seed, tree, self.threshold, qg, qh, |row| {
+            gradient(obj, &m[row..row + 1], y[row], w.map_or(1.0, |w| w[row]), 0)
+        });
+        self.reset_rows();
         Ok(totals)
     }
 

@@ -7,8 +7,9 @@
 //! their maxima per round; quantisation (one launch, the root's totals read back); then per level
 //! one histogram launch and its download, one upload of the level's splits and one partition
 //! launch; one upload of the leaf values and one launch adding them to the margins. So a depth-d
-//! tree costs `2d + 3` launches and `d + 2` synchronisations (the maxima, the totals and one
-//! histogram read-back per level; `tests/gbdt.rs` checks it).
+//! tree costs `2d + 3` launches and `d + 1` synchronisations (the totals and one histogram
+//! read-back per level; `tests/gbdt.rs` checks it), plus the maxima's read-back per round for
+//! objectives without a-priori gradient bounds (regression, softprob).
 //! Evaluating splits on the device would remove those; it is the next step (see the issue).
 use crate::grow::{Backend, Hist, SplitRow, SLOTS};
 use crate::model::Model;
@@ -97,14 +98,9 @@ impl GpuBackend {
     fn rows_cfg(&self) -> LaunchConfig {
         LaunchConfig::for_elems(self.n, BLOCK)
     }
-}
 
-impl Backend for GpuBackend {
-    fn rows(&self) -> usize {
-        self.n
-    }
-
-    fn gradients(&mut self) -> Result<Vec<(f64, f64)>> {
+    /// Launches the gradient kernel; returns the (device) buffer of per-group maxima.
+    fn launch_gradients(&self) -> Result<DeviceBuffer> {
         let maxima = self.ctx.alloc_zeroed(self.groups * 16)?;
         self.ctx.launch(
             k("gbdt_gradients"),
@@ -121,8 +117,25 @@ impl Backend for GpuBackend {
                 (&maxima).into(),
             ],
         )?;
+        Ok(maxima)
+    }
+}
+
+impl Backend for GpuBackend {
+    fn rows(&self) -> usize {
+        self.n
+    }
+
+    fn gradients(&mut self) -> Result<Vec<(f64, f64)>> {
+        let maxima = self.launch_gradients()?;
         let m: Vec<u64> = self.ctx.download(&maxima, self.groups * 2)?;
         Ok(m.chunks(2).map(|p| (f64::from_bits(p[0]), f64::from_bits(p[1]))).collect())
+    }
+
+    fn fused_gradients(&mut self, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {
+        // The scales are known: the maxima are not read back (one synchronisation fewer).
+        self.launch_gradients()?;
+        self.quantise(0, qg, qh, tree)
     }
 
     fn quantise(&mut self, group: usize, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {

@@ -51,6 +51,13 @@ pub(crate) trait Backend {
     /// Quantises group `k`'s pairs for tree `tree` (rows outside its sample get zeros) and puts
     /// every row in the root; returns the (gradient, hessian) totals.
     fn quantise(&mut self, k: usize, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)>;
+    /// For one output group: the gradient pairs at the current margins quantised directly (no
+    /// maxima pass), when the scales come from the objective's bounds; as
+    /// [`Backend::gradients`] then [`Backend::quantise`], in one pass where the backend can.
+    fn fused_gradients(&mut self, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {
+        self.gradients()?;
+        self.quantise(0, qg, qh, tree)
+    }
     /// The histograms of `nodes` into `out` (one per node, each `features * SLOTS * 2` long).
     fn histograms(&mut self, nodes: &[u32], out: &mut [Hist]) -> Result<()>;
     /// Moves the rows of each split node to its children.

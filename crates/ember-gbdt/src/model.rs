@@ -4,7 +4,7 @@ use crate::cuts::Cuts;
 use crate::data::{Dataset, Features};
 use crate::grow::{grow, Backend, Evaluator, HistPool};
 use crate::metric::evaluate;
-use crate::objective::{base_margin, default_base_score, mix, transform, Quantiser};
+use crate::objective::{base_margin, default_base_score, gradient_bounds, mix, transform, Quantiser};
 use crate::params::{Metric, Objective, Params};
 use crate::tree::Tree;
 use ember_core::{Device, Error, Result};
@@ -351,6 +351,7 @@ pub fn train_in(
     if n > u32::MAX as usize {
         return Err(Error::InvalidArgument(format!("{n} rows: at most 2^32 - 1")));
     }
+    let max_weight = train.w.as_deref().map_or(1.0, |w| w.iter().fold(0.0f32, |m, v| m.max(*v)) as f64);
     let cuts = Cuts::compute(&train.x, params.value_bins());
     let bins = cuts.bin_matrix(&train.x);
     let base_score = params
@@ -371,7 +372,7 @@ pub fn train_in(
     match device.gpu()? {
         None => {
             let mut b = CpuBackend::new(&bins, f, &train.y, train.w.as_deref(), params, base);
-            boost(&mut b, &cuts, params, eval, &mut model)?;
+            boost(&mut b, &cuts, params, eval, max_weight, &mut model)?;
         }
         Some(gpu) => {
             let ctx = match ctx {
@@ -380,13 +381,20 @@ pub fn train_in(
                 None => ExecContext::new(gpu),
             };
             let mut b = crate::gpu::GpuBackend::new(ctx, &bins, f, &train.y, train.w.as_deref(), params, base)?;
-            boost(&mut b, &cuts, params, eval, &mut model)?;
+            boost(&mut b, &cuts, params, eval, max_weight, &mut model)?;
         }
     }
     Ok(model)
 }
 
-fn boost<B: Backend>(b: &mut B, cuts: &Cuts, params: &Params, eval: Option<&Dataset>, model: &mut Model) -> Result<()> {
+fn boost<B: Backend>(
+    b: &mut B,
+    cuts: &Cuts,
+    params: &Params,
+    eval: Option<&Dataset>,
+    max_weight: f64,
+    model: &mut Model,
+) -> Result<()> {
     let k = params.objective.groups();
     let n = eval.map_or(0, |e| e.rows());
     let metric: Metric = params.eval_metric.unwrap_or(params.objective.default_metric());
@@ -394,12 +402,19 @@ fn boost<B: Backend>(b: &mut B, cuts: &Cuts, params: &Params, eval: Option<&Data
     let mut pool = HistPool::new(cuts.features());
     let mut best: Option<(usize, f64)> = None;
     let rows = b.rows();
+    let bounds = gradient_bounds(params.objective, max_weight);
     for round in 0..params.rounds {
-        let maxima = b.gradients()?;
+        let maxima = match bounds {
+            Some(bound) if k == 1 => vec![bound],
+            _ => b.gradients()?,
+        };
         for (group, (gmax, hmax)) in maxima.into_iter().enumerate() {
             let tree_index = (round * k + group) as u64;
             let (qg, qh) = (Quantiser::new(gmax, rows), Quantiser::new(hmax, rows));
-            let totals = b.quantise(group, qg, qh, tree_index)?;
+            let totals = match bounds {
+                Some(_) if k == 1 => b.fused_gradients(qg, qh, tree_index)?,
+                _ => b.quantise(group, qg, qh, tree_index)?,
+            };
             let features = tree_features(params, cuts.features(), tree_index);
             let ev = Evaluator { params, cuts, qg, qh, features: &features };
             let (tree, leaves) = grow(b, &ev, &mut pool, totals)?;

@@ -25,6 +25,16 @@ pub(crate) fn gradient(obj: Objective, margins: &[f32], label: f32, weight: f32,
     }
 }
 
+/// Bounds on |g| and h known before a round, for objectives that have them: logistic
+/// `|p - y| <= 1` (labels in [0, 1]) and `p (1 - p) <= 1/4`, times the largest weight. With them
+/// the quantisation scale needs no maxima pass, so gradients are computed and quantised in one.
+pub(crate) fn gradient_bounds(obj: Objective, max_weight: f64) -> Option<(f64, f64)> {
+    match obj {
+        Objective::Logistic => Some((max_weight, 0.25 * max_weight)),
+        _ => None,
+    }
+}
+
 #[inline]
 fn hess_floor(h: f64) -> f64 {
     if h < 1e-16 {
