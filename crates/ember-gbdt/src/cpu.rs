@@ -369,7 +369,44 @@ impl Backend for CpuBackend<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cuts::MISSING;
+    use crate::cuts::{Cuts, MISSING};
+    use crate::data::Features;
+
+    /// The sibling histogram by subtraction equals the one built from its rows, bit for bit.
+    #[test]
+    fn sibling_by_subtraction_is_exact() {
+        let (n, f) = (5000, 3);
+        let x: Vec<f32> =
+            (0..n * f).map(|i| if i % 11 == 0 { f32::NAN } else { ((i * 7919) % 1000) as f32 / 7.0 }).collect();
+        let y: Vec<f32> = (0..n).map(|i| ((i * 31) % 17) as f32 / 3.0).collect();
+        let x = Features::from_row_major(x, n, f).unwrap();
+        let cuts = Cuts::compute(&x, 64);
+        let bins = cuts.bin_matrix(&x);
+        let params = Params::new(Objective::SquaredError).max_depth(3);
+        let mut b = CpuBackend::new(&bins, f, &y, None, &params, 0.5);
+        let m = b.gradients().unwrap();
+        let (qg, qh) = (Quantiser::new(m[0].0, n), Quantiser::new(m[0].1, n));
+        b.quantise(0, qg, qh, 0).unwrap();
+        let len = f * SLOTS * 2;
+        let mut parent = vec![vec![0i64; len]];
+        b.histograms(&[0], &mut parent).unwrap();
+        b.partition(&[SplitRow { node: 0, feature: 1, bin: 20, default_left: true }]).unwrap();
+        let mut children = vec![vec![0i64; len], vec![0i64; len]];
+        b.histograms(&[1, 2], &mut children).unwrap();
+        let by_subtraction: Vec<i64> = parent[0].iter().zip(&children[0]).map(|(p, c)| p - c).collect();
+        assert_eq!(by_subtraction, children[1]);
+        assert!(children[0].iter().any(|v| *v != 0) && children[1].iter().any(|v| *v != 0));
+        // Rows went where the split says (missing left).
+        let (l, r) = (b.ranges[1], b.ranges[2]);
+        for &row in &b.rows[l.0 as usize..l.1 as usize] {
+            let bin = bins[row as usize * f + 1];
+            assert!(bin == MISSING || bin <= 20);
+        }
+        for &row in &b.rows[r.0 as usize..r.1 as usize] {
+            let bin = bins[row as usize * f + 1];
+            assert!(bin != MISSING && bin > 20);
+        }
+    }
 
     #[test]
     fn missing_code_is_the_last_slot() {
