@@ -352,3 +352,62 @@ fn logistic_labels_must_be_probabilities() {
     let e = train(&ds, None, &Params::new(Objective::Logistic), Device::Cpu).unwrap_err();
     assert!(e.to_string().contains("labels in [0, 1]"), "{e}");
 }
+
+/// Mutated model files (numbers changed, arrays cut, keys dropped) load or fail with an error,
+/// never a panic; a mutated model that loads predicts without panicking.
+#[test]
+fn mutated_model_files_never_panic() {
+    let ds = synthetic(400, 4, Objective::Softprob(3), 8);
+    let text = train(&ds, None, &small_params(Objective::Softprob(3)), Device::Cpu).unwrap().to_xgboost_json();
+    let x = synthetic(50, 4, Objective::Softprob(3), 9);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut rand = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let bytes = text.as_bytes();
+    let digits: Vec<usize> = (0..bytes.len()).filter(|i| bytes[*i].is_ascii_digit()).collect();
+    let (mut loaded, mut refused) = (0, 0);
+    for _ in 0..400 {
+        let mut m = bytes.to_vec();
+        for _ in 0..1 + rand(3) {
+            match rand(4) {
+                0 => {
+                    let i = digits[rand(digits.len())];
+                    m[i] = b"0123456789"[rand(10)];
+                }
+                1 => {
+                    let i = digits[rand(digits.len())];
+                    m.splice(i..i, b"-".iter().copied());
+                }
+                2 => {
+                    let i = digits[rand(digits.len())];
+                    m.splice(i..i, b"99999999999".iter().copied());
+                }
+                _ => {
+                    // Drop one array element: "a,b" -> "a".
+                    let commas: Vec<usize> = (0..m.len()).filter(|i| m[*i] == b',').collect();
+                    let c = commas[rand(commas.len())];
+                    let end = (c + 1..m.len()).find(|i| m[*i] == b',' || m[*i] == b']').unwrap_or(c + 1);
+                    if m[end] == b']' {
+                        m.drain(c..end);
+                    }
+                }
+            }
+        }
+        let Ok(s) = String::from_utf8(m) else { continue };
+        match Model::from_xgboost_json(&s) {
+            Ok(model) => {
+                loaded += 1;
+                let _ = model.predict(x.features(), PredictOptions::default(), Device::Cpu);
+                let _ = model.importance(Importance::Gain);
+                let _ = model.to_xgboost_json();
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    eprintln!("mutated models: {loaded} loaded, {refused} refused");
+    assert!(loaded > 30 && refused > 30, "loaded {loaded}, refused {refused}");
+}

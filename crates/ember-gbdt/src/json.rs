@@ -107,6 +107,11 @@ impl Model {
         let learner = get(&doc, "learner")?;
         let params = get(learner, "learner_model_param")?;
         let num_features = str_usize(get(params, "num_feature")?, "num_feature")?;
+        if num_features > MAX_FEATURES {
+            return Err(bad(format!(
+                "num_feature {num_features} (ember reads models of at most {MAX_FEATURES} features)"
+            )));
+        }
         let num_class = str_usize(get(params, "num_class")?, "num_class")?;
         if let Some(t) = params.get("num_target") {
             if str_usize(t, "num_target")? > 1 {
@@ -178,6 +183,9 @@ impl Model {
         })
     }
 }
+
+/// The widest model ember imports (names are kept per feature).
+const MAX_FEATURES: usize = 1 << 26;
 
 fn bad(m: String) -> Error {
     Error::InvalidArgument(format!("xgboost model: {m}"))
