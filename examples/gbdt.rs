@@ -7,6 +7,10 @@
 //!     [--device cpu|sim|cuda|cuda:N] --model-out model.json [--predict FILE --out preds.csv]
 //! ```
 //!
+//! `--synthetic ROWS` (instead of `--train` / `--label`) trains on a seeded synthetic binary set
+//! of 28 features with 5% missing values, 80% train / 20% validation (the benchmark set of
+//! `docs/perf.md`, generated in Rust so a machine without Python can run it).
+//!
 //! Files are Parquet or CSV (by extension). Every column but the label is a feature (numeric or
 //! boolean; nulls are missing values). With `--valid` it prints the eval metric per round. The
 //! model loads in xgboost (`xgboost.Booster(model_file="model.json")`).
@@ -16,8 +20,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 struct Args {
-    train: String,
+    train: Option<String>,
     label: String,
+    synthetic: Option<usize>,
     valid: Option<String>,
     params: Params,
     device: Option<Device>,
@@ -28,6 +33,7 @@ struct Args {
 fn parse_args() -> Result<Args> {
     let bad = |m: String| Error::InvalidArgument(m);
     let (mut train, mut label, mut valid, mut model_out, mut predict, mut out) = (None, None, None, None, None, None);
+    let mut synthetic = None;
     let (mut objective, mut num_class) = ("binary:logistic".to_string(), None);
     let mut device = None;
     let mut set: Vec<(String, String)> = Vec::new();
@@ -36,6 +42,7 @@ fn parse_args() -> Result<Args> {
         let mut value = || args.next().ok_or_else(|| bad(format!("{a} needs a value")));
         match a.as_str() {
             "--train" => train = Some(value()?),
+            "--synthetic" => synthetic = Some(value()?.parse().map_err(|_| bad("--synthetic ROWS".into()))?),
             "--label" => label = Some(value()?),
             "--valid" => valid = Some(value()?),
             "--objective" => objective = value()?,
@@ -81,8 +88,9 @@ fn parse_args() -> Result<Args> {
         _ => return Err(bad("--predict and --out go together".into())),
     };
     Ok(Args {
-        train: need(train, "--train")?,
-        label: need(label, "--label")?,
+        label: if synthetic.is_some() { label.unwrap_or_default() } else { need(label, "--label")? },
+        train: if synthetic.is_some() { train } else { Some(need(train, "--train")?) },
+        synthetic,
         valid,
         params,
         device,
@@ -98,6 +106,33 @@ fn read(path: &str) -> Result<DataFrame> {
     }
 }
 
+/// The seeded synthetic binary set (a logistic function of the first 12 features, 5% missing).
+fn synthetic(rows: usize) -> Result<(Dataset, Dataset)> {
+    let mut s = 42u64;
+    let mut next = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 / (1u64 << 53) as f64) as f32
+    };
+    let (cols, n_train) = (28, rows * 4 / 5);
+    let mut x = Vec::with_capacity(rows * cols);
+    let mut y = Vec::with_capacity(rows);
+    for _ in 0..rows {
+        let r: Vec<f32> = (0..cols).map(|_| (next() + next() + next() - 1.5) * 2.0).collect();
+        let logit = 1.5 * r[0] - r[1] + 0.8 * r[2] * r[3] + (2.0 * r[4]).sin() + if r[5] > 0.3 { 0.5 } else { 0.0 }
+            - 0.7 * r[6].abs()
+            + 0.3 * r[7..12].iter().sum::<f32>();
+        let u = next().clamp(1e-6, 1.0 - 1e-6);
+        y.push((logit + 0.5 * (u / (1.0 - u)).ln() > 0.0) as u8 as f32);
+        x.extend(r.into_iter().map(|v| if next() < 0.05 { f32::NAN } else { v }));
+    }
+    let vx = x.split_off(n_train * cols);
+    let vy = y.split_off(n_train);
+    Ok((
+        Dataset::new(Features::from_row_major(x, n_train, cols)?, y)?,
+        Dataset::new(Features::from_row_major(vx, rows - n_train, cols)?, vy)?,
+    ))
+}
+
 fn run() -> Result<()> {
     let a = parse_args()?;
     let device = match a.device {
@@ -105,8 +140,17 @@ fn run() -> Result<()> {
         None => Device::detect()?.0,
     };
     let t = Instant::now();
-    let train_set = Dataset::from_frame(&read(&a.train)?, &a.label, None)?;
-    let valid = a.valid.as_deref().map(|v| Dataset::from_frame(&read(v)?, &a.label, None)).transpose()?;
+    let (train_set, valid) = match (a.synthetic, &a.train) {
+        (Some(rows), _) => {
+            let (t, v) = synthetic(rows)?;
+            (t, Some(v))
+        }
+        (None, Some(path)) => (
+            Dataset::from_frame(&read(path)?, &a.label, None)?,
+            a.valid.as_deref().map(|v| Dataset::from_frame(&read(v)?, &a.label, None)).transpose()?,
+        ),
+        (None, None) => unreachable!("parse_args requires one"),
+    };
     eprintln!(
         "read {} training rows x {} features in {:.2?}",
         train_set.rows(),

@@ -31,15 +31,15 @@ for line in sys.stdin:
 ' | while read -r exe; do
         cp "$exe" "$bundle/tests/"
     done
-    cargo build --release --example quickstart -p ember
+    cargo build --release --example quickstart --example gbdt -p ember
     cargo build --release -p ember-bench --bin ember-bench
-    cp target/release/examples/quickstart target/release/ember-bench "$bundle/"
-    strip "$bundle"/tests/* "$bundle"/quickstart "$bundle"/ember-bench
+    cp target/release/examples/quickstart target/release/examples/gbdt target/release/ember-bench "$bundle/"
+    strip "$bundle"/tests/* "$bundle"/quickstart "$bundle"/gbdt "$bundle"/ember-bench
     local n
     n="$(ls "$bundle/tests" | wc -l)"
     # The device tool carries at most 64 MiB: the binaries go compressed.
-    tar -C "$bundle" -cf - tests quickstart ember-bench | xz -T0 -6 >"$bundle/bundle.tar.xz"
-    rm -rf "$bundle/tests" "$bundle/quickstart" "$bundle/ember-bench"
+    tar -C "$bundle" -cf - tests quickstart gbdt ember-bench | xz -T0 -6 >"$bundle/bundle.tar.xz"
+    rm -rf "$bundle/tests" "$bundle/quickstart" "$bundle/gbdt" "$bundle/ember-bench"
     du -sh "$bundle/bundle.tar.xz"
     echo "built $n test binaries into $bundle/bundle.tar.xz (carry it: run(carry=[\"$bundle\"]))"
 }
@@ -95,6 +95,12 @@ run() {
         summary+=("SKIPPED compute-sanitizer (not on PATH)")
     fi
     step "quickstart sf1 cuda" env EMBER_TRACE=1 "$bundle/quickstart" --sf 1 --device cuda
+    # GBDT: 1M x 28 synthetic, 200 rounds; the CUDA model must be the CPU's, byte for byte.
+    step "gbdt 1M cuda" "$bundle/gbdt" --synthetic 1000000 --rounds 200 --eta 0.1 --metric auc --device cuda \
+        --model-out "$out/gbdt-cuda.json"
+    step "gbdt 1M cpu" "$bundle/gbdt" --synthetic 1000000 --rounds 200 --eta 0.1 --metric auc --device cpu \
+        --model-out "$out/gbdt-cpu.json"
+    step "gbdt cuda model == cpu model" cmp "$out/gbdt-cuda.json" "$out/gbdt-cpu.json"
     step "ember-bench sf1 cuda" "$bundle/ember-bench" --sf 1 --device cuda --reps 9
     step "ember-bench sf1 cpu" "$bundle/ember-bench" --sf 1 --device cpu --reps 9
     {

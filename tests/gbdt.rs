@@ -411,3 +411,19 @@ fn mutated_model_files_never_panic() {
     eprintln!("mutated models: {loaded} loaded, {refused} refused");
     assert!(loaded > 30 && refused > 30, "loaded {loaded}, refused {refused}");
 }
+
+// One test per device (so the prepared GPU run's compute-sanitizer passes pick up the GBDT
+// kernels: they run the tests named `cuda`).
+test_device!(trains_and_predicts_the_cpu_model_bits, |d: Device| {
+    for obj in [Objective::Logistic, Objective::Softprob(3)] {
+        let ds = synthetic(2000, 5, obj, 13);
+        let p = small_params(obj);
+        let cpu = train(&ds, None, &p, Device::Cpu).unwrap();
+        let dev = train(&ds, None, &p, d).unwrap();
+        assert_eq!(cpu.to_xgboost_json(), dev.to_xgboost_json(), "{obj:?} on {d}");
+        let opts = PredictOptions { margin: true, ..Default::default() };
+        let a = cpu.predict(ds.features(), opts, Device::Cpu).unwrap();
+        let b = dev.predict(ds.features(), opts, d).unwrap();
+        assert!(a.iter().zip(b.iter()).all(|(x, y)| x.to_bits() == y.to_bits()), "{obj:?} on {d}");
+    }
+});
