@@ -350,7 +350,7 @@ impl Backend for CpuBackend<'_> {
         Ok(())
     }
 
-    fn add_leaves(&mut self, k: usize, leaves: &[(u32, f32)], _max_depth: usize) -> Result<()> {
+    fn add_leaves(&mut self, k: usize, leaves: &[(u32, f32)]) -> Result<()> {
         let groups = self.groups;
         let margins = SharedMut(self.margins.as_mut_ptr());
         let (rows, ranges) = (&self.rows, &self.ranges);

@@ -213,7 +213,7 @@ impl Backend for GpuBackend {
         Ok(())
     }
 
-    fn add_leaves(&mut self, group: usize, leaves: &[(u32, f32)], _max_depth: usize) -> Result<()> {
+    fn add_leaves(&mut self, group: usize, leaves: &[(u32, f32)]) -> Result<()> {
         let mut values = vec![0f32; self.heap_nodes];
         for (id, v) in leaves {
             values[*id as usize] = *v;

@@ -63,7 +63,7 @@ pub(crate) trait Backend {
     /// Moves the rows of each split node to its children.
     fn partition(&mut self, splits: &[SplitRow]) -> Result<()>;
     /// Adds each leaf's value (by heap id) to group `k`'s margin of the rows in it.
-    fn add_leaves(&mut self, k: usize, leaves: &[(u32, f32)], max_depth: usize) -> Result<()>;
+    fn add_leaves(&mut self, k: usize, leaves: &[(u32, f32)]) -> Result<()>;
 }
 
 /// The best split of a node.

@@ -418,7 +418,7 @@ fn boost<B: Backend>(
             let features = tree_features(params, cuts.features(), tree_index);
             let ev = Evaluator { params, cuts, qg, qh, features: &features };
             let (tree, leaves) = grow(b, &ev, &mut pool, totals)?;
-            b.add_leaves(group, &leaves, params.max_depth)?;
+            b.add_leaves(group, &leaves)?;
             if let Some(e) = eval {
                 eval_margins.par_chunks_mut(k).enumerate().for_each(|(r, m)| {
                     m[group] += tree.predict_row(&e.x.values[r * e.x.cols..(r + 1) * e.x.cols]);
