@@ -254,6 +254,14 @@ impl Backend for CpuBackend<'_> {
         Ok(totals)
     }
 
+    fn build_left(&self, left: u32, right: u32, _hl: i64, _hr: i64) -> bool {
+        let rows = |id: u32| {
+            let (s, e) = self.ranges[id as usize];
+            e - s
+        };
+        rows(left) <= rows(right)
+    }
+
     fn histograms(&mut self, nodes: &[u32], out: &mut [Hist]) -> Result<()> {
         let this = &*self;
         nodes.par_iter().zip(out.par_iter_mut()).for_each(|(id, hist)| {

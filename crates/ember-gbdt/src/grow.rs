@@ -2,8 +2,9 @@
 //!
 //! The backend (CPU engine or GPU) owns the rows: gradients, their quantisation, histograms and
 //! the row-to-node partition. This file owns the decisions: which child's histogram to build
-//! (the one with the smaller hessian sum; its sibling is the parent's minus it, exact because
-//! histograms hold integers), the split search, the node arrays and the leaf values. Because
+//! (the backend's cheaper one: fewer rows on the CPU, the smaller hessian sum on the GPU; its
+//! sibling is the parent's minus it, exact because histograms hold integers, so the choice
+//! never changes the model), the split search, the node arrays and the leaf values. Because
 //! the decisions are made here from integer histograms, every backend grows the same tree.
 use crate::cuts::{Cuts, MISSING};
 use crate::objective::Quantiser;
@@ -57,6 +58,11 @@ pub(crate) trait Backend {
     fn fused_gradients(&mut self, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {
         self.gradients()?;
         self.quantise(0, qg, qh, tree)
+    }
+    /// Whether to build the left child's histogram (the sibling comes by subtraction), after
+    /// the partition: by default the child with the smaller hessian sum.
+    fn build_left(&self, _left: u32, _right: u32, hl: i64, hr: i64) -> bool {
+        hl <= hr
     }
     /// The histograms of `nodes` into `out` (one per node, each `features * SLOTS * 2` long).
     fn histograms(&mut self, nodes: &[u32], out: &mut [Hist]) -> Result<()>;
@@ -238,7 +244,7 @@ pub(crate) fn grow<B: Backend>(
         };
         let mut splits = Vec::new();
         let mut next = Vec::new();
-        // (index in `next` of the child to build, its parent's histogram)
+        // (index in `next` of a child to build, its parent's histogram)
         let mut builds: Vec<(usize, Hist)> = Vec::new();
         for (o, s) in level.into_iter().zip(found) {
             let Some(s) = s else {
@@ -263,8 +269,7 @@ pub(crate) fn grow<B: Backend>(
             next.push(Open { id: 2 * o.id + 2, node: r, hist: None, g: s.gr, h: s.hr });
             let parent_hist = o.hist.expect("a split node has a histogram");
             if depth + 1 < max_depth {
-                let smaller = if s.hl <= s.hr { first } else { first + 1 };
-                builds.push((smaller, parent_hist));
+                builds.push((first, parent_hist)); // which child is built is decided below
             } else {
                 pool.give(parent_hist);
             }
@@ -274,6 +279,14 @@ pub(crate) fn grow<B: Backend>(
         }
         backend.partition(&splits)?;
         if !builds.is_empty() {
+            // Build the child the backend finds cheaper (the other is the parent minus it; the
+            // histograms are exact integers either way, so the choice never changes the model).
+            for (i, _) in &mut builds {
+                let (l, r) = (&next[*i], &next[*i + 1]);
+                if !backend.build_left(l.id, r.id, l.h, r.h) {
+                    *i += 1;
+                }
+            }
             let ids: Vec<u32> = builds.iter().map(|(i, _)| next[*i].id).collect();
             let mut built: Vec<Hist> = ids.iter().map(|_| pool.take()).collect();
             backend.histograms(&ids, &mut built)?;
