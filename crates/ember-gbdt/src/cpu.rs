@@ -1,6 +1,7 @@
 //! The CPU engine's backend: rows kept as one permutation in which every node's rows are a
-//! contiguous range (partitioned stably in place, in parallel over nodes), histograms built in
-//! parallel over row chunks into per-task integer histograms and summed.
+//! contiguous ascending range (partitioned stably, in parallel over 16K-row pieces of all split
+//! nodes), histograms built in parallel over one row part per thread into pooled integer
+//! histograms and summed, logistic gradients computed and quantised in one pass.
 use crate::grow::{Backend, Hist, SplitRow, SLOTS};
 use crate::objective::{gradient, sample_threshold, sampled, Quantiser};
 use crate::params::{Objective, Params};
