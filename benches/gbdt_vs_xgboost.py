@@ -6,6 +6,10 @@ A seeded synthetic binary set (28 features, 5% missing; 80% train, 20% validatio
 runs in its own process (so peak RSS is its own): binning / dataset construction, boosting, and
 predicting 100k rows are timed separately; AUC on the validation rows. Depth 6, 256 bins, eta 0.1
 for all; LightGBM with 64 leaves. Prints a markdown table for docs/perf.md.
+
+ember's boosting time includes its binning (``train`` bins internally; "binning" is a one-round
+depth-0 run). Use a release build of the package (``pip install ./python``; ``maturin develop``
+builds a debug one, several times slower). Needs ``pip install xgboost-cpu lightgbm``.
 """
 
 from __future__ import annotations
