@@ -106,33 +106,6 @@ fn read(path: &str) -> Result<DataFrame> {
     }
 }
 
-/// The seeded synthetic binary set (a logistic function of the first 12 features, 5% missing).
-fn synthetic(rows: usize) -> Result<(Dataset, Dataset)> {
-    let mut s = 42u64;
-    let mut next = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 / (1u64 << 53) as f64) as f32
-    };
-    let (cols, n_train) = (28, rows * 4 / 5);
-    let mut x = Vec::with_capacity(rows * cols);
-    let mut y = Vec::with_capacity(rows);
-    for _ in 0..rows {
-        let r: Vec<f32> = (0..cols).map(|_| (next() + next() + next() - 1.5) * 2.0).collect();
-        let logit = 1.5 * r[0] - r[1] + 0.8 * r[2] * r[3] + (2.0 * r[4]).sin() + if r[5] > 0.3 { 0.5 } else { 0.0 }
-            - 0.7 * r[6].abs()
-            + 0.3 * r[7..12].iter().sum::<f32>();
-        let u = next().clamp(1e-6, 1.0 - 1e-6);
-        y.push((logit + 0.5 * (u / (1.0 - u)).ln() > 0.0) as u8 as f32);
-        x.extend(r.into_iter().map(|v| if next() < 0.05 { f32::NAN } else { v }));
-    }
-    let vx = x.split_off(n_train * cols);
-    let vy = y.split_off(n_train);
-    Ok((
-        Dataset::new(Features::from_row_major(x, n_train, cols)?, y)?,
-        Dataset::new(Features::from_row_major(vx, rows - n_train, cols)?, vy)?,
-    ))
-}
-
 fn run() -> Result<()> {
     let a = parse_args()?;
     let device = match a.device {
@@ -142,8 +115,8 @@ fn run() -> Result<()> {
     let t = Instant::now();
     let (train_set, valid) = match (a.synthetic, &a.train) {
         (Some(rows), _) => {
-            let (t, v) = synthetic(rows)?;
-            (t, Some(v))
+            let n_train = rows * 4 / 5;
+            (Dataset::synthetic_binary(n_train, 42), Some(Dataset::synthetic_binary(rows - n_train, 43)))
         }
         (None, Some(path)) => (
             Dataset::from_frame(&read(path)?, &a.label, None)?,
