@@ -160,3 +160,24 @@ __device__ f64 ember_dec_to_f64(i128 m, int s, f64 p10) {
         return neg ? -v : v;
     }
 }
+
+// A relaxed load / store of a word that other threads write (or atomically update) in the same
+// launch: union-find parents, BFS distances. CUDA: a volatile access (never cached in a register,
+// a single memory transaction); Sim: std::atomic_ref, so ThreadSanitizer sees an atomic access,
+// not a race.
+template <typename T>
+__device__ __forceinline__ T ember_ld_relaxed(const T* p) {
+#ifdef __CUDACC__
+    return *(const volatile T*)p;
+#else
+    return std::atomic_ref<T>(*const_cast<T*>(p)).load(std::memory_order_relaxed);
+#endif
+}
+template <typename T>
+__device__ __forceinline__ void ember_st_relaxed(T* p, T v) {
+#ifdef __CUDACC__
+    *(volatile T*)p = v;
+#else
+    std::atomic_ref<T>(*p).store(v, std::memory_order_relaxed);
+#endif
+}

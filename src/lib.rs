@@ -23,6 +23,7 @@ pub use arrow;
 pub use ember_core::{format_decimal, Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result, Scalar};
 pub use ember_gbdt as gbdt;
 pub use ember_gpu as gpu;
+pub use ember_graph as graph;
 pub use ember_io as io;
 pub use ember_io::{
     read_csv, read_parquet, write_csv, write_parquet, CsvReadOptions, CsvWriteOptions, ParquetReadOptions,

@@ -79,6 +79,17 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// An iterative algorithm did not meet its stopping rule within its iteration limit (as
+    /// networkx's `PowerIterationFailedConvergence`).
+    #[error("{what} did not converge in {iterations} iterations (last residual {residual:e})")]
+    NotConverged {
+        /// The algorithm and its rule (e.g. `PageRank (L1 < N * tol = 1e-3)`).
+        what: String,
+        /// Iterations run.
+        iterations: usize,
+        /// The last iteration's residual.
+        residual: f64,
+    },
     /// A bug in ember: please report it.
     #[error("internal error (a bug in ember): {0}")]
     Internal(String),

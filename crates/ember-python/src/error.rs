@@ -30,6 +30,7 @@ pub fn to_py(err: Error) -> PyErr {
         Error::InvalidArgument(_) => "InvalidArgumentError",
         Error::Read { .. } => "ReadError",
         Error::Unsupported(_) => "UnsupportedError",
+        Error::NotConverged { .. } => "NotConvergedError",
         Error::Gpu(g) => match g {
             GpuError::OutOfMemory { .. } => "OutOfMemoryError",
             GpuError::Compile { .. } => "KernelCompileError",

@@ -19,6 +19,7 @@ __all__ = [
     "InvalidArgumentError",
     "ReadError",
     "UnsupportedError",
+    "NotConvergedError",
 ]
 
 
@@ -67,3 +68,8 @@ class ReadError(EmberError, ValueError):
 
 class UnsupportedError(EmberError, NotImplementedError):
     """Something ember does not do yet (on this device); the message says what to do instead."""
+
+
+class NotConvergedError(ComputeError):
+    """An iterative algorithm (PageRank) did not converge within its iteration limit, like
+    networkx's ``PowerIterationFailedConvergence``."""
