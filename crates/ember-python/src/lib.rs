@@ -10,6 +10,7 @@ mod error;
 mod expr;
 mod frame;
 mod gbdt;
+mod graph;
 mod io;
 mod lazy;
 mod run;
@@ -32,6 +33,9 @@ fn _ember(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<expr::PyExpr>()?;
     m.add_class::<gbdt::PyGbdtModel>()?;
     m.add_function(wrap_pyfunction!(gbdt::gbdt_train, m)?)?;
+    m.add_class::<graph::PyGraph>()?;
+    m.add_function(wrap_pyfunction!(graph::graph_from_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::graph_rmat, m)?)?;
     m.add_function(wrap_pyfunction!(expr::col, m)?)?;
     m.add_function(wrap_pyfunction!(expr::lit, m)?)?;
     m.add_function(wrap_pyfunction!(expr::when_then_otherwise, m)?)?;

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ember import exceptions, gbdt, tpch
+from ember import exceptions, gbdt, graph, tpch
 from ember._ember import __version__
 from ember.expr import Expr, coalesce, col, lit, when
 from ember.frame import DataFrame, GroupBy
@@ -30,6 +30,7 @@ __all__ = [
     "exceptions",
     "from_arrow",
     "gbdt",
+    "graph",
     "lit",
     "read_csv",
     "read_parquet",

@@ -164,3 +164,38 @@ def gbdt_train(
     device_name: str | None = None,
     params: dict[str, Any] | None = None,
 ) -> GbdtModel: ...
+
+class PyGraph:
+    @property
+    def num_vertices(self) -> int: ...
+    @property
+    def num_edges(self) -> int: ...
+    @property
+    def directed(self) -> bool: ...
+    @property
+    def weighted(self) -> bool: ...
+    def pagerank(
+        self,
+        alpha: float = 0.85,
+        max_iter: int = 100,
+        tol: float = 1e-6,
+        l1_tol: float | None = None,
+        personalization: list[tuple[int, float]] | None = None,
+        dangling: list[tuple[int, float]] | None = None,
+        nstart: list[tuple[int, float]] | None = None,
+        weighted: bool = True,
+        device_name: str | None = None,
+    ) -> tuple[PyDataFrame, int, float]: ...
+    def bfs(self, source: int, device_name: str | None = None) -> PyDataFrame: ...
+    def connected_components(self, device_name: str | None = None) -> PyDataFrame: ...
+
+def graph_from_frame(
+    df: PyDataFrame,
+    src: str,
+    dst: str,
+    weight: str | None = None,
+    directed: bool = True,
+    multi_edges: str = "collapse",
+    vertices: PyDataFrame | None = None,
+) -> PyGraph: ...
+def graph_rmat(scale: int, edge_factor: int = 16, seed: int = 1, directed: bool = True) -> PyGraph: ...
