@@ -159,7 +159,7 @@ fn run() -> Result<()> {
                     let k = a.sources.max(1);
                     let mut state = a.seed;
                     let mut picked = Vec::new();
-                    while picked.len() < k && g.out_edges().targets().len() > 0 {
+                    while picked.len() < k && !g.out_edges().targets().is_empty() {
                         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                         let v = ((state >> 33) % g.num_vertices() as u64) as usize;
                         if g.out_edges().degree(v) > 0 {

@@ -31,15 +31,15 @@ for line in sys.stdin:
 ' | while read -r exe; do
         cp "$exe" "$bundle/tests/"
     done
-    cargo build --release --example quickstart --example gbdt -p ember
+    cargo build --release --example quickstart --example gbdt --example graph -p ember
     cargo build --release -p ember-bench --bin ember-bench
-    cp target/release/examples/quickstart target/release/examples/gbdt target/release/ember-bench "$bundle/"
-    strip "$bundle"/tests/* "$bundle"/quickstart "$bundle"/gbdt "$bundle"/ember-bench
+    cp target/release/examples/quickstart target/release/examples/gbdt target/release/examples/graph target/release/ember-bench "$bundle/"
+    strip "$bundle"/tests/* "$bundle"/quickstart "$bundle"/gbdt "$bundle"/graph "$bundle"/ember-bench
     local n
     n="$(ls "$bundle/tests" | wc -l)"
     # The device tool carries at most 64 MiB: the binaries go compressed.
-    tar -C "$bundle" -cf - tests quickstart gbdt ember-bench | xz -T0 -6 >"$bundle/bundle.tar.xz"
-    rm -rf "$bundle/tests" "$bundle/quickstart" "$bundle/gbdt" "$bundle/ember-bench"
+    tar -C "$bundle" -cf - tests quickstart gbdt graph ember-bench | xz -T0 -6 >"$bundle/bundle.tar.xz"
+    rm -rf "$bundle/tests" "$bundle/quickstart" "$bundle/gbdt" "$bundle/graph" "$bundle/ember-bench"
     du -sh "$bundle/bundle.tar.xz"
     echo "built $n test binaries into $bundle/bundle.tar.xz (carry it: run(carry=[\"$bundle\"]))"
 }
@@ -101,6 +101,14 @@ run() {
     step "gbdt 1M cpu" "$bundle/gbdt" --synthetic 1000000 --rounds 200 --eta 0.1 --metric auc --device cpu \
         --model-out "$out/gbdt-cpu.json"
     step "gbdt cuda model == cpu model" cmp "$out/gbdt-cuda.json" "$out/gbdt-cpu.json"
+    # Graphs: R-MAT 21 (2M vertices, 33.5M edges); BFS and components must equal the CPU's exactly.
+    for algo in "pagerank --l1-tol 1e-6" "bfs --sources 16" "cc"; do
+        step "graph $algo cuda" "$bundle/graph" $algo --rmat 21 --device cuda --out "$out/graph-${algo%% *}-cuda.csv"
+        step "graph $algo cpu" "$bundle/graph" $algo --rmat 21 --device cpu --out "$out/graph-${algo%% *}-cpu.csv"
+    done
+    step "graph bfs cuda == cpu" cmp "$out/graph-bfs-cuda.csv" "$out/graph-bfs-cpu.csv"
+    step "graph cc cuda == cpu" cmp "$out/graph-cc-cuda.csv" "$out/graph-cc-cpu.csv"
+    rm -f "$out"/graph-*.csv
     step "ember-bench sf1 cuda" "$bundle/ember-bench" --sf 1 --device cuda --reps 9
     step "ember-bench sf1 cpu" "$bundle/ember-bench" --sf 1 --device cpu --reps 9
     {

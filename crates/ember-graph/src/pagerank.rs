@@ -135,7 +135,7 @@ impl Problem {
             StopRule::NetworkX { tol } => (n as f64 * tol, format!("PageRank (L1 < N * tol = {})", n as f64 * tol)),
             StopRule::L1 { tol } => (tol, format!("PageRank (L1 < {tol})")),
         };
-        if !(threshold >= 0.0) {
+        if threshold.is_nan() || threshold < 0.0 {
             return Err(Error::InvalidArgument(format!("PageRank tolerance {threshold} must be >= 0")));
         }
         let uniform = || vec![1.0 / n as f64; n];

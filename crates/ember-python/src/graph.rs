@@ -35,6 +35,7 @@ fn options(directed: bool, multi_edges: &str, vertices: Option<&PyDataFrame>) ->
 /// A graph from the `src` / `dst` (and optional `weight`) columns of a frame.
 #[pyfunction]
 #[pyo3(signature = (df, src, dst, weight=None, directed=true, multi_edges="collapse", vertices=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn graph_from_frame(
     py: Python<'_>,
     df: &PyDataFrame,
