@@ -461,6 +461,13 @@ fn sim_trace_pagerank_and_bfs() {
     let (launches, reads) = (t.launches - before.launches, t.dtoh_copies - before.dtoh_copies);
     assert!(launches >= levels && launches <= levels + 4, "{levels} levels: {t}");
     assert!(reads >= levels + 2 && reads <= levels + 4, "{levels} levels: {t}");
+    // The adjacency stays on the device between calls: another BFS uploads only its own state
+    // (distances, parents, the first queue: 12 bytes per vertex).
+    let before = ctx.trace();
+    let again = g.bfs_in(s[0] as i64, &ctx).unwrap();
+    let t = ctx.trace();
+    assert_eq!(again.parents, bfs.parents);
+    assert!(t.htod_bytes - before.htod_bytes <= 12 * (1 << 10), "{t}");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The GPU path (CUDA and the simulated device) of PageRank, BFS and connected components: the
-//! adjacency is uploaded once per call, every per-vertex and per-edge step is a kernel of
-//! `kernels/graph.cu`, and the host only reads back what decides the next step:
+//! adjacency (CSR, CSC, f32 in-edge weights) is uploaded by a graph's first GPU call and kept with
+//! the graph for later calls on the same device (`Graph::device_graph`), every per-vertex and
+//! per-edge step is a kernel of `kernels/graph.cu`, and the host only reads back what decides the
+//! next step:
 //!
 //! - PageRank: per iteration one pull launch (degree-binned), one finishing reduction and one
 //!   8-byte read-back of the L1 change (the convergence check); the dangling mass stays on the
@@ -16,6 +18,7 @@ use crate::graph::{Adjacency, Graph};
 use crate::pagerank::Problem;
 use ember_core::{Error, Result};
 use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
+use std::sync::Arc;
 
 const BLOCK: u32 = 256;
 /// In-degree at most this: a thread per vertex.
@@ -36,10 +39,52 @@ fn upload<T: bytemuck::Pod + Default>(ctx: &ExecContext, data: &[T]) -> Result<D
     }
 }
 
+#[derive(Debug)]
 struct DeviceAdjacency {
     off: DeviceBuffer,
     adj: DeviceBuffer,
     arcs: u64,
+}
+
+/// A graph's adjacency on one device.
+#[derive(Debug)]
+pub(crate) struct DeviceGraph {
+    /// `Arc::as_ptr` of the `Gpu` it lives on.
+    gpu: usize,
+    out: DeviceAdjacency,
+    /// In-edges; None when undirected (the out-edges).
+    inc: Option<DeviceAdjacency>,
+    /// f32 weights beside the in-edges, when the graph is weighted.
+    in_weights: Option<DeviceBuffer>,
+}
+
+impl DeviceGraph {
+    fn inc(&self) -> &DeviceAdjacency {
+        self.inc.as_ref().unwrap_or(&self.out)
+    }
+}
+
+impl Graph {
+    /// The adjacency on `ctx`'s device: uploaded on first use (then the stream is synchronised,
+    /// so other contexts on the device may use it) and kept with the graph, so repeated calls
+    /// (BFS from many sources, PageRank with other options) move no graph bytes again.
+    fn device_graph(&self, ctx: &ExecContext) -> Result<Arc<DeviceGraph>> {
+        let key = Arc::as_ptr(ctx.gpu()) as usize;
+        let mut slot = self.device.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(dg) = slot.as_ref().filter(|dg| dg.gpu == key) {
+            return Ok(dg.clone());
+        }
+        let out = DeviceAdjacency::new(ctx, self.out_edges())?;
+        let inc = self.inc.as_ref().map(|a| DeviceAdjacency::new(ctx, a)).transpose()?;
+        let in_weights = match self.in_edges().weights() {
+            Some(w) => Some(upload(ctx, &w.iter().map(|&x| x as f32).collect::<Vec<f32>>())?),
+            None => None,
+        };
+        ctx.synchronize()?;
+        let dg = Arc::new(DeviceGraph { gpu: key, out, inc, in_weights });
+        *slot = Some(dg.clone());
+        Ok(dg)
+    }
 }
 
 impl DeviceAdjacency {
@@ -79,12 +124,9 @@ pub(crate) fn pagerank(ctx: &ExecContext, g: &Graph, prob: &Problem) -> Result<(
     let blocks = u32_len(blocks, "PageRank blocks")?;
 
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    let off = upload(ctx, inc.offsets())?;
-    let src = upload(ctx, inc.targets())?;
-    let w = match inc.weights() {
-        Some(ws) if prob.weighted => Some(upload(ctx, &f32s(ws))?),
-        _ => None,
-    };
+    let dg = g.device_graph(ctx)?;
+    let (off, src) = (&dg.inc().off, &dg.inc().adj);
+    let w = if prob.weighted { dg.in_weights.as_ref() } else { None };
     let x0 = f32s(&prob.x0);
     let inv_out = f32s(&prob.inv_out);
     let contrib0: Vec<f32> = x0.iter().zip(&inv_out).map(|(x, i)| x * i).collect();
@@ -105,9 +147,9 @@ pub(crate) fn pagerank(ctx: &ExecContext, g: &Graph, prob: &Problem) -> Result<(
             k("graph_pagerank_pull"),
             LaunchConfig::blocks(blocks, BLOCK),
             &[
-                (&off).into(),
-                (&src).into(),
-                w.as_ref().into(),
+                off.into(),
+                src.into(),
+                w.into(),
                 (&contrib).into(),
                 (&p).into(),
                 (&dang).into(),
@@ -148,12 +190,8 @@ pub(crate) fn bfs(ctx: &ExecContext, g: &Graph, s: u32) -> Result<(Vec<i32>, Vec
     let n = g.num_vertices();
     let n32 = u32_len(n, "BFS vertices")?;
     let out_h = g.out_edges();
-    let out = DeviceAdjacency::new(ctx, out_h)?;
-    let inc_owned = match &g.inc {
-        Some(inc) => Some(DeviceAdjacency::new(ctx, inc)?),
-        None => None,
-    };
-    let inc = inc_owned.as_ref().unwrap_or(&out);
+    let dg = g.device_graph(ctx)?;
+    let (out, inc) = (&dg.out, dg.inc());
     let mut dist_h = vec![UNREACHED; n];
     dist_h[s as usize] = 0;
     let dist = ctx.upload(&dist_h)?;
@@ -249,7 +287,8 @@ pub(crate) fn components(ctx: &ExecContext, g: &Graph) -> Result<Vec<u32>> {
         return Ok(Vec::new());
     }
     let n32 = u32_len(n, "components vertices")?;
-    let out = DeviceAdjacency::new(ctx, g.out_edges())?;
+    let dg = g.device_graph(ctx)?;
+    let out = &dg.out;
     let comp = ctx.alloc(n * 4)?;
     let cfg = LaunchConfig::for_elems(n, BLOCK);
     ctx.launch(k("graph_cc_init"), cfg, &[(&comp).into(), KernelArg::U32(n32)])?;
@@ -289,9 +328,9 @@ pub(crate) fn components(ctx: &ExecContext, g: &Graph) -> Result<Vec<u32>> {
         )?;
         Ok(())
     };
-    link_rest(&out, NEIGHBOUR_ROUNDS)?;
-    if let Some(inc) = &g.inc {
-        link_rest(&DeviceAdjacency::new(ctx, inc)?, 0)?;
+    link_rest(out, NEIGHBOUR_ROUNDS)?;
+    if let Some(inc) = &dg.inc {
+        link_rest(inc, 0)?;
     }
     ctx.launch(k("graph_cc_compress"), cfg, &[(&comp).into(), KernelArg::U32(n32)])?;
     Ok(ctx.download(&comp, n)?)

@@ -19,6 +19,7 @@ use arrow::datatypes::DataType;
 use ember_core::{DataFrame, Error, Result};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// How parallel edges are combined (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -123,6 +124,8 @@ pub struct Graph {
     pub(crate) out: Adjacency,
     /// In-edges (CSC); `None` for undirected graphs, whose in-edges are their out-edges.
     pub(crate) inc: Option<Adjacency>,
+    /// The adjacency on the last GPU used (`gpu.rs`), shared by clones.
+    pub(crate) device: Arc<Mutex<Option<Arc<crate::gpu::DeviceGraph>>>>,
 }
 
 impl Graph {
@@ -218,7 +221,7 @@ impl Graph {
         }
         let out = adjacency(n, src, dst, w, !opts.directed, opts.multi_edges);
         let inc = opts.directed.then(|| transpose(n, &out));
-        Ok(Graph { ids, directed: opts.directed, out, inc })
+        Ok(Graph { ids, directed: opts.directed, out, inc, device: Arc::default() })
     }
 
     /// Vertices.
