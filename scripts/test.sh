@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ember's test command (the README's, and what CI runs via .ci/run). On a fresh machine it:
 #   1. makes a Python venv with NVRTC + ptxas (CUDA 13.0 wheels; no GPU needed), duckdb, tpchgen-cli,
-#      and pyarrow + polars (they write the reader oracle files, tests/oracle/io_files.py);
+#      pyarrow + polars (they write the reader oracle files, tests/oracle/io_files.py) and networkx +
+#      scipy (the graph oracle, tests/oracle/graph_networkx.py, which also fetches graph-tool's
+#      collection with apt-get download);
 #   2. checks formatting and clippy (-D warnings);
 #   3. runs the whole test suite on the CPU engine and the simulated device, including the kernel
 #      check that compiles every kernels/*.cu with NVRTC for sm_90 and assembles it with ptxas,

@@ -41,8 +41,11 @@ def collection_dir():
         return coll[0]
     os.makedirs(root, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["apt-get", "download", "python3-graph-tool"], cwd=tmp, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        fetch = ["apt-get", "download", "python3-graph-tool"]
+        if subprocess.run(fetch, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+            # A fresh machine may have no package lists yet.
+            subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(fetch, cwd=tmp, check=True, stdout=subprocess.DEVNULL)
         deb = glob.glob(os.path.join(tmp, "python3-graph-tool_*.deb"))[0]
         subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
     return glob.glob(os.path.join(root, "usr/lib/python3/dist-packages/graph_tool/collection"))[0]
