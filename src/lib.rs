@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub use arrow;
+pub use ember_ann as ann;
 pub use ember_core::{format_decimal, Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result, Scalar};
 pub use ember_gbdt as gbdt;
 pub use ember_gpu as gpu;

@@ -1,0 +1,240 @@
+//! `FlatIndex`: exact nearest neighbours by scanning every vector. The CPU engine scans in
+//! blocks (a block of queries against a cache-sized block of base vectors, in parallel over query
+//! blocks) with a bounded heap per query; the GPU path (`gpu.rs`, `kernels/ann.cu`) gives each
+//! query a block that keeps its top-k in shared memory. Distances are computed in one canonical
+//! order on every device (`metric.rs`) and ties go to the earlier-added vector, so every device
+//! returns the same neighbours.
+use crate::metric::Metric;
+use crate::topk::{Neighbor, SearchResult};
+use crate::vectors::Vectors;
+use ember_core::{Device, Error, Result};
+use ember_gpu::ExecContext;
+use rayon::prelude::*;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// A filter on labels: a search returns only labels it accepts.
+pub type Filter<'a> = &'a (dyn Fn(u64) -> bool + Sync);
+
+/// Queries per parallel task and base vectors per cache block of the CPU scan.
+const QUERY_BLOCK: usize = 16;
+const BASE_BLOCK_BYTES: usize = 256 << 10;
+
+/// An exact index (see the module documentation).
+#[derive(Debug)]
+pub struct FlatIndex {
+    pub(crate) metric: Metric,
+    pub(crate) dim: usize,
+    /// Vectors by slot, row-major (normalised for cosine).
+    pub(crate) data: Vec<f32>,
+    pub(crate) labels: Vec<u64>,
+    pub(crate) deleted: Vec<bool>,
+    slots: HashMap<u64, u32>,
+    live: usize,
+    /// Bumped by every change, so a cached device copy knows it is stale.
+    pub(crate) version: u64,
+    pub(crate) device: Mutex<Option<Arc<crate::gpu::DeviceVectors>>>,
+}
+
+impl FlatIndex {
+    /// An empty index of `dim`-dimensional vectors.
+    pub fn new(dim: usize, metric: Metric) -> Result<FlatIndex> {
+        if dim == 0 {
+            return Err(Error::InvalidArgument("vector dimension must be at least 1".into()));
+        }
+        Ok(FlatIndex {
+            metric,
+            dim,
+            data: Vec::new(),
+            labels: Vec::new(),
+            deleted: Vec::new(),
+            slots: HashMap::new(),
+            live: 0,
+            version: 0,
+            device: Mutex::new(None),
+        })
+    }
+
+    /// Adds vectors with their labels (`0, 1, ...` after the current size when None). A label
+    /// already present is replaced (upsert).
+    ///
+    /// ```
+    /// use ember_ann::{FlatIndex, Metric, Vectors};
+    /// use ember_core::Device;
+    /// let mut idx = FlatIndex::new(2, Metric::L2)?;
+    /// idx.add(&Vectors::from_row_major(vec![0.0, 0.0, 1.0, 0.0, 5.0, 5.0], 2)?, None)?;
+    /// let r = idx.search(&Vectors::from_row_major(vec![0.9, 0.1], 2)?, 2, None, Device::Cpu)?;
+    /// assert_eq!(r.labels, vec![1, 0]);
+    /// # Ok::<(), ember_core::Error>(())
+    /// ```
+    pub fn add(&mut self, v: &Vectors, labels: Option<&[u64]>) -> Result<()> {
+        v.check(self.dim, "FlatIndex::add")?;
+        let labels = resolve_labels(v.len(), labels, self.labels.len())?;
+        for (i, &label) in labels.iter().enumerate() {
+            let mut row = v.row(i).to_vec();
+            self.metric.prepare(&mut row);
+            match self.slots.get(&label) {
+                Some(&s) => {
+                    let s = s as usize;
+                    self.data[s * self.dim..(s + 1) * self.dim].copy_from_slice(&row);
+                }
+                None => {
+                    self.slots.insert(label, self.labels.len() as u32);
+                    self.labels.push(label);
+                    self.deleted.push(false);
+                    self.data.extend_from_slice(&row);
+                    self.live += 1;
+                }
+            }
+        }
+        self.version += 1;
+        Ok(())
+    }
+
+    /// Removes a label; returns whether it was present.
+    pub fn delete(&mut self, label: u64) -> bool {
+        match self.slots.remove(&label) {
+            Some(s) => {
+                self.deleted[s as usize] = true;
+                self.live -= 1;
+                self.version += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Live vectors.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether the index holds no live vector.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// The dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// The `k` nearest live vectors to each query that pass `filter`.
+    pub fn search(
+        &self,
+        queries: &Vectors,
+        k: usize,
+        filter: Option<Filter<'_>>,
+        device: Device,
+    ) -> Result<SearchResult> {
+        match device.gpu()? {
+            None => self.search_cpu(queries, k, filter),
+            Some(gpu) => self.search_in(queries, k, filter, &ExecContext::new(gpu)),
+        }
+    }
+
+    /// [`Self::search`] on the GPU in the caller's execution context.
+    pub fn search_in(
+        &self,
+        queries: &Vectors,
+        k: usize,
+        filter: Option<Filter<'_>>,
+        ctx: &ExecContext,
+    ) -> Result<SearchResult> {
+        queries.check(self.dim, "FlatIndex::search")?;
+        let q = self.prepared(queries);
+        let mut res = crate::gpu::flat_search(ctx, self, &q, k, filter)?;
+        for l in res.labels.iter_mut().filter(|l| **l != crate::topk::NO_LABEL) {
+            *l = self.labels[*l as usize];
+        }
+        Ok(res)
+    }
+
+    fn prepared(&self, queries: &Vectors) -> Vectors {
+        let mut q = queries.clone();
+        if self.metric == Metric::Cosine {
+            q.data.chunks_mut(self.dim).for_each(|r| self.metric.prepare(r));
+        }
+        q
+    }
+
+    /// Whether slot `s` may be returned.
+    pub(crate) fn allowed(&self, s: usize, filter: Option<Filter<'_>>) -> bool {
+        !self.deleted[s] && filter.is_none_or(|f| f(self.labels[s]))
+    }
+
+    fn search_cpu(&self, queries: &Vectors, k: usize, filter: Option<Filter<'_>>) -> Result<SearchResult> {
+        queries.check(self.dim, "FlatIndex::search")?;
+        let q = self.prepared(queries);
+        let nq = q.len();
+        let mut res = SearchResult::new(nq, k);
+        if k == 0 {
+            return Ok(res);
+        }
+        let n = self.labels.len();
+        let allowed: Vec<bool> = (0..n).into_par_iter().map(|s| self.allowed(s, filter)).collect();
+        let block = (BASE_BLOCK_BYTES / (4 * self.dim)).max(1);
+        res.labels
+            .par_chunks_mut(QUERY_BLOCK * k)
+            .zip(res.distances.par_chunks_mut(QUERY_BLOCK * k))
+            .enumerate()
+            .for_each(|(b, (labels, dists))| {
+                let first = b * QUERY_BLOCK;
+                let count = labels.len() / k;
+                let mut heaps: Vec<BinaryHeap<Neighbor>> =
+                    (0..count).map(|_| BinaryHeap::with_capacity(k + 1)).collect();
+                for start in (0..n).step_by(block) {
+                    let end = (start + block).min(n);
+                    for (qi, heap) in heaps.iter_mut().enumerate() {
+                        let qv = q.row(first + qi);
+                        for s in start..end {
+                            if !allowed[s] {
+                                continue;
+                            }
+                            let d = self.metric.distance(qv, &self.data[s * self.dim..(s + 1) * self.dim]);
+                            let cand = Neighbor { dist: d, id: s as u32 };
+                            if heap.len() < k {
+                                heap.push(cand);
+                            } else if cand < *heap.peek().expect("k > 0") {
+                                heap.pop();
+                                heap.push(cand);
+                            }
+                        }
+                    }
+                }
+                for (qi, heap) in heaps.into_iter().enumerate() {
+                    for (j, nb) in heap.into_sorted_vec().into_iter().enumerate() {
+                        labels[qi * k + j] = self.labels[nb.id as usize];
+                        dists[qi * k + j] = nb.dist;
+                    }
+                }
+            });
+        Ok(res)
+    }
+}
+
+/// The labels of `n` new vectors: the given ones (checked for length and duplicates), or a
+/// range after `next`.
+pub(crate) fn resolve_labels(n: usize, labels: Option<&[u64]>, next: usize) -> Result<Vec<u64>> {
+    match labels {
+        None => Ok((next as u64..(next + n) as u64).collect()),
+        Some(l) => {
+            if l.len() != n {
+                return Err(Error::LengthMismatch { context: "vector labels".into(), expected: n, actual: l.len() });
+            }
+            if let Some(bad) = l.iter().find(|&&x| x == crate::topk::NO_LABEL) {
+                return Err(Error::InvalidArgument(format!("label {bad} is reserved (it marks a missing neighbour)")));
+            }
+            let mut seen = std::collections::HashSet::with_capacity(n);
+            if let Some(d) = l.iter().find(|x| !seen.insert(**x)) {
+                return Err(Error::InvalidArgument(format!("label {d} appears twice in one add")));
+            }
+            Ok(l.to_vec())
+        }
+    }
+}

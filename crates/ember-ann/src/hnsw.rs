@@ -1,0 +1,673 @@
+//! `HnswIndex`: a hierarchical navigable small-world graph (Malkov & Yashunin) on the CPU engine.
+//!
+//! Layout: level 0 (every vector) is one array of fixed-size records
+//! `[link count | M0 links | vector]`, so visiting a node touches one contiguous record; upper
+//! levels (a 1/M fraction of the nodes) keep `[count | M links]` per level in their own array.
+//! Links are `AtomicU32` (plain loads and stores on x86), written under a striped lock per node
+//! and read without locks: a reader may see a list mid-update, but every id in it is a node whose
+//! vector is already in place (a batch's vectors are written before any of them is linked).
+//!
+//! Build: levels drawn from a seeded hash of the slot; the batch is linked in parallel (rayon),
+//! each insertion a greedy descent, then `ef_construction` searches per level and the neighbour
+//! selection heuristic (keep a candidate only if it is closer to the new node than to every kept
+//! one), with back-links pruned by the same heuristic, as hnswlib does.
+//! Search: greedy descent, then a best-first search at level 0 with `ef` candidates; an
+//! epoch-tagged visited array per thread; the next candidates' records are prefetched. Deleted
+//! vectors (tombstones) and vectors the filter rejects are traversed but never returned; a filter
+//! that keeps under 2% of a sample of the vectors switches to an exact scan of those it keeps.
+use crate::flat::{resolve_labels, Filter};
+use crate::metric::Metric;
+use crate::topk::{Neighbor, SearchResult};
+use crate::vectors::Vectors;
+use ember_core::{Error, Result};
+use rayon::prelude::*;
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::Mutex;
+
+/// HNSW build parameters (hnswlib's names and defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HnswParams {
+    /// Links per node on the upper levels (level 0 keeps `2 * m`).
+    pub m: usize,
+    /// Candidates per level while inserting.
+    pub ef_construction: usize,
+    /// Seed of the level draws.
+    pub seed: u64,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams { m: 16, ef_construction: 200, seed: 100 }
+    }
+}
+
+const LOCK_STRIPES: usize = 4096;
+const MAX_LEVEL: usize = 16;
+/// Below this estimated fraction of accepted vectors a filtered search scans exactly.
+const EXACT_FILTER_FRACTION: f64 = 0.02;
+
+/// A graph index (see the module documentation).
+#[derive(Debug)]
+pub struct HnswIndex {
+    metric: Metric,
+    dim: usize,
+    params: HnswParams,
+    m0: usize,
+    /// u32 words per level-0 record: 1 + m0 links + dim values, rounded up to 16 (64 bytes).
+    stride: usize,
+    records: Vec<AtomicU32>,
+    levels: Vec<u8>,
+    /// Per node, `level * (1 + m)` words for levels 1..=level.
+    upper: Vec<Box<[AtomicU32]>>,
+    labels: Vec<u64>,
+    deleted: Vec<bool>,
+    slots: HashMap<u64, u32>,
+    live: usize,
+    /// Entry point and the top level.
+    entry: Option<(u32, usize)>,
+    locks: Vec<Mutex<()>>,
+}
+
+thread_local! {
+    static VISITED: RefCell<(Vec<u32>, u32)> = const { RefCell::new((Vec::new(), 0)) };
+}
+
+/// Runs `f` with a visited set for `n` nodes: `mark(v)` returns whether `v` was new.
+fn with_visited<T>(n: usize, f: impl FnOnce(&mut dyn FnMut(u32) -> bool) -> T) -> T {
+    VISITED.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (tags, epoch) = &mut *guard;
+        if tags.len() < n {
+            tags.clear();
+            tags.resize(n, 0);
+            *epoch = 0;
+        }
+        *epoch = epoch.wrapping_add(1);
+        if *epoch == 0 {
+            tags.iter_mut().for_each(|t| *t = 0);
+            *epoch = 1;
+        }
+        let e = *epoch;
+        let mut mark = |v: u32| {
+            let t = &mut tags[v as usize];
+            if *t == e {
+                false
+            } else {
+                *t = e;
+                true
+            }
+        };
+        f(&mut mark)
+    })
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[inline]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint; any address is allowed, nothing is dereferenced.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+impl HnswIndex {
+    /// An empty index.
+    pub fn new(dim: usize, metric: Metric, params: HnswParams) -> Result<HnswIndex> {
+        if dim == 0 {
+            return Err(Error::InvalidArgument("vector dimension must be at least 1".into()));
+        }
+        if params.m < 2 || params.m > 256 {
+            return Err(Error::InvalidArgument(format!("HNSW m = {} (2..=256)", params.m)));
+        }
+        let m0 = 2 * params.m;
+        Ok(HnswIndex {
+            metric,
+            dim,
+            params,
+            m0,
+            stride: (1 + m0 + dim).div_ceil(16) * 16,
+            records: Vec::new(),
+            levels: Vec::new(),
+            upper: Vec::new(),
+            labels: Vec::new(),
+            deleted: Vec::new(),
+            slots: HashMap::new(),
+            live: 0,
+            entry: None,
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+        })
+    }
+
+    /// Live vectors.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether no vector is live.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// The dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// The build parameters.
+    pub fn params(&self) -> HnswParams {
+        self.params
+    }
+
+    /// Bytes of vectors and links held (records, upper levels, labels).
+    pub fn memory_bytes(&self) -> usize {
+        self.records.len() * 4 + self.upper.iter().map(|u| u.len() * 4 + 16).sum::<usize>() + self.labels.len() * 9
+    }
+
+    #[inline]
+    fn vector(&self, v: u32) -> &[f32] {
+        let base = v as usize * self.stride + 1 + self.m0;
+        let words = &self.records[base..base + self.dim];
+        // SAFETY: AtomicU32 has the layout of u32 (and so of f32); a node's vector words are
+        // written once, through `&mut self`, before the node can be reached, and never again.
+        unsafe { std::slice::from_raw_parts(words.as_ptr() as *const f32, self.dim) }
+    }
+
+    /// The link list (count word first) of `v` at `level`.
+    #[inline]
+    fn links(&self, v: u32, level: usize) -> &[AtomicU32] {
+        if level == 0 {
+            let base = v as usize * self.stride;
+            &self.records[base..base + 1 + self.m0]
+        } else {
+            let w = 1 + self.params.m;
+            &self.upper[v as usize][(level - 1) * w..level * w]
+        }
+    }
+
+    fn neighbours(&self, v: u32, level: usize, out: &mut Vec<u32>) {
+        let l = self.links(v, level);
+        let c = (l[0].load(Relaxed) as usize).min(l.len() - 1);
+        out.clear();
+        out.extend(l[1..1 + c].iter().map(|x| x.load(Relaxed)));
+    }
+
+    fn set_links(&self, v: u32, level: usize, ids: &[u32]) {
+        let l = self.links(v, level);
+        for (slot, &id) in l[1..].iter().zip(ids) {
+            slot.store(id, Relaxed);
+        }
+        l[0].store(ids.len() as u32, Relaxed);
+    }
+
+    fn lock(&self, v: u32) -> std::sync::MutexGuard<'_, ()> {
+        self.locks[v as usize % LOCK_STRIPES].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn draw_level(&self, slot: usize) -> usize {
+        let u = ((splitmix(self.params.seed ^ (slot as u64).wrapping_mul(0xA24B_AED4_963E_E407)) >> 11) as f64 + 0.5)
+            / (1u64 << 53) as f64;
+        ((-u.ln() / (self.params.m as f64).ln()) as usize).min(MAX_LEVEL)
+    }
+
+    /// Adds vectors with labels (`0, 1, ...` after the current count when None). A label already
+    /// present is an upsert: its old vector is deleted and the new one inserted.
+    ///
+    /// ```
+    /// use ember_ann::{HnswIndex, HnswParams, Metric, Vectors};
+    /// let mut idx = HnswIndex::new(2, Metric::L2, HnswParams::default())?;
+    /// idx.add(&Vectors::from_row_major(vec![0.0, 0.0, 1.0, 1.0, 9.0, 9.0], 2)?, Some(&[10, 11, 12]))?;
+    /// idx.add(&Vectors::from_row_major(vec![5.0, 5.0], 2)?, Some(&[10]))?; // upsert: 10 moves
+    /// let r = idx.search(&Vectors::from_row_major(vec![4.0, 4.0], 2)?, 1, 16, None)?;
+    /// assert_eq!((idx.len(), r.labels[0]), (3, 10));
+    /// # Ok::<(), ember_core::Error>(())
+    /// ```
+    pub fn add(&mut self, v: &Vectors, labels: Option<&[u64]>) -> Result<()> {
+        v.check(self.dim, "HnswIndex::add")?;
+        let labels = resolve_labels(v.len(), labels, self.labels.len())?;
+        let first = self.labels.len();
+        let total = first + labels.len();
+        if total >= u32::MAX as usize {
+            return Err(Error::Unsupported(format!("{total} vectors: HNSW slots are 32-bit")));
+        }
+        for &l in &labels {
+            if let Some(old) = self.slots.remove(&l) {
+                self.deleted[old as usize] = true;
+                self.live -= 1;
+            }
+        }
+        // Vectors and empty links for the whole batch first (through &mut self), then linking.
+        self.records.reserve(labels.len() * self.stride);
+        for (i, &label) in labels.iter().enumerate() {
+            let slot = first + i;
+            let mut row = v.row(i).to_vec();
+            self.metric.prepare(&mut row);
+            self.records.extend((0..self.stride).map(|_| AtomicU32::new(0)));
+            let base = slot * self.stride + 1 + self.m0;
+            for (w, x) in self.records[base..base + self.dim].iter_mut().zip(&row) {
+                *w.get_mut() = x.to_bits();
+            }
+            let level = self.draw_level(slot);
+            self.levels.push(level as u8);
+            self.upper.push((0..level * (1 + self.params.m)).map(|_| AtomicU32::new(0)).collect());
+            self.labels.push(label);
+            self.deleted.push(false);
+            self.slots.insert(label, slot as u32);
+            self.live += 1;
+        }
+        let mut start = first;
+        if self.entry.is_none() && total > first {
+            self.entry = Some((first as u32, self.levels[first] as usize));
+            start += 1;
+        }
+        let entry = Mutex::new(self.entry.expect("set above when the index was empty"));
+        let this = &*self;
+        (start..total).into_par_iter().with_min_len(16).for_each(|slot| this.insert(slot as u32, &entry));
+        self.entry = Some(entry.into_inner().unwrap_or_else(|e| e.into_inner()));
+        Ok(())
+    }
+
+    fn insert(&self, q: u32, entry: &Mutex<(u32, usize)>) {
+        let level = self.levels[q as usize] as usize;
+        let mut guard = Some(entry.lock().unwrap_or_else(|e| e.into_inner()));
+        let (ep, top) = **guard.as_ref().expect("locked");
+        if level <= top {
+            // Only an insertion that raises the top level keeps the entry lock (as hnswlib).
+            guard = None;
+        }
+        let qv = self.vector(q);
+        let mut cur = ep;
+        let mut cur_d = self.metric.distance(qv, self.vector(cur));
+        let mut buf = Vec::with_capacity(self.m0);
+        for l in (level + 1..=top).rev() {
+            loop {
+                let mut changed = false;
+                self.neighbours(cur, l, &mut buf);
+                for &nb in &buf {
+                    let d = self.metric.distance(qv, self.vector(nb));
+                    if d < cur_d {
+                        (cur, cur_d) = (nb, d);
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    break;
+                }
+            }
+        }
+        let mut eps = vec![Neighbor { dist: cur_d, id: cur }];
+        for l in (0..=level.min(top)).rev() {
+            let found = self.search_layer(qv, &eps, self.params.ef_construction, l, None);
+            let chosen = self.select(&found, self.params.m);
+            {
+                let _g = self.lock(q);
+                self.set_links(q, l, &chosen.iter().map(|n| n.id).collect::<Vec<_>>());
+            }
+            let cap = if l == 0 { self.m0 } else { self.params.m };
+            for nb in &chosen {
+                let _g = self.lock(nb.id);
+                self.neighbours(nb.id, l, &mut buf);
+                if buf.contains(&q) {
+                    continue;
+                }
+                if buf.len() < cap {
+                    buf.push(q);
+                    self.set_links(nb.id, l, &buf);
+                } else {
+                    let nv = self.vector(nb.id);
+                    let mut cands: Vec<Neighbor> = buf
+                        .iter()
+                        .map(|&x| Neighbor { dist: self.metric.distance(nv, self.vector(x)), id: x })
+                        .collect();
+                    cands.push(Neighbor { dist: nb.dist, id: q });
+                    cands.sort_unstable();
+                    let kept = self.select(&cands, cap);
+                    self.set_links(nb.id, l, &kept.iter().map(|n| n.id).collect::<Vec<_>>());
+                }
+            }
+            eps = found;
+        }
+        if let Some(mut g) = guard {
+            if level > g.1 {
+                *g = (q, level);
+            }
+        }
+    }
+
+    /// The neighbour selection heuristic over candidates sorted by distance to the base vector.
+    fn select(&self, sorted: &[Neighbor], m: usize) -> Vec<Neighbor> {
+        let mut kept: Vec<Neighbor> = Vec::with_capacity(m);
+        for c in sorted {
+            if kept.len() >= m {
+                break;
+            }
+            let cv = self.vector(c.id);
+            if kept.iter().all(|k| self.metric.distance(cv, self.vector(k.id)) >= c.dist) {
+                kept.push(*c);
+            }
+        }
+        kept
+    }
+
+    /// Best-first search of one level from `eps`: up to `ef` nearest, ascending. With `accept`,
+    /// only accepted nodes enter the result (all are still traversed).
+    fn search_layer(
+        &self,
+        qv: &[f32],
+        eps: &[Neighbor],
+        ef: usize,
+        level: usize,
+        accept: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<Neighbor> {
+        with_visited(self.labels.len(), |mark| {
+            let mut cand: BinaryHeap<Reverse<Neighbor>> = BinaryHeap::with_capacity(ef * 2);
+            let mut res: BinaryHeap<Neighbor> = BinaryHeap::with_capacity(ef + 1);
+            for e in eps {
+                if mark(e.id) {
+                    cand.push(Reverse(*e));
+                    if accept.is_none_or(|a| a(e.id)) {
+                        res.push(*e);
+                    }
+                }
+            }
+            while res.len() > ef {
+                res.pop();
+            }
+            let mut nbrs = Vec::with_capacity(self.m0);
+            while let Some(Reverse(c)) = cand.pop() {
+                if res.len() >= ef && c.dist > res.peek().map_or(f32::INFINITY, |w| w.dist) {
+                    break;
+                }
+                self.neighbours(c.id, level, &mut nbrs);
+                for &nb in &nbrs {
+                    prefetch(self.records.as_ptr().wrapping_add(nb as usize * self.stride + 1 + self.m0));
+                }
+                for &nb in &nbrs {
+                    if !mark(nb) {
+                        continue;
+                    }
+                    let d = self.metric.distance(qv, self.vector(nb));
+                    let worst = res.peek().map_or(f32::INFINITY, |w| w.dist);
+                    if res.len() < ef || d < worst {
+                        cand.push(Reverse(Neighbor { dist: d, id: nb }));
+                        if accept.is_none_or(|a| a(nb)) {
+                            res.push(Neighbor { dist: d, id: nb });
+                            if res.len() > ef {
+                                res.pop();
+                            }
+                        }
+                    }
+                }
+            }
+            res.into_sorted_vec()
+        })
+    }
+
+    /// The `k` approximate nearest live vectors per query (in parallel over queries) that pass
+    /// `filter`, searching level 0 with `max(ef, k)` candidates.
+    pub fn search(&self, queries: &Vectors, k: usize, ef: usize, filter: Option<Filter<'_>>) -> Result<SearchResult> {
+        queries.check(self.dim, "HnswIndex::search")?;
+        let nq = queries.len();
+        let mut res = SearchResult::new(nq, k);
+        let Some((ep, top)) = self.entry else { return Ok(res) };
+        if k == 0 || self.live == 0 {
+            return Ok(res);
+        }
+        let ef = ef.max(k);
+        let any_deleted = self.live < self.labels.len();
+        let accept = |s: u32| !self.deleted[s as usize] && filter.is_none_or(|f| f(self.labels[s as usize]));
+        let exact = filter.is_some() && self.filter_fraction(filter) < EXACT_FILTER_FRACTION;
+        let allowed: Vec<u32> = if exact {
+            (0..self.labels.len() as u32).into_par_iter().filter(|&s| accept(s)).collect()
+        } else {
+            Vec::new()
+        };
+        res.labels.par_chunks_mut(k).zip(res.distances.par_chunks_mut(k)).enumerate().for_each(
+            |(qi, (labels, dists))| {
+                let mut qv = queries.row(qi).to_vec();
+                self.metric.prepare(&mut qv);
+                let found: Vec<Neighbor> = if exact {
+                    let mut all: Vec<Neighbor> = allowed
+                        .iter()
+                        .map(|&s| Neighbor { dist: self.metric.distance(&qv, self.vector(s)), id: s })
+                        .collect();
+                    let kk = k.min(all.len());
+                    if kk > 0 {
+                        all.select_nth_unstable(kk - 1);
+                        all.truncate(kk);
+                    }
+                    all.sort_unstable();
+                    all
+                } else {
+                    let mut cur = ep;
+                    let mut cur_d = self.metric.distance(&qv, self.vector(cur));
+                    let mut buf = Vec::with_capacity(self.params.m);
+                    for l in (1..=top).rev() {
+                        loop {
+                            let mut changed = false;
+                            self.neighbours(cur, l, &mut buf);
+                            for &nb in &buf {
+                                let d = self.metric.distance(&qv, self.vector(nb));
+                                if d < cur_d {
+                                    (cur, cur_d) = (nb, d);
+                                    changed = true;
+                                }
+                            }
+                            if !changed {
+                                break;
+                            }
+                        }
+                    }
+                    let eps = [Neighbor { dist: cur_d, id: cur }];
+                    let acc: Option<&dyn Fn(u32) -> bool> =
+                        if any_deleted || filter.is_some() { Some(&accept) } else { None };
+                    self.search_layer(&qv, &eps, ef, 0, acc)
+                };
+                for (j, nb) in found.into_iter().take(k).enumerate() {
+                    labels[j] = self.labels[nb.id as usize];
+                    dists[j] = nb.dist;
+                }
+            },
+        );
+        Ok(res)
+    }
+
+    /// The fraction of a seeded sample of live vectors that `filter` accepts.
+    fn filter_fraction(&self, filter: Option<Filter<'_>>) -> f64 {
+        let Some(f) = filter else { return 1.0 };
+        let n = self.labels.len();
+        let sample = 1000.min(n);
+        let mut live = 0usize;
+        let mut pass = 0usize;
+        for i in 0..sample {
+            let s = (splitmix(i as u64 ^ 0x5EED) % n as u64) as usize;
+            if !self.deleted[s] {
+                live += 1;
+                pass += f(self.labels[s]) as usize;
+            }
+        }
+        if live == 0 {
+            0.0
+        } else {
+            pass as f64 / live as f64
+        }
+    }
+
+    /// Removes a label (a tombstone: still traversed, never returned; `compact` drops it).
+    pub fn delete(&mut self, label: u64) -> bool {
+        match self.slots.remove(&label) {
+            Some(s) => {
+                self.deleted[s as usize] = true;
+                self.live -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Rebuilds the index from its live vectors (dropping tombstones).
+    pub fn compact(&mut self) -> Result<()> {
+        let live: Vec<usize> = (0..self.labels.len()).filter(|&s| !self.deleted[s]).collect();
+        let mut data = Vec::with_capacity(live.len() * self.dim);
+        for &s in &live {
+            data.extend_from_slice(self.vector(s as u32));
+        }
+        let labels: Vec<u64> = live.iter().map(|&s| self.labels[s]).collect();
+        let mut fresh = HnswIndex::new(self.dim, self.metric, self.params)?;
+        if !labels.is_empty() {
+            fresh.add(&Vectors::from_row_major(data, self.dim)?, Some(&labels))?;
+        }
+        *self = fresh;
+        Ok(())
+    }
+
+    /// Writes the index to `path` (a little-endian binary file; `load` reads it back).
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        let path = path.as_ref();
+        let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), source: e };
+        let mut out = Vec::with_capacity(64 + self.records.len() * 4);
+        out.extend_from_slice(MAGIC);
+        for v in [
+            self.dim as u64,
+            self.params.m as u64,
+            self.params.ef_construction as u64,
+            self.params.seed,
+            self.labels.len() as u64,
+            self.entry.map_or(u64::MAX, |e| e.0 as u64),
+            self.entry.map_or(0, |e| e.1 as u64),
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.push(self.metric.code() as u8 + (self.metric == Metric::Cosine) as u8);
+        for l in &self.labels {
+            out.extend_from_slice(&l.to_le_bytes());
+        }
+        out.extend_from_slice(&self.levels);
+        out.extend(self.deleted.iter().map(|&d| d as u8));
+        for w in &self.records {
+            out.extend_from_slice(&w.load(Relaxed).to_le_bytes());
+        }
+        for u in &self.upper {
+            for w in u.iter() {
+                out.extend_from_slice(&w.load(Relaxed).to_le_bytes());
+            }
+        }
+        let mut f = std::fs::File::create(path).map_err(io)?;
+        f.write_all(&out).map_err(io)
+    }
+
+    /// Reads an index written by [`Self::save`]; a truncated or foreign file is an error naming it.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<HnswIndex> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| Error::Io { path: name.clone(), source: e })?;
+        let bad = |m: &str| Error::Read { path: name.clone(), at: Box::default(), message: m.to_string() };
+        if bytes.len() < MAGIC.len() + 57 || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(bad("not an ember HNSW index file"));
+        }
+        let mut pos = MAGIC.len();
+        let u64_at = |pos: &mut usize| {
+            let v = u64::from_le_bytes(bytes[*pos..*pos + 8].try_into().expect("8 bytes"));
+            *pos += 8;
+            v
+        };
+        let (dim, m, efc, seed, n, ep, top) = (
+            u64_at(&mut pos),
+            u64_at(&mut pos),
+            u64_at(&mut pos),
+            u64_at(&mut pos),
+            u64_at(&mut pos),
+            u64_at(&mut pos),
+            u64_at(&mut pos),
+        );
+        let metric = match bytes[pos] {
+            0 => Metric::L2,
+            1 => Metric::InnerProduct,
+            2 => Metric::Cosine,
+            _ => return Err(bad("unknown metric code")),
+        };
+        pos += 1;
+        if dim == 0 || dim > 1 << 20 || !(2..=256).contains(&m) || n >= u32::MAX as u64 {
+            return Err(bad("implausible header (dimension, m or count)"));
+        }
+        let mut idx =
+            HnswIndex::new(dim as usize, metric, HnswParams { m: m as usize, ef_construction: efc as usize, seed })?;
+        let n = n as usize;
+        let need = n * 8 + n * 2;
+        if bytes.len() < pos + need {
+            return Err(bad("truncated (labels)"));
+        }
+        idx.labels =
+            bytes[pos..pos + n * 8].chunks(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+        pos += n * 8;
+        idx.levels = bytes[pos..pos + n].to_vec();
+        pos += n;
+        idx.deleted = bytes[pos..pos + n].iter().map(|&b| b != 0).collect();
+        pos += n;
+        if idx.levels.iter().any(|&l| l as usize > MAX_LEVEL) {
+            return Err(bad("a level above the maximum"));
+        }
+        let upper_words: usize = idx.levels.iter().map(|&l| l as usize * (1 + idx.params.m)).sum();
+        let words = n * idx.stride + upper_words;
+        if bytes.len() != pos + words * 4 {
+            return Err(bad("truncated or trailing bytes (links and vectors)"));
+        }
+        let word = |pos: &mut usize| {
+            let v = u32::from_le_bytes(bytes[*pos..*pos + 4].try_into().expect("4 bytes"));
+            *pos += 4;
+            v
+        };
+        idx.records = (0..n * idx.stride).map(|_| AtomicU32::new(word(&mut pos))).collect();
+        idx.upper = idx
+            .levels
+            .iter()
+            .map(|&l| (0..l as usize * (1 + idx.params.m)).map(|_| AtomicU32::new(word(&mut pos))).collect())
+            .collect();
+        // Every link must name a slot, so a corrupt file cannot send a search out of bounds.
+        for v in 0..n as u32 {
+            for l in 0..=idx.levels[v as usize] as usize {
+                let links = idx.links(v, l);
+                let c = links[0].load(Relaxed) as usize;
+                if c > links.len() - 1 || links[1..1 + c].iter().any(|x| x.load(Relaxed) as usize >= n) {
+                    return Err(bad(&format!("node {v} has invalid links at level {l}")));
+                }
+            }
+        }
+        idx.entry = if n == 0 || ep == u64::MAX {
+            None
+        } else if ep as usize >= n || top as usize != idx.levels[ep as usize] as usize {
+            return Err(bad("invalid entry point"));
+        } else {
+            Some((ep as u32, top as usize))
+        };
+        for (s, (&l, &d)) in idx.labels.iter().zip(&idx.deleted).enumerate() {
+            if !d {
+                idx.slots.insert(l, s as u32);
+            }
+        }
+        idx.live = idx.slots.len();
+        Ok(idx)
+    }
+}
+
+const MAGIC: &[u8] = b"EMBERHNSW1\0";

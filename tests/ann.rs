@@ -1,0 +1,243 @@
+//! Vector search: FlatIndex against a naive scan (every metric), the GPU path (Sim, and CUDA with
+//! EMBER_TEST_CUDA=1) against the CPU engine bit for bit at block-boundary sizes, HNSW recall
+//! against the exact answer, deletions, filters (with the exact fallback), upserts, save / load,
+//! bad input, the Sim trace of a batch.
+#[macro_use]
+mod common;
+
+use common::gpu_devices;
+use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Vectors, NO_LABEL};
+use ember::prelude::*;
+use std::sync::Arc;
+
+/// Seeded Gaussian clusters: `n` vectors of `dim` around `clusters` centres (overlapping).
+fn clusters(n: usize, dim: usize, clusters: usize, seed: u64) -> Vectors {
+    let mut r = common::rng(seed);
+    let mut gauss = move || {
+        // Box-Muller from two uniforms.
+        let u1 = ((r() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        let u2 = ((r() >> 11) as f64) / (1u64 << 53) as f64;
+        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    };
+    let centres: Vec<f32> = (0..clusters * dim).map(|_| gauss() * 3.0).collect();
+    let mut data = Vec::with_capacity(n * dim);
+    for i in 0..n {
+        let c = i % clusters;
+        for j in 0..dim {
+            data.push(centres[c * dim + j] + gauss());
+        }
+    }
+    Vectors::from_row_major(data, dim).unwrap()
+}
+
+/// The exact answer by a plain loop: (distance, slot) sorted, labels = slots.
+fn naive(base: &Vectors, q: &Vectors, k: usize, metric: Metric, keep: impl Fn(usize) -> bool) -> Vec<u64> {
+    let prep = |v: &[f32]| {
+        let mut v = v.to_vec();
+        if metric == Metric::Cosine {
+            let n: f32 = ember::ann::dot(&v, &v).sqrt();
+            if n > 0.0 {
+                v.iter_mut().for_each(|x| *x *= 1.0 / n);
+            }
+        }
+        v
+    };
+    let mut out = Vec::new();
+    for qi in 0..q.len() {
+        let qv = prep(q.row(qi));
+        let mut all: Vec<(f32, usize)> =
+            (0..base.len()).filter(|&s| keep(s)).map(|s| (metric.distance(&qv, &prep(base.row(s))), s)).collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        out.extend((0..k).map(|j| all.get(j).map_or(NO_LABEL, |x| x.1 as u64)));
+    }
+    out
+}
+
+#[test]
+fn flat_equals_a_naive_scan_for_every_metric() {
+    let base = clusters(700, 19, 7, 1);
+    let q = clusters(23, 19, 5, 2);
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+        let mut idx = FlatIndex::new(19, metric).unwrap();
+        idx.add(&base, None).unwrap();
+        let r = idx.search(&q, 10, None, Device::Cpu).unwrap();
+        assert_eq!(r.labels, naive(&base, &q, 10, metric, |_| true), "{metric:?}");
+        assert!(r.distances.windows(2).enumerate().all(|(i, w)| (i + 1) % 10 == 0 || w[0] <= w[1]));
+    }
+}
+
+#[test]
+fn flat_gpu_equals_cpu_bit_for_bit() {
+    for device in gpu_devices() {
+        for (n, dim, k) in
+            [(1usize, 3usize, 1usize), (255, 8, 10), (256, 17, 256), (257, 16, 7), (1030, 33, 100), (2000, 64, 10)]
+        {
+            let base = clusters(n, dim, 5, n as u64);
+            let q = clusters(9, dim, 3, 99);
+            for metric in [Metric::L2, Metric::Cosine] {
+                let mut idx = FlatIndex::new(dim, metric).unwrap();
+                idx.add(&base, None).unwrap();
+                // Deletions and a filter on half of the rest.
+                for l in (0..n as u64).step_by(5) {
+                    idx.delete(l);
+                }
+                let filter = |l: u64| l % 2 == 0;
+                for f in [None, Some(&filter as &(dyn Fn(u64) -> bool + Sync))] {
+                    let cpu = idx.search(&q, k, f, Device::Cpu).unwrap();
+                    let gpu = idx.search(&q, k, f, device).unwrap();
+                    assert_eq!(gpu.labels, cpu.labels, "n {n} dim {dim} k {k} {metric:?} on {device}");
+                    let bits = |r: &SearchResult| r.distances.iter().map(|d| d.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&gpu), bits(&cpu), "distances, n {n} on {device}");
+                    let want = naive(&base, &q, k, metric, |s| s % 5 != 0 && (f.is_none() || s % 2 == 0));
+                    assert_eq!(cpu.labels, want);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn sim_trace_of_a_batch() {
+    let base = clusters(500, 16, 4, 3);
+    let mut idx = FlatIndex::new(16, Metric::L2).unwrap();
+    idx.add(&base, None).unwrap();
+    let ctx = ember::gpu::ExecContext::new(ember::gpu::Gpu::sim().unwrap());
+    idx.search_in(&clusters(3, 16, 2, 4), 5, None, &ctx).unwrap();
+    let before = ctx.trace();
+    idx.search_in(&clusters(64, 16, 2, 5), 5, None, &ctx).unwrap();
+    let t = ctx.trace();
+    // One launch (a block per query) and two read-backs per batch; the vectors stay on the device.
+    assert_eq!((t.launches - before.launches, t.dtoh_copies - before.dtoh_copies), (1, 2), "{t}");
+    assert_eq!(t.htod_bytes - before.htod_bytes, 64 * 16 * 4, "only the queries move: {t}");
+}
+
+fn exact_truth(base: &Vectors, q: &Vectors, k: usize, metric: Metric) -> Vec<u64> {
+    let mut f = FlatIndex::new(base.dim(), metric).unwrap();
+    f.add(base, None).unwrap();
+    f.search(q, k, None, Device::Cpu).unwrap().labels
+}
+
+#[test]
+fn hnsw_recall_deletions_filters_upserts() {
+    let (n, dim) = (6000, 32);
+    let base = clusters(n, dim, 40, 7);
+    let q = clusters(200, dim, 40, 8);
+    let mut idx = HnswIndex::new(dim, Metric::L2, HnswParams { m: 16, ef_construction: 100, seed: 1 }).unwrap();
+    // Two batches: the second links into the first.
+    let half = Vectors::from_row_major(base.values()[..n / 2 * dim].to_vec(), dim).unwrap();
+    let rest = Vectors::from_row_major(base.values()[n / 2 * dim..].to_vec(), dim).unwrap();
+    idx.add(&half, None).unwrap();
+    idx.add(&rest, None).unwrap();
+    assert_eq!(idx.len(), n);
+    let truth = exact_truth(&base, &q, 10, Metric::L2);
+    let r = idx.search(&q, 10, 64, None).unwrap();
+    let recall = r.recall(&truth);
+    assert!(recall >= 0.95, "recall@10 at ef 64: {recall}");
+    assert!(idx.search(&q, 10, 200, None).unwrap().recall(&truth) >= recall);
+
+    // Deleted labels never come back; the rest keep their recall.
+    for l in (0..n as u64).step_by(3) {
+        assert!(idx.delete(l));
+    }
+    assert!(!idx.delete(0));
+    let r = idx.search(&q, 10, 64, None).unwrap();
+    assert!(r.labels.iter().all(|&l| l % 3 != 0 && l != NO_LABEL));
+    let kept = Vectors::from_row_major((0..n).filter(|s| s % 3 != 0).flat_map(|s| base.row(s).to_vec()).collect(), dim)
+        .unwrap();
+    let kept_labels: Vec<u64> = (0..n as u64).filter(|s| s % 3 != 0).collect();
+    let mut f = FlatIndex::new(dim, Metric::L2).unwrap();
+    f.add(&kept, Some(&kept_labels)).unwrap();
+    let truth_kept = f.search(&q, 10, None, Device::Cpu).unwrap().labels;
+    assert!(r.recall(&truth_kept) >= 0.93, "recall after deletions {}", r.recall(&truth_kept));
+
+    // A filter keeping 1%: the exact fallback returns exactly the filtered truth.
+    let filter = |l: u64| l % 100 == 1;
+    let r = idx.search(&q, 10, 64, Some(&filter)).unwrap();
+    let truth_f = f.search(&q, 10, Some(&filter), Device::Cpu).unwrap();
+    assert_eq!(r.labels, truth_f.labels);
+    // A filter keeping half: traversal with the filter, recall still high.
+    let half_filter = |l: u64| l % 2 == 0;
+    let r = idx.search(&q, 10, 64, Some(&half_filter)).unwrap();
+    assert!(r.labels.iter().all(|&l| l % 2 == 0 && l % 3 != 0));
+    let truth_h = f.search(&q, 10, Some(&half_filter), Device::Cpu).unwrap().labels;
+    assert!(r.recall(&truth_h) >= 0.93, "filtered recall {}", r.recall(&truth_h));
+
+    // Upsert: label 1 moves onto query 0's position.
+    idx.add(&Vectors::from_row_major(q.row(0).to_vec(), dim).unwrap(), Some(&[1])).unwrap();
+    assert_eq!(
+        idx.search(&Vectors::from_row_major(q.row(0).to_vec(), dim).unwrap(), 1, 32, None).unwrap().labels[0],
+        1
+    );
+
+    // Compaction drops tombstones and keeps answers.
+    let before = idx.search(&q, 10, 128, None).unwrap();
+    idx.compact().unwrap();
+    assert_eq!(idx.len(), kept_labels.len());
+    let after = idx.search(&q, 10, 128, None).unwrap();
+    assert!(after.recall(&before.labels) >= 0.95);
+}
+
+#[test]
+fn hnsw_save_load_round_trip_and_corrupt_files() {
+    let base = clusters(1500, 24, 10, 11);
+    let q = clusters(50, 24, 10, 12);
+    let mut idx = HnswIndex::new(24, Metric::Cosine, HnswParams::default()).unwrap();
+    idx.add(&base, None).unwrap();
+    idx.delete(5);
+    let dir = std::env::temp_dir().join(format!("ember-ann-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("index.ember");
+    idx.save(&path).unwrap();
+    let back = HnswIndex::load(&path).unwrap();
+    assert_eq!(back.len(), idx.len());
+    assert_eq!(back.search(&q, 10, 50, None).unwrap(), idx.search(&q, 10, 50, None).unwrap());
+    assert!(idx.search(&q, 10, 50, None).unwrap().recall(&exact_truth(&base, &q, 10, Metric::Cosine)) > 0.9);
+    // Truncated and garbage files: a read error naming the file, never a panic.
+    let bytes = std::fs::read(&path).unwrap();
+    for cut in [0, 10, 60, bytes.len() / 2, bytes.len() - 1] {
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let e = HnswIndex::load(&path).unwrap_err();
+        assert!(matches!(e, Error::Read { .. }) && e.to_string().contains("index.ember"), "{e}");
+    }
+    let mut bad = bytes.clone();
+    let links_at = bytes.len() - 24 * 4 - 40; // inside the records
+    bad[links_at..links_at + 8].copy_from_slice(&[0xff; 8]);
+    std::fs::write(&path, &bad).unwrap();
+    let _ = HnswIndex::load(&path); // corrupt links or vector bits: an error or an index, never a panic
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn vectors_from_arrow_and_bad_input() {
+    use arrow::array::{FixedSizeListArray, Float32Array, Float64Array};
+    use arrow::datatypes::{DataType, Field};
+    let values = Float32Array::from(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    let list =
+        FixedSizeListArray::new(Arc::new(Field::new("item", DataType::Float32, false)), 3, Arc::new(values), None);
+    let v = Vectors::from_arrow(&list).unwrap();
+    assert_eq!((v.len(), v.dim(), v.row(1)), (2, 3, &[4.0f32, 5.0, 6.0][..]));
+    let sliced = list.slice(1, 1);
+    assert_eq!(Vectors::from_arrow(&sliced).unwrap().row(0), &[4.0, 5.0, 6.0]);
+    let doubles = FixedSizeListArray::new(
+        Arc::new(Field::new("item", DataType::Float64, false)),
+        2,
+        Arc::new(Float64Array::from(vec![0.5, 1.5])),
+        None,
+    );
+    assert_eq!(Vectors::from_arrow(&doubles).unwrap().row(0), &[0.5, 1.5]);
+    assert!(matches!(Vectors::from_arrow(&Float32Array::from(vec![1.0])), Err(Error::Type { .. })));
+    assert!(Vectors::from_row_major(vec![1.0; 5], 2).is_err());
+    let mut idx = FlatIndex::new(3, Metric::L2).unwrap();
+    assert!(idx.add(&Vectors::from_row_major(vec![1.0, 2.0], 2).unwrap(), None).is_err());
+    let nan = Vectors::from_row_major(vec![1.0, f32::NAN, 0.0], 3).unwrap();
+    assert!(idx.add(&nan, None).unwrap_err().to_string().contains("NaN"));
+    assert!(idx.add(&v, Some(&[1, 1])).unwrap_err().to_string().contains("twice"));
+    assert!(HnswIndex::new(4, Metric::L2, HnswParams { m: 1, ..Default::default() }).is_err());
+    assert!(Metric::parse("manhattan").is_err());
+    idx.add(&v, Some(&[7, 8])).unwrap();
+    let big_k = idx.search(&v, 300, None, Device::Sim);
+    assert!(matches!(big_k, Err(Error::Unsupported(_))), "{big_k:?}");
+    // Fewer vectors than k: padded.
+    let r = idx.search(&v, 4, None, Device::Cpu).unwrap();
+    assert_eq!(r.labels_of(0), &[7, 8, NO_LABEL, NO_LABEL]);
+}
