@@ -192,10 +192,7 @@ impl FlatIndex {
                     let end = (start + block).min(n);
                     for (qi, heap) in heaps.iter_mut().enumerate() {
                         let qv = q.row(first + qi);
-                        for s in start..end {
-                            if !allowed[s] {
-                                continue;
-                            }
+                        for (s, _) in allowed.iter().enumerate().take(end).skip(start).filter(|(_, ok)| **ok) {
                             let d = self.metric.distance(qv, &self.data[s * self.dim..(s + 1) * self.dim]);
                             let cand = Neighbor { dist: d, id: s as u32 };
                             if heap.len() < k {

@@ -57,7 +57,7 @@ pub struct HnswIndex {
     dim: usize,
     params: HnswParams,
     m0: usize,
-    /// u32 words per level-0 record: 1 + m0 links + dim values, rounded up to 16 (64 bytes).
+    /// u32 words per level-0 record: the count, m0 links, dim values (no padding: memory as hnswlib).
     stride: usize,
     records: Vec<AtomicU32>,
     levels: Vec<u8>,
@@ -138,7 +138,7 @@ impl HnswIndex {
             dim,
             params,
             m0,
-            stride: (1 + m0 + dim).div_ceil(16) * 16,
+            stride: 1 + m0 + dim,
             records: Vec::new(),
             levels: Vec::new(),
             upper: Vec::new(),

@@ -3,6 +3,7 @@
 //!
 //! Every call that runs kernels, I/O or rayon work goes through [`run::run`]: the GIL is
 //! released and Ctrl-C is honoured while it waits.
+mod ann;
 mod arrow_ffi;
 mod convert;
 mod dlpack;
@@ -34,6 +35,8 @@ fn _ember(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<gbdt::PyGbdtModel>()?;
     m.add_function(wrap_pyfunction!(gbdt::gbdt_train, m)?)?;
     m.add_class::<graph::PyGraph>()?;
+    m.add_class::<ann::PyFlatIndex>()?;
+    m.add_class::<ann::PyHnswIndex>()?;
     m.add_function(wrap_pyfunction!(graph::graph_from_frame, m)?)?;
     m.add_function(wrap_pyfunction!(graph::graph_rmat, m)?)?;
     m.add_function(wrap_pyfunction!(expr::col, m)?)?;

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ember import exceptions, gbdt, graph, tpch
+from ember import ann, exceptions, gbdt, graph, tpch
 from ember._ember import __version__
 from ember.expr import Expr, coalesce, col, lit, when
 from ember.frame import DataFrame, GroupBy
@@ -25,6 +25,7 @@ __all__ = [
     "Series",
     "coalesce",
     "col",
+    "ann",
     "concat",
     "default_device",
     "exceptions",

@@ -1,0 +1,176 @@
+//! `ember.ann`: exact and HNSW nearest-neighbour indexes. Vectors cross as little-endian bytes
+//! (NumPy's `tobytes()` of a C-contiguous float32 matrix) with their dimension; results come back
+//! as bytes of u64 labels and f32 distances (`np.frombuffer` on the Python side).
+use crate::error::IntoPyResult;
+use crate::frame::device;
+use crate::run::run;
+use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Vectors};
+use ember::Error;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+fn vectors(bytes: &[u8], dim: usize) -> PyResult<Vectors> {
+    if bytes.len() % 4 != 0 {
+        return Err(Error::InvalidArgument("vector bytes are not whole float32 values".into())).py();
+    }
+    let v: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+    Vectors::from_row_major(v, dim).py()
+}
+
+fn labels_of(bytes: Option<&[u8]>) -> Option<Vec<u64>> {
+    bytes.map(|b| b.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+}
+
+fn result_bytes<'py>(py: Python<'py>, r: &SearchResult) -> (Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
+    let labels: Vec<u8> = r.labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+    let dists: Vec<u8> = r.distances.iter().flat_map(|d| d.to_le_bytes()).collect();
+    (PyBytes::new(py, &labels), PyBytes::new(py, &dists))
+}
+
+type Index<T> = Arc<RwLock<T>>;
+
+fn read<T>(i: &Index<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    i.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(i: &Index<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    i.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An exact index.
+#[pyclass(name = "PyFlatIndex", module = "ember._ember", frozen)]
+#[derive(Debug)]
+pub struct PyFlatIndex {
+    idx: Index<FlatIndex>,
+}
+
+#[pymethods]
+impl PyFlatIndex {
+    #[new]
+    fn new(dim: usize, metric: &str) -> PyResult<Self> {
+        Ok(PyFlatIndex { idx: Arc::new(RwLock::new(FlatIndex::new(dim, Metric::parse(metric).py()?).py()?)) })
+    }
+
+    #[pyo3(signature = (data, labels=None))]
+    fn add(&self, py: Python<'_>, data: &[u8], labels: Option<&[u8]>) -> PyResult<()> {
+        let dim = read(&self.idx).dim();
+        let v = vectors(data, dim)?;
+        let labels = labels_of(labels);
+        let idx = self.idx.clone();
+        run(py, move || write(&idx).add(&v, labels.as_deref()))
+    }
+
+    fn delete(&self, label: u64) -> bool {
+        write(&self.idx).delete(label)
+    }
+
+    fn __len__(&self) -> usize {
+        read(&self.idx).len()
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        read(&self.idx).dim()
+    }
+
+    #[pyo3(signature = (queries, k, allowed=None, device_name=None))]
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        queries: &[u8],
+        k: usize,
+        allowed: Option<&[u8]>,
+        device_name: Option<&str>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let d = device(device_name)?;
+        let q = vectors(queries, read(&self.idx).dim())?;
+        let allowed: Option<HashSet<u64>> = labels_of(allowed).map(|v| v.into_iter().collect());
+        let idx = self.idx.clone();
+        let r = run(py, move || {
+            let f = allowed.as_ref().map(|set| move |l: u64| set.contains(&l));
+            read(&idx).search(&q, k, f.as_ref().map(|f| f as &(dyn Fn(u64) -> bool + Sync)), d)
+        })?;
+        Ok(result_bytes(py, &r))
+    }
+}
+
+/// An HNSW index.
+#[pyclass(name = "PyHnswIndex", module = "ember._ember", frozen)]
+#[derive(Debug)]
+pub struct PyHnswIndex {
+    idx: Index<HnswIndex>,
+}
+
+#[pymethods]
+impl PyHnswIndex {
+    #[new]
+    #[pyo3(signature = (dim, metric, m=16, ef_construction=200, seed=100))]
+    fn new(dim: usize, metric: &str, m: usize, ef_construction: usize, seed: u64) -> PyResult<Self> {
+        let idx = HnswIndex::new(dim, Metric::parse(metric).py()?, HnswParams { m, ef_construction, seed }).py()?;
+        Ok(PyHnswIndex { idx: Arc::new(RwLock::new(idx)) })
+    }
+
+    #[staticmethod]
+    fn load(py: Python<'_>, path: String) -> PyResult<Self> {
+        let idx = run(py, move || HnswIndex::load(&path))?;
+        Ok(PyHnswIndex { idx: Arc::new(RwLock::new(idx)) })
+    }
+
+    fn save(&self, py: Python<'_>, path: String) -> PyResult<()> {
+        let idx = self.idx.clone();
+        run(py, move || read(&idx).save(&path))
+    }
+
+    #[pyo3(signature = (data, labels=None))]
+    fn add(&self, py: Python<'_>, data: &[u8], labels: Option<&[u8]>) -> PyResult<()> {
+        let dim = read(&self.idx).dim();
+        let v = vectors(data, dim)?;
+        let labels = labels_of(labels);
+        let idx = self.idx.clone();
+        run(py, move || write(&idx).add(&v, labels.as_deref()))
+    }
+
+    fn delete(&self, label: u64) -> bool {
+        write(&self.idx).delete(label)
+    }
+
+    fn compact(&self, py: Python<'_>) -> PyResult<()> {
+        let idx = self.idx.clone();
+        run(py, move || write(&idx).compact())
+    }
+
+    fn __len__(&self) -> usize {
+        read(&self.idx).len()
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        read(&self.idx).dim()
+    }
+
+    #[getter]
+    fn memory_bytes(&self) -> usize {
+        read(&self.idx).memory_bytes()
+    }
+
+    #[pyo3(signature = (queries, k, ef=64, allowed=None))]
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        queries: &[u8],
+        k: usize,
+        ef: usize,
+        allowed: Option<&[u8]>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let q = vectors(queries, read(&self.idx).dim())?;
+        let allowed: Option<HashSet<u64>> = labels_of(allowed).map(|v| v.into_iter().collect());
+        let idx = self.idx.clone();
+        let r = run(py, move || {
+            let f = allowed.as_ref().map(|set| move |l: u64| set.contains(&l));
+            read(&idx).search(&q, k, ef, f.as_ref().map(|f| f as &(dyn Fn(u64) -> bool + Sync)))
+        })?;
+        Ok(result_bytes(py, &r))
+    }
+}

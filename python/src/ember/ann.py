@@ -1,0 +1,134 @@
+"""Nearest-neighbour search over float32 vectors: ``FlatIndex`` (exact, CPU engine or GPU) and
+``HnswIndex`` (a graph index on the CPU engine, hnswlib's parameters), metrics ``"l2"``
+(squared), ``"ip"`` (``1 - a.b``) and ``"cosine"``. Vectors are NumPy arrays (or anything
+``np.asarray`` takes) of shape ``(n, dim)``; labels are non-negative integers.
+
+>>> import numpy as np, ember as em
+>>> x = np.arange(40, dtype=np.float32).reshape(10, 4)
+>>> idx = em.ann.HnswIndex(4, "l2")
+>>> idx.add(x)
+>>> labels, dist = idx.search(x[3:5], k=2)
+>>> labels.tolist()
+[[3, 2], [4, 3]]
+>>> em.ann.FlatIndex(4).add(x) is None
+True
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from ember import _ember
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["FlatIndex", "HnswIndex", "NO_LABEL"]
+
+#: The label of a missing neighbour (fewer than ``k`` vectors matched).
+NO_LABEL = 2**64 - 1
+
+
+def _f32(x: Any, dim: int) -> bytes:
+    import numpy as np
+
+    a = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+    if a.ndim == 1:
+        a = a.reshape(1, -1)
+    if a.ndim != 2 or a.shape[1] != dim:
+        raise ValueError(f"expected vectors of shape (n, {dim}), got {a.shape}")
+    return a.astype("<f4", copy=False).tobytes()
+
+
+def _u64(x: Any) -> bytes | None:
+    import numpy as np
+
+    return None if x is None else np.ascontiguousarray(np.asarray(x, dtype="<u8")).tobytes()
+
+
+def _result(r: tuple[bytes, bytes], k: int) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
+    labels = np.frombuffer(r[0], dtype="<u8").reshape(-1, k) if k else np.zeros((0, 0), np.uint64)
+    dist = np.frombuffer(r[1], dtype="<f4").reshape(-1, k) if k else np.zeros((0, 0), np.float32)
+    return labels, dist
+
+
+class FlatIndex:
+    """Exact search by a full scan (``device="cuda"`` / ``"sim"`` runs it on the GPU path; every
+    device returns the same neighbours, ties to the earlier-added vector)."""
+
+    __slots__ = ("_i",)
+
+    def __init__(self, dim: int, metric: str = "l2") -> None:
+        self._i = _ember.PyFlatIndex(dim, metric)
+
+    @property
+    def dim(self) -> int:
+        return self._i.dim
+
+    def __len__(self) -> int:
+        return len(self._i)
+
+    def add(self, vectors: Any, labels: Any = None) -> None:
+        """Adds vectors (labels ``len(self)...`` when None; an existing label is replaced)."""
+        self._i.add(_f32(vectors, self.dim), _u64(labels))
+
+    def delete(self, label: int) -> bool:
+        return self._i.delete(label)
+
+    def search(
+        self, queries: Any, k: int = 10, *, allowed: Any = None, device: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(labels, distances)``, each ``(queries, k)``, closest first; ``allowed`` restricts the
+        result to those labels. Missing neighbours are ``NO_LABEL`` / ``inf``."""
+        return _result(self._i.search(_f32(queries, self.dim), k, _u64(allowed), device), k)
+
+
+class HnswIndex:
+    """An HNSW graph index (``m`` links per node, ``ef_construction`` candidates while building,
+    as hnswlib). ``search(..., ef=...)`` trades speed for recall."""
+
+    __slots__ = ("_i",)
+
+    def __init__(self, dim: int, metric: str = "l2", *, m: int = 16, ef_construction: int = 200, seed: int = 100) -> None:
+        self._i = _ember.PyHnswIndex(dim, metric, m, ef_construction, seed)
+
+    @staticmethod
+    def load(path: str | os.PathLike[str]) -> HnswIndex:
+        """Reads an index written by ``save``."""
+        idx = HnswIndex.__new__(HnswIndex)
+        idx._i = _ember.PyHnswIndex.load(os.fspath(path))
+        return idx
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        self._i.save(os.fspath(path))
+
+    @property
+    def dim(self) -> int:
+        return self._i.dim
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of vectors, links and labels held."""
+        return self._i.memory_bytes
+
+    def __len__(self) -> int:
+        return len(self._i)
+
+    def add(self, vectors: Any, labels: Any = None) -> None:
+        """Adds vectors in parallel (an existing label is an upsert)."""
+        self._i.add(_f32(vectors, self.dim), _u64(labels))
+
+    def delete(self, label: int) -> bool:
+        """Marks a label deleted (never returned again; ``compact`` reclaims the space)."""
+        return self._i.delete(label)
+
+    def compact(self) -> None:
+        self._i.compact()
+
+    def search(self, queries: Any, k: int = 10, *, ef: int = 64, allowed: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(labels, distances)``, each ``(queries, k)``, closest first; ``allowed`` restricts the
+        result to those labels (a selective filter switches to an exact scan)."""
+        return _result(self._i.search(_f32(queries, self.dim), k, ef, _u64(allowed)), k)

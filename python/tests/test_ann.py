@@ -1,0 +1,98 @@
+"""ember.ann against NumPy brute force and hnswlib: exact search on every device, HNSW recall at
+hnswlib's parameters, deletions, filters, upserts, save / load, errors."""
+
+from __future__ import annotations
+
+import doctest
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ember as em
+
+
+def _data(n: int, q: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    r = np.random.default_rng(seed)
+    centres = r.normal(0, 3, (20, dim)).astype(np.float32)
+    base = (centres[r.integers(0, 20, n)] + r.normal(0, 1, (n, dim))).astype(np.float32)
+    queries = (centres[r.integers(0, 20, q)] + r.normal(0, 1, (q, dim))).astype(np.float32)
+    return base, queries
+
+
+def _truth(base: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+    d = ((q[:, None, :].astype(np.float64) - base[None, :, :]) ** 2).sum(-1)
+    return np.argsort(d, axis=1, kind="stable")[:, :k]
+
+
+def _recall(got: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(g.tolist()) & set(t.tolist())) / truth.shape[1] for g, t in zip(got, truth)]))
+
+
+@pytest.mark.parametrize("device", ["cpu", "sim"])
+def test_flat_matches_numpy(device: str) -> None:
+    base, q = _data(800, 30, 24)
+    idx = em.ann.FlatIndex(24)
+    idx.add(base)
+    labels, dist = idx.search(q, 10, device=device)
+    assert labels.shape == (30, 10) and dist.dtype == np.float32
+    assert _recall(labels, _truth(base, q, 10)) > 0.999  # float32 vs float64 near-ties only
+    assert np.all(np.diff(dist, axis=1) >= 0)
+
+
+def test_hnsw_recall_close_to_hnswlib() -> None:
+    hnswlib = pytest.importorskip("hnswlib")
+    base, q = _data(5000, 200, 32, 1)
+    truth = _truth(base, q, 10)
+    idx = em.ann.HnswIndex(32, "l2", m=16, ef_construction=100)
+    idx.add(base)
+    ours = _recall(idx.search(q, 10, ef=32)[0], truth)
+    hl = hnswlib.Index(space="l2", dim=32)
+    hl.init_index(max_elements=5000, M=16, ef_construction=100, random_seed=100)
+    hl.add_items(base, np.arange(5000))
+    hl.set_ef(32)
+    theirs = _recall(hl.knn_query(q, k=10)[0], truth)
+    assert ours >= theirs - 0.01, (ours, theirs)
+    assert len(idx) == 5000 and idx.memory_bytes > 5000 * 32 * 4
+
+
+def test_delete_filter_upsert_save_load(tmp_path: Path) -> None:
+    base, q = _data(2000, 50, 16, 2)
+    idx = em.ann.HnswIndex(16, "cosine")
+    idx.add(base, labels=np.arange(2000) * 10)
+    for label in range(0, 20000, 30):
+        assert idx.delete(label)
+    labels, _ = idx.search(q, 10, ef=64)
+    assert not np.any(labels % 30 == 0)
+    allowed = np.arange(0, 20000, 70)
+    labels, _ = idx.search(q, 5, allowed=allowed)
+    assert set(labels.ravel().tolist()) <= set(allowed.tolist()) - set(range(0, 20000, 30))
+    idx.add(q[:1], labels=[10])  # upsert
+    assert idx.search(q[:1], 1)[0][0, 0] == 10
+    path = tmp_path / "idx.ember"
+    idx.save(path)
+    back = em.ann.HnswIndex.load(path)
+    a, b = idx.search(q, 10), back.search(q, 10)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    idx.compact()
+    assert len(idx) == len(back)
+
+
+def test_errors() -> None:
+    idx = em.ann.FlatIndex(4)
+    with pytest.raises(ValueError, match="shape"):
+        idx.add(np.zeros((3, 5), np.float32))
+    with pytest.raises(em.exceptions.InvalidArgumentError, match="NaN"):
+        idx.add(np.array([[1, 2, np.nan, 4]], np.float32))
+    with pytest.raises(em.exceptions.InvalidArgumentError, match="metric"):
+        em.ann.HnswIndex(4, "manhattan")
+    idx.add(np.eye(4, dtype=np.float32))
+    labels, dist = idx.search(np.ones((1, 4)), 6)
+    assert labels[0, 4] == em.ann.NO_LABEL and np.isinf(dist[0, 5])
+    with pytest.raises(em.exceptions.ReadError):
+        em.ann.HnswIndex.load(__file__)
+
+
+def test_module_examples() -> None:
+    r = doctest.testmod(em.ann)
+    assert r.attempted >= 4 and r.failed == 0
