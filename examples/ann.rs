@@ -11,7 +11,8 @@
 //! Vectors come from `.npy` files (a 2-D float32 or float64 array, C order) or Parquet files
 //! (a `FixedSizeList<float>` column, `--column` when there are several). `search` prints the time
 //! and QPS; `--truth exact` also computes the exact answer (FlatIndex) and prints recall@k. The
-//! output CSV has one row per query: `query,rank,label,distance`. `--target-recall` is not
+//! output CSV has one row per query: `query,rank,label,distance`. A path `synthetic:N:DIM[:SEED]`
+//! stands for seeded clustered vectors (a machine without data files: the GPU check uses it). `--target-recall` is not
 //! implemented yet (the target-recall knob): pass `--ef`.
 use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Vectors, NO_LABEL};
 use ember::arrow;
@@ -65,7 +66,35 @@ fn read_npy(path: &str) -> Result<Vectors> {
     Vectors::from_row_major(values, dim)
 }
 
+/// `synthetic:N:DIM[:SEED]`: seeded clustered vectors (64 centres), for machines without data.
+fn synthetic(spec: &str) -> Result<Vectors> {
+    let parts: Vec<u64> = spec.split(':').skip(1).map(|x| x.parse().unwrap_or(0)).collect();
+    let (n, dim, seed) = match parts[..] {
+        [n, d] => (n as usize, d as usize, 1),
+        [n, d, s] => (n as usize, d as usize, s),
+        _ => return Err(Error::InvalidArgument(format!("{spec:?}: use synthetic:N:DIM[:SEED]"))),
+    };
+    let mut s = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
+    let mut next = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    let mut c = 0x5EEDu64;
+    let centres: Vec<f32> = (0..64 * dim)
+        .map(|_| {
+            c = c.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((c >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 8.0
+        })
+        .collect();
+    let data =
+        (0..n).flat_map(|i| (0..dim).map(|j| centres[(i % 64) * dim + j] + next()).collect::<Vec<_>>()).collect();
+    Vectors::from_row_major(data, dim)
+}
+
 fn read_vectors(path: &str, column: Option<&str>) -> Result<Vectors> {
+    if path.starts_with("synthetic:") {
+        return synthetic(path);
+    }
     if path.ends_with(".npy") {
         return read_npy(path);
     }

@@ -31,15 +31,15 @@ for line in sys.stdin:
 ' | while read -r exe; do
         cp "$exe" "$bundle/tests/"
     done
-    cargo build --release --example quickstart --example gbdt --example graph -p ember
+    cargo build --release --example quickstart --example gbdt --example graph --example ann -p ember
     cargo build --release -p ember-bench --bin ember-bench
-    cp target/release/examples/quickstart target/release/examples/gbdt target/release/examples/graph target/release/ember-bench "$bundle/"
-    strip "$bundle"/tests/* "$bundle"/quickstart "$bundle"/gbdt "$bundle"/graph "$bundle"/ember-bench
+    cp target/release/examples/quickstart target/release/examples/gbdt target/release/examples/graph target/release/examples/ann target/release/ember-bench "$bundle/"
+    strip "$bundle"/tests/* "$bundle"/quickstart "$bundle"/gbdt "$bundle"/graph "$bundle"/ann "$bundle"/ember-bench
     local n
     n="$(ls "$bundle/tests" | wc -l)"
     # The device tool carries at most 64 MiB: the binaries go compressed.
-    tar -C "$bundle" -cf - tests quickstart gbdt graph ember-bench | xz -T0 -6 >"$bundle/bundle.tar.xz"
-    rm -rf "$bundle/tests" "$bundle/quickstart" "$bundle/gbdt" "$bundle/graph" "$bundle/ember-bench"
+    tar -C "$bundle" -cf - tests quickstart gbdt graph ann ember-bench | xz -T0 -6 >"$bundle/bundle.tar.xz"
+    rm -rf "$bundle/tests" "$bundle/quickstart" "$bundle/gbdt" "$bundle/graph" "$bundle/ann" "$bundle/ember-bench"
     du -sh "$bundle/bundle.tar.xz"
     echo "built $n test binaries into $bundle/bundle.tar.xz (carry it: run(carry=[\"$bundle\"]))"
 }
@@ -109,6 +109,13 @@ run() {
     step "graph bfs cuda == cpu" cmp "$out/graph-bfs-cuda.csv" "$out/graph-bfs-cpu.csv"
     step "graph cc cuda == cpu" cmp "$out/graph-cc-cuda.csv" "$out/graph-cc-cpu.csv"
     rm -f "$out"/graph-*.csv
+    # Exact kNN: 200k x 128 base, 2000 queries; the CUDA neighbours and distances must be the CPU's.
+    for dev in cuda cpu; do
+        step "ann exact $dev" "$bundle/ann" exact --base synthetic:200000:128 --queries synthetic:2000:128:7 --k 10 \
+            --device $dev --out "$out/ann-$dev.csv"
+    done
+    step "ann cuda == cpu" cmp "$out/ann-cuda.csv" "$out/ann-cpu.csv"
+    rm -f "$out"/ann-*.csv
     step "ember-bench sf1 cuda" "$bundle/ember-bench" --sf 1 --device cuda --reps 9
     step "ember-bench sf1 cpu" "$bundle/ember-bench" --sf 1 --device cpu --reps 9
     {

@@ -14,7 +14,8 @@ fn clustered(n: usize, dim: usize, seed: u64) -> Vectors {
         ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
     };
     let centres: Vec<f32> = (0..64 * dim).map(|_| next() * 8.0).collect();
-    let data = (0..n).flat_map(|i| (0..dim).map(|j| centres[(i % 64) * dim + j] + next()).collect::<Vec<_>>()).collect();
+    let data =
+        (0..n).flat_map(|i| (0..dim).map(|j| centres[(i % 64) * dim + j] + next()).collect::<Vec<_>>()).collect();
     Vectors::from_row_major(data, dim).expect("whole vectors")
 }
 
