@@ -135,27 +135,44 @@ EMBER_SIM_EXPORT(graph_pagerank_finish)
 // in-list), as the CPU engine does. counters = {next frontier size, out-degree sum of the next
 // frontier} (u64 each).
 
+__device__ __forceinline__ void graph_bfs_visit(const u64* off, u32 u, u32 v, i32* dist, u32* parent, i32 next_level,
+                                                u32* next_queue, u64* counters, u64& scout) {
+    i32 d = ember_ld_relaxed(&dist[v]);
+    if (d == -1) {
+        const i32 old = atomicCAS(&dist[v], -1, next_level);
+        if (old == -1) {
+            next_queue[atomicAdd(&counters[0], 1ull)] = v;
+            scout += off[v + 1] - off[v];
+            d = next_level;
+        } else {
+            d = old;
+        }
+    }
+    if (d == next_level && u < ember_ld_relaxed(&parent[v])) atomicMin(&parent[v], u);
+}
+
+// A thread per frontier vertex; a vertex of more than 32 out-edges is expanded by its whole warp
+// (lanes stride its list), so a hub does not hold one thread while the warp waits.
 extern "C" __global__ void graph_bfs_top_down(const u64* off, const u32* adj, const u32* queue, u32 qlen, i32* dist,
                                               u32* parent, i32 level, u32* next_queue, u64* counters) {
     const u64 i = ember_gid();
-    if (i >= qlen) return;
-    const u32 u = queue[i];
+    const u32 lane = threadIdx.x & 31;
+    const bool has = i < qlen;
+    const u32 u = has ? queue[i] : 0;
+    const u64 beg = has ? off[u] : 0, end = has ? off[u + 1] : 0;
+    const bool big = end - beg > 32;
     const i32 next_level = level + 1;
     u64 scout = 0;
-    for (u64 e = off[u]; e < off[u + 1]; ++e) {
-        const u32 v = adj[e];
-        i32 d = ember_ld_relaxed(&dist[v]);
-        if (d == -1) {
-            const i32 old = atomicCAS(&dist[v], -1, next_level);
-            if (old == -1) {
-                next_queue[atomicAdd(&counters[0], 1ull)] = v;
-                scout += off[v + 1] - off[v];
-                d = next_level;
-            } else {
-                d = old;
-            }
-        }
-        if (d == next_level && u < ember_ld_relaxed(&parent[v])) atomicMin(&parent[v], u);
+    unsigned big_lanes = __ballot_sync(0xffffffffu, big);
+    while (big_lanes) {
+        const int leader = __ffs((int)big_lanes) - 1;
+        big_lanes &= big_lanes - 1;
+        const u32 w = __shfl_sync(0xffffffffu, u, leader);
+        const u64 b = __shfl_sync(0xffffffffu, beg, leader), e = __shfl_sync(0xffffffffu, end, leader);
+        for (u64 x = b + lane; x < e; x += 32) graph_bfs_visit(off, w, adj[x], dist, parent, next_level, next_queue, counters, scout);
+    }
+    if (!big) {
+        for (u64 x = beg; x < end; ++x) graph_bfs_visit(off, u, adj[x], dist, parent, next_level, next_queue, counters, scout);
     }
     if (scout) atomicAdd(&counters[1], scout);
 }
