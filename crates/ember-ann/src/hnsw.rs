@@ -54,6 +54,7 @@ const EXACT_FILTER_FRACTION: f64 = 0.02;
 #[derive(Debug)]
 pub struct HnswIndex {
     metric: Metric,
+    dist: crate::metric::DistFn,
     dim: usize,
     params: HnswParams,
     m0: usize,
@@ -76,8 +77,25 @@ thread_local! {
     static VISITED: RefCell<(Vec<u32>, u32)> = const { RefCell::new((Vec::new(), 0)) };
 }
 
-/// Runs `f` with a visited set for `n` nodes: `mark(v)` returns whether `v` was new.
-fn with_visited<T>(n: usize, f: impl FnOnce(&mut dyn FnMut(u32) -> bool) -> T) -> T {
+/// A visited set for `n` nodes: epoch tags, reset by bumping the epoch.
+struct Visited<'a> {
+    tags: &'a mut [u32],
+    epoch: u32,
+}
+
+impl Visited<'_> {
+    /// Marks `v`; whether it was new.
+    #[inline]
+    fn mark(&mut self, v: u32) -> bool {
+        let t = &mut self.tags[v as usize];
+        let new = *t != self.epoch;
+        *t = self.epoch;
+        new
+    }
+}
+
+/// Runs `f` with this thread's visited set, sized for `n` nodes.
+fn with_visited<T>(n: usize, f: impl FnOnce(&mut Visited<'_>) -> T) -> T {
     VISITED.with(|cell| {
         let mut guard = cell.borrow_mut();
         let (tags, epoch) = &mut *guard;
@@ -91,17 +109,7 @@ fn with_visited<T>(n: usize, f: impl FnOnce(&mut dyn FnMut(u32) -> bool) -> T) -
             tags.iter_mut().for_each(|t| *t = 0);
             *epoch = 1;
         }
-        let e = *epoch;
-        let mut mark = |v: u32| {
-            let t = &mut tags[v as usize];
-            if *t == e {
-                false
-            } else {
-                *t = e;
-                true
-            }
-        };
-        f(&mut mark)
+        f(&mut Visited { tags, epoch: *epoch })
     })
 }
 
@@ -135,6 +143,7 @@ impl HnswIndex {
         let m0 = 2 * params.m;
         Ok(HnswIndex {
             metric,
+            dist: metric.resolve(),
             dim,
             params,
             m0,
@@ -294,14 +303,14 @@ impl HnswIndex {
         }
         let qv = self.vector(q);
         let mut cur = ep;
-        let mut cur_d = self.metric.distance(qv, self.vector(cur));
+        let mut cur_d = (self.dist)(qv, self.vector(cur));
         let mut buf = Vec::with_capacity(self.m0);
         for l in (level + 1..=top).rev() {
             loop {
                 let mut changed = false;
                 self.neighbours(cur, l, &mut buf);
                 for &nb in &buf {
-                    let d = self.metric.distance(qv, self.vector(nb));
+                    let d = (self.dist)(qv, self.vector(nb));
                     if d < cur_d {
                         (cur, cur_d) = (nb, d);
                         changed = true;
@@ -334,7 +343,7 @@ impl HnswIndex {
                     let nv = self.vector(nb.id);
                     let mut cands: Vec<Neighbor> = buf
                         .iter()
-                        .map(|&x| Neighbor { dist: self.metric.distance(nv, self.vector(x)), id: x })
+                        .map(|&x| Neighbor { dist: (self.dist)(nv, self.vector(x)), id: x })
                         .collect();
                     cands.push(Neighbor { dist: nb.dist, id: q });
                     cands.sort_unstable();
@@ -359,7 +368,7 @@ impl HnswIndex {
                 break;
             }
             let cv = self.vector(c.id);
-            if kept.iter().all(|k| self.metric.distance(cv, self.vector(k.id)) >= c.dist) {
+            if kept.iter().all(|k| (self.dist)(cv, self.vector(k.id)) >= c.dist) {
                 kept.push(*c);
             }
         }
@@ -376,11 +385,11 @@ impl HnswIndex {
         level: usize,
         accept: Option<&dyn Fn(u32) -> bool>,
     ) -> Vec<Neighbor> {
-        with_visited(self.labels.len(), |mark| {
+        with_visited(self.labels.len(), |visited| {
             let mut cand: BinaryHeap<Reverse<Neighbor>> = BinaryHeap::with_capacity(ef * 2);
             let mut res: BinaryHeap<Neighbor> = BinaryHeap::with_capacity(ef + 1);
             for e in eps {
-                if mark(e.id) {
+                if visited.mark(e.id) {
                     cand.push(Reverse(*e));
                     if accept.is_none_or(|a| a(e.id)) {
                         res.push(*e);
@@ -400,10 +409,10 @@ impl HnswIndex {
                     prefetch(self.records.as_ptr().wrapping_add(nb as usize * self.stride + 1 + self.m0));
                 }
                 for &nb in &nbrs {
-                    if !mark(nb) {
+                    if !visited.mark(nb) {
                         continue;
                     }
-                    let d = self.metric.distance(qv, self.vector(nb));
+                    let d = (self.dist)(qv, self.vector(nb));
                     let worst = res.peek().map_or(f32::INFINITY, |w| w.dist);
                     if res.len() < ef || d < worst {
                         cand.push(Reverse(Neighbor { dist: d, id: nb }));
@@ -446,7 +455,7 @@ impl HnswIndex {
                 let found: Vec<Neighbor> = if exact {
                     let mut all: Vec<Neighbor> = allowed
                         .iter()
-                        .map(|&s| Neighbor { dist: self.metric.distance(&qv, self.vector(s)), id: s })
+                        .map(|&s| Neighbor { dist: (self.dist)(&qv, self.vector(s)), id: s })
                         .collect();
                     let kk = k.min(all.len());
                     if kk > 0 {
@@ -457,14 +466,14 @@ impl HnswIndex {
                     all
                 } else {
                     let mut cur = ep;
-                    let mut cur_d = self.metric.distance(&qv, self.vector(cur));
+                    let mut cur_d = (self.dist)(&qv, self.vector(cur));
                     let mut buf = Vec::with_capacity(self.params.m);
                     for l in (1..=top).rev() {
                         loop {
                             let mut changed = false;
                             self.neighbours(cur, l, &mut buf);
                             for &nb in &buf {
-                                let d = self.metric.distance(&qv, self.vector(nb));
+                                let d = (self.dist)(&qv, self.vector(nb));
                                 if d < cur_d {
                                     (cur, cur_d) = (nb, d);
                                     changed = true;

@@ -58,6 +58,22 @@ impl Metric {
         }
     }
 
+    /// The distance function for this metric on this CPU, resolved once (a hot loop calls it
+    /// through a plain function pointer, no per-call dispatch).
+    pub(crate) fn resolve(self) -> DistFn {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            return match self {
+                Metric::L2 => l2_avx2,
+                _ => ip_avx2,
+            };
+        }
+        match self {
+            Metric::L2 => l2_scalar,
+            _ => ip_scalar,
+        }
+    }
+
     /// Normalises `v` in place for the cosine metric (a zero vector stays zero).
     pub(crate) fn prepare(self, v: &mut [f32]) {
         if self == Metric::Cosine {
@@ -68,6 +84,27 @@ impl Metric {
             }
         }
     }
+}
+
+/// A distance function (see [`Metric::resolve`]).
+pub(crate) type DistFn = fn(&[f32], &[f32]) -> f32;
+
+fn ip_scalar(a: &[f32], b: &[f32]) -> f32 {
+    1.0 - dot_scalar(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn l2_avx2(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    // SAFETY: only handed out by `Metric::resolve` after AVX2 and FMA were detected; equal lengths.
+    unsafe { avx2::l2(a, b) }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn ip_avx2(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    // SAFETY: as in `l2_avx2`.
+    1.0 - unsafe { avx2::dot(a, b) }
 }
 
 #[inline]
