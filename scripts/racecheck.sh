@@ -9,7 +9,7 @@
 #      release/acquire. It must report every planted race of kernels/sim_checks.cu (tests/tsan.rs)
 #      and nothing in the primitives, the emulator checks, Q6, the differential test at every
 #      boundary size (the random-size ones take too long under TSan's ~100x slowdown), and the
-#      sort, group-by, join, unique and concat tests on Sim, GBDT and the graph kernels.
+#      sort, group-by, join, unique and concat tests on Sim, GBDT, the graph and the kNN kernels.
 # Prints, last, how many kernel launches (and distinct kernels) ran under each mode and how many
 # TSan reports there were. Extra arguments go to the three order passes' `cargo test` (e.g. `--release`).
 set -euo pipefail
@@ -60,6 +60,9 @@ CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out
 # union-find links and compression (relaxed loads and stores of shared parents).
 CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out/launches-tsan" \
   cargo test -q --test graph -- gpu_matches_cpu_on_boundary_sizes sim_trace output_frames empty_graph
+# Vector search: the exact kNN kernel's shared-memory candidate buffer and bitonic sorts.
+CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out/launches-tsan" \
+  cargo test -q --test ann -- sim_trace_of_a_batch
 
 echo
 echo "==> race check summary (seed $seed)"
