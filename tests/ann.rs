@@ -177,6 +177,40 @@ fn hnsw_recall_deletions_filters_upserts() {
     assert!(after.recall(&before.labels) >= 0.95);
 }
 
+/// New vectors fill deleted slots (no growth), the repaired graph keeps its recall, and the
+/// deleted labels never return.
+#[test]
+fn hnsw_reuses_deleted_slots() {
+    let (n, dim) = (4000, 24);
+    let base = clusters(n, dim, 30, 21);
+    let mut idx = HnswIndex::new(dim, Metric::L2, HnswParams { m: 12, ef_construction: 100, seed: 3 }).unwrap();
+    idx.add(&base, None).unwrap();
+    let bytes = idx.memory_bytes();
+    for l in (0..n as u64).step_by(4) {
+        idx.delete(l);
+    }
+    let fresh = clusters(n / 4, dim, 30, 22);
+    let labels: Vec<u64> = (0..(n / 4) as u64).map(|i| 100_000 + i).collect();
+    idx.add(&fresh, Some(&labels)).unwrap();
+    assert_eq!((idx.len(), idx.memory_bytes()), (n, bytes), "slots were reused, nothing grew");
+    // Exact truth over the live set: the kept base vectors and the new ones.
+    let mut flat = FlatIndex::new(dim, Metric::L2).unwrap();
+    let kept: Vec<u64> = (0..n as u64).filter(|l| l % 4 != 0).collect();
+    let kept_v =
+        Vectors::from_row_major(kept.iter().flat_map(|&l| base.row(l as usize).to_vec()).collect(), dim).unwrap();
+    flat.add(&kept_v, Some(&kept)).unwrap();
+    flat.add(&fresh, Some(&labels)).unwrap();
+    let q = clusters(150, dim, 30, 23);
+    let truth = flat.search(&q, 10, None, Device::Cpu).unwrap();
+    let got = idx.search(&q, 10, 80, None).unwrap();
+    assert!(got.labels.iter().all(|&l| l % 4 != 0 || l >= 100_000));
+    assert!(got.recall(&truth.labels) >= 0.95, "recall after reuse {}", got.recall(&truth.labels));
+    // Each new vector finds itself.
+    let r = idx.search(&fresh, 1, 64, None).unwrap();
+    let hits = r.labels.iter().zip(&labels).filter(|(a, b)| a == b).count();
+    assert!(hits as f64 >= 0.98 * labels.len() as f64, "{hits} of {}", labels.len());
+}
+
 #[test]
 fn hnsw_save_load_round_trip_and_corrupt_files() {
     let base = clusters(1500, 24, 10, 11);
@@ -233,6 +267,10 @@ fn vectors_from_arrow_and_bad_input() {
     assert!(idx.add(&nan, None).unwrap_err().to_string().contains("NaN"));
     assert!(idx.add(&v, Some(&[1, 1])).unwrap_err().to_string().contains("twice"));
     assert!(HnswIndex::new(4, Metric::L2, HnswParams { m: 1, ..Default::default() }).is_err());
+    // Empty batches and searches of an empty index are fine.
+    let mut empty = HnswIndex::new(3, Metric::L2, HnswParams::default()).unwrap();
+    empty.add(&Vectors::from_row_major(vec![], 3).unwrap(), None).unwrap();
+    assert_eq!(empty.search(&v, 2, 10, None).unwrap().labels, vec![NO_LABEL; 4]);
     assert!(Metric::parse("manhattan").is_err());
     idx.add(&v, Some(&[7, 8])).unwrap();
     let big_k = idx.search(&v, 300, None, Device::Sim);

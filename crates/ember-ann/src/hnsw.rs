@@ -67,6 +67,8 @@ pub struct HnswIndex {
     labels: Vec<u64>,
     deleted: Vec<bool>,
     slots: HashMap<u64, u32>,
+    /// Deleted slots that new vectors fill.
+    free: Vec<u32>,
     live: usize,
     /// Entry point and the top level.
     entry: Option<(u32, usize)>,
@@ -154,6 +156,7 @@ impl HnswIndex {
             labels: Vec::new(),
             deleted: Vec::new(),
             slots: HashMap::new(),
+            free: Vec::new(),
             live: 0,
             entry: None,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
@@ -237,7 +240,9 @@ impl HnswIndex {
     }
 
     /// Adds vectors with labels (`0, 1, ...` after the current count when None). A label already
-    /// present is an upsert: its old vector is deleted and the new one inserted.
+    /// present is an upsert: its slot takes the new vector. New labels fill the slots of deleted
+    /// vectors first (their old neighbours' links are repaired, as hnswlib's `replace_deleted`),
+    /// then new slots, linked in parallel.
     ///
     /// ```
     /// use ember_ann::{HnswIndex, HnswParams, Metric, Vectors};
@@ -251,46 +256,98 @@ impl HnswIndex {
     pub fn add(&mut self, v: &Vectors, labels: Option<&[u64]>) -> Result<()> {
         v.check(self.dim, "HnswIndex::add")?;
         let labels = resolve_labels(v.len(), labels, self.labels.len())?;
+        if labels.is_empty() {
+            return Ok(());
+        }
         let first = self.labels.len();
-        let total = first + labels.len();
-        if total >= u32::MAX as usize {
-            return Err(Error::Unsupported(format!("{total} vectors: HNSW slots are 32-bit")));
+        if first + labels.len() >= u32::MAX as usize {
+            return Err(Error::Unsupported(format!("{} vectors: HNSW slots are 32-bit", first + labels.len())));
         }
-        for &l in &labels {
-            if let Some(old) = self.slots.remove(&l) {
-                self.deleted[old as usize] = true;
-                self.live -= 1;
-            }
-        }
-        // Vectors and empty links for the whole batch first (through &mut self), then linking.
-        self.records.reserve(labels.len() * self.stride);
+        // Vectors first (through &mut self), then linking: every slot a reader can reach already
+        // holds its vector. Upserts and new labels that find a free slot overwrite in place.
+        let mut reused: Vec<u32> = Vec::new();
         for (i, &label) in labels.iter().enumerate() {
-            let slot = first + i;
             let mut row = v.row(i).to_vec();
             self.metric.prepare(&mut row);
-            self.records.extend((0..self.stride).map(|_| AtomicU32::new(0)));
+            let existing = self.slots.get(&label).copied();
+            let slot = match existing.or_else(|| self.free.pop()) {
+                Some(s) => {
+                    reused.push(s);
+                    s as usize
+                }
+                None => {
+                    let slot = self.labels.len();
+                    self.records.extend((0..self.stride).map(|_| AtomicU32::new(0)));
+                    let level = self.draw_level(slot);
+                    self.levels.push(level as u8);
+                    self.upper.push((0..level * (1 + self.params.m)).map(|_| AtomicU32::new(0)).collect());
+                    self.labels.push(label);
+                    self.deleted.push(true);
+                    slot
+                }
+            };
             let base = slot * self.stride + 1 + self.m0;
             for (w, x) in self.records[base..base + self.dim].iter_mut().zip(&row) {
                 *w.get_mut() = x.to_bits();
             }
-            let level = self.draw_level(slot);
-            self.levels.push(level as u8);
-            self.upper.push((0..level * (1 + self.params.m)).map(|_| AtomicU32::new(0)).collect());
-            self.labels.push(label);
-            self.deleted.push(false);
-            self.slots.insert(label, slot as u32);
-            self.live += 1;
+            if self.deleted[slot] {
+                self.deleted[slot] = false;
+                self.live += 1;
+            }
+            if existing.is_none() {
+                self.labels[slot] = label;
+                self.slots.insert(label, slot as u32);
+            }
         }
+        let total = self.labels.len();
         let mut start = first;
-        if self.entry.is_none() && total > first {
+        if self.entry.is_none() {
+            // A fresh index (nothing to reuse): its first vector is the entry point.
             self.entry = Some((first as u32, self.levels[first] as usize));
             start += 1;
         }
         let entry = Mutex::new(self.entry.expect("set above when the index was empty"));
         let this = &*self;
         (start..total).into_par_iter().with_min_len(16).for_each(|slot| this.insert(slot as u32, &entry));
+        // Reused slots one at a time: re-link the old neighbours among themselves, then insert.
+        for &s in &reused {
+            this.repair_around(s);
+            this.insert(s, &entry);
+        }
         self.entry = Some(entry.into_inner().unwrap_or_else(|e| e.into_inner()));
         Ok(())
+    }
+
+    /// Before slot `s` takes a new vector's place: each of its neighbours re-picks its links
+    /// (the heuristic) among `s`'s neighbours and their neighbours, and `s`'s own links are cleared.
+    fn repair_around(&self, s: u32) {
+        let (mut around, mut more) = (Vec::new(), Vec::new());
+        for l in 0..=self.levels[s as usize] as usize {
+            self.neighbours(s, l, &mut around);
+            let mut cand = around.clone();
+            for &n in &around {
+                self.neighbours(n, l, &mut more);
+                cand.extend(more.iter().copied().filter(|&x| x != s));
+            }
+            cand.sort_unstable();
+            cand.dedup();
+            let cap = if l == 0 { self.m0 } else { self.params.m };
+            for &n in &around {
+                let nv = self.vector(n);
+                let mut cs: Vec<Neighbor> = cand
+                    .iter()
+                    .filter(|&&c| c != n)
+                    .map(|&c| Neighbor { dist: (self.dist)(nv, self.vector(c)), id: c })
+                    .collect();
+                cs.sort_unstable();
+                cs.truncate(self.params.ef_construction);
+                let kept = self.select(&cs, cap);
+                let _g = self.lock(n);
+                self.set_links(n, l, &kept.iter().map(|k| k.id).collect::<Vec<_>>());
+            }
+            let _g = self.lock(s);
+            self.set_links(s, l, &[]);
+        }
     }
 
     fn insert(&self, q: u32, entry: &Mutex<(u32, usize)>) {
@@ -323,7 +380,8 @@ impl HnswIndex {
         }
         let mut eps = vec![Neighbor { dist: cur_d, id: cur }];
         for l in (0..=level.min(top)).rev() {
-            let found = self.search_layer(qv, &eps, self.params.ef_construction, l, None);
+            let mut found = self.search_layer(qv, &eps, self.params.ef_construction, l, None);
+            found.retain(|n| n.id != q); // a reused slot is already in the graph
             let chosen = self.select(&found, self.params.m);
             {
                 let _g = self.lock(q);
@@ -341,10 +399,8 @@ impl HnswIndex {
                     self.set_links(nb.id, l, &buf);
                 } else {
                     let nv = self.vector(nb.id);
-                    let mut cands: Vec<Neighbor> = buf
-                        .iter()
-                        .map(|&x| Neighbor { dist: (self.dist)(nv, self.vector(x)), id: x })
-                        .collect();
+                    let mut cands: Vec<Neighbor> =
+                        buf.iter().map(|&x| Neighbor { dist: (self.dist)(nv, self.vector(x)), id: x }).collect();
                     cands.push(Neighbor { dist: nb.dist, id: q });
                     cands.sort_unstable();
                     let kept = self.select(&cands, cap);
@@ -453,10 +509,8 @@ impl HnswIndex {
                 let mut qv = queries.row(qi).to_vec();
                 self.metric.prepare(&mut qv);
                 let found: Vec<Neighbor> = if exact {
-                    let mut all: Vec<Neighbor> = allowed
-                        .iter()
-                        .map(|&s| Neighbor { dist: (self.dist)(&qv, self.vector(s)), id: s })
-                        .collect();
+                    let mut all: Vec<Neighbor> =
+                        allowed.iter().map(|&s| Neighbor { dist: (self.dist)(&qv, self.vector(s)), id: s }).collect();
                     let kk = k.min(all.len());
                     if kk > 0 {
                         all.select_nth_unstable(kk - 1);
@@ -519,11 +573,13 @@ impl HnswIndex {
         }
     }
 
-    /// Removes a label (a tombstone: still traversed, never returned; `compact` drops it).
+    /// Removes a label (a tombstone: still traversed, never returned; the next new vector takes
+    /// its slot, or `compact` drops it).
     pub fn delete(&mut self, label: u64) -> bool {
         match self.slots.remove(&label) {
             Some(s) => {
                 self.deleted[s as usize] = true;
+                self.free.push(s);
                 self.live -= 1;
                 true
             }
@@ -675,6 +731,7 @@ impl HnswIndex {
             }
         }
         idx.live = idx.slots.len();
+        idx.free = (0..n as u32).filter(|&s| idx.deleted[s as usize]).collect();
         Ok(idx)
     }
 }
