@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex};
 /// A filter on labels: a search returns only labels it accepts.
 pub type Filter<'a> = &'a (dyn Fn(u64) -> bool + Sync);
 
-/// Queries per parallel task and base vectors per cache block of the CPU scan.
+/// Queries per parallel task, and bytes of base vectors per block of the CPU scan (L1-sized: the
+/// block is read once per pair of queries).
 const QUERY_BLOCK: usize = 16;
-const BASE_BLOCK_BYTES: usize = 256 << 10;
+const BASE_BLOCK_BYTES: usize = 24 << 10;
 
 /// An exact index (see the module documentation).
 #[derive(Debug)]
@@ -188,19 +189,47 @@ impl FlatIndex {
                 let count = labels.len() / k;
                 let mut heaps: Vec<BinaryHeap<Neighbor>> =
                     (0..count).map(|_| BinaryHeap::with_capacity(k + 1)).collect();
+                let push = |heap: &mut BinaryHeap<Neighbor>, cand: Neighbor| {
+                    if heap.len() < k {
+                        heap.push(cand);
+                    } else {
+                        let top = heap.peek().expect("k > 0");
+                        // Most candidates lose on distance alone; ties fall to the full order.
+                        if cand.dist <= top.dist && cand < *top {
+                            heap.pop();
+                            heap.push(cand);
+                        }
+                    }
+                };
+                let row = |s: usize| &self.data[s * self.dim..(s + 1) * self.dim];
+                let mut slots: Vec<usize> = Vec::with_capacity(block);
                 for start in (0..n).step_by(block) {
                     let end = (start + block).min(n);
-                    for (qi, heap) in heaps.iter_mut().enumerate() {
-                        let qv = q.row(first + qi);
-                        for (s, _) in allowed.iter().enumerate().take(end).skip(start).filter(|(_, ok)| **ok) {
-                            let d = self.metric.distance(qv, &self.data[s * self.dim..(s + 1) * self.dim]);
-                            let cand = Neighbor { dist: d, id: s as u32 };
-                            if heap.len() < k {
-                                heap.push(cand);
-                            } else if cand < *heap.peek().expect("k > 0") {
-                                heap.pop();
-                                heap.push(cand);
+                    slots.clear();
+                    slots.extend((start..end).filter(|&s| allowed[s]));
+                    let mut qi = 0;
+                    // Two queries against four base vectors at a time (register blocking; the
+                    // block of base vectors stays in L1 across the queries).
+                    while qi + 2 <= count {
+                        let (q0, q1) = (q.row(first + qi), q.row(first + qi + 1));
+                        let mut quads = slots.chunks_exact(4);
+                        for c in &mut quads {
+                            let d = self.metric.distance_block([q0, q1], [row(c[0]), row(c[1]), row(c[2]), row(c[3])]);
+                            for j in 0..4 {
+                                push(&mut heaps[qi], Neighbor { dist: d[0][j], id: c[j] as u32 });
+                                push(&mut heaps[qi + 1], Neighbor { dist: d[1][j], id: c[j] as u32 });
                             }
+                        }
+                        for &s in quads.remainder() {
+                            push(&mut heaps[qi], Neighbor { dist: self.metric.distance(q0, row(s)), id: s as u32 });
+                            push(&mut heaps[qi + 1], Neighbor { dist: self.metric.distance(q1, row(s)), id: s as u32 });
+                        }
+                        qi += 2;
+                    }
+                    if qi < count {
+                        let q0 = q.row(first + qi);
+                        for &s in &slots {
+                            push(&mut heaps[qi], Neighbor { dist: self.metric.distance(q0, row(s)), id: s as u32 });
                         }
                     }
                 }
