@@ -456,6 +456,7 @@ impl HnswIndex {
                 res.pop();
             }
             let mut nbrs = Vec::with_capacity(self.m0);
+            let (mut fresh, mut dists) = (Vec::with_capacity(self.m0), Vec::with_capacity(self.m0));
             while let Some(Reverse(c)) = cand.pop() {
                 if res.len() >= ef && c.dist > res.peek().map_or(f32::INFINITY, |w| w.dist) {
                     break;
@@ -464,11 +465,21 @@ impl HnswIndex {
                 for &nb in &nbrs {
                     prefetch(self.records.as_ptr().wrapping_add(nb as usize * self.stride + 1 + self.m0));
                 }
-                for &nb in &nbrs {
-                    if !visited.mark(nb) {
-                        continue;
-                    }
-                    let d = (self.dist)(qv, self.vector(nb));
+                // The unvisited neighbours' distances four at a time (independent FMA chains;
+                // the same bits as one at a time), then taken in list order as before.
+                fresh.clear();
+                fresh.extend(nbrs.iter().copied().filter(|&nb| visited.mark(nb)));
+                dists.clear();
+                let mut quads = fresh.chunks_exact(4);
+                for c in &mut quads {
+                    let [d] = self.metric.distance_block(
+                        [qv],
+                        [self.vector(c[0]), self.vector(c[1]), self.vector(c[2]), self.vector(c[3])],
+                    );
+                    dists.extend_from_slice(&d);
+                }
+                dists.extend(quads.remainder().iter().map(|&nb| (self.dist)(qv, self.vector(nb))));
+                for (&nb, &d) in fresh.iter().zip(&dists) {
                     let worst = res.peek().map_or(f32::INFINITY, |w| w.dist);
                     if res.len() < ef || d < worst {
                         cand.push(Reverse(Neighbor { dist: d, id: nb }));
