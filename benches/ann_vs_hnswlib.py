@@ -5,6 +5,7 @@ data set, in one run: build time, memory, and recall@10 / QPS at several ef.
     pip install hnswlib faiss-cpu numpy   # and ember (pip install ./python)
     python benches/ann_vs_hnswlib.py --data synthetic [--threads 1] [--m 16] [--ef-construction 200]
     python benches/ann_vs_hnswlib.py --data fashion-mnist   # Debian's dataset-fashion-mnist (apt-get download)
+    python benches/ann_vs_hnswlib.py --data wordllama       # pip install wordllama safetensors
 
 `--threads` sets every library's search threads (ember through RAYON_NUM_THREADS, set before it
 is imported); builds use all threads. Ground truth: exact search by ember's FlatIndex, checked
@@ -54,9 +55,22 @@ def fashion_mnist() -> tuple[Any, Any]:
     return idx("train-images-idx3-ubyte"), idx("t10k-images-idx3-ubyte")
 
 
+def wordllama_table() -> tuple[Any, Any]:
+    """wordllama's bundled 32,000 x 256 token embedding table (float16), normalised to unit length
+    (so L2 ranks as cosine); the last 1000 rows are the queries, the rest the base."""
+    import numpy as np
+    import wordllama
+    from safetensors.numpy import load_file
+
+    path = os.path.join(os.path.dirname(wordllama.__file__), "weights", "l2_supercat_256.safetensors")
+    t = load_file(path)["embedding.weight"].astype(np.float32)
+    t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(t[:-1000]), np.ascontiguousarray(t[-1000:])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="synthetic", choices=["synthetic", "fashion-mnist"])
+    ap.add_argument("--data", default="synthetic", choices=["synthetic", "fashion-mnist", "wordllama"])
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--dim", type=int, default=128)
@@ -74,6 +88,8 @@ def main() -> None:
 
     if a.data == "synthetic":
         base, queries = synthetic(a.n, a.queries, a.dim)
+    elif a.data == "wordllama":
+        base, queries = wordllama_table()
     else:
         base, queries = fashion_mnist()
         queries = queries[: a.queries]
