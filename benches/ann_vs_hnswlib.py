@@ -78,6 +78,7 @@ def main() -> None:
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=200)
     ap.add_argument("--efs", default="16,32,64,128,256")
+    ap.add_argument("--reps", type=int, default=5, help="timed runs per ef (the median is reported)")
     a = ap.parse_args()
     os.environ["RAYON_NUM_THREADS"] = str(a.threads)
     import faiss
@@ -113,10 +114,13 @@ def main() -> None:
 
     def sweep(name: str, build_s: float, mem: float, search: Any) -> None:
         for ef in efs:
-            search(ef)  # warm-up
-            t = time.perf_counter()
-            labels = search(ef)
-            s = time.perf_counter() - t
+            labels = search(ef)  # warm-up (and the answer)
+            times = []
+            for _ in range(a.reps):
+                t = time.perf_counter()
+                search(ef)
+                times.append(time.perf_counter() - t)
+            s = sorted(times)[len(times) // 2]  # the median: a batch takes milliseconds, noise is large
             rows.append(f"| {name} | {build_s:.1f} | {mem:.0f} | {ef} | {recall(labels):.4f} | {len(queries) / s:,.0f} |")
 
     # ember HNSW (build on all threads: rayon's pool is set to --threads, so build with a second
