@@ -15,26 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
-/// A Python with networkx: EMBER_PYTHON, the dev venv, or python3.
-fn python() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Ok(p) = std::env::var("EMBER_PYTHON") {
-        candidates.push(p.into());
-    }
-    for var in ["EMBER_CACHE_DIR"] {
-        if let Ok(d) = std::env::var(var) {
-            candidates.push(Path::new(&d).join("venv/bin/python"));
-        }
-    }
-    if let Ok(home) = std::env::var("HOME") {
-        candidates.push(Path::new(&home).join(".cache/ember-dev/venv/bin/python"));
-    }
-    candidates.push("python3".into());
-    candidates
-        .into_iter()
-        .find(|p| Command::new(p).args(["-c", "import networkx, scipy"]).output().is_ok_and(|o| o.status.success()))
-}
-
 struct Case {
     name: String,
     spec: Value,
@@ -189,7 +169,7 @@ fn cases() -> Option<&'static Vec<Case>> {
     static CASES: OnceLock<Option<Vec<Case>>> = OnceLock::new();
     CASES
         .get_or_init(|| {
-            let Some(py) = python() else {
+            let Some(py) = common::python_with("networkx, scipy") else {
                 assert!(
                     std::env::var("CI").is_err(),
                     "CI needs a Python with networkx and scipy (scripts/test.sh installs them)"

@@ -18,26 +18,6 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-/// Python with pyarrow, or None (then the oracle test says it was skipped; under CI it fails).
-fn python() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Ok(p) = std::env::var("EMBER_PYTHON") {
-        candidates.push(p.into());
-    }
-    for var in ["EMBER_CACHE_DIR"] {
-        if let Ok(d) = std::env::var(var) {
-            candidates.push(Path::new(&d).join("venv/bin/python"));
-        }
-    }
-    if let Ok(home) = std::env::var("HOME") {
-        candidates.push(Path::new(&home).join(".cache/ember-dev/venv/bin/python"));
-    }
-    candidates.push("python3".into());
-    candidates
-        .into_iter()
-        .find(|p| Command::new(p).args(["-c", "import pyarrow"]).output().map(|o| o.status.success()).unwrap_or(false))
-}
-
 fn read_ipc(path: &Path) -> RecordBatch {
     let f = std::fs::File::open(path).unwrap();
     let reader = arrow::ipc::reader::FileReader::try_new(f, None).unwrap();
@@ -64,7 +44,7 @@ fn assert_same(case: &str, got: &DataFrame, expected: &RecordBatch) {
 
 #[test]
 fn files_written_by_pyarrow_duckdb_polars_read_as_pyarrow_reads_them() {
-    let Some(py) = python() else {
+    let Some(py) = common::python_with("pyarrow") else {
         assert!(std::env::var("CI").is_err(), "CI must have python with pyarrow (scripts/test.sh installs it)");
         eprintln!("SKIPPED: no python with pyarrow (set EMBER_PYTHON); the reader oracle test did not run");
         return;

@@ -116,3 +116,25 @@ pub fn error_class(e: &Error) -> &'static str {
         _ => "other",
     }
 }
+
+/// A Python that imports `modules` (e.g. `"networkx, scipy"`): `EMBER_PYTHON`, the cache venv
+/// (`EMBER_CACHE_DIR`, then `~/.cache/ember-dev`), or `python3`. The oracle tests run their
+/// scripts with it.
+pub fn python_with(modules: &str) -> Option<std::path::PathBuf> {
+    use std::path::{Path, PathBuf};
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Ok(p) = std::env::var("EMBER_PYTHON") {
+        candidates.push(p.into());
+    }
+    if let Ok(d) = std::env::var("EMBER_CACHE_DIR") {
+        candidates.push(Path::new(&d).join("venv/bin/python"));
+    }
+    if let Ok(home) = std::env::var("HOME") {
+        candidates.push(Path::new(&home).join(".cache/ember-dev/venv/bin/python"));
+    }
+    candidates.push("python3".into());
+    let import = format!("import {modules}");
+    candidates
+        .into_iter()
+        .find(|p| std::process::Command::new(p).args(["-c", &import]).output().is_ok_and(|o| o.status.success()))
+}

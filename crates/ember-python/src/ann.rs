@@ -39,6 +39,21 @@ fn write<T>(i: &Index<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     i.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// `add` of either index: bytes to vectors, then the index's own `add` without the GIL.
+fn add_batch<T: Send + Sync + 'static>(
+    py: Python<'_>,
+    idx: &Index<T>,
+    dim: usize,
+    data: &[u8],
+    labels: Option<&[u8]>,
+    add: fn(&mut T, &Vectors, Option<&[u64]>) -> ember::Result<()>,
+) -> PyResult<()> {
+    let v = vectors(data, dim)?;
+    let labels = labels_of(labels);
+    let idx = idx.clone();
+    run(py, move || add(&mut write(&idx), &v, labels.as_deref()))
+}
+
 /// An exact index.
 #[pyclass(name = "PyFlatIndex", module = "ember._ember", frozen)]
 #[derive(Debug)]
@@ -55,11 +70,7 @@ impl PyFlatIndex {
 
     #[pyo3(signature = (data, labels=None))]
     fn add(&self, py: Python<'_>, data: &[u8], labels: Option<&[u8]>) -> PyResult<()> {
-        let dim = read(&self.idx).dim();
-        let v = vectors(data, dim)?;
-        let labels = labels_of(labels);
-        let idx = self.idx.clone();
-        run(py, move || write(&idx).add(&v, labels.as_deref()))
+        add_batch(py, &self.idx, self.dim(), data, labels, |i, v, l| i.add(v, l))
     }
 
     fn delete(&self, label: u64) -> bool {
@@ -125,11 +136,7 @@ impl PyHnswIndex {
 
     #[pyo3(signature = (data, labels=None))]
     fn add(&self, py: Python<'_>, data: &[u8], labels: Option<&[u8]>) -> PyResult<()> {
-        let dim = read(&self.idx).dim();
-        let v = vectors(data, dim)?;
-        let labels = labels_of(labels);
-        let idx = self.idx.clone();
-        run(py, move || write(&idx).add(&v, labels.as_deref()))
+        add_batch(py, &self.idx, self.dim(), data, labels, |i, v, l| i.add(v, l))
     }
 
     fn delete(&self, label: u64) -> bool {

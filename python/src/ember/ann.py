@@ -55,14 +55,11 @@ def _result(r: tuple[bytes, bytes], k: int) -> tuple[np.ndarray, np.ndarray]:
     return labels, dist
 
 
-class FlatIndex:
-    """Exact search by a full scan (``device="cuda"`` / ``"sim"`` runs it on the GPU path; every
-    device returns the same neighbours, ties to the earlier-added vector)."""
+class _Index:
+    """What both indexes share: dimension, size, add and delete."""
 
     __slots__ = ("_i",)
-
-    def __init__(self, dim: int, metric: str = "l2") -> None:
-        self._i = _ember.PyFlatIndex(dim, metric)
+    _i: _ember.PyFlatIndex | _ember.PyHnswIndex
 
     @property
     def dim(self) -> int:
@@ -72,11 +69,23 @@ class FlatIndex:
         return len(self._i)
 
     def add(self, vectors: Any, labels: Any = None) -> None:
-        """Adds vectors (labels ``len(self)...`` when None; an existing label is replaced)."""
+        """Adds vectors (labels ``len(self)...`` when None); an existing label is an upsert."""
         self._i.add(_f32(vectors, self.dim), _u64(labels))
 
     def delete(self, label: int) -> bool:
+        """Removes a label; whether it was present. It is never returned again."""
         return self._i.delete(label)
+
+
+class FlatIndex(_Index):
+    """Exact search by a full scan (``device="cuda"`` / ``"sim"`` runs it on the GPU path; every
+    device returns the same neighbours, ties to the earlier-added vector)."""
+
+    __slots__ = ()
+    _i: _ember.PyFlatIndex
+
+    def __init__(self, dim: int, metric: str = "l2") -> None:
+        self._i = _ember.PyFlatIndex(dim, metric)
 
     def search(
         self, queries: Any, k: int = 10, *, allowed: Any = None, device: str | None = None
@@ -86,11 +95,13 @@ class FlatIndex:
         return _result(self._i.search(_f32(queries, self.dim), k, _u64(allowed), device), k)
 
 
-class HnswIndex:
+class HnswIndex(_Index):
     """An HNSW graph index (``m`` links per node, ``ef_construction`` candidates while building,
-    as hnswlib). ``search(..., ef=...)`` trades speed for recall."""
+    as hnswlib). ``search(..., ef=...)`` trades speed for recall. New vectors fill the slots of
+    deleted ones."""
 
-    __slots__ = ("_i",)
+    __slots__ = ()
+    _i: _ember.PyHnswIndex
 
     def __init__(self, dim: int, metric: str = "l2", *, m: int = 16, ef_construction: int = 200, seed: int = 100) -> None:
         self._i = _ember.PyHnswIndex(dim, metric, m, ef_construction, seed)
@@ -106,24 +117,9 @@ class HnswIndex:
         self._i.save(os.fspath(path))
 
     @property
-    def dim(self) -> int:
-        return self._i.dim
-
-    @property
     def memory_bytes(self) -> int:
         """Bytes of vectors, links and labels held."""
         return self._i.memory_bytes
-
-    def __len__(self) -> int:
-        return len(self._i)
-
-    def add(self, vectors: Any, labels: Any = None) -> None:
-        """Adds vectors in parallel (an existing label is an upsert)."""
-        self._i.add(_f32(vectors, self.dim), _u64(labels))
-
-    def delete(self, label: int) -> bool:
-        """Marks a label deleted (never returned again; ``compact`` reclaims the space)."""
-        return self._i.delete(label)
 
     def compact(self) -> None:
         self._i.compact()
