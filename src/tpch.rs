@@ -756,8 +756,8 @@ impl Tables {
     }
 }
 
-/// Table `name` generated at scale factor `sf`.
-fn table(name: &str, sf: f64) -> Result<DataFrame> {
+/// Table `name` (`"lineitem"`, …) generated at scale factor `sf`.
+pub fn table(name: &str, sf: f64) -> Result<DataFrame> {
     match name {
         "lineitem" => lineitem(sf),
         "orders" => orders(sf),

@@ -1,5 +1,28 @@
-//! Shared pieces of ember's benchmarks: TPC-H `lineitem` as an ember frame and as a polars frame
-//! built from the same generated data, and the benchmarked cases written for both libraries.
+//! ember's benchmarks against polars on the same data: the `ember-bench` runner's pieces and the
+//! cases the criterion benches share.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`tpch`] | `ember-bench tpch`: the 22 queries on both engines, answers checked |
+//! | [`ops`] | `ember-bench ops`: single operations on both engines |
+//! | [`polars_tpch`] | the 22 queries in polars' Rust API |
+//! | [`data`] | tables in memory, or cached as Parquet / CSV and read by each engine's reader |
+//! | [`answer`] | answers as rows, the equality rule, CSV output |
+//! | [`measure`] | warm-up + timed runs, peak memory, device launches and copies |
+//! | [`report`] | the markdown table, JSON lines, SVG chart |
+//! | [`alloc`] | the counting global allocator behind peak host memory |
+//!
+//! Below: TPC-H `lineitem` as an ember frame and as a polars frame built from the same generated
+//! data, and the benchmarked cases written for both libraries.
+pub mod alloc;
+pub mod answer;
+pub mod data;
+pub mod measure;
+pub mod ops;
+pub mod polars_tpch;
+pub mod report;
+pub mod tpch;
+
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType as ArrowType, Date32Type, Decimal128Type, Int32Type, Int64Type};
 use ember::prelude::*;
@@ -23,7 +46,7 @@ pub fn orders_both(sf: f64) -> Result<(DataFrame, pl::DataFrame)> {
 }
 
 /// `df` and a polars frame with the same values and types.
-fn both(df: DataFrame) -> Result<(DataFrame, pl::DataFrame)> {
+pub(crate) fn both(df: DataFrame) -> Result<(DataFrame, pl::DataFrame)> {
     let batch = df.to_record_batch()?;
     let mut cols = Vec::with_capacity(batch.num_columns());
     for (field, a) in batch.schema().fields().iter().zip(batch.columns()) {
@@ -50,7 +73,7 @@ fn both(df: DataFrame) -> Result<(DataFrame, pl::DataFrame)> {
     Ok((df, pdf))
 }
 
-fn polars_err(e: pl::PolarsError) -> Error {
+pub(crate) fn polars_err(e: pl::PolarsError) -> Error {
     Error::InvalidArgument(format!("polars: {e}"))
 }
 

@@ -77,8 +77,9 @@ impl std::fmt::Display for TraceSummary {
     }
 }
 
+/// The counts of a trace: one set per context, and one per device ([`Gpu::trace`]).
 #[derive(Debug, Default)]
-struct Counters {
+pub(crate) struct Counts {
     launches: AtomicU64,
     htod_copies: AtomicU64,
     htod_bytes: AtomicU64,
@@ -86,11 +87,30 @@ struct Counters {
     dtoh_bytes: AtomicU64,
     device_copies: AtomicU64,
     syncs: AtomicU64,
-    kernels: Mutex<Vec<LaunchRecord>>,
 }
 
-fn bump(c: &AtomicU64, by: u64) {
-    c.fetch_add(by, Ordering::Relaxed);
+impl Counts {
+    /// The counts as a summary, with `memory` and `kernels` added.
+    pub(crate) fn summary(&self, memory: MemoryStats, kernels: Vec<LaunchRecord>) -> TraceSummary {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        TraceSummary {
+            launches: get(&self.launches),
+            htod_copies: get(&self.htod_copies),
+            htod_bytes: get(&self.htod_bytes),
+            dtoh_copies: get(&self.dtoh_copies),
+            dtoh_bytes: get(&self.dtoh_bytes),
+            device_copies: get(&self.device_copies),
+            syncs: get(&self.syncs),
+            memory,
+            kernels,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    counts: Counts,
+    kernels: Mutex<Vec<LaunchRecord>>,
 }
 
 /// Device, stream and memory resource for a piece of work, plus its trace.
@@ -150,19 +170,14 @@ impl ExecContext {
 
     /// What the work on this context (and its clones) has cost so far.
     pub fn trace(&self) -> TraceSummary {
-        let c = &*self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        TraceSummary {
-            launches: get(&c.launches),
-            htod_copies: get(&c.htod_copies),
-            htod_bytes: get(&c.htod_bytes),
-            dtoh_copies: get(&c.dtoh_copies),
-            dtoh_bytes: get(&c.dtoh_bytes),
-            device_copies: get(&c.device_copies),
-            syncs: get(&c.syncs),
-            memory: self.tracking.stats(),
-            kernels: c.kernels.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-        }
+        let kernels = self.counters.kernels.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.counters.counts.summary(self.tracking.stats(), kernels)
+    }
+
+    /// Adds `by` to one count of this context's trace and of the device's.
+    fn bump(&self, count: fn(&Counts) -> &AtomicU64, by: u64) {
+        count(&self.counters.counts).fetch_add(by, Ordering::Relaxed);
+        count(self.gpu.totals()).fetch_add(by, Ordering::Relaxed);
     }
 
     /// Emits the trace so far as one `tracing` event (target `ember::trace`) headed by `what`.
@@ -209,8 +224,8 @@ impl ExecContext {
         if offset.checked_add(data.len()).is_none_or(|end| end > buf.capacity()) {
             return Err(GpuError::Size(format!("write of {} bytes at {offset} into {buf:?}", data.len())));
         }
-        bump(&self.counters.htod_copies, 1);
-        bump(&self.counters.htod_bytes, data.len() as u64);
+        self.bump(|c| &c.htod_copies, 1);
+        self.bump(|c| &c.htod_bytes, data.len() as u64);
         tracing::trace!(target: "ember::gpu", bytes = data.len(), "copy H->D");
         self.gpu.htod(&self.stream, buf.device_ptr() + offset as u64, data)
     }
@@ -236,9 +251,9 @@ impl ExecContext {
             return Err(GpuError::Size(format!("download of {bytes} bytes at {offset} from {buf:?}")));
         }
         let mut out = vec![T::zeroed(); n];
-        bump(&self.counters.dtoh_copies, 1);
-        bump(&self.counters.dtoh_bytes, bytes as u64);
-        bump(&self.counters.syncs, 1);
+        self.bump(|c| &c.dtoh_copies, 1);
+        self.bump(|c| &c.dtoh_bytes, bytes as u64);
+        self.bump(|c| &c.syncs, 1);
         tracing::trace!(target: "ember::gpu", bytes, "copy D->H (synchronises)");
         self.gpu.dtoh(&self.stream, buf.device_ptr() + offset as u64, bytemuck::cast_slice_mut(&mut out))?;
         Ok(out)
@@ -259,20 +274,20 @@ impl ExecContext {
         if !fits(src_off, src) || !fits(dst_off, dst) {
             return Err(GpuError::Size(format!("copy of {bytes} bytes from {src:?}+{src_off} to {dst:?}+{dst_off}")));
         }
-        bump(&self.counters.device_copies, 1);
+        self.bump(|c| &c.device_copies, 1);
         self.gpu.dtod(&self.stream, src.device_ptr() + src_off as u64, dst.device_ptr() + dst_off as u64, bytes)
     }
 
     /// Sets every byte of `buf` (its whole capacity) to `value`.
     pub fn fill_bytes(&self, buf: &DeviceBuffer, value: u8) -> Result<()> {
         self.check_own(buf)?;
-        bump(&self.counters.device_copies, 1);
+        self.bump(|c| &c.device_copies, 1);
         self.gpu.memset(&self.stream, buf.device_ptr(), value, buf.capacity())
     }
 
     /// Queues `kernel` on the stream (on Sim it runs to completion before returning).
     pub fn launch(&self, kernel: Kernel, cfg: LaunchConfig, args: &[KernelArg<'_>]) -> Result<()> {
-        bump(&self.counters.launches, 1);
+        self.bump(|c| &c.launches, 1);
         tracing::debug!(target: "ember::gpu", kernel = %kernel, grid = ?cfg.grid, block = ?cfg.block, "launch");
         self.counters.kernels.lock().unwrap_or_else(|p| p.into_inner()).push(LaunchRecord {
             kernel: kernel.to_string(),
@@ -284,7 +299,7 @@ impl ExecContext {
 
     /// Waits for all work queued on the stream.
     pub fn synchronize(&self) -> Result<()> {
-        bump(&self.counters.syncs, 1);
+        self.bump(|c| &c.syncs, 1);
         self.gpu.synchronize(&self.stream)
     }
 

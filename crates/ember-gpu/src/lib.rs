@@ -117,6 +117,10 @@ enum Inner {
 pub struct Gpu {
     backend: Backend,
     inner: Inner,
+    /// Every context's work on this device, added up.
+    totals: context::Counts,
+    /// The default resource, counted: the device's memory in use and its peak.
+    tracking: Arc<memory::TrackingResource>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -144,7 +148,7 @@ impl Gpu {
         Ok(SIM
             .get_or_init(|| {
                 let pool = memory::PoolResource::new(Arc::new(memory::SimResource), SIM_POOL_BYTES);
-                Arc::new(Gpu { backend: Backend::Sim, inner: Inner::Sim(Arc::new(pool)) })
+                Arc::new(Gpu::with_inner(Backend::Sim, Inner::Sim(Arc::new(pool))))
             })
             .clone())
     }
@@ -159,9 +163,18 @@ impl Gpu {
             return Ok(g.clone());
         }
         let backend = cuda::CudaBackend::new(ordinal)?;
-        let gpu = Arc::new(Gpu { backend: Backend::Cuda(ordinal), inner: Inner::Cuda(backend) });
+        let gpu = Arc::new(Gpu::with_inner(Backend::Cuda(ordinal), Inner::Cuda(backend)));
         cache.push((ordinal, gpu.clone()));
         Ok(gpu)
+    }
+
+    fn with_inner(backend: Backend, inner: Inner) -> Gpu {
+        let upstream = match &inner {
+            Inner::Cuda(c) => c.default_resource(),
+            Inner::Sim(r) => r.clone(),
+        };
+        let tracking = Arc::new(memory::TrackingResource::new(upstream));
+        Gpu { backend, inner, totals: Default::default(), tracking }
     }
 
     /// The handle for `backend`.
@@ -202,12 +215,38 @@ impl Gpu {
     }
 
     /// The device's default memory resource: the driver's stream-ordered pool on CUDA, a
-    /// [`memory::PoolResource`] over [`memory::SimResource`] on the simulated device.
+    /// [`memory::PoolResource`] over [`memory::SimResource`] on the simulated device (counted,
+    /// for [`Gpu::trace`]).
     pub fn default_resource(&self) -> Arc<dyn MemoryResource> {
-        match &self.inner {
-            Inner::Cuda(c) => c.default_resource(),
-            Inner::Sim(r) => r.clone(),
-        }
+        self.tracking.clone()
+    }
+
+    /// Everything every context has done on this device since the process started: launches,
+    /// copies, synchronisations, and the default resource's memory in use and peak (`kernels` is
+    /// left empty; a context's own [`ExecContext::trace`] lists them). Take the difference of two
+    /// to cost a piece of work that creates its own contexts, as every op does.
+    ///
+    /// ```
+    /// use ember_gpu::{ExecContext, Gpu};
+    /// # if !ember_gpu::sim::compiled() { return; }
+    /// let gpu = Gpu::sim().unwrap();
+    /// let before = gpu.trace();
+    /// let ctx = ExecContext::new(gpu.clone());
+    /// let buf = ctx.upload(&[1u32, 2, 3]).unwrap();
+    /// ctx.download::<u32>(&buf, 3).unwrap();
+    /// assert!(gpu.trace().syncs >= before.syncs + 1);
+    /// ```
+    pub fn trace(&self) -> TraceSummary {
+        self.totals.summary(self.tracking.stats(), Vec::new())
+    }
+
+    /// Starts a new peak of the device's memory in use (see [`Gpu::trace`]) from the bytes in use now.
+    pub fn reset_peak(&self) {
+        self.tracking.reset_peak();
+    }
+
+    pub(crate) fn totals(&self) -> &context::Counts {
+        &self.totals
     }
 
     pub(crate) fn htod(&self, stream: &Stream, dst: u64, src: &[u8]) -> Result<()> {

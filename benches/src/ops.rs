@@ -1,0 +1,278 @@
+//! `ember-bench ops`: single operations on TPC-H `lineitem` (and `orders`), ember vs polars on
+//! the same data in one process: read CSV, read Parquet, filter, gather, join, group-by with few
+//! and many groups, sort, Q6. Each case checks that the engines agree.
+use crate::answer::{Answer, Value};
+use crate::data::{self, Source};
+use crate::measure::{machine, measure, versions};
+use crate::report::Report;
+use crate::{
+    ember_filter, ember_join, ember_orderkeys, ember_sort, polars_err, polars_filter, polars_join, polars_orderkeys,
+    polars_sort, polars_tpch,
+};
+use arrow::array::Array;
+use ember::ops::executor::{CpuExecutor, Executor, GpuExecutor, Indices};
+use ember::prelude::*;
+use polars::prelude::{self as pl, IntoLazy};
+use std::path::PathBuf;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct OpsConfig {
+    /// Scale factor of `lineitem`.
+    pub sf: f64,
+    /// `ember`, `polars`, or both.
+    pub engines: Vec<String>,
+    /// ember's device.
+    pub device: Device,
+    /// Timed repetitions after one warm-up.
+    pub reps: usize,
+    /// Where the CSV and Parquet files of `lineitem` are cached (`<dir>/sf<sf>/`).
+    pub data_dir: PathBuf,
+}
+
+/// One check value: `[rows]` and whatever else pins the answer down.
+fn check(values: Vec<Value>) -> Answer {
+    Answer { columns: (0..values.len()).map(|i| format!("v{i}")).collect(), rows: vec![values] }
+}
+
+fn ints(v: impl IntoIterator<Item = i64>) -> Vec<Value> {
+    v.into_iter().map(|x| Value::Int(x as i128)).collect()
+}
+
+struct Runner<'a> {
+    cfg: &'a OpsConfig,
+    report: Report,
+}
+
+impl Runner<'_> {
+    fn has(&self, e: &str) -> bool {
+        self.cfg.engines.iter().any(|x| x == e)
+    }
+
+    /// Times `ember` and `polars` on case `name`; `*_check` turn an output into its row count
+    /// and the answer compared (as sorted rows if `sorted`).
+    #[allow(clippy::too_many_arguments)]
+    fn case<E, P>(
+        &mut self,
+        name: &str,
+        scanned: Option<u64>,
+        sorted: bool,
+        ember: impl FnMut() -> Result<E>,
+        ember_check: impl Fn(&E) -> Result<(usize, Answer)>,
+        polars: impl FnMut() -> Result<P>,
+        polars_check: impl Fn(&P) -> Result<(usize, Answer)>,
+    ) -> Result<()> {
+        let mut answers = Vec::new();
+        let first = self.report.records.len();
+        if self.has("ember") {
+            let m = measure(self.cfg.device, self.cfg.reps, ember)?;
+            let (rows, a) = ember_check(&m.out)?;
+            let mut r = m.record("ember", self.cfg.device, name, rows);
+            r.scanned_bytes = scanned;
+            self.report.records.push(r);
+            answers.push(a);
+        }
+        if self.has("polars") {
+            let m = measure(Device::Cpu, self.cfg.reps, polars)?;
+            let (rows, a) = polars_check(&m.out)?;
+            self.report.records.push(m.record("polars", Device::Cpu, name, rows));
+            answers.push(a);
+        }
+        if answers.len() > 1 {
+            let diff = answers[1].differs_from(&answers[0], sorted).map(|d| format!("polars vs ember: {d}"));
+            for r in &mut self.report.records[first..] {
+                r.ok = Some(diff.is_none());
+                r.diff = diff.clone();
+            }
+        }
+        let line: Vec<String> =
+            self.report.records[first..].iter().map(|r| format!("{} {:.4} s", r.engine, r.median_s)).collect();
+        let verdict = match self.report.records.last().and_then(|r| r.diff.clone()) {
+            Some(d) => format!("DIFFERENT: {d}"),
+            None if answers.len() > 1 => "same answer".into(),
+            None => String::new(),
+        };
+        eprintln!("{name}: {} {verdict}", line.join(", "));
+        Ok(())
+    }
+}
+
+/// Bytes of the named columns of a CPU frame (all when `names` is empty).
+fn column_bytes(df: &DataFrame, names: &[&str]) -> Result<u64> {
+    let b = df.to_record_batch()?;
+    Ok(b.schema()
+        .fields()
+        .iter()
+        .zip(b.columns())
+        .filter(|(f, _)| names.is_empty() || names.contains(&f.name().as_str()))
+        .map(|(_, c)| c.get_buffer_memory_size() as u64)
+        .sum())
+}
+
+/// `n / 4` row numbers below `n` in a fixed pseudo-random order (splitmix64).
+fn random_rows(n: usize) -> Vec<u32> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    (0..n / 4)
+        .map(|_| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            ((z ^ (z >> 31)) % n as u64) as u32
+        })
+        .collect()
+}
+
+/// Runs the operations; the report (check [`Report::all_ok`]).
+pub fn run(cfg: &OpsConfig) -> Result<Report> {
+    crate::tpch::check_engines(&cfg.engines)?;
+    let dir = data::sf_dir(&cfg.data_dir, cfg.sf);
+    data::ensure_files(&dir, cfg.sf, Source::Parquet, &["lineitem"])?;
+    data::ensure_files(&dir, cfg.sf, Source::Csv, &["lineitem"])?;
+    let (li, pli) = crate::lineitem_both(cfg.sf)?;
+    let (orders, porders) = crate::orders_both(cfg.sf)?;
+    let (dev, dev_orders) = (li.to(cfg.device)?, orders.to(cfg.device)?);
+    let mut run = Runner {
+        cfg,
+        report: Report {
+            suite: "operations".into(),
+            machine: machine(cfg.device),
+            device: cfg.device.to_string(),
+            sf: cfg.sf,
+            source: "memory; reads from the data directory".into(),
+            reps: cfg.reps,
+            engines: cfg.engines.clone(),
+            versions: versions(&cfg.engines),
+            ..Default::default()
+        },
+    };
+    let shape = |rows: usize, cols: usize| (rows, check(ints([rows as i64, cols as i64])));
+    let file_len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).ok();
+
+    let csv = dir.join("lineitem.csv");
+    let csv_opts = CsvReadOptions::default().with_schema(ember::tpch::table("lineitem", 0.001)?.fields().to_vec());
+    run.case(
+        "read CSV (lineitem)",
+        file_len(&csv),
+        false,
+        || ember::io::read_csv_on(&csv, &csv_opts, cfg.device, None),
+        |df| Ok(shape(df.num_rows(), df.num_columns())),
+        || data::read_polars_csv(&csv, "lineitem"),
+        |df| Ok(shape(df.height(), df.width())),
+    )?;
+    let parquet = dir.join("lineitem.parquet");
+    run.case(
+        "read Parquet (lineitem)",
+        file_len(&parquet),
+        false,
+        || ember::io::read_parquet_on(&parquet, &Default::default(), cfg.device, None),
+        |df| Ok(shape(df.num_rows(), df.num_columns())),
+        || data::read_polars_parquet(&parquet),
+        |df| Ok(shape(df.height(), df.width())),
+    )?;
+    run.case(
+        "filter l_quantity < 24, 16 columns",
+        Some(column_bytes(&li, &[])?),
+        false,
+        || ember_filter(&dev),
+        |b| Ok(shape(b.num_rows(), b.num_columns())),
+        || polars_filter(&pli),
+        |df| Ok(shape(df.height(), df.width())),
+    )?;
+
+    let rows = random_rows(li.num_rows());
+    let pl_rows = pl::IdxCa::from_vec("rows".into(), rows.iter().map(|&r| r as pl::IdxSize).collect());
+    let gpu_ctx = cfg.device.gpu()?.map(ember::gpu::ExecContext::new);
+    let host_rows = arrow::array::UInt32Array::from(rows.clone());
+    run.case(
+        "gather 1/4 of the rows at random, 16 columns",
+        Some(column_bytes(&li, &[])? / 4),
+        false,
+        || match &gpu_ctx {
+            // The row numbers start on the host, as polars' do: their upload is part of the gather.
+            Some(ctx) => {
+                let idx = Indices::Device { buf: ctx.upload(&rows).map_err(Error::from)?, len: rows.len() };
+                let out = GpuExecutor::new(ctx).gather(&dev, &idx)?;
+                ctx.synchronize().map_err(Error::from)?;
+                Ok(out)
+            }
+            None => CpuExecutor.gather(&dev, &Indices::Host(host_rows.clone())),
+        },
+        |df| Ok((df.num_rows(), check(ints(ember_orderkeys(df)?)))),
+        || pli.take(&pl_rows).map_err(polars_err),
+        |df| Ok((df.height(), check(ints(polars_orderkeys(df)?)))),
+    )?;
+    run.case(
+        "join lineitem ⋈ orders on the order key, 24 columns",
+        None,
+        false,
+        || ember_join(&dev, &dev_orders),
+        |&n| Ok(shape(n, 24)),
+        || polars_join(&pli, &porders),
+        |&n| Ok(shape(n, 24)),
+    )?;
+    let few = [col("l_returnflag"), col("l_linestatus")];
+    run.case(
+        "group-by 4 groups (sum, count)",
+        Some(column_bytes(&li, &["l_returnflag", "l_linestatus", "l_extendedprice"])?),
+        true,
+        || {
+            dev.lazy()
+                .group_by(few.clone())
+                .agg([col("l_extendedprice").sum().alias("sum"), col("l_extendedprice").len().alias("n")])
+                .collect()?
+                .to_record_batch()
+        },
+        |b| Ok((b.num_rows(), Answer::from_batch(b)?)),
+        || {
+            pli.clone()
+                .lazy()
+                .group_by([pl::col("l_returnflag"), pl::col("l_linestatus")])
+                .agg([pl::col("l_extendedprice").sum().alias("sum"), pl::len().alias("n")])
+                .collect()
+                .map_err(polars_err)
+        },
+        |df| Ok((df.height(), Answer::from_polars(df)?)),
+    )?;
+    run.case(
+        "group-by the order key (sf × 1.5M groups, sum)",
+        Some(column_bytes(&li, &["l_orderkey", "l_quantity"])?),
+        true,
+        || {
+            dev.lazy()
+                .group_by([col("l_orderkey")])
+                .agg([col("l_quantity").sum().alias("qty")])
+                .collect()?
+                .to_record_batch()
+        },
+        |b| Ok((b.num_rows(), Answer::from_batch(b)?)),
+        || {
+            pli.clone()
+                .lazy()
+                .group_by([pl::col("l_orderkey")])
+                .agg([pl::col("l_quantity").sum().alias("qty")])
+                .collect()
+                .map_err(polars_err)
+        },
+        |df| Ok((df.height(), Answer::from_polars(df)?)),
+    )?;
+    run.case(
+        "sort by l_extendedprice, 16 columns, stable",
+        Some(column_bytes(&li, &[])?),
+        false,
+        || ember_sort(&dev),
+        |df| Ok((df.num_rows(), check(ints(ember_orderkeys(df)?)))),
+        || polars_sort(&pli),
+        |df| Ok((df.height(), check(ints(polars_orderkeys(df)?)))),
+    )?;
+    run.case(
+        "TPC-H Q6 (filter + sum)",
+        Some(column_bytes(&li, &["l_shipdate", "l_discount", "l_quantity", "l_extendedprice"])?),
+        false,
+        || ember::tpch::q6_lazy(&dev)?.collect()?.to_record_batch(),
+        |b| Ok((b.num_rows(), Answer::from_batch(b)?)),
+        || polars_tpch::q6(pli.clone().lazy()).collect().map_err(polars_err),
+        |df| Ok((df.height(), Answer::from_polars(df)?)),
+    )?;
+    Ok(run.report)
+}
