@@ -12,7 +12,7 @@
 # The run: every test binary with EMBER_TEST_CUDA=1 (each device test also on CUDA device 0, which
 # fails rather than skips without a GPU); the CUDA tests again under compute-sanitizer's memcheck,
 # racecheck, synccheck and initcheck; the quickstart (Q6, SF 1, --device cuda) with EMBER_TRACE=1;
-# ember-bench at SF 1 on cuda and cpu. Every step's status is summarised at the end of the log;
+# ember-bench tpch and ops at SF 1 on cuda and cpu (reports under $OUT). Every step's status is summarised at the end of the log;
 # copy that summary into docs/gpu-runs.md with the date and the device.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -116,8 +116,13 @@ run() {
     done
     step "ann cuda == cpu" cmp "$out/ann-cuda.csv" "$out/ann-cpu.csv"
     rm -f "$out"/ann-*.csv
-    step "ember-bench sf1 cuda" "$bundle/ember-bench" --sf 1 --device cuda --reps 9
-    step "ember-bench sf1 cpu" "$bundle/ember-bench" --sf 1 --device cpu --reps 9
+    # The runner: the 22 TPC-H queries and the single operations, ember vs polars, answers checked.
+    for dev in cuda cpu; do
+        step "ember-bench tpch sf1 $dev" "$bundle/ember-bench" tpch --sf 1 --device $dev --reps 5 \
+            --markdown "$out/bench-tpch-$dev.md" --plot "$out/bench-tpch-$dev.svg" --json "$out/bench.jsonl"
+        step "ember-bench ops sf1 $dev" "$bundle/ember-bench" ops --sf 1 --device $dev --reps 5 \
+            --markdown "$out/bench-ops-$dev.md" --json "$out/bench.jsonl"
+    done
     {
         echo
         echo "== summary"

@@ -143,6 +143,9 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
             reps: cfg.reps,
             engines: cfg.engines.clone(),
             versions: versions(&cfg.engines),
+            rule: "row and column counts of every output; the group-by answers row by row, sorted \
+                   (sums exactly); the first, middle and last order keys of the sort and the gather; Q6's revenue"
+                .into(),
             ..Default::default()
         },
     };

@@ -65,6 +65,8 @@ pub struct Report {
     pub engines: Vec<String>,
     /// `engine version` of each engine.
     pub versions: Vec<String>,
+    /// How the answers were compared (printed with the table).
+    pub rule: String,
     /// Seconds each engine took to load the tables (`source` other than memory).
     pub load_s: Vec<(String, f64)>,
     /// Every measurement.
@@ -124,7 +126,7 @@ impl Report {
         );
         let _ = writeln!(s, "machine: {}\n", self.machine);
         if self.engines.len() > 1 {
-            let _ = writeln!(s, "answers checked: {}\n", crate::answer::RULE);
+            let _ = writeln!(s, "answers checked: {}\n", self.rule);
         }
         for (e, secs) in &self.load_s {
             let _ = writeln!(s, "load ({e}, {} → memory): {secs:.3} s  ", self.source);
@@ -257,7 +259,9 @@ impl Report {
     pub fn svg(&self) -> String {
         const COLORS: [&str; 4] = ["#d9480f", "#1c7ed6", "#2b8a3e", "#7048e8"];
         let qs = self.queries();
-        let (left, top, bottom, plot_h) = (70.0, 40.0, 60.0, 300.0);
+        // Case names are written at 45° below the bars: leave room for the longest.
+        let longest = qs.iter().map(|q| q.chars().count()).max().unwrap_or(3) as f64 * 4.6;
+        let (left, top, bottom, plot_h) = (longest.max(70.0), 50.0, longest + 24.0, 300.0);
         let group_w = 14.0 * self.engines.len() as f64 + 12.0;
         let width = left + group_w * qs.len() as f64 + 20.0;
         let height = top + plot_h + bottom;
@@ -317,11 +321,9 @@ impl Report {
             let x = left + 110.0 * j as f64;
             let _ = writeln!(
                 s,
-                r#"<rect x="{x}" y="{:.0}" width="12" height="12" fill="{}"/><text x="{:.0}" y="{:.0}">{}</text>"#,
-                height - 18.0,
+                r#"<rect x="{x}" y="28" width="12" height="12" fill="{}"/><text x="{:.0}" y="38">{}</text>"#,
                 COLORS[j % COLORS.len()],
                 x + 16.0,
-                height - 8.0,
                 xml(e)
             );
         }

@@ -65,6 +65,7 @@ pub fn run(cfg: &TpchConfig) -> Result<Report> {
         reps: cfg.reps,
         engines: cfg.engines.clone(),
         versions: versions(&cfg.engines),
+        rule: crate::answer::RULE.into(),
         ..Default::default()
     };
     let ember_tables = if has("ember") {
