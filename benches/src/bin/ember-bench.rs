@@ -2,11 +2,15 @@
 //!
 //! ```text
 //! ember-bench tpch [--sf 1] [--queries 1,3,...] [--engines ember,polars] [--device cpu|cuda|sim]
-//!                  [--reps 3] [--source memory|parquet|csv] [--data-dir DIR] [--results-dir DIR]
+//!                  [--reps 3] [--source parquet|csv|memory] [--data-dir DIR] [--results-dir DIR]
 //!                  [--json out.jsonl] [--markdown out.md] [--plot out.svg]
 //! ember-bench ops  [--sf 1] [--engines ember,polars] [--device D] [--reps 5] [--data-dir DIR]
 //!                  [--json …] [--markdown …] [--plot …]
 //! ```
+//!
+//! `tpch` reads the tables from Parquet files cached under the data directory by default
+//! (`~/.cache/ember/tpch/sf<N>`, generated with a progress bar on first use); `--source memory`
+//! generates them in the process instead.
 //!
 //! Prints a markdown table (median seconds per case and engine, ember / polars, rows, whether
 //! the answers agree, peak memory; on the simulated device and a GPU the launches,
@@ -23,7 +27,7 @@ use std::process::ExitCode;
 static ALLOC: ember_bench::alloc::Counting = ember_bench::alloc::Counting;
 
 const USAGE: &str = "usage: ember-bench [tpch|ops] [--sf N] [--queries 1,2,..] [--engines ember,polars] \
-[--device cpu|cuda|sim] [--reps N] [--source memory|parquet|csv] [--data-dir DIR] [--results-dir DIR] \
+[--device cpu|cuda|sim] [--reps N] [--source parquet|csv|memory] [--data-dir DIR] [--results-dir DIR] \
 [--json FILE] [--markdown FILE] [--plot FILE.svg]";
 
 struct Args {
@@ -49,7 +53,7 @@ fn parse() -> Result<Option<Args>> {
         engines: vec!["ember".into(), "polars".into()],
         device: Device::default(),
         reps: None,
-        source: Source::Memory,
+        source: Source::Parquet,
         data_dir: default_data_dir(),
         results_dir: None,
         json: None,
