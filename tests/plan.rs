@@ -114,3 +114,55 @@ fn q6_plan_reads_four_columns_and_fuses_the_filter() {
          SCAN lineitem [l_quantity, l_extendedprice, l_discount, l_shipdate]\n"
     );
 }
+
+fn keyed(keys: Vec<i64>, vals: Vec<i64>, device: Device) -> DataFrame {
+    let batch = arrow::array::RecordBatch::try_from_iter([
+        ("k", std::sync::Arc::new(arrow::array::Int64Array::from(keys)) as arrow::array::ArrayRef),
+        ("v", std::sync::Arc::new(arrow::array::Int64Array::from(vals)) as _),
+    ])
+    .unwrap();
+    DataFrame::from_record_batch(&batch).unwrap().to(device).unwrap()
+}
+
+#[test]
+fn frames_with_the_same_name_and_columns_are_not_taken_for_one_another() {
+    // `df.lazy()` names every frame "df": the shared-subplan cache must tell the data apart.
+    for device in [Device::Cpu].into_iter().chain(common::gpu_devices()) {
+        let a = keyed(vec![1, 2, 3], vec![10, 20, 30], device);
+        let b = keyed(vec![1, 2, 3], vec![100, 200, 300], device);
+        let pred = col("k").gt(lit(1));
+        let q = a
+            .lazy()
+            .filter(pred.clone())
+            .join(
+                b.lazy().filter(pred),
+                JoinArgs { suffix: "_b".into(), ..JoinArgs::new(["k"], ["k"], JoinType::Inner) },
+            )
+            .sort(["k"]);
+        let out = q.collect().unwrap().to_record_batch().unwrap();
+        let v_b = out.column_by_name("v_b").unwrap().as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+        assert_eq!(v_b.values().as_ref(), &[200, 300], "on {device}");
+    }
+}
+
+#[test]
+fn a_subplan_used_twice_runs_once() {
+    for device in common::gpu_devices() {
+        let gpu = device.gpu().unwrap().unwrap();
+        let df = frame(device);
+        let shared = df.lazy().filter(col("a").gt(lit(0))).select([col("a"), col("b")]);
+        // Each run in its own context: its trace counts this query's launches only.
+        let launches = |q: LazyFrame| {
+            let ctx = ember::gpu::ExecContext::new(gpu.clone());
+            let out = q.collect_in(&ctx).unwrap();
+            (ctx.trace().launches, out)
+        };
+        let semi = || JoinArgs::new(["a"], ["a"], JoinType::Semi);
+        let (once, part) = launches(shared.clone());
+        let (join_alone, want) = launches(part.lazy().join(part.lazy(), semi()));
+        let (both, got) = launches(shared.clone().join(shared.clone(), semi()));
+        assert!(once > 0);
+        assert_eq!(both, once + join_alone, "the shared filter ran once on {device}");
+        assert_eq!(got.to_record_batch().unwrap(), want.to_record_batch().unwrap());
+    }
+}

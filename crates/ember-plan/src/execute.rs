@@ -1,4 +1,8 @@
 //! Runs a logical plan with the ops of `ember-ops`, on the device the scanned frames are on.
+//!
+//! A subplan that occurs more than once in the plan (the same operators over the same data: a
+//! query that uses one intermediate result twice, as TPC-H Q2 and Q17 do) runs once; its result is
+//! kept until the query ends and reused (polars' common-subplan elimination).
 use crate::plan::LogicalPlan;
 use ember_core::{Column, DataFrame, Device, Result};
 use ember_gpu::ExecContext;
@@ -6,11 +10,74 @@ use ember_ops::{
     expr::evaluate_in, filter::filter_in, groupby::group_by_ordered_in, join::join_in, reduce::reduce_where_in,
     slice::slice_in, sort::sort_in,
 };
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 /// Executes `plan` (optimized or not: the answer is the same). GPU work runs in `ctx` when given
 /// (one trace for the whole query), else each op in a fresh context.
 pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFrame> {
-    let run = |p: &LogicalPlan| execute(p, ctx);
+    let mut seen = HashMap::new();
+    count_subplans(plan, &mut seen);
+    let shared: HashSet<String> = seen.into_iter().filter(|(_, n)| *n > 1).map(|(k, _)| k).collect();
+    let memo = Memo { shared, done: RefCell::default() };
+    execute_node(plan, ctx, &memo)
+}
+
+/// The subplans that occur more than once, and the results of those that ran.
+struct Memo {
+    shared: HashSet<String>,
+    done: RefCell<HashMap<String, DataFrame>>,
+}
+
+/// What identifies a subplan: its operators, expressions and sources (`Debug`), and the data of
+/// its in-memory sources ([`crate::plan::Source::identity`]).
+fn fingerprint(plan: &LogicalPlan) -> String {
+    fn scans(p: &LogicalPlan, out: &mut Vec<usize>) {
+        if let LogicalPlan::Scan { source, .. } = p {
+            out.extend(source.identity());
+        }
+        for c in p.inputs() {
+            scans(c, out);
+        }
+    }
+    let mut ids = Vec::new();
+    scans(plan, &mut ids);
+    format!("{plan:?}{ids:?}")
+}
+
+/// Counts each subplan above a scan; below a repeat it does not descend (only the largest shared
+/// subplans are kept).
+fn count_subplans(plan: &LogicalPlan, seen: &mut HashMap<String, usize>) {
+    if matches!(plan, LogicalPlan::Scan { .. }) {
+        return;
+    }
+    let n = seen.entry(fingerprint(plan)).or_insert(0);
+    *n += 1;
+    if *n == 1 {
+        for c in plan.inputs() {
+            count_subplans(c, seen);
+        }
+    }
+}
+
+fn execute_node(plan: &LogicalPlan, ctx: Option<&ExecContext>, memo: &Memo) -> Result<DataFrame> {
+    if memo.shared.is_empty() || matches!(plan, LogicalPlan::Scan { .. }) {
+        return run_node(plan, ctx, memo);
+    }
+    let key = fingerprint(plan);
+    if !memo.shared.contains(&key) {
+        return run_node(plan, ctx, memo);
+    }
+    if let Some(df) = memo.done.borrow().get(&key) {
+        return Ok(df.clone());
+    }
+    let df = run_node(plan, ctx, memo)?;
+    memo.done.borrow_mut().insert(key, df.clone());
+    Ok(df)
+}
+
+fn run_node(plan: &LogicalPlan, ctx: Option<&ExecContext>, memo: &Memo) -> Result<DataFrame> {
+    let run = |p: &LogicalPlan| execute_node(p, ctx, memo);
     match plan {
         LogicalPlan::Scan { source, projection } => source.read(projection.as_deref(), ctx),
         LogicalPlan::Select { input, exprs } => {

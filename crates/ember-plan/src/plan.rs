@@ -76,6 +76,23 @@ impl From<&SerField> for Field {
 }
 
 impl Source {
+    /// What tells this source's data apart from another's with the same name and columns: the
+    /// addresses of a bound frame's column buffers (clones of a frame share them), and its length.
+    /// File sources are told apart by their path and options, which `Debug` shows.
+    pub(crate) fn identity(&self) -> Vec<usize> {
+        let Some(df) = &self.frame else { return Vec::new() };
+        let mut id: Vec<usize> = df
+            .columns()
+            .iter()
+            .map(|c| match c {
+                ember_core::Column::Host(a) => std::sync::Arc::as_ptr(a) as *const u8 as usize,
+                ember_core::Column::Device(d) => d.values().device_ptr() as usize,
+            })
+            .collect();
+        id.push(df.num_rows());
+        id
+    }
+
     /// A source over an in-memory frame.
     pub fn frame(name: &str, df: DataFrame) -> Source {
         Source {
