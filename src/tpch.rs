@@ -213,13 +213,12 @@ fn disc_price() -> Expr {
 /// TPC-H Q5 (local supplier volume) as a lazy query over six tables (region `ASIA`, 1994): a
 /// join on two keys at once (`l_suppkey = s_suppkey AND c_nationkey = s_nationkey`).
 pub fn q5_lazy(t: &Tables) -> Result<LazyFrame> {
+    // From the region down: Asia's customers (a fifth), their orders of 1994, those orders' lines.
     let asia = LazyFrame::scan("region", &t.region).filter(col("r_name").eq(lit("ASIA"))).select([col("r_regionkey")]);
     let nations = LazyFrame::scan("nation", &t.nation)
         .select([col("n_nationkey"), col("n_name"), col("n_regionkey")])
         .join(asia, JoinArgs::new(["n_regionkey"], ["r_regionkey"], JoinType::Semi));
-    let suppliers = LazyFrame::scan("supplier", &t.supplier)
-        .select([col("s_suppkey"), col("s_nationkey")])
-        .join(nations, JoinArgs::new(["s_nationkey"], ["n_nationkey"], JoinType::Inner));
+    let customers = LazyFrame::scan("customer", &t.customer).select([col("c_custkey"), col("c_nationkey")]);
     let orders = LazyFrame::scan("orders", &t.orders)
         .filter(col("o_orderdate").gt_eq(date("1994-01-01")?).and(col("o_orderdate").lt(date("1995-01-01")?)))
         .select([col("o_orderkey"), col("o_custkey")]);
@@ -229,11 +228,12 @@ pub fn q5_lazy(t: &Tables) -> Result<LazyFrame> {
         col("l_extendedprice"),
         col("l_discount"),
     ]);
-    Ok(LazyFrame::scan("customer", &t.customer)
-        .select([col("c_custkey"), col("c_nationkey")])
+    let suppliers = LazyFrame::scan("supplier", &t.supplier).select([col("s_suppkey"), col("s_nationkey")]);
+    Ok(nations
+        .join(customers, JoinArgs::new(["n_nationkey"], ["c_nationkey"], JoinType::Inner))
         .join(orders, JoinArgs::new(["c_custkey"], ["o_custkey"], JoinType::Inner))
         .join(lines, JoinArgs::new(["o_orderkey"], ["l_orderkey"], JoinType::Inner))
-        .join(suppliers, JoinArgs::new(["l_suppkey", "c_nationkey"], ["s_suppkey", "s_nationkey"], JoinType::Inner))
+        .join(suppliers, JoinArgs::new(["l_suppkey", "n_nationkey"], ["s_suppkey", "s_nationkey"], JoinType::Semi))
         .group_by([col("n_name")])
         .agg([disc_price().sum().alias("revenue")])
         .sort([SortKey::new(col("revenue")).descending()]))
@@ -297,7 +297,7 @@ pub fn q19_lazy(t: &Tables) -> Result<LazyFrame> {
 /// in value ordered by part key). The uncorrelated subquery (the total) runs first, at build time,
 /// and enters the plan as a literal, as a planner would fold it.
 pub fn q11_lazy(t: &Tables) -> Result<LazyFrame> {
-    let german = || {
+    let german = {
         let nation = LazyFrame::scan("nation", &t.nation).filter(col("n_name").eq(lit("GERMANY")));
         let suppliers = LazyFrame::scan("supplier", &t.supplier)
             .select([col("s_suppkey"), col("s_nationkey")])
@@ -307,9 +307,11 @@ pub fn q11_lazy(t: &Tables) -> Result<LazyFrame> {
             .join(suppliers, JoinArgs::new(["ps_suppkey"], ["s_suppkey"], JoinType::Semi))
     };
     let value = || col("ps_supplycost") * col("ps_availqty");
-    let total = german().aggregate([value().sum().alias("total")]).collect()?;
+    // The scalar subquery runs first, over the same rows as the main query: find them once.
+    let german = german.collect()?;
+    let total = LazyFrame::scan("german", &german).aggregate([value().sum().alias("total")]).collect()?;
     let total = Scalar::from_array(total.column("total")?.to_arrow()?.as_ref(), 0)?;
-    Ok(german()
+    Ok(LazyFrame::scan("german", &german)
         .group_by([col("ps_partkey")])
         .agg([value().sum().alias("value")])
         .filter(col("value").gt(lit(total) * dec("0.0001")?))
@@ -574,8 +576,10 @@ pub fn q17_lazy(t: &Tables) -> Result<LazyFrame> {
 /// two-key group-by joined to `partsupp`.
 pub fn q20_lazy(t: &Tables) -> Result<LazyFrame> {
     let forest = LazyFrame::scan("part", &t.part).filter(col("p_name").like("forest%")).select([col("p_partkey")]);
+    // Only forest parts' shipments matter: the semi join comes before the group-by (1/20 of the rows).
     let shipped = LazyFrame::scan("lineitem", &t.lineitem)
         .filter(col("l_shipdate").gt_eq(date("1994-01-01")?).and(col("l_shipdate").lt(date("1995-01-01")?)))
+        .join(forest.clone(), JoinArgs::new(["l_partkey"], ["p_partkey"], JoinType::Semi))
         .group_by([col("l_partkey"), col("l_suppkey")])
         .agg([col("l_quantity").sum().alias("qty")]);
     let offers = LazyFrame::scan("partsupp", &t.partsupp)
@@ -598,17 +602,11 @@ pub fn q20_lazy(t: &Tables) -> Result<LazyFrame> {
 /// the order is "the order has at least two suppliers", `NOT EXISTS` another late supplier is
 /// "this late line's supplier is the order's only late one" (both `n_unique` per order).
 pub fn q21_lazy(t: &Tables) -> Result<LazyFrame> {
-    let late = || LazyFrame::scan("lineitem", &t.lineitem).filter(col("l_receiptdate").gt(col("l_commitdate")));
-    let multi = LazyFrame::scan("lineitem", &t.lineitem)
-        .group_by([col("l_orderkey")])
-        .agg([col("l_suppkey").n_unique().alias("n_supp")])
-        .filter(col("n_supp").gt(lit(1u64)))
-        .select([col("l_orderkey")]);
-    let alone = late()
-        .group_by([col("l_orderkey")])
-        .agg([col("l_suppkey").n_unique().alias("n_late")])
-        .filter(col("n_late").eq(lit(1u64)))
-        .select([col("l_orderkey")]);
+    let late = |lines: LazyFrame| lines.filter(col("l_receiptdate").gt(col("l_commitdate")));
+    let lineitem = || {
+        LazyFrame::scan("lineitem", &t.lineitem)
+            .select(["l_orderkey", "l_suppkey", "l_commitdate", "l_receiptdate"].map(col))
+    };
     let saudi =
         LazyFrame::scan("nation", &t.nation).filter(col("n_name").eq(lit("SAUDI ARABIA"))).select([col("n_nationkey")]);
     let suppliers = LazyFrame::scan("supplier", &t.supplier)
@@ -616,10 +614,26 @@ pub fn q21_lazy(t: &Tables) -> Result<LazyFrame> {
         .join(saudi, JoinArgs::new(["s_nationkey"], ["n_nationkey"], JoinType::Semi));
     let failed =
         LazyFrame::scan("orders", &t.orders).filter(col("o_orderstatus").eq(lit("F"))).select([col("o_orderkey")]);
-    Ok(late()
+    // l1: the candidate rows. The EXISTS / NOT EXISTS subqueries only look at their orders' lines,
+    // so those are found first (a semi join on l1's order keys) and grouped, not all of lineitem.
+    let l1 = late(lineitem())
         .select([col("l_orderkey"), col("l_suppkey")])
         .join(suppliers, JoinArgs::new(["l_suppkey"], ["s_suppkey"], JoinType::Inner))
-        .join(failed, JoinArgs::new(["l_orderkey"], ["o_orderkey"], JoinType::Semi))
+        .join(failed, JoinArgs::new(["l_orderkey"], ["o_orderkey"], JoinType::Semi));
+    let orders_of_l1 = l1.clone().select([col("l_orderkey")]).unique(None, Keep::First);
+    let lines = lineitem().join(orders_of_l1, JoinArgs::new(["l_orderkey"], ["l_orderkey"], JoinType::Semi));
+    let multi = lines
+        .clone()
+        .group_by([col("l_orderkey")])
+        .agg([col("l_suppkey").n_unique().alias("n_supp")])
+        .filter(col("n_supp").gt(lit(1u64)))
+        .select([col("l_orderkey")]);
+    let alone = late(lines)
+        .group_by([col("l_orderkey")])
+        .agg([col("l_suppkey").n_unique().alias("n_late")])
+        .filter(col("n_late").eq(lit(1u64)))
+        .select([col("l_orderkey")]);
+    Ok(l1
         .join(multi, JoinArgs::new(["l_orderkey"], ["l_orderkey"], JoinType::Semi))
         .join(alone, JoinArgs::new(["l_orderkey"], ["l_orderkey"], JoinType::Semi))
         .group_by([col("s_name")])
