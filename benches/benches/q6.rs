@@ -3,7 +3,8 @@
 //! Scale factor from `EMBER_BENCH_SF` (default 1).
 use criterion::{criterion_group, criterion_main, Criterion};
 use ember::prelude::*;
-use ember_bench::{lineitem_both, polars_q6};
+use ember_bench::{lineitem_both, polars_tpch};
+use polars::prelude::IntoLazy;
 use std::hint::black_box;
 
 fn sf() -> f64 {
@@ -16,7 +17,9 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("q6 sf={sf}"));
     g.sample_size(10);
     g.bench_function("ember cpu", |b| b.iter(|| black_box(ember::tpch::q6(&li).expect("ember"))));
-    g.bench_function("polars", |b| b.iter(|| black_box(polars_q6(&pli).expect("polars"))));
+    g.bench_function("polars", |b| {
+        b.iter(|| black_box(polars_tpch::q6(pli.clone().lazy()).collect().expect("polars")))
+    });
     g.finish();
 
     let small = ember::tpch::lineitem(0.01).expect("lineitem").to(Device::Sim).expect("sim");

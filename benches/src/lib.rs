@@ -28,12 +28,6 @@ use arrow::datatypes::{DataType as ArrowType, Date32Type, Decimal128Type, Int32T
 use ember::prelude::*;
 use polars::prelude::{self as pl, IntoLazy, NamedFrom};
 
-/// Days since the epoch of 1994-01-01 and 1995-01-01.
-const D1994: i32 = 8766;
-const D1995: i32 = 9131;
-/// Days since the epoch of 1998-09-02 (Q1's cut-off).
-const D19980902: i32 = 10471;
-
 /// `lineitem` at scale factor `sf`: the ember CPU frame and a polars frame with the same values
 /// and types (decimal(15,2) stays decimal, dates stay dates, strings are copied).
 pub fn lineitem_both(sf: f64) -> Result<(DataFrame, pl::DataFrame)> {
@@ -77,71 +71,9 @@ pub(crate) fn polars_err(e: pl::PolarsError) -> Error {
     Error::InvalidArgument(format!("polars: {e}"))
 }
 
-/// A decimal(15, 2) literal (`unscaled / 100`), built by casting the exact float.
-fn pl_dec(unscaled: i64) -> pl::Expr {
-    pl::lit(unscaled as f64 / 100.0).cast(pl::DataType::Decimal(15, 2))
-}
-
-/// Q6 in polars (lazy), same predicate and the same exact decimal arithmetic as ember.
-pub fn polars_q6(li: &pl::DataFrame) -> Result<String> {
-    use pl::col;
-    let d = |days: i32| pl::lit(days).cast(pl::DataType::Date);
-    let out = li
-        .clone()
-        .lazy()
-        .filter(
-            col("l_shipdate")
-                .gt_eq(d(D1994))
-                .and(col("l_shipdate").lt(d(D1995)))
-                .and(col("l_discount").gt_eq(pl_dec(5)))
-                .and(col("l_discount").lt_eq(pl_dec(7)))
-                .and(col("l_quantity").lt(pl_dec(2400))),
-        )
-        .select([(col("l_extendedprice") * col("l_discount")).sum().alias("revenue")])
-        .collect()
-        .map_err(polars_err)?;
-    let v = out.column("revenue").map_err(polars_err)?.get(0).map_err(polars_err)?;
-    Ok(v.to_string())
-}
-
-/// Q1 in polars (lazy): the same filter, groups, exact decimal sums, means and counts as ember's
-/// `tpch::q1_lazy`, sorted by the keys. Returns `count_order` per group (the answer check).
-pub fn polars_q1(li: &pl::DataFrame) -> Result<Vec<u64>> {
-    use pl::col;
-    let disc_price = col("l_extendedprice") * (pl_dec(100) - col("l_discount"));
-    let charge = disc_price.clone() * (pl_dec(100) + col("l_tax"));
-    let out = li
-        .clone()
-        .lazy()
-        .filter(col("l_shipdate").lt_eq(pl::lit(D19980902).cast(pl::DataType::Date)))
-        .group_by([col("l_returnflag"), col("l_linestatus")])
-        .agg([
-            col("l_quantity").sum().alias("sum_qty"),
-            col("l_extendedprice").sum().alias("sum_base_price"),
-            disc_price.sum().alias("sum_disc_price"),
-            charge.sum().alias("sum_charge"),
-            col("l_quantity").mean().alias("avg_qty"),
-            col("l_extendedprice").mean().alias("avg_price"),
-            col("l_discount").mean().alias("avg_disc"),
-            pl::len().alias("count_order"),
-        ])
-        .sort(["l_returnflag", "l_linestatus"], Default::default())
-        .collect()
-        .map_err(polars_err)?;
-    let c = out.column("count_order").map_err(polars_err)?.cast(&pl::DataType::UInt64).map_err(polars_err)?;
-    Ok(c.u64().map_err(polars_err)?.into_no_null_iter().collect())
-}
-
-/// Q1 with ember; returns `count_order` per group.
-pub fn ember_q1(li: &DataFrame) -> Result<Vec<u64>> {
-    let b = ember::tpch::q1_lazy(li)?.collect()?.to_record_batch()?;
-    let c = b.column_by_name("count_order").ok_or_else(|| Error::Internal("count_order".into()))?;
-    Ok(c.as_primitive::<arrow::datatypes::UInt64Type>().values().to_vec())
-}
-
 /// `l_quantity < 24` with all 16 columns materialised, in polars.
 pub fn polars_filter(li: &pl::DataFrame) -> Result<pl::DataFrame> {
-    li.clone().lazy().filter(pl::col("l_quantity").lt(pl_dec(2400))).collect().map_err(polars_err)
+    li.clone().lazy().filter(pl::col("l_quantity").lt(polars_tpch::dec(2400))).collect().map_err(polars_err)
 }
 
 /// `l_quantity < 24` with all 16 columns materialised, in ember, on the frame's device (the result

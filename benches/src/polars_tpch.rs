@@ -42,8 +42,8 @@ fn d(s: &str) -> Expr {
     }
 }
 
-/// A decimal(15, 2) literal with `cents` hundredths.
-fn dec(cents: i64) -> Expr {
+/// A decimal(15, 2) literal with `cents` hundredths (built by casting the exact float).
+pub(crate) fn dec(cents: i64) -> Expr {
     lit(cents as f64 / 100.0).cast(pl::DataType::Decimal(15, 2))
 }
 
