@@ -78,23 +78,23 @@ impl Runner<'_> {
             self.report.records.push(m.record("polars", Device::Cpu, name, rows));
             answers.push(a);
         }
-        if answers.len() > 1 {
-            let diff = answers[1].differs_from(&answers[0], sorted).map(|d| format!("polars vs ember: {d}"));
-            for r in &mut self.report.records[first..] {
-                r.ok = Some(diff.is_none());
-                r.diff = diff.clone();
-            }
-        }
-        let line: Vec<String> =
-            self.report.records[first..].iter().map(|r| format!("{} {:.4} s", r.engine, r.median_s)).collect();
-        let verdict = match self.report.records.last().and_then(|r| r.diff.clone()) {
-            Some(d) => format!("DIFFERENT: {d}"),
-            None if answers.len() > 1 => "same answer".into(),
-            None => String::new(),
+        let diff = match answers.as_slice() {
+            [ember, polars] => polars.differs_from(ember, sorted).map(|d| format!("polars vs ember: {d}")),
+            _ => None,
         };
-        eprintln!("{name}: {} {verdict}", line.join(", "));
+        self.report.settle(first, name, answers.len() > 1, diff);
         Ok(())
     }
+}
+
+/// An ember answer, compared whole.
+fn batch_answer(b: &arrow::array::RecordBatch) -> Result<(usize, Answer)> {
+    Ok((b.num_rows(), Answer::from_batch(b)?))
+}
+
+/// A polars answer, compared whole.
+fn polars_answer(df: &pl::DataFrame) -> Result<(usize, Answer)> {
+    Ok((df.height(), Answer::from_polars(df)?))
 }
 
 /// Bytes of the named columns of a CPU frame (all when `names` is empty).
@@ -226,7 +226,7 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
                 .collect()?
                 .to_record_batch()
         },
-        |b| Ok((b.num_rows(), Answer::from_batch(b)?)),
+        batch_answer,
         || {
             pli.clone()
                 .lazy()
@@ -235,7 +235,7 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
                 .collect()
                 .map_err(polars_err)
         },
-        |df| Ok((df.height(), Answer::from_polars(df)?)),
+        polars_answer,
     )?;
     run.case(
         "group-by the order key (sf × 1.5M groups, sum)",
@@ -248,7 +248,7 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
                 .collect()?
                 .to_record_batch()
         },
-        |b| Ok((b.num_rows(), Answer::from_batch(b)?)),
+        batch_answer,
         || {
             pli.clone()
                 .lazy()
@@ -257,7 +257,7 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
                 .collect()
                 .map_err(polars_err)
         },
-        |df| Ok((df.height(), Answer::from_polars(df)?)),
+        polars_answer,
     )?;
     run.case(
         "sort by l_extendedprice, 16 columns, stable",
@@ -273,9 +273,9 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         Some(column_bytes(&li, &["l_shipdate", "l_discount", "l_quantity", "l_extendedprice"])?),
         false,
         || ember::tpch::q6_lazy(&dev)?.collect()?.to_record_batch(),
-        |b| Ok((b.num_rows(), Answer::from_batch(b)?)),
+        batch_answer,
         || polars_tpch::q6(pli.clone().lazy()).collect().map_err(polars_err),
-        |df| Ok((df.height(), Answer::from_polars(df)?)),
+        polars_answer,
     )?;
     Ok(run.report)
 }

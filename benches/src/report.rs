@@ -89,6 +89,26 @@ impl Report {
         out
     }
 
+    /// Marks the records from index `first` on (one case, every engine) with the outcome of the
+    /// answer check (`compared`: more than one engine ran; `diff`: what differed) and prints the
+    /// case's progress line on stderr.
+    pub fn settle(&mut self, first: usize, case: &str, compared: bool, diff: Option<String>) {
+        if compared {
+            for r in &mut self.records[first..] {
+                r.ok = Some(diff.is_none());
+                r.diff = diff.clone();
+            }
+        }
+        let times: Vec<String> =
+            self.records[first..].iter().map(|r| format!("{} {:.4} s", r.engine, r.median_s)).collect();
+        let verdict = match (&diff, compared) {
+            (Some(d), _) => format!("DIFFERENT: {d}"),
+            (None, true) => "same answer".into(),
+            (None, false) => String::new(),
+        };
+        eprintln!("{case}: {} {verdict}", times.join(", "));
+    }
+
     /// Whether every compared answer agreed.
     pub fn all_ok(&self) -> bool {
         self.records.iter().all(|r| r.ok != Some(false))

@@ -122,26 +122,11 @@ pub fn run(cfg: &TpchConfig) -> Result<Report> {
             answers.push((engine.clone(), answer));
         }
         // Every engine's answer against the first one's.
-        if answers.len() > 1 {
-            let diff = answers[1..]
-                .iter()
-                .find_map(|(e, a)| a.differs(q, &answers[0].1).map(|d| format!("{e} vs {}: {d}", answers[0].0)));
-            let n = report.records.len();
-            for r in &mut report.records[n - answers.len()..] {
-                r.ok = Some(diff.is_none());
-                r.diff = diff.clone();
-            }
-        }
-        let line: Vec<String> = report.records[report.records.len() - answers.len()..]
+        let diff = answers[1..]
             .iter()
-            .map(|r| format!("{} {:.4} s", r.engine, r.median_s))
-            .collect();
-        let verdict = match &report.records.last().and_then(|r| r.diff.clone()) {
-            Some(d) => format!("DIFFERENT: {d}"),
-            None if answers.len() > 1 => "same answer".into(),
-            None => String::new(),
-        };
-        eprintln!("{name}: {} {verdict}", line.join(", "));
+            .find_map(|(e, a)| a.differs(q, &answers[0].1).map(|d| format!("{e} vs {}: {d}", answers[0].0)));
+        let first = report.records.len() - answers.len();
+        report.settle(first, &name, answers.len() > 1, diff);
     }
     Ok(report)
 }
