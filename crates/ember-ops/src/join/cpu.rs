@@ -1,16 +1,16 @@
-//! The CPU engine's join: a hash map from one side's keys to its rows in order, probed by the
-//! other side in parallel chunks. Fixed-width keys that fit 128 bits are packed per row into one
-//! `u128` (the sort's packing, without null bits: rows with a null key are skipped) and hashed
-//! with a multiplicative hash, the rows of a key chained in an array; the table goes on the
+//! The CPU engine's join: a hash table from one side's keys to its rows in order, probed by the
+//! other side in parallel chunks. Fixed-width keys that fit 128 bits are read in place and packed
+//! per row into one `u64` or `u128` word (`keys.rs`; rows with a null key are skipped) and looked
+//! up in a partitioned open-addressing table built in parallel (`table.rs`); the table goes on the
 //! smaller side where the output order allows (see `packed_join`). Other keys (strings, wide
 //! decimals, `nulls_equal`) go through arrow-rs's row format (one converter, so equal keys have
 //! equal bytes), built on the right.
+use super::keys::{KeyWord, Keys};
+use super::table::{Table, NONE};
 use super::{JoinArgs, JoinType};
 use crate::executor::Indices;
-use crate::hash::BuildMul;
-use crate::sort::cpu::packed_keys;
 use arrow::array::{Array, ArrayRef, UInt32Array};
-use arrow::compute::SortOptions;
+use arrow::buffer::NullBuffer;
 use arrow::row::{Row, RowConverter, SortField};
 use ember_core::{DataFrame, Result};
 use rayon::prelude::*;
@@ -23,10 +23,8 @@ pub(crate) fn join_indices(left: &DataFrame, right: &DataFrame, args: &JoinArgs)
     };
     let (la, ra) = (arrays(left, &args.left_on)?, arrays(right, &args.right_on)?);
     if !args.nulls_equal {
-        let opts = vec![SortOptions::default(); la.len()];
-        let packed = |a: &[ArrayRef], n| packed_keys(a, &opts, n, false);
-        if let (Some(lk), Some(rk)) = (packed(&la, left.num_rows()), packed(&ra, right.num_rows())) {
-            return Ok(packed_join(&lk, &rk, &la, &ra, args.how));
+        if let (Some(lk), Some(rk)) = (Keys::new(&la, left.num_rows()), Keys::new(&ra, right.num_rows())) {
+            return Ok(fixed_width_join(&lk, &rk, args.how));
         }
     }
     let converter = RowConverter::new(la.iter().map(|a| SortField::new(a.data_type().clone())).collect())?;
@@ -40,18 +38,18 @@ pub(crate) fn join_indices(left: &DataFrame, right: &DataFrame, args: &JoinArgs)
         }
     }
     let mut out_l = Vec::new();
-    let mut out_r: Vec<Option<u32>> = Vec::new();
+    let mut out_r: Vec<u32> = Vec::new();
     for i in 0..left.num_rows() {
         let matches = if !args.nulls_equal && has_null(&la, i) { None } else { build.get(&lrows.row(i)) };
         match args.how {
             JoinType::Inner | JoinType::Left => {
                 for &j in matches.into_iter().flatten() {
                     out_l.push(i as u32);
-                    out_r.push(Some(j));
+                    out_r.push(j);
                 }
                 if matches.is_none() && args.how == JoinType::Left {
                     out_l.push(i as u32);
-                    out_r.push(None);
+                    out_r.push(NONE);
                 }
             }
             JoinType::Semi if matches.is_some() => out_l.push(i as u32),
@@ -59,130 +57,87 @@ pub(crate) fn join_indices(left: &DataFrame, right: &DataFrame, args: &JoinArgs)
             _ => {}
         }
     }
-    Ok(gather_maps(out_l, out_r, args.how))
+    Ok(gather_maps(out_l, Some(out_r), args.how))
 }
 
 /// Rows per parallel probe chunk.
 const PROBE_CHUNK: usize = 1 << 16;
 
-/// Rows whose keys are all valid (`None`: every row).
-fn valid_rows(arrays: &[ArrayRef]) -> Option<arrow::buffer::BooleanBuffer> {
-    let nulls = arrays.iter().filter_map(|a| a.logical_nulls()).filter(|n| n.null_count() > 0);
-    nulls.map(|n| n.into_inner()).reduce(|a, b| &a & &b)
-}
-
-/// A hash table over packed keys: key -> first row with it, `next[row]` -> the following row with
-/// the same key (in row order). Rows with a null key are left out.
-struct Chains {
-    head: HashMap<u128, u32, BuildMul>,
-    next: Vec<u32>,
-}
-
-const NONE: u32 = u32::MAX;
-
-impl Chains {
-    fn build(keys: &[u128], valid: Option<&arrow::buffer::BooleanBuffer>) -> Chains {
-        let mut head: HashMap<u128, u32, BuildMul> = HashMap::with_capacity_and_hasher(keys.len(), BuildMul);
-        let mut next = vec![NONE; keys.len()];
-        for j in (0..keys.len()).rev() {
-            if valid.is_some_and(|v| !v.value(j)) {
-                continue;
-            }
-            if let Some(h) = head.insert(keys[j], j as u32) {
-                next[j] = h;
-            }
-        }
-        Chains { head, next }
-    }
-
-    /// The first row with `key` (NONE if none).
-    fn first(&self, key: u128) -> u32 {
-        self.head.get(&key).copied().unwrap_or(NONE)
+/// [`packed_join`] with keys packed into the narrowest word that holds them.
+fn fixed_width_join(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indices, Option<Indices>) {
+    if lk.bits() <= 64 {
+        packed_join::<u64>(lk, rk, how)
+    } else {
+        packed_join::<u128>(lk, rk, how)
     }
 }
 
-/// The join of packed keys (rows with a null key never match). The hash table is built on the
-/// smaller side where the output order allows it cheaply: `semi`/`anti` with a smaller left side
-/// build on the left and mark its rows matched while probing the right; `inner` with a smaller
-/// left side builds on the left and sorts the (few) output pairs back into left order. Probes run
-/// in parallel chunks whose outputs concatenate in order.
-fn packed_join(
-    lk: &[u128],
-    rk: &[u128],
-    la: &[ArrayRef],
-    ra: &[ArrayRef],
-    how: JoinType,
-) -> (Indices, Option<Indices>) {
-    let (lvalid, rvalid) = (valid_rows(la), valid_rows(ra));
-    let l_ok = |i: usize| lvalid.as_ref().is_none_or(|v| v.value(i));
-    let r_ok = |j: usize| rvalid.as_ref().is_none_or(|v| v.value(j));
+/// The join of fixed-width keys (rows with a null key never match). The hash table is built on
+/// the smaller side where the output order allows it cheaply: `semi`/`anti` with a smaller left
+/// side build on the left and mark its rows matched while probing the right; `inner` with a
+/// smaller left side builds on the left and sorts the (few) output pairs back into left order.
+/// Probes run in parallel chunks whose outputs concatenate in order.
+fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indices, Option<Indices>) {
     let small_left = lk.len() < rk.len();
+    // Each probe chunk's rows, the probe side's valid ones.
+    let chunks = |keys: &Keys<'_>| {
+        let n = keys.len();
+        (0..n.div_ceil(PROBE_CHUNK)).into_par_iter().map(move |c| c * PROBE_CHUNK..((c + 1) * PROBE_CHUNK).min(n))
+    };
     match how {
         JoinType::Semi | JoinType::Anti if small_left => {
-            let table = Chains::build(lk, lvalid.as_ref());
+            let table = Table::<K>::build(lk);
             let matched: Vec<AtomicBool> = (0..lk.len()).map(|_| AtomicBool::new(false)).collect();
-            rk.par_chunks(PROBE_CHUNK).enumerate().for_each(|(c, chunk)| {
-                for (k, key) in chunk.iter().enumerate() {
-                    if !r_ok(c * PROBE_CHUNK + k) {
-                        continue;
-                    }
-                    let mut i = table.first(*key);
+            chunks(rk).for_each(|rows| {
+                for j in rows.filter(|&j| rk.is_valid(j)) {
+                    let mut i = table.first(rk.get(j));
                     // The chain's rows were all marked by an earlier right row if its head was.
                     while i != NONE && !matched[i as usize].swap(true, Ordering::Relaxed) {
-                        i = table.next[i as usize];
+                        i = table.next(i);
                     }
                 }
             });
             let want = how == JoinType::Semi;
             let out_l = (0..lk.len() as u32).filter(|&i| matched[i as usize].load(Ordering::Relaxed) == want).collect();
-            gather_maps(out_l, Vec::new(), how)
+            gather_maps(out_l, None, how)
         }
         JoinType::Inner if small_left => {
-            let table = Chains::build(lk, lvalid.as_ref());
-            let mut pairs: Vec<u64> = rk
-                .par_chunks(PROBE_CHUNK)
-                .enumerate()
-                .flat_map_iter(|(c, chunk)| {
+            let table = Table::<K>::build(lk);
+            let mut pairs: Vec<u64> = chunks(rk)
+                .flat_map_iter(|rows| {
                     let mut out = Vec::new();
-                    for (k, key) in chunk.iter().enumerate() {
-                        let j = (c * PROBE_CHUNK + k) as u64;
-                        if !r_ok(j as usize) {
-                            continue;
-                        }
-                        let mut i = table.first(*key);
+                    for j in rows.filter(|&j| rk.is_valid(j)) {
+                        let mut i = table.first(rk.get(j));
                         while i != NONE {
-                            out.push(((i as u64) << 32) | j);
-                            i = table.next[i as usize];
+                            out.push(((i as u64) << 32) | j as u64);
+                            i = table.next(i);
                         }
                     }
                     out
                 })
                 .collect();
             pairs.par_sort_unstable();
-            let out_l = pairs.iter().map(|p| (p >> 32) as u32).collect();
-            let out_r = pairs.iter().map(|&p| Some(p as u32)).collect();
-            gather_maps(out_l, out_r, how)
+            let out_l = pairs.par_iter().map(|p| (p >> 32) as u32).collect();
+            let out_r = pairs.par_iter().map(|&p| p as u32).collect();
+            gather_maps(out_l, Some(out_r), how)
         }
         _ => {
-            let table = Chains::build(rk, rvalid.as_ref());
-            let parts: Vec<(Vec<u32>, Vec<Option<u32>>)> = lk
-                .par_chunks(PROBE_CHUNK)
-                .enumerate()
-                .map(|(c, chunk)| {
+            let table = Table::<K>::build(rk);
+            let parts: Vec<(Vec<u32>, Vec<u32>)> = chunks(lk)
+                .map(|rows| {
                     let (mut out_l, mut out_r) = (Vec::new(), Vec::new());
-                    for (k, key) in chunk.iter().enumerate() {
-                        let i = c * PROBE_CHUNK + k;
-                        let mut j = if l_ok(i) { table.first(*key) } else { NONE };
+                    for i in rows {
+                        let mut j = if lk.is_valid(i) { table.first(lk.get(i)) } else { NONE };
                         match how {
                             JoinType::Inner | JoinType::Left => {
                                 if j == NONE && how == JoinType::Left {
                                     out_l.push(i as u32);
-                                    out_r.push(None);
+                                    out_r.push(NONE);
                                 }
                                 while j != NONE {
                                     out_l.push(i as u32);
-                                    out_r.push(Some(j));
-                                    j = table.next[j as usize];
+                                    out_r.push(j);
+                                    j = table.next(j);
                                 }
                             }
                             JoinType::Semi if j != NONE => out_l.push(i as u32),
@@ -193,18 +148,34 @@ fn packed_join(
                     (out_l, out_r)
                 })
                 .collect();
-            let (mut out_l, mut out_r) = (Vec::new(), Vec::new());
-            for (l, r) in parts {
-                out_l.extend(l);
-                out_r.extend(r);
-            }
+            let out_l = concat(parts.iter().map(|p| &p.0));
+            let out_r = matches!(how, JoinType::Inner | JoinType::Left).then(|| concat(parts.iter().map(|p| &p.1)));
             gather_maps(out_l, out_r, how)
         }
     }
 }
 
-/// The left rows, and for joins that return right columns the right rows (nulls: no row).
-fn gather_maps(out_l: Vec<u32>, out_r: Vec<Option<u32>>, how: JoinType) -> (Indices, Option<Indices>) {
-    let right = matches!(how, JoinType::Inner | JoinType::Left).then(|| Indices::Host(UInt32Array::from(out_r)));
+/// The parts one after another, copied in parallel.
+fn concat<'a>(parts: impl Iterator<Item = &'a Vec<u32>>) -> Vec<u32> {
+    let parts: Vec<&Vec<u32>> = parts.collect();
+    let mut out = vec![0u32; parts.iter().map(|p| p.len()).sum()];
+    let mut rest = out.as_mut_slice();
+    let mut pieces = Vec::with_capacity(parts.len());
+    for p in &parts {
+        let (head, tail) = rest.split_at_mut(p.len());
+        pieces.push(head);
+        rest = tail;
+    }
+    pieces.into_par_iter().zip(parts).for_each(|(dst, src)| dst.copy_from_slice(src));
+    out
+}
+
+/// The left rows, and for joins that return right columns the right rows (`NONE`: no row, a
+/// null in the gather map).
+fn gather_maps(out_l: Vec<u32>, out_r: Option<Vec<u32>>, how: JoinType) -> (Indices, Option<Indices>) {
+    let right = out_r.filter(|_| matches!(how, JoinType::Inner | JoinType::Left)).map(|r| {
+        let nulls = (how == JoinType::Left).then(|| NullBuffer::from_iter(r.iter().map(|&j| j != NONE)));
+        Indices::Host(UInt32Array::new(r.into(), nulls.filter(|n| n.null_count() > 0)))
+    });
     (Indices::Host(UInt32Array::from(out_l)), right)
 }

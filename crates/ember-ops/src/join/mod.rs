@@ -29,7 +29,9 @@
 //! ```
 pub(crate) mod cpu;
 pub(crate) mod gpu;
+mod keys;
 mod outer;
+mod table;
 
 use crate::executor::{CpuExecutor, Executor, GpuExecutor, Indices};
 use ember_core::{DataFrame, Error, Field, Result};
