@@ -349,22 +349,29 @@ fn nations_in(t: &Tables, region: &str) -> LazyFrame {
 }
 
 /// TPC-H Q2 (minimum cost supplier; size 15, type `%BRASS`, region EUROPE): the correlated
-/// minimum is a group-by of the European offers per part, joined back on part and cost.
+/// minimum is a group-by of the candidate parts' European offers, joined back on part and cost.
 pub fn q2_lazy(t: &Tables) -> Result<LazyFrame> {
-    let offers = || {
-        let suppliers = LazyFrame::scan("supplier", &t.supplier)
-            .select(["s_suppkey", "s_name", "s_address", "s_nationkey", "s_phone", "s_acctbal", "s_comment"].map(col))
-            .join(nations_in(t, "EUROPE"), JoinArgs::new(["s_nationkey"], ["n_nationkey"], JoinType::Inner));
-        LazyFrame::scan("partsupp", &t.partsupp)
-            .select([col("ps_partkey"), col("ps_suppkey"), col("ps_supplycost")])
-            .join(suppliers, JoinArgs::new(["ps_suppkey"], ["s_suppkey"], JoinType::Inner))
-    };
-    let cheapest = offers().group_by([col("ps_partkey")]).agg([col("ps_supplycost").min().alias("min_cost")]);
-    Ok(LazyFrame::scan("part", &t.part)
+    // The candidates: each brass part of size 15 with its European offers. The correlated minimum
+    // is over the same part's European offers, so it is a group-by of the candidates (polars'
+    // shape): a few hundred rows, not all of Europe's 160K offers.
+    let suppliers = LazyFrame::scan("supplier", &t.supplier)
+        .select(["s_suppkey", "s_name", "s_address", "s_nationkey", "s_phone", "s_acctbal", "s_comment"].map(col))
+        .join(nations_in(t, "EUROPE"), JoinArgs::new(["s_nationkey"], ["n_nationkey"], JoinType::Inner));
+    let candidates = LazyFrame::scan("part", &t.part)
         .filter(col("p_size").eq(lit(15)).and(col("p_type").like("%BRASS")))
         .select([col("p_partkey"), col("p_mfgr")])
-        .join(offers(), JoinArgs::new(["p_partkey"], ["ps_partkey"], JoinType::Inner))
-        .join(cheapest, JoinArgs::new(["p_partkey", "ps_supplycost"], ["ps_partkey", "min_cost"], JoinType::Semi))
+        .join(
+            LazyFrame::scan("partsupp", &t.partsupp).select([
+                col("ps_partkey"),
+                col("ps_suppkey"),
+                col("ps_supplycost"),
+            ]),
+            JoinArgs::new(["p_partkey"], ["ps_partkey"], JoinType::Inner),
+        )
+        .join(suppliers, JoinArgs::new(["ps_suppkey"], ["s_suppkey"], JoinType::Inner));
+    let cheapest = candidates.clone().group_by([col("p_partkey")]).agg([col("ps_supplycost").min().alias("min_cost")]);
+    Ok(candidates
+        .join(cheapest, JoinArgs::new(["p_partkey", "ps_supplycost"], ["p_partkey", "min_cost"], JoinType::Semi))
         .select(["s_acctbal", "s_name", "n_name", "p_partkey", "p_mfgr", "s_address", "s_phone", "s_comment"].map(col))
         .sort([
             SortKey::new(col("s_acctbal")).descending(),

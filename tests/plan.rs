@@ -47,6 +47,30 @@ fn a_filter_that_reads_a_computed_column_stays_above_the_select() {
     assert_eq!(q.explain().unwrap(), "FILTER (a1 > 3)\n  SELECT [(a + 1) AS a1, b]\n    SCAN df [a, b]\n");
 }
 
+#[test]
+fn a_join_passes_each_side_only_the_columns_needed_above_it() {
+    let (l, r) = (frame(Device::Cpu), frame(Device::Cpu));
+    // Right's `b` clashes with left's `b` (kept on the left so the suffix stays); `c_right` is
+    // right's `c`; left's `d` and right's other columns are read by nobody.
+    let q = l
+        .lazy()
+        .filter(col("u").gt(lit(3u8)))
+        .join(r.lazy(), JoinArgs::new(["a"], ["a"], JoinType::Inner))
+        .select([col("a"), col("c_right"), col("b_right")]);
+    assert_eq!(
+        q.explain().unwrap(),
+        "SELECT [a, c_right, b_right]\n  JOIN Inner ON [a = a]\n    FILTER (u > 3)\n      \
+         SCAN df [a, b, c, d, s, f, t, u]\n    SCAN df [a, b, c]\n"
+    );
+    // A semi join's right side passes only its keys.
+    let q = l.lazy().join(r.lazy(), JoinArgs::new(["t"], ["t"], JoinType::Semi)).select([col("s")]);
+    assert_eq!(q.explain().unwrap(), "SELECT [s]\n  JOIN Semi ON [t = t]\n    SCAN df [s, t]\n    SCAN df [t]\n");
+    assert_eq!(
+        q.clone().collect().unwrap().to_record_batch().unwrap(),
+        q.clone().with_optimizations(false).collect().unwrap().to_record_batch().unwrap()
+    );
+}
+
 fn queries(df: &DataFrame) -> Vec<LazyFrame> {
     vec![
         df.lazy().filter(col("a").gt(lit(10))).select([col("b"), (col("d") * lit(3)).alias("d3")]),

@@ -3,6 +3,9 @@
 //! A subplan that occurs more than once in the plan (the same operators over the same data: a
 //! query that uses one intermediate result twice, as TPC-H Q2 and Q17 do) runs once; its result is
 //! kept until the query ends and reused (polars' common-subplan elimination).
+//!
+//! With `EMBER_PROFILE=1` in the environment each query prints its plan to stderr, root first,
+//! each node with its output rows, its own time (less its inputs') and its total time.
 use crate::plan::LogicalPlan;
 use ember_core::{Column, DataFrame, Device, Result};
 use ember_gpu::ExecContext;
@@ -19,14 +22,40 @@ pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFram
     let mut seen = HashMap::new();
     count_subplans(plan, &mut seen);
     let shared: HashSet<String> = seen.into_iter().filter(|(_, n)| *n > 1).map(|(k, _)| k).collect();
-    let memo = Memo { shared, done: RefCell::default() };
-    execute_node(plan, ctx, &memo)
+    let profile = std::env::var_os("EMBER_PROFILE").is_some_and(|v| v != "0").then(RefCell::default);
+    let memo = Memo { shared, done: RefCell::default(), profile };
+    let out = execute_node(plan, ctx, &memo);
+    if let Some(profile) = memo.profile {
+        profile.into_inner().print();
+    }
+    out
+}
+
+/// Per-node times of one query (`EMBER_PROFILE`).
+#[derive(Default)]
+struct Profile {
+    /// Per node, in the order nodes start: depth, description, rows, own and total seconds.
+    nodes: Vec<(usize, String, usize, f64, f64)>,
+    /// The running nodes: their index in `nodes` and their inputs' seconds so far.
+    stack: Vec<(usize, f64)>,
+}
+
+impl Profile {
+    fn print(&self) {
+        let mut out = String::from("node: rows, own ms, total ms\n");
+        for (depth, what, rows, own, total) in &self.nodes {
+            let (own, total) = (own * 1e3, total * 1e3);
+            out += &format!("{}{what}: {rows} rows, {own:.2} ms, {total:.2} ms\n", "  ".repeat(*depth));
+        }
+        eprint!("{out}");
+    }
 }
 
 /// The subplans that occur more than once, and the results of those that ran.
 struct Memo {
     shared: HashSet<String>,
     done: RefCell<HashMap<String, DataFrame>>,
+    profile: Option<RefCell<Profile>>,
 }
 
 /// What identifies a subplan: its operators, expressions and sources (`Debug`), and the data of
@@ -61,6 +90,30 @@ fn count_subplans(plan: &LogicalPlan, seen: &mut HashMap<String, usize>) {
 }
 
 fn execute_node(plan: &LogicalPlan, ctx: Option<&ExecContext>, memo: &Memo) -> Result<DataFrame> {
+    let Some(profile) = &memo.profile else { return execute_shared(plan, ctx, memo) };
+    {
+        let mut p = profile.borrow_mut();
+        let what = plan.to_string().lines().next().unwrap_or_default().trim().to_string();
+        let at = p.nodes.len();
+        let depth = p.stack.len();
+        p.nodes.push((depth, what, 0, 0.0, 0.0));
+        p.stack.push((at, 0.0));
+    }
+    let start = std::time::Instant::now();
+    let out = execute_shared(plan, ctx, memo);
+    let total = start.elapsed().as_secs_f64();
+    let mut p = profile.borrow_mut();
+    let (at, inputs) = p.stack.pop().expect("pushed above");
+    if let Some(parent) = p.stack.last_mut() {
+        parent.1 += total;
+    }
+    let rows = out.as_ref().map_or(0, |df| df.num_rows());
+    p.nodes[at] = (p.nodes[at].0, std::mem::take(&mut p.nodes[at].1), rows, total - inputs, total);
+    out
+}
+
+/// [`run_node`], or the kept result of a subplan that ran before.
+fn execute_shared(plan: &LogicalPlan, ctx: Option<&ExecContext>, memo: &Memo) -> Result<DataFrame> {
     if memo.shared.is_empty() || matches!(plan, LogicalPlan::Scan { .. }) {
         return run_node(plan, ctx, memo);
     }

@@ -10,10 +10,12 @@
 //!    scan is copied into the scan, which skips row groups whose min/max statistics exclude it
 //!    (the filter stays: it still drops rows of the groups read).
 //! 5. **Projection pushdown**: every scan reads only the columns something above it uses, and
-//!    select outputs nobody reads are dropped (a file scan decodes only those columns).
+//!    select outputs nobody reads are dropped (a file scan decodes only those columns); a join
+//!    passes down to each side the needed columns that side supplies, plus its keys.
 use crate::plan::{LogicalPlan, NamedExpr, SourceKind};
 use ember_core::Result;
 use ember_ops::expr::typed::fold_constants;
+use ember_ops::join::{JoinArgs, JoinType};
 use ember_ops::Expr;
 use std::collections::BTreeSet;
 
@@ -270,9 +272,13 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
             }
             LogicalPlan::GroupBy { input: Box::new(prune(*input, Some(&child))), keys, aggs, maintain_order }
         }
-        // Not pruned through yet: each side keeps its columns.
         LogicalPlan::Join { left, right, args } => {
-            LogicalPlan::Join { left: Box::new(prune(*left, None)), right: Box::new(prune(*right, None)), args }
+            let (lneed, rneed) = match needed {
+                Some(n) => join_needs(&left, &right, &args, n).map_or((None, None), |(l, r)| (Some(l), Some(r))),
+                None => (None, None),
+            };
+            let (left, right) = (prune(*left, lneed.as_ref()), prune(*right, rneed.as_ref()));
+            LogicalPlan::Join { left: Box::new(left), right: Box::new(right), args }
         }
         LogicalPlan::Sort { input, keys } => {
             let child = needed.map(|n| {
@@ -303,6 +309,33 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
             LogicalPlan::Unique { input: Box::new(prune(*input, None)), subset, keep }
         }
     }
+}
+
+/// The columns each side of a join must keep for its parent to get `needed`: the keys, the
+/// needed outputs, and left columns whose names a right output column shares (dropping one would lift
+/// the suffix off the right column's name). `None` when a side's schema does not resolve.
+fn join_needs(
+    left: &LogicalPlan,
+    right: &LogicalPlan,
+    args: &JoinArgs,
+    needed: &BTreeSet<String>,
+) -> Option<(BTreeSet<String>, BTreeSet<String>)> {
+    let (lf, rf) = (left.schema().ok()?, right.schema().ok()?);
+    let (fields, kept) = ember_ops::join::output_fields(&lf, &rf, args).ok()?;
+    let mut lneed: BTreeSet<String> = args.left_on.iter().cloned().collect();
+    let right_out = !matches!(args.how, JoinType::Semi | JoinType::Anti);
+    for f in &lf {
+        if needed.contains(&f.name) || (right_out && rf.iter().any(|r| r.name == f.name)) {
+            lneed.insert(f.name.clone());
+        }
+    }
+    let mut rneed: BTreeSet<String> = args.right_on.iter().cloned().collect();
+    for (out, &i) in fields[lf.len()..].iter().zip(&kept) {
+        if needed.contains(&out.name) {
+            rneed.insert(rf[i].name.clone());
+        }
+    }
+    Some((lneed, rneed))
 }
 
 /// Whether `input` is a group-by whose output order already is `keys` (ascending, nulls first,
