@@ -121,36 +121,42 @@ fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indi
             let out_r = pairs.par_iter().map(|&p| p as u32).collect();
             gather_maps(out_l, Some(out_r), how)
         }
+        JoinType::Semi | JoinType::Anti => {
+            let table = Table::<K>::build(rk);
+            let want = how == JoinType::Semi;
+            let parts: Vec<Vec<u32>> = chunks(lk)
+                .map(|rows| {
+                    rows.filter(|&i| (lk.is_valid(i) && table.first(lk.get(i)) != NONE) == want)
+                        .map(|i| i as u32)
+                        .collect()
+                })
+                .collect();
+            gather_maps(concat(parts.iter()), None, how)
+        }
         _ => {
+            // Inner and left joins probing a table on the right.
             let table = Table::<K>::build(rk);
             let parts: Vec<(Vec<u32>, Vec<u32>)> = chunks(lk)
                 .map(|rows| {
                     let (mut out_l, mut out_r) = (Vec::new(), Vec::new());
                     for i in rows {
                         let mut j = if lk.is_valid(i) { table.first(lk.get(i)) } else { NONE };
-                        match how {
-                            JoinType::Inner | JoinType::Left => {
-                                if j == NONE && how == JoinType::Left {
-                                    out_l.push(i as u32);
-                                    out_r.push(NONE);
-                                }
-                                while j != NONE {
-                                    out_l.push(i as u32);
-                                    out_r.push(j);
-                                    j = table.next(j);
-                                }
-                            }
-                            JoinType::Semi if j != NONE => out_l.push(i as u32),
-                            JoinType::Anti if j == NONE => out_l.push(i as u32),
-                            _ => {}
+                        if j == NONE && how == JoinType::Left {
+                            out_l.push(i as u32);
+                            out_r.push(NONE);
+                        }
+                        while j != NONE {
+                            out_l.push(i as u32);
+                            out_r.push(j);
+                            j = table.next(j);
                         }
                     }
                     (out_l, out_r)
                 })
                 .collect();
             let out_l = concat(parts.iter().map(|p| &p.0));
-            let out_r = matches!(how, JoinType::Inner | JoinType::Left).then(|| concat(parts.iter().map(|p| &p.1)));
-            gather_maps(out_l, out_r, how)
+            let out_r = concat(parts.iter().map(|p| &p.1));
+            gather_maps(out_l, Some(out_r), how)
         }
     }
 }

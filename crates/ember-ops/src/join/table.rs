@@ -28,7 +28,18 @@ pub(crate) struct Table<K> {
     shift: u32,
     /// Slots per partition, less one (a power of two less one).
     part_mask: usize,
+    /// Small builds: one bit per `hash >> filter_shift`, set for the keys present. A probe that
+    /// mostly misses (a semi join against a few hundred parts) then takes a predictable branch
+    /// instead of a probe loop whose length the branch predictor cannot guess.
+    filter: Vec<u64>,
+    filter_shift: u32,
 }
+
+/// Filter bits per build row (a false positive about one probe in 16 that should miss).
+const FILTER_BITS_PER_ROW: usize = 16;
+
+/// Builds above this many rows have no filter (it would no longer stay in the L2 cache).
+const FILTER_MAX_ROWS: usize = 1 << 17;
 
 impl<K: KeyWord> Table<K> {
     /// The table of `keys`' valid rows.
@@ -42,6 +53,8 @@ impl<K: KeyWord> Table<K> {
             next: (0..n).into_par_iter().map(|_| AtomicU32::new(NONE)).collect(),
             shift: 64 - capacity.trailing_zeros(),
             part_mask: capacity / parts - 1,
+            filter: Vec::new(),
+            filter_shift: 64,
         };
         if parts == 1 {
             let next = &table.next;
@@ -49,6 +62,7 @@ impl<K: KeyWord> Table<K> {
             for row in (0..n).rev().filter(|&i| keys.is_valid(i)) {
                 insert(&mut table.slots, next, shift, mask, keys.get(row), row as u32);
             }
+            table.build_filter(n);
             return table;
         }
         let rows = partition_rows::<K>(keys, table.shift, capacity / parts, parts);
@@ -58,13 +72,37 @@ impl<K: KeyWord> Table<K> {
                 insert(slots, next, shift, mask, keys.get(row as usize), row);
             }
         });
+        table.build_filter(n);
         table
+    }
+
+    /// Sets the filter bits of the keys present, for builds of at most [`FILTER_MAX_ROWS`].
+    fn build_filter(&mut self, rows: usize) {
+        if rows > FILTER_MAX_ROWS {
+            return;
+        }
+        let bits = (rows * FILTER_BITS_PER_ROW).next_power_of_two().max(64);
+        self.filter = vec![0u64; bits / 64];
+        self.filter_shift = 64 - bits.trailing_zeros();
+        for &(key, row) in &self.slots {
+            if row != NONE {
+                let b = (key.hash() >> self.filter_shift) as usize;
+                self.filter[b / 64] |= 1 << (b % 64);
+            }
+        }
     }
 
     /// The first build row whose key is `key` (`NONE`: none).
     #[inline(always)]
     pub(crate) fn first(&self, key: K) -> u32 {
-        let mut slot = (key.hash() >> self.shift) as usize;
+        let hash = key.hash();
+        if !self.filter.is_empty() {
+            let b = (hash >> self.filter_shift) as usize;
+            if self.filter[b / 64] & (1 << (b % 64)) == 0 {
+                return NONE;
+            }
+        }
+        let mut slot = (hash >> self.shift) as usize;
         let base = slot & !self.part_mask;
         loop {
             let (k, row) = self.slots[slot];
