@@ -626,9 +626,10 @@ pub fn q21_lazy(t: &Tables) -> Result<LazyFrame> {
         LazyFrame::scan("orders", &t.orders).filter(col("o_orderstatus").eq(lit("F"))).select([col("o_orderkey")]);
     // l1: the candidate rows. The EXISTS / NOT EXISTS subqueries only look at their orders' lines,
     // so those are found first (a semi join on l1's order keys) and grouped, not all of lineitem.
-    let l1 = late(lineitem())
-        .select([col("l_orderkey"), col("l_suppkey")])
-        .join(suppliers, JoinArgs::new(["l_suppkey"], ["s_suppkey"], JoinType::Inner))
+    // The join with the few Saudi suppliers goes before the date filter (which keeps 63% of
+    // lineitem; the join 4%).
+    let l1 = late(lineitem().join(suppliers, JoinArgs::new(["l_suppkey"], ["s_suppkey"], JoinType::Inner)))
+        .select([col("l_orderkey"), col("l_suppkey"), col("s_name")])
         .join(failed, JoinArgs::new(["l_orderkey"], ["o_orderkey"], JoinType::Semi));
     let orders_of_l1 = l1.clone().select([col("l_orderkey")]).unique(None, Keep::First);
     let lines = lineitem().join(orders_of_l1, JoinArgs::new(["l_orderkey"], ["l_orderkey"], JoinType::Semi));

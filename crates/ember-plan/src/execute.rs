@@ -19,9 +19,7 @@ use std::collections::{HashMap, HashSet};
 /// Executes `plan` (optimized or not: the answer is the same). GPU work runs in `ctx` when given
 /// (one trace for the whole query), else each op in a fresh context.
 pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFrame> {
-    let mut seen = HashMap::new();
-    count_subplans(plan, &mut seen);
-    let shared: HashSet<String> = seen.into_iter().filter(|(_, n)| *n > 1).map(|(k, _)| k).collect();
+    let shared = shared_subplans(plan);
     let profile = std::env::var_os("EMBER_PROFILE").is_some_and(|v| v != "0").then(RefCell::default);
     let memo = Memo { shared, done: RefCell::default(), profile };
     let out = execute_node(plan, ctx, &memo);
@@ -29,6 +27,13 @@ pub fn execute(plan: &LogicalPlan, ctx: Option<&ExecContext>) -> Result<DataFram
         profile.into_inner().print();
     }
     out
+}
+
+/// The fingerprints of the subplans above a scan that occur more than once in `plan`.
+pub(crate) fn shared_subplans(plan: &LogicalPlan) -> HashSet<String> {
+    let mut seen = HashMap::new();
+    count_subplans(plan, &mut seen);
+    seen.into_iter().filter(|(_, n)| *n > 1).map(|(k, _)| k).collect()
 }
 
 /// Per-node times of one query (`EMBER_PROFILE`).
@@ -60,7 +65,7 @@ struct Memo {
 
 /// What identifies a subplan: its operators, expressions and sources (`Debug`), and the data of
 /// its in-memory sources ([`crate::plan::Source::identity`]).
-fn fingerprint(plan: &LogicalPlan) -> String {
+pub(crate) fn fingerprint(plan: &LogicalPlan) -> String {
     fn scans(p: &LogicalPlan, out: &mut Vec<usize>) {
         if let LogicalPlan::Scan { source, .. } = p {
             out.extend(source.identity());

@@ -11,13 +11,15 @@
 //!    (the filter stays: it still drops rows of the groups read).
 //! 5. **Projection pushdown**: every scan reads only the columns something above it uses, and
 //!    select outputs nobody reads are dropped (a file scan decodes only those columns); a join
-//!    passes down to each side the needed columns that side supplies, plus its keys.
+//!    passes down to each side the needed columns that side supplies, plus its keys. A subplan
+//!    that occurs more than once keeps all its outputs, so its occurrences stay identical and
+//!    `execute` runs it once.
 use crate::plan::{LogicalPlan, NamedExpr, SourceKind};
 use ember_core::Result;
 use ember_ops::expr::typed::fold_constants;
 use ember_ops::join::{JoinArgs, JoinType};
 use ember_ops::Expr;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 /// The optimized form of `plan`.
 pub fn optimize(plan: &LogicalPlan) -> Result<LogicalPlan> {
@@ -25,7 +27,8 @@ pub fn optimize(plan: &LogicalPlan) -> Result<LogicalPlan> {
     let p = push_predicates(p);
     let p = fuse(p);
     let p = push_into_scans(p);
-    Ok(prune(p, None))
+    let shared = crate::execute::shared_subplans(&p);
+    Ok(prune(&shared, p, None))
 }
 
 fn map_input(plan: LogicalPlan, f: impl Fn(LogicalPlan) -> LogicalPlan) -> LogicalPlan {
@@ -218,8 +221,12 @@ fn push_into_scans(plan: LogicalPlan) -> LogicalPlan {
     }
 }
 
-/// Keeps only what `needed` (None: every output) asks of `plan`, recursively.
-fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
+/// Keeps only what `needed` (None: every output) asks of `plan`, recursively; `shared`: the
+/// fingerprints of subplans that occur more than once.
+fn prune(shared: &HashSet<String>, plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
+    // A subplan that occurs more than once runs once (see `execute`) only if every occurrence is
+    // pruned alike: all its outputs are kept there, and the parents select what they read.
+    let needed = if !shared.is_empty() && shared.contains(&crate::execute::fingerprint(&plan)) { None } else { needed };
     match plan {
         LogicalPlan::Scan { source, projection } => {
             let Some(needed) = needed else { return LogicalPlan::Scan { source, projection } };
@@ -238,7 +245,7 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
             for e in &exprs {
                 columns_of(&e.expr, &mut child);
             }
-            LogicalPlan::Select { input: Box::new(prune(*input, Some(&child))), exprs }
+            LogicalPlan::Select { input: Box::new(prune(shared, *input, Some(&child))), exprs }
         }
         LogicalPlan::Filter { input, predicate } => {
             let mut child = BTreeSet::new();
@@ -250,7 +257,7 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
                 }
                 None => None,
             };
-            LogicalPlan::Filter { input: Box::new(prune(*input, child.as_ref())), predicate }
+            LogicalPlan::Filter { input: Box::new(prune(shared, *input, child.as_ref())), predicate }
         }
         LogicalPlan::Aggregate { input, predicate, aggs } => {
             let mut child = BTreeSet::new();
@@ -260,24 +267,24 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
             if let Some(p) = &predicate {
                 columns_of(p, &mut child);
             }
-            LogicalPlan::Aggregate { input: Box::new(prune(*input, Some(&child))), predicate, aggs }
+            LogicalPlan::Aggregate { input: Box::new(prune(shared, *input, Some(&child))), predicate, aggs }
         }
         LogicalPlan::Slice { input, offset, len } => {
-            LogicalPlan::Slice { input: Box::new(prune(*input, needed)), offset, len }
+            LogicalPlan::Slice { input: Box::new(prune(shared, *input, needed)), offset, len }
         }
         LogicalPlan::GroupBy { input, keys, aggs, maintain_order } => {
             let mut child = BTreeSet::new();
             for e in keys.iter().chain(aggs.iter().map(|a| &a.expr)) {
                 columns_of(e, &mut child);
             }
-            LogicalPlan::GroupBy { input: Box::new(prune(*input, Some(&child))), keys, aggs, maintain_order }
+            LogicalPlan::GroupBy { input: Box::new(prune(shared, *input, Some(&child))), keys, aggs, maintain_order }
         }
         LogicalPlan::Join { left, right, args } => {
             let (lneed, rneed) = match needed {
                 Some(n) => join_needs(&left, &right, &args, n).map_or((None, None), |(l, r)| (Some(l), Some(r))),
                 None => (None, None),
             };
-            let (left, right) = (prune(*left, lneed.as_ref()), prune(*right, rneed.as_ref()));
+            let (left, right) = (prune(shared, *left, lneed.as_ref()), prune(shared, *right, rneed.as_ref()));
             LogicalPlan::Join { left: Box::new(left), right: Box::new(right), args }
         }
         LogicalPlan::Sort { input, keys } => {
@@ -288,11 +295,11 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
                 }
                 child
             });
-            LogicalPlan::Sort { input: Box::new(prune(*input, child.as_ref())), keys }
+            LogicalPlan::Sort { input: Box::new(prune(shared, *input, child.as_ref())), keys }
         }
         // Each input keeps its columns (they must line up).
         LogicalPlan::Concat { inputs } => {
-            LogicalPlan::Concat { inputs: inputs.into_iter().map(|i| prune(i, None)).collect() }
+            LogicalPlan::Concat { inputs: inputs.into_iter().map(|i| prune(shared, i, None)).collect() }
         }
         LogicalPlan::TopK { input, keys, k } => {
             let child = needed.map(|n| {
@@ -302,11 +309,11 @@ fn prune(plan: LogicalPlan, needed: Option<&BTreeSet<String>>) -> LogicalPlan {
                 }
                 child
             });
-            LogicalPlan::TopK { input: Box::new(prune(*input, child.as_ref())), keys, k }
+            LogicalPlan::TopK { input: Box::new(prune(shared, *input, child.as_ref())), keys, k }
         }
         // Every column of the input decides or is kept (a narrower input would dedupe by less).
         LogicalPlan::Unique { input, subset, keep } => {
-            LogicalPlan::Unique { input: Box::new(prune(*input, None)), subset, keep }
+            LogicalPlan::Unique { input: Box::new(prune(shared, *input, None)), subset, keep }
         }
     }
 }
