@@ -38,8 +38,8 @@ pub(crate) struct Table<K> {
 /// Filter bits per build row (a false positive about one probe in 16 that should miss).
 const FILTER_BITS_PER_ROW: usize = 16;
 
-/// Builds above this many rows have no filter (it would no longer stay in the L2 cache).
-const FILTER_MAX_ROWS: usize = 1 << 17;
+/// Builds above this many rows have no filter (at 16 bits a row it would outgrow a 512 KiB L2).
+const FILTER_MAX_ROWS: usize = 1 << 18;
 
 impl<K: KeyWord> Table<K> {
     /// The table of `keys`' valid rows.
