@@ -201,6 +201,7 @@ pub fn join_in(ctx: Option<&ExecContext>, left: &DataFrame, right: &DataFrame, a
     };
     let run = |ex: &dyn Executor, gpu: Option<&ExecContext>, li: Indices, ri: Option<Indices>| -> Result<DataFrame> {
         let l = ex.gather(left, &li)?;
+        drop(li); // the left map is not needed while the right side gathers (peak memory)
         let Some(ri) = ri else { return Ok(l) };
         let r = match (&ri, gpu, args.how) {
             (Indices::Device { buf, len }, Some(ctx), JoinType::Left) => {
