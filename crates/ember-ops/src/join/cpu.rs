@@ -79,7 +79,7 @@ fn fixed_width_join(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indices, Op
 /// Probes run in parallel chunks whose outputs concatenate in order.
 fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indices, Option<Indices>) {
     let small_left = lk.len() < rk.len();
-    // Each probe chunk's rows, the probe side's valid ones.
+    // The row ranges of a side's parallel probe chunks.
     let chunks = |keys: &Keys<'_>| {
         let n = keys.len();
         (0..n.div_ceil(PROBE_CHUNK)).into_par_iter().map(move |c| c * PROBE_CHUNK..((c + 1) * PROBE_CHUNK).min(n))

@@ -72,6 +72,14 @@ impl KeyWord for u128 {
     }
 }
 
+/// A primitive array's values (offset applied) as unsigned words of the same width.
+fn view<T: ArrowPrimitiveType, W: bytemuck::Pod>(a: &ArrayRef) -> &[W]
+where
+    T::Native: bytemuck::Pod,
+{
+    bytemuck::cast_slice(a.as_primitive::<T>().values())
+}
+
 /// The key columns of one side of a join.
 pub(crate) struct Keys<'a> {
     columns: Vec<(Words<'a>, u32)>,
@@ -86,12 +94,6 @@ impl<'a> Keys<'a> {
         let mut columns = Vec::with_capacity(arrays.len());
         for a in arrays {
             let bits = value_bits(a.data_type())?;
-            fn view<T: ArrowPrimitiveType, W: bytemuck::Pod>(a: &ArrayRef) -> &[W]
-            where
-                T::Native: bytemuck::Pod,
-            {
-                bytemuck::cast_slice(a.as_primitive::<T>().values())
-            }
             let words = match a.data_type() {
                 DataType::Boolean => Words::Bits(a.as_boolean().values().iter().map(u64::from).collect()),
                 DataType::Decimal128(..) => Words::Dec(a.as_primitive::<Decimal128Type>().values()),

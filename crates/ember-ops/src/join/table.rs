@@ -46,32 +46,38 @@ impl<K: KeyWord> Table<K> {
     pub(crate) fn build(keys: &Keys<'_>) -> Table<K> {
         let n = keys.len();
         let capacity = (2 * n).next_power_of_two().max(16);
-        let parts = if n < PARALLEL_BUILD { 1 } else { (rayon::current_num_threads() * 4).next_power_of_two() };
-        let parts = parts.min(capacity / 16);
+        let shift = 64 - capacity.trailing_zeros();
+        let mut parts = if n < PARALLEL_BUILD { 1 } else { (rayon::current_num_threads() * 4).next_power_of_two() };
+        parts = parts.min(capacity / 16);
+        let rows = (parts > 1).then(|| partition_rows::<K>(keys, shift, capacity / parts, parts));
+        // Probing wraps inside a partition, so a partition must keep an empty slot: if one got as
+        // many rows as it has slots (keys whose hashes crowd one partition), build it whole.
+        if rows.as_ref().is_some_and(|rows| rows.iter().any(|r| r.len() >= capacity / parts)) {
+            parts = 1;
+        }
         let mut table = Table {
             slots: vec![(K::ZERO, NONE); capacity],
             next: (0..n).into_par_iter().map(|_| AtomicU32::new(NONE)).collect(),
-            shift: 64 - capacity.trailing_zeros(),
+            shift,
             part_mask: capacity / parts - 1,
             filter: Vec::new(),
             filter_shift: 64,
         };
-        if parts == 1 {
-            let next = &table.next;
-            let (shift, mask) = (table.shift, table.part_mask);
-            for row in (0..n).rev().filter(|&i| keys.is_valid(i)) {
-                insert(&mut table.slots, next, shift, mask, keys.get(row), row as u32);
+        let (next, mask) = (&table.next, table.part_mask);
+        match rows {
+            Some(rows) if parts > 1 => {
+                table.slots.par_chunks_mut(capacity / parts).zip(rows.par_iter()).for_each(|(slots, rows)| {
+                    for &row in rows.iter().rev() {
+                        insert(slots, next, shift, mask, keys.get(row as usize), row);
+                    }
+                });
             }
-            table.build_filter(n);
-            return table;
+            _ => {
+                for row in (0..n).rev().filter(|&i| keys.is_valid(i)) {
+                    insert(&mut table.slots, next, shift, mask, keys.get(row), row as u32);
+                }
+            }
         }
-        let rows = partition_rows::<K>(keys, table.shift, capacity / parts, parts);
-        let (next, shift, mask) = (&table.next, table.shift, table.part_mask);
-        table.slots.par_chunks_mut(capacity / parts).zip(rows.par_iter()).for_each(|(slots, rows)| {
-            for &row in rows.iter().rev() {
-                insert(slots, next, shift, mask, keys.get(row as usize), row);
-            }
-        });
         table.build_filter(n);
         table
     }
@@ -202,5 +208,22 @@ mod tests {
             let absent = Keys::new(&absent, 3).unwrap();
             assert!((0..3).all(|i| table.first(absent.get::<u64>(i)) == NONE), "{n} rows");
         }
+    }
+
+    /// Keys whose hashes all fall in one partition of the parallel build: that partition would
+    /// fill up (and a probe in it never end), so the table is built whole; every key is found.
+    #[test]
+    fn keys_crowding_one_partition_are_built_whole() {
+        let n = PARALLEL_BUILD + 1000;
+        let capacity = (2 * n).next_power_of_two();
+        let parts = (rayon::current_num_threads() * 4).next_power_of_two().min(capacity / 16);
+        let shift = 64 - capacity.trailing_zeros();
+        let crowded: Vec<i64> =
+            (0i64..).filter(|&k| ((k as u64).hash() >> shift) as usize / (capacity / parts) == 0).take(n).collect();
+        let arrays = [Arc::new(Int64Array::from(crowded.clone())) as ArrayRef];
+        let keys = Keys::new(&arrays, n).unwrap();
+        let table = Table::<u64>::build(&keys);
+        assert!(crowded.iter().enumerate().all(|(i, &k)| table.first(k as u64) == i as u32));
+        assert_eq!(table.first(-1i64 as u64), NONE);
     }
 }
