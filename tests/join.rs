@@ -23,16 +23,11 @@ fn matches(l: &RecordBatch, r: &RecordBatch, keys: &[&str], i: usize, j: usize, 
     })
 }
 
-fn oracle(
-    l: &RecordBatch,
-    r: &RecordBatch,
-    keys: &[&str],
-    how: JoinType,
-    nulls_equal: bool,
-) -> (Vec<u32>, Vec<Option<u32>>) {
+/// The gather maps of a `how` join from each left row's matching right rows (in right order).
+fn maps(n_left: usize, how: JoinType, matches: impl Fn(usize) -> Vec<u32>) -> (Vec<u32>, Vec<Option<u32>>) {
     let (mut li, mut ri) = (Vec::new(), Vec::new());
-    for i in 0..l.num_rows() {
-        let m: Vec<usize> = (0..r.num_rows()).filter(|&j| matches(l, r, keys, i, j, nulls_equal)).collect();
+    for i in 0..n_left {
+        let m = matches(i);
         match how {
             JoinType::Inner | JoinType::Left => {
                 if m.is_empty() && how == JoinType::Left {
@@ -41,7 +36,7 @@ fn oracle(
                 }
                 for j in m {
                     li.push(i as u32);
-                    ri.push(Some(j as u32));
+                    ri.push(Some(j));
                 }
             }
             JoinType::Semi if !m.is_empty() => li.push(i as u32),
@@ -50,6 +45,19 @@ fn oracle(
         }
     }
     (li, ri)
+}
+
+/// The nested-loop oracle.
+fn oracle(
+    l: &RecordBatch,
+    r: &RecordBatch,
+    keys: &[&str],
+    how: JoinType,
+    nulls_equal: bool,
+) -> (Vec<u32>, Vec<Option<u32>>) {
+    maps(l.num_rows(), how, |i| {
+        (0..r.num_rows()).filter(|&j| matches(l, r, keys, i, j, nulls_equal)).map(|j| j as u32).collect()
+    })
 }
 
 test_device!(joins_match_the_oracle, |device: Device| {
@@ -196,26 +204,10 @@ fn hash_oracle(l: &RecordBatch, r: &RecordBatch, keys: &[&str], how: JoinType) -
     for j in (0..r.num_rows()).filter(|&j| valid(&rc, j)) {
         table.entry(rrows.row(j).as_ref().to_vec()).or_default().push(j as u32);
     }
-    let (mut li, mut ri) = (Vec::new(), Vec::new());
-    for i in 0..l.num_rows() {
+    maps(l.num_rows(), how, |i| {
         let m = if valid(&lc, i) { table.get(lrows.row(i).as_ref()) } else { None };
-        match how {
-            JoinType::Inner | JoinType::Left => {
-                if m.is_none() && how == JoinType::Left {
-                    li.push(i as u32);
-                    ri.push(None);
-                }
-                for &j in m.into_iter().flatten() {
-                    li.push(i as u32);
-                    ri.push(Some(j));
-                }
-            }
-            JoinType::Semi if m.is_some() => li.push(i as u32),
-            JoinType::Anti if m.is_none() => li.push(i as u32),
-            _ => {}
-        }
-    }
-    (li, ri)
+        m.cloned().unwrap_or_default()
+    })
 }
 
 /// Sides past the CPU engine's parallel hash-table build (64Ki rows), sliced (offset arrays), on

@@ -98,7 +98,7 @@ fn execute_node(plan: &LogicalPlan, ctx: Option<&ExecContext>, memo: &Memo) -> R
     let Some(profile) = &memo.profile else { return execute_shared(plan, ctx, memo) };
     {
         let mut p = profile.borrow_mut();
-        let what = plan.to_string().lines().next().unwrap_or_default().trim().to_string();
+        let what = plan.describe();
         let at = p.nodes.len();
         let depth = p.stack.len();
         p.nodes.push((depth, what, 0, 0.0, 0.0));

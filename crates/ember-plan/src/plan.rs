@@ -509,6 +509,26 @@ impl LogicalPlan {
     }
 
     fn fmt_indent(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        self.fmt_node(f, depth)?;
+        for i in self.inputs() {
+            i.fmt_indent(f, depth + 1)?;
+        }
+        Ok(())
+    }
+
+    /// This node's line of [`fmt::Display`] (without its inputs): what the profile names it by.
+    pub fn describe(&self) -> String {
+        struct Node<'a>(&'a LogicalPlan);
+        impl fmt::Display for Node<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt_node(f, 0)
+            }
+        }
+        Node(self).to_string().trim_end().to_string()
+    }
+
+    /// This node's line, indented `depth` levels.
+    fn fmt_node(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
         let pad = "  ".repeat(depth);
         match self {
             LogicalPlan::Scan { source, projection } => {
@@ -574,9 +594,6 @@ impl LogicalPlan {
                 Some(s) => writeln!(f, "{pad}UNIQUE [{}] KEEP {keep:?}", s.join(", "))?,
                 None => writeln!(f, "{pad}UNIQUE KEEP {keep:?}")?,
             },
-        }
-        for i in self.inputs() {
-            i.fmt_indent(f, depth + 1)?;
         }
         Ok(())
     }
