@@ -59,7 +59,7 @@ pub fn sf_dir(root: &Path, sf: f64) -> PathBuf {
     root.join(format!("sf{sf}"))
 }
 
-fn file(dir: &Path, table: &str, source: Source) -> PathBuf {
+pub(crate) fn file(dir: &Path, table: &str, source: Source) -> PathBuf {
     dir.join(format!("{table}.{}", if source == Source::Csv { "csv" } else { "parquet" }))
 }
 

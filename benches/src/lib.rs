@@ -6,6 +6,7 @@
 //! | [`tpch`] | `ember-bench tpch`: the 22 queries on both engines, answers checked |
 //! | [`ops`] | `ember-bench ops`: single operations on both engines |
 //! | [`polars_tpch`] | the 22 queries in polars' Rust API |
+//! | [`duck`] | the optional duckdb baseline (`--features duckdb`): the 22 queries and the operations as SQL |
 //! | [`data`] | tables in memory, or cached as Parquet / CSV and read by each engine's reader |
 //! | [`answer`] | answers as rows, the equality rule, CSV output |
 //! | [`measure`] | warm-up + timed runs, peak memory, device launches and copies |
@@ -17,6 +18,7 @@
 pub mod alloc;
 pub mod answer;
 pub mod data;
+pub mod duck;
 pub mod measure;
 pub mod ops;
 pub mod polars_tpch;
@@ -121,7 +123,11 @@ pub fn polars_orderkeys(df: &pl::DataFrame) -> Result<Vec<i64>> {
 
 /// `l_orderkey` at rows 0, n/2 and n-1 of a sorted ember frame.
 pub fn ember_orderkeys(df: &DataFrame) -> Result<Vec<i64>> {
-    let b = df.to_record_batch()?;
+    batch_orderkeys(&df.to_record_batch()?)
+}
+
+/// `l_orderkey` at rows 0, n/2 and n-1 of a sorted Arrow batch.
+pub fn batch_orderkeys(b: &arrow::array::RecordBatch) -> Result<Vec<i64>> {
     let c = b.column_by_name("l_orderkey").ok_or_else(|| Error::Internal("l_orderkey".into()))?;
     let c = c.as_primitive::<Int64Type>();
     let n = c.len();

@@ -3,6 +3,7 @@
 //! and many groups, sort, Q6. Each case checks that the engines agree.
 use crate::answer::{Answer, Value};
 use crate::data::{self, Source};
+use crate::duck::{read_csv_sql, read_parquet_sql};
 use crate::measure::{machine, measure, versions};
 use crate::report::Report;
 use crate::{
@@ -39,9 +40,19 @@ fn ints(v: impl IntoIterator<Item = i64>) -> Vec<Value> {
     v.into_iter().map(|x| Value::Int(x as i128)).collect()
 }
 
+/// duckdb's side of a case: the SQL whose answer, fetched as Arrow, is timed, and its check.
+// Without the `duckdb` feature the SQL is written but never run.
+#[cfg_attr(not(feature = "duckdb"), allow(dead_code))]
+struct DuckCase {
+    sql: String,
+    check: fn(&arrow::array::RecordBatch) -> Result<(usize, Answer)>,
+}
+
 struct Runner<'a> {
     cfg: &'a OpsConfig,
     report: Report,
+    #[cfg(feature = "duckdb")]
+    duck: Option<crate::duck::Duck>,
 }
 
 impl Runner<'_> {
@@ -49,8 +60,8 @@ impl Runner<'_> {
         self.cfg.engines.iter().any(|x| x == e)
     }
 
-    /// Times `ember` and `polars` on case `name`; `*_check` turn an output into its row count
-    /// and the answer compared (as sorted rows if `sorted`).
+    /// Times the engines on case `name`; `*_check` turn an output into its row count and the
+    /// answer compared (as sorted rows if `sorted`). duckdb runs the case when `duck` gives it.
     #[allow(clippy::too_many_arguments)]
     fn case<E, P>(
         &mut self,
@@ -61,8 +72,9 @@ impl Runner<'_> {
         ember_check: impl Fn(&E) -> Result<(usize, Answer)>,
         polars: impl FnMut() -> Result<P>,
         polars_check: impl Fn(&P) -> Result<(usize, Answer)>,
+        duck: Option<DuckCase>,
     ) -> Result<()> {
-        let mut answers = Vec::new();
+        let mut answers: Vec<(&str, Answer)> = Vec::new();
         let first = self.report.records.len();
         if self.has("ember") {
             let m = measure(self.cfg.device, self.cfg.reps, ember)?;
@@ -70,21 +82,45 @@ impl Runner<'_> {
             let mut r = m.record("ember", self.cfg.device, name, rows);
             r.scanned_bytes = scanned;
             self.report.records.push(r);
-            answers.push(a);
+            answers.push(("ember", a));
         }
         if self.has("polars") {
             let m = measure(Device::Cpu, self.cfg.reps, polars)?;
             let (rows, a) = polars_check(&m.out)?;
             self.report.records.push(m.record("polars", Device::Cpu, name, rows));
-            answers.push(a);
+            answers.push(("polars", a));
         }
-        let diff = match answers.as_slice() {
-            [ember, polars] => polars.differs_from(ember, sorted).map(|d| format!("polars vs ember: {d}")),
-            _ => None,
-        };
+        #[cfg(feature = "duckdb")]
+        if let (Some(d), Some(c)) = (&self.duck, &duck) {
+            let m = measure(Device::Cpu, self.cfg.reps, || d.run(&c.sql))?;
+            let (rows, a) = (c.check)(&m.out)?;
+            self.report.records.push(m.record("duckdb", Device::Cpu, name, rows));
+            answers.push(("duckdb", a));
+        }
+        #[cfg(not(feature = "duckdb"))]
+        let _ = duck;
+        // Every engine's answer against the first one's.
+        let diff = answers.split_first().and_then(|((e0, a0), rest)| {
+            rest.iter().find_map(|(e, a)| a.differs_from(a0, sorted).map(|d| format!("{e} vs {e0}: {d}")))
+        });
         self.report.settle(first, name, answers.len() > 1, diff);
         Ok(())
     }
+}
+
+/// `(rows, [rows, columns])`: an output checked by its shape.
+fn shape(rows: usize, cols: usize) -> (usize, Answer) {
+    (rows, check(ints([rows as i64, cols as i64])))
+}
+
+/// An Arrow answer checked by its shape.
+fn batch_shape(b: &arrow::array::RecordBatch) -> Result<(usize, Answer)> {
+    Ok(shape(b.num_rows(), b.num_columns()))
+}
+
+/// A sorted Arrow answer checked by its row count and first, middle and last order keys.
+fn batch_orderkeys(b: &arrow::array::RecordBatch) -> Result<(usize, Answer)> {
+    Ok((b.num_rows(), check(ints(crate::batch_orderkeys(b)?))))
 }
 
 /// An ember answer, compared whole.
@@ -132,8 +168,15 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
     let (li, pli) = crate::lineitem_both(cfg.sf)?;
     let (orders, porders) = crate::orders_both(cfg.sf)?;
     let (dev, dev_orders) = (li.to(cfg.device)?, orders.to(cfg.device)?);
+    #[cfg(feature = "duckdb")]
+    let duck = match cfg.engines.iter().any(|e| e == "duckdb") {
+        true => Some(crate::duck::Duck::load(&dir, cfg.sf, Source::Memory, &["lineitem", "orders"])?.0),
+        false => None,
+    };
     let mut run = Runner {
         cfg,
+        #[cfg(feature = "duckdb")]
+        duck,
         report: Report {
             suite: "operations".into(),
             machine: machine(cfg.device),
@@ -149,7 +192,14 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
             ..Default::default()
         },
     };
-    let shape = |rows: usize, cols: usize| (rows, check(ints([rows as i64, cols as i64])));
+    #[cfg(feature = "duckdb")]
+    if let Some(d) = &run.duck {
+        if let Some(v) = run.report.versions.iter_mut().find(|v| v.as_str() == "duckdb") {
+            *v = format!("duckdb {} (Rust crate, bundled)", d.version()?);
+        }
+    }
+    let duck =
+        |sql: String, check: fn(&arrow::array::RecordBatch) -> Result<(usize, Answer)>| Some(DuckCase { sql, check });
     let file_len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).ok();
 
     let csv = dir.join("lineitem.csv");
@@ -162,6 +212,7 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         |df| Ok(shape(df.num_rows(), df.num_columns())),
         || data::read_polars_csv(&csv, "lineitem"),
         |df| Ok(shape(df.height(), df.width())),
+        duck(format!("SELECT * FROM {}", read_csv_sql(&csv, "lineitem")?), batch_shape),
     )?;
     let parquet = dir.join("lineitem.parquet");
     run.case(
@@ -172,6 +223,7 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         |df| Ok(shape(df.num_rows(), df.num_columns())),
         || data::read_polars_parquet(&parquet),
         |df| Ok(shape(df.height(), df.width())),
+        duck(format!("SELECT * FROM {}", read_parquet_sql(&parquet)), batch_shape),
     )?;
     run.case(
         "filter l_quantity < 24, 16 columns",
@@ -181,6 +233,7 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         |b| Ok(shape(b.num_rows(), b.num_columns())),
         || polars_filter(&pli),
         |df| Ok(shape(df.height(), df.width())),
+        duck("SELECT * FROM lineitem WHERE l_quantity < 24".into(), batch_shape),
     )?;
 
     let rows = random_rows(li.num_rows());
@@ -204,6 +257,8 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         |df| Ok((df.num_rows(), check(ints(ember_orderkeys(df)?)))),
         || pli.take(&pl_rows).map_err(polars_err),
         |df| Ok((df.height(), check(ints(polars_orderkeys(df)?)))),
+        // SQL has no row-number gather.
+        None,
     )?;
     run.case(
         "join lineitem ⋈ orders on the order key, 24 columns",
@@ -213,6 +268,7 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         |&n| Ok(shape(n, 24)),
         || polars_join(&pli, &porders),
         |&n| Ok(shape(n, 24)),
+        duck("SELECT * EXCLUDE (o_orderkey) FROM lineitem JOIN orders ON l_orderkey = o_orderkey".into(), batch_shape),
     )?;
     let few = [col("l_returnflag"), col("l_linestatus")];
     run.case(
@@ -236,6 +292,12 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
                 .map_err(polars_err)
         },
         polars_answer,
+        duck(
+            "SELECT l_returnflag, l_linestatus, sum(l_extendedprice) AS sum, count(*) AS n FROM lineitem \
+             GROUP BY l_returnflag, l_linestatus"
+                .into(),
+            batch_answer,
+        ),
     )?;
     run.case(
         "group-by the order key (sf × 1.5M groups, sum)",
@@ -258,6 +320,7 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
                 .map_err(polars_err)
         },
         polars_answer,
+        duck("SELECT l_orderkey, sum(l_quantity) AS qty FROM lineitem GROUP BY l_orderkey".into(), batch_answer),
     )?;
     run.case(
         "sort by l_extendedprice, 16 columns, stable",
@@ -267,6 +330,8 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         |df| Ok((df.num_rows(), check(ints(ember_orderkeys(df)?)))),
         || polars_sort(&pli),
         |df| Ok((df.height(), check(ints(polars_orderkeys(df)?)))),
+        // duckdb's sort is not stable: the generated order (order key, line number) breaks ties.
+        duck("SELECT * FROM lineitem ORDER BY l_extendedprice, l_orderkey, l_linenumber".into(), batch_orderkeys),
     )?;
     run.case(
         "TPC-H Q6 (filter + sum)",
@@ -276,6 +341,7 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         batch_answer,
         || polars_tpch::q6(pli.clone().lazy()).collect().map_err(polars_err),
         polars_answer,
+        duck(crate::duck::SQL[5].into(), batch_answer),
     )?;
     Ok(run.report)
 }

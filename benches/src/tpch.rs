@@ -29,17 +29,26 @@ pub struct TpchConfig {
     pub results_dir: Option<PathBuf>,
 }
 
-/// The engines the runner knows.
-pub const ENGINES: &[&str] = &["ember", "polars"];
+/// The engines the runner knows (`duckdb` only when built with `--features duckdb`).
+pub const ENGINES: &[&str] = &["ember", "polars", "duckdb"];
 
 /// Checks the engine list.
 pub fn check_engines(engines: &[String]) -> Result<()> {
     if engines.is_empty() {
-        return Err(Error::InvalidArgument("--engines: name at least one of ember, polars".into()));
+        return Err(Error::InvalidArgument("--engines: name at least one of ember, polars, duckdb".into()));
     }
     for e in engines {
         if !ENGINES.contains(&e.as_str()) {
-            return Err(Error::InvalidArgument(format!("--engines: unknown engine {e:?} (known: ember, polars)")));
+            return Err(Error::InvalidArgument(format!(
+                "--engines: unknown engine {e:?} (known: ember, polars, duckdb)"
+            )));
+        }
+        if e == "duckdb" && !cfg!(feature = "duckdb") {
+            return Err(Error::InvalidArgument(
+                "--engines duckdb: this ember-bench was built without duckdb; rebuild it with \
+                 `cargo run --release -p ember-bench --features duckdb -- ...`"
+                    .into(),
+            ));
         }
     }
     Ok(())
@@ -92,6 +101,19 @@ pub fn run(cfg: &TpchConfig) -> Result<Report> {
     } else {
         None
     };
+    #[cfg(feature = "duckdb")]
+    let duck = if has("duckdb") {
+        let (d, secs) = crate::duck::Duck::load(&dir, cfg.sf, cfg.source, &data::TABLES)?;
+        if cfg.source != Source::Memory {
+            report.load_s.push(("duckdb".into(), secs));
+        }
+        if let Some(v) = report.versions.iter_mut().find(|v| v.as_str() == "duckdb") {
+            *v = format!("duckdb {} (Rust crate, bundled)", d.version()?);
+        }
+        Some(d)
+    } else {
+        None
+    };
     if let Some(d) = &cfg.results_dir {
         std::fs::create_dir_all(d).map_err(|e| Error::Io { path: d.display().to_string(), source: e })?;
     }
@@ -105,6 +127,13 @@ pub fn run(cfg: &TpchConfig) -> Result<Report> {
                     let m = measure(cfg.device, cfg.reps, || ember::tpch::query(q, t)?.collect()?.to_record_batch())?;
                     let a = Answer::from_batch(&m.out)?;
                     (m.record(engine, cfg.device, &name, a.rows.len()), a)
+                }
+                #[cfg(feature = "duckdb")]
+                "duckdb" => {
+                    let d = duck.as_ref().ok_or_else(|| Error::Internal("duckdb tables".into()))?;
+                    let m = measure(Device::Cpu, cfg.reps, || d.query(q))?;
+                    let a = Answer::from_batch(&m.out)?;
+                    (m.record(engine, Device::Cpu, &name, a.rows.len()), a)
                 }
                 _ => {
                     let t = pl_tables.as_ref().ok_or_else(|| Error::Internal("polars tables".into()))?;

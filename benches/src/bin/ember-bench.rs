@@ -1,10 +1,11 @@
-//! The benchmark runner: ember vs polars on the same data in one process, answers checked.
+//! The benchmark runner: ember vs polars (and duckdb, built with `--features duckdb`) on the same
+//! data in one process, answers checked.
 //!
 //! ```text
-//! ember-bench tpch [--sf 1] [--queries 1,3,...] [--engines ember,polars] [--device cpu|cuda|sim]
+//! ember-bench tpch [--sf 1] [--queries 1,3,...] [--engines ember,polars[,duckdb]] [--device cpu|cuda|sim]
 //!                  [--reps 3] [--source parquet|csv|memory] [--data-dir DIR] [--results-dir DIR]
 //!                  [--json out.jsonl] [--markdown out.md] [--plot out.svg]
-//! ember-bench ops  [--sf 1] [--engines ember,polars] [--device D] [--reps 5] [--data-dir DIR]
+//! ember-bench ops  [--sf 1] [--engines ember,polars[,duckdb]] [--device D] [--reps 5] [--data-dir DIR]
 //!                  [--json …] [--markdown …] [--plot …]
 //! ```
 //!
@@ -12,7 +13,7 @@
 //! (`~/.cache/ember/tpch/sf<N>`, generated with a progress bar on first use); `--source memory`
 //! generates them in the process instead.
 //!
-//! Prints a markdown table (median seconds per case and engine, ember / polars, rows, whether
+//! Prints a markdown table (median seconds per case and engine, ember / each baseline, rows, whether
 //! the answers agree, peak memory; on the simulated device and a GPU the launches,
 //! synchronisations and copies) and exits 1 if any answer differs.
 use ember::prelude::*;
@@ -26,7 +27,7 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOC: ember_bench::alloc::Counting = ember_bench::alloc::Counting;
 
-const USAGE: &str = "usage: ember-bench [tpch|ops] [--sf N] [--queries 1,2,..] [--engines ember,polars] \
+const USAGE: &str = "usage: ember-bench [tpch|ops] [--sf N] [--queries 1,2,..] [--engines ember,polars[,duckdb]] \
 [--device cpu|cuda|sim] [--reps N] [--source parquet|csv|memory] [--data-dir DIR] [--results-dir DIR] \
 [--json FILE] [--markdown FILE] [--plot FILE.svg]";
 

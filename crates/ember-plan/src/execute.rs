@@ -7,11 +7,12 @@
 //! With `EMBER_PROFILE=1` in the environment each query prints its plan to stderr, root first,
 //! each node with its output rows, its own time (less its inputs') and its total time.
 use crate::plan::LogicalPlan;
+use arrow::array::BooleanArray;
 use ember_core::{Column, DataFrame, Device, Result};
 use ember_gpu::ExecContext;
 use ember_ops::{
-    expr::evaluate_in, filter::filter_in, groupby::group_by_ordered_in, join::join_in, reduce::reduce_where_in,
-    slice::slice_in, sort::sort_in,
+    expr::evaluate_in, filter::filter_in, groupby::group_by_ordered_in, join::join_selected_in,
+    reduce::reduce_where_in, slice::slice_in, sort::sort_in,
 };
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -179,6 +180,54 @@ fn run_node(plan: &LogicalPlan, ctx: Option<&ExecContext>, memo: &Memo) -> Resul
         LogicalPlan::GroupBy { input, keys, aggs, maintain_order } => {
             group_by_ordered_in(ctx, &run(input)?, keys, aggs, *maintain_order)
         }
-        LogicalPlan::Join { left, right, args } => join_in(ctx, &run(left)?, &run(right)?, args),
+        LogicalPlan::Join { left, right, args } => {
+            let (l, lsel) = run_selected(left, ctx, memo)?;
+            let (r, rsel) = run_selected(right, ctx, memo)?;
+            join_selected_in(ctx, &l, &r, args, [lsel.as_ref(), rsel.as_ref()])
+        }
     }
+}
+
+/// A join's input: a filter on the CPU engine (under a projection of plain columns, if any) is
+/// not run but returned as its input and the mask of the rows it keeps, for the join to fuse
+/// (`join_selected_in`). Anything else runs.
+fn run_selected(
+    plan: &LogicalPlan,
+    ctx: Option<&ExecContext>,
+    memo: &Memo,
+) -> Result<(DataFrame, Option<BooleanArray>)> {
+    let (filter, columns) = match plan {
+        LogicalPlan::Select { input, exprs } => (input.as_ref(), plain_columns(exprs)),
+        _ => (plan, None),
+    };
+    let (LogicalPlan::Filter { input, predicate }, true) = (filter, columns.is_some() || std::ptr::eq(filter, plan))
+    else {
+        return Ok((execute_node(plan, ctx, memo)?, None));
+    };
+    // A shared subplan runs (once) through the memo; fusing it would run its filter at each use.
+    if !memo.shared.is_empty() && memo.shared.contains(&fingerprint(plan)) {
+        return Ok((execute_node(plan, ctx, memo)?, None));
+    }
+    let df = execute_node(input, ctx, memo)?;
+    let project = |df: DataFrame| match &columns {
+        Some(names) => df.select(&names.iter().map(String::as_str).collect::<Vec<_>>()),
+        None => Ok(df),
+    };
+    if df.device() != Device::Cpu {
+        return Ok((project(filter_in(ctx, &df, predicate)?)?, None));
+    }
+    let mask = ember_ops::filter::cpu::mask(&df, predicate)?;
+    let df = project(df)?;
+    Ok((df, Some(mask)))
+}
+
+/// The names of a select that only picks columns under their own names (`None` otherwise).
+fn plain_columns(exprs: &[crate::plan::NamedExpr]) -> Option<Vec<String>> {
+    exprs
+        .iter()
+        .map(|e| match &e.expr {
+            ember_ops::expr::Expr::Column(c) if *c == e.name => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
 }

@@ -32,12 +32,17 @@ use std::sync::{Arc, OnceLock};
 /// assert_eq!(kept.to_record_batch().unwrap().column(0).as_ref(), &Int32Array::from(vec![5]));
 /// ```
 pub fn filter(df: &DataFrame, predicate: &Expr) -> Result<DataFrame> {
+    filter_by_mask(df, &mask(df, predicate)?)
+}
+
+/// The rows of `df` (a CPU frame) where `predicate` is true, as a mask without nulls (a null
+/// predicate is false): what [`filter`] keeps, for an op that fuses the filter (a join).
+pub fn mask(df: &DataFrame, predicate: &Expr) -> Result<BooleanArray> {
     let mask = crate::expr::cpu::evaluate(df, predicate)?;
     let Some(mask) = mask.as_boolean_opt() else {
         type_bail!(format!("filter({predicate})"), "the predicate must be boolean, got {}", mask.data_type());
     };
-    let mask = if mask.null_count() > 0 { prep_null_mask_filter(mask) } else { mask.clone() };
-    filter_by_mask(df, &mask)
+    Ok(if mask.null_count() > 0 { prep_null_mask_filter(mask) } else { mask.clone() })
 }
 
 /// Rows of `df` (a CPU frame) where `mask` (no nulls, `df.num_rows()` long) is set.

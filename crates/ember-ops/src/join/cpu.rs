@@ -4,42 +4,52 @@
 //! up in a partitioned open-addressing table built in parallel (`table.rs`); the table goes on the
 //! smaller side where the output order allows (see `packed_join`). Other keys (strings, wide
 //! decimals, `nulls_equal`) go through arrow-rs's row format (one converter, so equal keys have
-//! equal bytes), built on the right.
+//! equal bytes), built on the right. A filter below a join can be fused into it: its mask selects
+//! the rows that take part, and the filtered frame is never materialised.
 use super::keys::{KeyWord, Keys};
 use super::table::{Table, NONE};
 use super::{JoinArgs, JoinType};
 use crate::executor::Indices;
 use arrow::array::{Array, ArrayRef, UInt32Array};
-use arrow::buffer::NullBuffer;
+use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::row::{Row, RowConverter, SortField};
 use ember_core::{DataFrame, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub(crate) fn join_indices(left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<(Indices, Option<Indices>)> {
+/// The gather maps of `left ⋈ right` over the `selected` rows of each side (all when `None`): as
+/// if the frames had been filtered first, but with row numbers into the unfiltered frames.
+pub(crate) fn join_indices(
+    left: &DataFrame,
+    right: &DataFrame,
+    args: &JoinArgs,
+    selected: [Option<&BooleanBuffer>; 2],
+) -> Result<(Indices, Option<Indices>)> {
     let arrays = |df: &DataFrame, names: &[String]| -> Result<Vec<ArrayRef>> {
         names.iter().map(|n| Ok(df.column(n)?.as_host()?.clone())).collect()
     };
     let (la, ra) = (arrays(left, &args.left_on)?, arrays(right, &args.right_on)?);
+    let [lsel, rsel] = selected;
     if !args.nulls_equal {
-        if let (Some(lk), Some(rk)) = (Keys::new(&la, left.num_rows()), Keys::new(&ra, right.num_rows())) {
+        if let (Some(lk), Some(rk)) = (Keys::new(&la, left.num_rows(), lsel), Keys::new(&ra, right.num_rows(), rsel)) {
             return Ok(fixed_width_join(&lk, &rk, args.how));
         }
     }
+    let is_selected = |sel: Option<&BooleanBuffer>, i: usize| sel.is_none_or(|s| s.value(i));
     let converter = RowConverter::new(la.iter().map(|a| SortField::new(a.data_type().clone())).collect())?;
     let (lrows, rrows) = (converter.convert_columns(&la)?, converter.convert_columns(&ra)?);
     let has_null = |arrays: &[ArrayRef], i: usize| arrays.iter().any(|a| a.is_null(i));
 
     let mut build: HashMap<Row<'_>, Vec<u32>> = HashMap::with_capacity(right.num_rows());
-    for j in 0..right.num_rows() {
+    for j in (0..right.num_rows()).filter(|&j| is_selected(rsel, j)) {
         if args.nulls_equal || !has_null(&ra, j) {
             build.entry(rrows.row(j)).or_default().push(j as u32);
         }
     }
     let mut out_l = Vec::new();
     let mut out_r: Vec<u32> = Vec::new();
-    for i in 0..left.num_rows() {
+    for i in (0..left.num_rows()).filter(|&i| is_selected(lsel, i)) {
         let matches = if !args.nulls_equal && has_null(&la, i) { None } else { build.get(&lrows.row(i)) };
         match args.how {
             JoinType::Inner | JoinType::Left => {
@@ -78,7 +88,7 @@ fn fixed_width_join(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indices, Op
 /// smaller left side builds on the left and sorts the (few) output pairs back into left order.
 /// Probes run in parallel chunks whose outputs concatenate in order.
 fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indices, Option<Indices>) {
-    let small_left = lk.len() < rk.len();
+    let small_left = lk.count() < rk.count();
     // The row ranges of a side's parallel probe chunks.
     let chunks = |keys: &Keys<'_>| {
         let n = keys.len();
@@ -98,7 +108,10 @@ fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indi
                 }
             });
             let want = how == JoinType::Semi;
-            let out_l = (0..lk.len() as u32).filter(|&i| matched[i as usize].load(Ordering::Relaxed) == want).collect();
+            let out_l = (0..lk.len())
+                .filter(|&i| lk.is_selected(i) && matched[i].load(Ordering::Relaxed) == want)
+                .map(|i| i as u32)
+                .collect();
             gather_maps(out_l, None, how)
         }
         JoinType::Inner if small_left => {
@@ -126,7 +139,7 @@ fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indi
             let want = how == JoinType::Semi;
             let parts: Vec<Vec<u32>> = chunks(lk)
                 .map(|rows| {
-                    rows.filter(|&i| (lk.is_valid(i) && table.first(lk.get(i)) != NONE) == want)
+                    rows.filter(|&i| lk.is_selected(i) && (lk.is_valid(i) && table.first(lk.get(i)) != NONE) == want)
                         .map(|i| i as u32)
                         .collect()
                 })
@@ -139,7 +152,7 @@ fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indi
             let parts: Vec<(Vec<u32>, Vec<u32>)> = chunks(lk)
                 .map(|rows| {
                     let (mut out_l, mut out_r) = (Vec::new(), Vec::new());
-                    for i in rows {
+                    for i in rows.filter(|&i| lk.is_selected(i)) {
                         let mut j = if lk.is_valid(i) { table.first(lk.get(i)) } else { NONE };
                         if j == NONE && how == JoinType::Left {
                             out_l.push(i as u32);

@@ -83,14 +83,20 @@ where
 /// The key columns of one side of a join.
 pub(crate) struct Keys<'a> {
     columns: Vec<(Words<'a>, u32)>,
-    /// Rows whose keys are all valid (`None`: every row).
+    /// Rows that take part and whose keys are all valid (`None`: every row).
     valid: Option<BooleanBuffer>,
+    /// Rows that take part: a filter fused into the join (`None`: every row).
+    selected: Option<&'a BooleanBuffer>,
+    /// Rows that are valid.
+    count: usize,
     len: usize,
 }
 
 impl<'a> Keys<'a> {
     /// The keys of `arrays` (all `len` rows long), or `None` when a column is not fixed-width.
-    pub(crate) fn new(arrays: &'a [ArrayRef], len: usize) -> Option<Keys<'a>> {
+    /// Only the `selected` rows (all when `None`) take part in the join: the others are as if
+    /// filtered out before it.
+    pub(crate) fn new(arrays: &'a [ArrayRef], len: usize, selected: Option<&'a BooleanBuffer>) -> Option<Keys<'a>> {
         let mut columns = Vec::with_capacity(arrays.len());
         for a in arrays {
             let bits = value_bits(a.data_type())?;
@@ -113,8 +119,21 @@ impl<'a> Keys<'a> {
             columns.push((words, bits));
         }
         let nulls = arrays.iter().filter_map(|a| a.logical_nulls()).filter(|n| n.null_count() > 0);
-        let valid = nulls.map(|n| n.into_inner()).reduce(|a, b| &a & &b);
-        Some(Keys { columns, valid, len })
+        let valid = nulls.map(|n| n.into_inner()).chain(selected.cloned()).reduce(|a, b| &a & &b);
+        let count = valid.as_ref().map_or(len, |v| v.count_set_bits());
+        Some(Keys { columns, valid, selected, count, len })
+    }
+
+    /// Rows whose key takes part in matching (selected, no null).
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Row `i` takes part in the join (a filter fused into it kept the row). A selected row with
+    /// a null key matches nothing but is still a left or anti join's unmatched row.
+    #[inline(always)]
+    pub(crate) fn is_selected(&self, i: usize) -> bool {
+        self.selected.is_none_or(|v| v.value(i))
     }
 
     /// Bits of a packed key.
@@ -127,7 +146,7 @@ impl<'a> Keys<'a> {
         self.len
     }
 
-    /// Row `i`'s key is valid (no null in it).
+    /// Row `i` is selected and its key valid (no null in it).
     #[inline(always)]
     pub(crate) fn is_valid(&self, i: usize) -> bool {
         self.valid.as_ref().is_none_or(|v| v.value(i))

@@ -34,7 +34,8 @@ mod outer;
 mod table;
 
 use crate::executor::{CpuExecutor, Executor, GpuExecutor, Indices};
-use ember_core::{DataFrame, Error, Field, Result};
+use arrow::array::{Array, BooleanArray, UInt32Array};
+use ember_core::{DataFrame, Device, Error, Field, Result};
 use ember_gpu::ExecContext;
 use serde::{Deserialize, Serialize};
 
@@ -174,7 +175,7 @@ pub fn join_indices_in(
         ctx,
         "join",
         |ctx| gpu::join_indices(ctx, left, right, args),
-        || cpu::join_indices(left, right, args),
+        || cpu::join_indices(left, right, args, [None, None]),
     )
 }
 
@@ -190,7 +191,51 @@ pub fn join(left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<Data
 
 /// [`join`] in the execution context `ctx` (GPU frames; `None`: a fresh one).
 pub fn join_in(ctx: Option<&ExecContext>, left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<DataFrame> {
+    join_selected_in(ctx, left, right, args, [None, None])
+}
+
+/// The join of the `selected` rows of `left` and of `right` (a mask per side, `None`: every
+/// row; as long as its frame, no nulls): the same frame as joining the two frames filtered by
+/// their masks, but on the CPU engine the filtered frames are never materialised — the join
+/// skips unselected rows and gathers its output straight from the unfiltered columns (a filter
+/// below a join, fused: TPC-H Q3's 3.2M `lineitem` rows are never copied before the probe
+/// drops all but 30K of them). Elsewhere (GPU frames; right, full and cross joins) the frames
+/// are filtered first.
+pub fn join_selected_in(
+    ctx: Option<&ExecContext>,
+    left: &DataFrame,
+    right: &DataFrame,
+    args: &JoinArgs,
+    selected: [Option<&BooleanArray>; 2],
+) -> Result<DataFrame> {
     let (fields, kept) = check(left, right, args)?;
+    for (df, sel) in [(left, selected[0]), (right, selected[1])] {
+        if sel.is_some_and(|s| s.len() != df.num_rows() || s.null_count() > 0) {
+            return Err(Error::InvalidArgument(format!(
+                "a join's row selection must be a mask without nulls, one entry per row ({} rows)",
+                df.num_rows()
+            )));
+        }
+    }
+    let fused = left.device() == Device::Cpu && !matches!(args.how, JoinType::Right | JoinType::Full | JoinType::Cross);
+    if !fused && selected.iter().any(Option::is_some) {
+        let filtered = |df: &DataFrame, sel: Option<&BooleanArray>| -> Result<DataFrame> {
+            let Some(sel) = sel else { return Ok(df.clone()) };
+            let rows: Vec<u32> = sel.values().set_indices().map(|i| i as u32).collect();
+            crate::dispatch(
+                df,
+                ctx,
+                "join",
+                |ctx| {
+                    let idx = Indices::Device { buf: ctx.upload(&rows).map_err(Error::from)?, len: rows.len() };
+                    GpuExecutor::new(ctx).gather(df, &idx)
+                },
+                || CpuExecutor.gather(df, &Indices::Host(UInt32Array::from(rows.clone()))),
+            )
+        };
+        let (l, r) = (filtered(left, selected[0])?, filtered(right, selected[1])?);
+        return join_selected_in(ctx, &l, &r, args, [None, None]);
+    }
     if matches!(args.how, JoinType::Right | JoinType::Full | JoinType::Cross) {
         return outer::join(ctx, left, right, args, &fields, &kept);
     }
@@ -224,7 +269,7 @@ pub fn join_in(ctx: Option<&ExecContext>, left: &DataFrame, right: &DataFrame, a
             run(&GpuExecutor::new(ctx), Some(ctx), li, ri)
         },
         || {
-            let (li, ri) = cpu::join_indices(left, right, args)?;
+            let (li, ri) = cpu::join_indices(left, right, args, selected.map(|s| s.map(|s| s.values())))?;
             run(&CpuExecutor, None, li, ri)
         },
     )

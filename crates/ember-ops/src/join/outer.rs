@@ -83,12 +83,13 @@ fn gather_cpu(left: &DataFrame, right: &DataFrame, args: &JoinArgs) -> Result<(D
     };
     let (li, ri) = match args.how {
         JoinType::Right => {
-            let (r, l) = cpu::join_indices(right, left, &swapped(args, JoinType::Left))?;
+            let (r, l) = cpu::join_indices(right, left, &swapped(args, JoinType::Left), [None, None])?;
             (host(l)?, host(Some(r))?)
         }
         JoinType::Full => {
-            let (l, r) = cpu::join_indices(left, right, &JoinArgs { how: JoinType::Left, ..args.clone() })?;
-            let (extra, _) = cpu::join_indices(right, left, &swapped(args, JoinType::Anti))?;
+            let (l, r) =
+                cpu::join_indices(left, right, &JoinArgs { how: JoinType::Left, ..args.clone() }, [None, None])?;
+            let (extra, _) = cpu::join_indices(right, left, &swapped(args, JoinType::Anti), [None, None])?;
             let extra = host(Some(extra))?;
             let nulls = UInt32Array::new_null(extra.len());
             let cat = |a: &UInt32Array, b: &UInt32Array| -> Result<UInt32Array> {

@@ -44,10 +44,12 @@ const FILTER_MAX_ROWS: usize = 1 << 18;
 impl<K: KeyWord> Table<K> {
     /// The table of `keys`' valid rows.
     pub(crate) fn build(keys: &Keys<'_>) -> Table<K> {
-        let n = keys.len();
-        let capacity = (2 * n).next_power_of_two().max(16);
+        // Sized by the rows that take part; `next` is indexed by row number.
+        let (n, rows_taking_part) = (keys.len(), keys.count());
+        let capacity = (2 * rows_taking_part).next_power_of_two().max(16);
         let shift = 64 - capacity.trailing_zeros();
-        let mut parts = if n < PARALLEL_BUILD { 1 } else { (rayon::current_num_threads() * 4).next_power_of_two() };
+        let mut parts =
+            if rows_taking_part < PARALLEL_BUILD { 1 } else { (rayon::current_num_threads() * 4).next_power_of_two() };
         parts = parts.min(capacity / 16);
         let rows = (parts > 1).then(|| partition_rows::<K>(keys, shift, capacity / parts, parts));
         // Probing wraps inside a partition, so a partition must keep an empty slot: if one got as
@@ -78,7 +80,7 @@ impl<K: KeyWord> Table<K> {
                 }
             }
         }
-        table.build_filter(n);
+        table.build_filter(rows_taking_part);
         table
     }
 
@@ -187,7 +189,7 @@ mod tests {
             let values: Vec<Option<i64>> =
                 (0..n).map(|i| (i % 11 != 3).then_some(((i as i64).wrapping_mul(7919) % 5003) << 20)).collect();
             let arrays = [Arc::new(Int64Array::from(values.clone())) as ArrayRef];
-            let keys = Keys::new(&arrays, n).unwrap();
+            let keys = Keys::new(&arrays, n, None).unwrap();
             let table = Table::<u64>::build(&keys);
             let mut want: HashMap<i64, Vec<u32>> = HashMap::new();
             for (i, v) in values.iter().enumerate() {
@@ -205,7 +207,7 @@ mod tests {
                 assert_eq!(&got, rows, "key {v}, {n} rows");
             }
             let absent = [Arc::new(Int64Array::from(vec![1i64, -5, 5003 << 20])) as ArrayRef];
-            let absent = Keys::new(&absent, 3).unwrap();
+            let absent = Keys::new(&absent, 3, None).unwrap();
             assert!((0..3).all(|i| table.first(absent.get::<u64>(i)) == NONE), "{n} rows");
         }
     }
@@ -221,7 +223,7 @@ mod tests {
         let crowded: Vec<i64> =
             (0i64..).filter(|&k| ((k as u64).hash() >> shift) as usize / (capacity / parts) == 0).take(n).collect();
         let arrays = [Arc::new(Int64Array::from(crowded.clone())) as ArrayRef];
-        let keys = Keys::new(&arrays, n).unwrap();
+        let keys = Keys::new(&arrays, n, None).unwrap();
         let table = Table::<u64>::build(&keys);
         assert!(crowded.iter().enumerate().all(|(i, &k)| table.first(k as u64) == i as u32));
         assert_eq!(table.first(-1i64 as u64), NONE);
