@@ -13,6 +13,7 @@ use std::path::Path;
 
 /// A duckdb database in memory holding TPC-H tables.
 #[cfg(feature = "duckdb")]
+#[derive(Debug)]
 pub struct Duck {
     conn: duckdb::Connection,
 }
@@ -97,6 +98,18 @@ impl Duck {
         let schema = arrow.get_schema();
         let batches: Vec<_> = arrow.collect();
         Ok(arrow::compute::concat_batches(&schema, &batches)?)
+    }
+
+    /// Runs `sql` to completion into a temporary table (`ember_bench_out`, replaced each time):
+    /// the result in duckdb's own columnar storage, as ember and polars hold theirs in memory,
+    /// without the cost of exporting millions of rows to Arrow. [`Duck::result`] reads it back.
+    pub fn run_into_table(&self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE ember_bench_out AS {sql}")).map_err(duck_err)
+    }
+
+    /// The table the last [`Duck::run_into_table`] wrote, in its order, as Arrow.
+    pub fn result(&self) -> Result<arrow::array::RecordBatch> {
+        self.run("SELECT * FROM ember_bench_out")
     }
 
     /// Runs TPC-H query `q` (1 to 22).

@@ -455,6 +455,20 @@ mod tests {
     }
 
     #[test]
+    fn each_baseline_gets_a_ratio_and_duckdb_no_peak() {
+        let mut r = report();
+        r.engines.push("duckdb".into());
+        r.records.extend([rec("duckdb", "Q1", 0.4, true), rec("duckdb", "Q2", 0.025, true)]);
+        let md = r.markdown();
+        assert!(md.contains("| ember / polars | ember / duckdb |"), "{md}");
+        assert!(md.contains("| Q1 | 0.2000 | 0.1000 | 0.4000 | 2.00 | 0.50 | 4 | yes | 1.0 | 1.0 | — |"), "{md}");
+        assert!(md.contains("| geometric mean | 0.1000 | 0.1000 | 0.1000 | **1.00** | **1.00** |"), "{md}");
+        assert!(md.contains("duckdb's peak memory is not shown"));
+        let json: serde_json::Value = serde_json::from_str(r.json_lines().lines().last().unwrap()).unwrap();
+        assert_eq!((json["engine"].as_str(), json["peak_bytes"].is_null()), (Some("duckdb"), true));
+    }
+
+    #[test]
     fn a_mismatch_shows() {
         let mut r = report();
         r.records[0] = rec("ember", "Q1", 0.2, false);
