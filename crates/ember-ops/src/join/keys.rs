@@ -87,7 +87,7 @@ pub(crate) struct Keys<'a> {
     valid: Option<BooleanBuffer>,
     /// Rows that take part: a filter fused into the join (`None`: every row).
     selected: Option<&'a BooleanBuffer>,
-    /// Rows that are valid.
+    /// Rows that take part with a valid key (what the hash table holds when built on this side).
     count: usize,
     len: usize,
 }
