@@ -328,3 +328,158 @@ test_device!(quantiles_match_the_sorted_oracle_for_every_interpolation, |device:
     let q = Quantile::new(0.5, Interpolation::Nearest).unwrap();
     assert!(matches!(reduce(&sdf, &col("s"), Agg::Quantile(q)), Err(ember::Error::Type { .. })));
 });
+
+/// `got` equals `want` column by column: exactly, except f64 columns (sums folded over other
+/// chunk boundaries round differently) to a relative 1e-9.
+fn assert_frames_close(got: &RecordBatch, want: &RecordBatch, what: &str) {
+    assert_eq!(got.schema(), want.schema(), "{what}");
+    assert_eq!(got.num_rows(), want.num_rows(), "{what}");
+    for (j, (g, w)) in got.columns().iter().zip(want.columns()).enumerate() {
+        let name = got.schema().field(j).name().clone();
+        if let (Some(g), Some(w)) = (g.as_primitive_opt::<Float64Type>(), w.as_primitive_opt::<Float64Type>()) {
+            for i in 0..g.len() {
+                assert_eq!(g.is_valid(i), w.is_valid(i), "{name} row {i}: {what}");
+                let (x, y) = (g.value(i), w.value(i));
+                assert!((x - y).abs() <= 1e-9 * y.abs().max(1.0), "{name} row {i}: {x} vs {y}: {what}");
+            }
+        } else {
+            assert_eq!(g, w, "{name}: {what}");
+        }
+    }
+}
+
+test_device!(a_group_by_of_selected_rows_equals_the_group_by_of_the_filtered_frame, |device: Device| {
+    use ember::ops::groupby::{group_by_in, group_by_selected_in, Aggregation};
+    let mut bits = common::rng(11);
+    // 300_001 rows: several row chunks of the CPU engine's folds (its GPU path filters first).
+    for n in [0usize, 257, 4099, 300_001] {
+        if device != Device::Cpu && n > 5000 {
+            continue;
+        }
+        let batch = random_batch(n, n as u64 + 7);
+        let df = DataFrame::from_record_batch(&batch).unwrap().to(device).unwrap();
+        for keep in [0u64, 50, 99] {
+            let mask = BooleanArray::from((0..n).map(|_| bits() % 100 < keep).collect::<Vec<bool>>());
+            let filtered = arrow::compute::filter_record_batch(&batch, &mask).unwrap();
+            let filtered = DataFrame::from_record_batch(&filtered).unwrap().to(device).unwrap();
+            // Few groups (dates × flags), many (b: about as many as rows), strings with ints.
+            for (keys, ordered) in [(&["f", "t"][..], false), (&["b"][..], false), (&["s", "a"][..], true)] {
+                let keys: Vec<Expr> = keys.iter().map(|k| col(k)).collect();
+                let aggs = [
+                    Aggregation::new(Agg::Sum, col("b") * lit(3) - col("a"), "e_sum"),
+                    Aggregation::new(Agg::Sum, col("d"), "d_sum"),
+                    Aggregation::new(Agg::Mean, col("d"), "d_mean"),
+                    Aggregation::new(Agg::Count, col("a"), "a_count"),
+                    Aggregation::new(Agg::Len, col("a"), "len"),
+                    Aggregation::new(Agg::Min, col("b"), "b_min"),
+                    Aggregation::new(Agg::First, col("s"), "s_first"),
+                    Aggregation::new(Agg::Last, col("b"), "b_last"),
+                    Aggregation::new(Agg::NUnique, col("a"), "a_distinct"),
+                    Aggregation::new(Agg::Var, col("c"), "c_var"),
+                    Aggregation::new(Agg::Sum, col("c"), "c_sum"),
+                ];
+                let what = format!("n={n} keep {keep}% keys {keys:?} on {device}");
+                let want = group_by_in(None, &filtered, &keys, &aggs).unwrap();
+                let want = if ordered {
+                    ember::ops::groupby::group_by_ordered_in(None, &filtered, &keys, &aggs, true).unwrap()
+                } else {
+                    want
+                };
+                let got = group_by_selected_in(None, &df, &keys, &aggs, ordered, Some(&mask)).unwrap();
+                assert_eq!(got.device(), device, "{what}");
+                assert_frames_close(&host(&got), &host(&want), &what);
+            }
+        }
+    }
+    // A mask that is not one entry per row is refused.
+    let df = DataFrame::from_record_batch(&random_batch(4, 1)).unwrap().to(device).unwrap();
+    let short = BooleanArray::from(vec![true]);
+    let aggs = [Aggregation::new(Agg::Sum, col("b"), "b")];
+    assert!(matches!(
+        group_by_selected_in(None, &df, &[col("a")], &aggs, false, Some(&short)),
+        Err(Error::InvalidArgument(_))
+    ));
+});
+
+test_device!(a_filter_fused_into_a_group_by_still_guards_its_expressions, |device: Device| {
+    // The filter drops the rows where the division would fail: fused into the group-by (the
+    // CPU engine evaluates the whole column), they must not turn into an error.
+    let df = frame(
+        vec![
+            ("k", Arc::new(Int32Array::from(vec![1, 1, 2, 2, 2])) as ArrayRef),
+            ("a", Arc::new(Int64Array::from(vec![2, 0, 4, 0, 1]))),
+            ("b", Arc::new(Int64Array::from(vec![10, 10, 8, 8, 3]))),
+        ],
+        device,
+    );
+    let q = |lf: LazyFrame| lf.group_by([col("k")]).agg([(col("b") / col("a")).sum().alias("q")]).collect();
+    let out = host(&q(df.clone().lazy().filter(col("a").neq(lit(0)))).unwrap());
+    assert_eq!(out.column(1).as_primitive::<Int64Type>().values().to_vec(), vec![5, 5], "{device}");
+    let err = q(df.lazy()).unwrap_err();
+    assert!(matches!(err, Error::DivideByZero(_)), "{err} on {device}");
+});
+
+/// Sums, means and counts fold row chunks (the CPU engine's `CHUNK_ROWS`, 131072): a frame of
+/// three chunks, with few groups (a partial fold per chunk, merged in order) and many (chunks
+/// folded one after another), against the plain-Rust oracle.
+#[test]
+fn chunked_folds_match_the_oracle_past_one_chunk() {
+    let n = 300_001;
+    let batch = random_batch(n, 99);
+    let df = DataFrame::from_record_batch(&batch).unwrap();
+    let (a, b, d) =
+        (batch.column_by_name("a").unwrap(), batch.column_by_name("b").unwrap(), batch.column_by_name("d").unwrap());
+    let c = batch.column_by_name("c").unwrap().as_primitive::<Float64Type>();
+    for key in ["f", "b"] {
+        let out = df
+            .clone()
+            .lazy()
+            .group_by([col(key)])
+            .agg([
+                (col("b") * lit(3) - col("a")).sum().alias("e"),
+                col("d").sum().alias("d_sum"),
+                col("d").mean().alias("d_mean"),
+                col("a").count().alias("a_count"),
+                col("a").len().alias("len"),
+                col("c").sum().alias("c_sum"),
+            ])
+            .collect()
+            .unwrap();
+        let got = host(&out);
+        /// (e sum, d sum, d count, a count, rows, c sum)
+        type Folds = (i128, i128, u64, u64, u64, f64);
+        let mut want: BTreeMap<Option<K>, Folds> = BTreeMap::new();
+        let k = batch.column_by_name(key).unwrap();
+        for i in 0..n {
+            let g = want.entry(key_at(k, i)).or_default();
+            if let (Some(x), Some(y)) = (int_at(b, i), int_at(a, i)) {
+                g.0 += x * 3 - y;
+            }
+            if let Some(x) = int_at(d, i) {
+                g.1 += x;
+                g.2 += 1;
+            }
+            g.3 += u64::from(a.is_valid(i));
+            g.4 += 1;
+            if c.is_valid(i) {
+                g.5 += c.value(i);
+            }
+        }
+        assert_eq!(got.num_rows(), want.len(), "{key}");
+        assert!(want.len() > if key == "f" { 2 } else { 100_000 }, "{key}: {} groups", want.len());
+        let col_i = |j: usize| (0..got.num_rows()).map(|i| int_at(got.column(j), i)).collect::<Vec<_>>();
+        let folds: Vec<_> = want.values().collect();
+        assert_eq!(col_i(1), folds.iter().map(|g| Some(g.0)).collect::<Vec<_>>(), "sum(e) by {key}");
+        assert_eq!(col_i(2), folds.iter().map(|g| Some(g.1)).collect::<Vec<_>>(), "sum(d) by {key}");
+        let u = |j: usize| got.column(j).as_primitive::<UInt64Type>().values().to_vec();
+        assert_eq!(u(4), folds.iter().map(|g| g.3).collect::<Vec<_>>(), "count(a) by {key}");
+        assert_eq!(u(5), folds.iter().map(|g| g.4).collect::<Vec<_>>(), "len by {key}");
+        let (means, sums) = (got.column(3).as_primitive::<Float64Type>(), got.column(6).as_primitive::<Float64Type>());
+        for (i, g) in folds.iter().enumerate() {
+            let mean = (g.2 > 0).then(|| g.1 as f64 / 100.0 / g.2 as f64);
+            assert_eq!(means.is_valid(i).then(|| means.value(i)), mean, "mean(d) group {i} by {key}");
+            let (x, y) = (sums.value(i), g.5);
+            assert!((x - y).abs() <= 1e-9 * y.abs().max(1.0), "sum(c) group {i} by {key}: {x} vs {y}");
+        }
+    }
+}

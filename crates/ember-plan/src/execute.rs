@@ -11,7 +11,7 @@ use arrow::array::BooleanArray;
 use ember_core::{Column, DataFrame, Device, Result};
 use ember_gpu::ExecContext;
 use ember_ops::{
-    expr::evaluate_in, filter::filter_in, groupby::group_by_ordered_in, join::join_selected_in,
+    expr::evaluate_in, filter::filter_in, groupby::group_by_selected_in, join::join_selected_in,
     reduce::reduce_where_in, slice::slice_in, sort::sort_in,
 };
 use std::cell::RefCell;
@@ -178,7 +178,8 @@ fn run_node(plan: &LogicalPlan, ctx: Option<&ExecContext>, memo: &Memo) -> Resul
             ember_ops::unique::unique_in(ctx, &run(input)?, subset.as_deref(), *keep)
         }
         LogicalPlan::GroupBy { input, keys, aggs, maintain_order } => {
-            group_by_ordered_in(ctx, &run(input)?, keys, aggs, *maintain_order)
+            let (df, selected) = run_selected(input, ctx, memo)?;
+            group_by_selected_in(ctx, &df, keys, aggs, *maintain_order, selected.as_ref())
         }
         LogicalPlan::Join { left, right, args } => {
             let (l, lsel) = run_selected(left, ctx, memo)?;
@@ -188,9 +189,9 @@ fn run_node(plan: &LogicalPlan, ctx: Option<&ExecContext>, memo: &Memo) -> Resul
     }
 }
 
-/// A join's input: a filter on the CPU engine (under a projection of plain columns, if any) is
-/// not run but returned as its input and the mask of the rows it keeps, for the join to fuse
-/// (`join_selected_in`). Anything else runs.
+/// A join's or group-by's input: a filter on the CPU engine (under a projection of plain columns,
+/// if any) is not run but returned as its input and the mask of the rows it keeps, for the op to
+/// fuse (`join_selected_in`, `group_by_selected_in`). Anything else runs.
 fn run_selected(
     plan: &LogicalPlan,
     ctx: Option<&ExecContext>,

@@ -8,9 +8,10 @@
 //! | null | null | no |
 pub mod cpu;
 
-use crate::executor::{CpuExecutor, Executor, GpuExecutor};
+use crate::executor::{CpuExecutor, Executor, GpuExecutor, Indices};
 use crate::expr::{types::dtype_of, Expr};
-use ember_core::{type_bail, DType, DataFrame, Result};
+use arrow::array::BooleanArray;
+use ember_core::{type_bail, DType, DataFrame, Error, Result};
 use ember_gpu::ExecContext;
 
 /// Rows of `df` where `predicate` is true, on `df`'s device.
@@ -30,5 +31,21 @@ pub fn filter_in(ctx: Option<&ExecContext>, df: &DataFrame, predicate: &Expr) ->
         "filter",
         |ctx| GpuExecutor::new(ctx).filter(df, predicate),
         || CpuExecutor.filter(df, predicate),
+    )
+}
+
+/// Rows of `df` that `mask` (no nulls, one entry per row, on the host) sets, on `df`'s device:
+/// the fallback of the ops that fuse a filter (join, group-by) where they cannot.
+pub(crate) fn filter_by_mask_in(ctx: Option<&ExecContext>, df: &DataFrame, mask: &BooleanArray) -> Result<DataFrame> {
+    crate::dispatch(
+        df,
+        ctx,
+        "filter",
+        |ctx| {
+            let rows: Vec<u32> = mask.values().set_indices().map(|i| i as u32).collect();
+            let idx = Indices::Device { buf: ctx.upload(&rows).map_err(Error::from)?, len: rows.len() };
+            GpuExecutor::new(ctx).gather(df, &idx)
+        },
+        || cpu::filter_by_mask(df, mask),
     )
 }

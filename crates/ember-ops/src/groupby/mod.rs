@@ -27,6 +27,7 @@ pub(crate) mod gpu;
 
 use crate::expr::{types::dtype_of, Expr};
 use crate::reduce::{output_type, Agg};
+use arrow::array::{Array, BooleanArray};
 use ember_core::{DType, DataFrame, Error, Field, Result};
 use ember_gpu::ExecContext;
 use serde::{Deserialize, Serialize};
@@ -107,12 +108,59 @@ pub fn group_by_ordered_in(
     aggs: &[Aggregation],
     maintain_order: bool,
 ) -> Result<DataFrame> {
+    group_by_selected_in(ctx, df, keys, aggs, maintain_order, None)
+}
+
+/// [`group_by_ordered_in`] of the rows `selected` sets (a mask without nulls, one entry per
+/// row; `None`: every row): the same frame as grouping `filter_by(df, selected)`. On the CPU
+/// engine the filtered frame is never built — rows outside the mask get no group and every
+/// aggregation skips them (TPC-H Q1's filter keeps 98% of `lineitem`: a copy of 5.9M rows of
+/// eight columns saved). GPU frames are filtered first.
+///
+/// ```
+/// use arrow::array::{BooleanArray, Int32Array, Int64Array, RecordBatch, UInt64Array};
+/// use ember_core::DataFrame;
+/// use ember_ops::{col, groupby::{group_by_selected_in, Aggregation}, Agg};
+/// use std::sync::Arc;
+/// let batch = RecordBatch::try_from_iter([
+///     ("k", Arc::new(Int32Array::from(vec![1, 2, 1, 2])) as _),
+///     ("v", Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as _),
+/// ]).unwrap();
+/// let df = DataFrame::from_record_batch(&batch).unwrap();
+/// let keep = BooleanArray::from(vec![true, false, true, true]);
+/// let aggs = [Aggregation::new(Agg::Sum, col("v"), "total"), Aggregation::new(Agg::Len, col("v"), "rows")];
+/// let out = group_by_selected_in(None, &df, &[col("k")], &aggs, false, Some(&keep)).unwrap();
+/// let b = out.to_record_batch().unwrap();
+/// assert_eq!(b.column(1).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec(), vec![4, 4]);
+/// assert_eq!(b.column(2).as_any().downcast_ref::<UInt64Array>().unwrap().values().to_vec(), vec![2, 1]);
+/// ```
+pub fn group_by_selected_in(
+    ctx: Option<&ExecContext>,
+    df: &DataFrame,
+    keys: &[Expr],
+    aggs: &[Aggregation],
+    maintain_order: bool,
+    selected: Option<&BooleanArray>,
+) -> Result<DataFrame> {
     let fields = output_fields(df.fields(), keys, aggs)?;
+    if selected.is_some_and(|s| s.len() != df.num_rows() || s.null_count() > 0) {
+        return Err(Error::InvalidArgument(format!(
+            "a group_by's row selection must be a mask without nulls, one entry per row ({} rows)",
+            df.num_rows()
+        )));
+    }
+    let selected = selected.filter(|s| s.true_count() < s.len());
     crate::dispatch(
         df,
         ctx,
         "group_by",
-        |ctx| gpu::group_by(ctx, df, keys, aggs, &fields, maintain_order),
-        || cpu::group_by(df, keys, aggs, &fields, maintain_order),
+        |ctx| match selected {
+            Some(mask) => {
+                let df = crate::filter::filter_by_mask_in(Some(ctx), df, mask)?;
+                gpu::group_by(ctx, &df, keys, aggs, &fields, maintain_order)
+            }
+            None => gpu::group_by(ctx, df, keys, aggs, &fields, maintain_order),
+        },
+        || cpu::group_by(df, keys, aggs, &fields, maintain_order, selected),
     )
 }

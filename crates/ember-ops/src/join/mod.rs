@@ -34,7 +34,7 @@ mod outer;
 mod table;
 
 use crate::executor::{CpuExecutor, Executor, GpuExecutor, Indices};
-use arrow::array::{Array, BooleanArray, UInt32Array};
+use arrow::array::{Array, BooleanArray};
 use ember_core::{DataFrame, Device, Error, Field, Result};
 use ember_gpu::ExecContext;
 use serde::{Deserialize, Serialize};
@@ -219,19 +219,9 @@ pub fn join_selected_in(
     }
     let fused = left.device() == Device::Cpu && !matches!(args.how, JoinType::Right | JoinType::Full | JoinType::Cross);
     if !fused && selected.iter().any(Option::is_some) {
-        let filtered = |df: &DataFrame, sel: Option<&BooleanArray>| -> Result<DataFrame> {
-            let Some(sel) = sel else { return Ok(df.clone()) };
-            let rows: Vec<u32> = sel.values().set_indices().map(|i| i as u32).collect();
-            crate::dispatch(
-                df,
-                ctx,
-                "join",
-                |ctx| {
-                    let idx = Indices::Device { buf: ctx.upload(&rows).map_err(Error::from)?, len: rows.len() };
-                    GpuExecutor::new(ctx).gather(df, &idx)
-                },
-                || CpuExecutor.gather(df, &Indices::Host(UInt32Array::from(rows.clone()))),
-            )
+        let filtered = |df: &DataFrame, sel: Option<&BooleanArray>| match sel {
+            Some(mask) => crate::filter::filter_by_mask_in(ctx, df, mask),
+            None => Ok(df.clone()),
         };
         let (l, r) = (filtered(left, selected[0])?, filtered(right, selected[1])?);
         return join_selected_in(ctx, &l, &r, args, [None, None]);

@@ -75,7 +75,7 @@ pub fn unique_in(
         },
         || {
             let arrays = keys.iter().map(|c| Ok(c.as_host()?.clone())).collect::<Result<Vec<ArrayRef>>>()?;
-            let groups = crate::hash::group_rows(&arrays, df.num_rows())?;
+            let groups = crate::hash::group_rows(&arrays, df.num_rows(), None)?;
             let mut rows = match keep {
                 Keep::First => groups.first_rows,
                 Keep::Last => groups.last_rows(),
