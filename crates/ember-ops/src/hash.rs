@@ -19,8 +19,9 @@
 //! rows of a few integers are several times cheaper to hash than to encode.
 use crate::sort::cpu::{ordered_column, value_bits};
 use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::buffer::ScalarBuffer;
 use arrow::buffer::{BooleanBuffer, NullBuffer};
-use arrow::datatypes::{DataType, Decimal128Type};
+use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int32Type, Int64Type};
 use ember_core::{Error, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -73,12 +74,59 @@ impl std::hash::Hasher for MulHasher {
 /// One key column as per-row codes (see the module doc).
 #[derive(Debug)]
 pub(crate) struct Codes {
-    codes: Vec<u64>,
+    source: Source,
     /// The smallest code of a valid row: codes are stored as they come and read less it.
     min: u64,
     /// Significant bits of a code less `min`.
     bits: u32,
     nulls: Option<NullBuffer>,
+}
+
+/// Where a column's codes come from: computed once into a vector, or read in place from the
+/// column's values where a code is a couple of operations away from the value (32- and 64-bit
+/// integers, dates, short strings of a Utf8View): a 6M-row key column is then not copied into
+/// 48 MB of codes before it is grouped.
+#[derive(Debug)]
+enum Source {
+    Owned(Vec<u64>),
+    /// Int32 / Date32 values: the sign bit flipped (the order-preserving bits, as sort).
+    I32(ScalarBuffer<i32>),
+    /// Int64 values, sign bit flipped.
+    I64(ScalarBuffer<i64>),
+    /// Utf8View views of strings of at most 7 bytes: the bytes and the length, packed.
+    ShortViews(ScalarBuffer<u128>),
+}
+
+impl Source {
+    /// Row `i`'s code, before narrowing.
+    #[inline]
+    fn raw(&self, i: usize) -> u64 {
+        match self {
+            Source::Owned(v) => v[i],
+            Source::I32(v) => (v[i] as u32 ^ 0x8000_0000) as u64,
+            Source::I64(v) => v[i] as u64 ^ (1 << 63),
+            Source::ShortViews(v) => short_view_code(v[i]),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Source::Owned(v) => v.len(),
+            Source::I32(v) => v.len(),
+            Source::I64(v) => v.len(),
+            Source::ShortViews(v) => v.len(),
+        }
+    }
+}
+
+/// The code of a Utf8View view of a string of at most 7 bytes: length in the view's low 32
+/// bits, the string inline after it, packed as [`strings`] packs bytes and length.
+#[inline]
+fn short_view_code(v: u128) -> u64 {
+    let len = v as u32;
+    // Inline bytes past the length are zero in valid views; mask them anyway.
+    let bytes = if len == 0 { 0 } else { ((v >> 32) as u64) & (u64::MAX >> (64 - 8 * len)) };
+    (bytes << 3) | len as u64
 }
 
 impl Codes {
@@ -88,10 +136,11 @@ impl Codes {
     }
 
     /// Row `i`'s code with its null bit: a null is `1 << bits`, distinct from every value.
+    #[inline]
     pub(crate) fn get(&self, i: usize) -> u128 {
         match &self.nulls {
             Some(nulls) if nulls.is_null(i) => 1u128 << self.bits,
-            _ => (self.codes[i] - self.min) as u128,
+            _ => (self.source.raw(i) - self.min) as u128,
         }
     }
 
@@ -99,10 +148,13 @@ impl Codes {
     /// not 32), so more keys pack into one word or a direct table.
     fn narrowed(mut self) -> Codes {
         let valid = |i: &usize| self.nulls.as_ref().is_none_or(|n| n.is_valid(*i));
-        let (lo, hi) = (0..self.codes.len())
+        let (lo, hi) = (0..self.source.len())
             .into_par_iter()
             .filter(valid)
-            .map(|i| (self.codes[i], self.codes[i]))
+            .map(|i| {
+                let c = self.source.raw(i);
+                (c, c)
+            })
             .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
         if lo <= hi {
             self.min = lo;
@@ -116,17 +168,30 @@ impl Codes {
     fn dense(ids: &[u32], count: usize) -> Codes {
         let bits = bits_for(count as u64);
         let codes = ids.par_iter().map(|&x| if x == SKIPPED { 0 } else { x as u64 }).collect();
-        Codes { codes, min: 0, bits, nulls: None }
+        Codes { source: Source::Owned(codes), min: 0, bits, nulls: None }
     }
 
     /// The codes of `a`'s values.
     pub(crate) fn of(a: &ArrayRef) -> Result<Codes> {
         let nulls = a.logical_nulls().filter(|n| n.null_count() > 0);
-        if let Some(bits) = value_bits(a.data_type()) {
-            return Ok(Codes { codes: ordered_column(a), min: 0, bits, nulls }.narrowed());
+        let in_place = match a.data_type() {
+            DataType::Int32 => Some(Source::I32(a.as_primitive::<Int32Type>().values().clone())),
+            DataType::Date32 => Some(Source::I32(a.as_primitive::<Date32Type>().values().clone())),
+            DataType::Int64 => Some(Source::I64(a.as_primitive::<Int64Type>().values().clone())),
+            _ => None,
+        };
+        if let (Some(source), Some(bits)) = (in_place, value_bits(a.data_type())) {
+            return Ok(Codes { source, min: 0, bits, nulls }.narrowed());
         }
-        let dictionary =
-            |codes: Vec<u64>, distinct: usize| Codes { codes, min: 0, bits: bits_for(distinct as u64), nulls: None };
+        if let Some(bits) = value_bits(a.data_type()) {
+            return Ok(Codes { source: Source::Owned(ordered_column(a)), min: 0, bits, nulls }.narrowed());
+        }
+        let dictionary = |codes: Vec<u64>, distinct: usize| Codes {
+            source: Source::Owned(codes),
+            min: 0,
+            bits: bits_for(distinct as u64),
+            nulls: None,
+        };
         let mut out = match a.data_type() {
             DataType::Utf8 => strings(a.as_string::<i32>().iter().map(|s| s.map(str::as_bytes)), a.len()),
             DataType::LargeUtf8 => strings(a.as_string::<i64>().iter().map(|s| s.map(str::as_bytes)), a.len()),
@@ -157,25 +222,15 @@ fn bits_for(max: u64) -> u32 {
     (64 - max.leading_zeros()).max(1)
 }
 
-/// Codes of short strings straight from Utf8View's views (length in the low 32 bits, a string
-/// of at most 12 bytes inline after it): the packed bytes and length of [`strings`], computed in
-/// parallel without touching a string; `None` when some string is longer than 7 bytes.
+/// Codes of short strings read in place from Utf8View's views (see [`short_view_code`]); `None`
+/// when some string is longer than 7 bytes.
 fn short_views(a: &arrow::array::StringViewArray) -> Option<Codes> {
     let views = a.views();
     let max_len = views.par_iter().map(|&v| v as u32).max().unwrap_or(0);
     if max_len > 7 {
         return None;
     }
-    let codes = views
-        .par_iter()
-        .map(|&v| {
-            let len = v as u32;
-            // Inline bytes past the length are zero in valid views; mask them anyway.
-            let bytes = ((v >> 32) as u64) & (u64::MAX >> (64 - 8 * len.max(1))) & if len == 0 { 0 } else { u64::MAX };
-            (bytes << 3) | len as u64
-        })
-        .collect();
-    Some(Codes { codes, min: 0, bits: 8 * max_len + 3, nulls: None })
+    Some(Codes { source: Source::ShortViews(views.clone()), min: 0, bits: 8 * max_len + 3, nulls: None })
 }
 
 /// Codes of strings: packed bytes and length when every string has at most 7 bytes, else a
@@ -191,7 +246,7 @@ fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize)
                 (u64::from_le_bytes(w) << 3) | s.len() as u64
             })
             .collect();
-        return Codes { codes, min: 0, bits: 8 * max_len as u32 + 3, nulls: None };
+        return Codes { source: Source::Owned(codes), min: 0, bits: 8 * max_len as u32 + 3, nulls: None };
     }
     let mut dict: HashMap<&[u8], u64, BuildMul> = HashMap::with_capacity_and_hasher(n.min(1 << 16), BuildMul);
     let codes = values
@@ -200,7 +255,7 @@ fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize)
             *dict.entry(s.unwrap_or_default()).or_insert(next)
         })
         .collect();
-    Codes { codes, min: 0, bits: bits_for(dict.len() as u64), nulls: None }
+    Codes { source: Source::Owned(codes), min: 0, bits: bits_for(dict.len() as u64), nulls: None }
 }
 
 /// The group id of a row outside the selection (see [`group_rows`]).
@@ -265,24 +320,7 @@ fn group_codes(codes: &[&Codes], n: usize, selected: Option<&BooleanBuffer>) -> 
         return Ok(groups);
     }
     if total <= 20 || (total <= DIRECT_MAX_BITS && (1usize << total) <= 2 * n) {
-        // Few possible keys: a direct table instead of a hash map.
-        let packed: Vec<u32> = pack(codes, n);
-        let mut ids = Vec::with_capacity(n);
-        let mut first_rows = Vec::new();
-        let mut table = vec![u32::MAX; 1usize << total];
-        for (i, &k) in packed.iter().enumerate() {
-            if selected.is_some_and(|s| !s.value(i)) {
-                ids.push(SKIPPED);
-                continue;
-            }
-            let slot = &mut table[k as usize];
-            if *slot == u32::MAX {
-                *slot = first_rows.len() as u32;
-                first_rows.push(i as u32);
-            }
-            ids.push(*slot);
-        }
-        return Ok(Groups { ids, first_rows });
+        return Ok(direct_groups(codes, n, total, selected));
     }
     if total <= 64 {
         return Ok(hash_groups(&pack::<u64>(codes, n), selected));
@@ -290,20 +328,91 @@ fn group_codes(codes: &[&Codes], n: usize, selected: Option<&BooleanBuffer>) -> 
     Ok(hash_groups(&pack::<u128>(codes, n), selected))
 }
 
-/// The codes of each row packed into one `K` (the caller checked that their widths fit).
-fn pack<K: Copy + Default + Send + Sync + TryFrom<u128>>(codes: &[&Codes], n: usize) -> Vec<K> {
-    (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let mut k = 0u128;
-            for c in codes {
-                k = (k << c.width()) | c.get(i);
-            }
-            K::try_from(k).unwrap_or_default()
-        })
-        .collect()
+/// Row `i`'s codes packed into one word (the caller checked that their widths fit).
+#[inline]
+fn packed_at(codes: &[&Codes], i: usize) -> u128 {
+    let mut k = 0u128;
+    for c in codes {
+        k = (k << c.width()) | c.get(i);
+    }
+    k
 }
 
+/// Largest direct table that each chunk of rows gets for itself (256 KiB of slots).
+const LOCAL_TABLE_MAX_BITS: u32 = 16;
+
+/// Rows per chunk of the parallel direct grouping.
+const DIRECT_CHUNK_ROWS: usize = 1 << 17;
+
+/// Groups of keys of `total` bits by a direct table of `1 << total` slots. Keys of up to
+/// [`LOCAL_TABLE_MAX_BITS`] over many rows are grouped in parallel: each chunk of rows numbers
+/// its own groups in a table of its own, then one pass over the chunks' groups in chunk order
+/// numbers them globally (first appearance in the chunks' order is first appearance in the
+/// frame) and each chunk's ids are renumbered. Wider keys take one pass in row order.
+fn direct_groups(codes: &[&Codes], n: usize, total: u32, selected: Option<&BooleanBuffer>) -> Groups {
+    let slots = 1usize << total;
+    let skipped = |i: usize| selected.is_some_and(|s| !s.value(i));
+    // Numbers the groups of rows `start..start + out.len()` in `table` (first appearance),
+    // writing each row's group into `out`; returns each group's first row and key.
+    let number = |start: usize, out: &mut [u32], table: &mut [u32]| -> (Vec<u32>, Vec<u32>) {
+        let (mut first_rows, mut keys) = (Vec::new(), Vec::new());
+        for (j, id) in out.iter_mut().enumerate() {
+            let i = start + j;
+            if skipped(i) {
+                *id = SKIPPED;
+                continue;
+            }
+            let k = packed_at(codes, i) as u32;
+            let slot = &mut table[k as usize];
+            if *slot == u32::MAX {
+                *slot = first_rows.len() as u32;
+                first_rows.push(i as u32);
+                keys.push(k);
+            }
+            *id = *slot;
+        }
+        (first_rows, keys)
+    };
+    let mut ids = vec![0u32; n];
+    if total > LOCAL_TABLE_MAX_BITS || n <= DIRECT_CHUNK_ROWS {
+        let (first_rows, _) = number(0, &mut ids, &mut vec![u32::MAX; slots]);
+        return Groups { ids, first_rows };
+    }
+    let locals: Vec<(Vec<u32>, Vec<u32>)> = ids
+        .par_chunks_mut(DIRECT_CHUNK_ROWS)
+        .enumerate()
+        .map(|(c, out)| number(c * DIRECT_CHUNK_ROWS, out, &mut vec![u32::MAX; slots]))
+        .collect();
+    let mut table = vec![u32::MAX; slots];
+    let mut first_rows = Vec::new();
+    let renumber: Vec<Vec<u32>> = locals
+        .iter()
+        .map(|(firsts, keys)| {
+            keys.iter()
+                .zip(firsts)
+                .map(|(&k, &first)| {
+                    let slot = &mut table[k as usize];
+                    if *slot == u32::MAX {
+                        *slot = first_rows.len() as u32;
+                        first_rows.push(first);
+                    }
+                    *slot
+                })
+                .collect()
+        })
+        .collect();
+    ids.par_chunks_mut(DIRECT_CHUNK_ROWS).zip(renumber).for_each(|(out, global)| {
+        for id in out.iter_mut().filter(|id| **id != SKIPPED) {
+            *id = global[*id as usize];
+        }
+    });
+    Groups { ids, first_rows }
+}
+
+/// The codes of each row packed into one `K` (the caller checked that their widths fit).
+fn pack<K: Copy + Default + Send + Sync + TryFrom<u128>>(codes: &[&Codes], n: usize) -> Vec<K> {
+    (0..n).into_par_iter().map(|i| K::try_from(packed_at(codes, i)).unwrap_or_default()).collect()
+}
 /// Rows per partition below which [`hash_groups`] uses one hash map.
 const PARTITION_MIN_ROWS: usize = 1 << 17;
 
@@ -391,9 +500,10 @@ mod tests {
 
     #[test]
     fn every_path_skips_the_rows_outside_the_selection() {
-        // A direct table (few bits), a direct table sized by the rows (22 bits, 3M rows), and
-        // the partitioned hash maps (wide keys, past PARTITION_MIN_ROWS).
-        for (n, spread) in [(1000usize, 7i64), (3 << 20, 1 << 21), (300_000, i64::MAX / 3)] {
+        // A direct table (few bits), chunks numbering their groups in parallel (few bits, many
+        // rows), a direct table sized by the rows (22 bits, 3M rows), and the partitioned hash
+        // maps (wide keys, past PARTITION_MIN_ROWS).
+        for (n, spread) in [(1000usize, 7i64), (400_000, 5000), (3 << 20, 1 << 21), (300_000, i64::MAX / 3)] {
             let keys: ArrayRef = Arc::new(Int64Array::from_iter((0..n as i64).map(|i| {
                 if i % 11 == 0 {
                     None
@@ -403,6 +513,14 @@ mod tests {
             })));
             let selected = BooleanBuffer::from_iter((0..n).map(|i| i % 3 != 1));
             let all = group_rows(std::slice::from_ref(&keys), n, None).unwrap();
+            // Equal keys, and only they, share a group.
+            let values = keys.as_any().downcast_ref::<Int64Array>().unwrap();
+            let mut by_key = std::collections::HashMap::new();
+            for i in 0..n {
+                let key = values.is_valid(i).then(|| values.value(i));
+                assert_eq!(*by_key.entry(key).or_insert(all.ids[i]), all.ids[i], "row {i} of {n}");
+            }
+            assert_eq!(by_key.len(), all.first_rows.len(), "{n} rows");
             let some = group_rows(&[keys], n, Some(&selected)).unwrap();
             // The selected rows are grouped as in the full grouping (same partition of rows).
             let mut pairs = std::collections::HashMap::new();

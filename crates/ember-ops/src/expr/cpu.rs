@@ -459,6 +459,9 @@ fn binary(op: BinaryOp, l: Val, r: Val) -> Result<Val> {
         };
         return Ok(Val::wrap(Arc::new(out), per_row));
     }
+    if let Some(out) = decimal_exact(op, a, b, &plan.output) {
+        return Ok(Val::wrap(out, per_row));
+    }
     let out = match (op, plan.output.is_decimal()) {
         (BinaryOp::Add, false) => numeric::add_wrapping(a, b)?,
         (BinaryOp::Sub, false) => numeric::sub_wrapping(a, b)?,
@@ -487,6 +490,87 @@ fn binary(op: BinaryOp, l: Val, r: Val) -> Result<Val> {
         )));
     }
     Ok(Val::wrap(out, per_row))
+}
+
+/// Decimal `+`, `-` and `*` without arrow-rs' two passes: where the operand precisions prove
+/// that no result leaves the output type, without any check; a product whose precision is capped
+/// at 38 with one check per row (operands that fit 64 bits multiply exactly in 128, then the
+/// result's digits are compared with 38). `None` where a value fails the check (the checked
+/// arrow-rs kernels then run and name the error), for two constants, and for other operations.
+/// Hand-written because arrow-rs checks every value with checked `i128` arithmetic and, for
+/// capped results, validates digits in a second pass: Q1's `l_extendedprice * (1 - l_discount)
+/// * (1 + l_tax)` is 15 × 16 → 32 digits (nothing can overflow), then 32 × 16 → 38 (capped).
+fn decimal_exact(op: BinaryOp, a: &dyn Datum, b: &dyn Datum, out: &DType) -> Option<ArrayRef> {
+    use arrow::array::Decimal128Array;
+    use arrow::datatypes::Decimal128Type;
+    let DType::Decimal128 { precision, scale } = *out else { return None };
+    let ((x, x_scalar), (y, y_scalar)) = (a.get(), b.get());
+    let (&DataType::Decimal128(p1, s1), &DataType::Decimal128(p2, s2)) = (x.data_type(), y.data_type()) else {
+        return None;
+    };
+    let (p1, s1, p2, s2) = (p1 as i32, s1 as i32, p2 as i32, s2 as i32);
+    // The digits of an exact result (before any cap at 38), and the scale it has.
+    let (digits, exact_scale) = match op {
+        BinaryOp::Mul => (p1 + p2, s1 + s2),
+        BinaryOp::Add | BinaryOp::Sub => ((p1 - s1).max(p2 - s2) + s1.max(s2) + 1, s1.max(s2)),
+        _ => return None,
+    };
+    let proven = digits <= precision as i32;
+    if (!proven && op != BinaryOp::Mul) || exact_scale != scale as i32 || (x_scalar && y_scalar) {
+        return None;
+    }
+    let (x, y) = (x.as_primitive::<Decimal128Type>(), y.as_primitive::<Decimal128Type>());
+    if (x_scalar && x.is_null(0)) || (y_scalar && y.is_null(0)) {
+        return None;
+    }
+    // Both sides at the output's scale (a sum), then one operation per row. Wrapping where
+    // proven: a null slot may hold anything, and a valid one cannot overflow.
+    let (fx, fy) = match op {
+        BinaryOp::Mul => (1i128, 1i128),
+        _ => (10i128.pow((scale as i32 - s1) as u32), 10i128.pow((scale as i32 - s2) as u32)),
+    };
+    let up = |a: i128, f: i128| if f == 1 { a } else { a.wrapping_mul(f) };
+    let limit = 10u128.pow(u32::from(precision));
+    let fits = |u: i128| u == u as i64 as i128;
+    // Operands of at most 18 digits fit 64 bits: one widening multiply.
+    let narrow = p1 <= 18 && p2 <= 18;
+    let (xv, yv) = (x.values(), y.values());
+    let values: Vec<i128> = match op {
+        BinaryOp::Add => rows(xv, yv, x_scalar, y_scalar, |u, v| up(u, fx).wrapping_add(up(v, fy))),
+        BinaryOp::Sub => rows(xv, yv, x_scalar, y_scalar, |u, v| up(u, fx).wrapping_sub(up(v, fy))),
+        _ if proven && narrow => {
+            rows(xv, yv, x_scalar, y_scalar, |u, v| (u as i64 as i128).wrapping_mul(v as i64 as i128))
+        }
+        _ if proven => rows(xv, yv, x_scalar, y_scalar, i128::wrapping_mul),
+        _ => {
+            let checked = |u: i128, v: i128| -> Option<i128> {
+                let r = if fits(u) && fits(v) { (u as i64 as i128) * (v as i64 as i128) } else { u.checked_mul(v)? };
+                (r.unsigned_abs() < limit).then_some(r)
+            };
+            let n = if x_scalar { yv.len() } else { xv.len() };
+            let mut out = Vec::with_capacity(n);
+            for i in 0..n {
+                out.push(checked(xv[if x_scalar { 0 } else { i }], yv[if y_scalar { 0 } else { i }])?);
+            }
+            out
+        }
+    };
+    let nulls = match (x_scalar, y_scalar) {
+        (true, _) => y.nulls().cloned(),
+        (_, true) => x.nulls().cloned(),
+        _ => NullBuffer::union(x.nulls(), y.nulls()),
+    };
+    let out = Decimal128Array::new(values.into(), nulls).with_precision_and_scale(precision, scale).ok()?;
+    Some(Arc::new(out))
+}
+
+/// `f` of each row's operands, a constant side (`*_scalar`: one value) repeated.
+fn rows(x: &[i128], y: &[i128], x_scalar: bool, y_scalar: bool, f: impl Fn(i128, i128) -> i128) -> Vec<i128> {
+    match (x_scalar, y_scalar) {
+        (true, _) => y.iter().map(|&v| f(x[0], v)).collect(),
+        (_, true) => x.iter().map(|&u| f(u, y[0])).collect(),
+        _ => x.iter().zip(y).map(|(&u, &v)| f(u, v)).collect(),
+    }
 }
 
 /// Kleene `AND` / `OR`. A constant operand is applied to the other one's bitmaps directly.
@@ -607,6 +691,76 @@ mod tests {
         assert_eq!(out.as_primitive::<Decimal128Type>().values().to_vec(), vec![25_000_000, -666_333_333]);
         let err = evaluate(&df, &(col("p") / dec("0.00").unwrap())).unwrap_err();
         assert!(matches!(err, Error::DivideByZero(_)), "{err}");
+    }
+
+    #[test]
+    fn unchecked_decimal_arithmetic_equals_arrows_checked_kernels() {
+        // Random values of up to `d` digits at each operand's precision, nulls, constants on
+        // either side: sums and products proven safe (15 × 16 digits), products capped at 38
+        // (32 × 16) whose values fit, and ones whose values overflow, which must be declined.
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let cases = [
+            ((15u8, 2i8, 15u32), (16u8, 2i8, 16u32)),
+            ((32, 4, 20), (16, 2, 16)),
+            ((32, 4, 32), (16, 2, 16)),
+            ((10, 0, 10), (15, 2, 15)),
+            ((38, 10, 38), (12, 3, 12)),
+        ];
+        for ((p1, s1, d1), (p2, s2, d2)) in cases {
+            let mut column = |p: u8, s: i8, d: u32| {
+                let v = (0..300).map(|_| {
+                    let r = ((u128::from(next()) << 64 | u128::from(next())) % 10u128.pow(d)) as i128;
+                    (next() % 7 != 0).then_some(if next() % 2 == 0 { -r } else { r })
+                });
+                dec_array(v.collect(), p, s)
+            };
+            let (x, y) = (column(p1, s1, d1), column(p2, s2, d2));
+            // Constants: a valid value of each side (a null constant is left to arrow-rs).
+            let valid = |a: &ArrayRef| a.slice((0..a.len()).find(|&i| a.is_valid(i)).unwrap(), 1);
+            let sides = [
+                (Val::Array(x.clone()), Val::Array(y.clone())),
+                (Val::Scalar(valid(&x)), Val::Array(y.clone())),
+                (Val::Array(x.clone()), Val::Scalar(valid(&y))),
+            ];
+            for (xv, yv) in sides {
+                for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul] {
+                    let plan = binary_plan(op, xv.dtype().unwrap(), yv.dtype().unwrap()).unwrap();
+                    let (a, b) = (xv.datum(), yv.datum());
+                    let checked = match op {
+                        BinaryOp::Add => numeric::add(a.as_ref(), b.as_ref()),
+                        BinaryOp::Sub => numeric::sub(a.as_ref(), b.as_ref()),
+                        _ => numeric::mul(a.as_ref(), b.as_ref()),
+                    };
+                    // What the checked path answers: an error past 38 digits too.
+                    let limit = 10u128.pow(38);
+                    let checked = checked.ok().filter(|w| {
+                        w.as_primitive::<Decimal128Type>().iter().flatten().all(|v| v.unsigned_abs() < limit)
+                    });
+                    let fast = decimal_exact(op, a.as_ref(), b.as_ref(), &plan.output);
+                    let what = format!("({p1},{s1}) {} ({p2},{s2}), {d1} and {d2} digits", op.symbol());
+                    match (checked, fast) {
+                        (Some(want), Some(got)) => assert_eq!(got.as_ref(), want.as_ref(), "{what}"),
+                        (None, Some(_)) => panic!("{what}: a result the checked kernels refuse was not declined"),
+                        // Declined: only a sum that is not proven (38 + 12 digits) or a product
+                        // whose values overflow.
+                        (Some(_), None) => assert!(op != BinaryOp::Mul && p1 == 38, "{what}: declined"),
+                        (None, None) => assert!(op == BinaryOp::Mul || p1 == 38, "{what}"),
+                    }
+                }
+            }
+        }
+        // A product past 38 digits that still fits an i128 (1.2 × 10^38) is declined too.
+        let (x, y) = (dec_array(vec![Some(12 * 10i128.pow(20))], 32, 4), dec_array(vec![Some(10i128.pow(17))], 16, 2));
+        let capped = DType::Decimal128 { precision: 38, scale: 6 };
+        assert!(decimal_exact(BinaryOp::Mul, &x, &y, &capped).is_none());
+        let y = dec_array(vec![Some(10i128.pow(16))], 16, 2);
+        assert!(decimal_exact(BinaryOp::Mul, &x, &y, &capped).is_some());
     }
 
     #[test]

@@ -390,22 +390,49 @@ impl Sums {
     }
 }
 
-/// Adds each valid value into its group's slot, in row order (rows with [`SKIPPED`] ids left out).
-fn fold<T: Copy, A: Copy>(
+/// Groups up to which [`fold`] keeps one accumulator per group per row lane.
+const LANES_MAX_GROUPS: usize = 64;
+
+/// Adds each valid value into its group's slot (rows with [`SKIPPED`] ids left out). With few
+/// groups, four accumulators per group, one per row lane (`i % 4`), added together at the end:
+/// consecutive rows of one group (Q1's four groups over 6M rows) then do not each wait for the
+/// previous row's store to the same slot. Lanes depend only on the row number, so the result
+/// does not depend on threads.
+fn fold<T: Copy + Default>(
     values: &[T],
     nulls: Option<&arrow::buffer::NullBuffer>,
     ids: &[u32],
-    acc: &mut [A],
+    acc: &mut [T],
     counts: &mut [u64],
-    add: impl Fn(A, T) -> Option<A>,
+    add: impl Fn(T, T) -> Option<T>,
 ) -> Result<()> {
-    for (i, (&v, &id)) in values.iter().zip(ids).enumerate() {
-        if id == SKIPPED || nulls.is_some_and(|n| n.is_null(i)) {
-            continue;
+    let g = acc.len();
+    if g == 0 {
+        return Ok(()); // no groups: every row was skipped
+    }
+    let skip = |i: usize, id: u32| id == SKIPPED || nulls.is_some_and(|n| n.is_null(i));
+    if g > LANES_MAX_GROUPS {
+        for (i, (&v, &id)) in values.iter().zip(ids).enumerate() {
+            if !skip(i, id) {
+                acc[id as usize] = add(acc[id as usize], v).ok_or_else(decimal_overflow)?;
+                counts[id as usize] += 1;
+            }
         }
-        let slot = &mut acc[id as usize];
-        *slot = add(*slot, v).ok_or_else(decimal_overflow)?;
-        counts[id as usize] += 1;
+        return Ok(());
+    }
+    let (mut lanes, mut lane_counts) = (vec![T::default(); 4 * g], vec![0u64; 4 * g]);
+    for (i, (&v, &id)) in values.iter().zip(ids).enumerate() {
+        if !skip(i, id) {
+            let k = (i & 3) * g + id as usize;
+            lanes[k] = add(lanes[k], v).ok_or_else(decimal_overflow)?;
+            lane_counts[k] += 1;
+        }
+    }
+    for (lane, lane_count) in lanes.chunks(g).zip(lane_counts.chunks(g)) {
+        for k in 0..g {
+            acc[k] = add(acc[k], lane[k]).ok_or_else(decimal_overflow)?;
+            counts[k] += lane_count[k];
+        }
     }
     Ok(())
 }
