@@ -3,20 +3,22 @@
 //! columns.
 //!
 //! A key column becomes one `u64` code per row such that two rows have equal codes exactly when
-//! their values are equal (nulls are kept apart by a separate null bit), then narrowed to the
-//! range of the column's codes (less its smallest):
+//! their values are equal, narrowed to the range of the column's codes (less its smallest); in a
+//! column with nulls a null is code 0 and every value's code is one higher (one more bit):
 //!
-//! | key type | code |
-//! |---|---|
-//! | integers, dates, floats, booleans, decimals of at most 18 digits | the value's order-preserving bits (as sort) |
-//! | strings of at most 7 bytes (every row) | the bytes and the length (3 bits), packed |
-//! | longer strings, wider decimals | a dictionary number, in order of first appearance |
+//! | key type | code | ordered |
+//! |---|---|---|
+//! | integers, dates, floats, booleans, decimals of at most 18 digits | the value's order-preserving bits (as sort; int32, int64 and date32 read in place) | yes |
+//! | strings of at most 7 bytes (every row) | the bytes and the length (3 bits), packed (Utf8View: read in place from the views) | no |
+//! | longer strings, wider decimals | a dictionary number, in order of first appearance | no |
 //!
-//! The codes of all keys are packed into one `u128` per row when they fit (a plain table when they
-//! fit 20 bits, as Q1's two one-letter flags do; else hash maps, over hash partitions grouped in
-//! parallel for large inputs), else folded one key at a time (`(group so far, next code)` →
-//! group). Hand-written rather than arrow-rs' row format:
-//! rows of a few integers are several times cheaper to hash than to encode.
+//! The codes of all keys are packed into one `u128` per row when they fit: a direct table when
+//! they fit 20 bits (Q1's two one-letter flags), or 24 bits with at least half as many rows as
+//! slots (Q18's 6M order keys), built in parallel passes and numbering groups in code order, so
+//! groups of ordered keys come out sorted; else hash maps over hash partitions grouped in
+//! parallel for large inputs. Keys wider than 128 bits are folded one key at a time (`(group so
+//! far, next code)` → group). Hand-written rather than arrow-rs' row format: rows of a few
+//! integers are several times cheaper to hash than to encode.
 use crate::sort::cpu::{ordered_column, value_bits};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::buffer::ScalarBuffer;
@@ -80,6 +82,9 @@ pub(crate) struct Codes {
     /// Significant bits of a code less `min`.
     bits: u32,
     nulls: Option<NullBuffer>,
+    /// Whether codes order as the values do (integers, dates, floats, booleans, short decimals:
+    /// the sort's order-preserving bits), not just compare equal as they do.
+    ordered: bool,
 }
 
 /// Where a column's codes come from: computed once into a vector, or read in place from the
@@ -135,25 +140,62 @@ impl Codes {
         self.bits + u32::from(self.nulls.is_some())
     }
 
-    /// Row `i`'s code with its null bit: a null is `1 << bits`, distinct from every value.
+    /// Row `i`'s code, within [`Codes::width`] bits. In a column with nulls a null is 0 and a
+    /// value's code is one more than without: nulls come first, as in the group-by's order.
     #[inline]
     pub(crate) fn get(&self, i: usize) -> u128 {
         match &self.nulls {
-            Some(nulls) if nulls.is_null(i) => 1u128 << self.bits,
-            _ => (self.source.raw(i) - self.min) as u128,
+            None => (self.source.raw(i) - self.min) as u128,
+            Some(nulls) if nulls.is_null(i) => 0,
+            Some(_) => (self.source.raw(i) - self.min) as u128 + 1,
+        }
+    }
+
+    /// Shifts each of `out`'s words left by [`Codes::width`] and puts the code of row
+    /// `start + j` into word `j`'s low bits: one key of a run of rows packed in a tight loop
+    /// per source (the caller checked that the packed width fits 64 bits).
+    fn shift_in(&self, start: usize, out: &mut [u64]) {
+        match &self.source {
+            Source::Owned(v) => self.shift_with(start, out, |i| v[i]),
+            Source::I32(v) => self.shift_with(start, out, |i| (v[i] as u32 ^ 0x8000_0000) as u64),
+            Source::I64(v) => self.shift_with(start, out, |i| v[i] as u64 ^ (1 << 63)),
+            Source::ShortViews(v) => self.shift_with(start, out, |i| short_view_code(v[i])),
+        }
+    }
+
+    #[inline(always)]
+    fn shift_with(&self, start: usize, out: &mut [u64], raw: impl Fn(usize) -> u64) {
+        let (w, min) = (self.width(), self.min);
+        match &self.nulls {
+            None => {
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o = (*o << w) | (raw(start + j) - min);
+                }
+            }
+            Some(nulls) => {
+                for (j, o) in out.iter_mut().enumerate() {
+                    let i = start + j;
+                    let code = if nulls.is_valid(i) { raw(i) - min + 1 } else { 0 };
+                    *o = (*o << w) | code;
+                }
+            }
         }
     }
 
     /// Narrows `bits` to the range of the valid rows' codes (dates of a few years need 12 bits,
     /// not 32), so more keys pack into one word or a direct table.
     fn narrowed(mut self) -> Codes {
-        let valid = |i: &usize| self.nulls.as_ref().is_none_or(|n| n.is_valid(*i));
-        let (lo, hi) = (0..self.source.len())
+        let len = self.source.len();
+        let (lo, hi) = (0..len.div_ceil(DIRECT_CHUNK_ROWS))
             .into_par_iter()
-            .filter(valid)
-            .map(|i| {
-                let c = self.source.raw(i);
-                (c, c)
+            .map(|c| {
+                let rows = c * DIRECT_CHUNK_ROWS..((c + 1) * DIRECT_CHUNK_ROWS).min(len);
+                match &self.source {
+                    Source::Owned(v) => self.range_of(rows, |i| v[i]),
+                    Source::I32(v) => self.range_of(rows, |i| (v[i] as u32 ^ 0x8000_0000) as u64),
+                    Source::I64(v) => self.range_of(rows, |i| v[i] as u64 ^ (1 << 63)),
+                    Source::ShortViews(v) => self.range_of(rows, |i| short_view_code(v[i])),
+                }
             })
             .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
         if lo <= hi {
@@ -163,12 +205,26 @@ impl Codes {
         self
     }
 
+    /// The smallest and largest raw code of the valid rows in `rows` (`(u64::MAX, 0)`: none).
+    #[inline(always)]
+    fn range_of(&self, rows: std::ops::Range<usize>, raw: impl Fn(usize) -> u64) -> (u64, u64) {
+        let (mut lo, mut hi) = (u64::MAX, 0);
+        for i in rows {
+            if self.nulls.as_ref().is_none_or(|n| n.is_valid(i)) {
+                let c = raw(i);
+                lo = lo.min(c);
+                hi = hi.max(c);
+            }
+        }
+        (lo, hi)
+    }
+
     /// Dense ids `0..count` as codes (a previous grouping, folded with the next key; a
     /// [`SKIPPED`] row gets code 0, as the next grouping skips it again).
     fn dense(ids: &[u32], count: usize) -> Codes {
         let bits = bits_for(count as u64);
         let codes = ids.par_iter().map(|&x| if x == SKIPPED { 0 } else { x as u64 }).collect();
-        Codes { source: Source::Owned(codes), min: 0, bits, nulls: None }
+        Codes { source: Source::Owned(codes), min: 0, bits, nulls: None, ordered: false }
     }
 
     /// The codes of `a`'s values.
@@ -181,16 +237,18 @@ impl Codes {
             _ => None,
         };
         if let (Some(source), Some(bits)) = (in_place, value_bits(a.data_type())) {
-            return Ok(Codes { source, min: 0, bits, nulls }.narrowed());
+            return Ok(Codes { source, min: 0, bits, nulls, ordered: true }.narrowed());
         }
         if let Some(bits) = value_bits(a.data_type()) {
-            return Ok(Codes { source: Source::Owned(ordered_column(a)), min: 0, bits, nulls }.narrowed());
+            let source = Source::Owned(ordered_column(a));
+            return Ok(Codes { source, min: 0, bits, nulls, ordered: true }.narrowed());
         }
         let dictionary = |codes: Vec<u64>, distinct: usize| Codes {
             source: Source::Owned(codes),
             min: 0,
             bits: bits_for(distinct as u64),
             nulls: None,
+            ordered: false,
         };
         let mut out = match a.data_type() {
             DataType::Utf8 => strings(a.as_string::<i32>().iter().map(|s| s.map(str::as_bytes)), a.len()),
@@ -230,7 +288,8 @@ fn short_views(a: &arrow::array::StringViewArray) -> Option<Codes> {
     if max_len > 7 {
         return None;
     }
-    Some(Codes { source: Source::ShortViews(views.clone()), min: 0, bits: 8 * max_len + 3, nulls: None })
+    let source = Source::ShortViews(views.clone());
+    Some(Codes { source, min: 0, bits: 8 * max_len + 3, nulls: None, ordered: false })
 }
 
 /// Codes of strings: packed bytes and length when every string has at most 7 bytes, else a
@@ -246,7 +305,13 @@ fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize)
                 (u64::from_le_bytes(w) << 3) | s.len() as u64
             })
             .collect();
-        return Codes { source: Source::Owned(codes), min: 0, bits: 8 * max_len as u32 + 3, nulls: None };
+        return Codes {
+            source: Source::Owned(codes),
+            min: 0,
+            bits: 8 * max_len as u32 + 3,
+            nulls: None,
+            ordered: false,
+        };
     }
     let mut dict: HashMap<&[u8], u64, BuildMul> = HashMap::with_capacity_and_hasher(n.min(1 << 16), BuildMul);
     let codes = values
@@ -255,20 +320,24 @@ fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize)
             *dict.entry(s.unwrap_or_default()).or_insert(next)
         })
         .collect();
-    Codes { source: Source::Owned(codes), min: 0, bits: bits_for(dict.len() as u64), nulls: None }
+    Codes { source: Source::Owned(codes), min: 0, bits: bits_for(dict.len() as u64), nulls: None, ordered: false }
 }
 
 /// The group id of a row outside the selection (see [`group_rows`]).
 pub(crate) const SKIPPED: u32 = u32::MAX;
 
-/// Rows grouped by equal keys: each row's group and each group's first row. Groups are numbered
-/// in order of first appearance within each hash partition (one partition for small inputs).
+/// Rows grouped by equal keys: each row's group and each group's first row. Groups of a direct
+/// table are numbered in the order of their packed codes (the keys' order when every key's codes
+/// are ordered: [`Groups::sorted`]); hash-map groups in order of first appearance within each
+/// hash partition (one partition for small inputs).
 #[derive(Debug)]
 pub(crate) struct Groups {
     /// The group of each row; [`SKIPPED`] for a row outside the selection.
     pub ids: Vec<u32>,
     /// The first row of each group.
     pub first_rows: Vec<u32>,
+    /// Whether the groups are numbered in the order of their keys (ascending, nulls first).
+    pub sorted: bool,
 }
 
 impl Groups {
@@ -338,75 +407,53 @@ fn packed_at(codes: &[&Codes], i: usize) -> u128 {
     k
 }
 
-/// Largest direct table that each chunk of rows gets for itself (256 KiB of slots).
-const LOCAL_TABLE_MAX_BITS: u32 = 16;
+/// Rows per task of the parallel passes of [`direct_groups`].
+const DIRECT_CHUNK_ROWS: usize = 1 << 14;
 
-/// Rows per chunk of the parallel direct grouping.
-const DIRECT_CHUNK_ROWS: usize = 1 << 17;
-
-/// Groups of keys of `total` bits by a direct table of `1 << total` slots. Keys of up to
-/// [`LOCAL_TABLE_MAX_BITS`] over many rows are grouped in parallel: each chunk of rows numbers
-/// its own groups in a table of its own, then one pass over the chunks' groups in chunk order
-/// numbers them globally (first appearance in the chunks' order is first appearance in the
-/// frame) and each chunk's ids are renumbered. Wider keys take one pass in row order.
+/// Groups of keys of `total` bits by a direct table of `1 << total` slots, in three parallel
+/// passes without locks: each slot's first row (`fetch_min`, skipped when the slot already holds
+/// a smaller row, as it nearly always does), the occupied slots numbered in slot order, then each
+/// row's group read from its slot. Groups come out in the order of their packed codes: sorted by
+/// key when every key's codes are ordered, and the group-by's sort of the groups is skipped.
+/// Keys are packed a chunk of rows at a time, one key after another ([`Codes::shift_in`]).
 fn direct_groups(codes: &[&Codes], n: usize, total: u32, selected: Option<&BooleanBuffer>) -> Groups {
-    let slots = 1usize << total;
     let skipped = |i: usize| selected.is_some_and(|s| !s.value(i));
-    // Numbers the groups of rows `start..start + out.len()` in `table` (first appearance),
-    // writing each row's group into `out`; returns each group's first row and key.
-    let number = |start: usize, out: &mut [u32], table: &mut [u32]| -> (Vec<u32>, Vec<u32>) {
-        let (mut first_rows, mut keys) = (Vec::new(), Vec::new());
-        for (j, id) in out.iter_mut().enumerate() {
-            let i = start + j;
-            if skipped(i) {
-                *id = SKIPPED;
-                continue;
-            }
-            let k = packed_at(codes, i) as u32;
-            let slot = &mut table[k as usize];
-            if *slot == u32::MAX {
-                *slot = first_rows.len() as u32;
-                first_rows.push(i as u32);
-                keys.push(k);
-            }
-            *id = *slot;
+    let keys_of = |start: usize, keys: &mut [u64]| {
+        keys.fill(0);
+        for c in codes {
+            c.shift_in(start, keys);
         }
-        (first_rows, keys)
     };
-    let mut ids = vec![0u32; n];
-    if total > LOCAL_TABLE_MAX_BITS || n <= DIRECT_CHUNK_ROWS {
-        let (first_rows, _) = number(0, &mut ids, &mut vec![u32::MAX; slots]);
-        return Groups { ids, first_rows };
-    }
-    let locals: Vec<(Vec<u32>, Vec<u32>)> = ids
-        .par_chunks_mut(DIRECT_CHUNK_ROWS)
-        .enumerate()
-        .map(|(c, out)| number(c * DIRECT_CHUNK_ROWS, out, &mut vec![u32::MAX; slots]))
-        .collect();
-    let mut table = vec![u32::MAX; slots];
-    let mut first_rows = Vec::new();
-    let renumber: Vec<Vec<u32>> = locals
-        .iter()
-        .map(|(firsts, keys)| {
-            keys.iter()
-                .zip(firsts)
-                .map(|(&k, &first)| {
-                    let slot = &mut table[k as usize];
-                    if *slot == u32::MAX {
-                        *slot = first_rows.len() as u32;
-                        first_rows.push(first);
-                    }
-                    *slot
-                })
-                .collect()
-        })
-        .collect();
-    ids.par_chunks_mut(DIRECT_CHUNK_ROWS).zip(renumber).for_each(|(out, global)| {
-        for id in out.iter_mut().filter(|id| **id != SKIPPED) {
-            *id = global[*id as usize];
+    let first: Vec<AtomicU32> = (0..1usize << total).into_par_iter().map(|_| AtomicU32::new(u32::MAX)).collect();
+    (0..n.div_ceil(DIRECT_CHUNK_ROWS)).into_par_iter().for_each(|c| {
+        let start = c * DIRECT_CHUNK_ROWS;
+        let mut keys = vec![0u64; DIRECT_CHUNK_ROWS.min(n - start)];
+        keys_of(start, &mut keys);
+        for (j, &k) in keys.iter().enumerate() {
+            let i = start + j;
+            let slot = &first[k as usize];
+            if (i as u32) < slot.load(Ordering::Relaxed) && !skipped(i) {
+                slot.fetch_min(i as u32, Ordering::Relaxed);
+            }
         }
     });
-    Groups { ids, first_rows }
+    // Each occupied slot's first row becomes its group number.
+    let mut slots: Vec<u32> = first.into_par_iter().map(AtomicU32::into_inner).collect();
+    let mut first_rows = Vec::new();
+    for slot in slots.iter_mut().filter(|s| **s != u32::MAX) {
+        first_rows.push(*slot);
+        *slot = first_rows.len() as u32 - 1;
+    }
+    let mut ids = vec![0u32; n];
+    ids.par_chunks_mut(DIRECT_CHUNK_ROWS).enumerate().for_each(|(c, out)| {
+        let start = c * DIRECT_CHUNK_ROWS;
+        let mut keys = vec![0u64; out.len()];
+        keys_of(start, &mut keys);
+        for (j, (id, &k)) in out.iter_mut().zip(&keys).enumerate() {
+            *id = if skipped(start + j) { SKIPPED } else { slots[k as usize] };
+        }
+    });
+    Groups { ids, first_rows, sorted: codes.iter().all(|c| c.ordered) }
 }
 
 /// The codes of each row packed into one `K` (the caller checked that their widths fit).
@@ -469,7 +516,7 @@ fn hash_groups<K: Copy + Eq + std::hash::Hash + Into<u128> + Send + Sync>(
             }
         })
         .collect();
-    Groups { ids, first_rows: firsts.concat() }
+    Groups { ids, first_rows: firsts.concat(), sorted: false }
 }
 
 #[cfg(test)]

@@ -62,6 +62,10 @@ pub const CHUNK_ROWS: usize = 1 << 17;
 /// assert_eq!(out.as_any().downcast_ref::<Int32Array>().unwrap().values().to_vec(), vec![10, 20, 30]);
 /// ```
 pub fn evaluate(df: &DataFrame, expr: &Expr) -> Result<ArrayRef> {
+    // A column is itself: not sliced into chunks and concatenated back (a copy of the column).
+    if let Expr::Column(name) = expr.unaliased() {
+        return Ok(df.column(name)?.as_host()?.clone());
+    }
     let mut parts = evaluate_chunks(df, expr)?;
     if parts.len() == 1 {
         if let Some(whole) = parts.pop() {

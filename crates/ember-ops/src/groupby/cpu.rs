@@ -70,15 +70,17 @@ fn group_rows_of(
     let firsts = UInt32Array::from(groups.first_rows.clone());
     let group_keys = key_arrays.iter().map(|a| Ok(take(a, &firsts, None)?)).collect::<Result<Vec<_>>>()?;
     drop(key_arrays);
-    // Groups are numbered by first appearance per hash partition; the output lists them sorted by
-    // key, or by first row.
+    // The output lists the groups sorted by key (the grouping may have numbered them so), or by
+    // first row.
     let opts = vec![SortOptions { descending: false, nulls_first: true }; keys.len()];
     let order = if maintain_order {
         let mut by_first: Vec<u32> = (0..g as u32).collect();
         by_first.sort_unstable_by_key(|&k| groups.first_rows[k as usize]);
-        UInt32Array::from(by_first)
+        Some(UInt32Array::from(by_first))
+    } else if groups.sorted {
+        None
     } else {
-        UInt32Array::from(sorted_rows(&group_keys, &opts, g)?)
+        Some(UInt32Array::from(sorted_rows(&group_keys, &opts, g)?))
     };
     let results = aggs
         .par_iter()
@@ -87,7 +89,11 @@ fn group_rows_of(
         .collect::<Result<Vec<ArrayRef>>>()?;
     let mut columns: Vec<(String, Column)> = Vec::with_capacity(fields.len());
     for (a, f) in group_keys.iter().chain(&results).zip(fields) {
-        columns.push((f.name.clone(), Column::Host(take(a, &order, None)?)));
+        let a = match &order {
+            Some(order) => take(a, order, None)?,
+            None => a.clone(),
+        };
+        columns.push((f.name.clone(), Column::Host(a)));
     }
     DataFrame::from_columns(columns, Device::Cpu)
 }
