@@ -358,7 +358,8 @@ test_device!(a_group_by_of_selected_rows_equals_the_group_by_of_the_filtered_fra
         }
         let batch = random_batch(n, n as u64 + 7);
         let df = DataFrame::from_record_batch(&batch).unwrap().to(device).unwrap();
-        for keep in [0u64, 50, 99] {
+        // Under half kept: filtered first; over half: fused (CPU).
+        for keep in [0u64, 30, 70, 99] {
             let mask = BooleanArray::from((0..n).map(|_| bits() % 100 < keep).collect::<Vec<bool>>());
             let filtered = arrow::compute::filter_record_batch(&batch, &mask).unwrap();
             let filtered = DataFrame::from_record_batch(&filtered).unwrap().to(device).unwrap();
