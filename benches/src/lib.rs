@@ -156,3 +156,29 @@ pub fn ember_join(li: &DataFrame, orders: &DataFrame) -> Result<usize> {
     let out = li.join(orders, JoinArgs::new(["l_orderkey"], ["o_orderkey"], JoinType::Inner))?;
     Ok(out.num_rows())
 }
+
+/// Group `lineitem` with polars: by the two flags (`few`: 4 groups; sum and count of
+/// `l_extendedprice` as `sum`, `n`), else by the order key (sf × 1.5M groups; sum of `l_quantity`
+/// as `qty`).
+pub fn polars_group_by(li: &pl::DataFrame, few: bool) -> Result<pl::DataFrame> {
+    let lf = li.clone().lazy();
+    let out = if few {
+        lf.group_by([pl::col("l_returnflag"), pl::col("l_linestatus")])
+            .agg([pl::col("l_extendedprice").sum().alias("sum"), pl::len().alias("n")])
+    } else {
+        lf.group_by([pl::col("l_orderkey")]).agg([pl::col("l_quantity").sum().alias("qty")])
+    };
+    out.collect().map_err(polars_err)
+}
+
+/// The same group-by with ember.
+pub fn ember_group_by(li: &DataFrame, few: bool) -> Result<DataFrame> {
+    let lf = li.lazy();
+    if few {
+        lf.group_by([col("l_returnflag"), col("l_linestatus")])
+            .agg([col("l_extendedprice").sum().alias("sum"), col("l_extendedprice").len().alias("n")])
+            .collect()
+    } else {
+        lf.group_by([col("l_orderkey")]).agg([col("l_quantity").sum().alias("qty")]).collect()
+    }
+}

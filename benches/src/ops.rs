@@ -7,8 +7,8 @@ use crate::duck::{read_csv_sql, read_parquet_sql};
 use crate::measure::{machine, measure, versions};
 use crate::report::Report;
 use crate::{
-    ember_filter, ember_join, ember_orderkeys, ember_sort, polars_err, polars_filter, polars_join, polars_orderkeys,
-    polars_sort, polars_tpch,
+    ember_filter, ember_group_by, ember_join, ember_orderkeys, ember_sort, polars_err, polars_filter, polars_group_by,
+    polars_join, polars_orderkeys, polars_sort, polars_tpch,
 };
 use arrow::array::Array;
 use ember::ops::executor::{CpuExecutor, Executor, GpuExecutor, Indices};
@@ -271,27 +271,13 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         |&n| Ok(shape(n, 24)),
         duck("SELECT * EXCLUDE (o_orderkey) FROM lineitem JOIN orders ON l_orderkey = o_orderkey".into(), batch_shape),
     )?;
-    let few = [col("l_returnflag"), col("l_linestatus")];
     run.case(
         "group-by 4 groups (sum, count)",
         Some(column_bytes(&li, &["l_returnflag", "l_linestatus", "l_extendedprice"])?),
         true,
-        || {
-            dev.lazy()
-                .group_by(few.clone())
-                .agg([col("l_extendedprice").sum().alias("sum"), col("l_extendedprice").len().alias("n")])
-                .collect()?
-                .to_record_batch()
-        },
+        || ember_group_by(&dev, true)?.to_record_batch(),
         batch_answer,
-        || {
-            pli.clone()
-                .lazy()
-                .group_by([pl::col("l_returnflag"), pl::col("l_linestatus")])
-                .agg([pl::col("l_extendedprice").sum().alias("sum"), pl::len().alias("n")])
-                .collect()
-                .map_err(polars_err)
-        },
+        || polars_group_by(&pli, true),
         polars_answer,
         duck(
             "SELECT l_returnflag, l_linestatus, sum(l_extendedprice) AS sum, count(*) AS n FROM lineitem \
@@ -304,22 +290,9 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         "group-by the order key (sf × 1.5M groups, sum)",
         Some(column_bytes(&li, &["l_orderkey", "l_quantity"])?),
         true,
-        || {
-            dev.lazy()
-                .group_by([col("l_orderkey")])
-                .agg([col("l_quantity").sum().alias("qty")])
-                .collect()?
-                .to_record_batch()
-        },
+        || ember_group_by(&dev, false)?.to_record_batch(),
         batch_answer,
-        || {
-            pli.clone()
-                .lazy()
-                .group_by([pl::col("l_orderkey")])
-                .agg([pl::col("l_quantity").sum().alias("qty")])
-                .collect()
-                .map_err(polars_err)
-        },
+        || polars_group_by(&pli, false),
         polars_answer,
         duck("SELECT l_orderkey, sum(l_quantity) AS qty FROM lineitem GROUP BY l_orderkey".into(), batch_answer),
     )?;
