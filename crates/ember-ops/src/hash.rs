@@ -102,16 +102,37 @@ enum Source {
     ShortViews(ScalarBuffer<u128>),
 }
 
+/// Evaluates `$body` with `$raw` bound to a closure from a row number to its raw code (before
+/// narrowing), one arm per [`Source`]: the one place a source's code is defined, expanded so
+/// that loops over rows get a tight loop per source instead of a `match` per row.
+macro_rules! with_raw {
+    ($source:expr, $raw:ident => $body:expr) => {
+        match $source {
+            Source::Owned(v) => {
+                let $raw = |i: usize| v[i];
+                $body
+            }
+            Source::I32(v) => {
+                let $raw = |i: usize| (v[i] as u32 ^ 0x8000_0000) as u64;
+                $body
+            }
+            Source::I64(v) => {
+                let $raw = |i: usize| v[i] as u64 ^ (1 << 63);
+                $body
+            }
+            Source::ShortViews(v) => {
+                let $raw = |i: usize| short_view_code(v[i]);
+                $body
+            }
+        }
+    };
+}
+
 impl Source {
     /// Row `i`'s code, before narrowing.
     #[inline]
     fn raw(&self, i: usize) -> u64 {
-        match self {
-            Source::Owned(v) => v[i],
-            Source::I32(v) => (v[i] as u32 ^ 0x8000_0000) as u64,
-            Source::I64(v) => v[i] as u64 ^ (1 << 63),
-            Source::ShortViews(v) => short_view_code(v[i]),
-        }
+        with_raw!(self, raw => raw(i))
     }
 
     fn len(&self) -> usize {
@@ -155,12 +176,7 @@ impl Codes {
     /// `start + j` into word `j`'s low bits: one key of a run of rows packed in a tight loop
     /// per source (the caller checked that the packed width fits 64 bits).
     fn shift_in(&self, start: usize, out: &mut [u64]) {
-        match &self.source {
-            Source::Owned(v) => self.shift_with(start, out, |i| v[i]),
-            Source::I32(v) => self.shift_with(start, out, |i| (v[i] as u32 ^ 0x8000_0000) as u64),
-            Source::I64(v) => self.shift_with(start, out, |i| v[i] as u64 ^ (1 << 63)),
-            Source::ShortViews(v) => self.shift_with(start, out, |i| short_view_code(v[i])),
-        }
+        with_raw!(&self.source, raw => self.shift_with(start, out, raw))
     }
 
     #[inline(always)]
@@ -190,12 +206,7 @@ impl Codes {
             .into_par_iter()
             .map(|c| {
                 let rows = c * DIRECT_CHUNK_ROWS..((c + 1) * DIRECT_CHUNK_ROWS).min(len);
-                match &self.source {
-                    Source::Owned(v) => self.range_of(rows, |i| v[i]),
-                    Source::I32(v) => self.range_of(rows, |i| (v[i] as u32 ^ 0x8000_0000) as u64),
-                    Source::I64(v) => self.range_of(rows, |i| v[i] as u64 ^ (1 << 63)),
-                    Source::ShortViews(v) => self.range_of(rows, |i| short_view_code(v[i])),
-                }
+                with_raw!(&self.source, raw => self.range_of(rows, raw))
             })
             .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
         if lo <= hi {
