@@ -599,19 +599,13 @@ fn like_by_substrings(v: &Val, pattern: &str) -> Option<BooleanArray> {
         }
         true
     };
+    fn each<'s>(s: impl arrow::array::ArrayAccessor<Item = &'s str>, m: impl Fn(&[u8]) -> bool) -> BooleanBuffer {
+        BooleanBuffer::collect_bool(s.len(), |i| m(s.value(i).as_bytes()))
+    }
     let values = match a.data_type() {
-        DataType::Utf8 => {
-            let s = a.as_string::<i32>();
-            BooleanBuffer::collect_bool(s.len(), |i| matches(s.value(i).as_bytes()))
-        }
-        DataType::LargeUtf8 => {
-            let s = a.as_string::<i64>();
-            BooleanBuffer::collect_bool(s.len(), |i| matches(s.value(i).as_bytes()))
-        }
-        DataType::Utf8View => {
-            let s = a.as_string_view();
-            BooleanBuffer::collect_bool(s.len(), |i| matches(s.value(i).as_bytes()))
-        }
+        DataType::Utf8 => each(a.as_string::<i32>(), matches),
+        DataType::LargeUtf8 => each(a.as_string::<i64>(), matches),
+        DataType::Utf8View => each(a.as_string_view(), matches),
         _ => return None,
     };
     Some(BooleanArray::new(values, a.logical_nulls()))

@@ -34,28 +34,9 @@ use std::sync::Arc;
 const PARTIAL_MAX_GROUPS: usize = CHUNK_ROWS / 16;
 
 /// The group-by of `df`'s rows, or of those `selected` sets (a fused filter: the same answer as
-/// grouping the filtered frame).
+/// grouping the filtered frame, unless an expression fails on a row the filter drops; the caller
+/// then groups the filtered frame).
 pub(crate) fn group_by(
-    df: &DataFrame,
-    keys: &[Expr],
-    aggs: &[Aggregation],
-    fields: &[Field],
-    maintain_order: bool,
-    selected: Option<&BooleanArray>,
-) -> Result<DataFrame> {
-    match (selected, group_rows_of(df, keys, aggs, fields, maintain_order, selected)) {
-        // The fused run evaluates expressions on rows the filter drops, where they may fail
-        // (a division the filter guards against): the filter's semantics say those rows never
-        // reach the aggregation, so the unfused run decides whether there is an error.
-        (Some(mask), Err(_)) => {
-            let df = crate::filter::cpu::filter_by_mask(df, mask)?;
-            group_rows_of(&df, keys, aggs, fields, maintain_order, None)
-        }
-        (_, result) => result,
-    }
-}
-
-fn group_rows_of(
     df: &DataFrame,
     keys: &[Expr],
     aggs: &[Aggregation],

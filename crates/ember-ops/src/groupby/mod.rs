@@ -173,6 +173,17 @@ pub fn group_by_selected_in(
             }
             None => gpu::group_by(ctx, df, keys, aggs, &fields, maintain_order),
         },
-        || cpu::group_by(df, keys, aggs, &fields, maintain_order, selected),
+        || {
+            cpu::group_by(df, keys, aggs, &fields, maintain_order, selected).or_else(|e| match selected {
+                // The fused run evaluates expressions on rows the filter drops, where they may
+                // fail (a division the filter guards against): those rows never reach the
+                // aggregation, so the unfused run decides whether there is an error.
+                Some(mask) => {
+                    let df = crate::filter::cpu::filter_by_mask(df, mask)?;
+                    cpu::group_by(&df, keys, aggs, &fields, maintain_order, None)
+                }
+                None => Err(e),
+            })
+        },
     )
 }

@@ -116,45 +116,21 @@ fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indi
             gather_maps(out_l, None, how)
         }
         JoinType::Inner if small_left => {
-            let table = Table::<K>::build(lk);
-            let mut pairs: Vec<u64> = chunks(rk)
-                .flat_map_iter(|rows| {
-                    let mut out = Vec::new();
-                    for j in rows.filter(|&j| rk.is_valid(j)) {
-                        let mut i = table.first(rk.get(j));
-                        while i != NONE {
-                            out.push(((i as u64) << 32) | j as u64);
-                            i = table.next(i);
-                        }
-                    }
-                    out
-                })
-                .collect();
+            // Few pairs, usually (a selective filter fused into the left side): sorted back
+            // into left order, not counted over every left row.
+            let mut pairs = probe_left_table::<K>(lk, rk);
             pairs.par_sort_unstable();
             let out_l = pairs.par_iter().map(|p| (p >> 32) as u32).collect();
             let out_r = pairs.par_iter().map(|&p| p as u32).collect();
             gather_maps(out_l, Some(out_r), how)
         }
         JoinType::Left if small_left => {
-            // Build on the left, probe the right in parallel, then place the pairs in left order
+            // Every selected left row is in the output anyway: the pairs are placed in left order
             // by a counting sort on the left row (linear; pairs arrive in right order, so each
             // left row keeps its matches in right order), with one row for each selected left
             // row that matched nothing: the same maps as probing a table on the right, without
             // walking the right side's chains in random order (Q13: 150K customers, 1.5M orders).
-            let table = Table::<K>::build(lk);
-            let pairs: Vec<u64> = chunks(rk)
-                .flat_map_iter(|rows| {
-                    let mut out = Vec::new();
-                    for j in rows.filter(|&j| rk.is_valid(j)) {
-                        let mut i = table.first(rk.get(j));
-                        while i != NONE {
-                            out.push(((i as u64) << 32) | j as u64);
-                            i = table.next(i);
-                        }
-                    }
-                    out
-                })
-                .collect();
+            let pairs = probe_left_table::<K>(lk, rk);
             let mut next = vec![0usize; lk.len()];
             for &p in &pairs {
                 next[(p >> 32) as usize] += 1;
@@ -215,6 +191,28 @@ fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indi
             gather_maps(out_l, Some(out_r), how)
         }
     }
+}
+
+/// Every matching `(left row, right row)` pair as `left << 32 | right`, in right row order: a
+/// table built on the left side, probed by the right side's rows in parallel chunks.
+fn probe_left_table<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>) -> Vec<u64> {
+    let chunk = PROBE_CHUNK;
+    let table = Table::<K>::build(lk);
+    let n = rk.len();
+    (0..n.div_ceil(chunk))
+        .into_par_iter()
+        .flat_map_iter(|c| {
+            let mut out = Vec::new();
+            for j in (c * chunk..((c + 1) * chunk).min(n)).filter(|&j| rk.is_valid(j)) {
+                let mut i = table.first(rk.get(j));
+                while i != NONE {
+                    out.push(((i as u64) << 32) | j as u64);
+                    i = table.next(i);
+                }
+            }
+            out
+        })
+        .collect()
 }
 
 /// The parts one after another, copied in parallel.
