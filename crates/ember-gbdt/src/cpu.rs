@@ -2,9 +2,10 @@
 //! contiguous ascending range (partitioned stably, in parallel over 16K-row pieces of all split
 //! nodes), histograms built in parallel over one row part per thread into pooled integer
 //! histograms and summed, logistic gradients computed and quantised in one pass.
-use crate::grow::{Backend, Hist, SplitRow, SLOTS};
+use crate::grow::{grow, Backend, Evaluator, Hist, HistPool, HostRows, SplitRow, SLOTS};
 use crate::objective::{gradient, sample_threshold, sampled, Quantiser};
 use crate::params::{Objective, Params};
+use crate::tree::Tree;
 use ember_core::Result;
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -33,6 +34,8 @@ pub(crate) struct CpuBackend<'a> {
     scratch_hists: Mutex<Vec<Vec<i64>>>,
     /// Row range of each heap node of the current tree.
     ranges: Vec<(u32, u32)>,
+    /// Node histograms, reused from tree to tree.
+    pool: HistPool,
     seed: u64,
     threshold: u64,
 }
@@ -72,6 +75,7 @@ impl<'a> CpuBackend<'a> {
             scratch: vec![0; n],
             scratch_hists: Mutex::new(Vec::new()),
             ranges: vec![(0, 0); (1usize << (params.max_depth + 1)) - 1],
+            pool: HistPool::new(features),
             seed: params.seed,
             threshold: sample_threshold(params.subsample),
         }
@@ -236,25 +240,58 @@ impl Backend for CpuBackend<'_> {
         Ok(maxima)
     }
 
-    fn quantise(&mut self, k: usize, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {
+    fn tree(&mut self, k: usize, fused: bool, ev: &Evaluator<'_>, tree: u64) -> Result<Tree> {
+        let totals =
+            if fused { self.fused_gradients(ev.qg, ev.qh, tree) } else { self.quantise(k, ev.qg, ev.qh, tree) };
+        let mut pool = std::mem::take(&mut self.pool);
+        let grown = grow(self, ev, &mut pool, totals);
+        self.pool = pool;
+        let (t, leaves) = grown?;
+        self.add_leaves(k, &leaves);
+        Ok(t)
+    }
+}
+
+impl CpuBackend<'_> {
+    /// Quantises group `k`'s pairs for tree `tree` and puts every row in the root; returns the
+    /// (gradient, hessian) totals.
+    fn quantise(&mut self, k: usize, qg: Quantiser, qh: Quantiser, tree: u64) -> (i64, i64) {
         let (g, h, groups) = (&self.g, &self.h, self.groups);
         let totals = quantise_rows(&mut self.gh, self.seed, tree, self.threshold, qg, qh, |row| {
             (g[row * groups + k], h[row * groups + k])
         });
         self.reset_rows();
-        Ok(totals)
+        totals
     }
 
-    fn fused_gradients(&mut self, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {
+    /// [`Self::quantise`] of the one group's pairs computed from the margins in the same pass.
+    fn fused_gradients(&mut self, qg: Quantiser, qh: Quantiser, tree: u64) -> (i64, i64) {
         debug_assert_eq!(self.groups, 1);
         let (obj, y, w, m) = (self.obj, self.y, self.w, &self.margins);
         let totals = quantise_rows(&mut self.gh, self.seed, tree, self.threshold, qg, qh, |row| {
             gradient(obj, &m[row..row + 1], y[row], w.map_or(1.0, |w| w[row]), 0)
         });
         self.reset_rows();
-        Ok(totals)
+        totals
     }
 
+    /// Adds each leaf's value (by heap id) to group `k`'s margin of the rows in it.
+    fn add_leaves(&mut self, k: usize, leaves: &[(u32, f32)]) {
+        let groups = self.groups;
+        let margins = SharedMut(self.margins.as_mut_ptr());
+        let (rows, ranges) = (&self.rows, &self.ranges);
+        leaves.par_iter().for_each(|(id, v)| {
+            let (s, e) = ranges[*id as usize];
+            for &r in &rows[s as usize..e as usize] {
+                // SAFETY: `r * groups + k` is in bounds (r < rows, k < groups), and each row is in
+                // exactly one leaf, so no two tasks write the same element.
+                unsafe { *margins.ptr().add(r as usize * groups + k) += *v };
+            }
+        });
+    }
+}
+
+impl HostRows for CpuBackend<'_> {
     fn build_left(&self, left: u32, right: u32, _hl: i64, _hr: i64) -> bool {
         let rows = |id: u32| {
             let (s, e) = self.ranges[id as usize];
@@ -358,21 +395,6 @@ impl Backend for CpuBackend<'_> {
         });
         Ok(())
     }
-
-    fn add_leaves(&mut self, k: usize, leaves: &[(u32, f32)]) -> Result<()> {
-        let groups = self.groups;
-        let margins = SharedMut(self.margins.as_mut_ptr());
-        let (rows, ranges) = (&self.rows, &self.ranges);
-        leaves.par_iter().for_each(|(id, v)| {
-            let (s, e) = ranges[*id as usize];
-            for &r in &rows[s as usize..e as usize] {
-                // SAFETY: `r * groups + k` is in bounds (r < rows, k < groups), and each row is in
-                // exactly one leaf, so no two tasks write the same element.
-                unsafe { *margins.ptr().add(r as usize * groups + k) += *v };
-            }
-        });
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -395,7 +417,7 @@ mod tests {
         let mut b = CpuBackend::new(&bins, f, &y, None, &params, 0.5);
         let m = b.gradients().unwrap();
         let (qg, qh) = (Quantiser::new(m[0].0, n), Quantiser::new(m[0].1, n));
-        b.quantise(0, qg, qh, 0).unwrap();
+        b.quantise(0, qg, qh, 0);
         let len = f * SLOTS * 2;
         let mut parent = vec![vec![0i64; len]];
         b.histograms(&[0], &mut parent).unwrap();

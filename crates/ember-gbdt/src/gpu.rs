@@ -1,28 +1,41 @@
-//! The GPU backend (CUDA and the simulated device): rows, gradients, histograms and the
-//! row-to-node array live on the device (`kernels/gbdt.cu`); the host makes the tree decisions
-//! from the downloaded integer histograms with the same code as the CPU engine (`grow.rs`), so
-//! both grow the same trees.
+//! The GPU backend (CUDA and the simulated device): rows, gradients, histograms, the split search
+//! and the row-to-node array live on the device (`kernels/gbdt.cu`). The split search
+//! (`gbdt_evaluate`) mirrors the CPU engine's `grow.rs::Evaluator::best` operation for operation
+//! in f64 over the same integer histograms, so both grow the same trees; the tree is read back
+//! once, when it is complete.
 //!
-//! Per tree: gradients (one launch per round, shared by the round's trees) and one read-back of
-//! their maxima per round; quantisation (one launch, the root's totals read back); then per level
-//! one histogram launch and its download, one upload of the level's splits and one partition
-//! launch; one upload of the leaf values and one launch adding them to the margins. So a depth-d
-//! tree costs `2d + 3` launches and `d + 1` synchronisations (the totals and one histogram
-//! read-back per level; `tests/gbdt.rs` checks it), plus the maxima's read-back per round for
-//! objectives without a-priori gradient bounds (regression, softprob).
-//! Evaluating splits on the device would remove those; it is the next step (see the issue).
-use crate::grow::{Backend, Hist, SplitRow, SLOTS};
+//! Per tree: quantisation (one launch; its totals stay on the device), then per level above
+//! `max_depth` one histogram launch (the root, or the smaller-hessian child of each split node),
+//! one evaluate launch (siblings by subtraction, split search, node records, leaf values) and one
+//! partition launch; then the last level's evaluate (its leaves), one launch adding the leaf values
+//! to the margins, and one read-back of the node records. So a depth-d tree costs `3d + 3`
+//! launches (the round's gradient launch aside) and one synchronisation (`tests/gbdt.rs` checks
+//! it), plus one read-back of the gradient maxima per round for objectives without a-priori
+//! bounds (regression, softprob).
+//!
+//! Memory: the histograms of every node above the last level are kept (`(2^d - 2)` nodes plus the
+//! root, `features * 4 KiB` each: 7 MiB for depth 6 and 28 features), so siblings come by
+//! subtraction without a host round trip.
+use crate::cuts::Cuts;
+use crate::grow::{Backend, Evaluator, SLOTS};
 use crate::model::Model;
-use crate::objective::{sample_threshold, Quantiser};
+use crate::objective::sample_threshold;
 use crate::params::{Objective, Params};
+use crate::tree::Tree;
 use ember_core::{Error, Result};
 use ember_gpu::{DeviceBuffer, ExecContext, Gpu, Kernel, KernelArg, LaunchConfig};
 use std::sync::Arc;
 
 const BLOCK: u32 = 256;
-/// Mirrors `GBDT_NODES_PER_BLOCK` / `GBDT_HIST_ROWS` in `kernels/gbdt.cu`.
+/// Mirror `GBDT_NODES_PER_BLOCK`, `GBDT_HIST_ROWS` and `GBDT_EVAL_THREADS` in `kernels/gbdt.cu`.
 const NODES_PER_BLOCK: usize = 4;
 const HIST_ROWS: usize = 4096;
+const EVAL_THREADS: u32 = 64;
+/// `GbdtNode` in `kernels/gbdt.cu`: five 8-byte words.
+const NODE_WORDS: usize = 5;
+/// Its `flags`.
+const OPEN: u32 = 1;
+const DEFAULT_LEFT: u32 = 2;
 
 fn k(name: &'static str) -> Kernel {
     Kernel::new("gbdt", name)
@@ -36,18 +49,78 @@ fn objective_code(o: Objective) -> u32 {
     }
 }
 
+/// One `GbdtNode` as read back.
+#[derive(Debug, Clone, Copy)]
+struct NodeRecord {
+    g: i64,
+    h: i64,
+    loss: f64,
+    /// Split feature + 1; 0 for a leaf.
+    feature1: u32,
+    bin: u32,
+    flags: u32,
+}
+
+impl NodeRecord {
+    fn parse(w: &[u64]) -> NodeRecord {
+        NodeRecord {
+            g: w[0] as i64,
+            h: w[1] as i64,
+            loss: f64::from_bits(w[2]),
+            feature1: (w[3] >> 32) as u32,
+            bin: w[4] as u32,
+            flags: (w[4] >> 32) as u32,
+        }
+    }
+}
+
+/// The tree in `records` (by heap id), numbered as [`crate::grow::grow`] numbers it: breadth
+/// first, children in their parents' order, left before right.
+fn tree_from_records(records: &[NodeRecord], ev: &Evaluator<'_>) -> Tree {
+    let mut tree = Tree::default();
+    let root = records[0];
+    let at = tree.push(i32::MAX, ev.qh.value(root.h) as f32, ev.leaf_value(root.g, root.h));
+    let mut level = vec![(0usize, at)];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for (id, n) in level {
+            let r = records[id];
+            if r.feature1 == 0 || 2 * id + 2 >= records.len() {
+                continue;
+            }
+            let f = r.feature1 - 1;
+            tree.feature[n] = f;
+            tree.cond[n] = ev.cuts.feature(f as usize)[r.bin as usize];
+            tree.default_left[n] = r.flags & DEFAULT_LEFT != 0;
+            tree.loss_change[n] = r.loss as f32;
+            for child in [2 * id + 1, 2 * id + 2] {
+                let c = records[child];
+                debug_assert!(c.flags & OPEN != 0);
+                let at = tree.push(n as i32, ev.qh.value(c.h) as f32, ev.leaf_value(c.g, c.h));
+                next.push((child, at));
+            }
+            tree.left[n] = tree.len() as i32 - 2;
+            tree.right[n] = tree.len() as i32 - 1;
+        }
+        level = next;
+    }
+    tree
+}
+
 pub(crate) struct GpuBackend {
     ctx: ExecContext,
     n: usize,
     features: usize,
     groups: usize,
     objective: Objective,
-    heap_nodes: usize,
+    max_depth: usize,
     seed: u64,
     threshold: u64,
     /// Column-major bins (`bins[f * n + row]`): a block of the histogram kernel reads one
     /// feature of consecutive rows, coalesced.
     bins: DeviceBuffer,
+    /// Value bins per feature (cuts + 1).
+    value_bins: DeviceBuffer,
     y: DeviceBuffer,
     w: Option<DeviceBuffer>,
     margins: DeviceBuffer,
@@ -55,19 +128,26 @@ pub(crate) struct GpuBackend {
     h: DeviceBuffer,
     gh: DeviceBuffer,
     pos: DeviceBuffer,
+    /// `GbdtNode` records of every heap node.
+    nodes: DeviceBuffer,
+    /// The root's (gradient, hessian) totals, then its histogram; zeroed per tree.
+    root: DeviceBuffer,
+    /// Histograms of heap nodes `1..2^max_depth - 1`.
+    hist: DeviceBuffer,
 }
 
 impl GpuBackend {
     pub fn new(
         ctx: ExecContext,
         bins_row_major: &[u8],
-        features: usize,
+        cuts: &Cuts,
         y: &[f32],
         w: Option<&[f32]>,
         params: &Params,
         base: f32,
     ) -> Result<GpuBackend> {
         let n = y.len();
+        let features = cuts.features();
         let groups = params.objective.groups();
         let mut col_major = vec![0u8; bins_row_major.len()];
         for (r, row) in bins_row_major.chunks(features.max(1)).enumerate() {
@@ -75,15 +155,20 @@ impl GpuBackend {
                 col_major[f * n + r] = *b;
             }
         }
+        let value_bins: Vec<u32> = (0..features).map(|f| cuts.feature(f).len() as u32 + 1).collect();
+        let d = params.max_depth;
+        let per_node = features * SLOTS * 2 * 8;
+        let heap_nodes = (1usize << (d + 1)) - 1;
         Ok(GpuBackend {
             n,
             features,
             groups,
             objective: params.objective,
-            heap_nodes: (1usize << (params.max_depth + 1)) - 1,
+            max_depth: d,
             seed: params.seed,
             threshold: sample_threshold(params.subsample),
             bins: ctx.upload(&col_major)?,
+            value_bins: ctx.upload(&value_bins)?,
             y: ctx.upload(y)?,
             w: w.map(|w| ctx.upload(w)).transpose()?,
             margins: ctx.upload(&vec![base; n * groups])?,
@@ -91,6 +176,9 @@ impl GpuBackend {
             h: ctx.alloc(n * groups * 8)?,
             gh: ctx.alloc(n * 16)?,
             pos: ctx.alloc(n * 4)?,
+            nodes: ctx.alloc(heap_nodes * NODE_WORDS * 8)?,
+            root: ctx.alloc(16 + per_node)?,
+            hist: ctx.alloc(((1usize << d).saturating_sub(2)) * per_node)?,
             ctx,
         })
     }
@@ -119,6 +207,83 @@ impl GpuBackend {
         )?;
         Ok(maxima)
     }
+
+    /// Group `k`'s pairs quantised into `gh`, every row in the root, the totals in `root`.
+    fn quantise(&self, group: usize, ev: &Evaluator<'_>, tree: u64) -> Result<()> {
+        self.ctx.fill_bytes(&self.root, 0)?;
+        self.ctx.launch(
+            k("gbdt_quantise"),
+            self.rows_cfg(),
+            &[
+                (&self.g).into(),
+                (&self.h).into(),
+                KernelArg::U64(self.n as u64),
+                KernelArg::U32(self.groups as u32),
+                KernelArg::U32(group as u32),
+                KernelArg::I32(ev.qg.exp),
+                KernelArg::I32(ev.qh.exp),
+                KernelArg::U64(self.seed),
+                KernelArg::U64(tree),
+                KernelArg::U64(self.threshold),
+                (&self.gh).into(),
+                (&self.pos).into(),
+                (&self.root).into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The histograms of the nodes of `level` that are built (see `gbdt_histogram`).
+    fn histograms(&self, level: usize, ids: &DeviceBuffer, selected: usize) -> Result<()> {
+        let parents = if level == 0 { 1 } else { 1usize << (level - 1) };
+        let grid = (self.n.div_ceil(HIST_ROWS) as u32, selected as u32, parents.div_ceil(NODES_PER_BLOCK) as u32);
+        self.ctx.launch(
+            k("gbdt_histogram"),
+            LaunchConfig { grid, block: (BLOCK, 1, 1), shared_mem_bytes: 0 },
+            &[
+                (&self.bins).into(),
+                KernelArg::U64(self.n as u64),
+                KernelArg::U32(self.features as u32),
+                ids.into(),
+                (&self.gh).into(),
+                (&self.pos).into(),
+                (&self.nodes).into(),
+                KernelArg::U32(level as u32),
+                (&self.root).into(),
+                (&self.hist).into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Split search (or, at `max_depth`, leaves) for every node of `level` (see `gbdt_evaluate`).
+    fn evaluate(&self, level: usize, ids: &DeviceBuffer, selected: usize, ev: &Evaluator<'_>) -> Result<()> {
+        let p = ev.params;
+        let cfg = LaunchConfig { grid: (1u32 << level, 1, 1), block: (EVAL_THREADS, 1, 1), shared_mem_bytes: 0 };
+        self.ctx.launch(
+            k("gbdt_evaluate"),
+            cfg,
+            &[
+                (&self.nodes).into(),
+                (&self.root).into(),
+                (&self.hist).into(),
+                KernelArg::U32(self.features as u32),
+                ids.into(),
+                KernelArg::U32(selected as u32),
+                (&self.value_bins).into(),
+                KernelArg::U32(level as u32),
+                KernelArg::U32(self.max_depth as u32),
+                KernelArg::I32(ev.qg.exp),
+                KernelArg::I32(ev.qh.exp),
+                KernelArg::F64(p.lambda),
+                KernelArg::F64(p.alpha),
+                KernelArg::F64(p.min_child_weight),
+                KernelArg::F64(p.gamma),
+                KernelArg::F64(p.eta),
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 impl Backend for GpuBackend {
@@ -132,106 +297,43 @@ impl Backend for GpuBackend {
         Ok(m.chunks(2).map(|p| (f64::from_bits(p[0]), f64::from_bits(p[1]))).collect())
     }
 
-    fn fused_gradients(&mut self, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {
-        // The scales are known: the maxima are not read back (one synchronisation fewer).
-        self.launch_gradients()?;
-        self.quantise(0, qg, qh, tree)
-    }
-
-    fn quantise(&mut self, group: usize, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {
-        let totals = self.ctx.alloc_zeroed(16)?;
-        self.ctx.launch(
-            k("gbdt_quantise"),
-            self.rows_cfg(),
-            &[
-                (&self.g).into(),
-                (&self.h).into(),
-                KernelArg::U64(self.n as u64),
-                KernelArg::U32(self.groups as u32),
-                KernelArg::U32(group as u32),
-                KernelArg::I32(qg.exp),
-                KernelArg::I32(qh.exp),
-                KernelArg::U64(self.seed),
-                KernelArg::U64(tree),
-                KernelArg::U64(self.threshold),
-                (&self.gh).into(),
-                (&self.pos).into(),
-                (&totals).into(),
-            ],
-        )?;
-        let t: Vec<i64> = self.ctx.download(&totals, 2)?;
-        Ok((t[0], t[1]))
-    }
-
-    fn histograms(&mut self, nodes: &[u32], out: &mut [Hist]) -> Result<()> {
-        let mut slot = vec![-1i32; self.heap_nodes];
-        for (i, id) in nodes.iter().enumerate() {
-            slot[*id as usize] = i as i32;
+    fn tree(&mut self, group: usize, fused: bool, ev: &Evaluator<'_>, tree: u64) -> Result<Tree> {
+        if fused {
+            // The scales are known: the maxima are not read back.
+            self.launch_gradients()?;
         }
-        let per_node = self.features * SLOTS * 2;
-        let hist = self.ctx.alloc_zeroed(nodes.len() * per_node * 8)?;
-        let node_slot = self.ctx.upload(&slot)?;
-        let grid =
-            (self.n.div_ceil(HIST_ROWS) as u32, self.features as u32, nodes.len().div_ceil(NODES_PER_BLOCK) as u32);
-        if self.n > 0 && self.features > 0 {
-            self.ctx.launch(
-                k("gbdt_histogram"),
-                LaunchConfig { grid, block: (BLOCK, 1, 1), shared_mem_bytes: 0 },
-                &[
-                    (&self.bins).into(),
-                    KernelArg::U64(self.n as u64),
-                    KernelArg::U32(self.features as u32),
-                    (&self.gh).into(),
-                    (&self.pos).into(),
-                    (&node_slot).into(),
-                    KernelArg::U32(nodes.len() as u32),
-                    (&hist).into(),
-                ],
-            )?;
+        self.quantise(group, ev, tree)?;
+        let ids = self.ctx.upload(ev.features)?;
+        let selected = ev.features.len();
+        for level in 0..=self.max_depth {
+            if level < self.max_depth && self.n > 0 && selected > 0 {
+                self.histograms(level, &ids, selected)?;
+            }
+            self.evaluate(level, &ids, selected, ev)?;
+            if level < self.max_depth {
+                self.ctx.launch(
+                    k("gbdt_partition"),
+                    self.rows_cfg(),
+                    &[(&self.bins).into(), KernelArg::U64(self.n as u64), (&self.nodes).into(), (&self.pos).into()],
+                )?;
+            }
         }
-        let all: Vec<i64> = self.ctx.download(&hist, nodes.len() * per_node)?;
-        for (o, h) in out.iter_mut().zip(all.chunks(per_node.max(1))) {
-            o.copy_from_slice(h);
-        }
-        Ok(())
-    }
-
-    fn partition(&mut self, splits: &[SplitRow]) -> Result<()> {
-        let mut table = vec![0u32; self.heap_nodes * 3];
-        for s in splits {
-            let i = s.node as usize * 3;
-            table[i] = s.feature + 1;
-            table[i + 1] = s.bin;
-            table[i + 2] = s.default_left as u32;
-        }
-        let table = self.ctx.upload(&table)?;
-        self.ctx.launch(
-            k("gbdt_partition"),
-            self.rows_cfg(),
-            &[(&self.bins).into(), KernelArg::U64(self.n as u64), (&table).into(), (&self.pos).into()],
-        )?;
-        Ok(())
-    }
-
-    fn add_leaves(&mut self, group: usize, leaves: &[(u32, f32)]) -> Result<()> {
-        let mut values = vec![0f32; self.heap_nodes];
-        for (id, v) in leaves {
-            values[*id as usize] = *v;
-        }
-        let values = self.ctx.upload(&values)?;
         self.ctx.launch(
             k("gbdt_add_leaves"),
             self.rows_cfg(),
             &[
                 (&self.margins).into(),
                 (&self.pos).into(),
-                (&values).into(),
+                (&self.nodes).into(),
                 KernelArg::U64(self.n as u64),
                 KernelArg::U32(self.groups as u32),
                 KernelArg::U32(group as u32),
             ],
         )?;
-        Ok(())
+        // The one read-back of the tree: its node records.
+        let words: Vec<u64> = self.ctx.download_all(&self.nodes)?;
+        let records: Vec<NodeRecord> = words.chunks(NODE_WORDS).map(NodeRecord::parse).collect();
+        Ok(tree_from_records(&records, ev))
     }
 }
 

@@ -1,11 +1,12 @@
-//! Growing one tree, depth-wise, the same way for every backend.
+//! Growing one tree, depth-wise: the decisions every backend makes alike.
 //!
 //! The backend (CPU engine or GPU) owns the rows: gradients, their quantisation, histograms and
-//! the row-to-node partition. This file owns the decisions: which child's histogram to build
-//! (the backend's cheaper one: fewer rows on the CPU, the smaller hessian sum on the GPU; its
-//! sibling is the parent's minus it, exact because histograms hold integers, so the choice
-//! never changes the model), the split search, the node arrays and the leaf values. Because
-//! the decisions are made here from integer histograms, every backend grows the same tree.
+//! the row-to-node partition. This file owns the decisions: the split search
+//! ([`Evaluator::best`]), the leaf values and, for the CPU engine, the growth loop ([`grow`]):
+//! which child's histogram to build (the one with fewer rows; its sibling is the parent's minus
+//! it, exact because histograms hold integers, so the choice never changes the model) and the
+//! node arrays. The GPU grows a tree on the device with the same search, operation for operation
+//! in f64 (`kernels/gbdt.cu`, `gbdt_evaluate`), so every backend grows the same tree.
 use crate::cuts::{Cuts, MISSING};
 use crate::objective::Quantiser;
 use crate::params::Params;
@@ -41,35 +42,32 @@ impl SplitRow {
     }
 }
 
-/// What a backend does with the rows. Node ids are heap positions (root 0, children `2n + 1`,
-/// `2n + 2`), so every backend names nodes alike.
+/// What boosting asks of a backend (CPU engine or GPU), which owns the rows: their margins,
+/// gradients, quantised pairs and the row-to-node assignment.
 pub(crate) trait Backend {
     /// Training rows.
     fn rows(&self) -> usize;
     /// Gradient pairs of every row and group at the current margins; returns each group's
     /// largest |gradient| and hessian.
     fn gradients(&mut self) -> Result<Vec<(f64, f64)>>;
-    /// Quantises group `k`'s pairs for tree `tree` (rows outside its sample get zeros) and puts
-    /// every row in the root; returns the (gradient, hessian) totals.
-    fn quantise(&mut self, k: usize, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)>;
-    /// For one output group: the gradient pairs at the current margins quantised directly (no
-    /// maxima pass), when the scales come from the objective's bounds; as
-    /// [`Backend::gradients`] then [`Backend::quantise`], in one pass where the backend can.
-    fn fused_gradients(&mut self, qg: Quantiser, qh: Quantiser, tree: u64) -> Result<(i64, i64)> {
-        self.gradients()?;
-        self.quantise(0, qg, qh, tree)
-    }
+    /// One tree for output group `k` (tree number `tree`, which seeds the row sample): quantises
+    /// the group's pairs under `ev`'s quantisers (rows outside the sample get zeros; `fused`: the
+    /// pairs computed from the margins in the same pass, for one-group objectives whose scales
+    /// come from a-priori bounds), grows the tree with `ev`'s decisions and adds its leaves to
+    /// the group's margins.
+    fn tree(&mut self, k: usize, fused: bool, ev: &Evaluator<'_>, tree: u64) -> Result<Tree>;
+}
+
+/// The rows as the host-side grower ([`grow`]) drives them: the CPU engine's. (The GPU grows a
+/// whole tree on the device, `gbdt.cu`'s `gbdt_evaluate` mirroring [`Evaluator::best`].)
+pub(crate) trait HostRows {
     /// Whether to build the left child's histogram (the sibling comes by subtraction), after
-    /// the partition: by default the child with the smaller hessian sum.
-    fn build_left(&self, _left: u32, _right: u32, hl: i64, hr: i64) -> bool {
-        hl <= hr
-    }
+    /// the partition.
+    fn build_left(&self, left: u32, right: u32, hl: i64, hr: i64) -> bool;
     /// The histograms of `nodes` into `out` (one per node, each `features * SLOTS * 2` long).
     fn histograms(&mut self, nodes: &[u32], out: &mut [Hist]) -> Result<()>;
     /// Moves the rows of each split node to its children.
     fn partition(&mut self, splits: &[SplitRow]) -> Result<()>;
-    /// Adds each leaf's value (by heap id) to group `k`'s margin of the rows in it.
-    fn add_leaves(&mut self, k: usize, leaves: &[(u32, f32)]) -> Result<()>;
 }
 
 /// The best split of a node.
@@ -219,7 +217,7 @@ impl HistPool {
 
 /// Grows one tree on the rows the backend holds (already quantised, totals `(g, h)`); returns
 /// the tree and its leaves as (heap id, value).
-pub(crate) fn grow<B: Backend>(
+pub(crate) fn grow<B: HostRows>(
     backend: &mut B,
     ev: &Evaluator<'_>,
     pool: &mut HistPool,

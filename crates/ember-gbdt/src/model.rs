@@ -2,7 +2,7 @@
 use crate::cpu::CpuBackend;
 use crate::cuts::Cuts;
 use crate::data::{Dataset, Features};
-use crate::grow::{grow, Backend, Evaluator, HistPool};
+use crate::grow::{Backend, Evaluator};
 use crate::metric::evaluate;
 use crate::objective::{base_margin, default_base_score, gradient_bounds, mix, transform, Quantiser};
 use crate::params::{Metric, Objective, Params};
@@ -380,7 +380,7 @@ pub fn train_in(
                 Some(_) => return Err(Error::DeviceMismatch(format!("the execution context is not on {device}"))),
                 None => ExecContext::new(gpu),
             };
-            let mut b = crate::gpu::GpuBackend::new(ctx, &bins, f, &train.y, train.w.as_deref(), params, base)?;
+            let mut b = crate::gpu::GpuBackend::new(ctx, &bins, &cuts, &train.y, train.w.as_deref(), params, base)?;
             boost(&mut b, &cuts, params, eval, max_weight, &mut model)?;
         }
     }
@@ -399,7 +399,6 @@ fn boost<B: Backend>(
     let n = eval.map_or(0, |e| e.rows());
     let metric: Metric = params.eval_metric.unwrap_or(params.objective.default_metric());
     let mut eval_margins = model.base_margins().repeat(n);
-    let mut pool = HistPool::new(cuts.features());
     let mut best: Option<(usize, f64)> = None;
     let rows = b.rows();
     let bounds = gradient_bounds(params.objective, max_weight);
@@ -411,14 +410,9 @@ fn boost<B: Backend>(
         for (group, (gmax, hmax)) in maxima.into_iter().enumerate() {
             let tree_index = (round * k + group) as u64;
             let (qg, qh) = (Quantiser::new(gmax, rows), Quantiser::new(hmax, rows));
-            let totals = match bounds {
-                Some(_) if k == 1 => b.fused_gradients(qg, qh, tree_index)?,
-                _ => b.quantise(group, qg, qh, tree_index)?,
-            };
             let features = tree_features(params, cuts.features(), tree_index);
             let ev = Evaluator { params, cuts, qg, qh, features: &features };
-            let (tree, leaves) = grow(b, &ev, &mut pool, totals)?;
-            b.add_leaves(group, &leaves)?;
+            let tree = b.tree(group, bounds.is_some() && k == 1, &ev, tree_index)?;
             if let Some(e) = eval {
                 eval_margins.par_chunks_mut(k).enumerate().for_each(|(r, m)| {
                     m[group] += tree.predict_row(&e.x.values[r * e.x.cols..(r + 1) * e.x.cols]);
