@@ -1,9 +1,10 @@
 //! The CPU engine's backend: rows kept as one permutation in which every node's rows are a
 //! contiguous ascending range (partitioned stably, in parallel over 16K-row pieces of all split
 //! nodes), histograms built in parallel over one row part per thread into pooled integer
-//! histograms and summed, logistic gradients computed and quantised in one pass.
-use crate::grow::{grow, Backend, Evaluator, Hist, HistPool, HostRows, SplitRow, SLOTS};
-use crate::objective::{gradient, sample_threshold, sampled, Quantiser};
+//! histograms and summed, logistic gradients computed and quantised in one vectorised pass, the
+//! last level's split applied to the rows only when their leaf values are added.
+use crate::grow::{grow, Backend, Evaluator, Grown, Hist, HistPool, HostRows, SplitRow, SLOTS};
+use crate::objective::{gradient, logistic_quantised, sample_threshold, sampled, Quantiser};
 use crate::params::{Objective, Params};
 use crate::tree::Tree;
 use ember_core::Result;
@@ -246,9 +247,9 @@ impl Backend for CpuBackend<'_> {
         let mut pool = std::mem::take(&mut self.pool);
         let grown = grow(self, ev, &mut pool, totals);
         self.pool = pool;
-        let (t, leaves) = grown?;
-        self.add_leaves(k, &leaves);
-        Ok(t)
+        let grown = grown?;
+        self.add_leaves(k, &grown);
+        Ok(grown.tree)
     }
 }
 
@@ -268,26 +269,69 @@ impl CpuBackend<'_> {
     fn fused_gradients(&mut self, qg: Quantiser, qh: Quantiser, tree: u64) -> (i64, i64) {
         debug_assert_eq!(self.groups, 1);
         let (obj, y, w, m) = (self.obj, self.y, self.w, &self.margins);
-        let totals = quantise_rows(&mut self.gh, self.seed, tree, self.threshold, qg, qh, |row| {
-            gradient(obj, &m[row..row + 1], y[row], w.map_or(1.0, |w| w[row]), 0)
-        });
+        let every_row = self.threshold >= 1u64 << 53;
+        let totals = if obj == Objective::Logistic && every_row && y.len() >= 1 << 12 {
+            // Blocks of rows through the vectorised form (the same values; see
+            // `logistic_quantised` for why 2^12 rows keep them in its range).
+            self.gh
+                .par_chunks_mut(4096)
+                .enumerate()
+                .map(|(c, out)| {
+                    let rows = c * 4096..c * 4096 + out.len();
+                    let (m, y, w) = (&m[rows.clone()], &y[rows.clone()], w.map(|w| &w[rows.clone()]));
+                    if !logistic_quantised(m, y, w, qg, qh, out) {
+                        for (i, o) in out.iter_mut().enumerate() {
+                            let (g, h) = gradient(obj, &m[i..i + 1], y[i], w.map_or(1.0, |w| w[i]), 0);
+                            *o = [qg.quantise(g), qh.quantise(h)];
+                        }
+                    }
+                    out.iter().fold((0i64, 0i64), |(a, b), o| (a + o[0], b + o[1]))
+                })
+                .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        } else {
+            quantise_rows(&mut self.gh, self.seed, tree, self.threshold, qg, qh, |row| {
+                gradient(obj, &m[row..row + 1], y[row], w.map_or(1.0, |w| w[row]), 0)
+            })
+        };
         self.reset_rows();
         totals
     }
 
-    /// Adds each leaf's value (by heap id) to group `k`'s margin of the rows in it.
-    fn add_leaves(&mut self, k: usize, leaves: &[(u32, f32)]) {
+    /// Adds each leaf's value to group `k`'s margin of the rows in it: the rows of a leaf's
+    /// range, and for the unapplied last splits each row by its side.
+    fn add_leaves(&mut self, k: usize, grown: &Grown) {
         let groups = self.groups;
         let margins = SharedMut(self.margins.as_mut_ptr());
         let (rows, ranges) = (&self.rows, &self.ranges);
-        leaves.par_iter().for_each(|(id, v)| {
-            let (s, e) = ranges[*id as usize];
-            for &r in &rows[s as usize..e as usize] {
-                // SAFETY: `r * groups + k` is in bounds (r < rows, k < groups), and each row is in
-                // exactly one leaf, so no two tasks write the same element.
-                unsafe { *margins.ptr().add(r as usize * groups + k) += *v };
-            }
-        });
+        let mut value = vec![0f32; ranges.len()];
+        for (id, v) in &grown.leaves {
+            value[*id as usize] = *v;
+        }
+        // Leaves below a last split have no range of their own.
+        let below_last = |id: u32| id > 0 && grown.last.iter().any(|s| s.node == (id - 1) / 2);
+        let add = |r: u32, v: f32| {
+            // SAFETY: `r * groups + k` is in bounds (r < rows, k < groups), and each row is in
+            // exactly one leaf, so no two tasks write the same element.
+            unsafe { *margins.ptr().add(r as usize * groups + k) += v };
+        };
+        rayon::join(
+            || {
+                grown.leaves.par_iter().filter(|(id, _)| !below_last(*id)).for_each(|(id, v)| {
+                    let (s, e) = ranges[*id as usize];
+                    rows[s as usize..e as usize].iter().for_each(|r| add(*r, *v));
+                })
+            },
+            || {
+                grown.last.par_iter().for_each(|split| {
+                    let (s, e) = ranges[split.node as usize];
+                    let col = &self.cols[split.feature as usize * rows.len()..][..rows.len()];
+                    let (l, r) = (value[2 * split.node as usize + 1], value[2 * split.node as usize + 2]);
+                    for &row in &rows[s as usize..e as usize] {
+                        add(row, if split.goes_left(col[row as usize]) { l } else { r });
+                    }
+                })
+            },
+        );
     }
 }
 
@@ -348,14 +392,15 @@ impl HostRows for CpuBackend<'_> {
         slices.into_par_iter().for_each(|(p, out)| {
             let (mut l, mut r) = (0usize, out.len());
             let col = &self.cols[p.split.feature as usize * rows.len()..][..rows.len()];
+            // Branch-free: a balanced split's direction is a coin toss a branch would mispredict.
+            // The row is written at both ends and only the side it belongs to advances (the
+            // other write is overwritten later); l < r before every row, so both are in bounds.
             for &row in &rows[p.start..p.end] {
-                if p.split.goes_left(col[row as usize]) {
-                    out[l] = row;
-                    l += 1;
-                } else {
-                    r -= 1;
-                    out[r] = row;
-                }
+                let left = p.split.goes_left(col[row as usize]) as usize;
+                out[l] = row;
+                out[r - 1] = row;
+                l += left;
+                r -= 1 - left;
             }
             p.left = l;
         });

@@ -22,12 +22,21 @@ impl Cuts {
     /// the values at ranks `ceil(j n / bins)` of the sorted non-missing values (duplicates
     /// merged), so each bin holds about `n / bins` rows.
     pub fn compute(x: &Features, bins: usize) -> Cuts {
-        let cuts = (0..x.cols)
+        // One pass over the row-major values deals them out to their features (a pass per
+        // feature would read the whole matrix once per feature).
+        let mut keys: Vec<Vec<u32>> = (0..x.cols).map(|_| Vec::with_capacity(x.rows)).collect();
+        for row in x.values.chunks_exact(x.cols.max(1)) {
+            for (k, v) in keys.iter_mut().zip(row) {
+                if !v.is_nan() {
+                    k.push(order_key(*v));
+                }
+            }
+        }
+        let cuts = keys
             .into_par_iter()
-            .map(|c| {
-                let mut v: Vec<f32> = (0..x.rows).map(|r| x.values[r * x.cols + c]).filter(|v| !v.is_nan()).collect();
-                v.par_sort_unstable_by(f32::total_cmp);
-                feature_cuts(&v, bins)
+            .map(|k| {
+                let sorted: Vec<f32> = radix_sort(k).into_iter().map(from_order_key).collect();
+                feature_cuts(&sorted, bins)
             })
             .collect();
         Cuts { cuts }
@@ -73,6 +82,53 @@ impl Cuts {
     }
 }
 
+/// The bits of `x` as an unsigned key that orders as `f32::total_cmp` orders the values.
+#[inline]
+fn order_key(x: f32) -> u32 {
+    let b = x.to_bits();
+    if b >> 31 == 1 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+#[inline]
+fn from_order_key(k: u32) -> f32 {
+    f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k })
+}
+
+/// `keys` ascending, by a least-significant-digit radix sort (11, 11 and 10 bits; a pass whose
+/// digit is the same for every key is skipped). Written here rather than taken from a crate:
+/// it is 20 lines, and for the 32-bit keys of a feature's values (one sort per feature, the
+/// features in parallel) it is several times faster than a comparison sort.
+fn radix_sort(mut keys: Vec<u32>) -> Vec<u32> {
+    let mut other = vec![0u32; keys.len()];
+    for (shift, bits) in [(0u32, 11u32), (11, 11), (22, 10)] {
+        let mask = (1u32 << bits) - 1;
+        let mut count = vec![0usize; 1 << bits];
+        for k in &keys {
+            count[((k >> shift) & mask) as usize] += 1;
+        }
+        if count.contains(&keys.len()) {
+            continue;
+        }
+        let mut at = 0;
+        for c in count.iter_mut() {
+            let n = *c;
+            *c = at;
+            at += n;
+        }
+        for k in &keys {
+            let d = ((k >> shift) & mask) as usize;
+            other[count[d]] = *k;
+            count[d] += 1;
+        }
+        std::mem::swap(&mut keys, &mut other);
+    }
+    keys
+}
+
 /// Cuts of one feature from its sorted non-missing values (-0.0 and 0.0 are one value: the
 /// comparison `x < cut` cannot tell them apart).
 fn feature_cuts(sorted: &[f32], bins: usize) -> Vec<f32> {
@@ -115,6 +171,24 @@ fn feature_cuts(sorted: &[f32], bins: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn radix_sort_orders_as_total_cmp() {
+        let mut s = 7u64;
+        let mut v: Vec<f32> = vec![0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::MIN_POSITIVE, -1e-45, 1e-45];
+        for _ in 0..50_000 {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let x = f32::from_bits((s >> 32) as u32);
+            v.push(if x.is_nan() { (s % 1000) as f32 - 500.0 } else { x });
+        }
+        let mut expected = v.clone();
+        expected.sort_by(f32::total_cmp);
+        let got: Vec<f32> =
+            radix_sort(v.into_iter().map(order_key).collect()).into_iter().map(from_order_key).collect();
+        assert!(got.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert_eq!(radix_sort(vec![5, 5, 5]), vec![5, 5, 5]);
+        assert!(radix_sort(Vec::new()).is_empty());
+    }
 
     #[test]
     fn few_distinct_values_get_a_bin_each() {

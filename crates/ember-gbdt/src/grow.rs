@@ -34,11 +34,9 @@ pub(crate) struct SplitRow {
 impl SplitRow {
     #[inline]
     pub fn goes_left(&self, bin: u8) -> bool {
-        if bin == MISSING {
-            self.default_left
-        } else {
-            bin as u32 <= self.bin
-        }
+        // `self.bin` < MISSING, so a missing value fails the first test (no branch: the
+        // partition's loop stays branch-free).
+        (bin as u32 <= self.bin) | ((bin == MISSING) & self.default_left)
     }
 }
 
@@ -215,14 +213,24 @@ impl HistPool {
     }
 }
 
-/// Grows one tree on the rows the backend holds (already quantised, totals `(g, h)`); returns
-/// the tree and its leaves as (heap id, value).
+/// A tree grown by [`grow`], with what the backend needs to add it to the margins.
+pub(crate) struct Grown {
+    pub tree: Tree,
+    /// Leaves as (heap id, value).
+    pub leaves: Vec<(u32, f32)>,
+    /// The splits of the level above `max_depth`, which are not applied to the rows (no
+    /// histogram needs their children): a row of one of these nodes is in its left or right
+    /// child's leaf as [`SplitRow::goes_left`] says.
+    pub last: Vec<SplitRow>,
+}
+
+/// Grows one tree on the rows the backend holds (already quantised, totals `(g, h)`).
 pub(crate) fn grow<B: HostRows>(
     backend: &mut B,
     ev: &Evaluator<'_>,
     pool: &mut HistPool,
     (g, h): (i64, i64),
-) -> Result<(Tree, Vec<(u32, f32)>)> {
+) -> Result<Grown> {
     let max_depth = ev.params.max_depth;
     let mut tree = Tree::default();
     let root = tree.push(i32::MAX, ev.qh.value(h) as f32, ev.leaf_value(g, h));
@@ -234,6 +242,7 @@ pub(crate) fn grow<B: HostRows>(
     }
     let mut level = vec![Open { id: 0, node: root, hist: root_hist, g, h }];
     let mut leaves = Vec::new();
+    let mut last = Vec::new();
     for depth in 0..=max_depth {
         let found: Vec<Option<Split>> = if depth < max_depth {
             level.par_iter().map(|o| o.hist.as_ref().and_then(|hist| ev.best(hist, o.g, o.h))).collect()
@@ -275,6 +284,12 @@ pub(crate) fn grow<B: HostRows>(
         if splits.is_empty() {
             break;
         }
+        if depth + 1 == max_depth {
+            // The children are leaves: no histogram needs their rows apart.
+            last = splits;
+            level = next;
+            continue;
+        }
         backend.partition(&splits)?;
         if !builds.is_empty() {
             // Build the child the backend finds cheaper (the other is the parent minus it; the
@@ -297,5 +312,5 @@ pub(crate) fn grow<B: HostRows>(
         }
         level = next;
     }
-    Ok((tree, leaves))
+    Ok(Grown { tree, leaves, last })
 }

@@ -30,6 +30,23 @@ const INV_FACT: [f64; 14] = [
     1.605_904_383_682_161_3e-10,
 ];
 
+/// `x.round()` (halves away from zero), bit for bit, without a call: on the baseline x86-64
+/// target `f64::round` is a libm call, and training rounds two or three values per row per tree.
+/// A truncation through `i64` and the exact remainder `x - trunc(x)` (|x| < 2^52) decide it;
+/// larger magnitudes, infinities and NaN are already integral (or NaN) and pass through.
+#[inline(always)]
+pub fn round(x: f64) -> f64 {
+    if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
+        return x;
+    }
+    let t = x as i64 as f64;
+    let d = x - t;
+    // Selects rather than branches: `d` is as good as random, a branch would mispredict.
+    let up = if d >= 0.5 { 1.0 } else { 0.0 };
+    let down = if d <= -0.5 { 1.0 } else { 0.0 };
+    (t + up - down).copysign(x)
+}
+
 /// `2^k` for `-1022 <= k <= 1023`, built from its bits.
 fn pow2(k: i64) -> f64 {
     f64::from_bits(((k + 1023) as u64) << 52)
@@ -37,6 +54,7 @@ fn pow2(k: i64) -> f64 {
 
 /// `e^x`: `x = k ln 2 + r` with |r| <= ln(2)/2, a degree-13 Taylor polynomial for `e^r` (Estrin),
 /// scaled by `2^k` built from bits. Overflow gives +inf, underflow 0, NaN stays NaN.
+#[inline]
 pub fn exp(x: f64) -> f64 {
     if x.is_nan() {
         return x;
@@ -47,16 +65,8 @@ pub fn exp(x: f64) -> f64 {
     if x < -745.2 {
         return 0.0;
     }
-    let k = (x * INV_LN2).round();
-    let r = (x - k * LN2_HI) - k * LN2_LO;
-    // Estrin's scheme: the same polynomial as Horner's with a dependency chain of 5 steps, not 26.
-    let c = &INV_FACT;
-    let (r2, r4) = (r * r, r * r * (r * r));
-    let r8 = r4 * r4;
-    let (q0, q1, q2, q3) = (c[0] + c[1] * r, c[2] + c[3] * r, c[4] + c[5] * r, c[6] + c[7] * r);
-    let (q4, q5, q6) = (c[8] + c[9] * r, c[10] + c[11] * r, c[12] + c[13] * r);
-    let (s0, s1, s2) = (q0 + q1 * r2, q2 + q3 * r2, q4 + q5 * r2);
-    let p = (s0 + s1 * r4) + (s2 + q6 * r4) * r8;
+    let k = round(x * INV_LN2);
+    let p = exp_reduced(x, k);
     let k = k as i64;
     if k < -1021 {
         // Two steps so the intermediate stays normal.
@@ -66,6 +76,52 @@ pub fn exp(x: f64) -> f64 {
     } else {
         p * pow2(k)
     }
+}
+
+/// [`exp`] of |x| <= 700 (the caller checks), the same bits, with no branch or call: a loop of
+/// them vectorises.
+#[inline(always)]
+pub(crate) fn exp_in_range(x: f64) -> f64 {
+    let k = round_small(x * INV_LN2);
+    exp_reduced(x, k) * f64::from_bits(((small_to_i64(k) + 1023) as u64) << 52)
+}
+
+/// `e^(x - k ln 2)` by the polynomial (`k` integral, |x - k ln 2| <= ln(2)/2).
+#[inline(always)]
+fn exp_reduced(x: f64, k: f64) -> f64 {
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    // Estrin's scheme: the same polynomial as Horner's with a dependency chain of 5 steps, not 26.
+    let c = &INV_FACT;
+    let (r2, r4) = (r * r, r * r * (r * r));
+    let r8 = r4 * r4;
+    let (q0, q1, q2, q3) = (c[0] + c[1] * r, c[2] + c[3] * r, c[4] + c[5] * r, c[6] + c[7] * r);
+    let (q4, q5, q6) = (c[8] + c[9] * r, c[10] + c[11] * r, c[12] + c[13] * r);
+    let (s0, s1, s2) = (q0 + q1 * r2, q2 + q3 * r2, q4 + q5 * r2);
+    (s0 + s1 * r4) + (s2 + q6 * r4) * r8
+}
+
+/// 1.5 * 2^52: `x + MAGIC` for |x| < 2^51 lies in [2^52, 2^53), where the spacing of doubles is
+/// 1, so the sum is `x` rounded to an integer (ties to even), held in the low bits.
+const MAGIC: f64 = 6_755_399_441_055_744.0;
+
+/// [`round`] of |x| < 2^51 (the caller guarantees it) with adds and selects only. The sign of a
+/// zero result may differ from [`round`]'s; the value does not.
+#[inline(always)]
+pub(crate) fn round_small(x: f64) -> f64 {
+    let r = (x + MAGIC) - MAGIC;
+    // At a tie (|x - r| == 0.5, exact) ties-to-even may have gone toward zero: away is x ± 0.5.
+    if (x - r).abs() == 0.5 {
+        x + 0.5f64.copysign(x)
+    } else {
+        r
+    }
+}
+
+/// The value of an integral `x` with |x| < 2^51 as an `i64`, from the bits of `x + MAGIC` (the
+/// saturating `as` conversion does not vectorise).
+#[inline(always)]
+pub(crate) fn small_to_i64(x: f64) -> i64 {
+    ((x + MAGIC).to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64)
 }
 
 /// Natural logarithm: `x = m 2^e` with `m` in [sqrt(1/2), sqrt(2)), `ln m = 2 atanh(s)`,
@@ -106,6 +162,7 @@ pub fn ln(x: f64) -> f64 {
 }
 
 /// `1 / (1 + e^-x)`, as the kernels compute it.
+#[inline]
 pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + exp(-x))
 }
@@ -113,6 +170,71 @@ pub fn sigmoid(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_is_std_round_bit_for_bit() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            0.499_999_999_999_999_94,
+            -0.499_999_999_999_999_94,
+            1e300,
+            -1e300,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ];
+        for _ in 0..200_000 {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let bits = s >> 1 ^ (s << 63);
+            let v = f64::from_bits(bits);
+            values.push(v);
+            // Halves and near-halves at every magnitude.
+            let e = (s >> 40) % 60;
+            let half = ((s >> 20) % (1 << 20)) as f64 + 0.5;
+            values.push(half * (1u64 << (e / 4)) as f64 * if s & 1 == 0 { 1.0 } else { -1.0 });
+        }
+        for v in values {
+            if v.is_nan() {
+                assert!(round(v).is_nan());
+            } else {
+                assert_eq!(round(v).to_bits(), v.round().to_bits(), "{v:e}");
+            }
+        }
+        assert!(round(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn the_branch_free_forms_give_the_same_bits() {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        for i in 0..300_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let x = (s >> 11) as f64 / (1u64 << 53) as f64 * 1400.0 - 700.0;
+            let x = if i % 3 == 0 { x / 100.0 } else { x };
+            assert_eq!(exp_in_range(x).to_bits(), exp(x).to_bits(), "exp({x:e})");
+            let v = x * (1u64 << (s % 42)) as f64;
+            let v = if i % 5 == 0 { v.trunc() + 0.5 } else { v };
+            assert_eq!(round_small(v), round(v), "round({v:e})");
+            assert_eq!(small_to_i64(round_small(v)), round(v) as i64, "{v:e}");
+        }
+        assert_eq!(round_small(-2.5), -3.0);
+        assert_eq!(round_small(2.5), 3.0);
+        assert_eq!(round_small(-0.5), -1.0);
+        assert_eq!(exp_in_range(0.0), 1.0);
+        assert_eq!(exp_in_range(-0.0), 1.0);
+    }
 
     fn ulps(a: f64, b: f64) -> u64 {
         (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
