@@ -303,8 +303,13 @@ pub(crate) fn grow<B: HostRows>(
             let ids: Vec<u32> = builds.iter().map(|(i, _)| next[*i].id).collect();
             let mut built: Vec<Hist> = ids.iter().map(|_| pool.take()).collect();
             backend.histograms(&ids, &mut built)?;
-            for ((i, mut parent), child) in builds.into_iter().zip(built) {
-                parent.par_iter_mut().zip(child.par_iter()).for_each(|(p, c)| *p -= c);
+            // Siblings by subtraction, a node per task (a histogram is too small to split).
+            let mut pairs: Vec<(usize, Hist, Hist)> =
+                builds.into_iter().zip(built).map(|((i, parent), child)| (i, parent, child)).collect();
+            pairs
+                .par_iter_mut()
+                .for_each(|(_, parent, child)| parent.iter_mut().zip(child.iter()).for_each(|(p, c)| *p -= c));
+            for (i, parent, child) in pairs {
                 let sibling = if i % 2 == 0 { i + 1 } else { i - 1 };
                 next[i].hist = Some(child);
                 next[sibling].hist = Some(parent);

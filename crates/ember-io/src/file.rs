@@ -78,21 +78,33 @@ pub(crate) fn flush(out: &mut impl Write, path: &Path) -> Result<()> {
 /// `concat_batches` walks the columns one after the other).
 pub(crate) fn concat_frames(
     schema: arrow::datatypes::SchemaRef,
-    batches: &[arrow::array::RecordBatch],
+    batches: Vec<arrow::array::RecordBatch>,
 ) -> Result<ember_core::DataFrame> {
     use rayon::prelude::*;
     if batches.len() == 1 {
         return ember_core::DataFrame::from_record_batch(&batches[0]);
     }
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let columns = (0..schema.fields().len())
+    // Each column's pieces are owned by its own list and freed as soon as that column is
+    // concatenated, so the peak is about one copy of the data (plus a column or two in flight),
+    // not the pieces and the whole result side by side.
+    let mut parts: Vec<Vec<arrow::array::ArrayRef>> =
+        (0..schema.fields().len()).map(|_| Vec::with_capacity(batches.len())).collect();
+    for b in batches {
+        for (p, c) in parts.iter_mut().zip(b.columns()) {
+            p.push(c.clone());
+        }
+    }
+    let columns = parts
         .into_par_iter()
-        .map(|c| {
-            let parts: Vec<&dyn arrow::array::Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
-            if parts.is_empty() {
+        .enumerate()
+        .with_max_len(1)
+        .map(|(c, pieces)| {
+            if pieces.is_empty() {
                 return Ok(arrow::array::new_empty_array(schema.field(c).data_type()));
             }
-            Ok(arrow::compute::concat(&parts)?)
+            let refs: Vec<&dyn arrow::array::Array> = pieces.iter().map(|a| a.as_ref()).collect();
+            Ok(arrow::compute::concat(&refs)?)
         })
         .collect::<Result<Vec<_>>>()?;
     let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));

@@ -29,7 +29,14 @@ use std::sync::Arc;
 pub fn read_csv(path: impl AsRef<Path>, options: &CsvReadOptions) -> Result<DataFrame> {
     let path = path.as_ref();
     let data = read_all(path)?;
-    read_csv_bytes(&data, &path.display().to_string(), options)
+    let name = path.display().to_string();
+    let (schema, batches) = {
+        let layout = Layout::new(&data, &name, options)?;
+        (layout.out_schema(), layout.read_batches()?)
+    };
+    // The file's bytes go before the columns are joined: the peak holds one of the two.
+    drop(data);
+    crate::file::concat_frames(schema, batches)
 }
 
 /// Reads a CSV file onto `device`: on a GPU (CUDA or Sim) the records are split and the fields
@@ -271,6 +278,18 @@ impl<'a> Layout<'a> {
     }
 
     pub(super) fn read(&self) -> Result<DataFrame> {
+        crate::file::concat_frames(self.out_schema(), self.read_batches()?)
+    }
+
+    /// The output columns as an Arrow schema.
+    fn out_schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.out_fields.iter().map(|f| ArrowField::new(&f.name, f.dtype.to_arrow(), true)).collect::<Vec<_>>(),
+        ))
+    }
+
+    /// The decoded and finished batches, in file order.
+    fn read_batches(&self) -> Result<Vec<RecordBatch>> {
         let body = &self.data[self.start..self.end];
         // Escapes and comment lines can hide quotes from the parity count: one piece then.
         let splittable = self.opts.escape.is_none() && self.opts.comment.is_none() && self.opts.n_rows.is_none();
@@ -292,10 +311,7 @@ impl<'a> Layout<'a> {
             finished.push(self.finish_batch(b, rows_before)?);
             rows_before += b.num_rows();
         }
-        let schema = Arc::new(Schema::new(
-            self.out_fields.iter().map(|f| ArrowField::new(&f.name, f.dtype.to_arrow(), true)).collect::<Vec<_>>(),
-        ));
-        crate::file::concat_frames(schema, &finished)
+        Ok(finished)
     }
 
     /// Decodes the records in `data[a..b]` (at most `limit`).
