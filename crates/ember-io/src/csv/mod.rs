@@ -9,6 +9,7 @@
 mod gpu;
 mod read;
 mod split;
+mod stream;
 mod write;
 
 pub use read::{csv_schema, decode_csv_on_gpu, read_csv, read_csv_bytes, read_csv_bytes_on, read_csv_on};

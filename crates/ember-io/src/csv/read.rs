@@ -28,6 +28,17 @@ use std::sync::Arc;
 /// ```
 pub fn read_csv(path: impl AsRef<Path>, options: &CsvReadOptions) -> Result<DataFrame> {
     let path = path.as_ref();
+    let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= super::stream::STREAM_MIN_BYTES);
+    if large {
+        if let Some(df) = super::stream::read(path, options, super::stream::WINDOW_BYTES)? {
+            return Ok(df);
+        }
+    }
+    read_whole(path, options)
+}
+
+/// [`read_csv`] with the whole file in memory while it is decoded.
+pub(super) fn read_whole(path: &Path, options: &CsvReadOptions) -> Result<DataFrame> {
     let data = read_all(path)?;
     let name = path.display().to_string();
     let (schema, batches) = {
@@ -49,6 +60,9 @@ pub fn read_csv_on(
     ctx: Option<&ember_gpu::ExecContext>,
 ) -> Result<DataFrame> {
     let path = path.as_ref();
+    if device.gpu()?.is_none() {
+        return read_csv(path, options);
+    }
     let data = read_all(path)?;
     read_csv_bytes_on(&data, &path.display().to_string(), options, device, ctx)
 }
@@ -281,15 +295,37 @@ impl<'a> Layout<'a> {
         crate::file::concat_frames(self.out_schema(), self.read_batches()?)
     }
 
+    /// The same layout over other bytes (a window of the file that starts at a record), decoding
+    /// `data[start..end]`.
+    pub(super) fn over<'b>(&self, data: &'b [u8], start: usize, end: usize) -> Layout<'b>
+    where
+        'a: 'b,
+    {
+        Layout {
+            name: self.name,
+            data,
+            opts: self.opts,
+            start,
+            end,
+            quote: self.quote,
+            format: self.format.clone(),
+            read_schema: self.read_schema.clone(),
+            projection: self.projection.clone(),
+            out_fields: self.out_fields.clone(),
+            finish: self.finish.clone(),
+            inferred: self.inferred.clone(),
+        }
+    }
+
     /// The output columns as an Arrow schema.
-    fn out_schema(&self) -> SchemaRef {
+    pub(super) fn out_schema(&self) -> SchemaRef {
         Arc::new(Schema::new(
             self.out_fields.iter().map(|f| ArrowField::new(&f.name, f.dtype.to_arrow(), true)).collect::<Vec<_>>(),
         ))
     }
 
     /// The decoded and finished batches, in file order.
-    fn read_batches(&self) -> Result<Vec<RecordBatch>> {
+    pub(super) fn read_batches(&self) -> Result<Vec<RecordBatch>> {
         let body = &self.data[self.start..self.end];
         // Escapes and comment lines can hide quotes from the parity count: one piece then.
         let splittable = self.opts.escape.is_none() && self.opts.comment.is_none() && self.opts.n_rows.is_none();

@@ -1,0 +1,173 @@
+//! The CPU CSV reader over a large file, a window of records at a time: the file's bytes are never
+//! all in memory, only the decoded columns are (the whole-file read holds both while it decodes).
+//!
+//! It is an optimistic path. It takes files whose records can be cut anywhere a newline is outside
+//! quotes (no escape character, no comment lines, no `n_rows`, no byte range) and whose header and
+//! type-inference sample fit in the first window. Any decode error sends the file to the
+//! whole-file reader ([`super::read::read_csv`]'s fallback), which reads it again and names the
+//! line and column, so errors are the same on both paths.
+use super::read::Layout;
+use super::split::{in_quotes_at, record_starts};
+use super::CsvReadOptions;
+use crate::file::io_error;
+use arrow::array::RecordBatch;
+use ember_core::{DataFrame, Result};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+/// Files below this size are read whole (the saving is small and one window is the whole file).
+pub(super) const STREAM_MIN_BYTES: u64 = 128 << 20;
+/// Bytes read per window.
+pub(super) const WINDOW_BYTES: usize = 64 << 20;
+
+/// The frame of `path` read a window at a time, or `None` when this path does not take the file
+/// or met an error (the caller then reads it whole).
+pub(super) fn read(path: &Path, options: &CsvReadOptions, window: usize) -> Result<Option<DataFrame>> {
+    let streamable = options.escape.is_none()
+        && options.comment.is_none()
+        && options.n_rows.is_none()
+        && options.byte_range.is_none()
+        && (options.schema.is_some() || options.infer_schema_length.is_some());
+    if !streamable {
+        return Ok(None);
+    }
+    let name = path.display().to_string();
+    let mut file = File::open(path).map_err(|e| io_error(path, e))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(window + (1 << 20));
+    let mut eof = fill(&mut file, &mut buf, window, path)?;
+    let quote = Some(options.quote.unwrap_or(0));
+    // The first window: the skipped rows, the header and the inference sample decide the layout,
+    // from a copy of just those records (the window's buffer is reused).
+    let Some(cut) = last_record_end(&buf, quote, eof) else { return Ok(None) };
+    let sample = if options.schema.is_some() { 0 } else { options.infer_schema_length.unwrap_or(0) };
+    let records = options.skip_rows + options.has_header as usize + sample;
+    let starts = record_starts(&buf[..cut], quote);
+    let head_end = match starts.get(records) {
+        Some(&end) => end,
+        None if eof => cut,
+        None => return Ok(None), // the sample is longer than a window
+    };
+    let head = buf[..head_end].to_vec();
+    let layout = Layout::new(&head, &name, options)?;
+    let schema = layout.out_schema();
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    let mut start = layout.start;
+    let mut cut = cut;
+    loop {
+        match layout.over(&buf, start, cut).read_batches() {
+            Ok(b) => batches.extend(b),
+            Err(_) => return Ok(None),
+        }
+        if eof && cut == buf.len() {
+            break;
+        }
+        // The cut-off record's bytes move to the front; the next window follows them.
+        buf.drain(..cut);
+        start = 0;
+        eof = fill(&mut file, &mut buf, window, path)?;
+        match last_record_end(&buf, quote, eof) {
+            Some(c) => cut = c,
+            None => return Ok(None), // one record longer than a window
+        }
+    }
+    Ok(Some(crate::file::concat_frames(schema, batches)?))
+}
+
+/// Appends up to `window` bytes of `file` to `buf`; whether the file ended.
+fn fill(file: &mut File, buf: &mut Vec<u8>, window: usize, path: &Path) -> Result<bool> {
+    let before = buf.len();
+    let read = file.by_ref().take(window as u64).read_to_end(buf).map_err(|e| io_error(path, e))?;
+    Ok(read < window || buf.len() == before)
+}
+
+/// The end of the last complete record of `buf` (which starts at a record start): everything
+/// at the end of the file, else just past the last newline outside quotes. `None` when no
+/// newline outside quotes is found.
+fn last_record_end(buf: &[u8], quote: Option<u8>, eof: bool) -> Option<usize> {
+    if eof {
+        return Some(buf.len());
+    }
+    let mut end = buf.len();
+    while let Some(i) = memchr::memrchr(b'\n', &buf[..end]) {
+        if !in_quotes_at(buf, i, quote) {
+            return Some(i + 1);
+        }
+        end = i;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csv::read_csv_bytes;
+
+    fn temp_file(name: &str, data: &[u8]) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("ember-stream-{}-{name}", std::process::id()));
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+
+    /// Records with quoted delimiters, doubled quotes and newlines, nulls, CRLF line ends.
+    fn sample_file(rows: usize) -> Vec<u8> {
+        let mut s = String::from("id,name,score,flag\r\n");
+        for i in 0..rows {
+            let name = match i % 5 {
+                0 => format!("\"multi\nline {i}\""),
+                1 => format!("\"comma, {i}\""),
+                2 => format!("\"say \"\"hi\"\" {i}\""),
+                3 => String::new(),
+                _ => format!("plain{i}"),
+            };
+            let score = if i % 7 == 0 { String::new() } else { format!("{}.{}", i, i % 10) };
+            s.push_str(&format!("{i},{name},{score},{}\r\n", i % 2 == 0));
+        }
+        s.into_bytes()
+    }
+
+    #[test]
+    fn windows_read_what_the_whole_file_reads() {
+        let data = sample_file(3000);
+        let path = temp_file("ok.csv", &data);
+        // (The default inference sample, 1000 records, needs a window of about 30 KB.)
+        for (opts, windows) in [
+            (CsvReadOptions::default(), vec![40_000, 1 << 20]),
+            (CsvReadOptions::default().with_infer_schema_length(Some(10)), vec![300, 4096]),
+            (CsvReadOptions::default().with_columns(["score", "name"]), vec![40_000]),
+        ] {
+            let whole = read_csv_bytes(&data, "mem.csv", &opts).unwrap();
+            for window in windows {
+                let streamed = read(&path, &opts, window).unwrap().expect("streamable");
+                assert_eq!(streamed.num_rows(), 3000);
+                assert_eq!(streamed.to_record_batch().unwrap(), whole.to_record_batch().unwrap(), "window {window}");
+            }
+        }
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn what_windows_cannot_read_goes_to_the_whole_file_reader() {
+        // A bad value past the first window: the windows give up; the whole-file reader names it.
+        let mut data = sample_file(2000);
+        data.extend_from_slice(b"2000,x,notanumber,true\n");
+        let path = temp_file("bad.csv", &data);
+        let opts = CsvReadOptions::default();
+        assert!(read(&path, &opts, 4096).unwrap().is_none());
+        let e = super::super::read::read_whole(&path, &opts).unwrap_err().to_string();
+        assert!(e.contains("notanumber") && e.contains("score"), "{e}");
+        // An inference sample longer than the window, and options the windows do not take.
+        assert!(read(&path, &opts, 300).unwrap().is_none());
+        assert!(read(&path, &CsvReadOptions::default().with_n_rows(5), 4096).unwrap().is_none());
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn the_last_record_ends_at_a_newline_outside_quotes() {
+        let q = Some(b'"');
+        assert_eq!(last_record_end(b"a,b\n1,2\n3,", q, false), Some(8));
+        assert_eq!(last_record_end(b"a,b\n1,\"x\ny", q, false), Some(4));
+        assert_eq!(last_record_end(b"a,b\n1,2", q, true), Some(7));
+        assert_eq!(last_record_end(b"\"a\nb", q, false), None);
+    }
+}
