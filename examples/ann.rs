@@ -12,8 +12,9 @@
 //! (a `FixedSizeList<float>` column, `--column` when there are several). `search` prints the time
 //! and QPS; `--truth exact` also computes the exact answer (FlatIndex) and prints recall@k. The
 //! output CSV has one row per query: `query,rank,label,distance`. A path `synthetic:N:DIM[:SEED]`
-//! stands for seeded clustered vectors (a machine without data files: the GPU check uses it). `--target-recall` is not
-//! implemented yet (the target-recall knob): pass `--ef`.
+//! stands for seeded clustered vectors (a machine without data files: the GPU check uses it). `--target-recall R`
+//! (instead of `--ef`) picks `ef` from the recall curve the index measures on itself (see
+//! `HnswIndex::search_with_recall`).
 use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Vectors, NO_LABEL};
 use ember::arrow;
 use ember::prelude::*;
@@ -21,7 +22,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E] [--truth exact --base FILE] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]";
+const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E | --target-recall R] [--truth exact --base FILE] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]";
 
 /// A 2-D float array from a `.npy` file (format 1.0-3.0, little-endian f4 / f8, C order).
 fn read_npy(path: &str) -> Result<Vectors> {
@@ -173,15 +174,30 @@ fn run() -> Result<()> {
             eprintln!("wrote {}", need("out")?);
         }
         "search" => {
-            if get("target-recall").is_some() {
-                return Err(Error::Unsupported("--target-recall is not implemented yet; pass --ef".into()));
-            }
             let idx = HnswIndex::load(need("index")?)?;
             let q = read_vectors(need("queries")?, get("column"))?;
             let k = num("k", 10)?;
-            let ef = num("ef", 64)?;
+            let target = match get("target-recall") {
+                Some(v) => Some(
+                    v.parse::<f64>()
+                        .map_err(|_| Error::InvalidArgument(format!("--target-recall {v:?} is not a number")))?,
+                ),
+                None => None,
+            };
+            if target.is_some() {
+                // Measured once before the timed search (kept in the index for later searches).
+                let t = Instant::now();
+                idx.recall_curve(k)?;
+                eprintln!("measured the index's recall curve at k {k} in {:.2} s", t.elapsed().as_secs_f64());
+            }
             let t = Instant::now();
-            let r = idx.search(&q, k, ef, None)?;
+            let (r, ef) = match target {
+                Some(target) => idx.search_with_recall(&q, k, target, None)?,
+                None => {
+                    let ef = num("ef", 64)?;
+                    (idx.search(&q, k, ef, None)?, ef)
+                }
+            };
             let s = t.elapsed().as_secs_f64();
             eprintln!("{} queries, k {k}, ef {ef}: {s:.3} s ({:.0} QPS)", q.len(), q.len() as f64 / s);
             if get("truth") == Some("exact") {

@@ -283,3 +283,39 @@ fn vectors_from_arrow_and_bad_input() {
     let r = idx.search(&v, 4, None, Device::Cpu).unwrap();
     assert_eq!(r.labels_of(0), &[7, 8, NO_LABEL, NO_LABEL]);
 }
+
+/// The target-recall knob: on held-out queries from the indexed vectors' distribution, the `ef`
+/// it picks reaches the target (within the curve's sampling error), grows with the target, and
+/// bad targets are refused.
+#[test]
+fn target_recall_picks_an_ef_that_reaches_it() {
+    let (n, nq, dim) = (5000, 400, 24);
+    let all = clusters(n + nq, dim, 30, 21);
+    let base = Vectors::from_row_major(all.values()[..n * dim].to_vec(), dim).unwrap();
+    let q = Vectors::from_row_major(all.values()[n * dim..].to_vec(), dim).unwrap();
+    let mut idx = HnswIndex::new(dim, Metric::L2, HnswParams { m: 12, ef_construction: 100, seed: 3 }).unwrap();
+    idx.add(&base, None).unwrap();
+    let truth = exact_truth(&base, &q, 10, Metric::L2);
+    let mut last_ef = 0;
+    for target in [0.8, 0.9, 0.97] {
+        let (r, ef) = idx.search_with_recall(&q, 10, target, None).unwrap();
+        let recall = r.recall(&truth);
+        eprintln!("target {target}: ef {ef}, recall {recall:.4}");
+        assert!(recall >= target - 0.02, "target {target}: ef {ef} gave recall {recall}");
+        assert!(ef >= last_ef, "ef grows with the target");
+        last_ef = ef;
+    }
+    let curve = idx.recall_curve(10).unwrap();
+    assert!(curve.len() >= 10 && curve.windows(2).all(|w| w[0].0 < w[1].0));
+    assert!(curve.last().unwrap().1 > curve[0].1, "{curve:?}");
+    for bad in [0.0, 1.5, f64::NAN] {
+        let e = idx.search_with_recall(&q, 10, bad, None).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    }
+    // Deleting vectors drops the curve; the next search measures it again over the live ones.
+    for l in 0..100 {
+        idx.delete(l);
+    }
+    let (r, _) = idx.search_with_recall(&q, 10, 0.9, None).unwrap();
+    assert!(r.labels.iter().all(|l| *l >= 100));
+}

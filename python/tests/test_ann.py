@@ -56,6 +56,23 @@ def test_hnsw_recall_close_to_hnswlib() -> None:
     assert len(idx) == 5000 and idx.memory_bytes > 5000 * 32 * 4
 
 
+def test_target_recall_is_reached_on_held_out_queries() -> None:
+    base, q = _data(4000, 300, 24, 5)
+    truth = _truth(base, q, 10)
+    idx = em.ann.HnswIndex(24, "l2", m=12, ef_construction=100)
+    idx.add(base)
+    curve = idx.recall_curve(10)
+    assert len(curve) >= 10 and curve[-1][1] > curve[0][1]
+    efs = []
+    for target in (0.85, 0.95):
+        labels, _ = idx.search(q, 10, target_recall=target)
+        assert _recall(labels, truth) >= target - 0.02, target
+        efs.append(idx.ef_for_recall(target, 10, len(q)))
+    assert efs[0] <= efs[1]
+    with pytest.raises(em.exceptions.InvalidArgumentError):
+        idx.search(q, 10, target_recall=1.5)
+
+
 def test_delete_filter_upsert_save_load(tmp_path: Path) -> None:
     base, q = _data(2000, 50, 16, 2)
     idx = em.ann.HnswIndex(16, "cosine")

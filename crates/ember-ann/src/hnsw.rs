@@ -17,6 +17,7 @@
 //! that keeps under 2% of a sample of the vectors switches to an exact scan of those it keeps.
 use crate::flat::{resolve_labels, Filter};
 use crate::metric::Metric;
+use crate::recall::{check_target, RecallCurve};
 use crate::topk::{Neighbor, SearchResult};
 use crate::vectors::Vectors;
 use ember_core::{Error, Result};
@@ -26,7 +27,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// HNSW build parameters (hnswlib's names and defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,6 +74,9 @@ pub struct HnswIndex {
     /// Entry point and the top level.
     entry: Option<(u32, usize)>,
     locks: Vec<Mutex<()>>,
+    /// Recall curves by `k` for the target-recall knob (`recall.rs`), measured on first use and
+    /// dropped when vectors are added or deleted.
+    curves: Mutex<Vec<(usize, Arc<RecallCurve>)>>,
 }
 
 thread_local! {
@@ -160,6 +164,7 @@ impl HnswIndex {
             live: 0,
             entry: None,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            curves: Mutex::new(Vec::new()),
         })
     }
 
@@ -255,6 +260,7 @@ impl HnswIndex {
     /// ```
     pub fn add(&mut self, v: &Vectors, labels: Option<&[u64]>) -> Result<()> {
         v.check(self.dim, "HnswIndex::add")?;
+        self.curves.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
         let labels = resolve_labels(v.len(), labels, self.labels.len())?;
         if labels.is_empty() {
             return Ok(());
@@ -380,7 +386,7 @@ impl HnswIndex {
         }
         let mut eps = vec![Neighbor { dist: cur_d, id: cur }];
         for l in (0..=level.min(top)).rev() {
-            let mut found = self.search_layer(qv, &eps, self.params.ef_construction, l, None);
+            let mut found = self.search_layer(qv, &eps, self.params.ef_construction, l, None, None);
             found.retain(|n| n.id != q); // a reused slot is already in the graph
             let chosen = self.select(&found, self.params.m);
             {
@@ -440,8 +446,14 @@ impl HnswIndex {
         ef: usize,
         level: usize,
         accept: Option<&dyn Fn(u32) -> bool>,
+        skip: Option<u32>,
     ) -> Vec<Neighbor> {
         with_visited(self.labels.len(), |visited| {
+            // A node marked visited up front is neither expanded nor returned: the graph as if it
+            // were not in it (the recall probes, `recall.rs`).
+            if let Some(s) = skip {
+                visited.mark(s);
+            }
             let mut cand: BinaryHeap<Reverse<Neighbor>> = BinaryHeap::with_capacity(ef * 2);
             let mut res: BinaryHeap<Neighbor> = BinaryHeap::with_capacity(ef + 1);
             for e in eps {
@@ -530,29 +542,10 @@ impl HnswIndex {
                     all.sort_unstable();
                     all
                 } else {
-                    let mut cur = ep;
-                    let mut cur_d = (self.dist)(&qv, self.vector(cur));
-                    let mut buf = Vec::with_capacity(self.params.m);
-                    for l in (1..=top).rev() {
-                        loop {
-                            let mut changed = false;
-                            self.neighbours(cur, l, &mut buf);
-                            for &nb in &buf {
-                                let d = (self.dist)(&qv, self.vector(nb));
-                                if d < cur_d {
-                                    (cur, cur_d) = (nb, d);
-                                    changed = true;
-                                }
-                            }
-                            if !changed {
-                                break;
-                            }
-                        }
-                    }
-                    let eps = [Neighbor { dist: cur_d, id: cur }];
+                    let eps = [self.descend(&qv, ep, top, None)];
                     let acc: Option<&dyn Fn(u32) -> bool> =
                         if any_deleted || filter.is_some() { Some(&accept) } else { None };
-                    self.search_layer(&qv, &eps, ef, 0, acc)
+                    self.search_layer(&qv, &eps, ef, 0, acc, None)
                 };
                 for (j, nb) in found.into_iter().take(k).enumerate() {
                     labels[j] = self.labels[nb.id as usize];
@@ -561,6 +554,151 @@ impl HnswIndex {
             },
         );
         Ok(res)
+    }
+
+    /// [`HnswIndex::search`] at the `ef` that reaches mean recall@k `target` for this batch, by
+    /// the recall curve the index measures on itself (see below); returns the result and the `ef`
+    /// used.
+    ///
+    /// The curve: 200 live vectors, chosen by a seeded hash, are searched as queries (their own
+    /// label excluded) at each `ef` of a grid from 10 to 1024, against their exact neighbours.
+    /// The batch gets the smallest `ef` (interpolated between grid points) whose mean recall less
+    /// 1.645 standard errors of a batch-sized mean reaches `target`, so that about 19 batches in
+    /// 20 from the indexed vectors' distribution meet it; the largest grid `ef` when none does.
+    /// The curve is measured once per `k` (about 200 exact scans of the index), kept, and dropped
+    /// when vectors are added or deleted. Filters are applied as in `search`; the curve is the
+    /// unfiltered one.
+    ///
+    /// ```
+    /// use ember_ann::{HnswIndex, HnswParams, Metric, Vectors};
+    /// let dim = 16;
+    /// let data: Vec<f32> = (0..3000 * dim).map(|i| ((i * 7919) % 1009) as f32 / 1009.0).collect();
+    /// let base = Vectors::from_row_major(data, dim)?;
+    /// let mut idx = HnswIndex::new(dim, Metric::L2, HnswParams::default())?;
+    /// idx.add(&base, None)?;
+    /// let q = Vectors::from_row_major(base.row(7).to_vec(), dim)?;
+    /// let (low, ef_low) = idx.search_with_recall(&q, 10, 0.8, None)?;
+    /// let (_, ef_high) = idx.search_with_recall(&q, 10, 0.99, None)?;
+    /// assert!(ef_high >= ef_low && low.labels[0] == 7);
+    /// # Ok::<(), ember_core::Error>(())
+    /// ```
+    pub fn search_with_recall(
+        &self,
+        queries: &Vectors,
+        k: usize,
+        target: f64,
+        filter: Option<Filter<'_>>,
+    ) -> Result<(SearchResult, usize)> {
+        queries.check(self.dim, "HnswIndex::search_with_recall")?;
+        if k == 0 || self.live == 0 {
+            return Ok((SearchResult::new(queries.len(), k), k));
+        }
+        let ef = self.ef_for_recall(k, target, queries.len())?;
+        Ok((self.search(queries, k, ef, filter)?, ef))
+    }
+
+    /// The `ef` [`HnswIndex::search_with_recall`] uses for a batch of `batch` queries.
+    pub fn ef_for_recall(&self, k: usize, target: f64, batch: usize) -> Result<usize> {
+        check_target(target)?;
+        Ok(self.curve(k)?.ef_for(target, batch))
+    }
+
+    /// The recall curve at `k` as `(ef, mean recall@k)` pairs (measured now if it was not).
+    pub fn recall_curve(&self, k: usize) -> Result<Vec<(usize, f64)>> {
+        Ok(self.curve(k)?.points())
+    }
+
+    fn curve(&self, k: usize) -> Result<Arc<RecallCurve>> {
+        if let Some((_, c)) = self.curves.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|(kk, _)| *kk == k) {
+            return Ok(c.clone());
+        }
+        // Measured outside the lock (searches in parallel); two first users may both measure it.
+        let c = Arc::new(RecallCurve::measure(self, k)?);
+        self.curves.lock().unwrap_or_else(|p| p.into_inner()).push((k, c.clone()));
+        Ok(c)
+    }
+
+    /// Up to `n` distinct live slots chosen by a seeded hash (the recall probes).
+    pub(crate) fn probe_slots(&self, n: usize) -> Vec<u32> {
+        let total = self.labels.len();
+        let want = n.min(self.live);
+        let mut seen = std::collections::HashSet::with_capacity(want);
+        let mut out = Vec::with_capacity(want);
+        let mut i = 0u64;
+        while out.len() < want && i < 64 * want as u64 + 64 {
+            let s = (splitmix(i ^ 0xC0FF_EE00) % total as u64) as u32;
+            i += 1;
+            if !self.deleted[s as usize] && seen.insert(s) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// The labels of the `k` nearest live vectors to slot `s`'s vector, `s` excluded, by a scan.
+    pub(crate) fn exact_excluding(&self, s: u32, k: usize) -> Vec<u64> {
+        let q = self.vector(s);
+        let mut all: Vec<Neighbor> = (0..self.labels.len() as u32)
+            .filter(|&o| o != s && !self.deleted[o as usize])
+            .map(|o| Neighbor { dist: (self.dist)(q, self.vector(o)), id: o })
+            .collect();
+        let kk = k.min(all.len());
+        if kk > 0 {
+            all.select_nth_unstable(kk - 1);
+        }
+        all.truncate(kk);
+        all.into_iter().map(|n| self.labels[n.id as usize]).collect()
+    }
+
+    /// The labels the graph search at `ef` finds for slot `s`'s vector with `s` left out of the
+    /// graph (never expanded, never returned): `s` as a vector the index does not hold. A probe
+    /// searched with itself in the graph would reach its own neighbour list at once and
+    /// overstate the recall of new queries.
+    pub(crate) fn search_held_out(&self, s: u32, k: usize, ef: usize) -> Vec<u64> {
+        let Some((ep, top)) = self.entry else { return Vec::new() };
+        let qv = self.vector(s);
+        let any_deleted = self.live < self.labels.len();
+        let accept = |o: u32| !self.deleted[o as usize];
+        let acc: Option<&dyn Fn(u32) -> bool> = if any_deleted { Some(&accept) } else { None };
+        let eps = [self.descend(qv, ep, top, Some(s))];
+        let found = self.search_layer(qv, &eps, ef.max(k), 0, acc, Some(s));
+        found.into_iter().take(k).map(|n| self.labels[n.id as usize]).collect()
+    }
+
+    /// The greedy descent from entry point `ep` through levels `top..=1`: the closest node it
+    /// reaches, never `skip` (when the entry point is `skip`, the descent starts at its first
+    /// neighbour on the top level, or on level 0).
+    fn descend(&self, qv: &[f32], ep: u32, top: usize, skip: Option<u32>) -> Neighbor {
+        let mut buf = Vec::with_capacity(self.m0);
+        let mut cur = ep;
+        if skip == Some(ep) {
+            self.neighbours(ep, top, &mut buf);
+            if buf.is_empty() {
+                self.neighbours(ep, 0, &mut buf);
+            }
+            cur = buf.first().copied().unwrap_or(ep);
+        }
+        let mut cur_d = (self.dist)(qv, self.vector(cur));
+        for l in (1..=top).rev() {
+            loop {
+                let mut changed = false;
+                self.neighbours(cur, l, &mut buf);
+                for &nb in &buf {
+                    if Some(nb) == skip {
+                        continue;
+                    }
+                    let d = (self.dist)(qv, self.vector(nb));
+                    if d < cur_d {
+                        (cur, cur_d) = (nb, d);
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    break;
+                }
+            }
+        }
+        Neighbor { dist: cur_d, id: cur }
     }
 
     /// The fraction of a seeded sample of live vectors that `filter` accepts.
@@ -587,6 +725,7 @@ impl HnswIndex {
     /// Removes a label (a tombstone: still traversed, never returned; the next new vector takes
     /// its slot, or `compact` drops it).
     pub fn delete(&mut self, label: u64) -> bool {
+        self.curves.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
         match self.slots.remove(&label) {
             Some(s) => {
                 self.deleted[s as usize] = true;

@@ -26,6 +26,7 @@ mod flat;
 mod gpu;
 mod hnsw;
 mod metric;
+mod recall;
 mod topk;
 mod vectors;
 

@@ -162,7 +162,8 @@ impl PyHnswIndex {
         read(&self.idx).memory_bytes()
     }
 
-    #[pyo3(signature = (queries, k, ef=64, allowed=None))]
+    /// With `target_recall`, `ef` is chosen by `HnswIndex::search_with_recall` (and `ef` ignored).
+    #[pyo3(signature = (queries, k, ef=64, allowed=None, target_recall=None))]
     fn search<'py>(
         &self,
         py: Python<'py>,
@@ -170,14 +171,31 @@ impl PyHnswIndex {
         k: usize,
         ef: usize,
         allowed: Option<&[u8]>,
+        target_recall: Option<f64>,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
         let q = vectors(queries, read(&self.idx).dim())?;
         let allowed: Option<HashSet<u64>> = labels_of(allowed).map(|v| v.into_iter().collect());
         let idx = self.idx.clone();
         let r = run(py, move || {
             let f = allowed.as_ref().map(|set| move |l: u64| set.contains(&l));
-            read(&idx).search(&q, k, ef, f.as_ref().map(|f| f as &(dyn Fn(u64) -> bool + Sync)))
+            let f = f.as_ref().map(|f| f as &(dyn Fn(u64) -> bool + Sync));
+            match target_recall {
+                Some(t) => read(&idx).search_with_recall(&q, k, t, f).map(|(r, _)| r),
+                None => read(&idx).search(&q, k, ef, f),
+            }
         })?;
         Ok(result_bytes(py, &r))
+    }
+
+    /// `(ef, mean recall@k)` of the index's measured recall curve.
+    fn recall_curve(&self, py: Python<'_>, k: usize) -> PyResult<Vec<(usize, f64)>> {
+        let idx = self.idx.clone();
+        run(py, move || read(&idx).recall_curve(k))
+    }
+
+    /// The `ef` a batch of `batch` queries would get for `target_recall`.
+    fn ef_for_recall(&self, py: Python<'_>, k: usize, target_recall: f64, batch: usize) -> PyResult<usize> {
+        let idx = self.idx.clone();
+        run(py, move || read(&idx).ef_for_recall(k, target_recall, batch))
     }
 }

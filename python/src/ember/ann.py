@@ -124,7 +124,26 @@ class HnswIndex(_Index):
     def compact(self) -> None:
         self._i.compact()
 
-    def search(self, queries: Any, k: int = 10, *, ef: int = 64, allowed: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self,
+        queries: Any,
+        k: int = 10,
+        *,
+        ef: int = 64,
+        target_recall: float | None = None,
+        allowed: Any = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(labels, distances)``, each ``(queries, k)``, closest first; ``allowed`` restricts the
-        result to those labels (a selective filter switches to an exact scan)."""
-        return _result(self._i.search(_f32(queries, self.dim), k, ef, _u64(allowed)), k)
+        result to those labels (a selective filter switches to an exact scan). With
+        ``target_recall`` (in (0, 1]) the index picks ``ef`` for the batch from the recall curve it
+        measures on itself (once per ``k``; see ``recall_curve``), and ``ef`` is ignored."""
+        return _result(self._i.search(_f32(queries, self.dim), k, ef, _u64(allowed), target_recall), k)
+
+    def recall_curve(self, k: int = 10) -> list[tuple[int, float]]:
+        """``(ef, mean recall@k)`` measured on 200 of the indexed vectors, each searched as if the
+        index did not hold it."""
+        return self._i.recall_curve(k)
+
+    def ef_for_recall(self, target_recall: float, k: int = 10, batch: int = 1000) -> int:
+        """The ``ef`` a batch of ``batch`` queries gets for ``target_recall``."""
+        return self._i.ef_for_recall(k, target_recall, batch)
