@@ -590,8 +590,10 @@ impl HnswIndex {
         filter: Option<Filter<'_>>,
     ) -> Result<(SearchResult, usize)> {
         queries.check(self.dim, "HnswIndex::search_with_recall")?;
-        if k == 0 || self.live == 0 {
-            return Ok((SearchResult::new(queries.len(), k), k));
+        check_target(target)?;
+        if k == 0 || self.live < 2 {
+            // Nothing to measure a curve on; a search of `k` candidates is exact here.
+            return Ok((self.search(queries, k, k, filter)?, k));
         }
         let ef = self.ef_for_recall(k, target, queries.len())?;
         Ok((self.search(queries, k, ef, filter)?, ef))

@@ -3,9 +3,10 @@
 //!
 //! The curve: `PROBES` live vectors chosen by a seeded hash are searched as queries with each left
 //! out of the graph (as a vector the index does not hold), at each `ef` of a grid; their exact
-//! neighbours (the probe excluded) come from a scan. A batch of `b` queries gets the smallest `ef` (interpolated between grid points) whose
-//! mean probe recall, less 1.645 standard errors of a `b`-query mean, reaches the target, so that
-//! about 95% of batches from the probes' distribution meet it. The curve is measured once per `k`
+//! neighbours (the probe excluded) come from a scan. A batch of `b` queries gets the smallest
+//! `ef` (interpolated between grid points) whose mean probe recall, less 1.645 standard errors of
+//! a `b`-query mean, reaches the target, so that about 95% of batches from the probes'
+//! distribution meet it. The curve is measured once per `k`
 //! on first use (about `PROBES` exact scans of the index plus `PROBES x grid` graph searches) and
 //! forgotten when vectors are added or deleted. Queries from another distribution than the
 //! indexed vectors can see other recalls: that is what RIANN's per-query features are for, and
