@@ -365,26 +365,8 @@ impl HnswIndex {
             guard = None;
         }
         let qv = self.vector(q);
-        let mut cur = ep;
-        let mut cur_d = (self.dist)(qv, self.vector(cur));
         let mut buf = Vec::with_capacity(self.m0);
-        for l in (level + 1..=top).rev() {
-            loop {
-                let mut changed = false;
-                self.neighbours(cur, l, &mut buf);
-                for &nb in &buf {
-                    let d = (self.dist)(qv, self.vector(nb));
-                    if d < cur_d {
-                        (cur, cur_d) = (nb, d);
-                        changed = true;
-                    }
-                }
-                if !changed {
-                    break;
-                }
-            }
-        }
-        let mut eps = vec![Neighbor { dist: cur_d, id: cur }];
+        let mut eps = vec![self.descend(qv, ep, top, level + 1, None)];
         for l in (0..=level.min(top)).rev() {
             let mut found = self.search_layer(qv, &eps, self.params.ef_construction, l, None, None);
             found.retain(|n| n.id != q); // a reused slot is already in the graph
@@ -542,7 +524,7 @@ impl HnswIndex {
                     all.sort_unstable();
                     all
                 } else {
-                    let eps = [self.descend(&qv, ep, top, None)];
+                    let eps = [self.descend(&qv, ep, top, 1, None)];
                     let acc: Option<&dyn Fn(u32) -> bool> =
                         if any_deleted || filter.is_some() { Some(&accept) } else { None };
                     self.search_layer(&qv, &eps, ef, 0, acc, None)
@@ -662,15 +644,15 @@ impl HnswIndex {
         let any_deleted = self.live < self.labels.len();
         let accept = |o: u32| !self.deleted[o as usize];
         let acc: Option<&dyn Fn(u32) -> bool> = if any_deleted { Some(&accept) } else { None };
-        let eps = [self.descend(qv, ep, top, Some(s))];
+        let eps = [self.descend(qv, ep, top, 1, Some(s))];
         let found = self.search_layer(qv, &eps, ef.max(k), 0, acc, Some(s));
         found.into_iter().take(k).map(|n| self.labels[n.id as usize]).collect()
     }
 
-    /// The greedy descent from entry point `ep` through levels `top..=1`: the closest node it
-    /// reaches, never `skip` (when the entry point is `skip`, the descent starts at its first
-    /// neighbour on the top level, or on level 0).
-    fn descend(&self, qv: &[f32], ep: u32, top: usize, skip: Option<u32>) -> Neighbor {
+    /// The greedy descent from entry point `ep` through levels `top` down to `bottom` (none when
+    /// `bottom > top`): the closest node it reaches, never `skip` (when the entry point is `skip`,
+    /// the descent starts at its first neighbour on the top level, or on level 0).
+    fn descend(&self, qv: &[f32], ep: u32, top: usize, bottom: usize, skip: Option<u32>) -> Neighbor {
         let mut buf = Vec::with_capacity(self.m0);
         let mut cur = ep;
         if skip == Some(ep) {
@@ -681,7 +663,7 @@ impl HnswIndex {
             cur = buf.first().copied().unwrap_or(ep);
         }
         let mut cur_d = (self.dist)(qv, self.vector(cur));
-        for l in (1..=top).rev() {
+        for l in (bottom..=top).rev() {
             loop {
                 let mut changed = false;
                 self.neighbours(cur, l, &mut buf);

@@ -134,6 +134,9 @@ pub(crate) struct GpuBackend {
     root: DeviceBuffer,
     /// Histograms of heap nodes `1..2^max_depth - 1`.
     hist: DeviceBuffer,
+    /// The last tree's features on the device (uploaded again only when column sampling
+    /// changes them).
+    features_on_device: Option<(Vec<u32>, DeviceBuffer)>,
 }
 
 impl GpuBackend {
@@ -179,6 +182,7 @@ impl GpuBackend {
             nodes: ctx.alloc(heap_nodes * NODE_WORDS * 8)?,
             root: ctx.alloc(16 + per_node)?,
             hist: ctx.alloc(((1usize << d).saturating_sub(2)) * per_node)?,
+            features_on_device: None,
             ctx,
         })
     }
@@ -303,13 +307,16 @@ impl Backend for GpuBackend {
             self.launch_gradients()?;
         }
         self.quantise(group, ev, tree)?;
-        let ids = self.ctx.upload(ev.features)?;
+        if self.features_on_device.as_ref().is_none_or(|(f, _)| f.as_slice() != ev.features) {
+            self.features_on_device = Some((ev.features.to_vec(), self.ctx.upload(ev.features)?));
+        }
+        let ids = &self.features_on_device.as_ref().expect("set just above").1;
         let selected = ev.features.len();
         for level in 0..=self.max_depth {
             if level < self.max_depth && self.n > 0 && selected > 0 {
-                self.histograms(level, &ids, selected)?;
+                self.histograms(level, ids, selected)?;
             }
-            self.evaluate(level, &ids, selected, ev)?;
+            self.evaluate(level, ids, selected, ev)?;
             if level < self.max_depth {
                 self.ctx.launch(
                     k("gbdt_partition"),

@@ -84,7 +84,7 @@ impl Quantiser {
     /// `v * 2^exp`, rounded half away from zero.
     #[inline]
     pub fn quantise(&self, v: f64) -> i64 {
-        math::round(v * pow2(self.exp)) as i64
+        (v * pow2(self.exp)).round() as i64
     }
 
     /// A sum of quantised values back in f64.
