@@ -11,6 +11,7 @@ pub mod filter;
 pub mod groupby;
 pub(crate) mod hash;
 pub mod join;
+pub mod partition;
 pub mod reduce;
 pub mod slice;
 pub mod sort;

@@ -508,6 +508,31 @@ impl LogicalPlan {
         }
     }
 
+    /// Replaces every scan of the source named `name` by `plan` (a distributed task puts a file
+    /// scan, or another partition's plan, where a template plan reads its input).
+    pub fn substitute(&mut self, name: &str, plan: &LogicalPlan) {
+        match self {
+            LogicalPlan::Scan { source, .. } => {
+                if source.name == name {
+                    *self = plan.clone();
+                }
+            }
+            LogicalPlan::Select { input, .. }
+            | LogicalPlan::Filter { input, .. }
+            | LogicalPlan::Aggregate { input, .. }
+            | LogicalPlan::Slice { input, .. }
+            | LogicalPlan::Sort { input, .. }
+            | LogicalPlan::Unique { input, .. }
+            | LogicalPlan::TopK { input, .. }
+            | LogicalPlan::GroupBy { input, .. } => input.substitute(name, plan),
+            LogicalPlan::Join { left, right, .. } => {
+                left.substitute(name, plan);
+                right.substitute(name, plan);
+            }
+            LogicalPlan::Concat { inputs } => inputs.iter_mut().for_each(|i| i.substitute(name, plan)),
+        }
+    }
+
     fn fmt_indent(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
         self.fmt_node(f, depth)?;
         for i in self.inputs() {

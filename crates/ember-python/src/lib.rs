@@ -6,6 +6,7 @@
 mod ann;
 mod arrow_ffi;
 mod convert;
+mod distributed;
 mod dlpack;
 mod error;
 mod expr;
@@ -44,6 +45,19 @@ fn _ember(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(expr::when_then_otherwise, m)?)?;
     m.add_function(wrap_pyfunction!(expr::coalesce, m)?)?;
     m.add_function(wrap_pyfunction!(lazy::concat, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::scan_named, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::concat_frames, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::expr_to_json, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::expr_from_json, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::expr_agg_parts, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::plan_to_json, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::plan_from_json, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::plan_bind, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::plan_substitute, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::frame_to_ipc, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::frame_from_ipc, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::frame_hash_partition, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::plan_empty, m)?)?;
     m.add_function(wrap_pyfunction!(io::read_csv, m)?)?;
     m.add_function(wrap_pyfunction!(io::scan_csv, m)?)?;
     m.add_function(wrap_pyfunction!(io::read_parquet, m)?)?;

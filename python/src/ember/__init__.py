@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from ember import ann, exceptions, gbdt, graph, tpch
 from ember._ember import __version__
 from ember.expr import Expr, coalesce, col, lit, when
@@ -41,6 +43,11 @@ __all__ = [
     "when",
     "__version__",
 ]
+
+
+if "distributed" in sys.modules:
+    # A Dask worker reading an ember frame another worker sent: register the Arrow IPC wire format.
+    from ember.distributed import _serialize  # noqa: F401
 
 
 def default_device() -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "ReadError",
     "UnsupportedError",
     "NotConvergedError",
+    "DistributedError",
 ]
 
 
@@ -73,3 +74,8 @@ class UnsupportedError(EmberError, NotImplementedError):
 class NotConvergedError(ComputeError):
     """An iterative algorithm (PageRank) did not converge within its iteration limit, like
     networkx's ``PowerIterationFailedConvergence``."""
+
+
+class DistributedError(EmberError):
+    """A Dask cluster lost an ``ember.distributed`` computation (a worker died or a connection
+    broke); the cause is chained. Errors inside ember's own work are raised as themselves."""

@@ -18,6 +18,10 @@ IntoExpr = Union["Expr", PythonLiteral]
 __all__ = ["Expr", "col", "lit", "when", "coalesce", "IntoExpr", "PythonLiteral"]
 
 
+def _from_json(json: builtins.str) -> Expr:
+    return Expr(_ember.expr_from_json(json))
+
+
 def _raw(value: IntoExpr) -> object:
     return value._e if isinstance(value, Expr) else value
 
@@ -29,6 +33,10 @@ class Expr:
 
     def __init__(self, inner: _ember.PyExpr) -> None:
         self._e = inner
+
+    def __reduce__(self) -> tuple[object, tuple[builtins.str]]:
+        """Pickles as ember's JSON form of the expression (how Dask tasks carry it)."""
+        return _from_json, (_ember.expr_to_json(self._e),)
 
     # -- operators -----------------------------------------------------------------------------
     def _bin(self, op: builtins.str, other: IntoExpr, reflected: bool = False) -> Expr:

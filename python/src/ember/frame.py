@@ -288,12 +288,28 @@ class DataFrame:
     ) -> None:
         _ember.write_parquet(self._df, os.fspath(path), compression=compression, row_group_size=row_group_size)
 
+    # -- pickling and Dask ------------------------------------------------------------------------
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        """Pickles as an Arrow IPC stream (a GPU frame comes back as a CPU frame)."""
+        return _from_ipc, (_ember.frame_to_ipc(self._df),)
+
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        """Dask's key for this frame: a hash of its contents (an Arrow IPC stream of exactly its
+        rows), so two slices of one table never share a key."""
+        import hashlib
+
+        return ("ember.DataFrame", hashlib.sha256(_ember.frame_to_ipc(self._df)).hexdigest())
+
     # -- display ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
         return _repr.to_text(self)
 
     def _repr_html_(self) -> str:
         return _repr.to_html(self)
+
+
+def _from_ipc(data: bytes) -> DataFrame:
+    return DataFrame(_ember.frame_from_ipc(data))
 
 
 class GroupBy:

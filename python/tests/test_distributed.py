@@ -1,0 +1,211 @@
+"""ember.distributed on a real two-process Dask cluster: group-by and join equal single-process
+ember (exact: integer and string values), Parquet sources, the Arrow IPC wire format, content
+tokens, and a lost worker as a clear error."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+dask = pytest.importorskip("dask", reason="ember.distributed needs dask (pip install dask distributed)")
+distributed = pytest.importorskip("distributed", reason="ember.distributed needs distributed")
+
+import cloudpickle  # noqa: E402  (a dependency of distributed)
+
+import ember as em  # noqa: E402
+from ember import distributed as ed  # noqa: E402
+from ember.exceptions import DistributedError  # noqa: E402
+
+# Workers unpickle this module's functions by value: the test directory is not on their path.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+    )
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def _data(n: int, seed: int) -> em.DataFrame:
+    """Skewed string and integer keys with nulls; integer values with nulls."""
+    rng = random.Random(seed)
+    names = ["alpha", "b", "a-much-longer-key-name", "", "z"]
+    k = [None if rng.random() < 0.05 else ("alpha" if rng.random() < 0.5 else rng.choice(names)) for _ in range(n)]
+    g = [None if rng.random() < 0.03 else rng.randrange(40) for _ in range(n)]
+    x = [None if rng.random() < 0.1 else rng.randrange(-1000, 1000) for _ in range(n)]
+    return em.DataFrame({"k": k, "g": g, "x": x, "row": list(range(n))})
+
+
+AGGS = [
+    em.col("x").sum().alias("sum"),
+    em.col("x").min().alias("min"),
+    em.col("x").max().alias("max"),
+    em.col("x").count().alias("count"),
+    em.col("x").len().alias("len"),
+    em.col("x").first().alias("first"),
+    em.col("row").last().alias("last"),
+    em.col("x").mean().alias("mean"),
+]
+
+
+@pytest.mark.parametrize("maintain_order", [False, True])
+def test_tree_group_by_equals_single_process(client: Any, maintain_order: bool) -> None:
+    df = _data(3000, 1)
+    want = df.group_by("k", "g", maintain_order=maintain_order).agg(AGGS)
+    ddf = ed.from_ember(df, npartitions=5)
+    got = ddf.group_by("k", "g", maintain_order=maintain_order).agg(AGGS, split_every=2).compute()
+    assert got.schema == want.schema
+    assert got.to_dict() == want.to_dict()
+
+
+def test_shuffled_group_by_equals_single_process(client: Any) -> None:
+    df = _data(4000, 2)
+    want = df.group_by("k").agg(AGGS)
+    got_ddf = ed.from_ember(df, npartitions=4).group_by("k").agg(AGGS, split_out=3)
+    assert got_ddf.npartitions == 3
+    got = got_ddf.compute()
+    assert got.height == want.height
+    assert got.sort("k").to_dict() == want.sort("k").to_dict()
+
+
+def test_order_statistics_shuffle_rows(client: Any) -> None:
+    df = _data(2000, 3)
+    aggs = [em.col("x").n_unique().alias("nu"), em.col("x").median().alias("med"), em.col("x").std().alias("sd")]
+    want = df.group_by("g").agg(aggs)
+    ddf = ed.from_ember(df, npartitions=3)
+    assert ddf.group_by("g").agg(aggs).compute().to_dict() == want.to_dict()
+    got = ddf.group_by("g").agg(aggs, split_out=2).compute()
+    assert got.sort("g").to_dict() == want.to_dict()
+
+
+def test_row_wise_work_fuses_into_one_task_per_partition(client: Any) -> None:
+    df = _data(1000, 4)
+    ddf = ed.from_ember(df, npartitions=4)
+    q = ddf.filter(em.col("x") > 0).with_columns(y=em.col("x") * 2).select("k", "y")
+    graph = dict(q.__dask_graph__())
+    assert len(graph) == 8  # 4 inputs + 4 plan tasks, not one layer per call
+    want = df.filter(em.col("x") > 0).with_columns(y=em.col("x") * 2).select("k", "y")
+    assert q.compute().to_dict() == want.to_dict()
+    assert q.schema == {"k": "utf8", "y": "int64"}
+
+
+JOINS = ["inner", "left", "full", "semi", "anti"]
+
+
+def _sorted(df: em.DataFrame) -> dict[str, list[Any]]:
+    return df.sort(df.columns, nulls_last=True).to_dict()
+
+
+@pytest.mark.parametrize("how", JOINS)
+def test_hash_join_equals_single_process(client: Any, how: str) -> None:
+    left = _data(1500, 5)
+    rng = random.Random(6)
+    right = em.DataFrame(
+        {
+            "k": [None if rng.random() < 0.1 else rng.choice(["alpha", "b", "", "q"]) for _ in range(300)],
+            "w": [rng.randrange(100) for _ in range(300)],
+        }
+    )
+    want = left.join(right, on="k", how=how)  # type: ignore[arg-type]
+    got = (
+        ed.from_ember(left, 3).join(ed.from_ember(right, 2), on="k", how=how, broadcast=False, npartitions=4)  # type: ignore[arg-type]
+    ).compute()
+    assert got.schema == want.schema
+    assert _sorted(got) == _sorted(want)
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "semi", "anti"])
+def test_broadcast_join_equals_single_process(client: Any, how: str) -> None:
+    left = _data(1200, 7)
+    right = em.DataFrame({"g": [1, 2, 2, None, 39], "tag": ["one", "two", "two-again", "null", "last"]})
+    want = left.join(right, on="g", how=how, nulls_equal=True)  # type: ignore[arg-type]
+    ddf = ed.from_ember(left, 3).join(ed.from_ember(right, 1), on="g", how=how, nulls_equal=True)  # type: ignore[arg-type]
+    assert ddf.npartitions == 3
+    assert not any("split" in str(k) for k in ddf.__dask_graph__())  # no shuffle
+    assert _sorted(ddf.compute()) == _sorted(want)
+
+
+def test_read_parquet_pushes_the_query_into_each_file(client: Any, tmp_path: Path) -> None:
+    df = _data(3000, 8)
+    for i in range(3):
+        df.slice(i * 1000, 1000).write_parquet(tmp_path / f"part-{i}.parquet", row_group_size=250)
+    ddf = ed.read_parquet(tmp_path)
+    assert ddf.npartitions == 3
+    q = ddf.filter(em.col("row") >= 1500).group_by("k").agg(em.col("x").sum().alias("s"), em.col("x").len().alias("n"))
+    want = df.filter(em.col("row") >= 1500).group_by("k").agg(em.col("x").sum().alias("s"), em.col("x").len().alias("n"))
+    assert q.compute().to_dict() == want.to_dict()
+    assert "Parquet" in ddf.explain() or "parquet" in ddf.explain()
+
+
+def test_persist_keeps_partitions_on_the_workers(client: Any) -> None:
+    df = _data(800, 9)
+    ddf = ed.from_ember(df, 4).filter(em.col("x").is_not_null()).persist()
+    assert ddf.npartitions == 4
+    assert ddf.group_by("k").agg(em.col("x").sum()).compute().to_dict() == (
+        df.filter(em.col("x").is_not_null()).group_by("k").agg(em.col("x").sum()).to_dict()
+    )
+
+
+def test_frames_travel_as_arrow_ipc_and_slices_get_their_own_tokens(client: Any) -> None:
+    from distributed.protocol import deserialize, serialize
+
+    df = _data(100, 10)
+    header, frames = serialize(df, serializers=("dask",))
+    assert header["serializer"] == "dask" and header["sub-header"] == {"format": "arrow-ipc"}
+    assert deserialize(header, frames).to_dict() == df.to_dict()
+    assert pickle.loads(pickle.dumps(df)).to_dict() == df.to_dict()
+    a, b = df.slice(0, 50), df.slice(50, 50)
+    assert dask.base.tokenize(a) != dask.base.tokenize(b)
+    assert dask.base.tokenize(a) == dask.base.tokenize(df.slice(0, 50))
+    fa, fb = client.scatter([a, b])
+    assert fa.result().to_dict() == a.to_dict()
+    assert fb.result().to_dict() == b.to_dict()
+    e = (em.col("x") * 2 + 1).alias("y")
+    assert str(pickle.loads(pickle.dumps(e))) == str(e)
+
+
+def test_without_a_cluster_local_threads_run_it() -> None:
+    df = _data(500, 11)
+    with dask.config.set(scheduler="threads"):
+        got = ed.from_ember(df, 3).group_by("k").agg(AGGS).compute(scheduler="threads")
+    assert got.to_dict() == df.group_by("k").agg(AGGS).to_dict()
+
+
+def test_errors_inside_ember_are_raised_as_themselves(client: Any) -> None:
+    ddf = ed.from_ember(_data(100, 12), 2)
+    with pytest.raises(em.exceptions.ColumnNotFoundError):
+        ddf.group_by("nope")
+    with pytest.raises(em.exceptions.ComputeError):
+        ddf.with_columns(bad=em.col("x").cast("Int8")).compute()
+
+
+def _die(df: em.DataFrame) -> em.DataFrame:
+    if df.height:  # the empty frame that learns the columns runs here, not on a worker
+        os._exit(3)
+    return df
+
+
+def test_a_lost_worker_is_a_distributed_error_not_a_hang() -> None:
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+        )
+        with distributed.Client(cluster):
+            ddf = ed.from_ember(_data(100, 13), 2).map_partitions(_die)
+            start = time.monotonic()
+            with pytest.raises(DistributedError, match="KilledWorker"):
+                ddf.compute()
+            assert time.monotonic() - start < 60
+        cluster.close()
