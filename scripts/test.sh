@@ -50,7 +50,7 @@ if [ ! -x "$pyvenv/bin/python" ]; then
   python3 -m venv "$pyvenv"
   "$pyvenv/bin/pip" install -q --upgrade pip
 fi
-"$pyvenv/bin/pip" install -q pytest mypy numpy pandas pyarrow polars xgboost-cpu networkx scipy hnswlib
+"$pyvenv/bin/pip" install -q pytest mypy numpy pandas pyarrow polars xgboost-cpu networkx scipy hnswlib dask distributed
 "$pyvenv/bin/pip" install -q --force-reinstall --no-deps ./python
 # Run from python/ so `import ember` finds the installed wheel, not a source tree.
 (cd python && "$pyvenv/bin/python" -m pytest -q -rs -p no:cacheprovider tests | tee /tmp/ember-pytest.$$)

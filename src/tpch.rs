@@ -73,6 +73,51 @@ table!(
     region, RegionArrow, RegionGenerator, Some(1)
 );
 
+/// Part `part` (1-based) of `parts` of the TPC-H table `name` at scale factor `sf`: the rows
+/// `tpchgen` deals to that part (dbgen's `-C parts -S part`), so each worker of a cluster
+/// generates its own share and the parts together are the whole table. `nation` and `region`
+/// are whole in part 1 and empty in the others.
+///
+/// ```
+/// let a = ember::tpch::table_part("orders", 0.001, 1, 2).unwrap();
+/// let b = ember::tpch::table_part("orders", 0.001, 2, 2).unwrap();
+/// assert_eq!(a.num_rows() + b.num_rows(), 1500);
+/// ```
+///
+/// # Errors
+/// An unknown table, `part` outside `1..=parts`, or a scale factor that is not positive.
+pub fn table_part(name: &str, sf: f64, part: i32, parts: i32) -> Result<DataFrame> {
+    if parts < 1 || part < 1 || part > parts {
+        return Err(Error::InvalidArgument(format!("part {part} of {parts}: parts are numbered 1..={parts}")));
+    }
+    macro_rules! one {
+        ($arrow:ident, $gen:ident) => {
+            generate(sf, $arrow::schema_ref(), Some(1), |_, _| {
+                $arrow::new($gen::new(sf, part, parts)).with_batch_size(64 * 1024)
+            })
+        };
+    }
+    match name {
+        "lineitem" => one!(LineItemArrow, LineItemGenerator),
+        "orders" => one!(OrderArrow, OrderGenerator),
+        "customer" => one!(CustomerArrow, CustomerGenerator),
+        "supplier" => one!(SupplierArrow, SupplierGenerator),
+        "part" => one!(PartArrow, PartGenerator),
+        "partsupp" => one!(PartSuppArrow, PartSuppGenerator),
+        "nation" | "region" => {
+            let whole = if name == "nation" { nation(sf)? } else { region(sf)? };
+            if part == 1 {
+                Ok(whole)
+            } else {
+                whole.slice(0, 0)
+            }
+        }
+        other => Err(Error::InvalidArgument(format!(
+            "no TPC-H table {other:?}; expected lineitem, orders, customer, supplier, part, partsupp, nation or region"
+        ))),
+    }
+}
+
 /// One table, generated in parallel over `tpchgen`'s parts.
 fn generate<I>(
     sf: f64,

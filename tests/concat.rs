@@ -50,3 +50,20 @@ test_device!(lazy_concat_feeds_the_rest_of_a_query, |device: Device| {
     assert_eq!(got.columns(), host(&eager).columns());
     assert!(got.num_rows() > 0);
 });
+
+#[test]
+fn utf8_held_as_views_and_as_offsets_concatenates() {
+    // tpchgen makes Utf8View columns; frames from Python or IPC hold Utf8: one ember type.
+    use arrow::array::{StringArray, StringViewArray};
+    use std::sync::Arc;
+    let frame =
+        |a: arrow::array::ArrayRef| DataFrame::from_columns(vec![("s".into(), ember::Column::Host(a))], Device::Cpu);
+    let views = frame(Arc::new(StringViewArray::from(vec![Some("a-long-string-over-12"), None]))).unwrap();
+    let plain = frame(Arc::new(StringArray::from(vec![Some("b")]))).unwrap();
+    let got = host(&ember::concat(&[views, plain]).unwrap());
+    let s = arrow::compute::cast(got.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
+    assert_eq!(
+        s.as_ref(),
+        &StringArray::from(vec![Some("a-long-string-over-12"), None, Some("b")]) as &dyn arrow::array::Array
+    );
+}

@@ -31,7 +31,7 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
     )
     with distributed.Client(cluster) as c:
         yield c
@@ -200,7 +200,7 @@ def _die(df: em.DataFrame) -> em.DataFrame:
 def test_a_lost_worker_is_a_distributed_error_not_a_hang() -> None:
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
         )
         with distributed.Client(cluster):
             ddf = ed.from_ember(_data(100, 13), 2).map_partitions(_die)
@@ -209,3 +209,53 @@ def test_a_lost_worker_is_a_distributed_error_not_a_hang() -> None:
                 ddf.compute()
             assert time.monotonic() - start < 60
         cluster.close()
+
+
+@pytest.mark.parametrize("q", [1, 3, 18])
+def test_tpch_with_each_worker_generating_its_part(client: Any, q: int) -> None:
+    from ember.distributed import tpch as dtpch
+
+    want = em.tpch.query(q, em.tpch.tables(0.01)).collect()
+    t = dtpch.tables(0.01, npartitions=3)
+    got = {1: dtpch.q1, 3: dtpch.q3, 18: dtpch.q18}[q](t).compute()
+    assert got.schema == want.schema
+    assert got.to_dict() == want.to_dict()
+
+
+def test_table_parts_make_the_whole_table() -> None:
+    whole = em.tpch.tables(0.01)["orders"]
+    parts = [em.tpch.table_part("orders", 0.01, p, 3) for p in (1, 2, 3)]
+    assert sum(p.height for p in parts) == whole.height
+    assert em.concat(parts).to_dict() == whole.to_dict()
+    with pytest.raises(em.exceptions.InvalidArgumentError):
+        em.tpch.table_part("orders", 0.01, 4, 3)
+
+
+def test_workers_on_the_simulated_device_give_the_cpu_answer() -> None:
+    # EMBER_DEVICE on a worker is its device: the GPU code path runs there, on the simulated GPU.
+    rng = random.Random(14)
+    df = em.DataFrame(
+        {
+            "g": [None if rng.random() < 0.05 else rng.randrange(9) for _ in range(700)],
+            "x": [rng.randrange(-50, 50) for _ in range(700)],
+        }
+    )
+    right = em.DataFrame({"g": list(range(0, 9, 2)), "w": [10, 20, 30, 40, 50]})
+    aggs = [em.col("x").sum().alias("s"), em.col("x").min().alias("lo"), em.col("x").len().alias("n")]
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=40,
+        env={"EMBER_DEVICE": "sim"},
+    )
+    with distributed.Client(cluster) as c:
+        assert set(c.run(lambda: em.default_device()).values()) == {"sim"}
+        ddf = ed.from_ember(df, 3).filter(em.col("x") != 0)
+        got = ddf.group_by("g").agg(aggs).compute()
+        joined = ddf.join(ed.from_ember(right, 2), on="g", broadcast=False).compute()
+    cluster.close()
+    want = df.filter(em.col("x") != 0)
+    assert got.to_dict() == want.group_by("g").agg(aggs).to_dict()
+    assert _sorted(joined) == _sorted(want.join(right, on="g"))

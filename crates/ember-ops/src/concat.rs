@@ -60,7 +60,14 @@ pub fn concat_in(ctx: Option<&ExecContext>, frames: &[DataFrame]) -> Result<Data
         || {
             let mut columns = Vec::with_capacity(names.len());
             for (j, name) in names.iter().enumerate() {
-                let parts = frames.iter().map(|f| Ok(f.columns()[j].as_host()?.clone())).collect::<Result<Vec<_>>>()?;
+                let mut parts =
+                    frames.iter().map(|f| Ok(f.columns()[j].as_host()?.clone())).collect::<Result<Vec<_>>>()?;
+                // One ember type can be held in several Arrow layouts (utf8 as Utf8 or Utf8View):
+                // the parts take the first part's layout.
+                let layout = parts[0].data_type().clone();
+                for p in parts.iter_mut().filter(|p| p.data_type() != &layout) {
+                    *p = arrow::compute::cast(p, &layout)?;
+                }
                 let refs: Vec<&dyn arrow::array::Array> = parts.iter().map(|a| a.as_ref()).collect();
                 columns.push((name.clone(), Column::Host(arrow::compute::concat(&refs)?)));
             }

@@ -66,6 +66,7 @@ fn _ember(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(io::write_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(tpch::tables, m)?)?;
     m.add_function(wrap_pyfunction!(tpch::query, m)?)?;
+    m.add_function(wrap_pyfunction!(tpch::table_part, m)?)?;
     m.add_function(wrap_pyfunction!(default_device, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -17,6 +17,12 @@ pub fn tables(py: Python<'_>, sf: f64, device: Option<&str>) -> PyResult<HashMap
     Ok(t.named().into_iter().map(|(n, df)| (n.to_string(), PyDataFrame { df: df.clone() })).collect())
 }
 
+/// `ember.tpch.table_part(name, sf, part, parts)`: one generator part of one table, on the CPU.
+#[pyfunction]
+pub fn table_part(py: Python<'_>, name: String, sf: f64, part: i32, parts: i32) -> PyResult<PyDataFrame> {
+    Ok(PyDataFrame { df: run(py, move || ember::tpch::table_part(&name, sf, part, parts))? })
+}
+
 /// `ember.tpch.query(n, tables)`: query `n` (1..=22) as a lazy frame over `tables`.
 #[pyfunction]
 pub fn query(n: u32, tables: HashMap<String, PyRef<'_, PyDataFrame>>) -> PyResult<PyLazyFrame> {

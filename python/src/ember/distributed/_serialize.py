@@ -14,11 +14,11 @@ from ember import _ember
 from ember.frame import DataFrame
 
 
-@dask_serialize.register(DataFrame)  # type: ignore[misc]
+@dask_serialize.register(DataFrame)  # type: ignore[untyped-decorator]
 def _serialize(df: DataFrame) -> tuple[dict[str, Any], list[bytes]]:
     return {"format": "arrow-ipc"}, [_ember.frame_to_ipc(df._df)]
 
 
-@dask_deserialize.register(DataFrame)  # type: ignore[misc]
+@dask_deserialize.register(DataFrame)  # type: ignore[untyped-decorator]
 def _deserialize(header: dict[str, Any], frames: list[Any]) -> DataFrame:
     return DataFrame(_ember.frame_from_ipc(bytes(frames[0])))

@@ -9,7 +9,7 @@ runs ember's optimizer (projection and predicate pushdown into the Parquet scan 
 Operations that combine partitions add stages:
 
 * ``group_by(...).agg(...)``: aggregations that decompose (sum, min, max, count, len, first,
-  last, and mean of non-decimals) run a partial aggregate inside each partition's plan, then
+  last, mean) run a partial aggregate inside each partition's plan, then
   merge partials — by a tree of concatenate-and-merge tasks (``split_out=1``: no shuffle, the
   right choice when groups are few) or by hashing the partials on the keys into ``split_out``
   pieces, an all-to-all, and a merge per piece. Other aggregations (median, quantile, var, std,
@@ -23,6 +23,7 @@ single-process ember's answer.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
@@ -75,7 +76,7 @@ class DataFrame(DaskMethodsMixin):  # type: ignore[misc]
         self._leaf = leaf
         json = _ember.plan_to_json(plan._lf)
         self._json = json
-        self._name = "ember-" + tokenize(json, inputs, sources)
+        self._name = "ember-" + str(tokenize(json, inputs, sources))
 
     # -- shape -----------------------------------------------------------------------------------
     @property
@@ -177,18 +178,62 @@ class DataFrame(DaskMethodsMixin):  # type: ignore[misc]
     def __dask_optimize__(dsk: Graph, keys: Any, **kwargs: Any) -> Graph:
         return dsk
 
-    def compute(self, **kwargs: Any) -> Frame:  # type: ignore[override]
+    def compute(self, **kwargs: Any) -> Frame:
         """Runs the graph; one ember frame with every partition's rows in partition order. A
         lost worker or a broken connection is an :class:`ember.exceptions.DistributedError`;
         an error inside ember (a bad cast, a missing file) is raised as itself."""
-        return _guarded(lambda: DaskMethodsMixin.compute(self, **kwargs))  # type: ignore[no-any-return]
+        out: Frame = _guarded(lambda: DaskMethodsMixin.compute(self, **kwargs))
+        return out
 
-    def persist(self, **kwargs: Any) -> DataFrame:  # type: ignore[override]
+    def persist(self, **kwargs: Any) -> DataFrame:
         """Runs the graph and keeps the partitions where they were computed (on the cluster's
         workers with a ``distributed.Client``)."""
-        return _guarded(lambda: DaskMethodsMixin.persist(self, **kwargs))  # type: ignore[no-any-return]
+        out: DataFrame = _guarded(lambda: DaskMethodsMixin.persist(self, **kwargs))
+        return out
 
     # -- operations across partitions --------------------------------------------------------------
+    def _gather(self, per_partition: LazyFrame, final: Callable[[LazyFrame], LazyFrame], what: str) -> DataFrame:
+        """``per_partition`` in each partition, then the results concatenated in partition order
+        into one partition and ``final`` applied there."""
+        per = self._with_plan(per_partition)
+        graph, keys = per._materialise()
+        meta = per._meta()
+        fj = _ember.plan_to_json(final(_template(meta))._lf)
+        name = f"ember-{what}-" + str(tokenize(keys, fj))
+        graph[(name, 0)] = (_tasks.concat_run, fj, keys)
+        return _from_keys(graph, [(name, 0)], meta)
+
+    def sort(
+        self,
+        by: Any,
+        *more_by: Any,
+        descending: bool | Sequence[bool] = False,
+        nulls_last: bool | Sequence[bool] = False,
+    ) -> DataFrame:
+        """All rows in one partition, stably sorted (each partition sorted first, then merged):
+        for results that fit one worker, such as aggregates."""
+        order = dict(descending=descending, nulls_last=nulls_last)
+        return self._gather(self._plan.sort(by, *more_by, **order), lambda t: t.sort(by, *more_by, **order), "sort")
+
+    def top_k(
+        self,
+        k: int,
+        by: Any,
+        *more_by: Any,
+        descending: bool | Sequence[bool] = False,
+        nulls_last: bool | Sequence[bool] = False,
+    ) -> DataFrame:
+        """The first ``k`` rows in sort order, in one partition: each partition keeps its own
+        first ``k``, then one task sorts those (a stable sort: ties keep partition order)."""
+        order = dict(descending=descending, nulls_last=nulls_last)
+        return self._gather(
+            self._plan.sort(by, *more_by, **order).head(k), lambda t: t.sort(by, *more_by, **order).head(k), "top-k"
+        )
+
+    def head(self, n: int = 5) -> DataFrame:
+        """The first ``n`` rows in partition order, in one partition."""
+        return self._gather(self._plan.head(n), lambda t: t.head(n), "head")
+
     def group_by(self, *keys: str | Sequence[str], maintain_order: bool = False) -> GroupBy:
         """Groups by key columns (names; add computed keys with ``with_columns`` first)."""
         names: list[str] = []
@@ -271,11 +316,13 @@ class GroupBy:
         df, keys, mo = self._df, self._keys, self._maintain_order
         expected = df._plan.group_by(keys, maintain_order=mo).agg(flat)
         out_meta = Frame(_ember.plan_empty(expected._lf))
-        split = _decompose(flat, df._meta(), out_meta)
+        split = _decompose(flat, out_meta)
         if split is None:
-            # The rows themselves go to the piece of their key; each piece is aggregated whole.
-            graph, parts = df._materialise()
-            whole = _template(df._meta()).group_by(keys, maintain_order=mo).agg(flat)
+            # The rows themselves (only the columns used) go to the piece of their key; each
+            # piece is aggregated whole.
+            used = df.select(list(dict.fromkeys(keys + [c for c in _columns_of(flat) if c not in keys])))
+            graph, parts = used._materialise()
+            whole = _template(used._meta()).group_by(keys, maintain_order=mo).agg(flat)
             return _merge(graph, parts, keys, whole, whole, split_out, 0, out_meta)
         partials, merges, finals = split
         partial_plan = df._plan.group_by(keys, maintain_order=mo).agg(partials)
@@ -296,7 +343,7 @@ def _names(v: str | Sequence[str] | None) -> list[str]:
     return [v] if isinstance(v, str) else list(v)
 
 
-def _decompose(aggs: list[Expr], meta: Frame, out_meta: Frame) -> tuple[list[Expr], list[Expr], list[Expr]] | None:
+def _decompose(aggs: list[Expr], out_meta: Frame) -> tuple[list[Expr], list[Expr], list[Expr]] | None:
     """Partial, merge and final expressions for ``aggs``, or ``None`` when one of them does not
     decompose. Final columns are cast to the dtype single-process ember gives."""
     partials: list[Expr] = []
@@ -314,15 +361,35 @@ def _decompose(aggs: list[Expr], meta: Frame, out_meta: Frame) -> tuple[list[Exp
             partials.append(getattr(x, agg)().alias(t))
             merges.append(getattr(col(t), _MERGE[agg])().alias(t))
             finals.append(col(t).cast(dtypes[name]).alias(name))
-        elif agg == "mean" and not meta.lazy().select(x).schema.popitem()[1].startswith("Decimal"):
+        elif agg == "mean":
+            # ember's mean is the exact sum (integer or decimal) as f64 over the count: so is this.
             s, c = t + "s", t + "c"
-            partials += [x.cast("Float64").sum().alias(s), x.count().alias(c)]
+            partials += [x.sum().alias(s), x.count().alias(c)]
             merges += [col(s).sum().alias(s), col(c).sum().alias(c)]
-            mean = when(col(c) == 0).then(lit(None)).otherwise(col(s) / col(c))
+            mean = when(col(c) == 0).then(lit(None)).otherwise(col(s).cast("Float64") / col(c).cast("Float64"))
             finals.append(mean.cast(dtypes[name]).alias(name))
         else:
             return None
     return partials, merges, finals
+
+
+def _columns_of(exprs: Sequence[Expr]) -> list[str]:
+    """The columns ``exprs`` read, in order of first mention (from ember's JSON form)."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "Column" in node and isinstance(node["Column"], str):
+                out.append(node["Column"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    for e in exprs:
+        walk(json.loads(_ember.expr_to_json(e._e)))
+    return list(dict.fromkeys(out))
 
 
 def _concat_key(graph: Graph, keys: list[Key], name: str) -> Key:
