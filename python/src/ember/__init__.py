@@ -47,7 +47,10 @@ __all__ = [
 
 if "distributed" in sys.modules:
     # A Dask worker reading an ember frame another worker sent: register the Arrow IPC wire format.
-    from ember.distributed import _serialize  # noqa: F401
+    try:
+        from ember.distributed import _serialize  # noqa: F401
+    except ImportError:  # a module named `distributed` that is not Dask's
+        pass
 
 
 def default_device() -> str:
