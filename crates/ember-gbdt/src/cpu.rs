@@ -3,6 +3,7 @@
 //! nodes), histograms built in parallel over one row part per thread into pooled integer
 //! histograms and summed, logistic gradients computed and quantised in one vectorised pass, the
 //! last level's split applied to the rows only when their leaf values are added.
+use crate::distributed::Collective;
 use crate::grow::{grow, Backend, Evaluator, Grown, Hist, HistPool, HostRows, SplitRow, SLOTS};
 use crate::objective::{gradient, logistic_quantised, sample_threshold, sampled, Quantiser};
 use crate::params::{Objective, Params};
@@ -39,6 +40,18 @@ pub(crate) struct CpuBackend<'a> {
     pool: HistPool,
     seed: u64,
     threshold: u64,
+    /// Data-parallel training ([`crate::train_distributed`]): this process holds rows
+    /// `offset..offset + n` of `total`, and every sum and maximum the decisions read is
+    /// reduced over all processes with `comm`.
+    shard: Option<Shard<'a>>,
+}
+
+/// This process's share of a data-parallel training.
+#[derive(Clone, Copy)]
+pub(crate) struct Shard<'a> {
+    pub comm: &'a dyn Collective,
+    pub offset: u64,
+    pub total: usize,
 }
 
 impl<'a> CpuBackend<'a> {
@@ -79,7 +92,22 @@ impl<'a> CpuBackend<'a> {
             pool: HistPool::new(features),
             seed: params.seed,
             threshold: sample_threshold(params.subsample),
+            shard: None,
         }
+    }
+
+    /// The backend of one process of a data-parallel training.
+    pub fn with_shard(mut self, shard: Shard<'a>) -> Self {
+        self.shard = Some(shard);
+        self
+    }
+
+    /// Totals summed over every process.
+    fn all_totals(&self, (g, h): (i64, i64)) -> Result<(i64, i64)> {
+        let Some(s) = self.shard else { return Ok((g, h)) };
+        let mut v = [g, h];
+        s.comm.sum_i64(&mut v)?;
+        Ok((v[0], v[1]))
     }
 
     /// Every row back in the root, in row order, so the root's histogram streams through memory
@@ -146,8 +174,10 @@ impl<'a> CpuBackend<'a> {
 
 /// Quantises each row's pair from `pair(row)` into `gh` (zeros outside tree `tree`'s sample),
 /// in parallel; returns the totals.
+#[allow(clippy::too_many_arguments)]
 fn quantise_rows(
     gh: &mut [[i64; 2]],
+    offset: u64,
     seed: u64,
     tree: u64,
     threshold: u64,
@@ -162,7 +192,7 @@ fn quantise_rows(
             let (mut tg, mut th) = (0i64, 0i64);
             for (i, o) in out.iter_mut().enumerate() {
                 let row = c * 4096 + i;
-                *o = if all || sampled(seed, tree, row as u64, threshold) {
+                *o = if all || sampled(seed, tree, offset + row as u64, threshold) {
                     let (g, h) = pair(row);
                     [qg.quantise(g), qh.quantise(h)]
                 } else {
@@ -209,7 +239,7 @@ unsafe impl<T> Sync for SharedMut<T> {}
 
 impl Backend for CpuBackend<'_> {
     fn rows(&self) -> usize {
-        self.y.len()
+        self.shard.map_or(self.y.len(), |s| s.total)
     }
 
     fn gradients(&mut self) -> Result<Vec<(f64, f64)>> {
@@ -238,12 +268,16 @@ impl Backend for CpuBackend<'_> {
                 mx
             })
             .reduce(|| zero.clone(), |a, b| a.iter().zip(&b).map(|(x, y)| (x.0.max(y.0), x.1.max(y.1))).collect());
-        Ok(maxima)
+        let Some(shard) = self.shard else { return Ok(maxima) };
+        let mut flat: Vec<f64> = maxima.iter().flat_map(|(g, h)| [*g, *h]).collect();
+        shard.comm.max_f64(&mut flat)?;
+        Ok(flat.chunks(2).map(|p| (p[0], p[1])).collect())
     }
 
     fn tree(&mut self, k: usize, fused: bool, ev: &Evaluator<'_>, tree: u64) -> Result<Tree> {
         let totals =
             if fused { self.fused_gradients(ev.qg, ev.qh, tree) } else { self.quantise(k, ev.qg, ev.qh, tree) };
+        let totals = self.all_totals(totals)?;
         let mut pool = std::mem::take(&mut self.pool);
         let grown = grow(self, ev, &mut pool, totals);
         self.pool = pool;
@@ -258,7 +292,8 @@ impl CpuBackend<'_> {
     /// (gradient, hessian) totals.
     fn quantise(&mut self, k: usize, qg: Quantiser, qh: Quantiser, tree: u64) -> (i64, i64) {
         let (g, h, groups) = (&self.g, &self.h, self.groups);
-        let totals = quantise_rows(&mut self.gh, self.seed, tree, self.threshold, qg, qh, |row| {
+        let offset = self.shard.map_or(0, |s| s.offset);
+        let totals = quantise_rows(&mut self.gh, offset, self.seed, tree, self.threshold, qg, qh, |row| {
             (g[row * groups + k], h[row * groups + k])
         });
         self.reset_rows();
@@ -289,7 +324,8 @@ impl CpuBackend<'_> {
                 })
                 .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
         } else {
-            quantise_rows(&mut self.gh, self.seed, tree, self.threshold, qg, qh, |row| {
+            let offset = self.shard.map_or(0, |s| s.offset);
+            quantise_rows(&mut self.gh, offset, self.seed, tree, self.threshold, qg, qh, |row| {
                 gradient(obj, &m[row..row + 1], y[row], w.map_or(1.0, |w| w[row]), 0)
             })
         };
@@ -336,7 +372,11 @@ impl CpuBackend<'_> {
 }
 
 impl HostRows for CpuBackend<'_> {
-    fn build_left(&self, left: u32, right: u32, _hl: i64, _hr: i64) -> bool {
+    fn build_left(&self, left: u32, right: u32, hl: i64, hr: i64) -> bool {
+        if self.shard.is_some() {
+            // Every process must build the same child: decide by the global hessians.
+            return hl <= hr;
+        }
         let rows = |id: u32| {
             let (s, e) = self.ranges[id as usize];
             e - s
@@ -350,6 +390,15 @@ impl HostRows for CpuBackend<'_> {
             let (s, e) = this.ranges[*id as usize];
             this.build(&this.rows[s as usize..e as usize], hist);
         });
+        if let Some(shard) = self.shard {
+            // One reduction per level: the nodes' histograms end to end.
+            let len = out.first().map_or(0, Vec::len);
+            let mut flat: Vec<i64> = out.iter().flat_map(|h| h.iter().copied()).collect();
+            shard.comm.sum_i64(&mut flat)?;
+            for (h, part) in out.iter_mut().zip(flat.chunks(len.max(1))) {
+                h.copy_from_slice(part);
+            }
+        }
         Ok(())
     }
 

@@ -35,6 +35,7 @@
 mod cpu;
 mod cuts;
 mod data;
+mod distributed;
 mod gpu;
 mod grow;
 mod json;
@@ -45,8 +46,9 @@ mod objective;
 mod params;
 mod tree;
 
-pub use cuts::{Cuts, MISSING};
+pub use cuts::{Cuts, Sketch, MISSING};
 pub use data::{Dataset, Features};
+pub use distributed::{train_distributed, Collective};
 pub use model::{train, train_in, Importance, Model, PredictOptions};
 pub use params::{Metric, Objective, Params};
 pub use tree::Tree;

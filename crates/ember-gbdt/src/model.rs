@@ -58,6 +58,26 @@ pub enum Importance {
 }
 
 impl Model {
+    /// A model with no trees yet.
+    pub(crate) fn empty(
+        objective: Objective,
+        base_score: f32,
+        num_features: usize,
+        feature_names: Vec<String>,
+    ) -> Model {
+        Model {
+            objective,
+            base_score: vec![base_score],
+            trees: Vec::new(),
+            tree_group: Vec::new(),
+            num_features,
+            feature_names,
+            best_iteration: None,
+            best_score: None,
+            eval_history: Vec::new(),
+        }
+    }
+
     /// The objective.
     pub fn objective(&self) -> Objective {
         self.objective
@@ -318,9 +338,39 @@ pub fn train_in(
     device: Device,
     ctx: Option<&ExecContext>,
 ) -> Result<Model> {
+    check_inputs(train, eval, params, false)?;
+    let f = train.x.cols;
+    let max_weight = train.w.as_deref().map_or(1.0, |w| w.iter().fold(0.0f32, |m, v| m.max(*v)) as f64);
+    let cuts = Cuts::compute(&train.x, params.value_bins());
+    let bins = cuts.bin_matrix(&train.x);
+    let base_score = params
+        .base_score
+        .map_or_else(|| default_base_score(params.objective, &train.y, train.w.as_deref()), |b| b as f32);
+    let base = base_margin(params.objective, base_score);
+    let mut model = Model::empty(params.objective, base_score, f, train.x.names.clone());
+    match device.gpu()? {
+        None => {
+            let mut b = CpuBackend::new(&bins, f, &train.y, train.w.as_deref(), params, base);
+            boost(&mut b, &cuts, params, eval, max_weight, &mut model)?;
+        }
+        Some(gpu) => {
+            let ctx = match ctx {
+                Some(c) if Arc::ptr_eq(c.gpu(), &gpu) => c.clone(),
+                Some(_) => return Err(Error::DeviceMismatch(format!("the execution context is not on {device}"))),
+                None => ExecContext::new(gpu),
+            };
+            let mut b = crate::gpu::GpuBackend::new(ctx, &bins, &cuts, &train.y, train.w.as_deref(), params, base)?;
+            boost(&mut b, &cuts, params, eval, max_weight, &mut model)?;
+        }
+    }
+    Ok(model)
+}
+
+/// The checks every training runs on its inputs (a data-parallel one on each process's rows).
+pub(crate) fn check_inputs(train: &Dataset, eval: Option<&Dataset>, params: &Params, may_be_empty: bool) -> Result<()> {
     params.validate()?;
     let (n, f) = (train.rows(), train.x.cols);
-    if n == 0 {
+    if n == 0 && !may_be_empty {
         return Err(Error::InvalidArgument("training set has no rows".into()));
     }
     if let Some(e) = eval {
@@ -351,43 +401,10 @@ pub fn train_in(
     if n > u32::MAX as usize {
         return Err(Error::InvalidArgument(format!("{n} rows: at most 2^32 - 1")));
     }
-    let max_weight = train.w.as_deref().map_or(1.0, |w| w.iter().fold(0.0f32, |m, v| m.max(*v)) as f64);
-    let cuts = Cuts::compute(&train.x, params.value_bins());
-    let bins = cuts.bin_matrix(&train.x);
-    let base_score = params
-        .base_score
-        .map_or_else(|| default_base_score(params.objective, &train.y, train.w.as_deref()), |b| b as f32);
-    let base = base_margin(params.objective, base_score);
-    let mut model = Model {
-        objective: params.objective,
-        base_score: vec![base_score],
-        trees: Vec::new(),
-        tree_group: Vec::new(),
-        num_features: f,
-        feature_names: train.x.names.clone(),
-        best_iteration: None,
-        best_score: None,
-        eval_history: Vec::new(),
-    };
-    match device.gpu()? {
-        None => {
-            let mut b = CpuBackend::new(&bins, f, &train.y, train.w.as_deref(), params, base);
-            boost(&mut b, &cuts, params, eval, max_weight, &mut model)?;
-        }
-        Some(gpu) => {
-            let ctx = match ctx {
-                Some(c) if Arc::ptr_eq(c.gpu(), &gpu) => c.clone(),
-                Some(_) => return Err(Error::DeviceMismatch(format!("the execution context is not on {device}"))),
-                None => ExecContext::new(gpu),
-            };
-            let mut b = crate::gpu::GpuBackend::new(ctx, &bins, &cuts, &train.y, train.w.as_deref(), params, base)?;
-            boost(&mut b, &cuts, params, eval, max_weight, &mut model)?;
-        }
-    }
-    Ok(model)
+    Ok(())
 }
 
-fn boost<B: Backend>(
+pub(crate) fn boost<B: Backend>(
     b: &mut B,
     cuts: &Cuts,
     params: &Params,

@@ -197,14 +197,26 @@ pub(crate) fn base_margin(obj: Objective, base_score: f32) -> f32 {
 /// The default base score: the weighted label mean for regression and logistic (xgboost 3),
 /// 0.5 for softprob (a margin shared by all classes, which softmax ignores).
 pub(crate) fn default_base_score(obj: Objective, y: &[f32], w: Option<&[f32]>) -> f32 {
-    if let Objective::Softprob(_) = obj {
-        return 0.5;
-    }
+    let (s, sw) = label_sums(y, w);
+    base_score_of_sums(obj, s, sw)
+}
+
+/// `(sum of w y, sum of w)` in row order: what the default base score is a ratio of.
+pub(crate) fn label_sums(y: &[f32], w: Option<&[f32]>) -> (f64, f64) {
     let (mut s, mut sw) = (0.0f64, 0.0f64);
     for (i, y) in y.iter().enumerate() {
         let w = w.map_or(1.0, |w| w[i] as f64);
         s += *y as f64 * w;
         sw += w;
+    }
+    (s, sw)
+}
+
+/// The default base score from [`label_sums`] (summed over every process when training is
+/// data-parallel).
+pub(crate) fn base_score_of_sums(obj: Objective, s: f64, sw: f64) -> f32 {
+    if let Objective::Softprob(_) = obj {
+        return 0.5;
     }
     let mean = if sw > 0.0 { s / sw } else { 0.5 };
     match obj {

@@ -192,7 +192,7 @@ impl Params {
     }
 
     /// Value bins per feature after reserving the missing code.
-    pub(crate) fn value_bins(&self) -> usize {
+    pub fn value_bins(&self) -> usize {
         self.max_bin.min(255)
     }
 

@@ -1,0 +1,101 @@
+//! Data-parallel training: each process holds some rows, and every number the tree decisions
+//! read is reduced over all processes, so each one grows the same trees as one process holding
+//! every row would (with the same cuts).
+//!
+//! Histograms and gradient totals are integers (quantised gradients), so their sums are exact
+//! and the same in any order; the quantisers' scales come from the global row count and the
+//! global largest gradient; the row sample is seeded by global row number. Per tree level the
+//! processes exchange one buffer: the histograms of the nodes built at that level (sizes:
+//! nodes × features × 256 × 2 × 8 bytes). The transport is the caller's [`Collective`] —
+//! `ember.distributed` uses xgboost's (Rabit) allreduce between Dask workers.
+//!
+//! Cuts come from [`Sketch`]es: each process summarises its own values, the summaries are
+//! merged into one [`Cuts`] ([`Cuts::from_sketches`]), exact when each process's values fit its
+//! summary.
+use crate::cpu::{CpuBackend, Shard};
+use crate::cuts::Cuts;
+use crate::data::Dataset;
+use crate::model::{boost, check_inputs, Model};
+use crate::objective::{base_margin, base_score_of_sums, label_sums};
+use crate::params::Params;
+use ember_core::{Error, Result};
+
+/// Element-wise reductions over every process of a data-parallel training. Each process calls
+/// the same methods in the same order with buffers of the same length; on return every buffer
+/// holds the reduction of all of them.
+pub trait Collective: Sync {
+    /// Element-wise sums.
+    fn sum_i64(&self, values: &mut [i64]) -> Result<()>;
+    /// Element-wise sums (label totals for the base score).
+    fn sum_f64(&self, values: &mut [f64]) -> Result<()>;
+    /// Element-wise maxima.
+    fn max_f64(&self, values: &mut [f64]) -> Result<()>;
+}
+
+/// One process of a data-parallel training on the CPU engine: `local` holds rows
+/// `offset..offset + local.rows()` of the whole training set, `cuts` are every process's cuts
+/// (from [`Cuts::from_sketches`] or [`Cuts::compute`] on all rows). Every process gets the
+/// same model; it equals [`crate::train`]'s on all rows whenever `cuts` equal the cuts that
+/// computes. No eval set (early stopping would need the eval rows' margins reduced too).
+///
+/// ```
+/// use ember_gbdt::{train, train_distributed, Collective, Cuts, Dataset, Features, Objective, Params};
+/// use ember_core::Device;
+/// // One process: every reduction is the identity.
+/// struct Alone;
+/// impl Collective for Alone {
+///     fn sum_i64(&self, _: &mut [i64]) -> ember_core::Result<()> { Ok(()) }
+///     fn sum_f64(&self, _: &mut [f64]) -> ember_core::Result<()> { Ok(()) }
+///     fn max_f64(&self, _: &mut [f64]) -> ember_core::Result<()> { Ok(()) }
+/// }
+/// let x: Vec<f32> = (0..400).map(|i| (i % 37) as f32).collect();
+/// let y: Vec<f32> = x.iter().map(|v| if *v > 20.0 { 1.0 } else { 0.0 }).collect();
+/// let ds = Dataset::new(Features::from_row_major(x, 400, 1)?, y)?;
+/// let params = Params::new(Objective::Logistic).rounds(5);
+/// let cuts = Cuts::compute(ds.features(), 256);
+/// let a = train_distributed(&ds, &cuts, &params, 0, &Alone)?;
+/// let b = train(&ds, None, &params, Device::Cpu)?;
+/// assert_eq!(a.to_xgboost_json(), b.to_xgboost_json());
+/// # Ok::<(), ember_core::Error>(())
+/// ```
+///
+/// # Errors
+/// Bad parameters or labels (as [`crate::train`]), cuts for another number of features, or a
+/// failed reduction.
+pub fn train_distributed(
+    local: &Dataset,
+    cuts: &Cuts,
+    params: &Params,
+    offset: u64,
+    comm: &dyn Collective,
+) -> Result<Model> {
+    // A process may hold no rows; the whole training set may not.
+    check_inputs(local, None, params, true)?;
+    let f = local.x.cols;
+    if cuts.features() != f {
+        return Err(Error::InvalidArgument(format!("cuts for {} features, the rows have {f}", cuts.features())));
+    }
+    let mut rows = [local.rows() as i64];
+    comm.sum_i64(&mut rows)?;
+    if rows[0] == 0 {
+        return Err(Error::InvalidArgument("training set has no rows (on any process)".into()));
+    }
+    let mut max_weight = [local.w.as_deref().map_or(1.0, |w| w.iter().fold(0.0f32, |m, v| m.max(*v)) as f64)];
+    comm.max_f64(&mut max_weight)?;
+    let base_score = match params.base_score {
+        Some(b) => b as f32,
+        None => {
+            let (s, sw) = label_sums(&local.y, local.w.as_deref());
+            let mut sums = [s, sw];
+            comm.sum_f64(&mut sums)?;
+            base_score_of_sums(params.objective, sums[0], sums[1])
+        }
+    };
+    let bins = cuts.bin_matrix(&local.x);
+    let mut model = Model::empty(params.objective, base_score, f, local.x.names.clone());
+    let base = base_margin(params.objective, base_score);
+    let shard = Shard { comm, offset, total: rows[0] as usize };
+    let mut b = CpuBackend::new(&bins, f, &local.y, local.w.as_deref(), params, base).with_shard(shard);
+    boost(&mut b, cuts, params, None, max_weight[0], &mut model)?;
+    Ok(model)
+}

@@ -1,0 +1,178 @@
+//! Data-parallel GBDT training (`train_distributed`): shards trained by threads that reduce
+//! through an in-process collective grow byte-identical models to one process on all rows —
+//! every objective, sampled rows and features, weights, missing values, a shard with no rows —
+//! and cuts merged from per-shard sketches equal the cuts of all rows.
+use ember::gbdt::{train, train_distributed, Collective, Cuts, Dataset, Features, Objective, Params, Sketch};
+use ember::prelude::*;
+use std::sync::{Barrier, Mutex};
+
+/// `n` threads' allreduce: each rank posts its buffer, then every rank combines all of them in
+/// rank order (so f64 sums are the same on every rank).
+struct Threads {
+    barrier: Barrier,
+    posted: Mutex<Vec<Option<Box<dyn std::any::Any + Send>>>>,
+    rank_of: Mutex<std::collections::HashMap<std::thread::ThreadId, usize>>,
+}
+
+impl Threads {
+    fn new(n: usize) -> Threads {
+        Threads {
+            barrier: Barrier::new(n),
+            posted: Mutex::new((0..n).map(|_| None).collect()),
+            rank_of: Mutex::new(Default::default()),
+        }
+    }
+
+    fn register(&self, rank: usize) {
+        self.rank_of.lock().unwrap().insert(std::thread::current().id(), rank);
+    }
+
+    fn reduce<T: Copy + Send + 'static>(&self, values: &mut [T], op: impl Fn(T, T) -> T) {
+        let rank = self.rank_of.lock().unwrap()[&std::thread::current().id()];
+        self.posted.lock().unwrap()[rank] = Some(Box::new(values.to_vec()));
+        self.barrier.wait();
+        {
+            let posted = self.posted.lock().unwrap();
+            let of = |p: &Option<Box<dyn std::any::Any + Send>>| {
+                p.as_ref().unwrap().downcast_ref::<Vec<T>>().unwrap().clone()
+            };
+            let mut acc: Vec<T> = of(&posted[0]);
+            for p in &posted[1..] {
+                let other: Vec<T> = of(p);
+                assert_eq!(other.len(), acc.len(), "ranks reduced buffers of different lengths");
+                acc.iter_mut().zip(other).for_each(|(a, b)| *a = op(*a, b));
+            }
+            values.copy_from_slice(&acc);
+        }
+        self.barrier.wait();
+    }
+}
+
+impl Collective for Threads {
+    fn sum_i64(&self, values: &mut [i64]) -> Result<()> {
+        self.reduce(values, |a, b| a + b);
+        Ok(())
+    }
+    fn sum_f64(&self, values: &mut [f64]) -> Result<()> {
+        self.reduce(values, |a, b| a + b);
+        Ok(())
+    }
+    fn max_f64(&self, values: &mut [f64]) -> Result<()> {
+        self.reduce(values, f64::max);
+        Ok(())
+    }
+}
+
+/// Rows with ~7% missing values, a feature with few values, labels for `obj` on a 1/8 grid
+/// (so label sums are exact in any order); weights when asked.
+fn data(rows: usize, cols: usize, obj: Objective, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 / (1u64 << 53) as f64) as f32
+    };
+    let (mut x, mut y, mut w) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rows {
+        let row: Vec<f32> = (0..cols).map(|_| next() * 4.0 - 2.0).collect();
+        let score = 1.5 * row[0] - row[1] + 0.8 * row[2] * row[cols - 1] + (next() - 0.5);
+        y.push(match obj {
+            Objective::SquaredError => (score * 8.0).round() / 8.0,
+            Objective::Logistic => (score > 0.0) as u8 as f32,
+            Objective::Softprob(k) => ((score + 3.0).clamp(0.0, 5.999) / 6.0 * k as f32).floor(),
+        });
+        w.push(0.5 + (next() * 4.0).floor() / 4.0);
+        for (c, v) in row.into_iter().enumerate() {
+            let v = if c == 3 { (v * 2.0).round() / 2.0 } else { v };
+            x.push(if next() < 0.07 { f32::NAN } else { v });
+        }
+    }
+    (x, y, w)
+}
+
+fn dataset(x: &[f32], y: &[f32], w: Option<&[f32]>, cols: usize) -> Dataset {
+    let ds = Dataset::new(Features::from_row_major(x.to_vec(), y.len(), cols).unwrap(), y.to_vec()).unwrap();
+    match w {
+        Some(w) => ds.with_weights(w.to_vec()).unwrap(),
+        None => ds,
+    }
+}
+
+/// Trains on `bounds` shards in threads; returns every rank's model JSON.
+fn sharded(x: &[f32], y: &[f32], w: Option<&[f32]>, cols: usize, bounds: &[usize], params: &Params) -> Vec<String> {
+    let n = bounds.len() - 1;
+    let comm = Threads::new(n);
+    let full = dataset(x, y, w, cols);
+    let cuts = Cuts::compute(full.features(), params.value_bins());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|rank| {
+                let (comm, cuts) = (&comm, &cuts);
+                let (a, b) = (bounds[rank], bounds[rank + 1]);
+                s.spawn(move || {
+                    comm.register(rank);
+                    let local = dataset(&x[a * cols..b * cols], &y[a..b], w.map(|w| &w[a..b]), cols);
+                    train_distributed(&local, cuts, params, a as u64, comm).unwrap().to_xgboost_json()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn shards_grow_the_models_of_one_process_on_all_rows() {
+    let cols = 6;
+    let rows = 3000;
+    let cases: Vec<(Objective, Params, bool)> = vec![
+        (Objective::Logistic, Params::new(Objective::Logistic).rounds(8).max_depth(5).max_bin(64), false),
+        (Objective::SquaredError, Params::new(Objective::SquaredError).rounds(6).max_depth(4), true),
+        (Objective::Softprob(3), Params::new(Objective::Softprob(3)).rounds(4).max_depth(3).max_bin(32), false),
+        (
+            Objective::Logistic,
+            {
+                let mut p = Params::new(Objective::Logistic).rounds(6).max_depth(4);
+                p.subsample = 0.7;
+                p.colsample_bytree = 0.6;
+                p
+            },
+            true,
+        ),
+    ];
+    for (obj, params, weighted) in cases {
+        let (x, y, w) = data(rows, cols, obj, 7);
+        let w = weighted.then_some(&w[..]);
+        let want = train(&dataset(&x, &y, w, cols), None, &params, Device::Cpu).unwrap().to_xgboost_json();
+        // Uneven shards, one of them empty.
+        for bounds in [vec![0, 1000, 2200, rows], vec![0, 0, 1777, rows]] {
+            let got = sharded(&x, &y, w, cols, &bounds, &params);
+            for (rank, g) in got.iter().enumerate() {
+                assert_eq!(g, &want, "{obj:?} weighted={weighted} shards {bounds:?} rank {rank}");
+            }
+        }
+    }
+}
+
+#[test]
+fn cuts_from_shard_sketches_equal_the_cuts_of_all_rows() {
+    let cols = 6;
+    let (x, _, _) = data(5000, cols, Objective::Logistic, 3);
+    let all = Features::from_row_major(x.clone(), 5000, cols).unwrap();
+    let sketches: Vec<Sketch> = [(0, 2000), (2000, 5000)]
+        .iter()
+        .map(|&(a, b)| {
+            Sketch::of(&Features::from_row_major(x[a * cols..b * cols].to_vec(), b - a, cols).unwrap(), 1 << 16)
+        })
+        .collect();
+    assert_eq!(Cuts::from_sketches(&sketches, 255).unwrap(), Cuts::compute(&all, 255));
+}
+
+#[test]
+fn cuts_for_other_features_are_an_error() {
+    let (x, y, _) = data(100, 6, Objective::Logistic, 1);
+    let ds = dataset(&x, &y, None, 6);
+    let cuts = Cuts::from_lists(vec![vec![0.0]; 5]);
+    let comm = Threads::new(1);
+    comm.register(0);
+    let err = train_distributed(&ds, &cuts, &Params::new(Objective::Logistic), 0, &comm).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains("cuts for 5 features")), "{err}");
+}
