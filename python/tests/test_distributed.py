@@ -259,3 +259,40 @@ def test_workers_on_the_simulated_device_give_the_cpu_answer() -> None:
     want = df.filter(em.col("x") != 0)
     assert got.to_dict() == want.group_by("g").agg(aggs).to_dict()
     assert _sorted(joined) == _sorted(want.join(right, on="g"))
+
+
+def _gbdt_data(n: int, seed: int) -> em.DataFrame:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        a, b, c = rng.uniform(-2, 2), rng.uniform(-2, 2), float(rng.randrange(5))
+        y = 1.0 if 1.5 * a - b + 0.3 * c + rng.uniform(-0.5, 0.5) > 0 else 0.0
+        rows.append((None if rng.random() < 0.05 else a, b, c, y))
+    return em.DataFrame({k: [r[i] for r in rows] for i, k in enumerate(["a", "b", "c", "y"])})
+
+
+@pytest.mark.parametrize("objective,params", [
+    ("binary:logistic", {"rounds": 8, "max_depth": 4, "eta": 0.3}),
+    ("reg:squarederror", {"rounds": 5, "max_depth": 3, "subsample": 0.8, "colsample_bytree": 0.7, "seed": 3}),
+])
+def test_gbdt_on_two_workers_builds_the_trees_of_one_process(
+    client: Any, objective: str, params: dict[str, Any]
+) -> None:
+    pytest.importorskip("xgboost", reason="distributed GBDT reduces through xgboost's collective")
+    from ember.distributed import gbdt as dgbdt
+
+    df = _gbdt_data(2400, 15)
+    # Each of the 4 partitions has at most 600 rows: its sketch is exact, so the cuts are.
+    model = dgbdt.train(ed.from_ember(df, 4), "y", objective=objective, **params)
+    want = em.gbdt.train(df, "y", objective=objective, **params)
+    assert model.to_json() == want.to_json()
+    assert len(model.to_json()) > 1000
+
+
+def test_gbdt_without_rows_is_an_error(client: Any) -> None:
+    pytest.importorskip("xgboost")
+    from ember.distributed import gbdt as dgbdt
+
+    empty = ed.from_ember(_gbdt_data(10, 1).head(0), 2)
+    with pytest.raises(em.exceptions.InvalidArgumentError):
+        dgbdt.train(empty, "y")

@@ -90,6 +90,10 @@ pub enum Error {
         /// The last iteration's residual.
         residual: f64,
     },
+    /// A reduction between the processes of a data-parallel computation failed (a peer was
+    /// lost, the transport broke): what failed, and the transport's message.
+    #[error("a reduction between processes failed: {0}")]
+    Collective(String),
     /// A bug in ember: please report it.
     #[error("internal error (a bug in ember): {0}")]
     Internal(String),

@@ -31,6 +31,7 @@ pub fn to_py(err: Error) -> PyErr {
         Error::Read { .. } => "ReadError",
         Error::Unsupported(_) => "UnsupportedError",
         Error::NotConverged { .. } => "NotConvergedError",
+        Error::Collective(_) => "DistributedError",
         Error::Gpu(g) => match g {
             GpuError::OutOfMemory { .. } => "OutOfMemoryError",
             GpuError::Compile { .. } => "KernelCompileError",

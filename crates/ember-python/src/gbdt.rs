@@ -2,7 +2,10 @@
 use crate::error::IntoPyResult;
 use crate::frame::{device, PyDataFrame};
 use crate::run::run;
-use ember::gbdt::{train, Dataset, Features, Importance, Metric, Model, Objective, Params, PredictOptions};
+use ember::gbdt::{
+    train, train_distributed, Collective, Cuts, Dataset, Features, Importance, Metric, Model, Objective, Params,
+    PredictOptions, Sketch,
+};
 use ember::Error;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -70,6 +73,103 @@ pub fn gbdt_train(
         let vs = vdf.map(|v| Dataset::from_frame(&v, &label, weight.as_deref())).transpose()?;
         train(&ds, vs.as_ref(), &p, d)
     })?;
+    Ok(PyGbdtModel { model })
+}
+
+/// A sketch of the feature columns of `df` (every column but `label` and `weight`) with at
+/// most `size` runs per feature, as bytes ([`Sketch::to_bytes`]).
+#[pyfunction]
+#[pyo3(signature = (df, label, weight, size))]
+pub fn gbdt_sketch<'py>(
+    py: Python<'py>,
+    df: &PyDataFrame,
+    label: String,
+    weight: Option<String>,
+    size: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let df = df.df.clone();
+    let bytes = run(py, move || {
+        let ds = Dataset::from_frame(&df, &label, weight.as_deref())?;
+        Ok(Sketch::of(ds.features(), size).to_bytes())
+    })?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// The cuts merged from every part's sketch ([`Cuts::from_sketches`]), one list per feature.
+#[pyfunction]
+pub fn gbdt_cuts_from_sketches(sketches: Vec<Vec<u8>>, max_bin: usize) -> PyResult<Vec<Vec<f32>>> {
+    let sketches = sketches.iter().map(|b| Sketch::from_bytes(b)).collect::<ember::Result<Vec<_>>>().py()?;
+    let bins = Params { max_bin, ..Params::new(Objective::SquaredError) }.value_bins();
+    let cuts = Cuts::from_sketches(&sketches, bins).py()?;
+    Ok((0..cuts.features()).map(|f| cuts.feature(f).to_vec()).collect())
+}
+
+/// Reductions through a Python callable `allreduce(op, data) -> data`: `op` is `sum_i64`,
+/// `sum_f64` or `max_f64`, `data` little-endian bytes of the buffer (what xgboost's collective
+/// reduces in `ember.distributed.gbdt`).
+struct PyCollective(Py<PyAny>);
+
+impl PyCollective {
+    fn reduce<T: bytemuck::Pod>(&self, op: &str, values: &mut [T]) -> ember::Result<()> {
+        Python::attach(|py| -> PyResult<()> {
+            let data = PyBytes::new(py, bytemuck::cast_slice(values));
+            let out = self.0.call1(py, (op, data))?;
+            let out: Vec<u8> = out.extract(py)?;
+            if out.len() != std::mem::size_of_val(values) {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "allreduce returned {} bytes for {}",
+                    out.len(),
+                    std::mem::size_of_val(values)
+                )));
+            }
+            bytemuck::cast_slice_mut::<T, u8>(values).copy_from_slice(&out);
+            Ok(())
+        })
+        .map_err(|e| Error::Collective(format!("{op} of {} values: {e}", values.len())))
+    }
+}
+
+impl Collective for PyCollective {
+    fn sum_i64(&self, values: &mut [i64]) -> ember::Result<()> {
+        self.reduce("sum_i64", values)
+    }
+    fn sum_f64(&self, values: &mut [f64]) -> ember::Result<()> {
+        self.reduce("sum_f64", values)
+    }
+    fn max_f64(&self, values: &mut [f64]) -> ember::Result<()> {
+        self.reduce("max_f64", values)
+    }
+}
+
+/// One process of a data-parallel training on the CPU engine: `train_df` holds rows
+/// `offset..` of the whole set, `cuts` every process's cuts, `allreduce` the transport.
+#[pyfunction]
+#[pyo3(signature = (train_df, label, objective, cuts, offset, allreduce, num_class=None, weight=None, params=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn gbdt_train_distributed(
+    py: Python<'_>,
+    train_df: &PyDataFrame,
+    label: String,
+    objective: &str,
+    cuts: Vec<Vec<f32>>,
+    offset: u64,
+    allreduce: Py<PyAny>,
+    num_class: Option<usize>,
+    weight: Option<String>,
+    params: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyGbdtModel> {
+    let p = params_from(objective, num_class, params)?;
+    let df = train_df.df.clone();
+    let comm = PyCollective(allreduce);
+    // On this thread (the GIL released), not on the pool as `run` would: the reductions call
+    // back into Python from the thread that trains, and xgboost's communicator belongs to the
+    // thread that entered its context.
+    let model = py
+        .detach(move || {
+            let ds = Dataset::from_frame(&df, &label, weight.as_deref())?;
+            train_distributed(&ds, &Cuts::from_lists(cuts), &p, offset, &comm)
+        })
+        .py()?;
     Ok(PyGbdtModel { model })
 }
 

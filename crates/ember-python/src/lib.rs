@@ -35,6 +35,9 @@ fn _ember(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<expr::PyExpr>()?;
     m.add_class::<gbdt::PyGbdtModel>()?;
     m.add_function(wrap_pyfunction!(gbdt::gbdt_train, m)?)?;
+    m.add_function(wrap_pyfunction!(gbdt::gbdt_sketch, m)?)?;
+    m.add_function(wrap_pyfunction!(gbdt::gbdt_cuts_from_sketches, m)?)?;
+    m.add_function(wrap_pyfunction!(gbdt::gbdt_train_distributed, m)?)?;
     m.add_class::<graph::PyGraph>()?;
     m.add_class::<ann::PyFlatIndex>()?;
     m.add_class::<ann::PyHnswIndex>()?;

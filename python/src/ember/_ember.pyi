@@ -181,6 +181,20 @@ def gbdt_train(
     params: dict[str, Any] | None = None,
 ) -> GbdtModel: ...
 
+def gbdt_sketch(df: PyDataFrame, label: str, weight: str | None, size: int) -> bytes: ...
+def gbdt_cuts_from_sketches(sketches: list[bytes], max_bin: int) -> list[list[float]]: ...
+def gbdt_train_distributed(
+    train_df: PyDataFrame,
+    label: str,
+    objective: str,
+    cuts: list[list[float]],
+    offset: int,
+    allreduce: Callable[[str, bytes], bytes],
+    num_class: int | None = None,
+    weight: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> GbdtModel: ...
+
 class PyGraph:
     @property
     def num_vertices(self) -> int: ...
