@@ -4,6 +4,8 @@ workers), a group-by with many groups (shuffled), and a GBDT fit; single-process
     python benches/distributed_scaling.py [--sf 1] [--gbdt-rows 400000] [--workers 1 2]
 
 Prints one row per workload: seconds per worker count (best of --reps after one warm-up run).
+Each worker is given one core (one Dask thread, RAYON_NUM_THREADS=1); the single process uses
+every core.
 Needs dask, distributed and xgboost (the GBDT allreduce) next to the ember wheel.
 """
 
@@ -66,7 +68,11 @@ def main() -> None:
     )
     del single, li
     for n in args.workers:
-        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=":0")
+        # One core per worker: ember's thread pool (rayon) in each worker gets one thread, as
+        # Dask's task thread does, so n workers use n cores.
+        cluster = distributed.LocalCluster(
+            n_workers=n, threads_per_worker=1, dashboard_address=":0", env={"RAYON_NUM_THREADS": "1"}
+        )
         with distributed.Client(cluster):
             parts = 2 * n
             t = {name: tab.persist() for name, tab in tpch.tables(args.sf, parts).items()}
