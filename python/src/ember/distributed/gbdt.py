@@ -15,7 +15,6 @@ engine.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
 from typing import Any
 
 from ember import _ember, exceptions
@@ -110,7 +109,7 @@ def train(
     ranks = []
     for r, w in enumerate(workers):
         a, b = bounds[r], bounds[r + 1]
-        args: dict[Hashable, Any] = dict(rabit, dmlc_task_id=f"{r:08d}")
+        args: dict[str, Any] = dict(rabit, dmlc_task_id=f"{r:08d}")
         ranks.append(
             client.submit(
                 _train_rank,
