@@ -214,31 +214,13 @@ def test_a_lost_worker_is_a_distributed_error_not_a_hang() -> None:
 @pytest.mark.parametrize("sf", ["0.01", "0.1"])
 @pytest.mark.parametrize("q", [1, 3, 18])
 def test_tpch_with_each_worker_generating_its_part_equals_duckdb(client: Any, q: int, sf: str) -> None:
-    import math
-
-    from conftest import ORACLE
-    from test_tpch import text
+    from test_tpch import assert_matches_oracle
 
     from ember.distributed import tpch as dtpch
 
     t = dtpch.tables(float(sf), npartitions=3)
     got = {1: dtpch.q1, 3: dtpch.q3, 18: dtpch.q18}[q](t).compute()
-    lines = (ORACLE / f"q{q}_answers.csv").read_text().splitlines()
-    names = lines[0].split(",")[1:]
-    want = [line[len(sf) + 1 :] for line in lines[1:] if line.startswith(sf + ",")]
-    assert len(got.columns) == len(names)  # (duckdb names Q18's sum "sum(l_quantity)")
-    rows = list(zip(*[got[c].to_list() for c in got.columns]))
-    assert len(rows) == len(want), f"Q{q} SF{sf}: {len(rows)} rows vs duckdb's {len(want)}"
-    for r, (row, line) in enumerate(zip(rows, want)):
-        fields = line.split(",")
-        if len(fields) != len(row):  # a string with a comma: compare the line
-            assert ",".join(text(v) for v in row) == line, f"Q{q} row {r}"
-            continue
-        for v, w in zip(row, fields):
-            if isinstance(v, float):
-                assert math.isclose(v, float(w), rel_tol=1e-12), f"Q{q} row {r}: {v} vs {w}"
-            else:
-                assert text(v) == w, f"Q{q} row {r}: {v!r} vs {w!r}"
+    assert_matches_oracle(q, got, sf)
     if sf == "0.01":  # and single-process ember's frame exactly (types, float bits)
         want_df = em.tpch.query(q, em.tpch.tables(0.01)).collect()
         assert got.schema == want_df.schema and got.to_dict() == want_df.to_dict()

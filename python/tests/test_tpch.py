@@ -29,15 +29,14 @@ def text(v: Any) -> str:
     return "null" if v is None else str(v)
 
 
-def oracle(q: int) -> tuple[list[str], list[str]]:
+def oracle(q: int, sf: str = SF) -> tuple[list[str], list[str]]:
     lines = (ORACLE / f"q{q}_answers.csv").read_text().splitlines()
-    return lines[0].split(",")[1:], [line[len(SF) + 1 :] for line in lines[1:] if line.startswith(SF + ",")]
+    return lines[0].split(",")[1:], [line[len(sf) + 1 :] for line in lines[1:] if line.startswith(sf + ",")]
 
 
-def check(q: int, device: str) -> None:
-    names, want = oracle(q)
-    got = em.tpch.query(q, tables(device)).collect()
-    assert got.device == device
+def assert_matches_oracle(q: int, got: em.DataFrame, sf: str = SF) -> None:
+    """``got`` equals duckdb's stored answer to query ``q`` at scale factor ``sf``."""
+    names, want = oracle(q, sf)
     assert len(got.columns) == len(names), f"Q{q}: {got.columns} vs {names}"
     cols = [got[c].to_list() for c in got.columns]
     rows = list(zip(*cols)) if cols else []
@@ -52,6 +51,12 @@ def check(q: int, device: str) -> None:
                 assert math.isclose(v, float(w), rel_tol=1e-12), f"Q{q} row {r}: {v} vs {w}"
             else:
                 assert text(v) == w, f"Q{q} row {r}: {v!r} vs {w!r}"
+
+
+def check(q: int, device: str) -> None:
+    got = em.tpch.query(q, tables(device)).collect()
+    assert got.device == device
+    assert_matches_oracle(q, got)
 
 
 @pytest.mark.parametrize("q", range(1, 23))

@@ -486,35 +486,25 @@ impl LogicalPlan {
 
     /// Attaches `frame` to every scan of the source named `name` (after deserialising a plan).
     pub fn bind(&mut self, name: &str, frame: &DataFrame) {
-        match self {
-            LogicalPlan::Scan { source, .. } => {
-                if source.name == name {
-                    source.frame = Some(frame.clone());
-                }
+        self.each_scan_of(name, &mut |node| {
+            if let LogicalPlan::Scan { source, .. } = node {
+                source.frame = Some(frame.clone());
             }
-            LogicalPlan::Select { input, .. }
-            | LogicalPlan::Filter { input, .. }
-            | LogicalPlan::Aggregate { input, .. }
-            | LogicalPlan::Slice { input, .. }
-            | LogicalPlan::Sort { input, .. }
-            | LogicalPlan::Unique { input, .. }
-            | LogicalPlan::TopK { input, .. }
-            | LogicalPlan::GroupBy { input, .. } => input.bind(name, frame),
-            LogicalPlan::Join { left, right, .. } => {
-                left.bind(name, frame);
-                right.bind(name, frame);
-            }
-            LogicalPlan::Concat { inputs } => inputs.iter_mut().for_each(|i| i.bind(name, frame)),
-        }
+        });
     }
 
     /// Replaces every scan of the source named `name` by `plan` (a distributed task puts a file
     /// scan, or another partition's plan, where a template plan reads its input).
     pub fn substitute(&mut self, name: &str, plan: &LogicalPlan) {
+        self.each_scan_of(name, &mut |node| *node = plan.clone());
+    }
+
+    /// Calls `f` on every scan node of the source named `name`.
+    fn each_scan_of(&mut self, name: &str, f: &mut dyn FnMut(&mut LogicalPlan)) {
         match self {
             LogicalPlan::Scan { source, .. } => {
                 if source.name == name {
-                    *self = plan.clone();
+                    f(self);
                 }
             }
             LogicalPlan::Select { input, .. }
@@ -524,12 +514,12 @@ impl LogicalPlan {
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Unique { input, .. }
             | LogicalPlan::TopK { input, .. }
-            | LogicalPlan::GroupBy { input, .. } => input.substitute(name, plan),
+            | LogicalPlan::GroupBy { input, .. } => input.each_scan_of(name, f),
             LogicalPlan::Join { left, right, .. } => {
-                left.substitute(name, plan);
-                right.substitute(name, plan);
+                left.each_scan_of(name, f);
+                right.each_scan_of(name, f);
             }
-            LogicalPlan::Concat { inputs } => inputs.iter_mut().for_each(|i| i.substitute(name, plan)),
+            LogicalPlan::Concat { inputs } => inputs.iter_mut().for_each(|i| i.each_scan_of(name, f)),
         }
     }
 
