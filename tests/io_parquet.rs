@@ -209,6 +209,7 @@ fn writer_options_datasets_row_group_selection_and_limits() {
     assert_eq!(head.num_rows(), 1000, "whole row groups up to n_rows (the caller slices)");
     let e = ember::read_parquet(dir.join("part-0.parquet"), &ParquetReadOptions::default().with_row_groups([9]));
     assert!(e.unwrap_err().to_string().contains("row group 9"));
+    assert_eq!(ember::io::parquet_row_groups(dir.join("part-1.parquet")).unwrap(), vec![1000; 3]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -243,6 +244,9 @@ fn bad_files_are_typed_errors_naming_the_file() {
         };
         assert!(matches!(e, Error::Read { .. }), "{name}: {e:?}");
         assert!(e.to_string().starts_with(&p.display().to_string()), "{name}: {e}");
+        let e = ember::io::parquet_row_groups(&p).unwrap_err();
+        assert!(matches!(e, Error::Read { .. }), "footer only, {name}: {e:?}");
+        assert!(e.to_string().starts_with(&p.display().to_string()), "footer only, {name}: {e}");
     }
     // Corrupt page bytes in the middle: an error naming the column (or, where the codec cannot
     // tell, values decoded from the bytes as they are) — never a panic.

@@ -80,6 +80,24 @@ def test_shuffled_group_by_equals_single_process(client: Any) -> None:
     assert got.sort("k").to_dict() == want.sort("k").to_dict()
 
 
+def test_two_stage_shuffles_equal_single_process(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ember.distributed import collection
+
+    monkeypatch.setattr(collection, "ALL_TO_ALL_MAX", 1)  # every shuffle below takes two stages
+    df = _data(3000, 21)
+    ddf = ed.from_ember(df, npartitions=7)
+    q = ddf.group_by("k", "g", maintain_order=True).agg(AGGS, split_out=5)
+    graph = dict(q.__dask_graph__())
+    assert any("split2" in str(k) for k in graph) and any("combine" in str(k) for k in graph)
+    want = df.group_by("k", "g", maintain_order=True).agg(AGGS)
+    assert _sorted(q.compute()) == _sorted(want)
+    rows = [em.col("x").median().alias("med"), em.col("row").first().alias("first")]
+    assert _sorted(ddf.group_by("g").agg(rows, split_out=3).compute()) == _sorted(df.group_by("g").agg(rows))
+    right = ed.from_ember(df.select("row", em.col("x").alias("y")), npartitions=3)
+    joined = ddf.join(right, on="row", npartitions=4).compute()
+    assert _sorted(joined) == _sorted(df.join(df.select("row", em.col("x").alias("y")), on="row"))
+
+
 def test_order_statistics_shuffle_rows(client: Any) -> None:
     df = _data(2000, 3)
     aggs = [em.col("x").n_unique().alias("nu"), em.col("x").median().alias("med"), em.col("x").std().alias("sd")]
@@ -147,6 +165,18 @@ def test_read_parquet_pushes_the_query_into_each_file(client: Any, tmp_path: Pat
     want = df.filter(em.col("row") >= 1500).group_by("k").agg(em.col("x").sum().alias("s"), em.col("x").len().alias("n"))
     assert q.compute().to_dict() == want.to_dict()
     assert "Parquet" in ddf.explain() or "parquet" in ddf.explain()
+
+    # A partition per row group (4 per file), or per run of 3 of one file; rows keep file order.
+    by_group = ed.read_parquet(tmp_path, split_row_groups=True)
+    assert by_group.npartitions == 12
+    assert by_group.compute().to_dict() == df.to_dict()
+    runs = ed.read_parquet(sorted(tmp_path.iterdir()), split_row_groups=3)
+    assert runs.npartitions == 6
+    q = runs.filter(em.col("row") >= 1500).group_by("k").agg(em.col("x").sum().alias("s"), em.col("x").len().alias("n"))
+    assert q.compute().to_dict() == want.to_dict()
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(em.exceptions.EmberError, match="broken.parquet"):
+        ed.read_parquet(tmp_path, split_row_groups=True)
 
 
 def test_persist_keeps_partitions_on_the_workers(client: Any) -> None:
@@ -275,26 +305,27 @@ def _gbdt_data(n: int, seed: int) -> em.DataFrame:
     return em.DataFrame({k: [r[i] for r in rows] for i, k in enumerate(["a", "b", "c", "y"])})
 
 
+@pytest.mark.parametrize("collective", ["xgboost", "dask"])
 @pytest.mark.parametrize("objective,params", [
     ("binary:logistic", {"rounds": 8, "max_depth": 4, "eta": 0.3}),
     ("reg:squarederror", {"rounds": 5, "max_depth": 3, "subsample": 0.8, "colsample_bytree": 0.7, "seed": 3}),
 ])
 def test_gbdt_on_two_workers_builds_the_trees_of_one_process(
-    client: Any, objective: str, params: dict[str, Any]
+    client: Any, objective: str, params: dict[str, Any], collective: str
 ) -> None:
-    pytest.importorskip("xgboost", reason="distributed GBDT reduces through xgboost's collective")
+    if collective == "xgboost":
+        pytest.importorskip("xgboost", reason="the Rabit collective needs xgboost")
     from ember.distributed import gbdt as dgbdt
 
     df = _gbdt_data(2400, 15)
     # Each of the 4 partitions has at most 600 rows: its sketch is exact, so the cuts are.
-    model = dgbdt.train(ed.from_ember(df, 4), "y", objective=objective, **params)
+    model = dgbdt.train(ed.from_ember(df, 4), "y", objective=objective, collective=collective, **params)
     want = em.gbdt.train(df, "y", objective=objective, **params)
     assert model.to_json() == want.to_json()
     assert len(model.to_json()) > 1000
 
 
 def test_gbdt_without_rows_is_an_error(client: Any) -> None:
-    pytest.importorskip("xgboost")
     from ember.distributed import gbdt as dgbdt
 
     empty = ed.from_ember(_gbdt_data(10, 1).head(0), 2)

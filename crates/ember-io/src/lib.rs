@@ -35,8 +35,8 @@ pub use csv::{
 };
 pub use file::{write_atomically, FileFormat};
 pub use parquet::{
-    parquet_schema, read_parquet, read_parquet_on, write_parquet, Compression, ParquetChunks, ParquetReadOptions,
-    ParquetWriteOptions,
+    parquet_row_groups, parquet_schema, read_parquet, read_parquet_on, write_parquet, Compression, ParquetChunks,
+    ParquetReadOptions, ParquetWriteOptions,
 };
 
 /// Runs `f` in `ctx` when the caller gave one, else in a fresh context on `gpu`.

@@ -211,6 +211,12 @@ pub fn read_parquet(
     in_order(df, order.as_deref())
 }
 
+/// The row count of each row group of a Parquet file, from its footer.
+#[pyfunction]
+pub fn parquet_row_groups(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Vec<usize>> {
+    run(py, move || ember::io::parquet_row_groups(path))
+}
+
 /// `ember.scan_parquet`: a lazy query that reads only the columns and row groups it needs.
 #[pyfunction]
 #[pyo3(signature = (path, *, n_rows=None, row_groups=None, device=None))]

@@ -65,6 +65,7 @@ fn _ember(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(io::scan_csv, m)?)?;
     m.add_function(wrap_pyfunction!(io::read_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(io::scan_parquet, m)?)?;
+    m.add_function(wrap_pyfunction!(io::parquet_row_groups, m)?)?;
     m.add_function(wrap_pyfunction!(io::write_csv, m)?)?;
     m.add_function(wrap_pyfunction!(io::write_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(tpch::tables, m)?)?;

@@ -10,7 +10,7 @@ mod read;
 mod strict;
 mod write;
 
-pub use read::{parquet_schema, read_parquet, read_parquet_on, ParquetChunks};
+pub use read::{parquet_row_groups, parquet_schema, read_parquet, read_parquet_on, ParquetChunks};
 pub use write::{write_parquet, Compression, ParquetWriteOptions};
 
 use ember_ops::Expr;

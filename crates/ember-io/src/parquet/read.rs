@@ -58,6 +58,36 @@ pub fn parquet_schema(path: impl AsRef<Path>) -> Result<Vec<Field>> {
     ds.fields()
 }
 
+/// The row count of each row group of one Parquet file, from its footer alone (the file's
+/// data pages are not read): what a task scheduler needs to give each row group its own task.
+///
+/// ```no_run
+/// let rows = ember_io::parquet_row_groups("lineitem.parquet")?;
+/// println!("{} row groups, {} rows", rows.len(), rows.iter().sum::<usize>());
+/// # Ok::<(), ember_core::Error>(())
+/// ```
+pub fn parquet_row_groups(path: impl AsRef<Path>) -> Result<Vec<usize>> {
+    let path = path.as_ref();
+    let mut file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let mut magic = [0u8; 4];
+    if std::io::Read::read_exact(&mut file, &mut magic).is_err() || &magic != b"PAR1" {
+        return Err(Error::Read {
+            path: path.display().to_string(),
+            at: Box::new(ReadLocation { byte: Some(0), ..Default::default() }),
+            message: "not a Parquet file (it does not start with PAR1)".into(),
+        });
+    }
+    let meta = guarded(|| {
+        parquet::file::metadata::ParquetMetaDataReader::new().parse_and_finish(&file).map_err(|e| e.to_string())
+    })
+    .map_err(|e| Error::Read {
+        path: path.display().to_string(),
+        at: Box::default(),
+        message: format!("not a readable Parquet file: {e}"),
+    })?;
+    Ok(meta.row_groups().iter().map(|g| g.num_rows().max(0) as usize).collect())
+}
+
 /// A chunked reader: frames of whole row groups, each at most `budget` bytes of decoded column
 /// data (by the footer's uncompressed sizes; a row group larger than the budget is one chunk),
 /// as cuDF's chunked reader.

@@ -54,6 +54,13 @@ def hash_split(part: DataFrame, keys: Sequence[str], n: int) -> list[DataFrame]:
     return [DataFrame(p) for p in _ember.frame_hash_partition(part._df, list(keys), n)]
 
 
+def hash_split_groups(part: DataFrame, keys: Sequence[str], n: int, k: int) -> list[DataFrame]:
+    """``part``'s rows dealt into groups of ``k`` consecutive pieces of :func:`hash_split` into
+    ``n`` (a two-stage shuffle's first stage)."""
+    pieces = hash_split(part, keys, n)
+    return [concat(pieces[a : a + k]) for a in range(0, n, k)]
+
+
 def piece(pieces: Sequence[DataFrame], i: int) -> DataFrame:
     """Piece ``i`` of a split."""
     return pieces[i]

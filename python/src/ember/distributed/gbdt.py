@@ -1,21 +1,26 @@
 """Gradient-boosted trees on a Dask cluster: one long-running task per worker holds a contiguous
 run of the frame's partitions, and the workers grow every tree together, reducing integer
-histograms through xgboost's collective (Rabit) once per tree level, as ``xgboost.dask`` does.
+histograms once per tree level, as ``xgboost.dask`` does.
+
+The reduction (an allreduce) goes through xgboost's collective (Rabit; its tracker runs on the
+scheduler) when xgboost is installed, else through Dask itself: every rank sends its buffer to
+rank 0 over a scheduler queue, and rank 0 reduces them in rank order and sends the sum back
+(slower: each level costs a few scheduler round trips, against one ring allreduce).
 
 Every worker makes the same decisions from the same reduced numbers, so the model is the one a
 single process would train on all rows with the same cuts (``ember.gbdt.train``: byte-identical
-XGBoost JSON). The cuts come from merged per-partition sketches: exactly single-process cuts
-when each partition has at most ``sketch_size`` distinct values per feature, quantiles within
-one sketch step of them otherwise.
-
-Needs ``xgboost`` for the allreduce (``pip install xgboost-cpu``); the workers train on the CPU
+XGBoost JSON), through either collective. The cuts come from merged per-partition sketches:
+exactly single-process cuts when each partition has at most ``sketch_size`` distinct values per
+feature, quantiles within one sketch step of them otherwise. The workers train on the CPU
 engine.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+import uuid
+from collections.abc import Callable
+from typing import Any, Literal
 
 from ember import _ember, exceptions
 from ember.distributed import _tasks
@@ -34,6 +39,12 @@ def _sketch(df: Frame, label: str, weight: str | None, size: int) -> bytes:
     return _ember.gbdt_sketch(df._df, label, weight, size)
 
 
+#: An allreduce as the Rust trainer calls it: (op, the rank's buffer) -> the reduced buffer.
+Allreduce = Callable[[str, bytes], bytes]
+
+_DTYPES = {"sum_i64": "int64", "sum_f64": "float64", "max_f64": "float64"}
+
+
 def _train_rank(
     parts: list[Frame],
     label: str,
@@ -43,26 +54,114 @@ def _train_rank(
     params: dict[str, Any],
     cuts: list[list[float]],
     offset: int,
-    rabit: dict[str, Any],
+    comm: dict[str, Any],
 ) -> str:
     """One worker's share: its partitions' rows, trained in step with the other workers."""
-    import numpy as np
-    from xgboost import collective
+    df = _tasks.concat(parts)
 
-    ops = {"sum_i64": (np.int64, collective.Op.SUM), "sum_f64": (np.float64, collective.Op.SUM)}
-    ops["max_f64"] = (np.float64, collective.Op.MAX)
-
-    def allreduce(op: str, data: bytes) -> bytes:
-        dtype, how = ops[op]
-        out = collective.allreduce(np.frombuffer(data, dtype=dtype).copy(), how)
-        return bytes(np.ascontiguousarray(out, dtype=dtype).tobytes())
-
-    with collective.CommunicatorContext(**rabit):
-        df = _tasks.concat(parts)
+    def fit(allreduce: Allreduce) -> str:
         model = _ember.gbdt_train_distributed(
             df._df, label, objective, cuts, offset, allreduce, num_class=num_class, weight=weight, params=params
         )
         return model.to_json()
+
+    if comm["kind"] == "xgboost":
+        return _with_rabit(comm["args"], fit)
+    with _QueueAllreduce(comm["name"], comm["rank"], comm["ranks"], comm["timeout"]) as allreduce:
+        return fit(allreduce)
+
+
+def _with_rabit(args: dict[str, Any], fit: Callable[[Allreduce], str]) -> str:
+    """``fit`` with an allreduce through xgboost's collective (joined for the call's duration)."""
+    import numpy as np
+    from xgboost import collective
+
+    how = {"sum_i64": collective.Op.SUM, "sum_f64": collective.Op.SUM, "max_f64": collective.Op.MAX}
+
+    def allreduce(op: str, data: bytes) -> bytes:
+        dtype = np.dtype(_DTYPES[op])
+        out = collective.allreduce(np.frombuffer(data, dtype=dtype).copy(), how[op])
+        return bytes(np.ascontiguousarray(out, dtype=dtype).tobytes())
+
+    with collective.CommunicatorContext(**args):
+        return fit(allreduce)
+
+
+class _QueueAllreduce:
+    """An allreduce through Dask's scheduler queues, for clusters without xgboost: rank ``r > 0``
+    puts ``(r, seq, buffer)`` on rank 0's queue and waits on its own; rank 0 takes the other
+    ranks' buffers, reduces all of them in rank order (so every run adds floats the same way)
+    and puts the result on each rank's queue. Each call is a barrier, so one queue per rank
+    carries every level's messages in order."""
+
+    def __init__(self, name: str, rank: int, ranks: int, timeout: float) -> None:
+        from distributed import Queue, get_client
+
+        client = get_client()
+        self._rank, self._ranks, self._timeout, self._seq = rank, ranks, timeout, 0
+        self._inbox = Queue(f"{name}-to-{rank}", client=client)
+        self._outs = [Queue(f"{name}-to-{r}", client=client) for r in range(ranks) if r != rank]
+
+    def __enter__(self) -> _QueueAllreduce:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for q in [self._inbox, *self._outs]:
+            q.close()
+
+    def __call__(self, op: str, data: bytes) -> bytes:
+        import numpy as np
+
+        seq, self._seq = self._seq, self._seq + 1
+        if self._rank != 0:
+            self._outs[0].put([self._rank, seq, data], timeout=self._timeout)
+            got, out = self._inbox.get(timeout=self._timeout)
+            if got != seq:
+                raise RuntimeError(f"allreduce {seq}: rank 0 answered allreduce {got}")
+            return bytes(out)
+        parts = {0: data}
+        while len(parts) < self._ranks:
+            rank, got, buf = self._inbox.get(timeout=self._timeout)
+            if got != seq:
+                raise RuntimeError(f"allreduce {seq}: rank {rank} sent allreduce {got}")
+            parts[rank] = buf
+        arrays = [np.frombuffer(parts[r], dtype=_DTYPES[op]) for r in range(self._ranks)]
+        acc = arrays[0].copy()
+        for a in arrays[1:]:
+            if op == "max_f64":
+                np.maximum(acc, a, out=acc)
+            else:
+                acc += a
+        out = acc.tobytes()
+        for q in self._outs:
+            q.put([seq, out], timeout=self._timeout)
+        return out
+
+
+def _start_tracker(n: int, timeout: float, dask_scheduler: Any = None) -> dict[str, Any]:
+    """Starts xgboost's Rabit tracker for ``n`` ranks where this runs (the scheduler, as
+    ``xgboost.dask`` does, or the client); a daemon thread keeps it alive until the ranks
+    finish or ``timeout`` passes. Returns the ranks' connection arguments."""
+    import threading
+
+    from xgboost.tracker import RabitTracker
+
+    if dask_scheduler is not None:
+        host = dask_scheduler.address.split("://")[-1].rsplit(":", 1)[0]
+    else:
+        from distributed import get_client
+
+        host = get_client().scheduler.address.split("://")[-1].rsplit(":", 1)[0]
+    tracker = RabitTracker(n_workers=n, host_ip=host, sortby="task", timeout=int(timeout))
+    tracker.start()
+    threading.Thread(target=tracker.wait_for, daemon=True).start()
+    return dict(tracker.worker_args())
+
+
+def _has_xgboost() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("xgboost") is not None
 
 
 def train(
@@ -73,6 +172,7 @@ def train(
     num_class: int | None = None,
     weight: str | None = None,
     sketch_size: int | None = None,
+    collective: Literal["auto", "xgboost", "dask"] = "auto",
     timeout: float = 600.0,
     **params: Any,
 ) -> Model:
@@ -80,10 +180,27 @@ def train(
     with one task per worker of the active ``distributed.Client``. ``params`` as
     :func:`ember.gbdt.train` (``rounds``, ``max_depth``, ``eta``, ``subsample``, ...; no eval set
     yet). ``sketch_size`` is the runs per feature each partition summarises its values by
-    (default 16 per bin). A lost worker is an :class:`ember.exceptions.DistributedError`."""
-    from distributed import get_client, wait
-    from xgboost.tracker import RabitTracker
+    (default 16 per bin). ``collective`` is how histograms are reduced: ``"xgboost"`` (Rabit),
+    ``"dask"`` (scheduler queues), ``"auto"`` (xgboost when installed). ``timeout`` bounds each
+    wait for the other workers. A lost worker is an :class:`ember.exceptions.DistributedError`.
 
+    ```python
+    from distributed import Client
+    import ember.distributed as ed
+    from ember.distributed import gbdt
+
+    client = Client()
+    model = gbdt.train(ed.read_parquet("flights/"), "delayed", objective="binary:logistic", rounds=100)
+    ```
+    """
+    from distributed import get_client, wait
+
+    if collective == "auto":
+        collective = "xgboost" if _has_xgboost() else "dask"
+    if collective not in ("xgboost", "dask"):
+        raise ValueError(f"collective must be 'auto', 'xgboost' or 'dask', not {collective!r}")
+    if collective == "xgboost" and not _has_xgboost():
+        raise exceptions.InvalidArgumentError("collective='xgboost' needs xgboost (pip install xgboost-cpu)")
     client = get_client()
     max_bin = int(params.get("max_bin", 256))
     size = sketch_size or 16 * min(max_bin, 255)
@@ -102,14 +219,19 @@ def train(
     workers = sorted(client.scheduler_info()["workers"])[: len(futures)]
     n = len(workers)
     bounds = [len(futures) * i // n for i in range(n + 1)]
-    host = client.scheduler.address.split("://")[-1].rsplit(":", 1)[0]
-    tracker = RabitTracker(n_workers=n, host_ip=host, sortby="task", timeout=int(timeout))
-    tracker.start()
-    rabit = tracker.worker_args()
+    comms: list[dict[str, Any]]
+    if collective == "xgboost":
+        try:
+            rabit = client.run_on_scheduler(_start_tracker, n, timeout)
+        except ImportError:  # the scheduler has no xgboost (or no ember): track from here
+            rabit = _start_tracker(n, timeout)
+        comms = [{"kind": "xgboost", "args": dict(rabit, dmlc_task_id=f"{r:08d}")} for r in range(n)]
+    else:
+        name = f"ember-gbdt-{uuid.uuid4().hex}"
+        comms = [{"kind": "dask", "name": name, "rank": r, "ranks": n, "timeout": timeout} for r in range(n)]
     ranks = []
     for r, w in enumerate(workers):
         a, b = bounds[r], bounds[r + 1]
-        args: dict[str, Any] = dict(rabit, dmlc_task_id=f"{r:08d}")
         ranks.append(
             client.submit(
                 _train_rank,
@@ -121,7 +243,7 @@ def train(
                 params,
                 cuts,
                 sum(heights[:a]),
-                args,
+                comms[r],
                 workers=[w],
                 allow_other_workers=False,
                 pure=False,
