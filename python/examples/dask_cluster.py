@@ -27,7 +27,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scheduler", help="address of a running Dask scheduler (default: a local cluster)")
     ap.add_argument("--workers", type=int, default=2, help="local cluster: worker processes")
-    ap.add_argument("--parquet", help="a Parquet file or a directory of them (one partition per file)")
+    ap.add_argument("--parquet", help="a Parquet file or a directory of them (one partition per row group)")
     ap.add_argument("--by", help="group-by key columns, comma-separated")
     ap.add_argument("--sum", default="", help="columns to sum per group, comma-separated")
     ap.add_argument("--split-out", type=int, default=1, help="output partitions (1: a tree of merges)")
@@ -54,7 +54,7 @@ def main() -> None:
             print(f"{name}: {out.height} rows in {time.perf_counter() - start:.3f} s")
             print(out.head(5))
     elif args.parquet and args.by:
-        ddf = ed.read_parquet(args.parquet)
+        ddf = ed.read_parquet(args.parquet, split_row_groups=True)
         keys = args.by.split(",")
         sums = [em.col(c).sum().alias(f"sum_{c}") for c in args.sum.split(",") if c]
         start = time.perf_counter()

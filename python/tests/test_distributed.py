@@ -325,6 +325,28 @@ def test_gbdt_on_two_workers_builds_the_trees_of_one_process(
     assert len(model.to_json()) > 1000
 
 
+def test_a_rank_whose_peers_never_come_frees_its_worker_once_cancelled(client: Any) -> None:
+    from ember import _ember
+    from ember.distributed import gbdt as dgbdt
+
+    df = _gbdt_data(200, 16)
+    cuts = _ember.gbdt_cuts_from_sketches([_ember.gbdt_sketch(df._df, "y", None, 4096)], 256)
+    worker = sorted(client.scheduler_info()["workers"])[0]
+    comm = {"kind": "dask", "name": "ember-test-lonely", "rank": 0, "ranks": 2, "timeout": 600.0}
+    [part] = client.scatter([df], workers=[worker])
+    lonely = client.submit(
+        dgbdt._train_rank, [part], "y", "binary:logistic", None, None, {"rounds": 2}, cuts, 0, comm,
+        workers=[worker], pure=False,
+    )
+    time.sleep(1.0)
+    assert lonely.status == "pending"  # rank 0 waits for rank 1
+    lonely.cancel()
+    start = time.monotonic()
+    after = client.submit(len, [1, 2, 3], workers=[worker], pure=False)
+    assert after.result(timeout=30) == 3
+    assert time.monotonic() - start < 10  # the worker's one thread came back
+
+
 def test_gbdt_without_rows_is_an_error(client: Any) -> None:
     from ember.distributed import gbdt as dgbdt
 

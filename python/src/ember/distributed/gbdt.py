@@ -95,9 +95,11 @@ class _QueueAllreduce:
     carries every level's messages in order."""
 
     def __init__(self, name: str, rank: int, ranks: int, timeout: float) -> None:
-        from distributed import Queue, get_client
+        from distributed import Queue, get_client, get_worker
 
         client = get_client()
+        self._worker = get_worker()
+        self._task = self._worker.get_current_task()
         self._rank, self._ranks, self._timeout, self._seq = rank, ranks, timeout, 0
         self._inbox = Queue(f"{name}-to-{rank}", client=client)
         self._outs = [Queue(f"{name}-to-{r}", client=client) for r in range(ranks) if r != rank]
@@ -109,19 +111,34 @@ class _QueueAllreduce:
         for q in [self._inbox, *self._outs]:
             q.close()
 
+    def _receive(self) -> Any:
+        """The next message for this rank. Waits at most ``timeout`` in all, and stops waiting
+        within a second once the client has given the training up (another rank failed): a
+        cancelled task still holds its worker's thread until it returns."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                return self._inbox.get(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+            except TimeoutError:
+                ts = self._worker.state.tasks.get(self._task)
+                if ts is None or ts.state == "cancelled":
+                    raise RuntimeError("the training was given up (another rank failed)") from None
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"rank {self._rank}: no allreduce message within {self._timeout} s") from None
+
     def __call__(self, op: str, data: bytes) -> bytes:
         import numpy as np
 
         seq, self._seq = self._seq, self._seq + 1
         if self._rank != 0:
             self._outs[0].put([self._rank, seq, data], timeout=self._timeout)
-            got, out = self._inbox.get(timeout=self._timeout)
+            got, out = self._receive()
             if got != seq:
                 raise RuntimeError(f"allreduce {seq}: rank 0 answered allreduce {got}")
             return bytes(out)
         parts = {0: data}
         while len(parts) < self._ranks:
-            rank, got, buf = self._inbox.get(timeout=self._timeout)
+            rank, got, buf = self._receive()
             if got != seq:
                 raise RuntimeError(f"allreduce {seq}: rank {rank} sent allreduce {got}")
             parts[rank] = buf
