@@ -248,6 +248,24 @@ fn bad_files_are_typed_errors_naming_the_file() {
         assert!(matches!(e, Error::Read { .. }), "footer only, {name}: {e:?}");
         assert!(e.to_string().starts_with(&p.display().to_string()), "footer only, {name}: {e}");
     }
+    // The footer of a 5-row-group file on the body of its first half: the later row groups'
+    // column chunks lie past the end. Reading them is an error naming the row group and column;
+    // the first row group, whose chunks are all there, still reads (only its bytes are read).
+    {
+        let footer_len = u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap()) as usize;
+        let footer = &bytes[bytes.len() - 8 - footer_len..];
+        let p = write("short.parquet", &[&bytes[..bytes.len() / 2], footer].concat());
+        let e = ember::read_parquet(&p, &ParquetReadOptions::default()).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Read { .. }), "{e:?}");
+        assert!(msg.contains("runs past the end") && msg.contains("column"), "{msg}");
+        let first = ember::read_parquet(&p, &ParquetReadOptions::default().with_row_groups([0])).unwrap();
+        assert_eq!(first.num_rows(), 1000);
+        for device in [Device::Sim] {
+            let e = ember::io::read_parquet_on(&p, &ParquetReadOptions::default(), device, None).unwrap_err();
+            assert!(e.to_string().contains("runs past the end"), "{device:?}: {e}");
+        }
+    }
     // Corrupt page bytes in the middle: an error naming the column (or, where the codec cannot
     // tell, values decoded from the bytes as they are) — never a panic.
     for pos in (8..bytes.len() - 200).step_by(997) {

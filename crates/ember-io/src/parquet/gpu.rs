@@ -12,7 +12,6 @@
 //! or a nested column is decoded by the CPU path and uploaded, with a log line (target
 //! `ember::io`) naming the column and why.
 use super::read::Dataset;
-use super::strict::StrictBytes;
 use arrow::datatypes::{DataType, TimeUnit};
 use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, ReadLocation, Result};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
@@ -204,7 +203,8 @@ fn prepare(ds: &Dataset, groups: &[(usize, usize)], c: usize) -> Result<Result<P
         let bad = |page: Option<usize>, m: String| file.error(ReadLocation { page, ..at.clone() }, m);
         let rg = file.meta.metadata().row_group(g);
         let rows = rg.num_rows().max(0) as usize;
-        let mut reader = SerializedPageReader::new(Arc::new(StrictBytes(file.data.clone())), rg.column(c), rows, None)
+        let bytes = file.chunks(&[g], &[c]).map_err(|e| bad(None, e))?;
+        let mut reader = SerializedPageReader::new(Arc::new(bytes), rg.column(c), rows, None)
             .map_err(|e| bad(None, e.to_string()))?;
         let mut dict_base: Option<u32> = None;
         let mut page_no = 0;

@@ -67,25 +67,8 @@ pub fn parquet_schema(path: impl AsRef<Path>) -> Result<Vec<Field>> {
 /// # Ok::<(), ember_core::Error>(())
 /// ```
 pub fn parquet_row_groups(path: impl AsRef<Path>) -> Result<Vec<usize>> {
-    let path = path.as_ref();
-    let mut file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
-    let mut magic = [0u8; 4];
-    if std::io::Read::read_exact(&mut file, &mut magic).is_err() || &magic != b"PAR1" {
-        return Err(Error::Read {
-            path: path.display().to_string(),
-            at: Box::new(ReadLocation { byte: Some(0), ..Default::default() }),
-            message: "not a Parquet file (it does not start with PAR1)".into(),
-        });
-    }
-    let meta = guarded(|| {
-        parquet::file::metadata::ParquetMetaDataReader::new().parse_and_finish(&file).map_err(|e| e.to_string())
-    })
-    .map_err(|e| Error::Read {
-        path: path.display().to_string(),
-        at: Box::default(),
-        message: format!("not a readable Parquet file: {e}"),
-    })?;
-    Ok(meta.row_groups().iter().map(|g| g.num_rows().max(0) as usize).collect())
+    let file = OpenFile::open(path.as_ref().to_path_buf())?;
+    Ok(file.meta.metadata().row_groups().iter().map(|g| g.num_rows().max(0) as usize).collect())
 }
 
 /// A chunked reader: frames of whole row groups, each at most `budget` bytes of decoded column
@@ -157,17 +140,90 @@ fn leaf_bytes(file: &OpenFile, rg: &parquet::file::metadata::RowGroupMetaData, c
 pub(super) struct OpenFile {
     pub(super) path: PathBuf,
     pub(super) meta: ArrowReaderMetadata,
-    /// The file's bytes.
-    pub(super) data: bytes::Bytes,
+    /// Open for positioned reads of column chunks ([`OpenFile::chunks`]), from any thread.
+    file: std::fs::File,
+    len: u64,
 }
 
 impl OpenFile {
+    /// Opens a Parquet file and reads its footer (only the footer: column chunks are read by
+    /// the tasks that decode them).
+    pub(super) fn open(path: PathBuf) -> Result<OpenFile> {
+        let file = std::fs::File::open(&path).map_err(|e| io_error(&path, e))?;
+        let len = file.metadata().map_err(|e| io_error(&path, e))?.len();
+        let mut magic = [0u8; 4];
+        if len < 4 || read_at(&file, &mut magic, 0).is_err() || &magic != b"PAR1" {
+            return Err(Error::Read {
+                path: path.display().to_string(),
+                at: Box::new(ReadLocation { byte: Some(0), ..Default::default() }),
+                message: "not a Parquet file (it does not start with PAR1)".into(),
+            });
+        }
+        let meta = guarded(|| {
+            let md = parquet::file::metadata::ParquetMetaDataReader::new()
+                .parse_and_finish(&file)
+                .map_err(|e| e.to_string())?;
+            ArrowReaderMetadata::try_new(Arc::new(md), ArrowReaderOptions::new()).map_err(|e| e.to_string())
+        })
+        .map_err(|e| Error::Read {
+            path: path.display().to_string(),
+            at: Box::default(),
+            message: format!("not a readable Parquet file: {e}"),
+        })?;
+        Ok(OpenFile { path, meta, file, len })
+    }
+
     fn name(&self) -> String {
         self.path.display().to_string()
     }
+
     pub(super) fn error(&self, at: ReadLocation, message: impl ToString) -> Error {
         Error::Read { path: self.name(), at: Box::new(at), message: message.to_string() }
     }
+
+    /// The column chunks of leaf columns `leaves` in row groups `rgs`, read from the file: what
+    /// decoding them needs and no more. A chunk whose footer offsets lie outside the file is
+    /// an error naming its row group.
+    pub(super) fn chunks(&self, rgs: &[usize], leaves: &[usize]) -> std::result::Result<StrictBytes, String> {
+        let md = self.meta.metadata();
+        let mut ranges = Vec::with_capacity(rgs.len() * leaves.len());
+        for &g in rgs {
+            for &l in leaves {
+                let cc = md.row_group(g).column(l);
+                // As the crate's `byte_range` (which asserts instead of failing): a chunk starts
+                // at its dictionary page when it has one.
+                let start = cc.dictionary_page_offset().unwrap_or_else(|| cc.data_page_offset());
+                let size = cc.compressed_size();
+                let end = start.checked_add(size);
+                let (Ok(start), Ok(size)) = (u64::try_from(start), usize::try_from(size)) else {
+                    return Err(format!("row group {g}: a column chunk has a negative offset or size"));
+                };
+                if end.is_none_or(|e| e as u64 > self.len) {
+                    return Err(format!(
+                        "row group {g}: the column chunk at byte {start} ({size} bytes) runs past the end of the \
+                         {}-byte file",
+                        self.len
+                    ));
+                }
+                let mut buf = vec![0u8; size];
+                read_at(&self.file, &mut buf, start).map_err(|e| format!("reading the column chunk: {e}"))?;
+                ranges.push((start, bytes::Bytes::from(buf)));
+            }
+        }
+        Ok(StrictBytes::new(ranges, self.len))
+    }
+
+    /// [`OpenFile::chunks`] of every leaf of root column `c`.
+    pub(super) fn column_chunks(&self, rgs: &[usize], c: usize) -> std::result::Result<StrictBytes, String> {
+        let descr = self.meta.metadata().file_metadata().schema_descr();
+        let leaves: Vec<usize> = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == c).collect();
+        self.chunks(rgs, &leaves)
+    }
+}
+
+/// Fills `buf` from byte `at` of `file` (a positioned read: tasks share the handle).
+fn read_at(file: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
 }
 
 /// One file or a directory of files with one schema.
@@ -196,30 +252,7 @@ impl Dataset {
         } else {
             vec![path.to_path_buf()]
         };
-        let files: Vec<OpenFile> = paths
-            .into_par_iter()
-            .map(|p| {
-                // The whole file in memory: column tasks slice it without system calls, and a
-                // page or footer that points past the end is an error at once (reading through
-                // a file handle, a corrupt size made the parquet crate loop on reads for minutes).
-                let data = bytes::Bytes::from(std::fs::read(&p).map_err(|e| io_error(&p, e))?);
-                if !data.starts_with(b"PAR1") {
-                    return Err(Error::Read {
-                        path: p.display().to_string(),
-                        at: Box::new(ReadLocation { byte: Some(0), ..Default::default() }),
-                        message: "not a Parquet file (it does not start with PAR1)".into(),
-                    });
-                }
-                let meta =
-                    guarded(|| ArrowReaderMetadata::load(&data, ArrowReaderOptions::new()).map_err(|e| e.to_string()))
-                        .map_err(|e| Error::Read {
-                            path: p.display().to_string(),
-                            at: Box::default(),
-                            message: format!("not a readable Parquet file: {e}"),
-                        })?;
-                Ok(OpenFile { path: p, meta, data })
-            })
-            .collect::<Result<_>>()?;
+        let files: Vec<OpenFile> = paths.into_par_iter().map(OpenFile::open).collect::<Result<_>>()?;
         let first = files[0].meta.schema();
         for f in &files[1..] {
             if f.meta.schema().fields() != first.fields() {
@@ -389,10 +422,11 @@ fn group_runs(groups: &[(usize, usize)], per_file: usize) -> Vec<(usize, Vec<usi
 
 /// One column of a run of row groups, decoded by the `parquet` crate into one array.
 fn read_column_chunk(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::Result<ArrayRef, String> {
-    check_page_headers(file, rgs, c)?;
+    let bytes = file.column_chunks(rgs, c)?;
+    check_page_headers(file, &bytes, rgs, c)?;
     let descr = file.meta.metadata().file_metadata().schema_descr_ptr();
     let rows: usize = rgs.iter().map(|&g| file.meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(StrictBytes(file.data.clone()), file.meta.clone())
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, file.meta.clone())
         .with_projection(ProjectionMask::roots(&descr, [c]))
         .with_row_groups(rgs.to_vec())
         .with_batch_size(rows.max(1))
@@ -424,7 +458,12 @@ fn read_column_chunk(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::R
 /// values than its row group has rows. The `parquet` crate decodes a page's levels before its
 /// first batch, so a header promising ~2^31 values in a 4-row group (cargo fuzz) costs minutes
 /// there; here it costs one header read.
-fn check_page_headers(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::Result<(), String> {
+fn check_page_headers(
+    file: &OpenFile,
+    bytes: &StrictBytes,
+    rgs: &[usize],
+    c: usize,
+) -> std::result::Result<(), String> {
     use parquet::column::page::PageReader;
     let md = file.meta.metadata();
     let descr = md.file_metadata().schema_descr();
@@ -436,7 +475,7 @@ fn check_page_headers(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::
         let rg = md.row_group(g);
         let rows = rg.num_rows().max(0) as usize;
         let mut pages = parquet::file::serialized_reader::SerializedPageReader::new(
-            Arc::new(StrictBytes(file.data.clone())),
+            Arc::new(bytes.clone()),
             rg.column(leaves[0]),
             rows,
             None,
