@@ -131,15 +131,17 @@ extern "C" __global__ void gbdt_gradients(const f32* margins, const f32* y, cons
 EMBER_SIM_EXPORT(gbdt_gradients)
 
 // Group k's pairs quantised (rows outside tree `tree`'s sample get zeros) into gh (i64 pairs);
-// every row back in the root (pos = 0); totals[0..2] (zeroed by the host) get the sums.
+// every row back in the root (pos = 0); totals[0..2] (zeroed by the host) get the sums. The
+// sample is drawn by global row number: row + row_offset (a data-parallel shard's first row).
 extern "C" __global__ void gbdt_quantise(const f64* g, const f64* h, u64 n, u32 groups, u32 k, i32 exp_g, i32 exp_h,
-                                         u64 seed, u64 tree, u64 threshold, i64* gh, i32* pos, u64* totals) {
+                                         u64 seed, u64 tree, u64 row_offset, u64 threshold, i64* gh, i32* pos,
+                                         u64* totals) {
     EMBER_SHARED(u64, block_sums, 2);
     if (threadIdx.x < 2) block_sums[threadIdx.x] = 0;
     __syncthreads();
     const u64 row = ember_gid();
     if (row < n) {
-        const bool keep = threshold >= (1ull << 53) || (gbdt_mix(gbdt_mix(seed + tree) ^ row) >> 11) < threshold;
+        const bool keep = threshold >= (1ull << 53) || (gbdt_mix(gbdt_mix(seed + tree) ^ (row + row_offset)) >> 11) < threshold;
         const i64 qg = keep ? gbdt_quantise_one(g[row * groups + k], exp_g) : 0;
         const i64 qh = keep ? gbdt_quantise_one(h[row * groups + k], exp_h) : 0;
         gh[2 * row] = qg;

@@ -97,8 +97,14 @@ fn dataset(x: &[f32], y: &[f32], w: Option<&[f32]>, cols: usize) -> Dataset {
     }
 }
 
-/// Trains on `bounds` shards in threads; returns every rank's model JSON.
-fn sharded(x: &[f32], y: &[f32], w: Option<&[f32]>, cols: usize, bounds: &[usize], params: &Params) -> Vec<String> {
+/// Trains on `bounds` shards in threads, rank `r` on `devices[r]`; returns every rank's model JSON.
+fn sharded(
+    (x, y, w): (&[f32], &[f32], Option<&[f32]>),
+    cols: usize,
+    bounds: &[usize],
+    devices: &[Device],
+    params: &Params,
+) -> Vec<String> {
     let n = bounds.len() - 1;
     let comm = Threads::new(n);
     let full = dataset(x, y, w, cols);
@@ -107,11 +113,11 @@ fn sharded(x: &[f32], y: &[f32], w: Option<&[f32]>, cols: usize, bounds: &[usize
         let handles: Vec<_> = (0..n)
             .map(|rank| {
                 let (comm, cuts) = (&comm, &cuts);
-                let (a, b) = (bounds[rank], bounds[rank + 1]);
+                let (a, b, device) = (bounds[rank], bounds[rank + 1], devices[rank]);
                 s.spawn(move || {
                     comm.register(rank);
                     let local = dataset(&x[a * cols..b * cols], &y[a..b], w.map(|w| &w[a..b]), cols);
-                    train_distributed(&local, cuts, params, a as u64, comm).unwrap().to_xgboost_json()
+                    train_distributed(&local, cuts, params, a as u64, comm, device).unwrap().to_xgboost_json()
                 })
             })
             .collect();
@@ -142,11 +148,17 @@ fn shards_grow_the_models_of_one_process_on_all_rows() {
         let (x, y, w) = data(rows, cols, obj, 7);
         let w = weighted.then_some(&w[..]);
         let want = train(&dataset(&x, &y, w, cols), None, &params, Device::Cpu).unwrap().to_xgboost_json();
-        // Uneven shards, one of them empty.
-        for bounds in [vec![0, 1000, 2200, rows], vec![0, 0, 1777, rows]] {
-            let got = sharded(&x, &y, w, cols, &bounds, &params);
+        // Uneven shards, one of them empty; CPU engines, and the GPU path (Sim) beside them.
+        let (cpu, sim) = (Device::Cpu, Device::Sim);
+        for (bounds, devices) in [
+            (vec![0, 1000, 2200, rows], [cpu; 3]),
+            (vec![0, 0, 1777, rows], [cpu; 3]),
+            (vec![0, 1000, 2200, rows], [sim, cpu, sim]),
+            (vec![0, 0, 1777, rows], [sim, sim, cpu]),
+        ] {
+            let got = sharded((&x, &y, w), cols, &bounds, &devices, &params);
             for (rank, g) in got.iter().enumerate() {
-                assert_eq!(g, &want, "{obj:?} weighted={weighted} shards {bounds:?} rank {rank}");
+                assert_eq!(g, &want, "{obj:?} weighted={weighted} shards {bounds:?} {devices:?} rank {rank}");
             }
         }
     }
@@ -173,6 +185,6 @@ fn cuts_for_other_features_are_an_error() {
     let cuts = Cuts::from_lists(vec![vec![0.0]; 5]);
     let comm = Threads::new(1);
     comm.register(0);
-    let err = train_distributed(&ds, &cuts, &Params::new(Objective::Logistic), 0, &comm).unwrap_err();
+    let err = train_distributed(&ds, &cuts, &Params::new(Objective::Logistic), 0, &comm, Device::Cpu).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains("cuts for 5 features")), "{err}");
 }

@@ -289,10 +289,17 @@ def test_workers_on_the_simulated_device_give_the_cpu_answer() -> None:
         ddf = ed.from_ember(df, 3).filter(em.col("x") != 0)
         got = ddf.group_by("g").agg(aggs).compute()
         joined = ddf.join(ed.from_ember(right, 2), on="g", broadcast=False).compute()
+        # GBDT ranks train on the workers' device: histograms from the GPU path's kernels.
+        from ember.distributed import gbdt as dgbdt
+
+        train = _gbdt_data(1200, 17)
+        params = {"rounds": 4, "max_depth": 3, "subsample": 0.8, "seed": 5}
+        model = dgbdt.train(ed.from_ember(train, 3), "y", objective="binary:logistic", collective="dask", **params)
     cluster.close()
     want = df.filter(em.col("x") != 0)
     assert got.to_dict() == want.group_by("g").agg(aggs).to_dict()
     assert _sorted(joined) == _sorted(want.join(right, on="g"))
+    assert model.to_json() == em.gbdt.train(train, "y", objective="binary:logistic", **params).to_json()
 
 
 def _gbdt_data(n: int, seed: int) -> em.DataFrame:

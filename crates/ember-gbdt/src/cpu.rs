@@ -3,7 +3,7 @@
 //! nodes), histograms built in parallel over one row part per thread into pooled integer
 //! histograms and summed, logistic gradients computed and quantised in one vectorised pass, the
 //! last level's split applied to the rows only when their leaf values are added.
-use crate::distributed::Collective;
+use crate::distributed::Shard;
 use crate::grow::{grow, Backend, Evaluator, Grown, Hist, HistPool, HostRows, SplitRow, SLOTS};
 use crate::objective::{gradient, logistic_quantised, sample_threshold, sampled, Quantiser};
 use crate::params::{Objective, Params};
@@ -44,14 +44,6 @@ pub(crate) struct CpuBackend<'a> {
     /// `offset..offset + n` of `total`, and every sum and maximum the decisions read is
     /// reduced over all processes with `comm`.
     shard: Option<Shard<'a>>,
-}
-
-/// This process's share of a data-parallel training.
-#[derive(Clone, Copy)]
-pub(crate) struct Shard<'a> {
-    pub comm: &'a dyn Collective,
-    pub offset: u64,
-    pub total: usize,
 }
 
 impl<'a> CpuBackend<'a> {

@@ -6,19 +6,33 @@
 //! and the same in any order; the quantisers' scales come from the global row count and the
 //! global largest gradient; the row sample is seeded by global row number. Per tree level the
 //! processes exchange one buffer: the histograms of the nodes built at that level (sizes:
-//! nodes × features × 256 × 2 × 8 bytes). The transport is the caller's [`Collective`] —
-//! `ember.distributed` uses xgboost's (Rabit) allreduce between Dask workers.
+//! nodes × features × 256 × 2 × 8 bytes). The CPU engine and the GPU path make the same calls
+//! with the same buffers, so processes may mix devices; on a GPU each exchange is a download
+//! and an upload of that buffer (a host round trip per level, which a single-process GPU
+//! training does not have). The transport is the caller's [`Collective`] — `ember.distributed`
+//! uses xgboost's (Rabit) allreduce between Dask workers, or Dask's scheduler queues.
 //!
 //! Cuts come from [`Sketch`]es: each process summarises its own values, the summaries are
 //! merged into one [`Cuts`] ([`Cuts::from_sketches`]), exact when each process's values fit its
 //! summary.
-use crate::cpu::{CpuBackend, Shard};
+use crate::cpu::CpuBackend;
 use crate::cuts::Cuts;
 use crate::data::Dataset;
 use crate::model::{boost, check_inputs, Model};
 use crate::objective::{base_margin, base_score_of_sums, label_sums};
 use crate::params::Params;
-use ember_core::{Error, Result};
+use ember_core::{Device, Error, Result};
+use ember_gpu::ExecContext;
+
+/// This process's share of a data-parallel training, as a backend (CPU engine or GPU) sees it:
+/// it holds rows `offset..offset + n` of `total`, and every sum and maximum the decisions read
+/// is reduced over all processes with `comm`.
+#[derive(Clone, Copy)]
+pub(crate) struct Shard<'a> {
+    pub comm: &'a dyn Collective,
+    pub offset: u64,
+    pub total: usize,
+}
 
 /// Element-wise reductions over every process of a data-parallel training. Each process calls
 /// the same methods in the same order with buffers of the same length; on return every buffer
@@ -32,7 +46,8 @@ pub trait Collective: Sync {
     fn max_f64(&self, values: &mut [f64]) -> Result<()>;
 }
 
-/// One process of a data-parallel training on the CPU engine: `local` holds rows
+/// One process of a data-parallel training on `device` (the CPU engine, or the GPU path on CUDA
+/// or Sim; processes may mix devices): `local` holds rows
 /// `offset..offset + local.rows()` of the whole training set, `cuts` are every process's cuts
 /// (from [`Cuts::from_sketches`] or [`Cuts::compute`] on all rows). Every process gets the
 /// same model; it equals [`crate::train`]'s on all rows whenever `cuts` equal the cuts that
@@ -53,9 +68,11 @@ pub trait Collective: Sync {
 /// let ds = Dataset::new(Features::from_row_major(x, 400, 1)?, y)?;
 /// let params = Params::new(Objective::Logistic).rounds(5);
 /// let cuts = Cuts::compute(ds.features(), 256);
-/// let a = train_distributed(&ds, &cuts, &params, 0, &Alone)?;
+/// let a = train_distributed(&ds, &cuts, &params, 0, &Alone, Device::Cpu)?;
 /// let b = train(&ds, None, &params, Device::Cpu)?;
 /// assert_eq!(a.to_xgboost_json(), b.to_xgboost_json());
+/// let sim = train_distributed(&ds, &cuts, &params, 0, &Alone, Device::Sim)?;
+/// assert_eq!(sim.to_xgboost_json(), b.to_xgboost_json());
 /// # Ok::<(), ember_core::Error>(())
 /// ```
 ///
@@ -68,6 +85,7 @@ pub fn train_distributed(
     params: &Params,
     offset: u64,
     comm: &dyn Collective,
+    device: Device,
 ) -> Result<Model> {
     // A process may hold no rows; the whole training set may not.
     check_inputs(local, None, params, true)?;
@@ -95,7 +113,24 @@ pub fn train_distributed(
     let mut model = Model::empty(params.objective, base_score, f, local.x.names.clone());
     let base = base_margin(params.objective, base_score);
     let shard = Shard { comm, offset, total: rows[0] as usize };
-    let mut b = CpuBackend::new(&bins, f, &local.y, local.w.as_deref(), params, base).with_shard(shard);
-    boost(&mut b, cuts, params, None, max_weight[0], &mut model)?;
+    match device.gpu()? {
+        None => {
+            let mut b = CpuBackend::new(&bins, f, &local.y, local.w.as_deref(), params, base).with_shard(shard);
+            boost(&mut b, cuts, params, None, max_weight[0], &mut model)?;
+        }
+        Some(gpu) => {
+            let b = crate::gpu::GpuBackend::new(
+                ExecContext::new(gpu),
+                &bins,
+                cuts,
+                &local.y,
+                local.w.as_deref(),
+                params,
+                base,
+            )?;
+            let mut b = b.with_shard(shard);
+            boost(&mut b, cuts, params, None, max_weight[0], &mut model)?;
+        }
+    }
     Ok(model)
 }

@@ -13,10 +13,16 @@
 //! it), plus one read-back of the gradient maxima per round for objectives without a-priori
 //! bounds (regression, softprob).
 //!
+//! Data-parallel ([`crate::train_distributed`], `with_shard`): the totals and each level's built
+//! histograms go through the host to the caller's collective (one download of the parents'
+//! records and of the built histograms, one upload of their sums per level), the row sample is
+//! drawn by global row number, and the gradient maxima are reduced.
+//!
 //! Memory: the histograms of every node above the last level are kept (`(2^d - 2)` nodes plus the
 //! root, `features * 4 KiB` each: 7 MiB for depth 6 and 28 features), so siblings come by
 //! subtraction without a host round trip.
 use crate::cuts::Cuts;
+use crate::distributed::Shard;
 use crate::grow::{Backend, Evaluator, SLOTS};
 use crate::model::Model;
 use crate::objective::sample_threshold;
@@ -36,6 +42,7 @@ const NODE_WORDS: usize = 5;
 /// Its `flags`.
 const OPEN: u32 = 1;
 const DEFAULT_LEFT: u32 = 2;
+const BUILD_RIGHT: u32 = 4;
 
 fn k(name: &'static str) -> Kernel {
     Kernel::new("gbdt", name)
@@ -107,7 +114,7 @@ fn tree_from_records(records: &[NodeRecord], ev: &Evaluator<'_>) -> Tree {
     tree
 }
 
-pub(crate) struct GpuBackend {
+pub(crate) struct GpuBackend<'a> {
     ctx: ExecContext,
     n: usize,
     features: usize,
@@ -137,9 +144,12 @@ pub(crate) struct GpuBackend {
     /// The last tree's features on the device (uploaded again only when column sampling
     /// changes them).
     features_on_device: Option<(Vec<u32>, DeviceBuffer)>,
+    /// Data-parallel training ([`crate::train_distributed`]): the totals, each level's built
+    /// histograms and the gradient maxima are reduced over every process through the host.
+    shard: Option<Shard<'a>>,
 }
 
-impl GpuBackend {
+impl<'a> GpuBackend<'a> {
     pub fn new(
         ctx: ExecContext,
         bins_row_major: &[u8],
@@ -148,7 +158,7 @@ impl GpuBackend {
         w: Option<&[f32]>,
         params: &Params,
         base: f32,
-    ) -> Result<GpuBackend> {
+    ) -> Result<GpuBackend<'a>> {
         let n = y.len();
         let features = cuts.features();
         let groups = params.objective.groups();
@@ -183,8 +193,77 @@ impl GpuBackend {
             root: ctx.alloc(16 + per_node)?,
             hist: ctx.alloc(((1usize << d).saturating_sub(2)) * per_node)?,
             features_on_device: None,
+            shard: None,
             ctx,
         })
+    }
+
+    pub fn with_shard(mut self, shard: Shard<'a>) -> Self {
+        self.shard = Some(shard);
+        self
+    }
+
+    /// i64s per node histogram.
+    fn per_node(&self) -> usize {
+        self.features * SLOTS * 2
+    }
+
+    /// Sharded: the root's (gradient, hessian) totals summed over every process, in place.
+    fn reduce_totals(&self) -> Result<()> {
+        let Some(shard) = self.shard else { return Ok(()) };
+        let mut totals: Vec<i64> = self.ctx.download(&self.root, 2)?;
+        shard.comm.sum_i64(&mut totals)?;
+        self.ctx.write_bytes(&self.root, 0, bytemuck::cast_slice(&totals))?;
+        Ok(())
+    }
+
+    /// Sharded: the histograms built at `level` (the root, or the built child of each parent that
+    /// split, as `gbdt_evaluate` recorded it: the same on every process, because it read reduced
+    /// sums) summed over every process, in place. The exchange is the CPU engine's
+    /// (`cpu.rs`, `HostRows::histograms`) call for call, so processes may mix devices: one buffer
+    /// of whole node histograms in heap order (features outside the tree's sample zeroed, as
+    /// the CPU engine leaves them), none once a level has no split. A process without rows
+    /// takes part with the zeros `gbdt_evaluate` wrote.
+    fn reduce_level(&self, level: usize, features: &[u32]) -> Result<()> {
+        let Some(shard) = self.shard else { return Ok(()) };
+        let per = self.per_node();
+        let built: Vec<usize> = if level == 0 {
+            vec![0]
+        } else {
+            let first = (1usize << (level - 1)) - 1;
+            let words: Vec<u64> = self.ctx.download_range(&self.nodes, first * NODE_WORDS, (first + 1) * NODE_WORDS)?;
+            words
+                .chunks(NODE_WORDS)
+                .map(NodeRecord::parse)
+                .enumerate()
+                .filter(|(_, r)| r.flags & OPEN != 0 && r.feature1 != 0)
+                .map(|(i, r)| 2 * (first + i) + if r.flags & BUILD_RIGHT != 0 { 2 } else { 1 })
+                .collect()
+        };
+        if built.is_empty() {
+            return Ok(());
+        }
+        let mut sampled = vec![false; self.features];
+        features.iter().for_each(|&f| sampled[f as usize] = true);
+        // Node `id`'s histogram: the root's in `root` after the totals, else `hist` at id - 1.
+        let place = |id: usize| if id == 0 { (&self.root, 2) } else { (&self.hist, (id - 1) * per) };
+        let mut flat = Vec::with_capacity(built.len() * per);
+        for &id in &built {
+            let (buf, at) = place(id);
+            let mut h: Vec<i64> = self.ctx.download_range(buf, at, per)?;
+            for (f, run) in h.chunks_mut(SLOTS * 2).enumerate() {
+                if !sampled[f] {
+                    run.fill(0);
+                }
+            }
+            flat.extend_from_slice(&h);
+        }
+        shard.comm.sum_i64(&mut flat)?;
+        for (&id, h) in built.iter().zip(flat.chunks(per)) {
+            let (buf, at) = place(id);
+            self.ctx.write_bytes(buf, at * 8, bytemuck::cast_slice(h))?;
+        }
+        Ok(())
     }
 
     fn rows_cfg(&self) -> LaunchConfig {
@@ -228,6 +307,7 @@ impl GpuBackend {
                 KernelArg::I32(ev.qh.exp),
                 KernelArg::U64(self.seed),
                 KernelArg::U64(tree),
+                KernelArg::U64(self.shard.map_or(0, |s| s.offset)),
                 KernelArg::U64(self.threshold),
                 (&self.gh).into(),
                 (&self.pos).into(),
@@ -290,15 +370,19 @@ impl GpuBackend {
     }
 }
 
-impl Backend for GpuBackend {
+impl Backend for GpuBackend<'_> {
     fn rows(&self) -> usize {
-        self.n
+        self.shard.map_or(self.n, |s| s.total)
     }
 
     fn gradients(&mut self) -> Result<Vec<(f64, f64)>> {
         let maxima = self.launch_gradients()?;
         let m: Vec<u64> = self.ctx.download(&maxima, self.groups * 2)?;
-        Ok(m.chunks(2).map(|p| (f64::from_bits(p[0]), f64::from_bits(p[1]))).collect())
+        let mut m: Vec<f64> = m.into_iter().map(f64::from_bits).collect();
+        if let Some(shard) = self.shard {
+            shard.comm.max_f64(&mut m)?;
+        }
+        Ok(m.chunks(2).map(|p| (p[0], p[1])).collect())
     }
 
     fn tree(&mut self, group: usize, fused: bool, ev: &Evaluator<'_>, tree: u64) -> Result<Tree> {
@@ -312,9 +396,13 @@ impl Backend for GpuBackend {
         }
         let ids = &self.features_on_device.as_ref().expect("set just above").1;
         let selected = ev.features.len();
+        self.reduce_totals()?;
         for level in 0..=self.max_depth {
-            if level < self.max_depth && self.n > 0 && selected > 0 {
-                self.histograms(level, ids, selected)?;
+            if level < self.max_depth && selected > 0 {
+                if self.n > 0 {
+                    self.histograms(level, ids, selected)?;
+                }
+                self.reduce_level(level, ev.features)?;
             }
             self.evaluate(level, ids, selected, ev)?;
             if level < self.max_depth {

@@ -141,10 +141,11 @@ impl Collective for PyCollective {
     }
 }
 
-/// One process of a data-parallel training on the CPU engine: `train_df` holds rows
-/// `offset..` of the whole set, `cuts` every process's cuts, `allreduce` the transport.
+/// One process of a data-parallel training on `device` (default: the detected one): `train_df`
+/// holds rows `offset..` of the whole set, `cuts` every process's cuts, `allreduce` the transport.
 #[pyfunction]
-#[pyo3(signature = (train_df, label, objective, cuts, offset, allreduce, num_class=None, weight=None, params=None))]
+#[pyo3(signature = (train_df, label, objective, cuts, offset, allreduce, num_class=None, weight=None, params=None,
+    device=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn gbdt_train_distributed(
     py: Python<'_>,
@@ -157,8 +158,10 @@ pub fn gbdt_train_distributed(
     num_class: Option<usize>,
     weight: Option<String>,
     params: Option<&Bound<'_, PyDict>>,
+    device: Option<&str>,
 ) -> PyResult<PyGbdtModel> {
     let p = params_from(objective, num_class, params)?;
+    let d = self::device(device)?;
     let df = train_df.df.clone();
     let comm = PyCollective(allreduce);
     // On this thread (the GIL released), not on the pool as `run` would: the reductions call
@@ -167,7 +170,7 @@ pub fn gbdt_train_distributed(
     let model = py
         .detach(move || {
             let ds = Dataset::from_frame(&df, &label, weight.as_deref())?;
-            train_distributed(&ds, &Cuts::from_lists(cuts), &p, offset, &comm)
+            train_distributed(&ds, &Cuts::from_lists(cuts), &p, offset, &comm, d)
         })
         .py()?;
     Ok(PyGbdtModel { model })

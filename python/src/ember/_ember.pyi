@@ -194,6 +194,7 @@ def gbdt_train_distributed(
     num_class: int | None = None,
     weight: str | None = None,
     params: dict[str, Any] | None = None,
+    device: str | None = None,
 ) -> GbdtModel: ...
 
 class PyGraph:

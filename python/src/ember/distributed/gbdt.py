@@ -11,8 +11,9 @@ Every worker makes the same decisions from the same reduced numbers, so the mode
 single process would train on all rows with the same cuts (``ember.gbdt.train``: byte-identical
 XGBoost JSON), through either collective. The cuts come from merged per-partition sketches:
 exactly single-process cuts when each partition has at most ``sketch_size`` distinct values per
-feature, quantiles within one sketch step of them otherwise. The workers train on the CPU
-engine.
+feature, quantiles within one sketch step of them otherwise. Each worker trains on its own
+device (``EMBER_DEVICE``, else a CUDA GPU, else the CPU engine); devices may differ between
+workers and the model does not change.
 """
 
 from __future__ import annotations
@@ -61,7 +62,16 @@ def _train_rank(
 
     def fit(allreduce: Allreduce) -> str:
         model = _ember.gbdt_train_distributed(
-            df._df, label, objective, cuts, offset, allreduce, num_class=num_class, weight=weight, params=params
+            df._df,
+            label,
+            objective,
+            cuts,
+            offset,
+            allreduce,
+            num_class=num_class,
+            weight=weight,
+            params=params,
+            device=_tasks._worker_device(),
         )
         return model.to_json()
 
