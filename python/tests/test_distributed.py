@@ -179,6 +179,32 @@ def test_read_parquet_pushes_the_query_into_each_file(client: Any, tmp_path: Pat
         ed.read_parquet(tmp_path, split_row_groups=True)
 
 
+def test_read_csv_by_byte_ranges_reads_every_record_once(client: Any, tmp_path: Path) -> None:
+    df = _data(3000, 18)
+    for i in range(2):
+        df.slice(i * 1500, 1500).write_csv(tmp_path / f"part-{i}.csv")
+    # A string column whose first 1000 rows look like integers: inferred once, from the first
+    # file's start, and applied to every range (a range inferring alone would say int64).
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    lines = ["id,code"] + [f"{i},{i}" for i in range(1200)] + [f"{i},x{i}" for i in range(1200, 1300)]
+    (odd / "a.csv").write_text("\n".join(lines) + "\n")
+    ddf = ed.read_csv(tmp_path, blocksize=10_000)
+    assert ddf.npartitions == 6  # 3 ranges of each ~25 KB file
+    got = ddf.compute()
+    files = [em.read_csv(tmp_path / f"part-{i}.csv").to_dict() for i in range(2)]
+    want = em.DataFrame({c: files[0][c] + files[1][c] for c in files[0]})  # CSV reads "" as null
+    assert got.schema == want.schema
+    assert got.to_dict() == want.to_dict()
+    q = ddf.filter(em.col("row") >= 700).group_by("k").agg(em.col("x").sum().alias("s"))
+    assert q.compute().to_dict() == want.filter(em.col("row") >= 700).group_by("k").agg(em.col("x").sum().alias("s")).to_dict()
+    assert ed.read_csv(tmp_path / "part-1.csv", blocksize=None).npartitions == 1
+    with pytest.raises(em.exceptions.ReadError):
+        ed.read_csv(odd, blocksize=1_000, infer_schema_length=100).compute()
+    codes = ed.read_csv(odd, blocksize=1_000, schema_overrides={"code": "utf8"}).compute()
+    assert codes.height == 1300 and codes["code"].to_list()[-1] == "x1299"
+
+
 def test_persist_keeps_partitions_on_the_workers(client: Any) -> None:
     df = _data(800, 9)
     ddf = ed.from_ember(df, 4).filter(em.col("x").is_not_null()).persist()
@@ -290,11 +316,9 @@ def test_workers_on_the_simulated_device_give_the_cpu_answer() -> None:
         got = ddf.group_by("g").agg(aggs).compute()
         joined = ddf.join(ed.from_ember(right, 2), on="g", broadcast=False).compute()
         # GBDT ranks train on the workers' device: histograms from the GPU path's kernels.
-        from ember.distributed import gbdt as dgbdt
-
         train = _gbdt_data(1200, 17)
         params = {"rounds": 4, "max_depth": 3, "subsample": 0.8, "seed": 5}
-        model = dgbdt.train(ed.from_ember(train, 3), "y", objective="binary:logistic", collective="dask", **params)
+        model = ed.gbdt.train(ed.from_ember(train, 3), "y", objective="binary:logistic", collective="dask", **params)
     cluster.close()
     want = df.filter(em.col("x") != 0)
     assert got.to_dict() == want.group_by("g").agg(aggs).to_dict()

@@ -32,6 +32,7 @@ fn csv_options(
     null_values: Option<Vec<String>>,
     infer_schema_length: Option<usize>,
     ignore_errors: bool,
+    byte_range: Option<(usize, usize)>,
 ) -> PyResult<CsvReadOptions> {
     let mut o = CsvReadOptions::default()
         .with_header(has_header)
@@ -54,6 +55,9 @@ fn csv_options(
     }
     if let Some(v) = null_values {
         o = o.with_null_values(v);
+    }
+    if let Some((offset, len)) = byte_range {
+        o = o.with_byte_range(offset, len);
     }
     Ok(o)
 }
@@ -89,7 +93,7 @@ fn in_order(df: ember::DataFrame, columns: Option<&[String]>) -> PyResult<PyData
 #[pyfunction]
 #[pyo3(signature = (path, *, has_header=true, separator=",", quote_char=Some("\""), comment_prefix=None,
     skip_rows=0, n_rows=None, columns=None, schema_overrides=None, null_values=None, infer_schema_length=Some(1000),
-    ignore_errors=false, device=None))]
+    ignore_errors=false, byte_range=None, device=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn read_csv(
     py: Python<'_>,
@@ -105,6 +109,7 @@ pub fn read_csv(
     null_values: Option<Vec<String>>,
     infer_schema_length: Option<usize>,
     ignore_errors: bool,
+    byte_range: Option<(usize, usize)>,
     device: Option<&str>,
 ) -> PyResult<PyDataFrame> {
     let o = csv_options(
@@ -119,6 +124,7 @@ pub fn read_csv(
         null_values,
         infer_schema_length,
         ignore_errors,
+        byte_range,
     )?;
     let d = self::device(device)?;
     let order = o.columns.clone();
@@ -129,7 +135,7 @@ pub fn read_csv(
 #[pyfunction]
 #[pyo3(signature = (path, *, has_header=true, separator=",", quote_char=Some("\""), comment_prefix=None,
     skip_rows=0, n_rows=None, schema_overrides=None, null_values=None, infer_schema_length=Some(1000),
-    ignore_errors=false, device=None))]
+    ignore_errors=false, byte_range=None, device=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn scan_csv(
     path: std::path::PathBuf,
@@ -143,6 +149,7 @@ pub fn scan_csv(
     null_values: Option<Vec<String>>,
     infer_schema_length: Option<usize>,
     ignore_errors: bool,
+    byte_range: Option<(usize, usize)>,
     device: Option<&str>,
 ) -> PyResult<PyLazyFrame> {
     let o = csv_options(
@@ -157,6 +164,7 @@ pub fn scan_csv(
         null_values,
         infer_schema_length,
         ignore_errors,
+        byte_range,
     )?;
     Ok(PyLazyFrame { lf: LazyFrame::scan_csv(path, o, self::device(device)?).py()? })
 }

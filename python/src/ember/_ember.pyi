@@ -95,6 +95,7 @@ def read_csv(
     null_values: list[str] | None = None,
     infer_schema_length: int | None = 1000,
     ignore_errors: bool = False,
+    byte_range: tuple[int, int] | None = None,
     device: str | None = None,
 ) -> PyDataFrame: ...
 def scan_csv(
@@ -110,6 +111,7 @@ def scan_csv(
     null_values: list[str] | None = None,
     infer_schema_length: int | None = 1000,
     ignore_errors: bool = False,
+    byte_range: tuple[int, int] | None = None,
     device: str | None = None,
 ) -> PyLazyFrame: ...
 def read_parquet(

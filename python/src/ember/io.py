@@ -27,10 +27,14 @@ def read_csv(
     null_values: Sequence[str] | None = None,
     infer_schema_length: int | None = 1000,
     ignore_errors: bool = False,
+    byte_range: tuple[int, int] | None = None,
     device: str | None = None,
 ) -> DataFrame:
     """Reads a CSV file (RFC 4180). A malformed file raises ``ember.exceptions.ReadError``
-    naming the line and column; ``ignore_errors=True`` turns unparsable values into nulls."""
+    naming the line and column; ``ignore_errors=True`` turns unparsable values into nulls.
+    ``byte_range=(offset, length)`` reads only the records that start in those bytes (cuDF's
+    ``byte_range``: consecutive ranges read every record once; the header and the type sample
+    still come from the file's start)."""
     return DataFrame(
         _ember.read_csv(
             os.fspath(source),
@@ -45,6 +49,7 @@ def read_csv(
             null_values=list(null_values) if null_values is not None else None,
             infer_schema_length=infer_schema_length,
             ignore_errors=ignore_errors,
+            byte_range=byte_range,
             device=device,
         )
     )
@@ -63,9 +68,11 @@ def scan_csv(
     null_values: Sequence[str] | None = None,
     infer_schema_length: int | None = 1000,
     ignore_errors: bool = False,
+    byte_range: tuple[int, int] | None = None,
     device: str | None = None,
 ) -> LazyFrame:
-    """A lazy query over a CSV file: only the columns the query uses are decoded."""
+    """A lazy query over a CSV file: only the columns the query uses are decoded.
+    ``byte_range`` as :func:`read_csv`."""
     return LazyFrame(
         _ember.scan_csv(
             os.fspath(source),
@@ -79,6 +86,7 @@ def scan_csv(
             null_values=list(null_values) if null_values is not None else None,
             infer_schema_length=infer_schema_length,
             ignore_errors=ignore_errors,
+            byte_range=byte_range,
             device=device,
         )
     )

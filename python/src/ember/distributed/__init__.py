@@ -13,11 +13,12 @@ Needs ``dask`` (and ``distributed`` for a cluster): ``pip install ember[distribu
 
 from __future__ import annotations
 
-from ember.distributed.collection import DataFrame, GroupBy, from_arrow, from_ember, read_parquet
+from ember.distributed import gbdt, tpch
+from ember.distributed.collection import DataFrame, GroupBy, from_arrow, from_ember, read_csv, read_parquet
 
 try:
     from ember.distributed import _serialize  # noqa: F401  (registers the Arrow IPC wire format)
 except ImportError:  # dask without distributed: local threads need no wire format
     pass
 
-__all__ = ["DataFrame", "GroupBy", "from_arrow", "from_ember", "read_parquet"]
+__all__ = ["DataFrame", "GroupBy", "from_arrow", "from_ember", "gbdt", "read_csv", "read_parquet", "tpch"]

@@ -39,11 +39,12 @@ from ember.frame import DataFrame as Frame
 from ember.frame import JoinHow
 from ember.lazy import LazyFrame
 
-__all__ = ["DataFrame", "GroupBy", "from_arrow", "from_ember", "read_parquet"]
+__all__ = ["DataFrame", "GroupBy", "from_arrow", "from_ember", "read_csv", "read_parquet"]
 
 Key = tuple[str, int]
-#: A partition read from a Parquet file: the path and its row groups (``None``: all of them).
-Source = tuple[str, list[int] | None]
+#: A partition a task reads itself: ``("parquet" | "csv", keyword arguments of ember's scan)``
+#: (a file and its row groups, or a file and a byte range).
+Source = tuple[str, dict[str, Any]]
 Graph = dict[Hashable, Any]
 
 #: How each decomposable aggregation's partials merge.
@@ -70,8 +71,9 @@ class DataFrame(DaskMethodsMixin):  # type: ignore[misc]
         plan: LazyFrame,
         leaf: str,
     ) -> None:
-        # inputs: keys of partition frames in `graph`; sources: Parquet files (and row groups)
-        # whose scans replace the template's leaf scan (named `leaf`). Exactly one is set.
+        # inputs: keys of partition frames in `graph`; sources: file reads (Parquet row groups,
+        # CSV byte ranges) whose scans replace the template's leaf scan (named `leaf`). Exactly
+        # one of the two is set.
         self._graph = graph
         self._inputs = inputs
         self._sources = sources
@@ -145,8 +147,8 @@ class DataFrame(DaskMethodsMixin):  # type: ignore[misc]
         if self._inputs is not None:
             return (_tasks.run_plan, self._json, self._inputs[i])
         assert self._sources is not None
-        path, groups = self._sources[i]
-        scan = _ember.scan_parquet(path, n_rows=None, row_groups=groups, device="cpu")
+        kind, args = self._sources[i]
+        scan = _ember.scan_parquet(**args) if kind == "parquet" else _ember.scan_csv(**args)
         return (_tasks.run_plan, _ember.plan_to_json(_ember.plan_substitute(self._plan._lf, self._leaf, scan)))
 
     def _materialise(self) -> tuple[Graph, list[Key]]:
@@ -541,29 +543,73 @@ def read_parquet(
     of one file (the row groups are counted from the footers here; the data is read by the
     tasks). Each task reads its own file or row groups, with the query's columns and filter
     pushed into the read."""
-    if isinstance(paths, (str, os.PathLike)):
-        p = os.fspath(paths)
-        if os.path.isdir(p):
-            files = sorted(
-                os.path.join(p, f) for f in os.listdir(p) if f.endswith((".parquet", ".pq")) and not f.startswith(".")
-            )
-            if not files:
-                raise exceptions.InvalidArgumentError(f"{p}: no .parquet files in the directory")
-        else:
-            files = [p]
-    else:
-        files = [os.fspath(p) for p in paths]
-        if not files:
-            raise ValueError("read_parquet needs at least one path")
+    files = _files(paths, (".parquet", ".pq"), "parquet")
     step = int(split_row_groups)
     if step < 0:
         raise ValueError("split_row_groups must be a bool or a positive count")
     sources: list[Source] = []
     for f in files:
         groups = len(_ember.parquet_row_groups(f)) if step else 0
-        if groups == 0:
-            sources.append((f, None))
-        else:
-            sources.extend((f, list(range(a, min(a + step, groups)))) for a in range(0, groups, step))
+        runs = [list(range(a, min(a + step, groups))) for a in range(0, groups, step)] if groups else [None]
+        sources.extend(("parquet", {"path": f, "n_rows": None, "row_groups": r, "device": "cpu"}) for r in runs)
     leaf = LazyFrame(_ember.scan_parquet(files[0], n_rows=None, row_groups=None, device="cpu"))
     return DataFrame({}, None, sources, leaf, files[0])
+
+
+def read_csv(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    blocksize: int | None = 64 << 20,
+    has_header: bool = True,
+    separator: str = ",",
+    quote_char: str | None = '"',
+    comment_prefix: str | None = None,
+    schema_overrides: Mapping[str, str] | None = None,
+    null_values: Sequence[str] | None = None,
+    infer_schema_length: int | None = 1000,
+    ignore_errors: bool = False,
+) -> DataFrame:
+    """A partition per ``blocksize`` bytes of each CSV file (the records that start in that
+    byte range; ``None``: a partition per file; a directory: its ``*.csv`` files, sorted).
+    Options as :func:`ember.read_csv`. The column types are inferred once, from the first
+    file, and every partition reads with them, so partitions never disagree on a type; only the
+    columns the query uses are decoded."""
+    files = _files(paths, (".csv",), "csv")
+    if blocksize is not None and blocksize < 1:
+        raise ValueError("blocksize must be a positive number of bytes, or None")
+    opts: dict[str, Any] = {
+        "has_header": has_header,
+        "separator": separator,
+        "quote_char": quote_char,
+        "comment_prefix": comment_prefix,
+        "schema_overrides": dict(schema_overrides) if schema_overrides is not None else None,
+        "null_values": list(null_values) if null_values is not None else None,
+        "infer_schema_length": infer_schema_length,
+        "ignore_errors": ignore_errors,
+        "device": "cpu",
+    }
+    leaf = LazyFrame(_ember.scan_csv(files[0], **opts))
+    opts["schema_overrides"] = dict(leaf.schema)
+    sources: list[Source] = []
+    for f in files:
+        size = os.path.getsize(f)
+        ranges = [None] if blocksize is None or size <= blocksize else [(a, blocksize) for a in range(0, size, blocksize)]
+        sources.extend(("csv", {"path": f, "byte_range": r, **opts}) for r in ranges)
+    return DataFrame({}, None, sources, leaf, files[0])
+
+
+def _files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], ext: tuple[str, ...], what: str) -> list[str]:
+    """``paths`` as a list of files: a file, a list of them, or a directory's files ending in
+    ``ext`` (sorted, hidden ones left out)."""
+    if isinstance(paths, (str, os.PathLike)):
+        p = os.fspath(paths)
+        if not os.path.isdir(p):
+            return [p]
+        files = sorted(os.path.join(p, f) for f in os.listdir(p) if f.endswith(ext) and not f.startswith("."))
+        if not files:
+            raise exceptions.InvalidArgumentError(f"{p}: no .{what} files in the directory")
+        return files
+    files = [os.fspath(p) for p in paths]
+    if not files:
+        raise ValueError(f"read_{what} needs at least one path")
+    return files
