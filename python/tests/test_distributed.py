@@ -98,6 +98,34 @@ def test_two_stage_shuffles_equal_single_process(client: Any, monkeypatch: pytes
     assert _sorted(joined) == _sorted(df.join(df.select("row", em.col("x").alias("y")), on="row"))
 
 
+def test_range_partitioned_sort_equals_the_stable_sort_of_one_process(client: Any) -> None:
+    df = _data(5000, 22)  # skewed string keys, nulls, duplicates
+    parts = [df.slice(0, 3000), df.slice(3000, 0), df.slice(3000, 400), df.slice(3400, 1600)]  # uneven, one empty
+    ddf = ed.from_arrow([p.to_arrow() for p in parts])
+    for by, desc, nl, n in [
+        (["k", "g"], [False, True], True, 4),
+        (["x"], True, False, 3),
+        (["g", "x"], False, [True, False], 6),
+    ]:
+        q = ddf.sort(by, descending=desc, nulls_last=nl, npartitions=n)
+        assert q.npartitions == n
+        pieces = [p.compute() for p in _each_partition(q)]
+        assert sum(p.height for p in pieces) == df.height
+        if by == ["x"]:  # thousands of distinct values: every range gets rows
+            assert min(p.height for p in pieces) > 0
+        got = q.compute()
+        assert got.to_dict() == df.sort(by, descending=desc, nulls_last=nl).to_dict(), (by, desc, nl)
+    one = ddf.sort("x", nulls_last=True, npartitions=1)
+    assert one.npartitions == 1 and one.compute().to_dict() == df.sort("x", nulls_last=True).to_dict()
+    top = ddf.top_k(7, "x", "row", descending=[True, False], nulls_last=True).compute()
+    assert top.to_dict() == df.sort("x", "row", descending=[True, False], nulls_last=True).head(7).to_dict()
+
+
+def _each_partition(ddf: ed.DataFrame) -> list[ed.DataFrame]:
+    graph, keys = ddf._materialise()
+    return [ed.collection._from_keys(graph, [k], ddf._meta()) for k in keys]
+
+
 def test_order_statistics_shuffle_rows(client: Any) -> None:
     df = _data(2000, 3)
     aggs = [em.col("x").n_unique().alias("nu"), em.col("x").median().alias("med"), em.col("x").std().alias("sd")]

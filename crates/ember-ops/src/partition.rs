@@ -1,3 +1,6 @@
+//! Partitioning a frame's rows into pieces, for the shuffles of `ember.distributed`: by range
+//! ([`range_partition`]: by sort order against splitters, for a distributed sort) or by hash.
+//!
 //! Hash partitioning: a frame's rows dealt into `n` frames by a hash of their key values, the
 //! same hash in every process, on every machine and for every width of a key's type. This is the
 //! shuffle of a distributed group-by or join (`ember.distributed`): two rows with equal keys, in
@@ -178,7 +181,65 @@ pub fn partition_ids(df: &DataFrame, keys: &[&str], n: usize) -> Result<Vec<u32>
 /// # Errors
 /// As [`partition_ids`].
 pub fn hash_partition(df: &DataFrame, keys: &[&str], n: usize) -> Result<Vec<DataFrame>> {
-    let ids = partition_ids(df, keys, n)?;
+    deal(df, &partition_ids(df, keys, n)?, n)
+}
+
+/// `df`'s rows dealt into `bounds.num_rows() + 1` CPU frames by sort order: `bounds` holds the
+/// key columns of some rows in sort order (splitters, as a distributed sort samples them), and a
+/// row goes to the piece after every splitter that sorts before it or equal to it. So the pieces
+/// in order hold the rows in order; equal keys always share a piece; each piece keeps input
+/// order (a stable sort of each piece is the stable sort of all). `keys` name the key columns
+/// with their (descending, nulls last) options, in ember's sort order (arrow's row format:
+/// the order the CPU sort uses).
+///
+/// ```
+/// use ember_core::{Column, DataFrame, Device};
+/// use std::sync::Arc;
+/// let frame = |v: Vec<i64>| {
+///     let a = arrow::array::Int64Array::from(v);
+///     DataFrame::from_columns(vec![("k".into(), Column::Host(Arc::new(a)))], Device::Cpu).unwrap()
+/// };
+/// let pieces = ember_ops::partition::range_partition(&frame(vec![5, 1, 9, 3]), &frame(vec![3, 6]), &[("k", false, false)])?;
+/// assert_eq!(pieces.iter().map(|p| p.num_rows()).collect::<Vec<_>>(), vec![1, 2, 1]); // [1] [5, 3] [9]
+/// # Ok::<(), ember_core::Error>(())
+/// ```
+///
+/// # Errors
+/// A missing key column, or key types the two frames cannot share.
+pub fn range_partition(df: &DataFrame, bounds: &DataFrame, keys: &[(&str, bool, bool)]) -> Result<Vec<DataFrame>> {
+    use arrow::compute::SortOptions;
+    use arrow::row::{RowConverter, SortField};
+    let n = bounds.num_rows() + 1;
+    if keys.is_empty() || n == 1 {
+        return deal(df, &vec![0; df.num_rows()], n);
+    }
+    let mut rows_of = Vec::with_capacity(keys.len());
+    let mut bounds_of = Vec::with_capacity(keys.len());
+    for (name, _, _) in keys {
+        let a = df.column(name)?.to_arrow()?;
+        // The splitters travelled apart from the rows (and may have another string layout).
+        let b = arrow::compute::cast(&bounds.column(name)?.to_arrow()?, a.data_type())?;
+        rows_of.push(a);
+        bounds_of.push(b);
+    }
+    let fields = rows_of
+        .iter()
+        .zip(keys)
+        .map(|(a, (_, descending, nulls_last))| {
+            let o = SortOptions { descending: *descending, nulls_first: !*nulls_last };
+            SortField::new_with_options(a.data_type().clone(), o)
+        })
+        .collect();
+    let conv = RowConverter::new(fields)?;
+    let rows = conv.convert_columns(&rows_of)?;
+    let splitters = conv.convert_columns(&bounds_of)?;
+    let splitters: Vec<_> = splitters.iter().collect();
+    let ids: Vec<u32> = rows.iter().map(|r| splitters.partition_point(|s| *s <= r) as u32).collect();
+    deal(df, &ids, n)
+}
+
+/// `df`'s rows dealt into `n` CPU frames by `ids` (each `< n`), each keeping input order.
+fn deal(df: &DataFrame, ids: &[u32], n: usize) -> Result<Vec<DataFrame>> {
     let mut rows: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (row, &p) in ids.iter().enumerate() {
         rows[p as usize].push(row as u32);
@@ -215,6 +276,58 @@ mod tests {
         let s = frame("s", Arc::new(StringArray::from(vec!["", "abcdefghij", "x"])));
         let v = frame("s", Arc::new(StringViewArray::from(vec!["", "abcdefghij", "x"])));
         assert_eq!(partition_ids(&s, &["s"], 5).unwrap(), partition_ids(&v, &["s"], 5).unwrap());
+    }
+
+    #[test]
+    fn range_pieces_sorted_and_concatenated_are_the_sort_of_all() {
+        use crate::sort::{sort, SortKey};
+        let n = 3000usize;
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        let a: Vec<Option<i64>> = (0..n).map(|_| (next() % 10 != 0).then(|| (next() % 50) as i64)).collect();
+        let b: Vec<Option<&str>> = (0..n).map(|_| ["x", "yy", "", "zzz"].get(next() as usize % 5).copied()).collect();
+        let row: Vec<i64> = (0..n as i64).collect();
+        let df = DataFrame::from_columns(
+            vec![
+                ("a".into(), Column::Host(Arc::new(Int64Array::from(a)))),
+                ("b".into(), Column::Host(Arc::new(StringArray::from(b)))),
+                ("row".into(), Column::Host(Arc::new(Int64Array::from(row)))),
+            ],
+            Device::Cpu,
+        )
+        .unwrap();
+        for (da, nb) in [(false, false), (true, true), (true, false)] {
+            let keys = [SortKey::from("a"), SortKey::from("b")];
+            let keys = [SortKey { descending: da, ..keys[0].clone() }, SortKey { nulls_last: nb, ..keys[1].clone() }];
+            let all = sort(&df, &keys).unwrap();
+            // Splitters: every 400th row of the sorted keys (duplicates among them included).
+            let idx = UInt32Array::from((1..7).map(|i| i * 400).collect::<Vec<u32>>());
+            let bounds = DataFrame::from_columns(
+                ["a", "b"]
+                    .iter()
+                    .map(|c| {
+                        let col = all.column(c).unwrap().to_arrow().unwrap();
+                        ((*c).into(), Column::Host(arrow::compute::take(col.as_ref(), &idx, None).unwrap()))
+                    })
+                    .collect(),
+                Device::Cpu,
+            )
+            .unwrap();
+            let pieces = range_partition(&df, &bounds, &[("a", da, false), ("b", false, nb)]).unwrap();
+            assert_eq!(pieces.len(), 7);
+            let sorted: Vec<DataFrame> = pieces.iter().map(|p| sort(p, &keys).unwrap()).collect();
+            let rows: Vec<i64> = sorted
+                .iter()
+                .flat_map(|p| {
+                    p.column("row").unwrap().to_arrow().unwrap().as_primitive::<Int64Type>().values().to_vec()
+                })
+                .collect();
+            let want = all.column("row").unwrap().to_arrow().unwrap().as_primitive::<Int64Type>().values().to_vec();
+            assert_eq!(rows, want, "descending a {da}, nulls last b {nb}");
+        }
     }
 
     #[test]

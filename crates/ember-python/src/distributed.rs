@@ -128,6 +128,23 @@ pub fn frame_hash_partition(
     Ok(pieces.into_iter().map(|df| PyDataFrame { df }).collect())
 }
 
+/// The rows dealt into `bounds.height + 1` CPU frames by sort order against the splitter rows
+/// `bounds`; `keys` are (column, descending, nulls last).
+#[pyfunction]
+pub fn frame_range_partition(
+    py: Python<'_>,
+    frame: PyRef<'_, PyDataFrame>,
+    bounds: PyRef<'_, PyDataFrame>,
+    keys: Vec<(String, bool, bool)>,
+) -> PyResult<Vec<PyDataFrame>> {
+    let (df, bounds) = (frame.df.clone(), bounds.df.clone());
+    let pieces = run(py, move || {
+        let refs: Vec<(&str, bool, bool)> = keys.iter().map(|(k, d, n)| (k.as_str(), *d, *n)).collect();
+        ember::ops::partition::range_partition(&df, &bounds, &refs)
+    })?;
+    Ok(pieces.into_iter().map(|df| PyDataFrame { df }).collect())
+}
+
 /// `LazyFrame::scan(name, frame)`: a plan whose source is known by `name` (and can be bound by
 /// that name after a round trip through JSON).
 #[pyfunction]

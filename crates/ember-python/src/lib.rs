@@ -60,6 +60,7 @@ fn _ember(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(distributed::frame_to_ipc, m)?)?;
     m.add_function(wrap_pyfunction!(distributed::frame_from_ipc, m)?)?;
     m.add_function(wrap_pyfunction!(distributed::frame_hash_partition, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::frame_range_partition, m)?)?;
     m.add_function(wrap_pyfunction!(distributed::plan_empty, m)?)?;
     m.add_function(wrap_pyfunction!(io::read_csv, m)?)?;
     m.add_function(wrap_pyfunction!(io::scan_csv, m)?)?;

@@ -10,6 +10,7 @@ import functools
 from collections.abc import Sequence
 
 from ember import _ember
+from ember.expr import lit
 from ember.frame import DataFrame
 
 #: The name a plan template's input is scanned under; a task binds one partition to it.
@@ -59,6 +60,48 @@ def hash_split_groups(part: DataFrame, keys: Sequence[str], n: int, k: int) -> l
     ``n`` (a two-stage shuffle's first stage)."""
     pieces = hash_split(part, keys, n)
     return [concat(pieces[a : a + k]) for a in range(0, n, k)]
+
+
+#: The weight column sort samples carry (rows of the partition each sampled row stands for).
+WEIGHT = "__ember_weight"
+
+
+def sort_sample(part: DataFrame, keys: list[str], descending: list[bool], nulls_last: list[bool], size: int) -> DataFrame:
+    """About ``size`` rows of ``part``'s key columns at evenly spaced ranks of its sort order,
+    each with the number of rows it stands for (:data:`WEIGHT`), so a large partition counts
+    for more than a small one when the splitters are chosen."""
+    s = part.lazy().select(keys).sort(keys, descending=descending, nulls_last=nulls_last).collect()
+    h = s.height
+    picked = s if h <= size else concat([s.slice(i * h // size, 1) for i in range(size)])
+    return picked.with_columns(lit(h / max(picked.height, 1)).alias(WEIGHT))
+
+
+def sort_splitters(
+    samples: Sequence[DataFrame], keys: list[str], descending: list[bool], nulls_last: list[bool], n: int
+) -> DataFrame:
+    """``n - 1`` splitter rows (fewer when there are fewer samples): the merged samples in sort
+    order, cut where the running weight passes ``i / n`` of the total."""
+    s = concat(samples).lazy().sort(keys, descending=descending, nulls_last=nulls_last).collect()
+    weights = s[WEIGHT].to_list()
+    total = sum(weights)
+    cuts, run, i = [], 0.0, 1
+    for row, w in enumerate(weights):
+        run += w
+        while i < n and run >= i * total / n:
+            cuts.append(row)
+            i += 1
+    picked = concat([s.slice(r, 1) for r in cuts]) if cuts else s.head(0)
+    return picked.select(keys)
+
+
+def range_split(
+    part: DataFrame, splitters: DataFrame, keys: list[str], descending: list[bool], nulls_last: list[bool], n: int
+) -> list[DataFrame]:
+    """``part``'s rows dealt into ``n`` pieces by sort order against ``splitters`` (piece ``i``
+    after the ``i``-th splitter), each piece in input order."""
+    opts = list(zip(keys, descending, nulls_last))
+    pieces = [DataFrame(p) for p in _ember.frame_range_partition(part._df, splitters._df, opts)]
+    return pieces + [pieces[0].head(0)] * (n - len(pieces))
 
 
 def piece(pieces: Sequence[DataFrame], i: int) -> DataFrame:

@@ -215,11 +215,46 @@ class DataFrame(DaskMethodsMixin):  # type: ignore[misc]
         *more_by: Any,
         descending: bool | Sequence[bool] = False,
         nulls_last: bool | Sequence[bool] = False,
+        npartitions: int | None = None,
     ) -> DataFrame:
-        """All rows in one partition, stably sorted (each partition sorted first, then merged):
-        for results that fit one worker, such as aggregates."""
+        """A stable sort into ``npartitions`` partitions (default: as many as now) that hold
+        consecutive ranges of the order, so ``compute()`` is the sorted frame. Each partition
+        sends a sample of its keys; one task picks ``npartitions - 1`` splitters from them
+        (weighted by partition size); each partition is split by them; each output partition
+        sorts its pieces (in input order: equal keys keep their order). Keys with many equal
+        values make uneven partitions (equal keys always share one). Sort keys given as
+        expressions, or ``npartitions=1``, sort in one partition."""
         order = dict(descending=descending, nulls_last=nulls_last)
-        return self._gather(self._plan.sort(by, *more_by, **order), lambda t: t.sort(by, *more_by, **order), "sort")
+        keys = ([by] if isinstance(by, (str, Expr)) else list(by)) + list(more_by)
+        graph, parts = self._materialise()
+        n = npartitions or len(parts)
+        if n < 1:
+            raise ValueError("npartitions must be at least 1")
+        if n == 1 or not all(isinstance(k, str) for k in keys):
+            return self._gather(self._plan.sort(by, *more_by, **order), lambda t: t.sort(by, *more_by, **order), "sort")
+        missing = [k for k in keys if k not in self.columns]
+        if missing:
+            raise exceptions.ColumnNotFoundError(
+                f"column {missing[0]!r} not found; available columns: [{', '.join(self.columns)}]"
+            )
+        flags = [_per_key(descending, len(keys), "descending"), _per_key(nulls_last, len(keys), "nulls_last")]
+        opts = (keys, *flags)
+        meta = self._meta()
+        name = "ember-sort-" + tokenize(self._name, opts, n)
+        size = min(16 * n, 4096)
+        samples = [(name + "-sample", i) for i in range(len(parts))]
+        graph.update({s: (_tasks.sort_sample, k, *opts, size) for s, k in zip(samples, parts)})
+        splitters = (name + "-splitters", 0)
+        graph[splitters] = (_tasks.sort_splitters, samples, *opts, n)
+        pieces: list[list[Key]] = [[] for _ in range(n)]
+        for i, k in enumerate(parts):
+            graph[(name + "-split", i)] = (_tasks.range_split, k, splitters, *opts, n)
+            for j in range(n):
+                graph[(f"{name}-piece-{j}", i)] = (_tasks.piece, (name + "-split", i), j)
+                pieces[j].append((f"{name}-piece-{j}", i))
+        sj = _ember.plan_to_json(_template(meta).sort(keys, descending=flags[0], nulls_last=flags[1])._lf)
+        graph.update({(name, j): (_tasks.concat_run, sj, pieces[j]) for j in range(n)})
+        return _from_keys(graph, [(name, j) for j in range(n)], meta)
 
     def top_k(
         self,
@@ -343,6 +378,16 @@ class GroupBy:
 
 
 # -- building blocks -------------------------------------------------------------------------------
+def _per_key(v: bool | Sequence[bool], n: int, what: str) -> list[bool]:
+    """A sort flag for each of ``n`` keys (one bool for all, or one per key)."""
+    if isinstance(v, bool):
+        return [v] * n
+    out = [bool(x) for x in v]
+    if len(out) != n:
+        raise ValueError(f"{what} has {len(out)} values for {n} sort keys")
+    return out
+
+
 def _names(v: str | Sequence[str] | None) -> list[str]:
     if v is None:
         return []
