@@ -130,6 +130,7 @@ fn early_stopping_keeps_the_best_round_and_predicts_with_it() {
     // Survives the JSON round trip.
     let again = Model::from_xgboost_json(&model.to_xgboost_json()).unwrap();
     assert_eq!(again.best_iteration(), Some(best));
+    assert_eq!(again.eval_history(), h, "bit for bit");
 }
 
 #[test]

@@ -384,6 +384,26 @@ def test_gbdt_on_two_workers_builds_the_trees_of_one_process(
     assert len(model.to_json()) > 1000
 
 
+@pytest.mark.parametrize("collective", ["xgboost", "dask"])
+def test_gbdt_eval_set_scores_and_stops_as_one_process(client: Any, collective: str) -> None:
+    if collective == "xgboost":
+        pytest.importorskip("xgboost", reason="the Rabit collective needs xgboost")
+    df, valid = _gbdt_data(2000, 19), _gbdt_data(700, 20)
+    params = {"rounds": 60, "max_depth": 5, "eta": 0.6, "early_stopping_rounds": 3, "eval_metric": "logloss"}
+    want = em.gbdt.train(df, "y", objective="binary:logistic", valid=valid, **params)
+    assert want.best_iteration is not None and len(want.eval_history) < 60
+    # The eval rows in 3 partitions over 2 workers (one worker gets one of them).
+    got = ed.gbdt.train(
+        ed.from_ember(df, 4), "y", objective="binary:logistic", valid=ed.from_ember(valid, 3),
+        collective=collective, **params,
+    )
+    assert got.eval_history == want.eval_history
+    assert got.best_iteration == want.best_iteration
+    assert got.to_json() == want.to_json()
+    one = ed.gbdt.train(ed.from_ember(df, 2), "y", objective="binary:logistic", valid=valid, **params)
+    assert one.to_json() == want.to_json()  # an ember frame as valid: split over the workers
+
+
 def test_a_rank_whose_peers_never_come_frees_its_worker_once_cancelled(client: Any) -> None:
     from ember import _ember
     from ember.distributed import gbdt as dgbdt

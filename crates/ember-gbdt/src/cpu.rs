@@ -410,6 +410,12 @@ impl HostRows for CpuBackend<'_> {
         sorted.sort_by_key(|s| self.ranges[s.node as usize].0);
         for s in &sorted {
             let (a, b) = self.ranges[s.node as usize];
+            if a == b {
+                // No rows here (a data-parallel shard can hold none of a node the others
+                // split): its children are empty too, not last tree's ranges.
+                self.ranges[2 * s.node as usize + 1] = (a, a);
+                self.ranges[2 * s.node as usize + 2] = (a, a);
+            }
             let mut at = a as usize;
             while at < b as usize {
                 let end = (at + CHUNK).min(b as usize);

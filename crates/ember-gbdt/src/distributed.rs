@@ -34,6 +34,58 @@ pub(crate) struct Shard<'a> {
     pub total: usize,
 }
 
+/// The eval set of a data-parallel training, gathered: every process holds rows
+/// `offset..offset + n` of `total` eval rows, and each round every process gets every row's
+/// margins (an allreduce of zeros but its own rows; adding zeros is exact), so the metric is
+/// computed on all rows in order by the single-process function: the same score, bit for bit,
+/// and the same early-stopping decisions on every process.
+pub(crate) struct EvalGather<'a> {
+    comm: &'a dyn Collective,
+    offset: usize,
+    total: usize,
+    /// Every eval row's label and weight (`None` when no process has weights).
+    pub y: Vec<f32>,
+    pub w: Option<Vec<f32>>,
+}
+
+impl<'a> EvalGather<'a> {
+    fn new(comm: &'a dyn Collective, local: &Dataset, offset: u64) -> Result<EvalGather<'a>> {
+        let mut total = [local.rows() as i64];
+        comm.sum_i64(&mut total)?;
+        let (offset, total) = (offset as usize, total[0] as usize);
+        if offset + local.rows() > total {
+            return Err(Error::InvalidArgument(format!(
+                "eval rows {offset}..{} are past the {total} eval rows of all processes",
+                offset + local.rows()
+            )));
+        }
+        let mut weighted = [if local.w.is_some() { 1.0 } else { 0.0 }];
+        comm.max_f64(&mut weighted)?;
+        let mut g = EvalGather { comm, offset, total, y: Vec::new(), w: None };
+        g.y = g.all(&local.y, 1)?;
+        if weighted[0] > 0.0 {
+            let ones = vec![1.0; local.rows()];
+            g.w = Some(g.all(local.w.as_deref().unwrap_or(&ones), 1)?);
+        }
+        Ok(g)
+    }
+
+    /// Every process's `per_row` values of each eval row, in row order.
+    fn all(&self, local: &[f32], per_row: usize) -> Result<Vec<f32>> {
+        let mut buf = vec![0f64; self.total * per_row];
+        for (o, v) in buf[self.offset * per_row..].iter_mut().zip(local) {
+            *o = f64::from(*v);
+        }
+        self.comm.sum_f64(&mut buf)?;
+        Ok(buf.into_iter().map(|v| v as f32).collect())
+    }
+
+    /// Every eval row's margins (`groups` per row), from this process's rows' margins.
+    pub(crate) fn margins(&self, local: &[f32], groups: usize) -> Result<Vec<f32>> {
+        self.all(local, groups)
+    }
+}
+
 /// Element-wise reductions over every process of a data-parallel training. Each process calls
 /// the same methods in the same order with buffers of the same length; on return every buffer
 /// holds the reduction of all of them.
@@ -51,7 +103,10 @@ pub trait Collective: Sync {
 /// `offset..offset + local.rows()` of the whole training set, `cuts` are every process's cuts
 /// (from [`Cuts::from_sketches`] or [`Cuts::compute`] on all rows). Every process gets the
 /// same model; it equals [`crate::train`]'s on all rows whenever `cuts` equal the cuts that
-/// computes. No eval set (early stopping would need the eval rows' margins reduced too).
+/// computes. `eval`: this process's eval rows and the offset of its first one among all
+/// processes' eval rows; the metric is computed on all of them each round (as
+/// [`crate::train`]'s eval set: history, early stopping, best iteration). Either every process
+/// passes an eval set (some may be empty) or none does.
 ///
 /// ```
 /// use ember_gbdt::{train, train_distributed, Collective, Cuts, Dataset, Features, Objective, Params};
@@ -68,10 +123,10 @@ pub trait Collective: Sync {
 /// let ds = Dataset::new(Features::from_row_major(x, 400, 1)?, y)?;
 /// let params = Params::new(Objective::Logistic).rounds(5);
 /// let cuts = Cuts::compute(ds.features(), 256);
-/// let a = train_distributed(&ds, &cuts, &params, 0, &Alone, Device::Cpu)?;
+/// let a = train_distributed(&ds, &cuts, &params, 0, None, &Alone, Device::Cpu)?;
 /// let b = train(&ds, None, &params, Device::Cpu)?;
 /// assert_eq!(a.to_xgboost_json(), b.to_xgboost_json());
-/// let sim = train_distributed(&ds, &cuts, &params, 0, &Alone, Device::Sim)?;
+/// let sim = train_distributed(&ds, &cuts, &params, 0, None, &Alone, Device::Sim)?;
 /// assert_eq!(sim.to_xgboost_json(), b.to_xgboost_json());
 /// # Ok::<(), ember_core::Error>(())
 /// ```
@@ -84,11 +139,12 @@ pub fn train_distributed(
     cuts: &Cuts,
     params: &Params,
     offset: u64,
+    eval: Option<(&Dataset, u64)>,
     comm: &dyn Collective,
     device: Device,
 ) -> Result<Model> {
     // A process may hold no rows; the whole training set may not.
-    check_inputs(local, None, params, true)?;
+    check_inputs(local, eval.map(|e| e.0), params, true)?;
     let f = local.x.cols;
     if cuts.features() != f {
         return Err(Error::InvalidArgument(format!("cuts for {} features, the rows have {f}", cuts.features())));
@@ -109,6 +165,7 @@ pub fn train_distributed(
             base_score_of_sums(params.objective, sums[0], sums[1])
         }
     };
+    let gather = eval.map(|(e, at)| EvalGather::new(comm, e, at)).transpose()?;
     let bins = cuts.bin_matrix(&local.x);
     let mut model = Model::empty(params.objective, base_score, f, local.x.names.clone());
     let base = base_margin(params.objective, base_score);
@@ -116,7 +173,7 @@ pub fn train_distributed(
     match device.gpu()? {
         None => {
             let mut b = CpuBackend::new(&bins, f, &local.y, local.w.as_deref(), params, base).with_shard(shard);
-            boost(&mut b, cuts, params, None, max_weight[0], &mut model)?;
+            boost(&mut b, cuts, params, eval.map(|e| e.0), gather.as_ref(), max_weight[0], &mut model)?;
         }
         Some(gpu) => {
             let b = crate::gpu::GpuBackend::new(
@@ -129,7 +186,7 @@ pub fn train_distributed(
                 base,
             )?;
             let mut b = b.with_shard(shard);
-            boost(&mut b, cuts, params, None, max_weight[0], &mut model)?;
+            boost(&mut b, cuts, params, eval.map(|e| e.0), gather.as_ref(), max_weight[0], &mut model)?;
         }
     }
     Ok(model)

@@ -72,6 +72,12 @@ impl Model {
         if let Some(s) = self.best_score {
             attributes.insert("best_score".into(), json!(s.to_string()));
         }
+        if !self.eval_history.is_empty() {
+            // Attributes are strings to xgboost (it keeps them and ignores this one); Rust's
+            // shortest round-trip form brings the scores back bit for bit.
+            let h: Vec<String> = self.eval_history.iter().map(f64::to_string).collect();
+            attributes.insert("ember_eval_history".into(), json!(h.join(",")));
+        }
         let rounds = self.rounds();
         let doc = json!({
             "learner": {
@@ -170,6 +176,13 @@ impl Model {
             .map(|s| s.parse::<usize>().map_err(|_| bad(format!("best_iteration {s:?}"))))
             .transpose()?;
         let best_score = attrs.and_then(|a| a.get("best_score")).and_then(Value::as_str).and_then(|s| s.parse().ok());
+        let eval_history = attrs
+            .and_then(|a| a.get("ember_eval_history"))
+            .and_then(Value::as_str)
+            .map(|s| s.split(',').map(str::parse::<f64>).collect::<std::result::Result<Vec<_>, _>>())
+            .transpose()
+            .map_err(|e| bad(format!("ember_eval_history: {e}")))?
+            .unwrap_or_default();
         Ok(Model {
             objective,
             base_score,
@@ -179,7 +192,7 @@ impl Model {
             feature_names,
             best_iteration: best_iteration.filter(|b| b * k < tree_values.len()),
             best_score,
-            eval_history: Vec::new(),
+            eval_history,
         })
     }
 }

@@ -2,6 +2,7 @@
 use crate::cpu::CpuBackend;
 use crate::cuts::Cuts;
 use crate::data::{Dataset, Features};
+use crate::distributed::EvalGather;
 use crate::grow::{Backend, Evaluator};
 use crate::metric::evaluate;
 use crate::objective::{base_margin, default_base_score, gradient_bounds, mix, transform, Quantiser};
@@ -351,7 +352,7 @@ pub fn train_in(
     match device.gpu()? {
         None => {
             let mut b = CpuBackend::new(&bins, f, &train.y, train.w.as_deref(), params, base);
-            boost(&mut b, &cuts, params, eval, max_weight, &mut model)?;
+            boost(&mut b, &cuts, params, eval, None, max_weight, &mut model)?;
         }
         Some(gpu) => {
             let ctx = match ctx {
@@ -360,7 +361,7 @@ pub fn train_in(
                 None => ExecContext::new(gpu),
             };
             let mut b = crate::gpu::GpuBackend::new(ctx, &bins, &cuts, &train.y, train.w.as_deref(), params, base)?;
-            boost(&mut b, &cuts, params, eval, max_weight, &mut model)?;
+            boost(&mut b, &cuts, params, eval, None, max_weight, &mut model)?;
         }
     }
     Ok(model)
@@ -409,6 +410,7 @@ pub(crate) fn boost<B: Backend>(
     cuts: &Cuts,
     params: &Params,
     eval: Option<&Dataset>,
+    gather: Option<&EvalGather<'_>>,
     max_weight: f64,
     model: &mut Model,
 ) -> Result<()> {
@@ -439,7 +441,10 @@ pub(crate) fn boost<B: Backend>(
             model.tree_group.push(group);
         }
         let Some(e) = eval else { continue };
-        let score = evaluate(metric, &eval_margins, k, &e.y, e.w.as_deref());
+        let score = match gather {
+            None => evaluate(metric, &eval_margins, k, &e.y, e.w.as_deref()),
+            Some(g) => evaluate(metric, &g.margins(&eval_margins, k)?, k, &g.y, g.w.as_deref()),
+        };
         model.eval_history.push(score);
         if params.verbose {
             eprintln!("[{round}]\teval-{}:{score:.6}", metric.name());

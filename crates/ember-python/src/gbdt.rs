@@ -142,10 +142,11 @@ impl Collective for PyCollective {
 }
 
 /// One process of a data-parallel training on `device` (default: the detected one): `train_df`
-/// holds rows `offset..` of the whole set, `cuts` every process's cuts, `allreduce` the transport.
+/// holds rows `offset..` of the whole set, `cuts` every process's cuts, `allreduce` the transport,
+/// `valid` this process's eval rows and the offset of the first among all eval rows.
 #[pyfunction]
 #[pyo3(signature = (train_df, label, objective, cuts, offset, allreduce, num_class=None, weight=None, params=None,
-    device=None))]
+    device=None, valid=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn gbdt_train_distributed(
     py: Python<'_>,
@@ -159,9 +160,11 @@ pub fn gbdt_train_distributed(
     weight: Option<String>,
     params: Option<&Bound<'_, PyDict>>,
     device: Option<&str>,
+    valid: Option<(PyRef<'_, PyDataFrame>, u64)>,
 ) -> PyResult<PyGbdtModel> {
     let p = params_from(objective, num_class, params)?;
     let d = self::device(device)?;
+    let valid = valid.map(|(v, at)| (v.df.clone(), at));
     let df = train_df.df.clone();
     let comm = PyCollective(allreduce);
     // On this thread (the GIL released), not on the pool as `run` would: the reductions call
@@ -170,7 +173,9 @@ pub fn gbdt_train_distributed(
     let model = py
         .detach(move || {
             let ds = Dataset::from_frame(&df, &label, weight.as_deref())?;
-            train_distributed(&ds, &Cuts::from_lists(cuts), &p, offset, &comm, d)
+            let vs =
+                valid.map(|(v, at)| Dataset::from_frame(&v, &label, weight.as_deref()).map(|v| (v, at))).transpose()?;
+            train_distributed(&ds, &Cuts::from_lists(cuts), &p, offset, vs.as_ref().map(|(v, at)| (v, *at)), &comm, d)
         })
         .py()?;
     Ok(PyGbdtModel { model })

@@ -200,6 +200,7 @@ def gbdt_train_distributed(
     weight: str | None = None,
     params: dict[str, Any] | None = None,
     device: str | None = None,
+    valid: tuple[PyDataFrame, int] | None = None,
 ) -> GbdtModel: ...
 
 class PyGraph:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from ember import _ember, exceptions
 from ember.distributed import _tasks
-from ember.distributed.collection import DataFrame
+from ember.distributed.collection import DataFrame, from_ember
 from ember.frame import DataFrame as Frame
 from ember.gbdt import Model
 
@@ -56,9 +56,13 @@ def _train_rank(
     cuts: list[list[float]],
     offset: int,
     comm: dict[str, Any],
+    valid_parts: list[Frame] | None = None,
+    valid_offset: int = 0,
 ) -> str:
-    """One worker's share: its partitions' rows, trained in step with the other workers."""
+    """One worker's share: its partitions' rows (and eval rows), trained in step with the other
+    workers."""
     df = _tasks.concat(parts)
+    valid = (_tasks.concat(valid_parts)._df, valid_offset) if valid_parts else None
 
     def fit(allreduce: Allreduce) -> str:
         model = _ember.gbdt_train_distributed(
@@ -72,6 +76,7 @@ def _train_rank(
             weight=weight,
             params=params,
             device=_tasks._worker_device(),
+            valid=valid,
         )
         return model.to_json()
 
@@ -198,6 +203,7 @@ def train(
     objective: str = "reg:squarederror",
     num_class: int | None = None,
     weight: str | None = None,
+    valid: DataFrame | Frame | None = None,
     sketch_size: int | None = None,
     collective: Literal["auto", "xgboost", "dask"] = "auto",
     timeout: float = 600.0,
@@ -205,8 +211,10 @@ def train(
 ) -> Model:
     """Trains on every row of ``data`` (every column but ``label`` and ``weight`` is a feature)
     with one task per worker of the active ``distributed.Client``. ``params`` as
-    :func:`ember.gbdt.train` (``rounds``, ``max_depth``, ``eta``, ``subsample``, ...; no eval set
-    yet). ``sketch_size`` is the runs per feature each partition summarises its values by
+    :func:`ember.gbdt.train` (``rounds``, ``max_depth``, ``eta``, ``subsample``,
+    ``early_stopping_rounds``, ``eval_metric``, ...). ``valid`` (a distributed or ember frame
+    with the same columns) is scored each round on all its rows, as ``ember.gbdt.train``'s
+    ``valid``: the same history, early stop and best iteration. ``sketch_size`` is the runs per feature each partition summarises its values by
     (default 16 per bin). ``collective`` is how histograms are reduced: ``"xgboost"`` (Rabit),
     ``"dask"`` (scheduler queues), ``"auto"`` (xgboost when installed). ``timeout`` bounds each
     wait for the other workers. A lost worker is an :class:`ember.exceptions.DistributedError`.
@@ -241,6 +249,14 @@ def train(
         [client.submit(_sketch, f, label, weight, size, pure=False) for f in futures]
     )
     cuts = _ember.gbdt_cuts_from_sketches(sketches, max_bin)
+    vfutures: list[Any] = []
+    vheights: list[int] = []
+    if valid is not None:
+        vd = valid if isinstance(valid, DataFrame) else from_ember(valid, len(futures))
+        vgraph, vkeys = vd._materialise()
+        vfutures = client.get(vgraph, vkeys, sync=False)
+        vheights = client.gather(client.map(_height, vfutures, pure=False))
+        vmeta = vd._meta()
 
     # Contiguous runs of partitions, one per worker, so each holds rows offset..offset + n.
     workers = sorted(client.scheduler_info()["workers"])[: len(futures)]
@@ -256,9 +272,13 @@ def train(
     else:
         name = f"ember-gbdt-{uuid.uuid4().hex}"
         comms = [{"kind": "dask", "name": name, "rank": r, "ranks": n, "timeout": timeout} for r in range(n)]
+    vbounds = [len(vfutures) * i // n for i in range(n + 1)]
     ranks = []
     for r, w in enumerate(workers):
         a, b = bounds[r], bounds[r + 1]
+        va, vb = vbounds[r], vbounds[r + 1]
+        # A rank without eval partitions still takes part in the eval reductions: an empty frame.
+        vparts = (vfutures[va:vb] or [vmeta]) if valid is not None else None
         ranks.append(
             client.submit(
                 _train_rank,
@@ -271,6 +291,8 @@ def train(
                 cuts,
                 sum(heights[:a]),
                 comms[r],
+                vparts,
+                sum(vheights[:va]),
                 workers=[w],
                 allow_other_workers=False,
                 pure=False,
