@@ -165,6 +165,17 @@ fn sorted_features(x: &Features) -> Vec<Vec<f32>> {
 /// ascending `(value, rows)` runs. Exact (every distinct value and its count) when a feature has
 /// at most `size` distinct values on this process; otherwise `size` values at evenly spaced
 /// ranks, each standing for the rows up to the next one.
+///
+/// ```
+/// use ember_gbdt::{Cuts, Features, Sketch};
+/// let x: Vec<f32> = (0..1000).map(|i| (i % 50) as f32).collect();
+/// let (a, b) = (Features::from_row_major(x[..400].to_vec(), 400, 1)?, Features::from_row_major(x[400..].to_vec(), 600, 1)?);
+/// // Each process sketches its own rows and sends the bytes; one merge gives the cuts.
+/// let sketches = [Sketch::of(&a, 256), Sketch::from_bytes(&Sketch::of(&b, 256).to_bytes())?];
+/// let all = Features::from_row_major(x, 1000, 1)?;
+/// assert_eq!(Cuts::from_sketches(&sketches, 255)?, Cuts::compute(&all, 255)); // 50 values: exact
+/// # Ok::<(), ember_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sketch {
     features: Vec<Vec<(f32, u64)>>,
