@@ -70,19 +70,15 @@ impl<'a> EvalGather<'a> {
         Ok(g)
     }
 
-    /// Every process's `per_row` values of each eval row, in row order.
-    fn all(&self, local: &[f32], per_row: usize) -> Result<Vec<f32>> {
+    /// Every process's `per_row` values of each eval row, in row order (labels, weights, and
+    /// each round the margins, `groups` per row).
+    pub(crate) fn all(&self, local: &[f32], per_row: usize) -> Result<Vec<f32>> {
         let mut buf = vec![0f64; self.total * per_row];
         for (o, v) in buf[self.offset * per_row..].iter_mut().zip(local) {
             *o = f64::from(*v);
         }
         self.comm.sum_f64(&mut buf)?;
         Ok(buf.into_iter().map(|v| v as f32).collect())
-    }
-
-    /// Every eval row's margins (`groups` per row), from this process's rows' margins.
-    pub(crate) fn margins(&self, local: &[f32], groups: usize) -> Result<Vec<f32>> {
-        self.all(local, groups)
     }
 }
 

@@ -443,7 +443,7 @@ pub(crate) fn boost<B: Backend>(
         let Some(e) = eval else { continue };
         let score = match gather {
             None => evaluate(metric, &eval_margins, k, &e.y, e.w.as_deref()),
-            Some(g) => evaluate(metric, &g.margins(&eval_margins, k)?, k, &g.y, g.w.as_deref()),
+            Some(g) => evaluate(metric, &g.all(&eval_margins, k)?, k, &g.y, g.w.as_deref()),
         };
         model.eval_history.push(score);
         if params.verbose {

@@ -249,9 +249,7 @@ class DataFrame(DaskMethodsMixin):  # type: ignore[misc]
         pieces: list[list[Key]] = [[] for _ in range(n)]
         for i, k in enumerate(parts):
             graph[(name + "-split", i)] = (_tasks.range_split, k, splitters, *opts, n)
-            for j in range(n):
-                graph[(f"{name}-piece-{j}", i)] = (_tasks.piece, (name + "-split", i), j)
-                pieces[j].append((f"{name}-piece-{j}", i))
+            _take_pieces(graph, (name + "-split", i), range(n), name, i, pieces)
         sj = _ember.plan_to_json(_template(meta).sort(keys, descending=flags[0], nulls_last=flags[1])._lf)
         graph.update({(name, j): (_tasks.concat_run, sj, pieces[j]) for j in range(n)})
         return _from_keys(graph, [(name, j) for j in range(n)], meta)
@@ -473,10 +471,7 @@ def _shuffle(
         pieces: list[list[Key]] = [[] for _ in range(n)]
         for i, key in enumerate(keys):
             graph[(name + "-split", i)] = (_tasks.hash_split, key, on, n)
-            for j in range(n):
-                pk = (f"{name}-piece-{j}", i)
-                graph[pk] = (_tasks.piece, (name + "-split", i), j)
-                pieces[j].append(pk)
+            _take_pieces(graph, (name + "-split", i), range(n), name, i, pieces)
         return pieces
     g = math.isqrt(n - 1) + 1
     k = -(-n // g)
@@ -493,11 +488,17 @@ def _shuffle(
             ck = (f"{name}-combine-{gi}", bi)
             graph[ck] = (_tasks.concat, shares) if combine is None else (_tasks.concat_run, combine, shares)
             graph[(f"{name}-split2-{gi}", bi)] = (_tasks.hash_split, ck, on, n)
-            for j in range(gi * k, min(gi * k + k, n)):
-                pk = (f"{name}-piece-{j}", bi)
-                graph[pk] = (_tasks.piece, (f"{name}-split2-{gi}", bi), j)
-                out[j].append(pk)
+            _take_pieces(graph, (f"{name}-split2-{gi}", bi), range(gi * k, min(gi * k + k, n)), name, bi, out)
     return out
+
+
+def _take_pieces(graph: Graph, split: Key, js: Iterable[int], name: str, at: int, out: list[list[Key]]) -> None:
+    """A task per piece ``j`` in ``js`` of the split task ``split`` (keyed ``(name-piece-j, at)``),
+    appended to ``out[j]``: only that piece moves to the task that reads it."""
+    for j in js:
+        pk = (f"{name}-piece-{j}", at)
+        graph[pk] = (_tasks.piece, split, j)
+        out[j].append(pk)
 
 
 def _merge(
