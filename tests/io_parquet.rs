@@ -284,6 +284,63 @@ fn bad_files_are_typed_errors_naming_the_file() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A decompression bomb: a gzip page whose header declares a quarter of what its stream inflates
+/// to. Both decoders refuse it before inflating it (the `parquet` crate would inflate the whole
+/// stream first), naming the file, row group, column and page.
+#[test]
+fn decompression_bombs_are_typed_errors_on_both_decoders() {
+    let dir = temp_dir("bomb");
+    let path = dir.join("gzip.parquet");
+    // One byte of entropy per 8-byte value: gzip shrinks a page a few times (not a thousand), so
+    // the page could inflate to far more than its patched header declares.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let values = arrow::array::Int64Array::from_iter_values((0..131_072).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 56) as i64
+    }));
+    let batch = RecordBatch::try_from_iter([("z", std::sync::Arc::new(values) as ArrayRef)]).unwrap();
+    let df = DataFrame::from_record_batch(&batch).unwrap();
+    let opts = ParquetWriteOptions::default().with_compression(ember::io::Compression::Gzip(6)).with_dictionary(false);
+    ember::write_parquet(&df, &path, &opts).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert_eq!(ember::read_parquet(&path, &ParquetReadOptions::default()).unwrap().num_rows(), 131_072);
+
+    // The first page header follows the magic: field 1 (type 0) = 0x15 0x00, then field 2's
+    // zigzag varint: the page's uncompressed size.
+    assert_eq!(&bytes[4..7], &[0x15, 0x00, 0x15]);
+    let declared = |b: &[u8]| {
+        let (mut v, mut n) = (0u64, 0);
+        while b[7 + n] & 0x80 != 0 {
+            v |= u64::from(b[7 + n] & 0x7f) << (7 * n);
+            n += 1;
+        }
+        v |= u64::from(b[7 + n]) << (7 * n);
+        (v >> 1, n + 1)
+    };
+    let (real, len) = declared(&bytes);
+    assert!(real > 100_000, "{real}");
+    // The same field declaring a quarter, in as many varint bytes (non-minimal is valid).
+    let small = real / 4;
+    for i in 0..len {
+        let seven = (((small << 1) >> (7 * i)) & 0x7f) as u8;
+        bytes[7 + i] = if i + 1 < len { seven | 0x80 } else { seven };
+    }
+    assert_eq!(declared(&bytes), (small, len));
+    let bomb = dir.join("bomb.parquet");
+    std::fs::write(&bomb, &bytes).unwrap();
+    for device in [Device::Cpu, Device::Sim] {
+        let e = ember::io::read_parquet_on(&bomb, &ParquetReadOptions::default(), device, None).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Read { .. }), "{device:?}: {e:?}");
+        assert!(msg.starts_with(&bomb.display().to_string()), "{device:?}: {msg}");
+        assert!(msg.contains("decompression bomb") && msg.contains(&format!("past the {small} bytes")), "{msg}");
+        assert!(msg.contains("row group 0") && msg.contains("page 0") && msg.contains('z'), "{device:?}: {msg}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Random columns with nulls at sizes around the block size, dictionary and plain, pages v1 and
 /// small pages: the GPU decoder equals the CPU reader, decodes on the device (the trace shows its
 /// kernels, not a fallback upload). (A corrupt dictionary index: `parquet/gpu.rs`'s unit test.)

@@ -1,5 +1,6 @@
 //! The CPU Parquet reader on the `parquet` crate: footers read once, row groups chosen (by
 //! selection and statistics), then every (row group, column) pair decoded in parallel.
+use super::pages;
 use super::prune::row_groups_matching;
 use super::strict::StrictBytes;
 use super::ParquetReadOptions;
@@ -186,6 +187,7 @@ impl OpenFile {
     /// an error naming its row group.
     pub(super) fn chunks(&self, rgs: &[usize], leaves: &[usize]) -> std::result::Result<StrictBytes, String> {
         let md = self.meta.metadata();
+        let descr = md.file_metadata().schema_descr();
         let mut ranges = Vec::with_capacity(rgs.len() * leaves.len());
         for &g in rgs {
             for &l in leaves {
@@ -207,6 +209,16 @@ impl OpenFile {
                 }
                 let mut buf = vec![0u8; size];
                 read_at(&self.file, &mut buf, start).map_err(|e| format!("reading the column chunk: {e}"))?;
+                let info = pages::ChunkInfo {
+                    codec: cc.compression(),
+                    rows: md.row_group(g).num_rows().max(0) as u64,
+                    flat: descr.column(l).max_rep_level() == 0,
+                    footer_uncompressed: cc.uncompressed_size().max(0) as u64,
+                };
+                pages::check_chunk(&buf, info).map_err(|(page, m)| match page {
+                    Some(p) => format!("row group {g}, page {p}: {m}"),
+                    None => format!("row group {g}: {m}"),
+                })?;
                 ranges.push((start, bytes::Bytes::from(buf)));
             }
         }
@@ -423,7 +435,6 @@ fn group_runs(groups: &[(usize, usize)], per_file: usize) -> Vec<(usize, Vec<usi
 /// One column of a run of row groups, decoded by the `parquet` crate into one array.
 fn read_column_chunk(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::Result<ArrayRef, String> {
     let bytes = file.column_chunks(rgs, c)?;
-    check_page_headers(file, &bytes, rgs, c)?;
     let descr = file.meta.metadata().file_metadata().schema_descr_ptr();
     let rows: usize = rgs.iter().map(|&g| file.meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, file.meta.clone())
@@ -452,47 +463,6 @@ fn read_column_chunk(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::R
         0 => Ok(arrow::array::new_empty_array(file.meta.schema().field(c).data_type())),
         _ => arrow::compute::concat(&parts.iter().map(|a| a.as_ref()).collect::<Vec<_>>()).map_err(|e| e.to_string()),
     }
-}
-
-/// Reads only the page headers of a flat column's chunks and checks that no page claims more
-/// values than its row group has rows. The `parquet` crate decodes a page's levels before its
-/// first batch, so a header promising ~2^31 values in a 4-row group (cargo fuzz) costs minutes
-/// there; here it costs one header read.
-fn check_page_headers(
-    file: &OpenFile,
-    bytes: &StrictBytes,
-    rgs: &[usize],
-    c: usize,
-) -> std::result::Result<(), String> {
-    use parquet::column::page::PageReader;
-    let md = file.meta.metadata();
-    let descr = md.file_metadata().schema_descr();
-    let leaves: Vec<usize> = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == c).collect();
-    if leaves.len() != 1 || descr.column(leaves[0]).max_rep_level() != 0 {
-        return Ok(()); // nested: levels are not rows
-    }
-    for &g in rgs {
-        let rg = md.row_group(g);
-        let rows = rg.num_rows().max(0) as usize;
-        let mut pages = parquet::file::serialized_reader::SerializedPageReader::new(
-            Arc::new(bytes.clone()),
-            rg.column(leaves[0]),
-            rows,
-            None,
-        )
-        .map_err(|e| e.to_string())?;
-        let mut seen = 0usize;
-        while let Some(page) = pages.peek_next_page().map_err(|e| e.to_string())? {
-            if !page.is_dict {
-                seen = seen.saturating_add(page.num_levels.or(page.num_rows).unwrap_or(0));
-                if seen > rows {
-                    return Err(format!("the page headers promise more values than the footer's {rows} rows"));
-                }
-            }
-            pages.skip_next_page().map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(())
 }
 
 /// The ember type of a column read as `dt`, after [`normalize`].
