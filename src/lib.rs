@@ -36,6 +36,8 @@ pub use ember_ops::{expr, filter, groupby, join, reduce, sort, unique};
 pub use ember_plan as plan;
 pub use ember_plan::{LazyFrame, LogicalPlan};
 
+#[cfg(feature = "polars")]
+pub mod polars;
 #[cfg(feature = "tpch")]
 pub mod tpch;
 pub mod trace;

@@ -25,13 +25,13 @@ pub mod polars_tpch;
 pub mod report;
 pub mod tpch;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType as ArrowType, Date32Type, Decimal128Type, Int32Type, Int64Type};
+use arrow::array::AsArray;
+use arrow::datatypes::Int64Type;
 use ember::prelude::*;
-use polars::prelude::{self as pl, IntoLazy, NamedFrom};
+use polars::prelude::{self as pl, IntoLazy};
 
 /// `lineitem` at scale factor `sf`: the ember CPU frame and a polars frame with the same values
-/// and types (decimal(15,2) stays decimal, dates stay dates, strings are copied).
+/// and types (decimal(15,2) stays decimal, dates stay dates; buffers shared, not copied).
 pub fn lineitem_both(sf: f64) -> Result<(DataFrame, pl::DataFrame)> {
     both(ember::tpch::lineitem(sf)?)
 }
@@ -41,31 +41,10 @@ pub fn orders_both(sf: f64) -> Result<(DataFrame, pl::DataFrame)> {
     both(ember::tpch::orders(sf)?)
 }
 
-/// `df` and a polars frame with the same values and types.
+/// `df` and a polars frame with the same values and types, sharing its buffers
+/// (`ember::polars`: the Arrow C Data Interface).
 pub(crate) fn both(df: DataFrame) -> Result<(DataFrame, pl::DataFrame)> {
-    let batch = df.to_record_batch()?;
-    let mut cols = Vec::with_capacity(batch.num_columns());
-    for (field, a) in batch.schema().fields().iter().zip(batch.columns()) {
-        let name: pl::PlSmallStr = field.name().as_str().into();
-        let s = match a.data_type() {
-            ArrowType::Int64 => pl::Series::new(name, a.as_primitive::<Int64Type>().values().as_ref()),
-            ArrowType::Int32 => pl::Series::new(name, a.as_primitive::<Int32Type>().values().as_ref()),
-            ArrowType::Date32 => pl::Series::new(name, a.as_primitive::<Date32Type>().values().as_ref())
-                .cast(&pl::DataType::Date)
-                .map_err(polars_err)?,
-            ArrowType::Decimal128(p, s) => pl::Series::new(name, a.as_primitive::<Decimal128Type>().values().as_ref())
-                .into_decimal(*p as usize, *s as usize)
-                .map_err(polars_err)?,
-            ArrowType::Utf8View => {
-                let v: Vec<&str> = a.as_string_view().iter().map(|s| s.unwrap_or_default()).collect();
-                pl::Series::new(name, v)
-            }
-            other => return Err(Error::UnsupportedArrowType(other.to_string())),
-        };
-        debug_assert_eq!(s.len(), a.len());
-        cols.push(s.into());
-    }
-    let pdf = pl::DataFrame::new(df.num_rows(), cols).map_err(polars_err)?;
+    let pdf = ember::polars::to_polars(&df)?;
     Ok((df, pdf))
 }
 
