@@ -17,17 +17,23 @@
 #define PQ_RUN_PACKED 1u
 #define PQ_RUN_SEQUENCE 2u
 
+// The segment of output i, given the first output of each segment (sorted, seg_first[0] = 0).
+__device__ __forceinline__ u64 pq_segment_of(const u64* seg_first, u64 n_seg, u64 i) {
+    u64 lo = 0, hi = n_seg;
+    while (hi - lo > 1) {
+        const u64 mid = lo + (hi - lo) / 2;
+        if (seg_first[mid] <= i) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
 // Expanded value i of a run table. `bytes` is padded by the host so a 5-byte read never leaves it.
 extern "C" __global__ void pq_expand_runs(const u64* run_start, const u64* run_data, const u32* run_add,
                                           const u32* run_meta, u64 n_runs, const u8* bytes, u32* out, u64 n) {
     const u64 i = ember_gid();
     if (i >= n) return;
-    u64 lo = 0, hi = n_runs;
-    while (hi - lo > 1) {
-        const u64 mid = lo + (hi - lo) / 2;
-        if (run_start[mid] <= i) lo = mid;
-        else hi = mid;
-    }
+    const u64 lo = pq_segment_of(run_start, n_runs, i);
     const u32 meta = run_meta[lo], kind = meta >> 8, width = meta & 0xffu;
     const u64 k = i - run_start[lo];
     u32 v;
@@ -148,3 +154,63 @@ extern "C" __global__ void pq_str_copy(const u64* entry_start, const u32* entry_
     for (u32 k = 0; k < len; ++k) dst[k] = src[k];
 }
 EMBER_SIM_EXPORT(pq_str_copy)
+
+// BYTE_STREAM_SPLIT pages: segment s (one page) holds seg_count[s] values of `width` bytes as
+// `width` streams of seg_count[s] bytes at bytes + seg_stream[s] (byte 0 of every value, then
+// byte 1, ...). Value k is written whole to values-table entry seg_entry[s] + k. One thread per
+// value (seg_first: the exclusive prefix of the counts).
+extern "C" __global__ void pq_bss_merge(const u64* seg_first, const u64* seg_stream, const u64* seg_entry,
+                                        const u64* seg_count, u64 n_seg, const u8* bytes, u32 width, u8* table,
+                                        u64 n) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    const u64 s = pq_segment_of(seg_first, n_seg, i);
+    const u64 k = i - seg_first[s], count = seg_count[s];
+    const u8* src = bytes + seg_stream[s] + k;
+    u8* dst = table + (seg_entry[s] + k) * width;
+    for (u32 b = 0; b < width; ++b) dst[b] = src[(u64)b * count];
+}
+EMBER_SIM_EXPORT(pq_bss_merge)
+
+// DELTA_BINARY_PACKED pages, step 1: every value's delta, from a run table as pq_expand_runs's
+// but 64-bit: run r covers outputs [run_start[r], run_start[r+1]); output k of the run is bits
+// [k*w, (k+1)*w) of the bytes at run_data[r] (w = run_width[r], 0..64; w = 0 reads nothing) plus
+// run_add[r], wrapping. A page's first value is a run of one with w = 0 and the value as its add;
+// each miniblock is a run with the block's min delta as its add. `bytes` is padded by the host so
+// a 9-byte read at the last bit never leaves it.
+extern "C" __global__ void pq_delta_expand(const u64* run_start, const u64* run_data, const u64* run_add,
+                                           const u32* run_width, u64 n_runs, const u8* bytes, u64* out, u64 n) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    const u64 r = pq_segment_of(run_start, n_runs, i);
+    const u32 width = run_width[r];
+    u64 v = 0;
+    if (width > 0) {
+        const u64 bit = (i - run_start[r]) * width;
+        const u8* p = bytes + run_data[r] + (bit >> 3);
+        u64 lo = 0;
+        for (int b = 0; b < 8; ++b) lo |= (u64)p[b] << (8 * b);
+        const u32 shift = (u32)(bit & 7);
+        v = lo >> shift;
+        if (shift > 0) v |= (u64)p[8] << (64 - shift);
+        if (width < 64) v &= (1ull << width) - 1;
+    }
+    out[i] = v + run_add[r];
+}
+EMBER_SIM_EXPORT(pq_delta_expand)
+
+// DELTA_BINARY_PACKED pages, step 2, after an exclusive scan S of the deltas d: value j of page p
+// (outputs [page_first[p], page_first[p+1])) is S[j] + d[j] - S[page_first[p]] (the page's first
+// value plus the deltas after it, wrapping as the encoder did), written as its low `width` (4 or
+// 8) bytes to values-table entry page_entry[p] + (j - page_first[p]).
+extern "C" __global__ void pq_delta_finish(const u64* page_first, const u64* page_entry, u64 n_pages,
+                                           const u64* deltas, const u64* scan, u32 width, u8* table, u64 n) {
+    const u64 j = ember_gid();
+    if (j >= n) return;
+    const u64 p = pq_segment_of(page_first, n_pages, j);
+    const u64 v = scan[j] + deltas[j] - scan[page_first[p]];
+    const u64 e = page_entry[p] + (j - page_first[p]);
+    if (width == 4) reinterpret_cast<u32*>(table)[e] = (u32)v;
+    else reinterpret_cast<u64*>(table)[e] = v;
+}
+EMBER_SIM_EXPORT(pq_delta_finish)

@@ -7,10 +7,12 @@
 //! Decoded on the device: flat columns of INT32 (int32, uint32, date32, decimal), INT64 (int64,
 //! uint64, timestamps, decimal), FLOAT, DOUBLE, BOOLEAN, BYTE_ARRAY (utf8), FIXED_LEN_BYTE_ARRAY
 //! (decimal) and INT96 (timestamp[ns]), in PLAIN, PLAIN_DICTIONARY and RLE_DICTIONARY pages, v1
-//! and v2. A PLAIN byte-array page is indexed on the host (one walk over its length prefixes;
-//! the device copies the bytes). Any other encoding (the DELTA family, BYTE_STREAM_SPLIT), type,
-//! or a nested column is decoded by the CPU path and uploaded, with a log line (target
-//! `ember::io`) naming the column and why.
+//! and v2; BYTE_STREAM_SPLIT pages of fixed-width columns and DELTA_BINARY_PACKED pages of INT32 /
+//! INT64 columns too (the host walks only block and miniblock headers; the device unpacks the
+//! deltas, scans them and writes the values into the values table). A PLAIN byte-array page is
+//! indexed on the host (one walk over its length prefixes; the device copies the bytes). Any
+//! other encoding (DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY), type, or a nested column is decoded
+//! by the CPU path and uploaded, with a log line (target `ember::io`) naming the column and why.
 use super::read::Dataset;
 use arrow::datatypes::{DataType, TimeUnit};
 use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, ReadLocation, Result};
@@ -140,6 +142,46 @@ struct Prepared {
     /// Strings: each entry's start in `table` and length.
     str_start: Vec<u64>,
     str_len: Vec<u32>,
+    physical: Physical,
+    /// BYTE_STREAM_SPLIT pages, merged into their reserved table entries on the device.
+    split: SplitPages,
+    /// DELTA_BINARY_PACKED pages, decoded into their reserved table entries on the device.
+    delta: DeltaPages,
+}
+
+/// BYTE_STREAM_SPLIT pages (see `pq_bss_merge`): per page, the first value's index among all
+/// such values, where its streams start in `stream`, its first table entry and its count.
+#[derive(Default)]
+struct SplitPages {
+    first: Vec<u64>,
+    stream: Vec<u64>,
+    entry: Vec<u64>,
+    count: Vec<u64>,
+    total: u64,
+}
+
+/// DELTA_BINARY_PACKED pages (see `pq_delta_expand` / `pq_delta_finish`): a 64-bit run table
+/// over all their values (a page's first value, then its miniblocks) and, per page, its first
+/// value's index and first table entry.
+#[derive(Default)]
+struct DeltaPages {
+    run_start: Vec<u64>,
+    run_data: Vec<u64>,
+    run_add: Vec<u64>,
+    run_width: Vec<u32>,
+    page_first: Vec<u64>,
+    page_entry: Vec<u64>,
+    total: u64,
+}
+
+impl DeltaPages {
+    fn run(&mut self, count: u64, data: u64, add: u64, width: u32) {
+        self.run_start.push(self.total);
+        self.run_data.push(data);
+        self.run_add.push(add);
+        self.run_width.push(width);
+        self.total += count;
+    }
 }
 
 fn kind_of(physical: Physical, type_length: i32, dtype: DType) -> Option<Kind> {
@@ -196,6 +238,9 @@ fn prepare(ds: &Dataset, groups: &[(usize, usize)], c: usize) -> Result<Result<P
         entries: 0,
         str_start: Vec::new(),
         str_len: Vec::new(),
+        physical: leaf.physical_type(),
+        split: SplitPages::default(),
+        delta: DeltaPages::default(),
     };
     for &(fi, g) in groups {
         let file = &ds.files[fi];
@@ -339,8 +384,48 @@ impl Prepared {
                 hybrid_runs(runs, width as u32, present, base, base_entry, &mut self.indices)?;
                 Ok(())
             }
+            Encoding::BYTE_STREAM_SPLIT if !matches!(self.kind, Kind::Bool | Kind::Str | Kind::Int96) => {
+                let w = self.kind.stored_width();
+                let need = (present as usize).checked_mul(w).filter(|&n| n <= values.len());
+                let need = need.ok_or_else(|| format!("{present} split values of {w} bytes past the page"))?;
+                let sp = &mut self.split;
+                sp.first.push(sp.total);
+                sp.stream.push(self.stream.len() as u64);
+                sp.entry.push(self.entries);
+                sp.count.push(present);
+                sp.total += present;
+                self.stream.extend_from_slice(&values[..need]);
+                let first = self.reserve(present)?;
+                self.indices.push(present, 0, first, RUN_SEQUENCE, 0);
+                Ok(())
+            }
+            Encoding::DELTA_BINARY_PACKED if matches!(self.physical, Physical::INT32 | Physical::INT64) => {
+                let base = self.stream.len() as u64;
+                let first_entry = self.entries;
+                let d = &mut self.delta;
+                d.page_first.push(d.total);
+                d.page_entry.push(first_entry);
+                delta_runs(values, present, base, d)?;
+                self.stream.extend_from_slice(values);
+                let first = self.reserve(present)?;
+                self.indices.push(present, 0, first, RUN_SEQUENCE, 0);
+                Ok(())
+            }
             other => Err(PageError::Fallback(format!("{other:?} pages"))),
         }
+    }
+
+    /// `count` zeroed entries at the end of the values table, filled on the device; the first's
+    /// index.
+    fn reserve(&mut self, count: u64) -> Result<u32, String> {
+        let first = self.entries;
+        let bytes = (count as usize).checked_mul(self.kind.stored_width()).ok_or("a page too large")?;
+        self.table.resize(self.table.len() + bytes, 0);
+        self.entries += count;
+        if self.entries > u32::MAX as u64 - 1 {
+            return Err("more than 2^32 - 2 values in one column".into());
+        }
+        Ok(first as u32)
     }
 
     /// `count` PLAIN values appended to the values table.
@@ -421,6 +506,55 @@ fn hybrid_runs(buf: &[u8], width: u32, count: u64, stream_base: u64, add: u32, r
     Ok(())
 }
 
+/// Walks the block and miniblock headers of a DELTA_BINARY_PACKED stream of `count` values into
+/// `d`'s run table (`stream_base`: where `buf` starts in the column's stream bytes). Only headers
+/// are read: the deltas stay packed for the device.
+fn delta_runs(buf: &[u8], count: u64, stream_base: u64, d: &mut DeltaPages) -> Result<(), String> {
+    let mut pos = 0usize;
+    let block = uleb128(buf, &mut pos)?;
+    let miniblocks = uleb128(buf, &mut pos)?;
+    let total = uleb128(buf, &mut pos)?;
+    let first = zigzag(uleb128(buf, &mut pos)?);
+    if block == 0 || block % 128 != 0 || miniblocks == 0 || block % miniblocks != 0 || (block / miniblocks) % 32 != 0 {
+        return Err(format!("a DELTA_BINARY_PACKED header of {miniblocks} miniblocks in blocks of {block} values"));
+    }
+    if total != count {
+        return Err(format!("a DELTA_BINARY_PACKED page of {total} values where its levels say {count}"));
+    }
+    if count == 0 {
+        return Ok(());
+    }
+    let per_miniblock = block / miniblocks;
+    d.run(1, 0, first as u64, 0);
+    let mut left = count - 1;
+    while left > 0 {
+        let min_delta = zigzag(uleb128(buf, &mut pos)?) as u64;
+        let widths = buf.get(pos..pos + miniblocks as usize).ok_or("miniblock widths past the end of the page")?;
+        pos += miniblocks as usize;
+        for &w in widths {
+            if left == 0 {
+                break; // the last block's unused miniblocks are not stored
+            }
+            if w > 64 {
+                return Err(format!("a miniblock bit width of {w}"));
+            }
+            let n = per_miniblock.min(left);
+            let bytes = (per_miniblock as usize * w as usize) / 8;
+            if pos.checked_add(((n * w as u64).div_ceil(8)) as usize).is_none_or(|e| e > buf.len()) {
+                return Err("a miniblock past the end of the page".into());
+            }
+            d.run(n, stream_base + pos as u64, min_delta, w as u32);
+            pos = (pos + bytes).min(buf.len());
+            left -= n;
+        }
+    }
+    Ok(())
+}
+
+fn zigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
+}
+
 fn uleb128(buf: &[u8], pos: &mut usize) -> Result<u64, String> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
@@ -482,11 +616,82 @@ fn widen(
     Ok(out)
 }
 
+/// Writes the BYTE_STREAM_SPLIT pages' values into their reserved entries of `table`.
+fn fill_split(ctx: &ExecContext, p: &Prepared, stream: &DeviceBuffer, table: &DeviceBuffer) -> Result<()> {
+    let sp = &p.split;
+    if sp.total == 0 {
+        return Ok(());
+    }
+    let [first, at, entry, count] = [&sp.first, &sp.stream, &sp.entry, &sp.count].map(|v| ctx.upload(v));
+    ctx.launch(
+        Kernel::new("parquet", "pq_bss_merge"),
+        LaunchConfig::for_elems(sp.total as usize, BLOCK),
+        &[
+            (&first?).into(),
+            (&at?).into(),
+            (&entry?).into(),
+            (&count?).into(),
+            KernelArg::U64(sp.first.len() as u64),
+            stream.into(),
+            KernelArg::U32(p.kind.stored_width() as u32),
+            table.into(),
+            KernelArg::U64(sp.total),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Decodes the DELTA_BINARY_PACKED pages into their reserved entries of `table`: deltas
+/// unpacked, one exclusive scan (wrapping u64), then each value as its page's first value plus
+/// the deltas after it.
+fn fill_delta(ctx: &ExecContext, p: &Prepared, stream: &DeviceBuffer, table: &DeviceBuffer) -> Result<()> {
+    let d = &p.delta;
+    if d.total == 0 {
+        return Ok(());
+    }
+    let n = d.total as usize;
+    let cfg = LaunchConfig::for_elems(n, BLOCK);
+    let deltas = ctx.alloc(n * 8)?;
+    let (start, data, add) = (ctx.upload(&d.run_start)?, ctx.upload(&d.run_data)?, ctx.upload(&d.run_add)?);
+    let width = ctx.upload(&d.run_width)?;
+    ctx.launch(
+        Kernel::new("parquet", "pq_delta_expand"),
+        cfg,
+        &[
+            (&start).into(),
+            (&data).into(),
+            (&add).into(),
+            (&width).into(),
+            KernelArg::U64(d.run_start.len() as u64),
+            stream.into(),
+            (&deltas).into(),
+            KernelArg::U64(n as u64),
+        ],
+    )?;
+    let (scan, _) = exclusive_scan(ctx, &deltas, n, ScanType::U64)?;
+    let (page_first, page_entry) = (ctx.upload(&d.page_first)?, ctx.upload(&d.page_entry)?);
+    ctx.launch(
+        Kernel::new("parquet", "pq_delta_finish"),
+        cfg,
+        &[
+            (&page_first).into(),
+            (&page_entry).into(),
+            KernelArg::U64(d.page_first.len() as u64),
+            (&deltas).into(),
+            (&scan).into(),
+            KernelArg::U32(p.kind.stored_width() as u32),
+            table.into(),
+            KernelArg::U64(n as u64),
+        ],
+    )?;
+    Ok(())
+}
+
 /// Device side of one column.
 fn decode(ctx: &ExecContext, p: &Prepared, rows: usize) -> Result<DeviceColumn> {
     let cfg = LaunchConfig::for_elems(rows.max(1), BLOCK);
     let mut stream_bytes = p.stream.clone();
-    stream_bytes.extend_from_slice(&[0u8; 8]); // a 5-byte read at the last bit never leaves it
+    stream_bytes.extend_from_slice(&[0u8; 16]); // a 9-byte read at the last bit never leaves it
     let stream = ctx.upload_bytes(&stream_bytes)?;
     // Levels: validity bits, and each row's rank among the present ones.
     let (levels, rank, validity) = if p.optional {
@@ -598,6 +803,8 @@ fn decode(ctx: &ExecContext, p: &Prepared, rows: usize) -> Result<DeviceColumn> 
         }
         kind => {
             let stored = ctx.upload_bytes(&p.table)?;
+            fill_split(ctx, p, &stream, &stored)?;
+            fill_delta(ctx, p, &stream, &stored)?;
             let n = p.entries as usize;
             let (table, width) = match kind {
                 Kind::Fixed(w) => (stored, w),
@@ -657,6 +864,9 @@ mod tests {
             entries,
             str_start: Vec::new(),
             str_len: Vec::new(),
+            physical: Physical::INT64,
+            split: SplitPages::default(),
+            delta: DeltaPages::default(),
         }
     }
 
@@ -673,6 +883,33 @@ mod tests {
         for bad in [&[0u8][..], &[3, 0], &[0x80; 11], &[2]] {
             assert!(hybrid_runs(bad, 8, 4, 0, 0, &mut Runs::default()).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn delta_headers_and_corrupt_delta_streams() {
+        // Blocks of 128 values in 4 miniblocks; 5 values; first 7 (zigzag 14); one block: min
+        // delta -1 (zigzag 1), widths 2, 0, 0, 0; miniblock 0 holds 32 two-bit deltas (8 bytes).
+        let mut page = vec![0x80, 0x01, 4, 5, 14, 1, 2, 0, 0, 0];
+        page.extend_from_slice(&[0b1110_0100, 0, 0, 0, 0, 0, 0, 0]);
+        let mut d = DeltaPages::default();
+        delta_runs(&page, 5, 100, &mut d).unwrap();
+        assert_eq!(d.run_start, vec![0, 1]);
+        assert_eq!(d.run_width, vec![0, 2]);
+        assert_eq!(d.run_add, vec![7, u64::MAX]);
+        assert_eq!(d.run_data, vec![0, 110]);
+        assert_eq!(d.total, 5);
+        // Only the bytes the 4 deltas need (one) must be there.
+        assert!(delta_runs(&page[..11], 5, 0, &mut DeltaPages::default()).is_ok());
+        for cut in 0..11 {
+            assert!(delta_runs(&page[..cut], 5, 0, &mut DeltaPages::default()).is_err(), "cut at {cut}");
+        }
+        assert!(delta_runs(&page, 6, 0, &mut DeltaPages::default()).unwrap_err().contains("6"), "count mismatch");
+        let mut wide = page.clone();
+        wide[6] = 65;
+        assert!(delta_runs(&wide, 5, 0, &mut DeltaPages::default()).unwrap_err().contains("65"));
+        let mut odd = page.clone();
+        odd[2] = 3; // 128 values in 3 miniblocks
+        assert!(delta_runs(&odd, 5, 0, &mut DeltaPages::default()).is_err());
     }
 
     #[test]
