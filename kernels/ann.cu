@@ -110,3 +110,173 @@ extern "C" __global__ void ann_flat_topk(const f32* base, u32 n, u32 dim, const 
     }
 }
 EMBER_SIM_EXPORT(ann_flat_topk)
+
+// Graph search (HnswIndex on the GPU), CAGRA's single-block search over the index's level 0:
+// the records `[link count | m0 links | vector]` (stride u32 words each) are the fixed-degree graph
+// and the vectors at once. One block (ANN_BUF / 2 threads) per query keeps ANN_BUF (distance, id)
+// pairs in shared memory, sorted: the first `itopk` are the candidate list (an id's top bit marks
+// it expanded), the rest receive each iteration's new candidates. An iteration takes the best
+// `width` unexpanded candidates as parents, computes the distance of each of their neighbours not
+// seen before (a hashed visited set in shared memory, open addressing by atomicCAS) with one
+// thread per neighbour, and re-sorts; it stops when the list has no unexpanded entry (or after
+// `max_iters`). Seeds: the index's entry point and `seeds - 1` nodes drawn by a hash of
+// (seed, query, i). Every node is traversed; `allowed` (deleted and filtered-out slots cleared)
+// only decides which are returned, as the CPU search does: with a mask, a second sorted buffer
+// keeps the best k allowed nodes whose distance was computed (each iteration's allowed
+// candidates appended behind them and the buffer re-sorted), so a query whose neighbourhood is
+// filtered out still returns the best allowed nodes it met, not a list cut short.
+#define ANN_HASH 8192
+#define ANN_EXPANDED 0x80000000u
+#define ANN_NONE 0xffffffffu
+#define ANN_MAX_WIDTH 16
+
+// Marks `id` visited; whether it was new. A crowded probe sequence counts as new (the output
+// skips the rare duplicate this can leave).
+__device__ __forceinline__ bool ann_visit(u32* hash, u32 id) {
+    u32 h = (id * 2654435761u) & (ANN_HASH - 1);
+    for (u32 probe = 0; probe < 64; ++probe) {
+        const u32 old = atomicCAS(&hash[h], ANN_NONE, id);
+        if (old == ANN_NONE) return true;
+        if (old == id) return false;
+        h = (h + 1) & (ANN_HASH - 1);
+    }
+    return true;
+}
+
+__device__ __forceinline__ u32 ann_mix(u32 x) {
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+__device__ __forceinline__ f32 ann_node_distance(const u32* records, u32 stride, u32 m0, u32 id, const f32* q,
+                                                 u32 dim, u32 metric) {
+    return ann_distance(reinterpret_cast<const f32*>(records + (u64)id * stride + 1 + m0), q, dim, metric);
+}
+
+// Appends the allowed entries of cd/ci[from, to) behind the k results in rd/ri, then sorts rd/ri
+// (the best k in front) and clears the rest. Entries past the buffer are dropped (they cannot
+// happen: at most ANN_BUF - k entries are appended, as the host sizes itopk >= k).
+__device__ void ann_collect(const f32* cd, const u32* ci, u32 from, u32 to, const u32* allowed, u32 k, f32* rd,
+                            u32* ri, u32* count) {
+    const u32 t = threadIdx.x;
+    for (u32 i = from + t; i < to; i += blockDim.x) {
+        const u32 id = ci[i];
+        if (id != ANN_NONE && ember_bit(allowed, id & ~ANN_EXPANDED)) {
+            const u32 slot = k + atomicAdd(&count[0], 1u);
+            if (slot < ANN_BUF) {
+                rd[slot] = cd[i];
+                ri[slot] = id & ~ANN_EXPANDED;
+            }
+        }
+    }
+    __syncthreads();
+    ann_bitonic_sort(rd, ri);
+    for (u32 i = k + t; i < ANN_BUF; i += blockDim.x) {
+        rd[i] = __int_as_float(0x7f800000);
+        ri[i] = ANN_NONE;
+    }
+    if (t == 0) count[0] = 0;
+    __syncthreads();
+}
+
+extern "C" __global__ void ann_graph_search(const u32* records, u32 stride, u32 m0, u32 n, u32 dim,
+                                            const f32* queries, u32 k, u32 itopk, u32 width, u32 max_iters,
+                                            u32 entry, u32 seeds, u32 seed, u32 metric, const u32* allowed,
+                                            f32* out_dist, u32* out_id) {
+    EMBER_SHARED(f32, cd, ANN_BUF);
+    EMBER_SHARED(u32, ci, ANN_BUF);
+    EMBER_SHARED(u32, hash, ANN_HASH);
+    EMBER_SHARED(u32, parents, ANN_MAX_WIDTH);
+    EMBER_SHARED(u32, n_parents, 1);
+    EMBER_SHARED(f32, rd, ANN_BUF);
+    EMBER_SHARED(u32, ri, ANN_BUF);
+    EMBER_SHARED(u32, n_results, 1);
+    const u32 t = threadIdx.x;
+    const u32 qi = blockIdx.x;
+    const f32* q = queries + (u64)qi * dim;
+    const f32 inf = __int_as_float(0x7f800000);
+    for (u32 i = t; i < ANN_HASH; i += blockDim.x) hash[i] = ANN_NONE;
+    for (u32 i = t; i < ANN_BUF; i += blockDim.x) {
+        rd[i] = inf;
+        ri[i] = ANN_NONE;
+    }
+    if (t == 0) n_results[0] = 0;
+    __syncthreads();
+    for (u32 i = t; i < ANN_BUF; i += blockDim.x) {
+        f32 d = inf;
+        u32 id = ANN_NONE;
+        if (i < seeds) {
+            const u32 s = i == 0 ? entry : ann_mix(seed ^ ann_mix(qi * 0x9E3779B9u + i)) % n;
+            if (ann_visit(hash, s)) {
+                d = ann_node_distance(records, stride, m0, s, q, dim, metric);
+                id = s;
+            }
+        }
+        cd[i] = d;
+        ci[i] = id;
+    }
+    __syncthreads();
+    if (allowed != 0) ann_collect(cd, ci, 0, seeds, allowed, k, rd, ri, n_results);
+    ann_bitonic_sort(cd, ci);
+    for (u32 it = 0; it < max_iters; ++it) {
+        if (t == 0) {
+            u32 c = 0;
+            for (u32 i = 0; i < itopk && c < width; ++i) {
+                const u32 id = ci[i];
+                if (id != ANN_NONE && (id & ANN_EXPANDED) == 0) {
+                    parents[c++] = id;
+                    ci[i] = id | ANN_EXPANDED;
+                }
+            }
+            n_parents[0] = c;
+        }
+        __syncthreads();
+        const u32 p = n_parents[0];
+        if (p == 0) break;
+        for (u32 i = t; i < ANN_BUF - itopk; i += blockDim.x) {
+            f32 d = inf;
+            u32 id = ANN_NONE;
+            if (i < p * m0) {
+                const u32* rec = records + (u64)parents[i / m0] * stride;
+                const u32 j = i % m0;
+                const u32 links = rec[0] < m0 ? rec[0] : m0;
+                if (j < links) {
+                    const u32 nb = rec[1 + j];
+                    if (nb < n && ann_visit(hash, nb)) {
+                        d = ann_node_distance(records, stride, m0, nb, q, dim, metric);
+                        id = nb;
+                    }
+                }
+            }
+            cd[itopk + i] = d;
+            ci[itopk + i] = id;
+        }
+        __syncthreads();
+        if (allowed != 0) ann_collect(cd, ci, itopk, itopk + p * m0, allowed, k, rd, ri, n_results);
+        ann_bitonic_sort(cd, ci);
+    }
+    // Results: the allowed buffer with a mask, else the candidate list.
+    const f32* fd = allowed != 0 ? rd : cd;
+    const u32* fi = allowed != 0 ? ri : ci;
+    if (t == 0) {
+        u32 c = 0, prev = ANN_NONE;
+        for (u32 i = 0; i < ANN_BUF && c < k; ++i) {
+            if (fi[i] == ANN_NONE) continue;
+            const u32 id = fi[i] & ~ANN_EXPANDED;
+            if (id == prev) continue;
+            out_dist[(u64)qi * k + c] = fd[i];
+            out_id[(u64)qi * k + c] = id;
+            prev = id;
+            ++c;
+        }
+        for (; c < k; ++c) {
+            out_dist[(u64)qi * k + c] = inf;
+            out_id[(u64)qi * k + c] = ANN_NONE;
+        }
+    }
+}
+EMBER_SIM_EXPORT(ann_graph_search)

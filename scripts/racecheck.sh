@@ -60,9 +60,10 @@ CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out
 # union-find links and compression (relaxed loads and stores of shared parents).
 CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out/launches-tsan" \
   cargo test -q --test graph -- gpu_matches_cpu_on_boundary_sizes sim_trace output_frames empty_graph
-# Vector search: the exact kNN kernel's shared-memory candidate buffer and bitonic sorts.
+# Vector search: the exact kNN kernel's shared-memory candidate buffer and bitonic sorts; the
+# graph search's shared visited hash (atomicCAS), parent marks and result buffer.
 CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out/launches-tsan" \
-  cargo test -q --test ann -- sim_trace_of_a_batch
+  cargo test -q --test ann -- sim_trace_of_a_batch gpu_graph_search_deletions_filters_and_trace
 
 echo
 echo "==> race check summary (seed $seed)"

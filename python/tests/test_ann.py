@@ -56,6 +56,24 @@ def test_hnsw_recall_close_to_hnswlib() -> None:
     assert len(idx) == 5000 and idx.memory_bytes > 5000 * 32 * 4
 
 
+def test_hnsw_graph_search_on_the_gpu_path_keeps_the_cpu_recall() -> None:
+    base, q = _data(2000, 60, 16, 9)
+    truth = _truth(base, q, 10)
+    idx = em.ann.HnswIndex(16, "l2", m=12, ef_construction=100)
+    idx.add(base)
+    cpu = _recall(idx.search(q, 10, ef=48)[0], truth)
+    labels, dist = idx.search(q, 10, ef=48, device="sim")
+    assert _recall(labels, truth) >= cpu - 0.01, (_recall(labels, truth), cpu)
+    assert np.all(np.diff(dist, axis=1) >= 0)
+    keep = np.arange(0, 2000, 2)
+    labels, _ = idx.search(q, 10, ef=48, allowed=keep, device="sim")
+    assert np.all(labels % 2 == 0)
+    labels, _ = idx.search(q, 10, target_recall=0.9, device="sim")
+    assert _recall(labels, truth) >= 0.88
+    with pytest.raises(em.exceptions.UnsupportedError):
+        idx.search(q, 10, ef=1000, device="sim")
+
+
 def test_target_recall_is_reached_on_held_out_queries() -> None:
     base, q = _data(4000, 300, 24, 5)
     truth = _truth(base, q, 10)

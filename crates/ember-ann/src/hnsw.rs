@@ -20,7 +20,8 @@ use crate::metric::Metric;
 use crate::recall::{check_target, RecallCurve};
 use crate::topk::{Neighbor, SearchResult};
 use crate::vectors::Vectors;
-use ember_core::{Error, Result};
+use ember_core::{Device, Error, Result};
+use ember_gpu::ExecContext;
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -77,6 +78,9 @@ pub struct HnswIndex {
     /// Recall curves by `k` for the target-recall knob (`recall.rs`), measured on first use and
     /// dropped when vectors are added or deleted.
     curves: Mutex<Vec<(usize, Arc<RecallCurve>)>>,
+    /// Bumped by `add`: the level-0 records on a GPU (`gpu.rs`) are re-uploaded when it changes.
+    version: u64,
+    device: Mutex<Option<Arc<crate::gpu::DeviceVectors>>>,
 }
 
 thread_local! {
@@ -165,6 +169,8 @@ impl HnswIndex {
             entry: None,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             curves: Mutex::new(Vec::new()),
+            version: 0,
+            device: Mutex::new(None),
         })
     }
 
@@ -261,6 +267,7 @@ impl HnswIndex {
     pub fn add(&mut self, v: &Vectors, labels: Option<&[u64]>) -> Result<()> {
         v.check(self.dim, "HnswIndex::add")?;
         self.curves.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
+        self.version += 1;
         let labels = resolve_labels(v.len(), labels, self.labels.len())?;
         if labels.is_empty() {
             return Ok(());
@@ -535,6 +542,100 @@ impl HnswIndex {
                 }
             },
         );
+        Ok(res)
+    }
+
+    /// The largest `ef` (and `k`) the GPU path's graph search takes for this index (its list
+    /// lives in shared memory: 256 entries, fewer when level 0 has more than 256 links).
+    pub fn gpu_max_ef(&self) -> usize {
+        crate::gpu::max_candidates(self.m0)
+    }
+
+    /// [`HnswIndex::search`] on `device`: the CPU engine, or the GPU path
+    /// ([`HnswIndex::search_in`] in a new execution context).
+    pub fn search_on(
+        &self,
+        queries: &Vectors,
+        k: usize,
+        ef: usize,
+        filter: Option<Filter<'_>>,
+        device: Device,
+    ) -> Result<SearchResult> {
+        match device.gpu()? {
+            None => self.search(queries, k, ef, filter),
+            Some(gpu) => self.search_in(queries, k, ef, filter, &ExecContext::new(gpu)),
+        }
+    }
+
+    /// [`HnswIndex::search`] on the GPU of `ctx`: a CAGRA-style search of level 0 (its records
+    /// are the fixed-degree graph) with a candidate list of `max(ef, k)` entries (at most 256),
+    /// one thread block per query, the whole batch in one launch (`kernels/ann.cu`,
+    /// `ann_graph_search`). Distances are the CPU engine's bits; the candidates differ (the GPU
+    /// starts from the entry point and hashed random seeds, expands up to four candidates per step
+    /// and keeps filtered-out vectors in its list for routing), so results are approximate in the
+    /// same way, not identical. With deletions or a filter the list is lengthened by the fraction
+    /// of vectors that may be returned (up to its limit), and a second buffer keeps the best
+    /// returnable vectors met; a filter that keeps under 2% of the vectors searches exactly on
+    /// the CPU, as [`HnswIndex::search`] does. A filter that removes whole regions of the space
+    /// (every vector of the clusters nearest a query) costs the GPU more recall than the CPU: the
+    /// CPU's queue of vectors to visit is unbounded, the GPU's list is not.
+    ///
+    /// ```
+    /// use ember_ann::{HnswIndex, HnswParams, Metric, Vectors};
+    /// # if !ember_gpu::sim::compiled() { return Ok(()); }
+    /// let dim = 8;
+    /// let data: Vec<f32> = (0..500 * dim).map(|i| ((i * 7919) % 1009) as f32 / 1009.0).collect();
+    /// let base = Vectors::from_row_major(data, dim)?;
+    /// let mut idx = HnswIndex::new(dim, Metric::L2, HnswParams::default())?;
+    /// idx.add(&base, None)?;
+    /// let q = Vectors::from_row_major(base.row(42).to_vec(), dim)?;
+    /// let r = idx.search_on(&q, 5, 64, None, ember_core::Device::Sim)?;
+    /// assert_eq!((r.labels[0], r.distances[0]), (42, 0.0));
+    /// # Ok::<(), ember_core::Error>(())
+    /// ```
+    pub fn search_in(
+        &self,
+        queries: &Vectors,
+        k: usize,
+        ef: usize,
+        filter: Option<Filter<'_>>,
+        ctx: &ExecContext,
+    ) -> Result<SearchResult> {
+        queries.check(self.dim, "HnswIndex::search")?;
+        let Some((ep, _)) = self.entry else { return Ok(SearchResult::new(queries.len(), k)) };
+        if self.live == 0 || (filter.is_some() && self.filter_fraction(filter) < EXACT_FILTER_FRACTION) {
+            return self.search(queries, k, ef, filter);
+        }
+        let mut q = queries.clone();
+        if self.metric == Metric::Cosine {
+            q.data.chunks_mut(self.dim).for_each(|r| self.metric.prepare(r));
+        }
+        let records = || self.records.iter().map(|w| w.load(Relaxed)).collect::<Vec<u32>>();
+        let graph = crate::gpu::Graph {
+            records: &records,
+            stride: self.stride,
+            m0: self.m0,
+            dim: self.dim,
+            n: self.labels.len(),
+            entry: ep,
+            metric: self.metric.code(),
+            version: self.version,
+            device: &self.device,
+        };
+        let accept = |s: usize| !self.deleted[s] && filter.is_none_or(|f| f(self.labels[s]));
+        let restricted = filter.is_some() || self.live < self.labels.len();
+        // The GPU's list holds returnable and other vectors alike: lengthen it by the fraction
+        // returnable, so it holds about `ef` returnable ones as the CPU's result list does.
+        let mut ef = ef.max(k);
+        if restricted && ef <= crate::gpu::max_candidates(self.m0) {
+            let fraction = self.live as f64 / self.labels.len() as f64 * self.filter_fraction(filter);
+            let longer = (ef as f64 / fraction.max(1e-9)).ceil() as usize;
+            ef = longer.min(crate::gpu::max_candidates(self.m0));
+        }
+        let mut res = crate::gpu::graph_search(ctx, &graph, &q, k, ef, restricted.then_some(&accept as _))?;
+        for l in res.labels.iter_mut().filter(|l| **l != crate::topk::NO_LABEL) {
+            *l = self.labels[*l as usize];
+        }
         Ok(res)
     }
 

@@ -5,7 +5,7 @@ use crate::error::IntoPyResult;
 use crate::frame::device;
 use crate::run::run;
 use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Vectors};
-use ember::Error;
+use ember::{Device, Error};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::collections::HashSet;
@@ -162,8 +162,11 @@ impl PyHnswIndex {
         read(&self.idx).memory_bytes()
     }
 
-    /// With `target_recall`, `ef` is chosen by `HnswIndex::search_with_recall` (and `ef` ignored).
-    #[pyo3(signature = (queries, k, ef=64, allowed=None, target_recall=None))]
+    /// With `target_recall`, `ef` is chosen by the index's recall curve (`ef` ignored; on a GPU
+    /// capped at the graph search's longest list). `device_name`: the CPU engine or the GPU path
+    /// (`HnswIndex::search_on`).
+    #[pyo3(signature = (queries, k, ef=64, allowed=None, target_recall=None, device_name=None))]
+    #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
         py: Python<'py>,
@@ -172,16 +175,23 @@ impl PyHnswIndex {
         ef: usize,
         allowed: Option<&[u8]>,
         target_recall: Option<f64>,
+        device_name: Option<&str>,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let d = device(device_name)?;
         let q = vectors(queries, read(&self.idx).dim())?;
         let allowed: Option<HashSet<u64>> = labels_of(allowed).map(|v| v.into_iter().collect());
         let idx = self.idx.clone();
         let r = run(py, move || {
             let f = allowed.as_ref().map(|set| move |l: u64| set.contains(&l));
             let f = f.as_ref().map(|f| f as &(dyn Fn(u64) -> bool + Sync));
-            match target_recall {
-                Some(t) => read(&idx).search_with_recall(&q, k, t, f).map(|(r, _)| r),
-                None => read(&idx).search(&q, k, ef, f),
+            let i = read(&idx);
+            match (target_recall, d) {
+                (Some(t), Device::Cpu) => i.search_with_recall(&q, k, t, f).map(|(r, _)| r),
+                (Some(t), _) => {
+                    let ef = if k == 0 || i.len() < 2 { k } else { i.ef_for_recall(k, t, q.len())? };
+                    i.search_on(&q, k, ef.min(i.gpu_max_ef()).max(k), f, d)
+                }
+                (None, _) => i.search_on(&q, k, ef, f, d),
             }
         })?;
         Ok(result_bytes(py, &r))

@@ -263,7 +263,13 @@ class PyHnswIndex:
     @property
     def memory_bytes(self) -> int: ...
     def search(
-        self, queries: bytes, k: int, ef: int = 64, allowed: bytes | None = None, target_recall: float | None = None
+        self,
+        queries: bytes,
+        k: int,
+        ef: int = 64,
+        allowed: bytes | None = None,
+        target_recall: float | None = None,
+        device_name: str | None = None,
     ) -> tuple[bytes, bytes]: ...
     def recall_curve(self, k: int) -> list[tuple[int, float]]: ...
     def ef_for_recall(self, k: int, target_recall: float, batch: int) -> int: ...

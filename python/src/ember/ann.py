@@ -132,12 +132,16 @@ class HnswIndex(_Index):
         ef: int = 64,
         target_recall: float | None = None,
         allowed: Any = None,
+        device: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(labels, distances)``, each ``(queries, k)``, closest first; ``allowed`` restricts the
         result to those labels (a selective filter switches to an exact scan). With
         ``target_recall`` (in (0, 1]) the index picks ``ef`` for the batch from the recall curve it
-        measures on itself (once per ``k``; see ``recall_curve``), and ``ef`` is ignored."""
-        return _result(self._i.search(_f32(queries, self.dim), k, ef, _u64(allowed), target_recall), k)
+        measures on itself (once per ``k``; see ``recall_curve``), and ``ef`` is ignored.
+        ``device="cuda"`` / ``"sim"`` searches on the GPU path: a CAGRA-style graph search of the
+        whole batch in one launch (``ef`` and ``k`` at most 256), approximate like the CPU search
+        and with about the same recall at the same ``ef``, not the same neighbours."""
+        return _result(self._i.search(_f32(queries, self.dim), k, ef, _u64(allowed), target_recall, device), k)
 
     def recall_curve(self, k: int = 10) -> list[tuple[int, float]]:
         """``(ef, mean recall@k)`` measured on 200 of the indexed vectors, each searched as if the
