@@ -4,7 +4,7 @@
 //! cargo run --release --example ann -- build --base FILE --out index.ember [--metric l2|ip|cosine]
 //!     [--m M] [--ef-construction E] [--column COL]
 //! cargo run --release --example ann -- search --index index.ember --queries FILE --k 10 [--ef E]
-//!     [--truth exact] --out ids.csv
+//!     [--device D] [--truth exact] --out ids.csv
 //! cargo run --release --example ann -- exact --base FILE --queries FILE --k 10 [--device D] --out ids.csv
 //! ```
 //!
@@ -14,7 +14,8 @@
 //! output CSV has one row per query: `query,rank,label,distance`. A path `synthetic:N:DIM[:SEED]`
 //! stands for seeded clustered vectors (a machine without data files: the GPU check uses it). `--target-recall R`
 //! (instead of `--ef`) picks `ef` from the recall curve the index measures on itself (see
-//! `HnswIndex::search_with_recall`).
+//! `HnswIndex::search_with_recall`). `--device cuda|sim` searches on the GPU path (a graph search
+//! of the whole batch in one launch; `ef` at most 256); the default is the GPU when there is one.
 use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Vectors, NO_LABEL};
 use ember::arrow;
 use ember::prelude::*;
@@ -22,7 +23,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E | --target-recall R] [--truth exact --base FILE] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]";
+const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E | --target-recall R] [--device D] [--truth exact --base FILE] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]";
 
 /// A 2-D float array from a `.npy` file (format 1.0-3.0, little-endian f4 / f8, C order).
 fn read_npy(path: &str) -> Result<Vectors> {
@@ -190,16 +191,25 @@ fn run() -> Result<()> {
                 idx.recall_curve(k)?;
                 eprintln!("measured the index's recall curve at k {k} in {:.2} s", t.elapsed().as_secs_f64());
             }
-            let t = Instant::now();
-            let (r, ef) = match target {
-                Some(target) => idx.search_with_recall(&q, k, target, None)?,
-                None => {
-                    let ef = num("ef", 64)?;
-                    (idx.search(&q, k, ef, None)?, ef)
-                }
+            let device = match get("device") {
+                Some(d) => d.parse()?,
+                None => Device::detect()?.0,
             };
+            let ef = match target {
+                Some(target) if idx.len() >= 2 && k > 0 => idx.ef_for_recall(k, target, q.len())?,
+                Some(_) => k,
+                None => num("ef", 64)?,
+            };
+            // The GPU path's list is at most `gpu_max_ef` long.
+            let ef = if device == Device::Cpu { ef } else { ef.min(idx.gpu_max_ef()).max(k) };
+            if device != Device::Cpu {
+                // Uploads the graph and compiles the kernel outside the timed search.
+                idx.search_on(&Vectors::from_row_major(q.row(0).to_vec(), q.dim())?, k, ef, None, device)?;
+            }
+            let t = Instant::now();
+            let r = idx.search_on(&q, k, ef, None, device)?;
             let s = t.elapsed().as_secs_f64();
-            eprintln!("{} queries, k {k}, ef {ef}: {s:.3} s ({:.0} QPS)", q.len(), q.len() as f64 / s);
+            eprintln!("{} queries on {device}, k {k}, ef {ef}: {s:.3} s ({:.0} QPS)", q.len(), q.len() as f64 / s);
             if get("truth") == Some("exact") {
                 let base = read_vectors(need("base")?, get("column"))?;
                 let mut flat = FlatIndex::new(base.dim(), idx.metric())?;
