@@ -214,3 +214,33 @@ extern "C" __global__ void pq_delta_finish(const u64* page_first, const u64* pag
     else reinterpret_cast<u64*>(table)[e] = v;
 }
 EMBER_SIM_EXPORT(pq_delta_finish)
+
+// DELTA_LENGTH_BYTE_ARRAY pages, after their lengths are decoded (lengths[j], a u64 per string in
+// stream order) and scanned (offsets): string j of page p (strings [page_first[p],
+// page_first[p+1])) is table bytes [page_base[p] + offsets[j] - offsets[page_first[p]], + lengths[j]),
+// written to string entry page_entry[p] + (j - page_first[p]). Corrupt input is flagged in `err`,
+// never read past: a string past its page's bytes, or lengths not adding up to them (bit 2); a
+// non-empty string starting on a UTF-8 continuation byte (bit 4: the page's bytes were validated
+// whole on the host, so strings that start on character boundaries are each valid).
+extern "C" __global__ void pq_dlba_fill(const u64* page_first, const u64* page_entry, const u64* page_base,
+                                        const u64* page_bytes, u64 n_pages, const u64* lengths, const u64* offsets,
+                                        const u8* table, u64* str_start, u32* str_len, u32* err, u64 n) {
+    const u64 j = ember_gid();
+    if (j >= n) return;
+    const u64 p = pq_segment_of(page_first, n_pages, j);
+    const u64 bytes = page_bytes[p];
+    u64 off = offsets[j] - offsets[page_first[p]];
+    u64 len = lengths[j];
+    const u64 last = (p + 1 < n_pages ? page_first[p + 1] : n) - 1;
+    if (len > bytes || off > bytes - len || (j == last && off + len != bytes)) {
+        atomicOr(err, 2u);
+        off = 0;
+        len = 0;
+    }
+    const u64 start = page_base[p] + off;
+    if (len > 0 && (table[start] & 0xc0u) == 0x80u) atomicOr(err, 4u);
+    const u64 e = page_entry[p] + (j - page_first[p]);
+    str_start[e] = start;
+    str_len[e] = (u32)len;
+}
+EMBER_SIM_EXPORT(pq_dlba_fill)

@@ -406,14 +406,21 @@ fn gpu_decoder_equals_cpu_reader_on_random_columns() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// BYTE_STREAM_SPLIT (float, double, int32) and DELTA_BINARY_PACKED (int32, int64, a decimal
-/// stored as INT64) pages, v1 and v2, many pages and blocks, nulls, extreme values (64-bit
-/// deltas that wrap): the GPU decoder decodes them on the device (no CPU fallback) and equals
-/// the CPU reader.
+/// BYTE_STREAM_SPLIT (float, double, int32), DELTA_BINARY_PACKED (int32, int64, a decimal
+/// stored as INT64) and DELTA_LENGTH_BYTE_ARRAY (utf8) pages, v1 and v2, many pages and blocks,
+/// nulls, extreme values (64-bit deltas that wrap), empty and multi-byte strings: the GPU
+/// decoder decodes them on the device (no CPU fallback) and equals the CPU reader; a
+/// DELTA_BYTE_ARRAY column goes to the CPU path and still equals it.
 #[test]
 fn gpu_decoder_reads_split_and_delta_pages() {
-    use arrow::array::{Decimal128Array, Float32Array, Float64Array, Int32Array, Int64Array};
+    use arrow::array::{Decimal128Array, Float32Array, Float64Array, Int32Array, Int64Array, StringArray};
     use parquet::basic::Encoding;
+    // Empty, ASCII and multi-byte strings of varied lengths.
+    let word = |x: u64, i: usize| match i % 7 {
+        0 => String::new(),
+        1 => "ünïcødé→✓".repeat((x % 4) as usize),
+        _ => format!("w{}", x % 100_000).repeat(1 + (x % 3) as usize),
+    };
     use parquet::file::properties::{WriterProperties, WriterVersion};
     use std::sync::Arc;
     let dir = temp_dir("gpu-enc");
@@ -449,6 +456,8 @@ fn gpu_decoder_reads_split_and_delta_pages() {
                         .unwrap(),
                 ),
             ),
+            ("s", Arc::new(StringArray::from_iter((0..n).map(|i| (i % 5 != 3).then(|| word(v[i], i)))))),
+            ("sp", Arc::new(StringArray::from_iter((0..n).map(|i| (i % 4 != 2).then(|| format!("key-{:08}", i / 3)))))),
         ])
         .unwrap();
         for version in [WriterVersion::PARQUET_1_0, WriterVersion::PARQUET_2_0] {
@@ -464,6 +473,8 @@ fn gpu_decoder_reads_split_and_delta_pages() {
                 .set_column_encoding("dec".into(), Encoding::DELTA_BINARY_PACKED)
                 .set_column_encoding("f64".into(), Encoding::BYTE_STREAM_SPLIT)
                 .set_column_encoding("f32".into(), Encoding::BYTE_STREAM_SPLIT)
+                .set_column_encoding("s".into(), Encoding::DELTA_LENGTH_BYTE_ARRAY)
+                .set_column_encoding("sp".into(), Encoding::DELTA_BYTE_ARRAY)
                 .build();
             let path = dir.join(format!("e{n}-{version:?}.parquet"));
             let file = std::fs::File::create(&path).unwrap();
@@ -483,8 +494,11 @@ fn gpu_decoder_reads_split_and_delta_pages() {
                     let takes = t.kernels.iter().filter(|l| l.kernel.starts_with("parquet::pq_take")).count();
                     assert_eq!(takes, 6, "every column decoded on the device: {t}");
                     let count = |k: &str| t.kernels.iter().filter(|l| l.kernel == k).count();
-                    assert_eq!(count("parquet::pq_delta_finish"), 3, "{t}");
+                    // Three integer columns, and the utf8 column's lengths.
+                    assert_eq!(count("parquet::pq_delta_finish"), 4, "{t}");
                     assert_eq!(count("parquet::pq_bss_merge"), 3, "{t}");
+                    assert_eq!(count("parquet::pq_dlba_fill"), 1, "{t}");
+                    assert_eq!(count("parquet::pq_str_copy"), 1, "DELTA_BYTE_ARRAY on the CPU path: {t}");
                 }
             }
         }

@@ -10,9 +10,12 @@
 //! and v2; BYTE_STREAM_SPLIT pages of fixed-width columns and DELTA_BINARY_PACKED pages of INT32 /
 //! INT64 columns too (the host walks only block and miniblock headers; the device unpacks the
 //! deltas, scans them and writes the values into the values table). A PLAIN byte-array page is
-//! indexed on the host (one walk over its length prefixes; the device copies the bytes). Any
-//! other encoding (DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY), type, or a nested column is decoded
-//! by the CPU path and uploaded, with a log line (target `ember::io`) naming the column and why.
+//! indexed on the host (one walk over its length prefixes; the device copies the bytes); a
+//! DELTA_LENGTH_BYTE_ARRAY page's lengths are decoded and scanned into string offsets on the
+//! device. Any other encoding (DELTA_BYTE_ARRAY: each string shares a prefix with the one
+//! before, a chain the device would have to resolve byte by byte), type, or a nested column is
+//! decoded by the CPU path and uploaded, with a log line (target `ember::io`) naming the column
+//! and why.
 use super::read::Dataset;
 use arrow::datatypes::{DataType, TimeUnit};
 use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, ReadLocation, Result};
@@ -147,6 +150,12 @@ struct Prepared {
     split: SplitPages,
     /// DELTA_BINARY_PACKED pages, decoded into their reserved table entries on the device.
     delta: DeltaPages,
+    /// DELTA_LENGTH_BYTE_ARRAY pages: their lengths (a DELTA_BINARY_PACKED stream per page, its
+    /// `page_entry` the page's first string entry), and per page where its bytes start in `table`
+    /// and how many there are. The device fills the pages' reserved `str_start` / `str_len`.
+    str_delta: DeltaPages,
+    str_page_base: Vec<u64>,
+    str_page_bytes: Vec<u64>,
 }
 
 /// BYTE_STREAM_SPLIT pages (see `pq_bss_merge`): per page, the first value's index among all
@@ -163,7 +172,7 @@ struct SplitPages {
 /// DELTA_BINARY_PACKED pages (see `pq_delta_expand` / `pq_delta_finish`): a 64-bit run table
 /// over all their values (a page's first value, then its miniblocks) and, per page, its first
 /// value's index and first table entry.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct DeltaPages {
     run_start: Vec<u64>,
     run_data: Vec<u64>,
@@ -241,6 +250,9 @@ fn prepare(ds: &Dataset, groups: &[(usize, usize)], c: usize) -> Result<Result<P
         physical: leaf.physical_type(),
         split: SplitPages::default(),
         delta: DeltaPages::default(),
+        str_delta: DeltaPages::default(),
+        str_page_base: Vec::new(),
+        str_page_bytes: Vec::new(),
     };
     for &(fi, g) in groups {
         let file = &ds.files[fi];
@@ -399,6 +411,27 @@ impl Prepared {
                 self.indices.push(present, 0, first, RUN_SEQUENCE, 0);
                 Ok(())
             }
+            Encoding::DELTA_LENGTH_BYTE_ARRAY if self.kind == Kind::Str => {
+                let d = &mut self.str_delta;
+                d.page_first.push(d.total);
+                d.page_entry.push(self.entries);
+                let used = delta_runs(values, present, self.stream.len() as u64, d)?;
+                self.stream.extend_from_slice(&values[..used]);
+                // The bytes as a whole are checked here; that every string starts on a character
+                // boundary (so each is valid UTF-8 alone) is checked on the device.
+                let bytes = &values[used..];
+                if std::str::from_utf8(bytes).is_err() {
+                    return Err("invalid UTF-8 in a utf8 column".to_string().into());
+                }
+                self.str_page_base.push(self.table.len() as u64);
+                self.str_page_bytes.push(bytes.len() as u64);
+                self.table.extend_from_slice(bytes);
+                self.str_start.resize(self.str_start.len() + present as usize, 0);
+                self.str_len.resize(self.str_len.len() + present as usize, 0);
+                let first = self.reserve(present)?;
+                self.indices.push(present, 0, first, RUN_SEQUENCE, 0);
+                Ok(())
+            }
             Encoding::DELTA_BINARY_PACKED if matches!(self.physical, Physical::INT32 | Physical::INT64) => {
                 let base = self.stream.len() as u64;
                 let first_entry = self.entries;
@@ -508,8 +541,9 @@ fn hybrid_runs(buf: &[u8], width: u32, count: u64, stream_base: u64, add: u32, r
 
 /// Walks the block and miniblock headers of a DELTA_BINARY_PACKED stream of `count` values into
 /// `d`'s run table (`stream_base`: where `buf` starts in the column's stream bytes). Only headers
-/// are read: the deltas stay packed for the device.
-fn delta_runs(buf: &[u8], count: u64, stream_base: u64, d: &mut DeltaPages) -> Result<(), String> {
+/// are read: the deltas stay packed for the device. Returns the stream's length in `buf` (what
+/// follows is a DELTA_LENGTH_BYTE_ARRAY page's bytes).
+fn delta_runs(buf: &[u8], count: u64, stream_base: u64, d: &mut DeltaPages) -> Result<usize, String> {
     let mut pos = 0usize;
     let block = uleb128(buf, &mut pos)?;
     let miniblocks = uleb128(buf, &mut pos)?;
@@ -522,7 +556,7 @@ fn delta_runs(buf: &[u8], count: u64, stream_base: u64, d: &mut DeltaPages) -> R
         return Err(format!("a DELTA_BINARY_PACKED page of {total} values where its levels say {count}"));
     }
     if count == 0 {
-        return Ok(());
+        return Ok(pos);
     }
     let per_miniblock = block / miniblocks;
     d.run(1, 0, first as u64, 0);
@@ -548,7 +582,7 @@ fn delta_runs(buf: &[u8], count: u64, stream_base: u64, d: &mut DeltaPages) -> R
             left -= n;
         }
     }
-    Ok(())
+    Ok(pos)
 }
 
 fn zigzag(v: u64) -> i64 {
@@ -641,11 +675,16 @@ fn fill_split(ctx: &ExecContext, p: &Prepared, stream: &DeviceBuffer, table: &De
     Ok(())
 }
 
-/// Decodes the DELTA_BINARY_PACKED pages into their reserved entries of `table`: deltas
-/// unpacked, one exclusive scan (wrapping u64), then each value as its page's first value plus
-/// the deltas after it.
-fn fill_delta(ctx: &ExecContext, p: &Prepared, stream: &DeviceBuffer, table: &DeviceBuffer) -> Result<()> {
-    let d = &p.delta;
+/// Decodes the DELTA_BINARY_PACKED pages of `d` into their reserved entries of `table` (entries
+/// of `width` bytes): deltas unpacked, one exclusive scan (wrapping u64), then each value as its
+/// page's first value plus the deltas after it.
+fn fill_delta(
+    ctx: &ExecContext,
+    d: &DeltaPages,
+    stream: &DeviceBuffer,
+    table: &DeviceBuffer,
+    width: usize,
+) -> Result<()> {
     if d.total == 0 {
         return Ok(());
     }
@@ -653,7 +692,7 @@ fn fill_delta(ctx: &ExecContext, p: &Prepared, stream: &DeviceBuffer, table: &De
     let cfg = LaunchConfig::for_elems(n, BLOCK);
     let deltas = ctx.alloc(n * 8)?;
     let (start, data, add) = (ctx.upload(&d.run_start)?, ctx.upload(&d.run_data)?, ctx.upload(&d.run_add)?);
-    let width = ctx.upload(&d.run_width)?;
+    let bits = ctx.upload(&d.run_width)?;
     ctx.launch(
         Kernel::new("parquet", "pq_delta_expand"),
         cfg,
@@ -661,7 +700,7 @@ fn fill_delta(ctx: &ExecContext, p: &Prepared, stream: &DeviceBuffer, table: &De
             (&start).into(),
             (&data).into(),
             (&add).into(),
-            (&width).into(),
+            (&bits).into(),
             KernelArg::U64(d.run_start.len() as u64),
             stream.into(),
             (&deltas).into(),
@@ -679,8 +718,54 @@ fn fill_delta(ctx: &ExecContext, p: &Prepared, stream: &DeviceBuffer, table: &De
             KernelArg::U64(d.page_first.len() as u64),
             (&deltas).into(),
             (&scan).into(),
-            KernelArg::U32(p.kind.stored_width() as u32),
+            KernelArg::U32(width as u32),
             table.into(),
+            KernelArg::U64(n as u64),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The DELTA_LENGTH_BYTE_ARRAY pages' strings: their lengths decoded (as `fill_delta`, into a
+/// u64 per string), scanned into offsets, and written into the pages' reserved `starts` / `lens`
+/// entries. Lengths that do not add up to their page's bytes (error bit 2) or a string that
+/// starts inside a character (bit 4) are flagged in `err`.
+fn fill_length_pages(
+    ctx: &ExecContext,
+    p: &Prepared,
+    stream: &DeviceBuffer,
+    table: &DeviceBuffer,
+    starts: &DeviceBuffer,
+    lens: &DeviceBuffer,
+    err: &DeviceBuffer,
+) -> Result<()> {
+    let d = &p.str_delta;
+    if d.total == 0 {
+        return Ok(());
+    }
+    let n = d.total as usize;
+    // Lengths in delta order: the page's entry index is its first value's index.
+    let by_value = DeltaPages { page_entry: d.page_first.clone(), ..d.clone() };
+    let lengths = ctx.alloc(n * 8)?;
+    fill_delta(ctx, &by_value, stream, &lengths, 8)?;
+    let (offsets, _) = exclusive_scan(ctx, &lengths, n, ScanType::U64)?;
+    let [first, entry, base, bytes] =
+        [&d.page_first, &d.page_entry, &p.str_page_base, &p.str_page_bytes].map(|v| ctx.upload(v));
+    ctx.launch(
+        Kernel::new("parquet", "pq_dlba_fill"),
+        LaunchConfig::for_elems(n, BLOCK),
+        &[
+            (&first?).into(),
+            (&entry?).into(),
+            (&base?).into(),
+            (&bytes?).into(),
+            KernelArg::U64(d.page_first.len() as u64),
+            (&lengths).into(),
+            (&offsets).into(),
+            table.into(),
+            starts.into(),
+            lens.into(),
+            err.into(),
             KernelArg::U64(n as u64),
         ],
     )?;
@@ -741,6 +826,7 @@ fn decode(ctx: &ExecContext, p: &Prepared, rows: usize) -> Result<DeviceColumn> 
             let table = ctx.upload_bytes(&p.table)?;
             let starts = ctx.upload(&p.str_start)?;
             let lens = ctx.upload(&p.str_len)?;
+            fill_length_pages(ctx, p, &stream, &table, &starts, &lens, &err)?;
             let lengths = ctx.alloc(rows * 8)?;
             if rows > 0 {
                 ctx.launch(
@@ -804,7 +890,7 @@ fn decode(ctx: &ExecContext, p: &Prepared, rows: usize) -> Result<DeviceColumn> 
         kind => {
             let stored = ctx.upload_bytes(&p.table)?;
             fill_split(ctx, p, &stream, &stored)?;
-            fill_delta(ctx, p, &stream, &stored)?;
+            fill_delta(ctx, &p.delta, &stream, &stored, p.kind.stored_width())?;
             let n = p.entries as usize;
             let (table, width) = match kind {
                 Kind::Fixed(w) => (stored, w),
@@ -836,13 +922,18 @@ fn decode(ctx: &ExecContext, p: &Prepared, rows: usize) -> Result<DeviceColumn> 
             DeviceColumn::try_new(gpu, p.dtype, p.arrow_type.clone(), rows, Arc::new(values), None, validity)?
         }
     };
-    // One read of the error word: an index past the table or more present rows than values.
-    if rows > 0 && ctx.download::<u32>(&err, 1)?[0] != 0 {
-        return Err(Error::Read {
-            path: String::new(),
-            at: Box::default(),
-            message: "a dictionary index or value position past the decoded values (corrupt pages)".into(),
-        });
+    // One read of the error word: an index past the table or more present rows than values
+    // (bit 1), string lengths past their page (2), a string starting inside a character (4).
+    let flags = if rows > 0 || p.str_delta.total > 0 { ctx.download::<u32>(&err, 1)?[0] } else { 0 };
+    if flags != 0 {
+        let message = if flags & 1 != 0 {
+            "a dictionary index or value position past the decoded values (corrupt pages)"
+        } else if flags & 2 != 0 {
+            "DELTA_LENGTH_BYTE_ARRAY lengths that do not add up to their page's bytes (corrupt pages)"
+        } else {
+            "invalid UTF-8 in a utf8 column"
+        };
+        return Err(Error::Read { path: String::new(), at: Box::default(), message: message.into() });
     }
     Ok(column)
 }
@@ -867,6 +958,9 @@ mod tests {
             physical: Physical::INT64,
             split: SplitPages::default(),
             delta: DeltaPages::default(),
+            str_delta: DeltaPages::default(),
+            str_page_base: Vec::new(),
+            str_page_bytes: Vec::new(),
         }
     }
 
@@ -910,6 +1004,47 @@ mod tests {
         let mut odd = page.clone();
         odd[2] = 3; // 128 values in 3 miniblocks
         assert!(delta_runs(&odd, 5, 0, &mut DeltaPages::default()).is_err());
+    }
+
+    /// A DELTA_LENGTH_BYTE_ARRAY page of `bytes` whose lengths are `first` then `first + 1`.
+    fn length_page(first: u8, bytes: &[u8]) -> Vec<u8> {
+        // Blocks of 128 in 4 miniblocks, 2 values, the first `first` (zigzag), one block of min
+        // delta 1 (zigzag 2) and bit widths 0: no miniblock bytes.
+        let mut page = vec![0x80, 0x01, 4, 2, first * 2, 2, 0, 0, 0, 0];
+        page.extend_from_slice(bytes);
+        page
+    }
+
+    fn strings(page: &[u8]) -> Result<Vec<String>> {
+        let ctx = ExecContext::new(ember_gpu::Gpu::sim().unwrap());
+        let mut p = prepared(Kind::Str, 0, Vec::new());
+        p.dtype = DType::Utf8;
+        p.arrow_type = DataType::Utf8;
+        if let Err(PageError::Bad(m) | PageError::Fallback(m)) =
+            p.values_page(page, Encoding::DELTA_LENGTH_BYTE_ARRAY, 2, None)
+        {
+            return Err(Error::Internal(m));
+        }
+        let col = decode(&ctx, &p, 2)?;
+        let arr = col.to_arrow(&ctx)?;
+        let arr = arrow::array::AsArray::as_string::<i32>(arr.as_ref());
+        Ok(arr.iter().map(|s| s.unwrap().to_string()).collect())
+    }
+
+    #[test]
+    fn length_pages_decode_and_corrupt_lengths_are_errors() {
+        assert_eq!(strings(&length_page(2, b"abxyz")).unwrap(), ["ab", "xyz"]);
+        assert_eq!(strings(&length_page(0, b"q")).unwrap(), ["", "q"]);
+        // Lengths adding up to more or fewer bytes than the page holds.
+        for bytes in [&b"abxy"[..], b"abxyzz"] {
+            let e = strings(&length_page(2, bytes)).unwrap_err().to_string();
+            assert!(e.contains("do not add up"), "{e}");
+        }
+        // "é" + "b" is valid UTF-8 as a whole, but lengths 1 and 2 split the "é".
+        let e = strings(&length_page(1, "éb".as_bytes())).unwrap_err().to_string();
+        assert!(e.contains("invalid UTF-8"), "{e}");
+        // Invalid bytes in the page: refused on the host.
+        assert!(strings(&length_page(1, &[b'a', 0xff, b'b'])).unwrap_err().to_string().contains("UTF-8"));
     }
 
     #[test]
