@@ -63,7 +63,7 @@ CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out
 # Vector search: the exact kNN kernel's shared-memory candidate buffer and bitonic sorts; the
 # graph search's shared visited hash (atomicCAS), parent marks and result buffer.
 CARGO_TARGET_DIR="$tsan_target" EMBER_SIM_TSAN=1 EMBER_SIM_LAUNCH_LOG="$PWD/$out/launches-tsan" \
-  cargo test -q --test ann -- sim_trace_of_a_batch gpu_graph_search_deletions_filters_and_trace
+  cargo test -q --test ann -- sim_trace_of_a_batch gpu_graph_search_small_filtered_batch
 
 echo
 echo "==> race check summary (seed $seed)"

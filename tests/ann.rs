@@ -348,7 +348,7 @@ fn gpu_graph_search_recall_matches_the_cpu_search() {
 /// GPU graph search with deletions and filters: deleted labels never return, filters are
 /// honoured with recall within 0.01 of the CPU's (a 1% filter takes the exact route); one launch
 /// and two read-backs per batch, the graph uploaded once; `ef` past the kernel's list is an
-/// error. (Small: the race check runs it under ThreadSanitizer.)
+/// error.
 #[test]
 fn gpu_graph_search_deletions_filters_and_trace() {
     let (n, dim) = (1500, 16);
@@ -391,5 +391,26 @@ fn gpu_graph_search_deletions_filters_and_trace() {
         assert_eq!(exact.labels, f.search(&q, 10, Some(&one), Device::Cpu).unwrap().labels);
         let e = idx.search_in(&q, 10, 400, None, &ctx).unwrap_err();
         assert!(e.to_string().contains("GPU graph search"), "{e}");
+    }
+}
+
+/// A small GPU graph search with deletions and a filter (the visited hash, parent marks, the
+/// allowed-results buffer): the race check runs this one under ThreadSanitizer.
+#[test]
+fn gpu_graph_search_small_filtered_batch() {
+    let (n, dim) = (400, 8);
+    let base = clusters(n, dim, 8, 31);
+    let q = clusters(8, dim, 8, 32);
+    for device in gpu_devices() {
+        let mut idx = HnswIndex::new(dim, Metric::L2, HnswParams { m: 8, ef_construction: 64, seed: 5 }).unwrap();
+        idx.add(&base, None).unwrap();
+        for l in (0..n as u64).step_by(5) {
+            idx.delete(l);
+        }
+        let keep = |l: u64| l % 3 != 1;
+        let r = idx.search_on(&q, 5, 32, Some(&keep), device).unwrap();
+        assert!(r.labels.iter().all(|&l| l != NO_LABEL && keep(l) && l % 5 != 0), "{:?}", r.labels);
+        let truth = naive(&base, &q, 5, Metric::L2, |s| s % 5 != 0 && keep(s as u64));
+        assert!(r.recall(&truth) >= 0.9, "recall {}", r.recall(&truth));
     }
 }
