@@ -14,25 +14,52 @@
 #define ANN_BUF 512
 #define ANN_MAX_K 256
 
-__device__ __forceinline__ f32 ann_distance(const f32* a, const f32* b, u32 dim, u32 metric) {
+// A stored vector element as f32: f32 as it is; f16 (IEEE binary16 bits) widened exactly, as
+// `half::f16::to_f32` does on the CPU (no cuda_fp16.h: the bits are moved by hand).
+__device__ __forceinline__ f32 ann_load(const f32* p, u32 i) { return p[i]; }
+__device__ __forceinline__ f32 ann_load(const u16* p, u32 i) {
+    const u32 h = p[i];
+    const u32 sign = (h & 0x8000u) << 16;
+    u32 exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+    u32 bits;
+    if (exp == 0x1fu) {
+        bits = sign | 0x7f800000u | (man << 13);  // inf / NaN
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112u) << 23) | (man << 13);
+    } else if (man == 0) {
+        bits = sign;  // +-0
+    } else {
+        exp = 113u;  // subnormal: shift the mantissa up to an implicit 1
+        while ((man & 0x400u) == 0) {
+            man <<= 1;
+            --exp;
+        }
+        bits = sign | (exp << 23) | ((man & 0x3ffu) << 13);
+    }
+    return __int_as_float((int)bits);
+}
+
+// Distance between stored vector `a` (f32 or f16) and query `b`.
+template <typename T>
+__device__ __forceinline__ f32 ann_distance(const T* a, const f32* b, u32 dim, u32 metric) {
     f32 s[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
     u32 i = 0;
     if (metric == ANN_L2) {
         for (; i + 8 <= dim; i += 8) {
             for (u32 j = 0; j < 8; ++j) {
-                const f32 d = a[i + j] - b[i + j];
+                const f32 d = ann_load(a, i + j) - b[i + j];
                 s[j] = fmaf(d, d, s[j]);
             }
         }
         for (; i < dim; ++i) {
-            const f32 d = a[i] - b[i];
+            const f32 d = ann_load(a, i) - b[i];
             s[i & 7] = fmaf(d, d, s[i & 7]);
         }
     } else {
         for (; i + 8 <= dim; i += 8) {
-            for (u32 j = 0; j < 8; ++j) s[j] = fmaf(a[i + j], b[i + j], s[j]);
+            for (u32 j = 0; j < 8; ++j) s[j] = fmaf(ann_load(a, i + j), b[i + j], s[j]);
         }
-        for (; i < dim; ++i) s[i & 7] = fmaf(a[i], b[i], s[i & 7]);
+        for (; i < dim; ++i) s[i & 7] = fmaf(ann_load(a, i), b[i], s[i & 7]);
     }
     const f32 r = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
     return metric == ANN_L2 ? r : 1.0f - r;
@@ -65,8 +92,9 @@ __device__ void ann_bitonic_sort(f32* d, u32* id) {
 // blockDim.x; a vector closer than the current k-th neighbour is appended to the shared buffer,
 // which is sorted (keeping the best k in front) whenever the next chunk might not fit and at the end.
 // `allowed` (a bitmap over slots, null = all) drops deleted and filtered-out vectors.
-extern "C" __global__ void ann_flat_topk(const f32* base, u32 n, u32 dim, const f32* queries, u32 k, u32 metric,
-                                         const u32* allowed, f32* out_dist, u32* out_id) {
+template <typename T>
+__device__ void ann_flat_topk_impl(const T* base, u32 n, u32 dim, const f32* queries, u32 k, u32 metric,
+                                   const u32* allowed, f32* out_dist, u32* out_id) {
     EMBER_SHARED(f32, cd, ANN_BUF);
     EMBER_SHARED(u32, ci, ANN_BUF);
     EMBER_SHARED(u32, count, 1);
@@ -109,7 +137,19 @@ extern "C" __global__ void ann_flat_topk(const f32* base, u32 n, u32 dim, const 
         out_id[(u64)blockIdx.x * k + i] = ci[i];
     }
 }
+
+extern "C" __global__ void ann_flat_topk(const f32* base, u32 n, u32 dim, const f32* queries, u32 k, u32 metric,
+                                         const u32* allowed, f32* out_dist, u32* out_id) {
+    ann_flat_topk_impl(base, n, dim, queries, k, metric, allowed, out_dist, out_id);
+}
 EMBER_SIM_EXPORT(ann_flat_topk)
+
+// The same over f16 storage (`Storage::F16`: IEEE binary16 bits).
+extern "C" __global__ void ann_flat_topk_f16(const u16* base, u32 n, u32 dim, const f32* queries, u32 k,
+                                             u32 metric, const u32* allowed, f32* out_dist, u32* out_id) {
+    ann_flat_topk_impl(base, n, dim, queries, k, metric, allowed, out_dist, out_id);
+}
+EMBER_SIM_EXPORT(ann_flat_topk_f16)
 
 // Graph search (HnswIndex on the GPU), CAGRA's single-block search over the index's level 0:
 // the records `[link count | m0 links | vector]` (stride u32 words each) are the fixed-degree graph

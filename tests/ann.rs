@@ -414,3 +414,53 @@ fn gpu_graph_search_small_filtered_batch() {
         assert!(r.recall(&truth) >= 0.9, "recall {}", r.recall(&truth));
     }
 }
+
+/// `Storage::F16`: results equal an f32 index of the f16-rounded vectors (labels and distance
+/// bits) on the CPU engine and the GPU path, for every metric; values past f16's range are an
+/// error, not infinities.
+#[test]
+fn flat_f16_storage_equals_an_f32_index_of_the_rounded_vectors() {
+    use ember::ann::Storage;
+    let (n, dim) = (1200, 19);
+    let base = clusters(n, dim, 12, 41);
+    let q = clusters(37, dim, 12, 42);
+    let round = |v: &Vectors| {
+        let data = v.values().iter().map(|&x| half::f16::from_f32(x).to_f32()).collect();
+        Vectors::from_row_major(data, v.dim()).unwrap()
+    };
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+        let mut f16 = FlatIndex::with_storage(dim, metric, Storage::F16).unwrap();
+        f16.add(&base, None).unwrap();
+        let cpu = f16.search(&q, 10, None, Device::Cpu).unwrap();
+        if metric != Metric::Cosine {
+            // (Cosine normalises before rounding, so its f32 twin is not the rounded input.)
+            let mut f32_twin = FlatIndex::new(dim, metric).unwrap();
+            f32_twin.add(&round(&base), None).unwrap();
+            let twin = f32_twin.search(&q, 10, None, Device::Cpu).unwrap();
+            assert_eq!(cpu.labels, twin.labels, "{metric:?}");
+            assert_eq!(bits(&cpu.distances), bits(&twin.distances), "{metric:?}");
+        }
+        let truth = exact_truth(&base, &q, 10, metric);
+        assert!(cpu.recall(&truth) >= 0.98, "{metric:?}: f16 recall {}", cpu.recall(&truth));
+        for device in gpu_devices() {
+            let gpu = f16.search(&q, 10, None, device).unwrap();
+            assert_eq!(gpu.labels, cpu.labels, "{metric:?} on {device}");
+            assert_eq!(bits(&gpu.distances), bits(&cpu.distances), "{metric:?} on {device}");
+        }
+    }
+    // Subnormal and tiny values round-trip as the CPU rounds them, on every device.
+    let tiny = Vectors::from_row_major(vec![1e-6, -3e-8, 0.0, 6e-5, 65504.0, -1.5], 3).unwrap();
+    let mut f16 = FlatIndex::with_storage(3, Metric::InnerProduct, Storage::F16).unwrap();
+    f16.add(&tiny, None).unwrap();
+    let qq = Vectors::from_row_major(vec![1.0, 2.0, 3.0], 3).unwrap();
+    let cpu = f16.search(&qq, 2, None, Device::Cpu).unwrap();
+    for device in gpu_devices() {
+        assert_eq!(bits(&f16.search(&qq, 2, None, device).unwrap().distances), bits(&cpu.distances));
+    }
+    let e = f16.add(&Vectors::from_row_major(vec![1.0, 70000.0, 0.0], 3).unwrap(), None).unwrap_err();
+    assert!(e.to_string().contains("f16"), "{e}");
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}

@@ -40,6 +40,20 @@ def test_flat_matches_numpy(device: str) -> None:
     assert np.all(np.diff(dist, axis=1) >= 0)
 
 
+@pytest.mark.parametrize("device", ["cpu", "sim"])
+def test_flat_f16_storage_is_the_f32_index_of_rounded_vectors(device: str) -> None:
+    base, q = _data(600, 20, 16, 3)
+    half = em.ann.FlatIndex(16, storage="f16")
+    half.add(base)
+    twin = em.ann.FlatIndex(16)
+    twin.add(base.astype(np.float16).astype(np.float32))
+    l16, d16 = half.search(q, 10, device=device)
+    l32, d32 = twin.search(q, 10, device=device)
+    assert np.array_equal(l16, l32) and np.array_equal(d16, d32)
+    with pytest.raises(em.exceptions.InvalidArgumentError):
+        em.ann.FlatIndex(16, storage="f8")
+
+
 def test_hnsw_recall_close_to_hnswlib() -> None:
     hnswlib = pytest.importorskip("hnswlib")
     base, q = _data(5000, 200, 32, 1)

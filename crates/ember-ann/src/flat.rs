@@ -21,13 +21,69 @@ pub type Filter<'a> = &'a (dyn Fn(u64) -> bool + Sync);
 const QUERY_BLOCK: usize = 16;
 const BASE_BLOCK_BYTES: usize = 24 << 10;
 
+/// How an index stores its vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Storage {
+    /// 32-bit floats, as given.
+    #[default]
+    F32,
+    /// IEEE half precision (`half::f16`): half the memory and half the bytes a scan reads; each
+    /// vector is rounded to the nearest f16 when added (after cosine normalisation) and widened
+    /// back to f32 exactly when distances are computed, so results equal those of an f32 index
+    /// of the rounded vectors, on every device. Values past ±65504 become infinite: an error.
+    F16,
+}
+
+/// Vectors by slot, row-major (normalised for cosine), in their storage type.
+#[derive(Debug)]
+pub(crate) enum Store {
+    F32(Vec<f32>),
+    F16(Vec<half::f16>),
+}
+
+impl Store {
+    fn replace(&mut self, at: usize, row: &[f32]) {
+        match self {
+            Store::F32(d) => d[at..at + row.len()].copy_from_slice(row),
+            Store::F16(d) => d[at..at + row.len()].iter_mut().zip(row).for_each(|(o, &x)| *o = half::f16::from_f32(x)),
+        }
+    }
+
+    fn push(&mut self, row: &[f32]) {
+        match self {
+            Store::F32(d) => d.extend_from_slice(row),
+            Store::F16(d) => d.extend(row.iter().map(|&x| half::f16::from_f32(x))),
+        }
+    }
+
+    /// Values `range` as f32: borrowed, or widened into `scratch`.
+    fn f32s<'a>(&'a self, range: std::ops::Range<usize>, scratch: &'a mut Vec<f32>) -> &'a [f32] {
+        match self {
+            Store::F32(d) => &d[range],
+            Store::F16(d) => {
+                use half::slice::HalfFloatSliceExt;
+                scratch.resize(range.len(), 0.0);
+                d[range].convert_to_f32_slice(scratch);
+                scratch
+            }
+        }
+    }
+
+    /// The stored bytes (what the GPU path uploads).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Store::F32(d) => bytemuck::cast_slice(d),
+            Store::F16(d) => bytemuck::cast_slice(d),
+        }
+    }
+}
+
 /// An exact index (see the module documentation).
 #[derive(Debug)]
 pub struct FlatIndex {
     pub(crate) metric: Metric,
     pub(crate) dim: usize,
-    /// Vectors by slot, row-major (normalised for cosine).
-    pub(crate) data: Vec<f32>,
+    pub(crate) data: Store,
     pub(crate) labels: Vec<u64>,
     pub(crate) deleted: Vec<bool>,
     slots: HashMap<u64, u32>,
@@ -38,15 +94,34 @@ pub struct FlatIndex {
 }
 
 impl FlatIndex {
-    /// An empty index of `dim`-dimensional vectors.
+    /// An empty index of `dim`-dimensional vectors, stored as f32.
     pub fn new(dim: usize, metric: Metric) -> Result<FlatIndex> {
+        FlatIndex::with_storage(dim, metric, Storage::F32)
+    }
+
+    /// An empty index storing its vectors as `storage` (see [`Storage::F16`]).
+    ///
+    /// ```
+    /// use ember_ann::{FlatIndex, Metric, Storage, Vectors};
+    /// use ember_core::Device;
+    /// let mut idx = FlatIndex::with_storage(2, Metric::L2, Storage::F16)?;
+    /// idx.add(&Vectors::from_row_major(vec![0.0, 0.0, 1.0, 0.1, 5.0, 5.0], 2)?, None)?;
+    /// let r = idx.search(&Vectors::from_row_major(vec![1.0, 0.0], 2)?, 1, None, Device::Cpu)?;
+    /// // 0.1 is stored as the f16 0.099975586: the distance is that of the rounded vector.
+    /// assert_eq!((r.labels[0], r.distances[0]), (1, 0.099975586 * 0.099975586));
+    /// # Ok::<(), ember_core::Error>(())
+    /// ```
+    pub fn with_storage(dim: usize, metric: Metric, storage: Storage) -> Result<FlatIndex> {
         if dim == 0 {
             return Err(Error::InvalidArgument("vector dimension must be at least 1".into()));
         }
         Ok(FlatIndex {
             metric,
             dim,
-            data: Vec::new(),
+            data: match storage {
+                Storage::F32 => Store::F32(Vec::new()),
+                Storage::F16 => Store::F16(Vec::new()),
+            },
             labels: Vec::new(),
             deleted: Vec::new(),
             slots: HashMap::new(),
@@ -71,19 +146,25 @@ impl FlatIndex {
     pub fn add(&mut self, v: &Vectors, labels: Option<&[u64]>) -> Result<()> {
         v.check(self.dim, "FlatIndex::add")?;
         let labels = resolve_labels(v.len(), labels, self.labels.len())?;
+        if matches!(self.data, Store::F16(_)) {
+            if let Some(i) = v.values().iter().position(|x| x.abs() > f32::from(half::f16::MAX)) {
+                return Err(Error::InvalidArgument(format!(
+                    "FlatIndex::add: vector {} holds {}, past the f16 storage's range (±65504)",
+                    i / self.dim,
+                    v.values()[i]
+                )));
+            }
+        }
         for (i, &label) in labels.iter().enumerate() {
             let mut row = v.row(i).to_vec();
             self.metric.prepare(&mut row);
             match self.slots.get(&label) {
-                Some(&s) => {
-                    let s = s as usize;
-                    self.data[s * self.dim..(s + 1) * self.dim].copy_from_slice(&row);
-                }
+                Some(&s) => self.data.replace(s as usize * self.dim, &row),
                 None => {
                     self.slots.insert(label, self.labels.len() as u32);
                     self.labels.push(label);
                     self.deleted.push(false);
-                    self.data.extend_from_slice(&row);
+                    self.data.push(&row);
                     self.live += 1;
                 }
             }
@@ -201,12 +282,15 @@ impl FlatIndex {
                         }
                     }
                 };
-                let row = |s: usize| &self.data[s * self.dim..(s + 1) * self.dim];
                 let mut slots: Vec<usize> = Vec::with_capacity(block);
+                let mut scratch = Vec::new();
                 for start in (0..n).step_by(block) {
                     let end = (start + block).min(n);
                     slots.clear();
                     slots.extend((start..end).filter(|&s| allowed[s]));
+                    // The block as f32 (f16 storage: widened once per block of queries).
+                    let rows = self.data.f32s(start * self.dim..end * self.dim, &mut scratch);
+                    let row = |s: usize| &rows[(s - start) * self.dim..(s - start + 1) * self.dim];
                     let mut qi = 0;
                     // Two queries against four base vectors at a time (register blocking; the
                     // block of base vectors stays in L1 across the queries).

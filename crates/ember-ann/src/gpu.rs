@@ -7,7 +7,7 @@
 //! * Graph search (`HnswIndex`): the index's level-0 records (links and vectors together) are
 //!   uploaded once per version of the index, and one `ann_graph_search` block per query runs a
 //!   CAGRA-style search over them (see the kernel): again one launch and two read-backs a batch.
-use crate::flat::{Filter, FlatIndex};
+use crate::flat::{Filter, FlatIndex, Store};
 use crate::topk::{SearchResult, NO_LABEL};
 use crate::vectors::Vectors;
 use ember_core::{Error, Result};
@@ -96,7 +96,7 @@ pub(crate) fn flat_search(
         return Err(Error::Unsupported(format!("GPU exact search takes k <= {MAX_K}, got {k}; search on the CPU")));
     }
     let n32 = slots32(n)?;
-    let dv = cached(ctx, &idx.device, idx.version, || Ok(ctx.upload(&idx.data)?))?;
+    let dv = cached(ctx, &idx.device, idx.version, || Ok(ctx.upload_bytes(idx.data.bytes())?))?;
     let mask = if filter.is_some() || idx.deleted.iter().any(|&d| d) {
         allowed_mask(ctx, n, |s| idx.allowed(s, filter))?
     } else {
@@ -105,8 +105,12 @@ pub(crate) fn flat_search(
     let queries = ctx.upload(q.values())?;
     let dist = ctx.alloc(nq * k * 4)?;
     let ids = ctx.alloc(nq * k * 4)?;
+    let kernel = match idx.data {
+        Store::F32(_) => "ann_flat_topk",
+        Store::F16(_) => "ann_flat_topk_f16",
+    };
     ctx.launch(
-        Kernel::new("ann", "ann_flat_topk"),
+        Kernel::named("ann", kernel),
         query_blocks(nq)?,
         &[
             (&dv.data).into(),

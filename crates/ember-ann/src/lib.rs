@@ -30,7 +30,7 @@ mod recall;
 mod topk;
 mod vectors;
 
-pub use flat::{Filter, FlatIndex};
+pub use flat::{Filter, FlatIndex, Storage};
 pub use hnsw::{HnswIndex, HnswParams};
 pub use metric::{dot, l2, Metric};
 pub use topk::{SearchResult, NO_LABEL};

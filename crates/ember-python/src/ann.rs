@@ -4,7 +4,7 @@
 use crate::error::IntoPyResult;
 use crate::frame::device;
 use crate::run::run;
-use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Vectors};
+use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Storage, Vectors};
 use ember::{Device, Error};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -64,8 +64,15 @@ pub struct PyFlatIndex {
 #[pymethods]
 impl PyFlatIndex {
     #[new]
-    fn new(dim: usize, metric: &str) -> PyResult<Self> {
-        Ok(PyFlatIndex { idx: Arc::new(RwLock::new(FlatIndex::new(dim, Metric::parse(metric).py()?).py()?)) })
+    #[pyo3(signature = (dim, metric, storage="f32"))]
+    fn new(dim: usize, metric: &str, storage: &str) -> PyResult<Self> {
+        let storage = match storage {
+            "f32" => Storage::F32,
+            "f16" => Storage::F16,
+            other => return Err(Error::InvalidArgument(format!("storage {other:?} (\"f32\" or \"f16\")"))).py(),
+        };
+        let idx = FlatIndex::with_storage(dim, Metric::parse(metric).py()?, storage).py()?;
+        Ok(PyFlatIndex { idx: Arc::new(RwLock::new(idx)) })
     }
 
     #[pyo3(signature = (data, labels=None))]

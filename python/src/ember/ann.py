@@ -79,13 +79,15 @@ class _Index:
 
 class FlatIndex(_Index):
     """Exact search by a full scan (``device="cuda"`` / ``"sim"`` runs it on the GPU path; every
-    device returns the same neighbours, ties to the earlier-added vector)."""
+    device returns the same neighbours, ties to the earlier-added vector). ``storage="f16"`` keeps
+    the vectors in half precision (half the memory; results are those of the rounded vectors,
+    the same on every device)."""
 
     __slots__ = ()
     _i: _ember.PyFlatIndex
 
-    def __init__(self, dim: int, metric: str = "l2") -> None:
-        self._i = _ember.PyFlatIndex(dim, metric)
+    def __init__(self, dim: int, metric: str = "l2", *, storage: str = "f32") -> None:
+        self._i = _ember.PyFlatIndex(dim, metric, storage)
 
     def search(
         self, queries: Any, k: int = 10, *, allowed: Any = None, device: str | None = None
