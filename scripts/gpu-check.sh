@@ -116,6 +116,14 @@ run() {
     done
     step "ann cuda == cpu" cmp "$out/ann-cuda.csv" "$out/ann-cpu.csv"
     rm -f "$out"/ann-*.csv
+    # Graph search: an HNSW index over 200k x 128, 2000 queries at ef 64 on cuda (CAGRA-style) and
+    # cpu; each prints QPS and recall@10 against the exact answer (approximate: not compared).
+    step "ann hnsw build" "$bundle/ann" build --base synthetic:200000:128 --out "$out/hnsw.ember"
+    for dev in cuda cpu; do
+        step "ann hnsw search $dev" "$bundle/ann" search --index "$out/hnsw.ember" --queries synthetic:2000:128:7 \
+            --k 10 --ef 64 --device $dev --truth exact --base synthetic:200000:128
+    done
+    rm -f "$out/hnsw.ember"
     # The runner: the 22 TPC-H queries and the single operations, ember vs polars, answers checked.
     for dev in cuda cpu; do
         step "ember-bench tpch sf1 $dev" "$bundle/ember-bench" tpch --sf 1 --device $dev --reps 5 \
