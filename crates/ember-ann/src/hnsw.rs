@@ -603,7 +603,8 @@ impl HnswIndex {
     ) -> Result<SearchResult> {
         queries.check(self.dim, "HnswIndex::search")?;
         let Some((ep, _)) = self.entry else { return Ok(SearchResult::new(queries.len(), k)) };
-        if self.live == 0 || (filter.is_some() && self.filter_fraction(filter) < EXACT_FILTER_FRACTION) {
+        let passing = self.filter_fraction(filter);
+        if self.live == 0 || passing < EXACT_FILTER_FRACTION {
             return self.search(queries, k, ef, filter);
         }
         let mut q = queries.clone();
@@ -628,7 +629,7 @@ impl HnswIndex {
         // returnable, so it holds about `ef` returnable ones as the CPU's result list does.
         let mut ef = ef.max(k);
         if restricted && ef <= crate::gpu::max_candidates(self.m0) {
-            let fraction = self.live as f64 / self.labels.len() as f64 * self.filter_fraction(filter);
+            let fraction = self.live as f64 / self.labels.len() as f64 * passing;
             let longer = (ef as f64 / fraction.max(1e-9)).ceil() as usize;
             ef = longer.min(crate::gpu::max_candidates(self.m0));
         }

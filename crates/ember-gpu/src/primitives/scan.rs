@@ -70,13 +70,20 @@ fn read_at<T: bytemuck::Pod>(ctx: &ExecContext, buf: &DeviceBuffer, i: usize) ->
     Ok(ctx.download_range::<T>(buf, i, 1)?[0])
 }
 
-pub(crate) fn scan_into(
-    ctx: &ExecContext,
-    input: &DeviceBuffer,
-    out: &DeviceBuffer,
-    n: usize,
-    ty: ScanType,
-) -> Result<()> {
+/// Exclusive scan of the first `n` values of `input` into the first `n` values of `out`: no
+/// total and no read-back (for callers that do not size anything by it, so the stream keeps
+/// running).
+///
+/// ```
+/// use ember_gpu::{ExecContext, Gpu, primitives::scan::{scan_into, ScanType}};
+/// # if !ember_gpu::sim::compiled() { return; }
+/// let ctx = ExecContext::new(Gpu::sim().unwrap());
+/// let input = ctx.upload(&[3u64, 1, 4]).unwrap();
+/// let out = ctx.alloc(3 * 8).unwrap();
+/// scan_into(&ctx, &input, &out, 3, ScanType::U64).unwrap();
+/// assert_eq!(ctx.download::<u64>(&out, 3).unwrap(), vec![0, 3, 4]);
+/// ```
+pub fn scan_into(ctx: &ExecContext, input: &DeviceBuffer, out: &DeviceBuffer, n: usize, ty: ScanType) -> Result<()> {
     if n == 0 {
         return Ok(());
     }

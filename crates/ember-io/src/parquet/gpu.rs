@@ -19,7 +19,7 @@
 use super::read::Dataset;
 use arrow::datatypes::{DataType, TimeUnit};
 use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, ReadLocation, Result};
-use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
+use ember_gpu::primitives::scan::{exclusive_scan, scan_into, ScanType};
 use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
 use parquet::basic::{Encoding, Type as Physical};
 use parquet::column::page::{Page, PageReader};
@@ -172,7 +172,7 @@ struct SplitPages {
 /// DELTA_BINARY_PACKED pages (see `pq_delta_expand` / `pq_delta_finish`): a 64-bit run table
 /// over all their values (a page's first value, then its miniblocks) and, per page, its first
 /// value's index and first table entry.
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct DeltaPages {
     run_start: Vec<u64>,
     run_data: Vec<u64>,
@@ -675,12 +675,13 @@ fn fill_split(ctx: &ExecContext, p: &Prepared, stream: &DeviceBuffer, table: &De
     Ok(())
 }
 
-/// Decodes the DELTA_BINARY_PACKED pages of `d` into their reserved entries of `table` (entries
-/// of `width` bytes): deltas unpacked, one exclusive scan (wrapping u64), then each value as its
-/// page's first value plus the deltas after it.
+/// Decodes the DELTA_BINARY_PACKED pages of `d` into `table` (entries of `width` bytes; page
+/// `p`'s values from entry `page_entry[p]` on): deltas unpacked, one exclusive scan (wrapping
+/// u64, no read-back), then each value as its page's first value plus the deltas after it.
 fn fill_delta(
     ctx: &ExecContext,
     d: &DeltaPages,
+    page_entry: &[u64],
     stream: &DeviceBuffer,
     table: &DeviceBuffer,
     width: usize,
@@ -707,8 +708,9 @@ fn fill_delta(
             KernelArg::U64(n as u64),
         ],
     )?;
-    let (scan, _) = exclusive_scan(ctx, &deltas, n, ScanType::U64)?;
-    let (page_first, page_entry) = (ctx.upload(&d.page_first)?, ctx.upload(&d.page_entry)?);
+    let scan = ctx.alloc(n * 8)?;
+    scan_into(ctx, &deltas, &scan, n, ScanType::U64)?;
+    let (page_first, page_entry) = (ctx.upload(&d.page_first)?, ctx.upload(page_entry)?);
     ctx.launch(
         Kernel::new("parquet", "pq_delta_finish"),
         cfg,
@@ -744,11 +746,11 @@ fn fill_length_pages(
         return Ok(());
     }
     let n = d.total as usize;
-    // Lengths in delta order: the page's entry index is its first value's index.
-    let by_value = DeltaPages { page_entry: d.page_first.clone(), ..d.clone() };
+    // Lengths in stream order (each page's first at its first value's index), then offsets.
     let lengths = ctx.alloc(n * 8)?;
-    fill_delta(ctx, &by_value, stream, &lengths, 8)?;
-    let (offsets, _) = exclusive_scan(ctx, &lengths, n, ScanType::U64)?;
+    fill_delta(ctx, d, &d.page_first, stream, &lengths, 8)?;
+    let offsets = ctx.alloc(n * 8)?;
+    scan_into(ctx, &lengths, &offsets, n, ScanType::U64)?;
     let [first, entry, base, bytes] =
         [&d.page_first, &d.page_entry, &p.str_page_base, &p.str_page_bytes].map(|v| ctx.upload(v));
     ctx.launch(
@@ -784,7 +786,9 @@ fn decode(ctx: &ExecContext, p: &Prepared, rows: usize) -> Result<DeviceColumn> 
             return Err(Error::Internal(format!("{} levels for {rows} rows", p.levels.total)));
         }
         let levels = expand(ctx, &p.levels, &stream)?;
-        let (rank, _present) = exclusive_scan(ctx, &levels, rows, ScanType::U32)?;
+        // (The present count is known on the host: the scan needs no read-back.)
+        let rank = ctx.alloc(rows.max(1) * 4)?;
+        scan_into(ctx, &levels, &rank, rows, ScanType::U32)?;
         let bits = ctx.alloc(rows.div_ceil(32) * 4)?;
         if rows > 0 {
             ctx.launch(
@@ -890,7 +894,7 @@ fn decode(ctx: &ExecContext, p: &Prepared, rows: usize) -> Result<DeviceColumn> 
         kind => {
             let stored = ctx.upload_bytes(&p.table)?;
             fill_split(ctx, p, &stream, &stored)?;
-            fill_delta(ctx, &p.delta, &stream, &stored, p.kind.stored_width())?;
+            fill_delta(ctx, &p.delta, &p.delta.page_entry, &stream, &stored, p.kind.stored_width())?;
             let n = p.entries as usize;
             let (table, width) = match kind {
                 Kind::Fixed(w) => (stored, w),
