@@ -6,6 +6,8 @@
 //! cargo run --release --example ann -- search --index index.ember --queries FILE --k 10 [--ef E]
 //!     [--device D] [--truth exact] --out ids.csv
 //! cargo run --release --example ann -- exact --base FILE --queries FILE --k 10 [--device D] --out ids.csv
+//! cargo run --release --example ann -- recall --index index.ember --base FILE --queries FILE [--k 10]
+//!     [--batch 1000] [--targets 0.9,0.95,0.97,0.99]
 //! ```
 //!
 //! Vectors come from `.npy` files (a 2-D float32 or float64 array, C order) or Parquet files
@@ -16,6 +18,9 @@
 //! (instead of `--ef`) picks `ef` from the recall curve the index measures on itself (see
 //! `HnswIndex::search_with_recall`). `--device cuda|sim` searches on the GPU path (a graph search
 //! of the whole batch in one launch; `ef` at most 256); the default is the GPU when there is one.
+//! `recall` checks the target-recall knob on your queries (split into batches): per target, the
+//! mean recall, the share of batches that meet it, the mean `ef`, and the QPS against the QPS of
+//! a fixed `ef` at the same recall (interpolated on a sweep of fixed `ef`s), as a markdown table.
 use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Vectors, NO_LABEL};
 use ember::arrow;
 use ember::prelude::*;
@@ -23,7 +28,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E | --target-recall R] [--device D] [--truth exact --base FILE] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]";
+const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E | --target-recall R] [--device D] [--truth exact --base FILE] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]\n       ann recall --index index.ember --base FILE --queries FILE [--k K] [--batch B] [--targets T,T,...]";
 
 /// A 2-D float array from a `.npy` file (format 1.0-3.0, little-endian f4 / f8, C order).
 fn read_npy(path: &str) -> Result<Vectors> {
@@ -137,6 +142,67 @@ fn write_result(path: &str, r: &SearchResult) -> Result<()> {
     std::fs::write(path, out).map_err(|e| Error::Io { path: path.into(), source: e })
 }
 
+/// The `recall` command (see the module documentation).
+fn recall_check(idx: &HnswIndex, base: &Vectors, q: &Vectors, k: usize, batch: usize, targets: &str) -> Result<()> {
+    let targets: Vec<f64> = targets
+        .split(',')
+        .map(|t| t.trim().parse().map_err(|_| Error::InvalidArgument(format!("--targets: {t:?} is not a number"))))
+        .collect::<Result<_>>()?;
+    let mut flat = FlatIndex::new(base.dim(), idx.metric())?;
+    flat.add(base, None)?;
+    let truth = flat.search(q, k, None, Device::Cpu)?.labels;
+    let dim = q.dim();
+    let batch = batch.clamp(1, q.len().max(1));
+    let batches: Vec<(Vectors, &[u64])> = (0..q.len() / batch)
+        .map(|b| {
+            let rows = b * batch..(b + 1) * batch;
+            let v = Vectors::from_row_major(q.values()[rows.start * dim..rows.end * dim].to_vec(), dim)?;
+            Ok((v, &truth[rows.start * k..rows.end * k]))
+        })
+        .collect::<Result<_>>()?;
+    let n = (batches.len() * batch) as f64;
+    // Best of three timed passes over the batches: (seconds, recall per batch, mean ef).
+    let timed = |search: &dyn Fn(&Vectors) -> Result<(SearchResult, f64)>| -> Result<(f64, Vec<f64>, f64)> {
+        let mut best = (f64::INFINITY, Vec::new(), 0.0);
+        for _ in 0..3 {
+            let t = Instant::now();
+            let mut out = Vec::with_capacity(batches.len());
+            for (v, _) in &batches {
+                out.push(search(v)?);
+            }
+            let s = t.elapsed().as_secs_f64();
+            if s < best.0 {
+                let ef = out.iter().map(|o| o.1).sum::<f64>() / out.len().max(1) as f64;
+                best = (s, out.iter().zip(&batches).map(|(o, (_, tr))| o.0.recall(tr)).collect(), ef);
+            }
+        }
+        Ok(best)
+    };
+    idx.recall_curve(k)?; // measured outside the timed searches
+    let mean = |r: &[f64]| r.iter().sum::<f64>() / r.len().max(1) as f64;
+    let mut fixed = Vec::new();
+    for ef in [10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 192, 256, 384, 512].map(|e: usize| e.max(k))
+    {
+        let (s, r, _) = timed(&|v| Ok((idx.search(v, k, ef, None)?, ef as f64)))?;
+        fixed.push((mean(&r), n / s));
+    }
+    println!("| target | mean recall@{k} | batches of {batch} meeting it | mean ef | QPS | fixed-ef QPS at that recall | ratio |");
+    println!("|---|---|---|---|---|---|---|");
+    for t in targets {
+        let (s, r, ef) = timed(&|v| idx.search_with_recall(v, k, t, None))?;
+        let (m, qps) = (mean(&r), n / s);
+        let met = r.iter().filter(|&&x| x >= t).count() as f64 / r.len().max(1) as f64;
+        // The fixed-ef QPS at recall `m`, linear between the sweep's points around it.
+        let at = fixed.windows(2).find(|w| w[0].0 <= m && m <= w[1].0).map(|w| {
+            let ((r0, q0), (r1, q1)) = (w[0], w[1]);
+            q0 + (q1 - q0) * (m - r0) / (r1 - r0).max(1e-12)
+        });
+        let (at, ratio) = at.map_or(("-".into(), "-".into()), |a| (format!("{a:.0}"), format!("{:.2}", qps / a)));
+        println!("| {t} | {m:.4} | {:.0}% | {ef:.1} | {qps:.0} | {at} | {ratio} |", met * 100.0);
+    }
+    Ok(())
+}
+
 fn run() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let cmd = args.next().ok_or_else(|| Error::InvalidArgument(USAGE.into()))?;
@@ -195,21 +261,35 @@ fn run() -> Result<()> {
                 Some(d) => d.parse()?,
                 None => Device::detect()?.0,
             };
-            let ef = match target {
+            // With a target on the CPU, `search_with_recall` (a fractional `ef`: part of the
+            // batch at the next integer); on the GPU path one `ef` for the batch, its ceiling.
+            let ef: f64 = match target {
                 Some(target) if idx.len() >= 2 && k > 0 => idx.ef_for_recall(k, target, q.len())?,
-                Some(_) => k,
-                None => num("ef", 64)?,
+                Some(_) => k as f64,
+                None => num("ef", 64)? as f64,
             };
             // The GPU path's list is at most `gpu_max_ef` long.
-            let ef = if device == Device::Cpu { ef } else { ef.min(idx.gpu_max_ef()).max(k) };
+            let whole = if device == Device::Cpu {
+                ef.ceil() as usize
+            } else {
+                (ef.ceil() as usize).min(idx.gpu_max_ef()).max(k)
+            };
             if device != Device::Cpu {
                 // Uploads the graph and compiles the kernel outside the timed search.
-                idx.search_on(&Vectors::from_row_major(q.row(0).to_vec(), q.dim())?, k, ef, None, device)?;
+                idx.search_on(&Vectors::from_row_major(q.row(0).to_vec(), q.dim())?, k, whole, None, device)?;
             }
             let t = Instant::now();
-            let r = idx.search_on(&q, k, ef, None, device)?;
+            let r = match target {
+                Some(target) if device == Device::Cpu => idx.search_with_recall(&q, k, target, None)?.0,
+                _ => idx.search_on(&q, k, whole, None, device)?,
+            };
             let s = t.elapsed().as_secs_f64();
-            eprintln!("{} queries on {device}, k {k}, ef {ef}: {s:.3} s ({:.0} QPS)", q.len(), q.len() as f64 / s);
+            let shown = if device == Device::Cpu { ef } else { whole as f64 };
+            eprintln!(
+                "{} queries on {device}, k {k}, ef {shown:.1}: {s:.3} s ({:.0} QPS)",
+                q.len(),
+                q.len() as f64 / s
+            );
             if get("truth") == Some("exact") {
                 let base = read_vectors(need("base")?, get("column"))?;
                 let mut flat = FlatIndex::new(base.dim(), idx.metric())?;
@@ -222,6 +302,14 @@ fn run() -> Result<()> {
                 eprintln!("wrote {out}");
             }
         }
+        "recall" => recall_check(
+            &HnswIndex::load(need("index")?)?,
+            &read_vectors(need("base")?, get("column"))?,
+            &read_vectors(need("queries")?, get("column"))?,
+            num("k", 10)?,
+            num("batch", 1000)?,
+            get("targets").unwrap_or("0.9,0.95,0.97,0.99"),
+        )?,
         "exact" => {
             let base = read_vectors(need("base")?, get("column"))?;
             let q = read_vectors(need("queries")?, get("column"))?;

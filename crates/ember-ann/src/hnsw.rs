@@ -83,6 +83,19 @@ pub struct HnswIndex {
     device: Mutex<Option<Arc<crate::gpu::DeviceVectors>>>,
 }
 
+/// A recall probe's slot held out of the graph ([`HnswIndex::held_out`]).
+pub(crate) struct HeldOut {
+    slot: u32,
+    /// Repaired level-0 links of the nodes that linked to it, by node.
+    repaired: Vec<(u32, Vec<u32>)>,
+}
+
+impl HeldOut {
+    fn links(&self, v: u32) -> Option<&Vec<u32>> {
+        self.repaired.iter().find(|r| r.0 == v).map(|r| &r.1)
+    }
+}
+
 thread_local! {
     static VISITED: RefCell<(Vec<u32>, u32)> = const { RefCell::new((Vec::new(), 0)) };
 }
@@ -121,6 +134,11 @@ fn with_visited<T>(n: usize, f: impl FnOnce(&mut Visited<'_>) -> T) -> T {
         }
         f(&mut Visited { tags, epoch: *epoch })
     })
+}
+
+/// Whether a slot is one of the recall probes' (one in 16, by a seeded hash; `recall.rs`).
+fn is_probe(slot: u32) -> bool {
+    splitmix(slot as u64 ^ 0xC0FF_EE00) % 16 == 0
 }
 
 fn splitmix(mut z: u64) -> u64 {
@@ -321,7 +339,15 @@ impl HnswIndex {
         }
         let entry = Mutex::new(self.entry.expect("set above when the index was empty"));
         let this = &*self;
-        (start..total).into_par_iter().with_min_len(16).for_each(|slot| this.insert(slot as u32, &entry));
+        // The recall probes' slots (`recall.rs`) go in after the rest of the batch, so that the
+        // graph without one of them is the graph with its back-links undone (`held_out`).
+        for probes in [false, true] {
+            (start..total)
+                .into_par_iter()
+                .with_min_len(16)
+                .filter(|&slot| is_probe(slot as u32) == probes)
+                .for_each(|slot| this.insert(slot as u32, &entry));
+        }
         // Reused slots one at a time: re-link the old neighbours among themselves, then insert.
         for &s in &reused {
             this.repair_around(s);
@@ -435,13 +461,13 @@ impl HnswIndex {
         ef: usize,
         level: usize,
         accept: Option<&dyn Fn(u32) -> bool>,
-        skip: Option<u32>,
+        held_out: Option<&HeldOut>,
     ) -> Vec<Neighbor> {
         with_visited(self.labels.len(), |visited| {
-            // A node marked visited up front is neither expanded nor returned: the graph as if it
-            // were not in it (the recall probes, `recall.rs`).
-            if let Some(s) = skip {
-                visited.mark(s);
+            // A held-out probe's node (`recall.rs`) is marked visited up front: neither expanded
+            // nor returned, the graph as if it were not in it, with the links around it repaired.
+            if let Some(h) = held_out {
+                visited.mark(h.slot);
             }
             let mut cand: BinaryHeap<Reverse<Neighbor>> = BinaryHeap::with_capacity(ef * 2);
             let mut res: BinaryHeap<Neighbor> = BinaryHeap::with_capacity(ef + 1);
@@ -462,7 +488,10 @@ impl HnswIndex {
                 if res.len() >= ef && c.dist > res.peek().map_or(f32::INFINITY, |w| w.dist) {
                     break;
                 }
-                self.neighbours(c.id, level, &mut nbrs);
+                match held_out.and_then(|h| h.links(c.id)) {
+                    Some(repaired) => nbrs.clone_from(repaired),
+                    None => self.neighbours(c.id, level, &mut nbrs),
+                }
                 for &nb in &nbrs {
                     prefetch(self.records.as_ptr().wrapping_add(nb as usize * self.stride + 1 + self.m0));
                 }
@@ -501,13 +530,23 @@ impl HnswIndex {
     /// `filter`, searching level 0 with `max(ef, k)` candidates.
     pub fn search(&self, queries: &Vectors, k: usize, ef: usize, filter: Option<Filter<'_>>) -> Result<SearchResult> {
         queries.check(self.dim, "HnswIndex::search")?;
+        self.search_each(queries, k, |_| ef, filter)
+    }
+
+    /// [`HnswIndex::search`] with query `i` searched at `max(ef(i), k)`.
+    fn search_each(
+        &self,
+        queries: &Vectors,
+        k: usize,
+        ef: impl Fn(usize) -> usize + Sync,
+        filter: Option<Filter<'_>>,
+    ) -> Result<SearchResult> {
         let nq = queries.len();
         let mut res = SearchResult::new(nq, k);
         let Some((ep, top)) = self.entry else { return Ok(res) };
         if k == 0 || self.live == 0 {
             return Ok(res);
         }
-        let ef = ef.max(k);
         let any_deleted = self.live < self.labels.len();
         let accept = |s: u32| !self.deleted[s as usize] && filter.is_none_or(|f| f(self.labels[s as usize]));
         let exact = filter.is_some() && self.filter_fraction(filter) < EXACT_FILTER_FRACTION;
@@ -534,7 +573,7 @@ impl HnswIndex {
                     let eps = [self.descend(&qv, ep, top, 1, None)];
                     let acc: Option<&dyn Fn(u32) -> bool> =
                         if any_deleted || filter.is_some() { Some(&accept) } else { None };
-                    self.search_layer(&qv, &eps, ef, 0, acc, None)
+                    self.search_layer(&qv, &eps, ef(qi).max(k), 0, acc, None)
                 };
                 for (j, nb) in found.into_iter().take(k).enumerate() {
                     labels[j] = self.labels[nb.id as usize];
@@ -642,16 +681,21 @@ impl HnswIndex {
 
     /// [`HnswIndex::search`] at the `ef` that reaches mean recall@k `target` for this batch, by
     /// the recall curve the index measures on itself (see below); returns the result and the `ef`
-    /// used.
+    /// used, which may be fractional: `ef = 20.3` searches 30% of the queries (spread evenly
+    /// over the batch) at 21 and the rest at 20, since one step of `ef` moves the recall by
+    /// about 0.01 where the curve is steep.
     ///
-    /// The curve: 200 live vectors, chosen by a seeded hash, are searched as queries (their own
-    /// label excluded) at each `ef` of a grid from 10 to 1024, against their exact neighbours.
-    /// The batch gets the smallest `ef` (interpolated between grid points) whose mean recall less
-    /// 1.645 standard errors of a batch-sized mean reaches `target`, so that about 19 batches in
-    /// 20 from the indexed vectors' distribution meet it; the largest grid `ef` when none does.
-    /// The curve is measured once per `k` (about 200 exact scans of the index), kept, and dropped
-    /// when vectors are added or deleted. Filters are applied as in `search`; the curve is the
-    /// unfiltered one.
+    /// The curve: up to 1000 live vectors are searched as queries the index does not hold, at
+    /// each `ef` of a grid from 10 to 1024, against their exact neighbours. They are vectors the
+    /// build inserted after the rest of their batch (one in 16, by a seeded hash), each left out
+    /// of the graph with the links of the nodes that link to it re-selected without it: their
+    /// recall is that of new queries from the indexed vectors' distribution (within 0.006 at
+    /// `ef = k`, closer above, on Fashion-MNIST; `docs/perf.md`). The batch gets the smallest
+    /// `ef` (interpolated between grid points) whose mean recall less 1.645 standard errors of
+    /// a batch-sized mean reaches `target`, so that about 19 batches in 20 from that
+    /// distribution meet it; the largest grid `ef` when none does. The curve is measured once
+    /// per `k` (about 1000 exact scans of the index), kept, and dropped when vectors are added
+    /// or deleted. Filters are applied as in `search`; the curve is the unfiltered one.
     ///
     /// ```
     /// use ember_ann::{HnswIndex, HnswParams, Metric, Vectors};
@@ -672,19 +716,23 @@ impl HnswIndex {
         k: usize,
         target: f64,
         filter: Option<Filter<'_>>,
-    ) -> Result<(SearchResult, usize)> {
+    ) -> Result<(SearchResult, f64)> {
         queries.check(self.dim, "HnswIndex::search_with_recall")?;
         check_target(target)?;
         if k == 0 || self.live < 2 {
             // Nothing to measure a curve on; a search of `k` candidates is exact here.
-            return Ok((self.search(queries, k, k, filter)?, k));
+            return Ok((self.search(queries, k, k, filter)?, k as f64));
         }
         let ef = self.ef_for_recall(k, target, queries.len())?;
-        Ok((self.search(queries, k, ef, filter)?, ef))
+        let (whole, part) = (ef.floor() as usize, ef.fract());
+        // Query `i` takes the next `ef` when `floor((i + 1) * part)` steps up: `part` of them.
+        let each = |i: usize| whole + (((i + 1) as f64 * part).floor() > (i as f64 * part).floor()) as usize;
+        Ok((self.search_each(queries, k, each, filter)?, ef))
     }
 
-    /// The `ef` [`HnswIndex::search_with_recall`] uses for a batch of `batch` queries.
-    pub fn ef_for_recall(&self, k: usize, target: f64, batch: usize) -> Result<usize> {
+    /// The `ef` [`HnswIndex::search_with_recall`] uses for a batch of `batch` queries
+    /// (fractional: see there; one search of the GPU path takes its ceiling).
+    pub fn ef_for_recall(&self, k: usize, target: f64, batch: usize) -> Result<f64> {
         check_target(target)?;
         Ok(self.curve(k)?.ef_for(target, batch))
     }
@@ -704,50 +752,146 @@ impl HnswIndex {
         Ok(c)
     }
 
-    /// Up to `n` distinct live slots chosen by a seeded hash (the recall probes).
+    /// Up to `n` live slots for the recall probes, in the order of a seeded hash: those inserted
+    /// last in their batch (`is_probe`), or, when fewer than 100 of them are live, others after
+    /// them.
     pub(crate) fn probe_slots(&self, n: usize) -> Vec<u32> {
-        let total = self.labels.len();
-        let want = n.min(self.live);
-        let mut seen = std::collections::HashSet::with_capacity(want);
-        let mut out = Vec::with_capacity(want);
-        let mut i = 0u64;
-        while out.len() < want && i < 64 * want as u64 + 64 {
-            let s = (splitmix(i ^ 0xC0FF_EE00) % total as u64) as u32;
-            i += 1;
-            if !self.deleted[s as usize] && seen.insert(s) {
-                out.push(s);
-            }
+        let mut live: Vec<(bool, u64, u32)> = (0..self.labels.len() as u32)
+            .filter(|&s| !self.deleted[s as usize])
+            .map(|s| (!is_probe(s), splitmix(s as u64 ^ 0x005E_ED0F), s))
+            .collect();
+        let last = live.iter().filter(|p| !p.0).count();
+        let n = if last >= 100 { n.min(last) } else { n.min(live.len()) };
+        if n > 0 && n < live.len() {
+            live.select_nth_unstable(n - 1);
+        }
+        live.truncate(n);
+        live.sort_unstable();
+        live.into_iter().map(|(_, _, s)| s).collect()
+    }
+
+    /// For each of `slots`, the labels of the `k` nearest live vectors to its vector, itself
+    /// excluded, by a scan: two slots against four vectors at a time (`Metric::distance_block`).
+    pub(crate) fn exact_excluding(&self, slots: &[u32], k: usize) -> Vec<Vec<u64>> {
+        let n = self.labels.len() as u32;
+        slots
+            .par_chunks(2)
+            .flat_map_iter(|pair| {
+                let (a, b) = (pair[0], pair[pair.len() - 1]);
+                let qs = [self.vector(a), self.vector(b)];
+                let mut heaps = [BinaryHeap::with_capacity(k + 1), BinaryHeap::with_capacity(k + 1)];
+                let mut offer = |h: usize, o: u32, d: f32| {
+                    let heap: &mut BinaryHeap<Neighbor> = &mut heaps[h];
+                    if o != pair[h.min(pair.len() - 1)] && !self.deleted[o as usize] {
+                        if heap.len() < k {
+                            heap.push(Neighbor { dist: d, id: o });
+                        } else if heap.peek().is_some_and(|w| Neighbor { dist: d, id: o } < *w) {
+                            heap.pop();
+                            heap.push(Neighbor { dist: d, id: o });
+                        }
+                    }
+                };
+                let mut o = 0;
+                while o + 4 <= n {
+                    let v = [self.vector(o), self.vector(o + 1), self.vector(o + 2), self.vector(o + 3)];
+                    let d = self.metric.distance_block(qs, v);
+                    for (h, row) in d.iter().enumerate() {
+                        for (j, &dj) in row.iter().enumerate() {
+                            offer(h, o + j as u32, dj);
+                        }
+                    }
+                    o += 4;
+                }
+                for o in o..n {
+                    for (h, q) in qs.iter().enumerate() {
+                        offer(h, o, (self.dist)(q, self.vector(o)));
+                    }
+                }
+                let [ha, hb] = heaps;
+                let labels = |h: BinaryHeap<Neighbor>| -> Vec<u64> {
+                    h.into_sorted_vec().into_iter().map(|x| self.labels[x.id as usize]).collect()
+                };
+                if a == b {
+                    vec![labels(ha)]
+                } else {
+                    vec![labels(ha), labels(hb)]
+                }
+            })
+            .collect()
+    }
+
+    /// The nodes whose level-0 lists link to each of `slots` (one scan of level 0).
+    pub(crate) fn in_links(&self, slots: &[u32]) -> Vec<Vec<u32>> {
+        let at: HashMap<u32, usize> = slots.iter().enumerate().map(|(i, &s)| (s, i)).collect();
+        let pairs: Vec<(usize, u32)> = (0..self.labels.len() as u32)
+            .into_par_iter()
+            .fold(Vec::new, |mut acc, v| {
+                let l = self.links(v, 0);
+                let c = (l[0].load(Relaxed) as usize).min(l.len() - 1);
+                acc.extend(l[1..1 + c].iter().filter_map(|x| at.get(&x.load(Relaxed)).map(|&i| (i, v))));
+                acc
+            })
+            .flatten()
+            .collect();
+        let mut out = vec![Vec::new(); slots.len()];
+        for (i, v) in pairs {
+            out[i].push(v);
         }
         out
     }
 
-    /// The labels of the `k` nearest live vectors to slot `s`'s vector, `s` excluded, by a scan.
-    pub(crate) fn exact_excluding(&self, s: u32, k: usize) -> Vec<u64> {
-        let q = self.vector(s);
-        let mut all: Vec<Neighbor> = (0..self.labels.len() as u32)
-            .filter(|&o| o != s && !self.deleted[o as usize])
-            .map(|o| Neighbor { dist: (self.dist)(q, self.vector(o)), id: o })
+    /// Slot `s` held out of the graph for a recall probe, as if it had never been inserted.
+    /// Probes are inserted after the rest of their batch (`is_probe`), so what is left of `s` in
+    /// the graph are the links to it from the nodes it was linked back from (`linking`, from
+    /// [`HnswIndex::in_links`]) and from later probes. A list that had room took `s` on its end:
+    /// without it, it is the list from before. A full list made room by pruning, by the
+    /// heuristic, nodes near `s`: without `s`, its free places take the nearest of the nodes
+    /// `s` links or is linked from.
+    pub(crate) fn held_out(&self, s: u32, linking: &[u32]) -> HeldOut {
+        let mut around = Vec::new();
+        self.neighbours(s, 0, &mut around);
+        around.extend_from_slice(linking);
+        around.sort_unstable();
+        around.dedup();
+        around.retain(|&v| v != s);
+        let mut links = Vec::new();
+        let repaired = linking
+            .iter()
+            .filter(|&&u| u != s)
+            .map(|&u| {
+                self.neighbours(u, 0, &mut links);
+                let full = links.len() >= self.m0;
+                links.retain(|&x| x != s);
+                if full {
+                    let uv = self.vector(u);
+                    let mut near: Vec<Neighbor> = around
+                        .iter()
+                        .filter(|&&c| c != u && !links.contains(&c))
+                        .map(|&c| Neighbor { dist: (self.dist)(uv, self.vector(c)), id: c })
+                        .collect();
+                    near.sort_unstable();
+                    let room = self.m0 - links.len();
+                    links.extend(near.iter().take(room).map(|n| n.id));
+                }
+                (u, links.clone())
+            })
             .collect();
-        let kk = k.min(all.len());
-        if kk > 0 {
-            all.select_nth_unstable(kk - 1);
-        }
-        all.truncate(kk);
-        all.into_iter().map(|n| self.labels[n.id as usize]).collect()
+        HeldOut { slot: s, repaired }
     }
 
-    /// The labels the graph search at `ef` finds for slot `s`'s vector with `s` left out of the
-    /// graph (never expanded, never returned): `s` as a vector the index does not hold. A probe
-    /// searched with itself in the graph would reach its own neighbour list at once and
-    /// overstate the recall of new queries.
-    pub(crate) fn search_held_out(&self, s: u32, k: usize, ef: usize) -> Vec<u64> {
+    /// The labels the graph search at `ef` finds for the held-out probe's vector: the probe as a
+    /// vector the index does not hold. A probe searched with itself in the graph would reach its
+    /// own neighbour list at once and overstate the recall of new queries; one searched with
+    /// only its node skipped would meet holes where the build pruned links in its favour and
+    /// understate it (by 0.04 at small `ef` on 50k clustered vectors).
+    pub(crate) fn search_held_out(&self, h: &HeldOut, k: usize, ef: usize) -> Vec<u64> {
         let Some((ep, top)) = self.entry else { return Vec::new() };
-        let qv = self.vector(s);
+        let qv = self.vector(h.slot);
         let any_deleted = self.live < self.labels.len();
         let accept = |o: u32| !self.deleted[o as usize];
         let acc: Option<&dyn Fn(u32) -> bool> = if any_deleted { Some(&accept) } else { None };
-        let eps = [self.descend(qv, ep, top, 1, Some(s))];
-        let found = self.search_layer(qv, &eps, ef.max(k), 0, acc, Some(s));
+        let eps = [self.descend(qv, ep, top, 1, Some(h.slot))];
+        let found = self.search_layer(qv, &eps, ef.max(k), 0, acc, Some(h));
         found.into_iter().take(k).map(|n| self.labels[n.id as usize]).collect()
     }
 

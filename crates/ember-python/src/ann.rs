@@ -195,7 +195,7 @@ impl PyHnswIndex {
             match (target_recall, d) {
                 (Some(t), Device::Cpu) => i.search_with_recall(&q, k, t, f).map(|(r, _)| r),
                 (Some(t), _) => {
-                    let ef = if k == 0 || i.len() < 2 { k } else { i.ef_for_recall(k, t, q.len())? };
+                    let ef = if k == 0 || i.len() < 2 { k } else { i.ef_for_recall(k, t, q.len())?.ceil() as usize };
                     i.search_on(&q, k, ef.min(i.gpu_max_ef()).max(k), f, d)
                 }
                 (None, _) => i.search_on(&q, k, ef, f, d),
@@ -210,8 +210,9 @@ impl PyHnswIndex {
         run(py, move || read(&idx).recall_curve(k))
     }
 
-    /// The `ef` a batch of `batch` queries would get for `target_recall`.
-    fn ef_for_recall(&self, py: Python<'_>, k: usize, target_recall: f64, batch: usize) -> PyResult<usize> {
+    /// The `ef` a batch of `batch` queries would get for `target_recall` (fractional: a share of
+    /// the batch takes the next integer).
+    fn ef_for_recall(&self, py: Python<'_>, k: usize, target_recall: f64, batch: usize) -> PyResult<f64> {
         let idx = self.idx.clone();
         run(py, move || read(&idx).ef_for_recall(k, target_recall, batch))
     }

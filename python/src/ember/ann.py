@@ -139,17 +139,19 @@ class HnswIndex(_Index):
         """``(labels, distances)``, each ``(queries, k)``, closest first; ``allowed`` restricts the
         result to those labels (a selective filter switches to an exact scan). With
         ``target_recall`` (in (0, 1]) the index picks ``ef`` for the batch from the recall curve it
-        measures on itself (once per ``k``; see ``recall_curve``), and ``ef`` is ignored.
+        measures on itself (once per ``k``; see ``recall_curve``; fractional on the CPU, where a
+        share of the batch takes the next integer), and ``ef`` is ignored.
         ``device="cuda"`` / ``"sim"`` searches on the GPU path: a CAGRA-style graph search of the
         whole batch in one launch (``ef`` and ``k`` at most 256), approximate like the CPU search
         and with about the same recall at the same ``ef``, not the same neighbours."""
         return _result(self._i.search(_f32(queries, self.dim), k, ef, _u64(allowed), target_recall, device), k)
 
     def recall_curve(self, k: int = 10) -> list[tuple[int, float]]:
-        """``(ef, mean recall@k)`` measured on 200 of the indexed vectors, each searched as if the
-        index did not hold it."""
+        """``(ef, mean recall@k)`` measured on up to 1000 of the indexed vectors, each searched as if
+        the index did not hold it (it is left out of the graph and the links to it re-selected)."""
         return self._i.recall_curve(k)
 
-    def ef_for_recall(self, target_recall: float, k: int = 10, batch: int = 1000) -> int:
-        """The ``ef`` a batch of ``batch`` queries gets for ``target_recall``."""
+    def ef_for_recall(self, target_recall: float, k: int = 10, batch: int = 1000) -> float:
+        """The ``ef`` a batch of ``batch`` queries gets for ``target_recall`` on the CPU: fractional,
+        a share of the batch takes the next integer (the GPU path takes its ceiling)."""
         return self._i.ef_for_recall(k, target_recall, batch)
