@@ -181,3 +181,27 @@ __device__ __forceinline__ void ember_st_relaxed(T* p, T v) {
     std::atomic_ref<T>(*p).store(v, std::memory_order_relaxed);
 #endif
 }
+
+// Whether [p, p + len) is valid UTF-8 (as Rust's str::from_utf8: no overlongs, no surrogates,
+// nothing past U+10FFFF).
+__device__ __forceinline__ bool ember_utf8_valid(const u8* p, u32 len) {
+    u32 k = 0;
+    while (k < len) {
+        const u8 c = p[k];
+        if (c < 0x80) { ++k; continue; }
+        u32 need, cp;
+        if ((c & 0xE0) == 0xC0) { need = 1; cp = c & 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { need = 2; cp = c & 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { need = 3; cp = c & 0x07; }
+        else return false;
+        for (u32 q = 1; q <= need; ++q) {
+            if (k + q >= len || (p[k + q] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (p[k + q] & 0x3F);
+        }
+        if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000)) return false;
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        k += need + 1;
+    }
+    return true;
+}
+

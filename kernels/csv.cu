@@ -347,29 +347,6 @@ extern "C" __global__ void csv_parse_bool(const u8* data, const u64* fstart, con
 }
 EMBER_SIM_EXPORT(csv_parse_bool)
 
-// Whether [p, p + len) is valid UTF-8 (as Rust's str::from_utf8: no overlongs, no surrogates,
-// nothing past U+10FFFF).
-__device__ __forceinline__ bool csv_utf8(const u8* p, u32 len) {
-    u32 k = 0;
-    while (k < len) {
-        const u8 c = p[k];
-        if (c < 0x80) { ++k; continue; }
-        u32 need, cp;
-        if ((c & 0xE0) == 0xC0) { need = 1; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { need = 2; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { need = 3; cp = c & 0x07; }
-        else return false;
-        for (u32 q = 1; q <= need; ++q) {
-            if (k + q >= len || (p[k + q] & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (p[k + q] & 0x3F);
-        }
-        if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000)) return false;
-        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-        k += need + 1;
-    }
-    return true;
-}
-
 // Strings: the unquoted length (a doubled quote inside a quoted field counts once); empty is null.
 extern "C" __global__ void csv_str_lengths(const u8* data, const u64* fstart, const u32* flen, u32 quote,
                                            u64* lengths, u32* valid, u32* err, u64 rows) {
@@ -379,7 +356,7 @@ extern "C" __global__ void csv_str_lengths(const u8* data, const u64* fstart, co
         u64 s = fstart[i];
         u32 len = flen[i];
         u64 out = 0;
-        if (!csv_utf8(data + s, len)) atomicOr(err, CSV_ERR);
+        if (!ember_utf8_valid(data + s, len)) atomicOr(err, CSV_ERR);
         if (len >= 2 && data[s] == quote && data[s + len - 1] == quote) {
             for (u32 k = 1; k + 1 < len; ++k) {
                 ++out;

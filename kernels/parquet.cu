@@ -244,3 +244,36 @@ extern "C" __global__ void pq_dlba_fill(const u64* page_first, const u64* page_e
     str_len[e] = (u32)len;
 }
 EMBER_SIM_EXPORT(pq_dlba_fill)
+
+// DELTA_BYTE_ARRAY pages. String i is the first prefix[i] bytes of string i - 1, then its own
+// suffix (table bytes from src[i]); the host decoded the prefix and suffix lengths (small integer
+// streams), checked them, and reserved len[i] = prefix[i] + suffix length bytes at dst[i] for each
+// string. One thread per output byte b (first[i]: the strings' running byte counts): byte j of
+// string i is the suffix byte of the latest string k <= i whose prefix[k] <= j (strings between
+// copied it down). The search walks pse[k] (the previous string of the page with a shorter
+// prefix: those in between have prefixes at least prefix[k], longer than j as well), so it takes
+// as many steps as the prefixes nest, not one per string; a page's first string has prefix 0.
+extern "C" __global__ void pq_dba_fill(const u64* first, const u64* dst, const u64* src, const u32* prefix,
+                                       const u64* pse, u64 n, u8* table, u64 bytes) {
+    const u64 b = ember_gid();
+    if (b >= bytes) return;
+    const u64 i = pq_segment_of(first, n, b);
+    const u64 j = b - first[i];
+    u64 k = i;
+    if (j < prefix[i]) {
+        k = i - 1;
+        while (j < prefix[k]) k = pse[k];
+    }
+    table[dst[i] + j] = table[src[k] + (j - prefix[k])];
+}
+EMBER_SIM_EXPORT(pq_dba_fill)
+
+// DELTA_BYTE_ARRAY strings, after pq_dba_fill: each must be valid UTF-8 on its own (a common
+// prefix may end inside a character that the suffix completes, so the pieces cannot be checked
+// apart); error bit 4 if not.
+extern "C" __global__ void pq_dba_check(const u64* dst, const u32* len, u64 n, const u8* table, u32* err) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    if (!ember_utf8_valid(table + dst[i], len[i])) atomicOr(err, 4u);
+}
+EMBER_SIM_EXPORT(pq_dba_check)

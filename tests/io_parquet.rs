@@ -407,10 +407,10 @@ fn gpu_decoder_equals_cpu_reader_on_random_columns() {
 }
 
 /// BYTE_STREAM_SPLIT (float, double, int32), DELTA_BINARY_PACKED (int32, int64, a decimal
-/// stored as INT64) and DELTA_LENGTH_BYTE_ARRAY (utf8) pages, v1 and v2, many pages and blocks,
-/// nulls, extreme values (64-bit deltas that wrap), empty and multi-byte strings: the GPU
-/// decoder decodes them on the device (no CPU fallback) and equals the CPU reader; a
-/// DELTA_BYTE_ARRAY column goes to the CPU path and still equals it.
+/// stored as INT64), DELTA_LENGTH_BYTE_ARRAY and DELTA_BYTE_ARRAY (utf8) pages, v1 and v2, many
+/// pages and blocks, nulls, extreme values (64-bit deltas that wrap), empty and multi-byte
+/// strings, common prefixes that end inside a character: the GPU decoder decodes them on the
+/// device (no CPU fallback) and equals the CPU reader.
 #[test]
 fn gpu_decoder_reads_split_and_delta_pages() {
     use arrow::array::{Decimal128Array, Float32Array, Float64Array, Int32Array, Int64Array, StringArray};
@@ -458,6 +458,13 @@ fn gpu_decoder_reads_split_and_delta_pages() {
             ),
             ("s", Arc::new(StringArray::from_iter((0..n).map(|i| (i % 5 != 3).then(|| word(v[i], i)))))),
             ("sp", Arc::new(StringArray::from_iter((0..n).map(|i| (i % 4 != 2).then(|| format!("key-{:08}", i / 3)))))),
+            (
+                "sp2",
+                Arc::new(StringArray::from_iter((0..n).map(|i| {
+                    // "é" and "è" share their first byte: prefixes that end inside a character.
+                    (i % 6 != 4).then(|| format!("pr{}{}", ["é", "è", "ê", ""][i % 4], "x".repeat((v[i] % 5) as usize)))
+                }))),
+            ),
         ])
         .unwrap();
         for version in [WriterVersion::PARQUET_1_0, WriterVersion::PARQUET_2_0] {
@@ -475,6 +482,7 @@ fn gpu_decoder_reads_split_and_delta_pages() {
                 .set_column_encoding("f32".into(), Encoding::BYTE_STREAM_SPLIT)
                 .set_column_encoding("s".into(), Encoding::DELTA_LENGTH_BYTE_ARRAY)
                 .set_column_encoding("sp".into(), Encoding::DELTA_BYTE_ARRAY)
+                .set_column_encoding("sp2".into(), Encoding::DELTA_BYTE_ARRAY)
                 .build();
             let path = dir.join(format!("e{n}-{version:?}.parquet"));
             let file = std::fs::File::create(&path).unwrap();
@@ -498,7 +506,8 @@ fn gpu_decoder_reads_split_and_delta_pages() {
                     assert_eq!(count("parquet::pq_delta_finish"), 4, "{t}");
                     assert_eq!(count("parquet::pq_bss_merge"), 3, "{t}");
                     assert_eq!(count("parquet::pq_dlba_fill"), 1, "{t}");
-                    assert_eq!(count("parquet::pq_str_copy"), 1, "DELTA_BYTE_ARRAY on the CPU path: {t}");
+                    assert_eq!(count("parquet::pq_dba_fill"), 2, "{t}");
+                    assert_eq!(count("parquet::pq_str_copy"), 3, "every utf8 column on the device: {t}");
                 }
             }
         }

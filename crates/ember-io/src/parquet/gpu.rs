@@ -12,10 +12,12 @@
 //! deltas, scans them and writes the values into the values table). A PLAIN byte-array page is
 //! indexed on the host (one walk over its length prefixes; the device copies the bytes); a
 //! DELTA_LENGTH_BYTE_ARRAY page's lengths are decoded and scanned into string offsets on the
-//! device. Any other encoding (DELTA_BYTE_ARRAY: each string shares a prefix with the one
-//! before, a chain the device would have to resolve byte by byte), type, or a nested column is
-//! decoded by the CPU path and uploaded, with a log line (target `ember::io`) naming the column
-//! and why.
+//! device. A DELTA_BYTE_ARRAY page (each string a prefix of the one before plus its own suffix)
+//! has its prefix and suffix lengths decoded on the host (short integer streams, which place
+//! every rebuilt string in the table) and its strings rebuilt on the device, a thread per byte
+//! following the chain of prefixes (`pq_dba_fill`). Any other encoding, type, or a nested column
+//! is decoded by the CPU path and uploaded, with a log line (target `ember::io`) naming the
+//! column and why.
 use super::read::Dataset;
 use arrow::datatypes::{DataType, TimeUnit};
 use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, ReadLocation, Result};
@@ -156,6 +158,22 @@ struct Prepared {
     str_delta: DeltaPages,
     str_page_base: Vec<u64>,
     str_page_bytes: Vec<u64>,
+    /// DELTA_BYTE_ARRAY pages' strings, rebuilt from prefixes and suffixes on the device.
+    prefixed: PrefixPages,
+}
+
+/// DELTA_BYTE_ARRAY strings (see `pq_dba_fill`), one entry per string of every such page: its
+/// running byte count, where it is rebuilt in the table, where its suffix is, its prefix length,
+/// its length, and the previous string of its page with a shorter prefix (`u64::MAX`: none).
+#[derive(Default)]
+struct PrefixPages {
+    first: Vec<u64>,
+    dst: Vec<u64>,
+    src: Vec<u64>,
+    prefix: Vec<u32>,
+    len: Vec<u32>,
+    pse: Vec<u64>,
+    bytes: u64,
 }
 
 /// BYTE_STREAM_SPLIT pages (see `pq_bss_merge`): per page, the first value's index among all
@@ -253,6 +271,7 @@ fn prepare(ds: &Dataset, groups: &[(usize, usize)], c: usize) -> Result<Result<P
         str_delta: DeltaPages::default(),
         str_page_base: Vec::new(),
         str_page_bytes: Vec::new(),
+        prefixed: PrefixPages::default(),
     };
     for &(fi, g) in groups {
         let file = &ds.files[fi];
@@ -432,6 +451,14 @@ impl Prepared {
                 self.indices.push(present, 0, first, RUN_SEQUENCE, 0);
                 Ok(())
             }
+            Encoding::DELTA_BYTE_ARRAY if self.kind == Kind::Str => {
+                // The prefix and suffix lengths are short integer streams: decoded here, so the
+                // rebuilt strings' places in the table are known; the bytes are the device's.
+                let (prefix, used) = host_deltas(values, present)?;
+                let (suffix, more) = host_deltas(&values[used..], present)?;
+                self.prefixed_page(&prefix, &suffix, &values[used + more..])?;
+                Ok(())
+            }
             Encoding::DELTA_BINARY_PACKED if matches!(self.physical, Physical::INT32 | Physical::INT64) => {
                 let base = self.stream.len() as u64;
                 let first_entry = self.entries;
@@ -446,6 +473,64 @@ impl Prepared {
             }
             other => Err(PageError::Fallback(format!("{other:?} pages"))),
         }
+    }
+
+    /// A DELTA_BYTE_ARRAY page of strings with these prefix and suffix lengths and suffix
+    /// `bytes`: the suffixes go into the table, then room for the rebuilt strings, which become
+    /// the page's entries; the device fills them (`fill_prefix_pages`). Lengths that cannot be
+    /// (negative, a prefix longer than the string before, suffixes that do not add up to the
+    /// page's bytes) are an error here.
+    fn prefixed_page(&mut self, prefix: &[i64], suffix: &[i64], bytes: &[u8]) -> Result<(), String> {
+        let suffix_base = self.table.len() as u64;
+        self.table.extend_from_slice(bytes);
+        let out_base = self.table.len() as u64;
+        let d = &mut self.prefixed;
+        let page_first = d.dst.len();
+        let (mut prev_len, mut used, mut out) = (0u64, 0u64, 0u64);
+        // The strings with shorter prefixes than the next, nearest last (for `pse`).
+        let mut shorter: Vec<usize> = Vec::new();
+        for (i, (&p, &s)) in prefix.iter().zip(suffix).enumerate() {
+            if p < 0 || s < 0 || p as u64 > prev_len {
+                return Err(format!(
+                    "DELTA_BYTE_ARRAY string {i}: a prefix of {p} bytes of a {prev_len}-byte string and a suffix of {s}"
+                ));
+            }
+            let (p, s) = (p as u64, s as u64);
+            let len = p + s;
+            if used + s > bytes.len() as u64 || len > u32::MAX as u64 {
+                return Err("DELTA_BYTE_ARRAY suffixes past their page's bytes".into());
+            }
+            while shorter.last().is_some_and(|&t| prefix[t] as u64 >= p) {
+                shorter.pop();
+            }
+            d.pse.push(shorter.last().map_or(u64::MAX, |&t| (page_first + t) as u64));
+            shorter.push(i);
+            d.first.push(d.bytes);
+            d.dst.push(out_base + out);
+            d.src.push(suffix_base + used);
+            d.prefix.push(p as u32);
+            d.len.push(len as u32);
+            d.bytes += len;
+            self.str_start.push(out_base + out);
+            self.str_len.push(len as u32);
+            (used, out, prev_len) = (used + s, out + len, len);
+        }
+        if used != bytes.len() as u64 {
+            return Err("DELTA_BYTE_ARRAY suffix lengths that do not add up to their page's bytes".into());
+        }
+        // Shared prefixes can make the strings far longer than the page (each up to the page's
+        // bytes): room that cannot be had is an error, not an abort.
+        self.table
+            .try_reserve(out as usize)
+            .map_err(|_| format!("DELTA_BYTE_ARRAY strings of {out} bytes rebuilt from one page: out of memory"))?;
+        self.table.resize(self.table.len() + out as usize, 0);
+        let first = self.entries as u32;
+        self.entries += prefix.len() as u64;
+        if self.entries > u32::MAX as u64 - 1 {
+            return Err("more than 2^32 - 2 values in one column".into());
+        }
+        self.indices.push(prefix.len() as u64, 0, first, RUN_SEQUENCE, 0);
+        Ok(())
     }
 
     /// `count` zeroed entries at the end of the values table, filled on the device; the first's
@@ -583,6 +668,42 @@ fn delta_runs(buf: &[u8], count: u64, stream_base: u64, d: &mut DeltaPages) -> R
         }
     }
     Ok(pos)
+}
+
+/// The `count` values of a DELTA_BINARY_PACKED stream at the start of `buf`, decoded on the host
+/// (`delta_runs`' run table, unpacked and summed as `pq_delta_expand` / `pq_delta_finish` do), and
+/// the stream's length.
+fn host_deltas(buf: &[u8], count: u64) -> Result<(Vec<i64>, usize), String> {
+    let mut d = DeltaPages::default();
+    let used = delta_runs(buf, count, 0, &mut d)?;
+    let byte = |k: usize| buf.get(k).copied().unwrap_or(0) as u64;
+    let mut out = Vec::with_capacity(count as usize);
+    let mut value = 0u64;
+    for r in 0..d.run_start.len() {
+        let n = d.run_start.get(r + 1).copied().unwrap_or(d.total) - d.run_start[r];
+        let width = d.run_width[r] as u64;
+        for t in 0..n {
+            let mut raw = 0u64;
+            if width > 0 {
+                let bit = t * width;
+                let at = d.run_data[r] as usize + (bit / 8) as usize;
+                let lo = (0..8).fold(0u64, |v, b| v | byte(at + b) << (8 * b));
+                let shift = bit % 8;
+                raw = lo >> shift;
+                if shift > 0 {
+                    raw |= byte(at + 8) << (64 - shift);
+                }
+                if width < 64 {
+                    raw &= (1u64 << width) - 1;
+                }
+            }
+            let delta = raw.wrapping_add(d.run_add[r]);
+            // The first run is the first value itself.
+            value = if r == 0 { delta } else { value.wrapping_add(delta) };
+            out.push(value as i64);
+        }
+    }
+    Ok((out, used))
 }
 
 fn zigzag(v: u64) -> i64 {
@@ -774,6 +895,41 @@ fn fill_length_pages(
     Ok(())
 }
 
+/// The DELTA_BYTE_ARRAY pages' strings rebuilt in their reserved table bytes (`pq_dba_fill`) and
+/// checked to be valid UTF-8 each (`pq_dba_check`, error bit 4).
+fn fill_prefix_pages(ctx: &ExecContext, p: &Prepared, table: &DeviceBuffer, err: &DeviceBuffer) -> Result<()> {
+    let d = &p.prefixed;
+    let n = d.first.len();
+    if n == 0 {
+        return Ok(());
+    }
+    let [first, dst, src, pse] = [&d.first, &d.dst, &d.src, &d.pse].map(|v| ctx.upload(v));
+    let (first, dst, src, pse) = (first?, dst?, src?, pse?);
+    let (prefix, len) = (ctx.upload(&d.prefix)?, ctx.upload(&d.len)?);
+    if d.bytes > 0 {
+        ctx.launch(
+            Kernel::new("parquet", "pq_dba_fill"),
+            LaunchConfig::for_elems(d.bytes as usize, BLOCK),
+            &[
+                (&first).into(),
+                (&dst).into(),
+                (&src).into(),
+                (&prefix).into(),
+                (&pse).into(),
+                KernelArg::U64(n as u64),
+                table.into(),
+                KernelArg::U64(d.bytes),
+            ],
+        )?;
+    }
+    ctx.launch(
+        Kernel::new("parquet", "pq_dba_check"),
+        LaunchConfig::for_elems(n, BLOCK),
+        &[(&dst).into(), (&len).into(), KernelArg::U64(n as u64), table.into(), err.into()],
+    )?;
+    Ok(())
+}
+
 /// Device side of one column.
 fn decode(ctx: &ExecContext, p: &Prepared, rows: usize) -> Result<DeviceColumn> {
     let cfg = LaunchConfig::for_elems(rows.max(1), BLOCK);
@@ -831,6 +987,7 @@ fn decode(ctx: &ExecContext, p: &Prepared, rows: usize) -> Result<DeviceColumn> 
             let starts = ctx.upload(&p.str_start)?;
             let lens = ctx.upload(&p.str_len)?;
             fill_length_pages(ctx, p, &stream, &table, &starts, &lens, &err)?;
+            fill_prefix_pages(ctx, p, &table, &err)?;
             let lengths = ctx.alloc(rows * 8)?;
             if rows > 0 {
                 ctx.launch(
@@ -928,7 +1085,11 @@ fn decode(ctx: &ExecContext, p: &Prepared, rows: usize) -> Result<DeviceColumn> 
     };
     // One read of the error word: an index past the table or more present rows than values
     // (bit 1), string lengths past their page (2), a string starting inside a character (4).
-    let flags = if rows > 0 || p.str_delta.total > 0 { ctx.download::<u32>(&err, 1)?[0] } else { 0 };
+    let flags = if rows > 0 || p.str_delta.total > 0 || !p.prefixed.first.is_empty() {
+        ctx.download::<u32>(&err, 1)?[0]
+    } else {
+        0
+    };
     if flags != 0 {
         let message = if flags & 1 != 0 {
             "a dictionary index or value position past the decoded values (corrupt pages)"
@@ -965,6 +1126,7 @@ mod tests {
             str_delta: DeltaPages::default(),
             str_page_base: Vec::new(),
             str_page_bytes: Vec::new(),
+            prefixed: PrefixPages::default(),
         }
     }
 
@@ -1020,13 +1182,16 @@ mod tests {
     }
 
     fn strings(page: &[u8]) -> Result<Vec<String>> {
+        strings_in(page, Encoding::DELTA_LENGTH_BYTE_ARRAY)
+    }
+
+    /// The two strings of a page in `encoding`, decoded on the simulated device.
+    fn strings_in(page: &[u8], encoding: Encoding) -> Result<Vec<String>> {
         let ctx = ExecContext::new(ember_gpu::Gpu::sim().unwrap());
         let mut p = prepared(Kind::Str, 0, Vec::new());
         p.dtype = DType::Utf8;
         p.arrow_type = DataType::Utf8;
-        if let Err(PageError::Bad(m) | PageError::Fallback(m)) =
-            p.values_page(page, Encoding::DELTA_LENGTH_BYTE_ARRAY, 2, None)
-        {
+        if let Err(PageError::Bad(m) | PageError::Fallback(m)) = p.values_page(page, encoding, 2, None) {
             return Err(Error::Internal(m));
         }
         let col = decode(&ctx, &p, 2)?;
@@ -1049,6 +1214,41 @@ mod tests {
         assert!(e.contains("invalid UTF-8"), "{e}");
         // Invalid bytes in the page: refused on the host.
         assert!(strings(&length_page(1, &[b'a', 0xff, b'b'])).unwrap_err().to_string().contains("UTF-8"));
+    }
+
+    /// A DELTA_BYTE_ARRAY page of two strings: prefix lengths `prefix`, suffix lengths
+    /// `suffix`, then the suffix bytes.
+    fn prefix_page(prefix: [i64; 2], suffix: [i64; 2], bytes: &[u8]) -> Vec<u8> {
+        // Two DELTA_BINARY_PACKED streams of two values: the first value, then one block whose
+        // min delta is the difference and whose bit widths are 0.
+        let zigzag = |v: i64| ((v << 1) ^ (v >> 63)) as u8;
+        let two = |[a, b]: [i64; 2]| vec![0x80, 0x01, 4, 2, zigzag(a), zigzag(b - a), 0, 0, 0, 0];
+        let mut page = two(prefix);
+        page.extend(two(suffix));
+        page.extend_from_slice(bytes);
+        page
+    }
+
+    #[test]
+    fn prefix_pages_decode_and_corrupt_ones_are_errors() {
+        let dba =
+            |prefix, suffix, bytes: &[u8]| strings_in(&prefix_page(prefix, suffix, bytes), Encoding::DELTA_BYTE_ARRAY);
+        assert_eq!(dba([0, 2], [3, 1], b"abcX").unwrap(), ["abc", "abX"]);
+        assert_eq!(dba([0, 3], [3, 0], b"abc").unwrap(), ["abc", "abc"]);
+        // "é" and "è" share their first byte: the prefix ends inside a character.
+        assert_eq!(dba([0, 1], [2, 1], &[0xC3, 0xA9, 0xA8]).unwrap(), ["é", "è"]);
+        let e = dba([0, 1], [2, 1], &[0xC3, 0xA9, b'x']).unwrap_err().to_string();
+        assert!(e.contains("invalid UTF-8"), "{e}");
+        for (prefix, suffix, bytes, says) in [
+            ([0, 4], [3, 1], &b"abcX"[..], "a prefix of 4 bytes of a 3-byte string"),
+            ([1, 0], [1, 1], b"ab", "a prefix of 1 bytes of a 0-byte string"),
+            ([0, 0], [1, 1], b"abc", "do not add up"),
+            ([0, 0], [2, 2], b"abc", "past their page's bytes"),
+            ([0, -1], [1, 1], b"ab", "a prefix of -1"),
+        ] {
+            let e = dba(prefix, suffix, bytes).unwrap_err().to_string();
+            assert!(e.contains(says), "{prefix:?} {suffix:?}: {e}");
+        }
     }
 
     #[test]
