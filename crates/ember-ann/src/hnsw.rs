@@ -692,8 +692,8 @@ impl HnswIndex {
     /// recall is that of new queries from the indexed vectors' distribution (within 0.006 at
     /// `ef = k`, closer above, on Fashion-MNIST; `docs/perf.md`). The batch gets the smallest
     /// `ef` (interpolated between grid points) whose mean recall less 1.645 standard errors of
-    /// a batch-sized mean reaches `target`, so that about 19 batches in 20 from that
-    /// distribution meet it; the largest grid `ef` when none does. The curve is measured once
+    /// the batch's and the curve's means reaches `target`, so that about 19 batches in 20 from
+    /// that distribution meet it; the largest grid `ef` when none does. The curve is measured once
     /// per `k` (about 1000 exact scans of the index), kept, and dropped when vectors are added
     /// or deleted. Filters are applied as in `search`; the curve is the unfiltered one.
     ///
@@ -825,13 +825,15 @@ impl HnswIndex {
         let at: HashMap<u32, usize> = slots.iter().enumerate().map(|(i, &s)| (s, i)).collect();
         let pairs: Vec<(usize, u32)> = (0..self.labels.len() as u32)
             .into_par_iter()
-            .fold(Vec::new, |mut acc, v| {
-                let l = self.links(v, 0);
-                let c = (l[0].load(Relaxed) as usize).min(l.len() - 1);
-                acc.extend(l[1..1 + c].iter().filter_map(|x| at.get(&x.load(Relaxed)).map(|&i| (i, v))));
-                acc
-            })
-            .flatten()
+            .fold(
+                || (Vec::new(), Vec::new()),
+                |(mut acc, mut links), v| {
+                    self.neighbours(v, 0, &mut links);
+                    acc.extend(links.iter().filter_map(|x| at.get(x).map(|&i| (i, v))));
+                    (acc, links)
+                },
+            )
+            .flat_map_iter(|(acc, _)| acc)
             .collect();
         let mut out = vec![Vec::new(); slots.len()];
         for (i, v) in pairs {
