@@ -102,9 +102,36 @@ fn mutated_parquet_never_panics_and_both_paths_agree() {
         ember::write_parquet(&df, &p, &opts).unwrap();
         seeds.push(std::fs::read(&p).unwrap());
     }
+    // The delta and split encodings, whose lengths the GPU decoder's host side reads (the
+    // parquet crate's writer: ember's writes PLAIN and dictionary pages).
+    {
+        use parquet::basic::Encoding;
+        use parquet::file::properties::WriterProperties;
+        let batch = df.to_record_batch().unwrap();
+        for (i, strings) in [Encoding::DELTA_BYTE_ARRAY, Encoding::DELTA_LENGTH_BYTE_ARRAY].into_iter().enumerate() {
+            let props = WriterProperties::builder()
+                .set_dictionary_enabled(false)
+                .set_max_row_group_row_count(Some(2))
+                .set_column_encoding("k".into(), Encoding::DELTA_BINARY_PACKED)
+                .set_column_encoding("v".into(), Encoding::BYTE_STREAM_SPLIT)
+                .set_column_encoding("s".into(), strings)
+                .build();
+            let mut bytes = Vec::new();
+            let mut w = parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props)).unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+            let p = dir.join(format!("seed-delta{i}.parquet"));
+            std::fs::write(&p, &bytes).unwrap();
+            assert_eq!(
+                ember::read_parquet(&p, &ParquetReadOptions::default()).unwrap().to_record_batch().unwrap(),
+                batch
+            );
+            seeds.push(bytes);
+        }
+    }
     let mut rng = Rng(0xFACE_FEED_0000_0002);
     let path = dir.join("m.parquet");
-    for round in 0..1500 {
+    for round in 0..2000 {
         let data = mutate(&seeds[round % seeds.len()], &mut rng);
         std::fs::write(&path, &data).unwrap();
         let cpu = ember::read_parquet(&path, &ParquetReadOptions::default());
