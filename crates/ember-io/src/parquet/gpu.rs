@@ -524,11 +524,8 @@ impl Prepared {
             .try_reserve(out as usize)
             .map_err(|_| format!("DELTA_BYTE_ARRAY strings of {out} bytes rebuilt from one page: out of memory"))?;
         self.table.resize(self.table.len() + out as usize, 0);
-        let first = self.entries as u32;
-        self.entries += prefix.len() as u64;
-        if self.entries > u32::MAX as u64 - 1 {
-            return Err("more than 2^32 - 2 values in one column".into());
-        }
+        // (A string entry takes no table bytes: `reserve` only counts the entries.)
+        let first = self.reserve(prefix.len() as u64)?;
         self.indices.push(prefix.len() as u64, 0, first, RUN_SEQUENCE, 0);
         Ok(())
     }
