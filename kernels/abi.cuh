@@ -135,3 +135,14 @@
 #define EMBER_ABI_RED_MIN 1
 // max
 #define EMBER_ABI_RED_MAX 2
+
+// ---- Rows keyed by their order-preserving key words (sort_keys.cu) ----
+// Word arrays one by-value `EmberKeyWords` table holds (join.cu, hash_table.cu): about three
+// numeric key columns, or one string of up to 32 bytes with its null and length words.
+#define EMBER_ABI_KEY_MAX_WORDS 6
+// The most groups the GPU group-by aggregates warp-cooperatively, a lane per group
+// (groupby.cu, few_*); more groups are sorted by their dense group number instead.
+#define EMBER_ABI_GROUPBY_FEW 32
+// Blocks of the few-groups kernels at most (fixed by the row count only, so the order in which
+// partial results combine, and so float sums, is the same on every run and device).
+#define EMBER_ABI_GROUPBY_FEW_BLOCKS 1024

@@ -161,6 +161,38 @@ __device__ f64 ember_dec_to_f64(i128 m, int s, f64 p10) {
     }
 }
 
+// Rows keyed by order-preserving key words (sort_keys.cu: a null word and value words per key
+// column): up to EMBER_ABI_KEY_MAX_WORDS arrays of u32 or u64 words, passed by value; bit k of
+// `wide` says word k is u64. Two rows have equal keys exactly when every word is equal.
+struct EmberKeyWords {
+    const void* w[EMBER_ABI_KEY_MAX_WORDS];
+};
+
+__device__ __forceinline__ u64 ember_key_word(const void* p, bool wide, u64 i) {
+    return wide ? ((const u64*)p)[i] : (u64)((const u32*)p)[i];
+}
+
+// -1, 0, 1: row i of `a` against row j of `b`, word by word.
+__device__ __forceinline__ int ember_key_cmp(const EmberKeyWords& a, const EmberKeyWords& b, u32 nwords, u32 wide,
+                                             u64 i, u64 j) {
+    for (u32 k = 0; k < nwords; ++k) {
+        const bool w = (wide >> k) & 1u;
+        const u64 x = ember_key_word(a.w[k], w, i), y = ember_key_word(b.w[k], w, j);
+        if (x != y) return x < y ? -1 : 1;
+    }
+    return 0;
+}
+
+// A 64-bit hash of row i's key words (each word folded in with a multiply, then splitmix64's
+// finaliser), the same on every device.
+__device__ __forceinline__ u64 ember_key_hash(const EmberKeyWords& t, u32 nwords, u32 wide, u64 i) {
+    u64 h = 0x9e3779b97f4a7c15ull;
+    for (u32 k = 0; k < nwords; ++k) h = (h ^ ember_key_word(t.w[k], (wide >> k) & 1u, i)) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+    h *= 0x94d049bb133111ebull;
+    return h ^ (h >> 29);
+}
+
 // A relaxed load / store of a word that other threads write (or atomically update) in the same
 // launch: union-find parents, BFS distances. CUDA: a volatile access (never cached in a register,
 // a single memory transaction); Sim: std::atomic_ref, so ThreadSanitizer sees an atomic access,

@@ -1,14 +1,25 @@
-// Sort-based group-by (driven by ember-ops/src/groupby/gpu.rs). After the rows are ordered by
-// their key words (radix_sort.cu):
+// The GPU group-by (driven by ember-ops/src/groupby/gpu.rs and few.rs). Rows are first grouped by a
+// device hash table over their key words (hash_table.cu), or, for keys of more words than a table
+// takes, by a stable radix sort of the words. Then one of two ways to aggregate:
+//
+// Few groups (at most EMBER_ABI_GROUPBY_FEW, TPC-H Q1 has four): few_* below. A global atomic
+// per row on four addresses would serialise the whole GPU, and one thread per group would leave
+// it idle; instead every warp stages 32 rows in shared memory and lane g folds the staged rows of
+// group g, keeping its total in a register; a block then folds its warps, and a second launch
+// folds the blocks, each step in a fixed order, so float sums are the same on every run.
+//
+// Otherwise the rows are stably radix-sorted by their group's rank (the groups ordered by key:
+// a sort of the groups' representatives, so the row sort needs only ceil(log2 groups) bits
+// instead of every key byte), and the sorted-segment kernels fold each group:
+//   gb_invert / gb_rank_starts: ranks from the groups' order; where each rank's rows start;
 //   mark_changes_*:  flags[i] = 1 where a key word differs from the previous row's (one launch
-//                    per word, OR-ed), and at row 0;
+//                    per word, OR-ed), and at row 0 (the sort-only path; n_unique's value words);
 //   (host) exclusive scan of the flags: each row's group, and the number of groups;
 //   segment_starts:  starts[g] = the first sorted row of group g, starts[groups] = n;
 //   seg_*:           one thread per group folds its rows in row order (the stable sort keeps the
 //                    input order within a group), so integer and decimal results are exact and
 //                    float sums add in the CPU engine's order. A group holding most rows makes
-//                    one thread do most of the work: the shared-memory and hash variants for few
-//                    and skewed groups are the next step (issue: relational core).
+//                    one thread do most of the work (a skewed group among many: the next step).
 #include "reduce_ops.cuh"
 
 template <typename K>
@@ -46,7 +57,7 @@ __device__ void seg_fold(const T* vals, const u32* valid, const u32* starts, u64
         acc = Op::template combine<A>(acc, (A)vals[r], ovf);
         ++cnt;
     }
-    if constexpr (sizeof(A) == 16) {
+    if constexpr (Op::sum_digits && sizeof(A) == 16) {
         // Decimal sums: at most 38 digits, as the column type promises.
         const i128 lim = (i128)10000000000000000000ull * (i128)10000000000000000000ull;  // 10^38
         if (acc >= lim || acc <= -lim) ovf = true;
@@ -211,3 +222,159 @@ SEG_MEAN(u64, u64)
 SEG_MEAN(f32, f32)
 SEG_MEAN(f64, f64)
 SEG_MEAN(i128, i128)
+
+// rank[order[j]] = j: the inverse of the groups' order.
+extern "C" __global__ void gb_invert(const u32* order, u64 groups, u32* rank) {
+    const u64 j = ember_gid();
+    if (j < groups) rank[order[j]] = (u32)j;
+}
+EMBER_SIM_EXPORT(gb_invert)
+
+// `sorted`: every row's group rank, ascending (each of 0..groups present); starts[r] = the first
+// position of rank r, starts[groups] = n.
+extern "C" __global__ void gb_rank_starts(const u32* sorted, u64 n, u64 groups, u32* starts) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    if (i == 0 || sorted[i] != sorted[i - 1]) starts[sorted[i]] = (u32)i;
+    if (i == n - 1) starts[groups] = (u32)n;
+}
+EMBER_SIM_EXPORT(gb_rank_starts)
+
+// Each group's first and last row (`first` preset to all ones, `last` to zero; either may be
+// null). Atomic min / max of row numbers: the same answer whatever the order.
+extern "C" __global__ void gb_first_last(const u32* group, u64 n, u32* first, u32* last) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    if (first) atomicMin(&first[group[i]], (u32)i);
+    if (last) atomicMax(&last[group[i]], (u32)i);
+}
+EMBER_SIM_EXPORT(gb_first_last)
+
+// ---- Few groups: warp-cooperative folds (see the top of the file) ----
+// Launched with EMBER_BLOCK threads and a grid fixed by the row count. `vals` null: count the
+// valid rows only (`valid` null too: every row). Writes, per block, each group's partial fold and
+// valid-row count to partial[block * groups + g] / count[...] (`partial` may be null).
+template <typename Op, typename T, typename A>
+__device__ void few_fold(const T* vals, const u32* valid, const u32* group, u64 n, u32 groups, A* partial,
+                         u64* count, u32* err) {
+    EMBER_SHARED(A, staged, EMBER_BLOCK);
+    EMBER_SHARED(u32, staged_group, EMBER_BLOCK);
+    EMBER_SHARED(A, warp_acc, EMBER_BLOCK);  // [warp][lane = group]
+    EMBER_SHARED(u64, warp_cnt, EMBER_BLOCK);
+    const u32 lane = threadIdx.x & 31, warp_base = threadIdx.x & ~31u;
+    A acc = Op::template identity<A>();
+    u64 cnt = 0;
+    bool ovf = false;
+    const u64 stride = (u64)gridDim.x * blockDim.x;
+    // Every lane of a warp runs the same iterations (the bound depends on the warp's base only),
+    // so the __syncwarp calls are reached by all 32.
+    for (u64 base = (u64)blockIdx.x * blockDim.x + warp_base; base < n; base += stride) {
+        const u64 i = base + lane;
+        u32 g = 0xffffffffu;
+        if (i < n && ember_valid(valid, i)) {
+            g = group[i];
+            if (vals) staged[threadIdx.x] = (A)vals[i];
+        }
+        staged_group[threadIdx.x] = g;
+        __syncwarp();
+        if (lane < groups) {
+            for (u32 j = 0; j < 32; ++j) {
+                if (staged_group[warp_base + j] != lane) continue;
+                if (vals) acc = Op::template combine<A>(acc, staged[warp_base + j], ovf);
+                ++cnt;
+            }
+        }
+        __syncwarp();
+    }
+    warp_acc[threadIdx.x] = acc;
+    warp_cnt[threadIdx.x] = cnt;
+    __syncthreads();
+    if (threadIdx.x < groups) {
+        A a = Op::template identity<A>();
+        u64 c = 0;
+        for (u32 w = 0; w < blockDim.x; w += 32) {
+            a = Op::template combine<A>(a, warp_acc[w + threadIdx.x], ovf);
+            c += warp_cnt[w + threadIdx.x];
+        }
+        const u64 at = (u64)blockIdx.x * groups + threadIdx.x;
+        if (partial) partial[at] = a;
+        count[at] = c;
+    }
+    if (ovf) atomicOr(err, 1u);
+}
+
+// One thread per group folds the blocks' partials in block order: out[g] (if `out`), the
+// valid-row count (if `counts`), and validity (set where the group has a valid row, if
+// `out_valid`). Decimal sums past 38 digits set `err`.
+template <typename Op, typename A>
+__device__ void few_finish(const A* partial, const u64* count, u64 blocks, u32 groups, A* out, u64* counts,
+                           u32* out_valid, u32* err) {
+    const u64 g = ember_gid();
+    if (g >= groups) return;
+    A acc = Op::template identity<A>();
+    u64 cnt = 0;
+    bool ovf = false;
+    for (u64 b = 0; b < blocks; ++b) {
+        if (partial) acc = Op::template combine<A>(acc, partial[b * groups + g], ovf);
+        cnt += count[b * groups + g];
+    }
+    if constexpr (Op::sum_digits && sizeof(A) == 16) {
+        const i128 lim = (i128)10000000000000000000ull * (i128)10000000000000000000ull;  // 10^38
+        if (acc >= lim || acc <= -lim) ovf = true;
+    }
+    if (out) out[g] = acc;
+    if (counts) counts[g] = cnt;
+    if (out_valid && cnt) set_valid(out_valid, g);
+    if (ovf) atomicOr(err, 1u);
+}
+
+// Valid rows (or, with `valid` null, all rows) per group.
+extern "C" __global__ void few_count(const u32* valid, const u32* group, u64 n, u32 groups, u64* count, u32* err) {
+    few_fold<OpSum, u8, u64>(nullptr, valid, group, n, groups, nullptr, count, err);
+}
+EMBER_SIM_EXPORT(few_count)
+extern "C" __global__ void few_finish_count(const u64* count, u64 blocks, u32 groups, u64* out, u32* err) {
+    few_finish<OpSum, u64>(nullptr, count, blocks, groups, nullptr, out, nullptr, err);
+}
+EMBER_SIM_EXPORT(few_finish_count)
+
+#define FEW_FOLD(op, Op, name, T, A)                                                                             \
+    extern "C" __global__ void few_##op##_##name(const T* vals, const u32* valid, const u32* group, u64 n,       \
+                                                 u32 groups, A* partial, u64* count, u32* err) {                 \
+        few_fold<Op, T, A>(vals, valid, group, n, groups, partial, count, err);                                  \
+    }                                                                                                            \
+    EMBER_SIM_EXPORT(few_##op##_##name)
+#define FEW_FINISH(op, Op, name, A)                                                                              \
+    extern "C" __global__ void few_finish_##op##_##name(const A* partial, const u64* count, u64 blocks,         \
+                                                        u32 groups, A* out, u64* counts, u32* out_valid,         \
+                                                        u32* err) {                                              \
+        few_finish<Op, A>(partial, count, blocks, groups, out, counts, out_valid, err);                          \
+    }                                                                                                            \
+    EMBER_SIM_EXPORT(few_finish_##op##_##name)
+
+// Sums accumulate as the sort path's seg_sum_*: signed ints in i64, unsigned in u64, floats in
+// their type, decimals in i128 with overflow reported.
+FEW_FOLD(sum, OpSum, i8, i8, i64)
+FEW_FOLD(sum, OpSum, i16, i16, i64)
+FEW_FOLD(sum, OpSum, i32, i32, i64)
+FEW_FOLD(sum, OpSum, i64, i64, i64)
+FEW_FOLD(sum, OpSum, u8, u8, u64)
+FEW_FOLD(sum, OpSum, u16, u16, u64)
+FEW_FOLD(sum, OpSum, u32, u32, u64)
+FEW_FOLD(sum, OpSum, u64, u64, u64)
+FEW_FOLD(sum, OpSum, f32, f32, f32)
+FEW_FOLD(sum, OpSum, f64, f64, f64)
+FEW_FOLD(sum, OpSum, i128, i128, i128)
+FEW_FINISH(sum, OpSum, i64, i64)
+FEW_FINISH(sum, OpSum, u64, u64)
+FEW_FINISH(sum, OpSum, f32, f32)
+FEW_FINISH(sum, OpSum, f64, f64)
+FEW_FINISH(sum, OpSum, i128, i128)
+
+#define FEW_MINMAX(name, T)                   \
+    FEW_FOLD(min, OpMin, name, T, T)          \
+    FEW_FOLD(max, OpMax, name, T, T)          \
+    FEW_FINISH(min, OpMin, name, T)           \
+    FEW_FINISH(max, OpMax, name, T)
+EMBER_FOR_NUMERIC(FEW_MINMAX)
+FEW_MINMAX(i128, i128)

@@ -2,7 +2,7 @@
 // is sized exactly. Both sides' keys are order-preserving words (sort_keys.cu: a null word and
 // value words per key column, lined up between the sides); the right side is radix-sorted by them.
 //   join_bounds:  per left row, the range of equal keys in the sorted right side (two binary
-//                 searches over up to JOIN_MAX_WORDS words); 0 for a left row with a null key
+//                 searches over up to EMBER_ABI_KEY_MAX_WORDS words); 0 for a left row with a null key
 //                 unless nulls are equal;
 //   (host) exclusive scan of the counts: output offsets and size (one readback);
 //   join_write:   the (left, right) row pairs, left rows in order, each one's matches in right row
@@ -10,35 +10,15 @@
 //   join_keep_mask: semi / anti joins' keep-bitmap of the left rows (then compaction).
 #include "common.cuh"
 
-#define JOIN_MAX_WORDS 6
-
-struct JoinWords {
-    const void* w[JOIN_MAX_WORDS];
-};
-
-__device__ __forceinline__ u64 join_word(const void* p, bool wide, u64 i) {
-    return wide ? ((const u64*)p)[i] : (u64)((const u32*)p)[i];
-}
-
-// -1, 0, 1: left row i against sorted right row j.
-__device__ __forceinline__ int join_cmp(const JoinWords& l, const JoinWords& r, u32 nwords, u32 wide, u64 i, u64 j) {
-    for (u32 k = 0; k < nwords; ++k) {
-        const bool w = (wide >> k) & 1u;
-        const u64 a = join_word(l.w[k], w, i), b = join_word(r.w[k], w, j);
-        if (a != b) return a < b ? -1 : 1;
-    }
-    return 0;
-}
-
 // `null_words`: bit k set if word k is a null word (0 = null, as sort_null_key writes for nulls
 // first); `skip_nulls`: a left key with a null never matches (SQL).
-extern "C" __global__ void join_bounds(JoinWords l, JoinWords r, u32 nwords, u32 wide, u32 null_words,
+extern "C" __global__ void join_bounds(EmberKeyWords l, EmberKeyWords r, u32 nwords, u32 wide, u32 null_words,
                                        u32 skip_nulls, u64 nl, u64 nr, u32* lo_out, u32* count_out) {
     const u64 i = ember_gid();
     if (i >= nl) return;
     bool null_key = false;
     for (u32 k = 0; k < nwords; ++k)
-        if (((null_words >> k) & 1u) && join_word(l.w[k], (wide >> k) & 1u, i) == 0) null_key = true;
+        if (((null_words >> k) & 1u) && ember_key_word(l.w[k], (wide >> k) & 1u, i) == 0) null_key = true;
     if (skip_nulls && null_key) {
         lo_out[i] = 0;
         count_out[i] = 0;
@@ -47,13 +27,13 @@ extern "C" __global__ void join_bounds(JoinWords l, JoinWords r, u32 nwords, u32
     u64 a = 0, b = nr;  // first right row >= left key
     while (a < b) {
         const u64 m = (a + b) / 2;
-        if (join_cmp(l, r, nwords, wide, i, m) > 0) a = m + 1; else b = m;
+        if (ember_key_cmp(l, r, nwords, wide, i, m) > 0) a = m + 1; else b = m;
     }
     const u64 lo = a;
     b = nr;  // first right row > left key
     while (a < b) {
         const u64 m = (a + b) / 2;
-        if (join_cmp(l, r, nwords, wide, i, m) >= 0) a = m + 1; else b = m;
+        if (ember_key_cmp(l, r, nwords, wide, i, m) >= 0) a = m + 1; else b = m;
     }
     lo_out[i] = (u32)lo;
     count_out[i] = (u32)(a - lo);

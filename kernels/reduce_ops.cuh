@@ -30,15 +30,19 @@ template <typename A> __device__ __forceinline__ A ember_sum(A a, A b, bool&) { 
 template <> __device__ __forceinline__ i64 ember_sum<i64>(i64 a, i64 b, bool&) { return (i64)((u64)a + (u64)b); }
 template <> __device__ __forceinline__ i128 ember_sum<i128>(i128 a, i128 b, bool& ovf) { return ember_add_ovf(a, b, ovf); }
 
+// `sum_digits`: the result is a sum, so a decimal one is checked against 38 digits.
 struct OpSum {
+    static constexpr bool sum_digits = true;
     template <typename A> static __device__ __forceinline__ A identity() { return A(0); }
     template <typename A> static __device__ __forceinline__ A combine(A a, A b, bool& ovf) { return ember_sum<A>(a, b, ovf); }
 };
 struct OpMin {
+    static constexpr bool sum_digits = false;
     template <typename A> static __device__ __forceinline__ A identity() { return Lim<A>::highest(); }
     template <typename A> static __device__ __forceinline__ A combine(A a, A b, bool&) { return ember_less(b, a) ? b : a; }
 };
 struct OpMax {
+    static constexpr bool sum_digits = false;
     template <typename A> static __device__ __forceinline__ A identity() { return Lim<A>::lowest(); }
     template <typename A> static __device__ __forceinline__ A combine(A a, A b, bool&) { return ember_less(a, b) ? b : a; }
 };

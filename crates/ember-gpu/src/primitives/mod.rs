@@ -1,7 +1,9 @@
 //! Device-wide primitives written by us (no CUB): exclusive scan, reduce, stream compaction and
-//! gathers, radix sort. Each runs unchanged on CUDA and on the simulated device.
+//! gathers, radix sort, a hash table grouping rows by key. Each runs unchanged on CUDA and on the
+//! simulated device.
 
 pub mod compact;
+pub mod hash_table;
 pub mod radix_sort;
 pub mod reduce;
 pub mod scan;

@@ -1,7 +1,14 @@
-//! The GPU's group-by (CUDA and Sim): the keys' sort words and stable radix order (as sort),
-//! group boundaries where a sorted key word changes, a scan for the group count (the one size
-//! readback), then one thread per group folds its rows (`kernels/groupby.cu`). Results stay on
-//! the device; decimal overflow is flagged in one error word read at the end.
+//! The GPU's group-by (CUDA and Sim). The keys become their order-preserving sort words; a device
+//! hash table over the words gives every row a dense group number (one readback: the group
+//! count). Keys of more words than a table takes (long strings) are grouped by a stable radix sort
+//! of the words instead. Then (`kernels/groupby.cu` says more):
+//! - at most `GROUPBY_FEW` groups and aggregations that fold (sum, mean, min, max, count, len,
+//!   first, last): warp-cooperative folds with no sort at all ([`super::few`]);
+//! - otherwise the rows are stably sorted by their group's rank (the groups ordered by key, a
+//!   sort of `groups` representatives), which takes ceil(log2 groups) bits instead of every key
+//!   byte, and one thread per group folds its rows.
+//!
+//! Results stay on the device; decimal overflow is flagged in one error word read at the end.
 use super::Aggregation;
 use crate::executor::gpu::gather_column;
 use crate::expr::{evaluate_in, Expr};
@@ -9,10 +16,11 @@ use crate::reduce::{output_type, Agg};
 use crate::sort::{gpu::key_words, SortKey};
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Field, Result};
 use ember_gpu::primitives::compact::{gather_bits, gather_fixed};
+use ember_gpu::primitives::hash_table::{self, group_rows, RowGroups, MAX_KEY_WORDS};
 use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
 use ember_gpu::primitives::{Prim, BLOCK};
-use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
+use ember_gpu::{abi, DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
 use std::sync::Arc;
 
 pub(crate) fn group_by(
@@ -31,7 +39,18 @@ pub(crate) fn group_by(
         return super::cpu::empty(fields)?.to(df.device());
     }
     let key_devs = key_cols.iter().map(|c| c.as_device()).collect::<Result<Vec<_>>>()?;
-    let SortedGroups { words, perm, starts, groups } = sorted_groups(ctx, &key_devs, n)?;
+    let words = group_words(ctx, &key_devs)?;
+    let hashed = hash_groups(ctx, &words, n)?;
+    if let Some(h) = &hashed {
+        if h.groups <= abi::GROUPBY_FEW as usize && super::few::folds(aggs, &value_cols) {
+            let args = super::few::FewArgs { words: &words, keys: &key_cols, values: &value_cols, aggs, fields };
+            return super::few::group_by(ctx, h, &args, maintain_order, df.device());
+        }
+    }
+    let SortedGroups { words, perm, starts, groups } = match hashed {
+        Some(h) => ranked_groups(ctx, &words, &h, n)?,
+        None => sorted_by_words(ctx, words, n)?,
+    };
     let firsts = gather_fixed(ctx, &perm, 4, &starts, groups)?;
 
     let mut columns: Vec<(String, Column)> = Vec::with_capacity(fields.len());
@@ -84,8 +103,7 @@ pub(crate) fn group_by(
     }
     if maintain_order {
         // Groups by their first row: sort the first rows' numbers, reorder every column.
-        let bits = (u32::BITS - (n as u32).leading_zeros()).max(1);
-        let order = argsort(ctx, &[KeyWord { keys: &firsts, width: KeyWidth::U32, bits }], groups)?;
+        let order = argsort(ctx, &[KeyWord { keys: &firsts, width: KeyWidth::U32, bits: bits_below(n) }], groups)?;
         for (_, c) in columns.iter_mut() {
             *c = Column::Device(gather_column(ctx, c.as_device()?, &order, groups)?);
         }
@@ -102,16 +120,82 @@ pub(crate) struct SortedGroups {
     pub groups: usize,
 }
 
-/// Groups rows `0..n` (n > 0) by the values of `keys`: a stable radix sort by their words,
-/// boundaries where a word changes, and a scan for the group count (the one size readback).
+/// Groups rows `0..n` (n > 0) by the values of `keys`, in key order: hashed, then sorted by
+/// group rank; or, for keys of many words, sorted by the words.
 pub(crate) fn sorted_groups(ctx: &ExecContext, keys: &[&DeviceColumn], n: usize) -> Result<SortedGroups> {
+    let words = group_words(ctx, keys)?;
+    match hash_groups(ctx, &words, n)? {
+        Some(h) => ranked_groups(ctx, &words, &h, n),
+        None => sorted_by_words(ctx, words, n),
+    }
+}
+
+/// The order-preserving words of `keys` (ascending, nulls first): equal words, equal keys.
+pub(crate) fn group_words(ctx: &ExecContext, keys: &[&DeviceColumn]) -> Result<KeyWords> {
     let mut words = Vec::new();
     for c in keys {
         key_words(ctx, c, &SortKey::new(crate::expr::col("key")), false, &mut words)?;
     }
-    let kw: Vec<KeyWord> =
-        words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
-    let perm = argsort(ctx, &kw, n)?;
+    Ok(words)
+}
+
+fn as_key_words(words: &KeyWords) -> Vec<KeyWord<'_>> {
+    words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect()
+}
+
+/// The rows grouped by a device hash table over their words; `None` where the words are more
+/// than a table takes (or the rows more than it holds).
+pub(crate) fn hash_groups(ctx: &ExecContext, words: &KeyWords, n: usize) -> Result<Option<RowGroups>> {
+    if words.len() > MAX_KEY_WORDS || n > hash_table::MAX_ROWS {
+        return Ok(None);
+    }
+    Ok(Some(group_rows(ctx, &as_key_words(words), n)?))
+}
+
+/// The hashed groups in key order (ascending, nulls first: their representatives' words sorted):
+/// `order[j]` is the hash-numbered group at position `j`.
+pub(crate) fn key_order(ctx: &ExecContext, words: &KeyWords, h: &RowGroups) -> Result<DeviceBuffer> {
+    let reps = words
+        .iter()
+        .map(|(w, width, bits)| Ok((gather_fixed(ctx, w, width.bytes(), &h.reps, h.groups)?, *width, *bits)))
+        .collect::<Result<KeyWords>>()?;
+    Ok(argsort(ctx, &as_key_words(&reps), h.groups)?)
+}
+
+/// Bits that hold every number below `n`.
+pub(crate) fn bits_below(n: usize) -> u32 {
+    (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1)
+}
+
+/// The hashed groups as sorted segments: each row's rank (its group's position in key order),
+/// the rows stably sorted by rank (ceil(log2 groups) bits), and where each rank starts. No
+/// readback: the group count is known.
+fn ranked_groups(ctx: &ExecContext, words: &KeyWords, h: &RowGroups, n: usize) -> Result<SortedGroups> {
+    let groups = h.groups;
+    let order = key_order(ctx, words, h)?;
+    let rank = ctx.alloc(groups.max(1) * 4)?;
+    ctx.launch(
+        Kernel::new("groupby", "gb_invert"),
+        LaunchConfig::for_elems(groups, BLOCK),
+        &[(&order).into(), KernelArg::U64(groups as u64), (&rank).into()],
+    )?;
+    let row_rank = gather_fixed(ctx, &rank, 4, &h.group_of_row, n)?;
+    let bits = bits_below(groups);
+    let perm = argsort(ctx, &[KeyWord { keys: &row_rank, width: KeyWidth::U32, bits }], n)?;
+    let sorted = gather_fixed(ctx, &row_rank, 4, &perm, n)?;
+    let starts = ctx.alloc((groups + 1) * 4)?;
+    ctx.launch(
+        Kernel::new("groupby", "gb_rank_starts"),
+        LaunchConfig::for_elems(n, BLOCK),
+        &[(&sorted).into(), KernelArg::U64(n as u64), KernelArg::U64(groups as u64), (&starts).into()],
+    )?;
+    Ok(SortedGroups { words: vec![(row_rank, KeyWidth::U32, bits)], perm, starts, groups })
+}
+
+/// Groups rows `0..n` (n > 0) by `words`: a stable radix sort by them, boundaries where a word
+/// changes, and a scan for the group count (the one size readback).
+fn sorted_by_words(ctx: &ExecContext, words: KeyWords, n: usize) -> Result<SortedGroups> {
+    let perm = argsort(ctx, &as_key_words(&words), n)?;
     let flags = ctx.alloc_zeroed(n * 4)?;
     let rows = LaunchConfig::for_elems(n, BLOCK);
     mark_changes(ctx, &words, &perm, n, &flags)?;
@@ -171,7 +255,7 @@ struct Segments<'a> {
     err: &'a DeviceBuffer,
 }
 
-type KeyWords = Vec<(DeviceBuffer, KeyWidth, u32)>;
+pub(crate) type KeyWords = Vec<(DeviceBuffer, KeyWidth, u32)>;
 
 impl Segments<'_> {
     fn cfg(&self) -> LaunchConfig {

@@ -13,14 +13,12 @@ use crate::sort::{
 };
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Result};
 use ember_gpu::primitives::compact::{compact_indices, gather_fixed};
+use ember_gpu::primitives::hash_table::{word_table, MAX_KEY_WORDS};
 use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
 use ember_gpu::primitives::BLOCK;
 use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
 use std::sync::Arc;
-
-/// Key words per side the kernel takes (`JOIN_MAX_WORDS` in `kernels/join.cu`).
-const MAX_WORDS: usize = 6;
 
 type Words = Vec<(DeviceBuffer, KeyWidth, u32)>;
 
@@ -34,9 +32,9 @@ fn words_of(ctx: &ExecContext, df: &DataFrame, names: &[String], str_lens: &[Opt
         let c = df.column(n)?.as_device()?;
         key_words_sized(ctx, c, &SortKey::new(col(n)), true, *len, &mut words)?;
     }
-    if words.len() > MAX_WORDS {
+    if words.len() > MAX_KEY_WORDS {
         return Err(Error::Unsupported(format!(
-            "a GPU join key of {} words (at most {MAX_WORDS}: about three numeric columns, or one string of \
+            "a GPU join key of {} words (at most {MAX_KEY_WORDS}: about three numeric columns, or one string of \
              up to 32 bytes)",
             words.len()
         )));
@@ -65,15 +63,6 @@ fn string_lengths(
         .collect()
 }
 
-/// The words' device addresses as the kernel's by-value `JoinWords` struct.
-fn word_table(words: &[&DeviceBuffer]) -> Vec<u8> {
-    let mut t = vec![0u8; MAX_WORDS * 8];
-    for (k, w) in words.iter().enumerate() {
-        t[k * 8..k * 8 + 8].copy_from_slice(&w.device_ptr().to_le_bytes());
-    }
-    t
-}
-
 pub(crate) fn join_indices(
     ctx: &ExecContext,
     left: &DataFrame,
@@ -88,14 +77,16 @@ pub(crate) fn join_indices(
     let right_perm = argsort(ctx, &kw, nr)?;
     let sorted =
         rw.iter().map(|(b, w, _)| Ok(gather_fixed(ctx, b, w.bytes(), &right_perm, nr)?)).collect::<Result<Vec<_>>>()?;
-
-    let wide = lw.iter().enumerate().fold(0u32, |m, (k, (_, w, _))| m | u32::from(*w == KeyWidth::U64) << k);
+    let sorted_words: Vec<KeyWord> =
+        sorted.iter().zip(&rw).map(|(keys, (_, width, bits))| KeyWord { keys, width: *width, bits: *bits }).collect();
+    let left_words: Vec<KeyWord> =
+        lw.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
     let lo = ctx.alloc(nl * 4)?;
     let count = ctx.alloc(nl * 4)?;
     let rows = LaunchConfig::for_elems(nl, BLOCK);
     if nl > 0 {
-        let lt = word_table(&lw.iter().map(|(b, ..)| b).collect::<Vec<_>>());
-        let rt = word_table(&sorted.iter().collect::<Vec<_>>());
+        let (lt, wide) = word_table(&left_words)?;
+        let (rt, _) = word_table(&sorted_words)?;
         ctx.launch(
             Kernel::new("join", "join_bounds"),
             rows,

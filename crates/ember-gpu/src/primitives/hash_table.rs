@@ -1,0 +1,114 @@
+//! Grouping rows by equal keys with a device hash table (`kernels/hash_table.cu`): the rows'
+//! keys are given as order-preserving key words (one or more u32 / u64 arrays, as a radix sort
+//! takes them), a table of row numbers with open addressing is built by compare-and-swap, and
+//! every row gets a dense group number. One pass over the rows, one over the table, and one
+//! readback (the group count) — against a radix sort's pass per key byte.
+//!
+//! Hand-written: the hash table is the core of the GPU group-by and join (libcudf's
+//! `cuco::static_map`), and CUB/cuCollections are not available to NVRTC-compiled kernels here.
+use super::radix_sort::{KeyWidth, KeyWord};
+use super::scan::{exclusive_scan, ScanType};
+use super::BLOCK;
+use crate::{abi, DeviceBuffer, ExecContext, GpuError, Kernel, KernelArg, LaunchConfig, Result};
+
+/// Key words one launch takes (`EMBER_ABI_KEY_MAX_WORDS`): about three numeric key columns, or
+/// one string of up to 32 bytes.
+pub const MAX_KEY_WORDS: usize = abi::KEY_MAX_WORDS as usize;
+
+/// Rows a table can group: row numbers are u32 and `u32::MAX` marks a free slot, and the table
+/// has at least twice as many slots as rows.
+pub const MAX_ROWS: usize = 1 << 30;
+
+/// The device addresses of `words` as the kernels' by-value `EmberKeyWords` table (unused
+/// entries null), and the mask of which words are u64.
+pub fn word_table(words: &[KeyWord<'_>]) -> Result<(Vec<u8>, u32)> {
+    if words.len() > MAX_KEY_WORDS {
+        return Err(GpuError::Size(format!("{} key words (a kernel takes at most {MAX_KEY_WORDS})", words.len())));
+    }
+    let mut table = vec![0u8; MAX_KEY_WORDS * 8];
+    let mut wide = 0u32;
+    for (k, w) in words.iter().enumerate() {
+        table[k * 8..k * 8 + 8].copy_from_slice(&w.keys.device_ptr().to_le_bytes());
+        wide |= u32::from(w.width == KeyWidth::U64) << k;
+    }
+    Ok((table, wide))
+}
+
+/// Rows grouped by equal keys.
+#[derive(Debug)]
+pub struct RowGroups {
+    /// Per row (u32): its group, `0..groups`, numbered in hash-table order (not key order).
+    pub group_of_row: DeviceBuffer,
+    /// Per group (u32): one of its rows (the one whose insert claimed the slot; not
+    /// necessarily the first).
+    pub reps: DeviceBuffer,
+    /// The number of distinct keys.
+    pub groups: usize,
+}
+
+/// Groups rows `0..n` by equal `words` (every word of two rows equal; `bits` is not used, the
+/// words are compared whole). Up to [`MAX_KEY_WORDS`] words and [`MAX_ROWS`] rows.
+///
+/// ```
+/// use ember_gpu::{ExecContext, Gpu, primitives::{hash_table::group_rows, radix_sort::{KeyWidth, KeyWord}}};
+/// # if !ember_gpu::sim::compiled() { return; }
+/// let ctx = ExecContext::new(Gpu::sim().unwrap());
+/// let a = ctx.upload(&[7u32, 1, 7, 1, 7]).unwrap();
+/// let b = ctx.upload(&[2u64, 5, 2, 6, 2]).unwrap();
+/// let words = [KeyWord::full(&a, KeyWidth::U32), KeyWord::full(&b, KeyWidth::U64)];
+/// let g = group_rows(&ctx, &words, 5).unwrap();
+/// assert_eq!(g.groups, 3);
+/// let ids = ctx.download::<u32>(&g.group_of_row, 5).unwrap();
+/// assert!(ids[0] == ids[2] && ids[2] == ids[4] && ids[1] != ids[3] && ids[0] != ids[1]);
+/// ```
+pub fn group_rows(ctx: &ExecContext, words: &[KeyWord<'_>], n: usize) -> Result<RowGroups> {
+    if n > MAX_ROWS {
+        return Err(GpuError::Size(format!("{n} rows in one hash table (at most {MAX_ROWS})")));
+    }
+    let (table_words, wide) = word_table(words)?;
+    let cap = (2 * n).next_power_of_two().max(64);
+    let table = ctx.alloc(cap * 4)?;
+    ctx.fill_bytes(&table, 0xff)?;
+    let slot_of_row = ctx.alloc(n.max(1) * 4)?;
+    let rows = LaunchConfig::for_elems(n, BLOCK);
+    let slots = LaunchConfig::for_elems(cap, BLOCK);
+    if n > 0 {
+        ctx.launch(
+            Kernel::new("hash_table", "ht_insert_rows"),
+            rows,
+            &[
+                KernelArg::Struct(&table_words),
+                KernelArg::U32(words.len() as u32),
+                KernelArg::U32(wide),
+                KernelArg::U64(n as u64),
+                (&table).into(),
+                KernelArg::U64(cap as u64 - 1),
+                (&slot_of_row).into(),
+            ],
+        )?;
+    }
+    let flags = ctx.alloc(cap * 4)?;
+    ctx.launch(
+        Kernel::new("hash_table", "ht_mark_slots"),
+        slots,
+        &[(&table).into(), KernelArg::U64(cap as u64), (&flags).into()],
+    )?;
+    // Size readback: the group count sizes every per-group output.
+    let (scan, groups) = exclusive_scan(ctx, &flags, cap, ScanType::U32)?;
+    drop(flags);
+    let group_of_row = ctx.alloc(n.max(1) * 4)?;
+    let reps = ctx.alloc((groups as usize).max(1) * 4)?;
+    if n > 0 {
+        ctx.launch(
+            Kernel::new("hash_table", "ht_group_ids"),
+            rows,
+            &[(&slot_of_row).into(), (&scan).into(), KernelArg::U64(n as u64), (&group_of_row).into()],
+        )?;
+    }
+    ctx.launch(
+        Kernel::new("hash_table", "ht_group_reps"),
+        slots,
+        &[(&table).into(), (&scan).into(), KernelArg::U64(cap as u64), (&reps).into()],
+    )?;
+    Ok(RowGroups { group_of_row, reps, groups: groups as usize })
+}

@@ -1,0 +1,239 @@
+//! The GPU group-by of few groups (at most `GROUPBY_FEW`, after the hash table has numbered
+//! them): no sort at all. Each folding aggregation is two launches, warp-cooperative partial folds
+//! per block and a fold of the blocks (`few_*` in `kernels/groupby.cu`), each in a fixed order
+//! fixed by the row count, so float sums are the same on every run. First / last rows come
+//! from one atomic min / max launch. The outputs are computed per hash-numbered group, then put
+//! in key order (or first-row order) by one gather of `groups` elements per column.
+//!
+//! Why not global atomics per row: TPC-H Q1 has four groups, and millions of atomic adds on four
+//! addresses serialise the GPU (and make float sums differ run to run); why not the sort path:
+//! one thread per group folds its rows there, four threads for all of Q1's.
+use super::gpu::{bits_below, key_order, KeyWords};
+use super::Aggregation;
+use crate::executor::gpu::gather_column;
+use crate::reduce::{output_type, Agg};
+use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result};
+use ember_gpu::primitives::hash_table::RowGroups;
+use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
+use ember_gpu::primitives::BLOCK;
+use ember_gpu::{abi, DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
+use std::sync::Arc;
+
+/// Whether every aggregation folds (its result does not depend on the order of its rows within
+/// the group, nor needs them sorted) over a column the kernels take.
+pub(crate) fn folds(aggs: &[Aggregation], values: &[Column]) -> bool {
+    aggs.iter().zip(values).all(|(a, c)| match a.agg {
+        Agg::Count | Agg::Len | Agg::First | Agg::Last => true,
+        Agg::Sum | Agg::Mean | Agg::Min | Agg::Max => {
+            c.dtype().is_ok_and(|t| t != DType::Bool && t.prim().is_some())
+        }
+        _ => false,
+    })
+}
+
+/// What a few-groups group-by reads: the keys' words and columns, the aggregations' value
+/// columns, the aggregations and the output fields (keys first).
+pub(crate) struct FewArgs<'a> {
+    pub words: &'a KeyWords,
+    pub keys: &'a [Column],
+    pub values: &'a [Column],
+    pub aggs: &'a [Aggregation],
+    pub fields: &'a [Field],
+}
+
+pub(crate) fn group_by(
+    ctx: &ExecContext,
+    h: &RowGroups,
+    args: &FewArgs<'_>,
+    maintain_order: bool,
+    device: Device,
+) -> Result<DataFrame> {
+    let n = args.keys[0].len();
+    let groups = h.groups;
+    let needs = |agg: Agg| args.aggs.iter().any(|a| a.agg == agg);
+    let first = (maintain_order || needs(Agg::First)).then(|| preset(ctx, groups, 0xff)).transpose()?;
+    let last = needs(Agg::Last).then(|| preset(ctx, groups, 0)).transpose()?;
+    if first.is_some() || last.is_some() {
+        ctx.launch(
+            Kernel::new("groupby", "gb_first_last"),
+            LaunchConfig::for_elems(n, BLOCK),
+            &[(&h.group_of_row).into(), KernelArg::U64(n as u64), first.as_ref().into(), last.as_ref().into()],
+        )?;
+    }
+    let err = ctx.alloc_zeroed(4)?;
+    let fold = Fold { ctx, h, n, err: &err, blocks: n.div_ceil(BLOCK as usize).clamp(1, abi::GROUPBY_FEW_BLOCKS as usize) };
+
+    let mut columns: Vec<(String, DeviceColumn)> = Vec::with_capacity(args.fields.len());
+    for (c, f) in args.keys.iter().zip(args.fields) {
+        columns.push((f.name.clone(), gather_column(ctx, c.as_device()?, &h.reps, groups)?));
+    }
+    for ((a, c), f) in args.aggs.iter().zip(args.values).zip(&args.fields[args.keys.len()..]) {
+        let c = c.as_device()?;
+        let col = match a.agg {
+            Agg::First => gather_column(ctx, c, first.as_ref().expect("preset for first"), groups)?,
+            Agg::Last => gather_column(ctx, c, last.as_ref().expect("preset for last"), groups)?,
+            Agg::Count | Agg::Len => {
+                let valid = if a.agg == Agg::Count { c.validity().map(|v| &**v) } else { None };
+                fold.column(f, fold.counts(valid)?, None)?
+            }
+            agg => {
+                let (values, validity) = fold.aggregate(agg, c)?;
+                fold.column(f, values, validity)?
+            }
+        };
+        columns.push((f.name.clone(), col));
+    }
+    if ctx.download::<u32>(&err, 1)?[0] != 0 {
+        return Err(Error::Overflow("sum of decimals in group_by: a group's total exceeds 38 digits".into()));
+    }
+    let order = match &first {
+        Some(first) if maintain_order => {
+            argsort(ctx, &[KeyWord { keys: first, width: KeyWidth::U32, bits: bits_below(n) }], groups)?
+        }
+        _ => key_order(ctx, args.words, h)?,
+    };
+    let columns = columns
+        .into_iter()
+        .map(|(name, c)| Ok((name, Column::Device(gather_column(ctx, &c, &order, groups)?))))
+        .collect::<Result<Vec<_>>>()?;
+    DataFrame::from_columns(columns, device)
+}
+
+/// `groups` u32 words with every byte `byte` (all ones: before an atomic min).
+fn preset(ctx: &ExecContext, groups: usize, byte: u8) -> Result<DeviceBuffer> {
+    let b = ctx.alloc(groups.max(1) * 4)?;
+    ctx.fill_bytes(&b, byte)?;
+    Ok(b)
+}
+
+/// The folds' shared launch shape and outputs.
+struct Fold<'a> {
+    ctx: &'a ExecContext,
+    h: &'a RowGroups,
+    n: usize,
+    err: &'a DeviceBuffer,
+    blocks: usize,
+}
+
+impl Fold<'_> {
+    fn rows(&self) -> LaunchConfig {
+        LaunchConfig::blocks(self.blocks as u32, BLOCK)
+    }
+
+    fn per_group(&self) -> LaunchConfig {
+        LaunchConfig::for_elems(self.h.groups, BLOCK)
+    }
+
+    fn g(&self) -> KernelArg<'static> {
+        KernelArg::U32(self.h.groups as u32)
+    }
+
+    /// Per-block partial buffers of `width`-byte elements.
+    fn partials(&self, width: usize) -> Result<DeviceBuffer> {
+        Ok(self.ctx.alloc(self.blocks * self.h.groups * width)?)
+    }
+
+    /// Valid rows per group (`valid` None: all rows).
+    fn counts(&self, valid: Option<&DeviceBuffer>) -> Result<DeviceBuffer> {
+        let ctx = self.ctx;
+        let partial = self.partials(8)?;
+        ctx.launch(
+            Kernel::new("groupby", "few_count"),
+            self.rows(),
+            &[
+                valid.into(),
+                (&self.h.group_of_row).into(),
+                KernelArg::U64(self.n as u64),
+                self.g(),
+                (&partial).into(),
+                self.err.into(),
+            ],
+        )?;
+        let out = ctx.alloc(self.h.groups.max(1) * 8)?;
+        ctx.launch(
+            Kernel::new("groupby", "few_finish_count"),
+            self.per_group(),
+            &[(&partial).into(), KernelArg::U64(self.blocks as u64), self.g(), (&out).into(), self.err.into()],
+        )?;
+        Ok(out)
+    }
+
+    /// Sum, mean, min or max of `c` per group: values and validity (None: no nulls).
+    fn aggregate(&self, agg: Agg, c: &DeviceColumn) -> Result<(DeviceBuffer, Option<DeviceBuffer>)> {
+        let ctx = self.ctx;
+        let input = c.dtype();
+        let prim = input.prim().ok_or_else(|| Error::Internal(format!("{agg:?} of {input} folded")))?;
+        let (op, acc) = match agg {
+            Agg::Sum | Agg::Mean => ("sum", output_type(Agg::Sum, input)?),
+            Agg::Min => ("min", input),
+            Agg::Max => ("max", input),
+            _ => return Err(Error::Internal(format!("{agg:?} is not a few-groups fold"))),
+        };
+        let acc_prim = acc.prim().ok_or_else(|| Error::Internal(format!("{op} into {acc}")))?;
+        let (partial, partial_count) = (self.partials(acc_prim.width())?, self.partials(8)?);
+        ctx.launch(
+            Kernel::named("groupby", &format!("few_{op}_{}", prim.suffix())),
+            self.rows(),
+            &[
+                (&**c.values()).into(),
+                c.validity().map(|v| &**v).into(),
+                (&self.h.group_of_row).into(),
+                KernelArg::U64(self.n as u64),
+                self.g(),
+                (&partial).into(),
+                (&partial_count).into(),
+                self.err.into(),
+            ],
+        )?;
+        let groups = self.h.groups.max(1);
+        let values = ctx.alloc(groups * acc_prim.width())?;
+        let counts = (agg == Agg::Mean).then(|| ctx.alloc(groups * 8)).transpose()?;
+        let bits = matches!(agg, Agg::Min | Agg::Max).then(|| self.bitmap()).transpose()?;
+        ctx.launch(
+            Kernel::named("groupby", &format!("few_finish_{op}_{}", acc_prim.suffix())),
+            self.per_group(),
+            &[
+                (&partial).into(),
+                (&partial_count).into(),
+                KernelArg::U64(self.blocks as u64),
+                self.g(),
+                (&values).into(),
+                counts.as_ref().into(),
+                bits.as_ref().into(),
+                self.err.into(),
+            ],
+        )?;
+        let Some(counts) = counts else { return Ok((values, bits)) };
+        // Means finish as the sort path's: the sum / 10^scale / count, null for no valid row.
+        let p10 = match input {
+            DType::Decimal128 { scale, .. } => 10f64.powi(scale as i32),
+            _ => 1.0,
+        };
+        let means = ctx.alloc(groups * 8)?;
+        let bits = self.bitmap()?;
+        ctx.launch(
+            Kernel::named("groupby", &format!("seg_mean_{}", acc_prim.suffix())),
+            self.per_group(),
+            &[
+                (&values).into(),
+                (&counts).into(),
+                KernelArg::U64(self.h.groups as u64),
+                KernelArg::F64(p10),
+                (&means).into(),
+                (&bits).into(),
+            ],
+        )?;
+        Ok((means, Some(bits)))
+    }
+
+    /// A zeroed validity bitmap for the groups.
+    fn bitmap(&self) -> Result<DeviceBuffer> {
+        Ok(self.ctx.alloc_zeroed(self.h.groups.div_ceil(32).max(1) * 4)?)
+    }
+
+    /// An output column of the groups (hash order).
+    fn column(&self, out: &Field, values: DeviceBuffer, validity: Option<DeviceBuffer>) -> Result<DeviceColumn> {
+        let (gpu, t) = (self.ctx.gpu().clone(), out.dtype);
+        DeviceColumn::try_new(gpu, t, t.to_arrow(), self.h.groups, Arc::new(values), None, validity.map(Arc::new))
+    }
+}
