@@ -146,3 +146,6 @@
 // Blocks of the few-groups kernels at most (fixed by the row count only, so the order in which
 // partial results combine, and so float sums, is the same on every run and device).
 #define EMBER_ABI_GROUPBY_FEW_BLOCKS 1024
+// The most groups ranked by one launch comparing every pair (gb_rank_small); more are ordered
+// by a radix sort of their representatives' key words.
+#define EMBER_ABI_GROUPBY_SMALL_RANK 2048

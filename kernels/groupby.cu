@@ -223,7 +223,27 @@ SEG_MEAN(f32, f32)
 SEG_MEAN(f64, f64)
 SEG_MEAN(i128, i128)
 
-// rank[order[j]] = j: the inverse of the groups' order.
+// Each group's rank among `groups` groups by (key words of row rows[g], rows[g]): with the
+// representatives as `rows`, key order (keys are distinct, the row never decides); with no
+// words and the first rows as `rows`, first-row order. One thread per group compares it with
+// every other: for up to EMBER_ABI_GROUPBY_SMALL_RANK groups one launch beats a radix sort's
+// pass per key byte.
+extern "C" __global__ void gb_rank_small(EmberKeyWords t, u32 nwords, u32 wide, const u32* rows, u64 groups,
+                                         u32* rank) {
+    const u64 g = ember_gid();
+    if (g >= groups) return;
+    const u32 row = rows[g];
+    u32 r = 0;
+    for (u64 h = 0; h < groups; ++h) {
+        const u32 other = rows[h];
+        const int c = ember_key_cmp(t, t, nwords, wide, other, row);
+        r += (c < 0 || (c == 0 && other < row)) ? 1u : 0u;
+    }
+    rank[g] = r;
+}
+EMBER_SIM_EXPORT(gb_rank_small)
+
+// rank[order[j]] = j: the inverse of the groups' order (and order from rank, the same way).
 extern "C" __global__ void gb_invert(const u32* order, u64 groups, u32* rank) {
     const u64 j = ember_gid();
     if (j < groups) rank[order[j]] = (u32)j;
@@ -303,12 +323,12 @@ __device__ void few_fold(const T* vals, const u32* valid, const u32* group, u64 
     if (ovf) atomicOr(err, 1u);
 }
 
-// One thread per group folds the blocks' partials in block order: out[g] (if `out`), the
-// valid-row count (if `counts`), and validity (set where the group has a valid row, if
-// `out_valid`). Decimal sums past 38 digits set `err`.
+// One thread per group g folds the blocks' partials in block order and writes at r = rank[g]:
+// out[r] (if `out`), the valid-row count (if `counts`), and validity (set where the group has
+// a valid row, if `out_valid`). Decimal sums past 38 digits set `err`.
 template <typename Op, typename A>
-__device__ void few_finish(const A* partial, const u64* count, u64 blocks, u32 groups, A* out, u64* counts,
-                           u32* out_valid, u32* err) {
+__device__ void few_finish(const A* partial, const u64* count, u64 blocks, u32 groups, const u32* rank, A* out,
+                           u64* counts, u32* out_valid, u32* err) {
     const u64 g = ember_gid();
     if (g >= groups) return;
     A acc = Op::template identity<A>();
@@ -322,9 +342,10 @@ __device__ void few_finish(const A* partial, const u64* count, u64 blocks, u32 g
         const i128 lim = (i128)10000000000000000000ull * (i128)10000000000000000000ull;  // 10^38
         if (acc >= lim || acc <= -lim) ovf = true;
     }
-    if (out) out[g] = acc;
-    if (counts) counts[g] = cnt;
-    if (out_valid && cnt) set_valid(out_valid, g);
+    const u32 r = rank[g];
+    if (out) out[r] = acc;
+    if (counts) counts[r] = cnt;
+    if (out_valid && cnt) set_valid(out_valid, r);
     if (ovf) atomicOr(err, 1u);
 }
 
@@ -333,8 +354,9 @@ extern "C" __global__ void few_count(const u32* valid, const u32* group, u64 n, 
     few_fold<OpSum, u8, u64>(nullptr, valid, group, n, groups, nullptr, count, err);
 }
 EMBER_SIM_EXPORT(few_count)
-extern "C" __global__ void few_finish_count(const u64* count, u64 blocks, u32 groups, u64* out, u32* err) {
-    few_finish<OpSum, u64>(nullptr, count, blocks, groups, nullptr, out, nullptr, err);
+extern "C" __global__ void few_finish_count(const u64* count, u64 blocks, u32 groups, const u32* rank, u64* out,
+                                            u32* err) {
+    few_finish<OpSum, u64>(nullptr, count, blocks, groups, rank, nullptr, out, nullptr, err);
 }
 EMBER_SIM_EXPORT(few_finish_count)
 
@@ -346,9 +368,9 @@ EMBER_SIM_EXPORT(few_finish_count)
     EMBER_SIM_EXPORT(few_##op##_##name)
 #define FEW_FINISH(op, Op, name, A)                                                                              \
     extern "C" __global__ void few_finish_##op##_##name(const A* partial, const u64* count, u64 blocks,         \
-                                                        u32 groups, A* out, u64* counts, u32* out_valid,         \
-                                                        u32* err) {                                              \
-        few_finish<Op, A>(partial, count, blocks, groups, out, counts, out_valid, err);                          \
+                                                        u32 groups, const u32* rank, A* out, u64* counts,        \
+                                                        u32* out_valid, u32* err) {                              \
+        few_finish<Op, A>(partial, count, blocks, groups, rank, out, counts, out_valid, err);                    \
     }                                                                                                            \
     EMBER_SIM_EXPORT(few_finish_##op##_##name)
 

@@ -127,3 +127,23 @@ fn slices_clamp_on_every_device() {
         assert_eq!(df.lazy().slice(9, 1).collect().unwrap().num_rows(), 0);
     }
 }
+
+/// TPC-H Q1's group-by (four groups) on the simulated device: the device hash table numbers the
+/// groups and the aggregations fold warp-cooperatively, so the 60k rows are never sorted (the
+/// only radix sorts order the four groups); the synchronisations are the group count, the
+/// decimal-overflow word and the final sort's string gathers, none per aggregation.
+#[test]
+fn q1_groups_by_hash_without_sorting_the_rows() {
+    let li = ember::tpch::lineitem(0.01).unwrap().to(Device::Sim).unwrap();
+    let ctx = sim();
+    let out = ember::tpch::q1_lazy(&li).unwrap().collect_in(&ctx).unwrap();
+    let t = ctx.trace();
+    eprintln!("Q1 trace: {t}");
+    assert_eq!(out.num_rows(), 4);
+    let big_sorts = t.kernels.iter().filter(|k| k.kernel.starts_with("radix_sort::") && k.grid.0 > 1).count();
+    assert_eq!(big_sorts, 0, "{t}");
+    assert_eq!(t.kernels.iter().filter(|k| k.kernel == "hash_table::ht_insert_rows").count(), 1, "{t}");
+    let folds = t.kernels.iter().filter(|k| k.kernel.starts_with("groupby::few_") && !k.kernel.contains("finish"));
+    assert_eq!(folds.count(), 8, "sum x4, mean x3 (as sums), len: {t}");
+    assert!(t.syncs <= 12, "{t}");
+}

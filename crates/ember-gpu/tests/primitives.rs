@@ -1,8 +1,9 @@
-//! Device-wide primitives (scan, reduce, compaction, gathers, radix sort) against plain Rust on the host, at
+//! Device-wide primitives (scan, reduce, compaction, gathers, radix sort, hash grouping) against plain Rust on the host, at
 //! sizes around warp and block boundaries and on a large input. Runs on the simulated device, and
 //! on CUDA device 0 too when `EMBER_TEST_CUDA=1` (which fails if there is no GPU).
 #![cfg(feature = "sim")]
 use ember_gpu::primitives::compact::{compact_indices, gather_bits, gather_fixed, gather_utf8};
+use ember_gpu::primitives::hash_table::{group_rows, MAX_KEY_WORDS};
 use ember_gpu::primitives::radix_sort::{argsort, sort_pairs, KeyWidth, KeyWord};
 use ember_gpu::primitives::reduce::{reduce, ReduceOp};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
@@ -243,4 +244,46 @@ fn argsort_by_several_words_is_lexicographic_and_stable() {
             assert_eq!(gpu.download::<u32>(&perm, n).unwrap(), want, "n={n} on {gpu:?}");
         }
     }
+}
+
+/// Rows grouped by a u32 word and a u64 word (few distinct values each, so keys repeat and
+/// collide in the table), against a host map: two rows share a group exactly when both words are
+/// equal, groups are numbered 0..groups, and each representative is a row of its group.
+#[test]
+fn hash_grouping_matches_a_host_map() {
+    for ctx in gpus() {
+        for &n in SIZES.iter().chain(&[70_001]) {
+            for distinct in [1u64, 7, 1000, u64::MAX] {
+                let mut r = rng((n as u64 * 7).wrapping_add(distinct));
+                let a: Vec<u32> = (0..n).map(|_| (r() % distinct.min(50)) as u32).collect();
+                let b: Vec<u64> = (0..n).map(|_| r() % distinct).collect();
+                let (da, db) = (ctx.upload(&a).unwrap(), ctx.upload(&b).unwrap());
+                let words = [KeyWord::full(&da, KeyWidth::U32), KeyWord::full(&db, KeyWidth::U64)];
+                let g = group_rows(&ctx, &words, n).unwrap();
+                let ids = ctx.download::<u32>(&g.group_of_row, n).unwrap();
+                let reps = ctx.download::<u32>(&g.reps, g.groups).unwrap();
+                let mut seen = std::collections::HashMap::new();
+                for i in 0..n {
+                    let id = *seen.entry((a[i], b[i])).or_insert(ids[i]);
+                    assert_eq!(ids[i], id, "row {i}: n={n} distinct={distinct}");
+                }
+                assert_eq!(g.groups, seen.len(), "n={n} distinct={distinct}");
+                let mut numbers: Vec<u32> = seen.values().copied().collect();
+                numbers.sort_unstable();
+                assert_eq!(numbers, (0..g.groups as u32).collect::<Vec<_>>(), "n={n}");
+                for (id, &rep) in reps.iter().enumerate() {
+                    assert_eq!(ids[rep as usize], id as u32, "representative of group {id}: n={n}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn hash_grouping_refuses_more_words_than_a_kernel_takes() {
+    let ctx = &gpus()[0];
+    let w = ctx.upload(&[1u32, 2]).unwrap();
+    let words = vec![KeyWord::full(&w, KeyWidth::U32); MAX_KEY_WORDS + 1];
+    let err = group_rows(ctx, &words, 2).unwrap_err();
+    assert!(err.to_string().contains("key words"), "{err}");
 }

@@ -2,19 +2,20 @@
 //! them): no sort at all. Each folding aggregation is two launches, warp-cooperative partial folds
 //! per block and a fold of the blocks (`few_*` in `kernels/groupby.cu`), each in a fixed order
 //! fixed by the row count, so float sums are the same on every run. First / last rows come
-//! from one atomic min / max launch. The outputs are computed per hash-numbered group, then put
-//! in key order (or first-row order) by one gather of `groups` elements per column.
+//! from one atomic min / max launch. One launch ranks the groups (by key, or by first row); the
+//! folds write each group's result at its rank, and the keys are gathered at the
+//! representatives in rank order, so no output is reordered afterwards.
 //!
 //! Why not global atomics per row: TPC-H Q1 has four groups, and millions of atomic adds on four
 //! addresses serialise the GPU (and make float sums differ run to run); why not the sort path:
 //! one thread per group folds its rows there, four threads for all of Q1's.
-use super::gpu::{bits_below, key_order, KeyWords};
+use super::gpu::{group_ranks, invert, KeyWords};
 use super::Aggregation;
 use crate::executor::gpu::gather_column;
 use crate::reduce::{output_type, Agg};
 use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result};
 use ember_gpu::primitives::hash_table::RowGroups;
-use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
+use ember_gpu::primitives::compact::gather_fixed;
 use ember_gpu::primitives::BLOCK;
 use ember_gpu::{abi, DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
 use std::sync::Arc;
@@ -60,18 +61,27 @@ pub(crate) fn group_by(
             &[(&h.group_of_row).into(), KernelArg::U64(n as u64), first.as_ref().into(), last.as_ref().into()],
         )?;
     }
+    let rank = match &first {
+        Some(first) if maintain_order => group_ranks(ctx, None, first, groups)?,
+        _ => group_ranks(ctx, Some(args.words), &h.reps, groups)?,
+    };
+    let order = ctx.alloc(groups.max(1) * 4)?;
+    invert(ctx, &rank, groups, &order)?;
+    let in_order = |rows: &DeviceBuffer| gather_fixed(ctx, rows, 4, &order, groups);
     let err = ctx.alloc_zeroed(4)?;
-    let fold = Fold { ctx, h, n, err: &err, blocks: n.div_ceil(BLOCK as usize).clamp(1, abi::GROUPBY_FEW_BLOCKS as usize) };
+    let blocks = n.div_ceil(BLOCK as usize).clamp(1, abi::GROUPBY_FEW_BLOCKS as usize);
+    let fold = Fold { ctx, h, n, rank: &rank, err: &err, blocks };
 
-    let mut columns: Vec<(String, DeviceColumn)> = Vec::with_capacity(args.fields.len());
+    let mut columns: Vec<(String, Column)> = Vec::with_capacity(args.fields.len());
+    let reps = in_order(&h.reps)?;
     for (c, f) in args.keys.iter().zip(args.fields) {
-        columns.push((f.name.clone(), gather_column(ctx, c.as_device()?, &h.reps, groups)?));
+        columns.push((f.name.clone(), Column::Device(gather_column(ctx, c.as_device()?, &reps, groups)?)));
     }
     for ((a, c), f) in args.aggs.iter().zip(args.values).zip(&args.fields[args.keys.len()..]) {
         let c = c.as_device()?;
         let col = match a.agg {
-            Agg::First => gather_column(ctx, c, first.as_ref().expect("preset for first"), groups)?,
-            Agg::Last => gather_column(ctx, c, last.as_ref().expect("preset for last"), groups)?,
+            Agg::First => gather_column(ctx, c, &in_order(first.as_ref().expect("preset for first"))?, groups)?,
+            Agg::Last => gather_column(ctx, c, &in_order(last.as_ref().expect("preset for last"))?, groups)?,
             Agg::Count | Agg::Len => {
                 let valid = if a.agg == Agg::Count { c.validity().map(|v| &**v) } else { None };
                 fold.column(f, fold.counts(valid)?, None)?
@@ -81,21 +91,11 @@ pub(crate) fn group_by(
                 fold.column(f, values, validity)?
             }
         };
-        columns.push((f.name.clone(), col));
+        columns.push((f.name.clone(), Column::Device(col)));
     }
     if ctx.download::<u32>(&err, 1)?[0] != 0 {
         return Err(Error::Overflow("sum of decimals in group_by: a group's total exceeds 38 digits".into()));
     }
-    let order = match &first {
-        Some(first) if maintain_order => {
-            argsort(ctx, &[KeyWord { keys: first, width: KeyWidth::U32, bits: bits_below(n) }], groups)?
-        }
-        _ => key_order(ctx, args.words, h)?,
-    };
-    let columns = columns
-        .into_iter()
-        .map(|(name, c)| Ok((name, Column::Device(gather_column(ctx, &c, &order, groups)?))))
-        .collect::<Result<Vec<_>>>()?;
     DataFrame::from_columns(columns, device)
 }
 
@@ -111,6 +111,7 @@ struct Fold<'a> {
     ctx: &'a ExecContext,
     h: &'a RowGroups,
     n: usize,
+    rank: &'a DeviceBuffer,
     err: &'a DeviceBuffer,
     blocks: usize,
 }
@@ -153,7 +154,14 @@ impl Fold<'_> {
         ctx.launch(
             Kernel::new("groupby", "few_finish_count"),
             self.per_group(),
-            &[(&partial).into(), KernelArg::U64(self.blocks as u64), self.g(), (&out).into(), self.err.into()],
+            &[
+                (&partial).into(),
+                KernelArg::U64(self.blocks as u64),
+                self.g(),
+                self.rank.into(),
+                (&out).into(),
+                self.err.into(),
+            ],
         )?;
         Ok(out)
     }
@@ -197,6 +205,7 @@ impl Fold<'_> {
                 (&partial_count).into(),
                 KernelArg::U64(self.blocks as u64),
                 self.g(),
+                self.rank.into(),
                 (&values).into(),
                 counts.as_ref().into(),
                 bits.as_ref().into(),
@@ -231,7 +240,7 @@ impl Fold<'_> {
         Ok(self.ctx.alloc_zeroed(self.h.groups.div_ceil(32).max(1) * 4)?)
     }
 
-    /// An output column of the groups (hash order).
+    /// An output column of the groups (rank order).
     fn column(&self, out: &Field, values: DeviceBuffer, validity: Option<DeviceBuffer>) -> Result<DeviceColumn> {
         let (gpu, t) = (self.ctx.gpu().clone(), out.dtype);
         DeviceColumn::try_new(gpu, t, t.to_arrow(), self.h.groups, Arc::new(values), None, validity.map(Arc::new))

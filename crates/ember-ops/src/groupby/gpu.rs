@@ -16,7 +16,7 @@ use crate::reduce::{output_type, Agg};
 use crate::sort::{gpu::key_words, SortKey};
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Field, Result};
 use ember_gpu::primitives::compact::{gather_bits, gather_fixed};
-use ember_gpu::primitives::hash_table::{self, group_rows, RowGroups, MAX_KEY_WORDS};
+use ember_gpu::primitives::hash_table::{self, group_rows, word_table, RowGroups, MAX_KEY_WORDS};
 use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
 use ember_gpu::primitives::{Prim, BLOCK};
@@ -152,14 +152,55 @@ pub(crate) fn hash_groups(ctx: &ExecContext, words: &KeyWords, n: usize) -> Resu
     Ok(Some(group_rows(ctx, &as_key_words(words), n)?))
 }
 
-/// The hashed groups in key order (ascending, nulls first: their representatives' words sorted):
-/// `order[j]` is the hash-numbered group at position `j`.
-pub(crate) fn key_order(ctx: &ExecContext, words: &KeyWords, h: &RowGroups) -> Result<DeviceBuffer> {
+/// Each hashed group's rank: in key order (ascending, nulls first) by its representative's
+/// `words`; or, with `words` None, in the order of `rows` (each group's first row). Up to
+/// `GROUPBY_SMALL_RANK` groups, one launch compares every pair; more (key order only) sort
+/// their representatives' words.
+pub(crate) fn group_ranks(
+    ctx: &ExecContext,
+    words: Option<&KeyWords>,
+    rows: &DeviceBuffer,
+    groups: usize,
+) -> Result<DeviceBuffer> {
+    let rank = ctx.alloc(groups.max(1) * 4)?;
+    let per_group = LaunchConfig::for_elems(groups, BLOCK);
+    let key_words = words.map(as_key_words).unwrap_or_default();
+    if groups <= abi::GROUPBY_SMALL_RANK as usize {
+        let (table, wide) = word_table(&key_words)?;
+        ctx.launch(
+            Kernel::new("groupby", "gb_rank_small"),
+            per_group,
+            &[
+                KernelArg::Struct(&table),
+                KernelArg::U32(key_words.len() as u32),
+                KernelArg::U32(wide),
+                rows.into(),
+                KernelArg::U64(groups as u64),
+                (&rank).into(),
+            ],
+        )?;
+        return Ok(rank);
+    }
+    let Some(words) = words else {
+        return Err(Error::Internal(format!("first-row order of {groups} hashed groups")));
+    };
     let reps = words
         .iter()
-        .map(|(w, width, bits)| Ok((gather_fixed(ctx, w, width.bytes(), &h.reps, h.groups)?, *width, *bits)))
+        .map(|(w, width, bits)| Ok((gather_fixed(ctx, w, width.bytes(), rows, groups)?, *width, *bits)))
         .collect::<Result<KeyWords>>()?;
-    Ok(argsort(ctx, &as_key_words(&reps), h.groups)?)
+    let order = argsort(ctx, &as_key_words(&reps), groups)?;
+    invert(ctx, &order, groups, &rank)?;
+    Ok(rank)
+}
+
+/// `out[perm[j]] = j` for a permutation of `0..groups` (rank from order, and order from rank).
+pub(crate) fn invert(ctx: &ExecContext, perm: &DeviceBuffer, groups: usize, out: &DeviceBuffer) -> Result<()> {
+    ctx.launch(
+        Kernel::new("groupby", "gb_invert"),
+        LaunchConfig::for_elems(groups, BLOCK),
+        &[perm.into(), KernelArg::U64(groups as u64), out.into()],
+    )?;
+    Ok(())
 }
 
 /// Bits that hold every number below `n`.
@@ -172,13 +213,7 @@ pub(crate) fn bits_below(n: usize) -> u32 {
 /// readback: the group count is known.
 fn ranked_groups(ctx: &ExecContext, words: &KeyWords, h: &RowGroups, n: usize) -> Result<SortedGroups> {
     let groups = h.groups;
-    let order = key_order(ctx, words, h)?;
-    let rank = ctx.alloc(groups.max(1) * 4)?;
-    ctx.launch(
-        Kernel::new("groupby", "gb_invert"),
-        LaunchConfig::for_elems(groups, BLOCK),
-        &[(&order).into(), KernelArg::U64(groups as u64), (&rank).into()],
-    )?;
+    let rank = group_ranks(ctx, Some(words), &h.reps, groups)?;
     let row_rank = gather_fixed(ctx, &rank, 4, &h.group_of_row, n)?;
     let bits = bits_below(groups);
     let perm = argsort(ctx, &[KeyWord { keys: &row_rank, width: KeyWidth::U32, bits }], n)?;
