@@ -514,7 +514,7 @@ test_device!(string_keys_come_out_sorted_whatever_their_codes, |device: Device| 
 /// sorted by group rank. Integer, decimal, first/last and float min/max results are equal; float
 /// sums and means agree within 1e-12 (they add in another order, as the semantics table says).
 #[test]
-fn gpu_group_by_paths_equal_the_cpu_engine() {
+fn sim_group_by_paths_equal_the_cpu_engine() {
     use ember::gpu::{ExecContext, Gpu};
     let aggs = || {
         [
