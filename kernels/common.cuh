@@ -193,6 +193,18 @@ __device__ __forceinline__ u64 ember_key_hash(const EmberKeyWords& t, u32 nwords
     return h ^ (h >> 29);
 }
 
+// The device hash table of rows (hash_table.cu builds it, join.cu probes it): a power-of-two
+// array of row numbers, EMBER_HT_EMPTY where free, linear probing from a key's hash. Returns the
+// build row whose words (in `build`) equal probe row i's (in `probe`), or EMBER_HT_EMPTY.
+#define EMBER_HT_EMPTY 0xffffffffu
+__device__ __forceinline__ u32 ember_ht_find(const u32* table, u64 mask, const EmberKeyWords& probe,
+                                             const EmberKeyWords& build, u32 nwords, u32 wide, u64 i) {
+    for (u64 s = ember_key_hash(probe, nwords, wide, i) & mask;; s = (s + 1) & mask) {
+        const u32 row = table[s];
+        if (row == EMBER_HT_EMPTY || ember_key_cmp(build, probe, nwords, wide, row, i) == 0) return row;
+    }
+}
+
 // A relaxed load / store of a word that other threads write (or atomically update) in the same
 // launch: union-find parents, BFS distances. CUDA: a volatile access (never cached in a register,
 // a single memory transaction); Sim: std::atomic_ref, so ThreadSanitizer sees an atomic access,

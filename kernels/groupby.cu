@@ -11,7 +11,8 @@
 // Otherwise the rows are stably radix-sorted by their group's rank (the groups ordered by key:
 // a sort of the groups' representatives, so the row sort needs only ceil(log2 groups) bits
 // instead of every key byte), and the sorted-segment kernels fold each group:
-//   gb_invert / gb_rank_starts: ranks from the groups' order; where each rank's rows start;
+//   gb_rank_small / gb_invert: the groups' ranks (hash_table.cu's ht_group_starts: where each
+//                    rank's rows start);
 //   mark_changes_*:  flags[i] = 1 where a key word differs from the previous row's (one launch
 //                    per word, OR-ed), and at row 0 (the sort-only path; n_unique's value words);
 //   (host) exclusive scan of the flags: each row's group, and the number of groups;
@@ -249,16 +250,6 @@ extern "C" __global__ void gb_invert(const u32* order, u64 groups, u32* rank) {
     if (j < groups) rank[order[j]] = (u32)j;
 }
 EMBER_SIM_EXPORT(gb_invert)
-
-// `sorted`: every row's group rank, ascending (each of 0..groups present); starts[r] = the first
-// position of rank r, starts[groups] = n.
-extern "C" __global__ void gb_rank_starts(const u32* sorted, u64 n, u64 groups, u32* starts) {
-    const u64 i = ember_gid();
-    if (i >= n) return;
-    if (i == 0 || sorted[i] != sorted[i - 1]) starts[sorted[i]] = (u32)i;
-    if (i == n - 1) starts[groups] = (u32)n;
-}
-EMBER_SIM_EXPORT(gb_rank_starts)
 
 // Each group's first and last row (`first` preset to all ones, `last` to zero; either may be
 // null). Atomic min / max of row numbers: the same answer whatever the order.

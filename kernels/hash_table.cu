@@ -10,12 +10,15 @@
 //   (host) exclusive scan of the flags: each claimed slot's dense group number, and the group
 //                    count (the one readback);
 //   ht_group_ids:    each row's group number, through its slot;
-//   ht_group_reps:   each group's representative row.
+//   ht_group_reps:   each group's representative row;
+//   ht_group_starts: after a stable sort of the rows by a dense group number, where each
+//                    group's rows start.
 // Group numbers follow slot order (hash order): callers that need key order sort the groups'
-// representatives' words, which is one sort of `groups` elements instead of `n`.
+// representatives' words, which is one sort of `groups` elements instead of `n`. Probes of the
+// finished table (joins) use ember_ht_find in common.cuh, the same hash and probe sequence.
 #include "common.cuh"
 
-#define HT_EMPTY 0xffffffffu
+#define HT_EMPTY EMBER_HT_EMPTY
 
 extern "C" __global__ void ht_insert_rows(EmberKeyWords t, u32 nwords, u32 wide, u64 n, u32* table, u64 mask,
                                           u32* slot_of_row) {
@@ -54,3 +57,13 @@ extern "C" __global__ void ht_group_reps(const u32* table, const u32* scan, u64 
     if (s < cap && table[s] != HT_EMPTY) reps[scan[s]] = table[s];
 }
 EMBER_SIM_EXPORT(ht_group_reps)
+
+// `sorted`: every row's group number, ascending (each of 0..groups present); starts[g] = the
+// first position of group g, starts[groups] = n.
+extern "C" __global__ void ht_group_starts(const u32* sorted, u64 n, u64 groups, u32* starts) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    if (i == 0 || sorted[i] != sorted[i - 1]) starts[sorted[i]] = (u32)i;
+    if (i == n - 1) starts[groups] = (u32)n;
+}
+EMBER_SIM_EXPORT(ht_group_starts)

@@ -1,44 +1,40 @@
-// Sort-based equi-join (driven by ember-ops/src/join/gpu.rs), count then write so every output
-// is sized exactly. Both sides' keys are order-preserving words (sort_keys.cu: a null word and
-// value words per key column, lined up between the sides); the right side is radix-sorted by them.
-//   join_bounds:  per left row, the range of equal keys in the sorted right side (two binary
-//                 searches over up to EMBER_ABI_KEY_MAX_WORDS words); 0 for a left row with a null key
-//                 unless nulls are equal;
+// Hash equi-join (driven by ember-ops/src/join/gpu.rs), count then write so every output is
+// sized exactly. Both sides' keys are order-preserving words (sort_keys.cu: a null word and
+// value words per key column, lined up between the sides). The right rows go into the device hash
+// table (hash_table.cu: one representative row per distinct key, a dense group number per row)
+// and are stably radix-sorted by group number, so each right key's rows are one range in right
+// row order.
+//   join_probe:   per left row, its key's group through the table (ember_ht_find) and that
+//                 group's range; 0 for a left row with a null key unless nulls are equal;
 //   (host) exclusive scan of the counts: output offsets and size (one readback);
 //   join_write:   the (left, right) row pairs, left rows in order, each one's matches in right row
-//                 order (the sort is stable); for left joins an unmatched row once, with no right row;
+//                 order; for left joins an unmatched row once, with no right row;
 //   join_keep_mask: semi / anti joins' keep-bitmap of the left rows (then compaction).
 #include "common.cuh"
 
 // `null_words`: bit k set if word k is a null word (0 = null, as sort_null_key writes for nulls
-// first); `skip_nulls`: a left key with a null never matches (SQL).
-extern "C" __global__ void join_bounds(EmberKeyWords l, EmberKeyWords r, u32 nwords, u32 wide, u32 null_words,
-                                       u32 skip_nulls, u64 nl, u64 nr, u32* lo_out, u32* count_out) {
+// first); `skip_nulls`: a left key with a null never matches (SQL). `table` / `mask`: the right
+// rows' hash table; `right_group`: each right row's group; `starts`: where each group's rows
+// start in the right rows sorted by group.
+extern "C" __global__ void join_probe(EmberKeyWords l, EmberKeyWords r, u32 nwords, u32 wide, u32 null_words,
+                                      u32 skip_nulls, u64 nl, const u32* table, u64 mask, const u32* right_group,
+                                      const u32* starts, u32* lo_out, u32* count_out) {
     const u64 i = ember_gid();
     if (i >= nl) return;
     bool null_key = false;
     for (u32 k = 0; k < nwords; ++k)
         if (((null_words >> k) & 1u) && ember_key_word(l.w[k], (wide >> k) & 1u, i) == 0) null_key = true;
-    if (skip_nulls && null_key) {
+    const u32 row = (skip_nulls && null_key) ? EMBER_HT_EMPTY : ember_ht_find(table, mask, l, r, nwords, wide, i);
+    if (row == EMBER_HT_EMPTY) {
         lo_out[i] = 0;
         count_out[i] = 0;
         return;
     }
-    u64 a = 0, b = nr;  // first right row >= left key
-    while (a < b) {
-        const u64 m = (a + b) / 2;
-        if (ember_key_cmp(l, r, nwords, wide, i, m) > 0) a = m + 1; else b = m;
-    }
-    const u64 lo = a;
-    b = nr;  // first right row > left key
-    while (a < b) {
-        const u64 m = (a + b) / 2;
-        if (ember_key_cmp(l, r, nwords, wide, i, m) >= 0) a = m + 1; else b = m;
-    }
-    lo_out[i] = (u32)lo;
-    count_out[i] = (u32)(a - lo);
+    const u32 g = right_group[row];
+    lo_out[i] = starts[g];
+    count_out[i] = starts[g + 1] - starts[g];
 }
-EMBER_SIM_EXPORT(join_bounds)
+EMBER_SIM_EXPORT(join_probe)
 
 // `outer` (left joins): a left row without a match gets one pair with the right row 0xffffffff
 // (no row); the host sized the output by max(count, 1) per row.

@@ -147,3 +147,33 @@ fn q1_groups_by_hash_without_sorting_the_rows() {
     assert_eq!(folds.count(), 8, "sum x4, mean x3 (as sums), len: {t}");
     assert!(t.syncs <= 12, "{t}");
 }
+
+/// A GPU join hashes the right rows and sorts them only by their group number: 3,000 distinct
+/// 64-bit keys take ceil(12 / 8) = 2 radix passes where a sort by the key word took 8 (plus the
+/// null word's), and each left row finds its matches with one table probe.
+#[test]
+fn a_join_sorts_the_right_side_by_group_number_only() {
+    use arrow::array::Int64Array;
+    let left = common::frame(
+        vec![("k", Arc::new(Int64Array::from_iter_values((0..20_000).map(|i| (i * 7919) % 4000 * 1_000_003))) as _)],
+        Device::Sim,
+    );
+    let right = common::frame(
+        vec![
+            ("k", Arc::new(Int64Array::from_iter_values((0..6_000).map(|i| (i % 3000) * 1_000_003))) as _),
+            ("v", Arc::new(Int64Array::from_iter_values(0..6_000)) as _),
+        ],
+        Device::Sim,
+    );
+    let ctx = sim();
+    let args = ember::ops::join::JoinArgs::new(["k"], ["k"], ember::ops::join::JoinType::Inner);
+    let out = left.lazy().join(right.lazy(), args).collect_in(&ctx).unwrap();
+    let t = ctx.trace();
+    eprintln!("join trace: {t}");
+    // Left keys are multiples of 1,000,003 below 4000 of them; 3000 exist on the right, twice each.
+    assert_eq!(out.num_rows(), 2 * 20_000 * 3 / 4);
+    let passes = t.kernels.iter().filter(|k| k.kernel.starts_with("radix_sort::radix_scatter")).count();
+    assert_eq!(passes, 2, "{t}");
+    assert_eq!(t.kernels.iter().filter(|k| k.kernel == "join::join_probe").count(), 1, "{t}");
+    assert_eq!(t.syncs, 2, "the group count and the pair count: {t}");
+}

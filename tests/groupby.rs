@@ -580,7 +580,7 @@ fn sim_group_by_paths_equal_the_cpu_engine() {
                     assert!(blocks.into_iter().all(|b| b as usize == n.div_ceil(256).min(1024)), "{what}\n{t}");
                 } else {
                     assert_eq!(few_launches, 0, "{what}\n{t}");
-                    assert!(t.kernels.iter().any(|k| k.kernel == "groupby::gb_rank_starts"), "{what}\n{t}");
+                    assert!(t.kernels.iter().any(|k| k.kernel == "hash_table::ht_group_starts"), "{what}\n{t}");
                 }
                 assert!(t.kernels.iter().any(|k| k.kernel == "hash_table::ht_insert_rows"), "{what}\n{t}");
             }

@@ -6,7 +6,8 @@
 //!
 //! Hand-written: the hash table is the core of the GPU group-by and join (libcudf's
 //! `cuco::static_map`), and CUB/cuCollections are not available to NVRTC-compiled kernels here.
-use super::radix_sort::{KeyWidth, KeyWord};
+use super::compact::gather_fixed;
+use super::radix_sort::{argsort, KeyWidth, KeyWord};
 use super::scan::{exclusive_scan, ScanType};
 use super::BLOCK;
 use crate::{abi, DeviceBuffer, ExecContext, GpuError, Kernel, KernelArg, LaunchConfig, Result};
@@ -44,6 +45,11 @@ pub struct RowGroups {
     pub reps: DeviceBuffer,
     /// The number of distinct keys.
     pub groups: usize,
+    /// The table itself (u32 row numbers, `u32::MAX` where free; a power-of-two number of
+    /// slots), for probes by other rows (`ember_ht_find` in `kernels/common.cuh`).
+    pub table: DeviceBuffer,
+    /// Its number of slots.
+    pub slots: usize,
 }
 
 /// Groups rows `0..n` by equal `words` (every word of two rows equal; `bits` is not used, the
@@ -110,5 +116,40 @@ pub fn group_rows(ctx: &ExecContext, words: &[KeyWord<'_>], n: usize) -> Result<
         slots,
         &[(&table).into(), (&scan).into(), KernelArg::U64(cap as u64), (&reps).into()],
     )?;
-    Ok(RowGroups { group_of_row, reps, groups: groups as usize })
+    Ok(RowGroups { group_of_row, reps, groups: groups as usize, table, slots: cap })
+}
+
+/// Rows `0..n` stably sorted by a dense group number (`ids[i]` in `0..groups`, every group
+/// present), in ceil(log2 groups) bits of radix passes, and where each group's rows start in
+/// that order (`groups + 1` u32s, the last `n`). No readback.
+///
+/// ```
+/// use ember_gpu::{ExecContext, Gpu, primitives::hash_table::sort_by_group};
+/// # if !ember_gpu::sim::compiled() { return; }
+/// let ctx = ExecContext::new(Gpu::sim().unwrap());
+/// let ids = ctx.upload(&[2u32, 0, 2, 1, 0]).unwrap();
+/// let (perm, starts) = sort_by_group(&ctx, &ids, 3, 5).unwrap();
+/// assert_eq!(ctx.download::<u32>(&perm, 5).unwrap(), vec![1, 4, 3, 0, 2]);
+/// assert_eq!(ctx.download::<u32>(&starts, 4).unwrap(), vec![0, 2, 3, 5]);
+/// ```
+pub fn sort_by_group(
+    ctx: &ExecContext,
+    ids: &DeviceBuffer,
+    groups: usize,
+    n: usize,
+) -> Result<(DeviceBuffer, DeviceBuffer)> {
+    let bits = (usize::BITS - groups.saturating_sub(1).leading_zeros()).max(1);
+    let perm = argsort(ctx, &[KeyWord { keys: ids, width: KeyWidth::U32, bits }], n)?;
+    let starts = ctx.alloc((groups + 1) * 4)?;
+    if n == 0 {
+        ctx.fill_bytes(&starts, 0)?;
+        return Ok((perm, starts));
+    }
+    let sorted = gather_fixed(ctx, ids, 4, &perm, n)?;
+    ctx.launch(
+        Kernel::new("hash_table", "ht_group_starts"),
+        LaunchConfig::for_elems(n, BLOCK),
+        &[(&sorted).into(), KernelArg::U64(n as u64), KernelArg::U64(groups as u64), (&starts).into()],
+    )?;
+    Ok((perm, starts))
 }

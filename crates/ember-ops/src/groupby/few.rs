@@ -14,8 +14,8 @@ use super::Aggregation;
 use crate::executor::gpu::gather_column;
 use crate::reduce::{output_type, Agg};
 use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result};
-use ember_gpu::primitives::hash_table::RowGroups;
 use ember_gpu::primitives::compact::gather_fixed;
+use ember_gpu::primitives::hash_table::RowGroups;
 use ember_gpu::primitives::BLOCK;
 use ember_gpu::{abi, DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
 use std::sync::Arc;
@@ -25,9 +25,7 @@ use std::sync::Arc;
 pub(crate) fn folds(aggs: &[Aggregation], values: &[Column]) -> bool {
     aggs.iter().zip(values).all(|(a, c)| match a.agg {
         Agg::Count | Agg::Len | Agg::First | Agg::Last => true,
-        Agg::Sum | Agg::Mean | Agg::Min | Agg::Max => {
-            c.dtype().is_ok_and(|t| t != DType::Bool && t.prim().is_some())
-        }
+        Agg::Sum | Agg::Mean | Agg::Min | Agg::Max => c.dtype().is_ok_and(|t| t != DType::Bool && t.prim().is_some()),
         _ => false,
     })
 }

@@ -16,7 +16,7 @@ use crate::reduce::{output_type, Agg};
 use crate::sort::{gpu::key_words, SortKey};
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Field, Result};
 use ember_gpu::primitives::compact::{gather_bits, gather_fixed};
-use ember_gpu::primitives::hash_table::{self, group_rows, word_table, RowGroups, MAX_KEY_WORDS};
+use ember_gpu::primitives::hash_table::{self, group_rows, sort_by_group, word_table, RowGroups, MAX_KEY_WORDS};
 use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
 use ember_gpu::primitives::{Prim, BLOCK};
@@ -139,7 +139,8 @@ pub(crate) fn group_words(ctx: &ExecContext, keys: &[&DeviceColumn]) -> Result<K
     Ok(words)
 }
 
-fn as_key_words(words: &KeyWords) -> Vec<KeyWord<'_>> {
+/// The words as a radix sort's or hash table's key words.
+pub(crate) fn as_key_words(words: &KeyWords) -> Vec<KeyWord<'_>> {
     words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect()
 }
 
@@ -215,15 +216,8 @@ fn ranked_groups(ctx: &ExecContext, words: &KeyWords, h: &RowGroups, n: usize) -
     let groups = h.groups;
     let rank = group_ranks(ctx, Some(words), &h.reps, groups)?;
     let row_rank = gather_fixed(ctx, &rank, 4, &h.group_of_row, n)?;
+    let (perm, starts) = sort_by_group(ctx, &row_rank, groups, n)?;
     let bits = bits_below(groups);
-    let perm = argsort(ctx, &[KeyWord { keys: &row_rank, width: KeyWidth::U32, bits }], n)?;
-    let sorted = gather_fixed(ctx, &row_rank, 4, &perm, n)?;
-    let starts = ctx.alloc((groups + 1) * 4)?;
-    ctx.launch(
-        Kernel::new("groupby", "gb_rank_starts"),
-        LaunchConfig::for_elems(n, BLOCK),
-        &[(&sorted).into(), KernelArg::U64(n as u64), KernelArg::U64(groups as u64), (&starts).into()],
-    )?;
     Ok(SortedGroups { words: vec![(row_rank, KeyWidth::U32, bits)], perm, starts, groups })
 }
 

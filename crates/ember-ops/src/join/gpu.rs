@@ -1,30 +1,36 @@
-//! The GPU's join (CUDA and Sim), sort-based: both sides' keys as the sort's order-preserving
-//! words (always with a null word, so the sides line up), the right side radix-sorted by them,
-//! then per left row two binary searches for its range of equal right keys (`kernels/join.cu`),
-//! a scan of the counts (the one size readback) and the pair write. A device hash table on the
-//! smaller side (the design) replaces the sort and the searches next.
+//! The GPU's join (CUDA and Sim), hash-based: both sides' keys as the sort's order-preserving
+//! words (always with a null word, so the sides line up); the right rows go into the device hash
+//! table (`primitives::hash_table`: a dense group number per distinct key, one readback for
+//! their count) and are stably sorted by group number (ceil(log2 groups) radix bits), so each
+//! key's right rows are one range in right row order; each left row probes the table for its
+//! range (`kernels/join.cu`), a scan of the counts sizes the output (the second readback) and the
+//! pair write follows. The table is built on the right side whatever the sizes: the documented
+//! output order (left rows in order, each one's matches in right row order) comes from it.
 use super::{JoinArgs, JoinType};
 use crate::col;
 use crate::executor::Indices;
 use crate::executor::{Executor, GpuExecutor};
+use crate::groupby::gpu::{as_key_words, KeyWords};
 use crate::sort::{
     gpu::{key_words_sized, str_max_len},
     SortKey,
 };
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Result};
-use ember_gpu::primitives::compact::{compact_indices, gather_fixed};
-use ember_gpu::primitives::hash_table::{word_table, MAX_KEY_WORDS};
-use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
+use ember_gpu::primitives::compact::compact_indices;
+use ember_gpu::primitives::hash_table::{group_rows, sort_by_group, word_table, MAX_KEY_WORDS};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
 use ember_gpu::primitives::BLOCK;
 use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
 use std::sync::Arc;
 
-type Words = Vec<(DeviceBuffer, KeyWidth, u32)>;
-
 /// The key words of `names` in `df`, and the mask of which are null words. `str_lens[k]` sizes
 /// a utf8 key's words (the longer side's longest string, so both sides' words line up).
-fn words_of(ctx: &ExecContext, df: &DataFrame, names: &[String], str_lens: &[Option<usize>]) -> Result<(Words, u32)> {
+fn words_of(
+    ctx: &ExecContext,
+    df: &DataFrame,
+    names: &[String],
+    str_lens: &[Option<usize>],
+) -> Result<(KeyWords, u32)> {
     let mut words = Vec::new();
     let mut null_words = 0u32;
     for (n, len) in names.iter().zip(str_lens) {
@@ -73,22 +79,17 @@ pub(crate) fn join_indices(
     let lens = string_lengths(ctx, left, right, args)?;
     let (lw, null_words) = words_of(ctx, left, &args.left_on, &lens)?;
     let (rw, _) = words_of(ctx, right, &args.right_on, &lens)?;
-    let kw: Vec<KeyWord> = rw.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
-    let right_perm = argsort(ctx, &kw, nr)?;
-    let sorted =
-        rw.iter().map(|(b, w, _)| Ok(gather_fixed(ctx, b, w.bytes(), &right_perm, nr)?)).collect::<Result<Vec<_>>>()?;
-    let sorted_words: Vec<KeyWord> =
-        sorted.iter().zip(&rw).map(|(keys, (_, width, bits))| KeyWord { keys, width: *width, bits: *bits }).collect();
-    let left_words: Vec<KeyWord> =
-        lw.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
+    let (left_words, right_words) = (as_key_words(&lw), as_key_words(&rw));
+    let table = group_rows(ctx, &right_words, nr)?;
+    let (right_perm, starts) = sort_by_group(ctx, &table.group_of_row, table.groups, nr)?;
     let lo = ctx.alloc(nl * 4)?;
     let count = ctx.alloc(nl * 4)?;
     let rows = LaunchConfig::for_elems(nl, BLOCK);
     if nl > 0 {
         let (lt, wide) = word_table(&left_words)?;
-        let (rt, _) = word_table(&sorted_words)?;
+        let (rt, _) = word_table(&right_words)?;
         ctx.launch(
-            Kernel::new("join", "join_bounds"),
+            Kernel::new("join", "join_probe"),
             rows,
             &[
                 KernelArg::Struct(&lt),
@@ -98,7 +99,10 @@ pub(crate) fn join_indices(
                 KernelArg::U32(null_words),
                 KernelArg::U32(u32::from(!args.nulls_equal)),
                 KernelArg::U64(nl as u64),
-                KernelArg::U64(nr as u64),
+                (&table.table).into(),
+                KernelArg::U64(table.slots as u64 - 1),
+                (&table.group_of_row).into(),
+                (&starts).into(),
                 (&lo).into(),
                 (&count).into(),
             ],
