@@ -137,8 +137,9 @@
 #define EMBER_ABI_RED_MAX 2
 
 // ---- Rows keyed by their order-preserving key words (sort_keys.cu) ----
-// Word arrays one by-value `EmberKeyWords` table holds (join.cu, hash_table.cu): about three
-// numeric key columns, or one string of up to 32 bytes with its null and length words.
+// Key parts one by-value `EmberKeyWords` table holds (join.cu, hash_table.cu, groupby.cu): a
+// word array, or a whole utf8 column; a key column is one or two parts, plus a null word where it
+// has nulls.
 #define EMBER_ABI_KEY_MAX_WORDS 6
 // The most groups the GPU group-by aggregates warp-cooperatively, a lane per group
 // (groupby.cu, few_*); more groups are sorted by their dense group number instead.

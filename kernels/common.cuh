@@ -161,21 +161,35 @@ __device__ f64 ember_dec_to_f64(i128 m, int s, f64 p10) {
     }
 }
 
-// Rows keyed by order-preserving key words (sort_keys.cu: a null word and value words per key
-// column): up to EMBER_ABI_KEY_MAX_WORDS arrays of u32 or u64 words, passed by value; bit k of
-// `wide` says word k is u64. Two rows have equal keys exactly when every word is equal.
+// Rows keyed by up to EMBER_ABI_KEY_MAX_WORDS parts, passed by value: order-preserving key words
+// (sort_keys.cu: a null word and value words per key column), u32 or u64 (bit k of `wide`), or a
+// whole utf8 column (off[k] non-null: w[k] its bytes, off[k] its i64 offsets), compared
+// bytewise and hashed by its bytes, so a string key of any length is one part and needs no
+// longest-string readback. Two rows have equal keys exactly when every part is equal; parts
+// compare in the sort's order (strings bytewise, a prefix first).
 struct EmberKeyWords {
     const void* w[EMBER_ABI_KEY_MAX_WORDS];
+    const i64* off[EMBER_ABI_KEY_MAX_WORDS];
 };
 
 __device__ __forceinline__ u64 ember_key_word(const void* p, bool wide, u64 i) {
     return wide ? ((const u64*)p)[i] : (u64)((const u32*)p)[i];
 }
 
-// -1, 0, 1: row i of `a` against row j of `b`, word by word.
+// -1, 0, 1: row i of `a` against row j of `b`, part by part.
 __device__ __forceinline__ int ember_key_cmp(const EmberKeyWords& a, const EmberKeyWords& b, u32 nwords, u32 wide,
                                              u64 i, u64 j) {
     for (u32 k = 0; k < nwords; ++k) {
+        if (a.off[k]) {
+            const u8* x = (const u8*)a.w[k] + a.off[k][i];
+            const u8* y = (const u8*)b.w[k] + b.off[k][j];
+            const i64 lx = a.off[k][i + 1] - a.off[k][i], ly = b.off[k][j + 1] - b.off[k][j];
+            const i64 m = lx < ly ? lx : ly;
+            for (i64 t = 0; t < m; ++t)
+                if (x[t] != y[t]) return x[t] < y[t] ? -1 : 1;
+            if (lx != ly) return lx < ly ? -1 : 1;
+            continue;
+        }
         const bool w = (wide >> k) & 1u;
         const u64 x = ember_key_word(a.w[k], w, i), y = ember_key_word(b.w[k], w, j);
         if (x != y) return x < y ? -1 : 1;
@@ -183,11 +197,20 @@ __device__ __forceinline__ int ember_key_cmp(const EmberKeyWords& a, const Ember
     return 0;
 }
 
-// A 64-bit hash of row i's key words (each word folded in with a multiply, then splitmix64's
-// finaliser), the same on every device.
+// A 64-bit hash of row i's key (each word, or each string's bytes and length, folded in with a
+// multiply, then splitmix64's finaliser), the same on every device.
 __device__ __forceinline__ u64 ember_key_hash(const EmberKeyWords& t, u32 nwords, u32 wide, u64 i) {
     u64 h = 0x9e3779b97f4a7c15ull;
-    for (u32 k = 0; k < nwords; ++k) h = (h ^ ember_key_word(t.w[k], (wide >> k) & 1u, i)) * 0xbf58476d1ce4e5b9ull;
+    for (u32 k = 0; k < nwords; ++k) {
+        if (t.off[k]) {
+            const u8* x = (const u8*)t.w[k] + t.off[k][i];
+            const i64 len = t.off[k][i + 1] - t.off[k][i];
+            for (i64 b = 0; b < len; ++b) h = (h ^ x[b]) * 0x100000001b3ull;
+            h = (h ^ (u64)len) * 0xbf58476d1ce4e5b9ull;
+            continue;
+        }
+        h = (h ^ ember_key_word(t.w[k], (wide >> k) & 1u, i)) * 0xbf58476d1ce4e5b9ull;
+    }
     h ^= h >> 31;
     h *= 0x94d049bb133111ebull;
     return h ^ (h >> 29);

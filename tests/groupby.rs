@@ -535,8 +535,10 @@ fn sim_group_by_paths_equal_the_cpu_engine() {
             col("b").last().alias("b_last"),
         ]
     };
-    // Groups with nulls: f 3, s 13, f+s 39, a 201, t ~2000 (fewer in the small frames).
-    let key_sets: [&[&str]; 5] = [&["f"], &["s"], &["f", "s"], &["a"], &["t"]];
+    // Groups with nulls: f 3, s 13, f+s 39, a 201, t ~2000 (fewer in the small frames); b and
+    // s+b nearly one per row (past 2048 groups they are ranked by a sort of their
+    // representatives, strings included).
+    let key_sets: [&[&str]; 7] = [&["f"], &["s"], &["f", "s"], &["a"], &["t"], &["b"], &["s", "b"]];
     let sizes = [1usize, 31, 32, 33, 256, 257, 4099, 270_000];
     for n in sizes.into_iter().filter(|&n| !ember::gpu::sim::TSAN || n <= 4099) {
         let batch = random_batch(n, n as u64 * 31 + 7);
@@ -605,4 +607,52 @@ test_device!(decimal_min_max_of_an_all_null_group_is_null, |device: Device| {
             assert!(c.is_null(0) && c.value(1) == 5, "{:?} sort_path={sort_path} on {device}", c);
         }
     }
+});
+
+// String keys of any length are one hash-table part on the GPU (hashed and compared by their
+// bytes): long strings that differ only near their end, empty strings and nulls group and join
+// as on the CPU engine, past 32 bytes where the sort words of a key would not fit a table.
+test_device!(long_string_keys_group_and_join_like_the_cpu_engine, |device: Device| {
+    let n = 3000;
+    let stem = "a fairly long common prefix shared by every key, then: ";
+    let key = |i: usize| match i % 97 {
+        0 => None,
+        1 => Some(String::new()),
+        r => Some(format!("{stem}{}", "x".repeat(r % 7) + &(r % 41).to_string())),
+    };
+    let keys: StringArray = (0..n).map(key).collect();
+    let vals = Int64Array::from_iter_values((0..n as i64).map(|i| i * 3 - 1000));
+    let left = DataFrame::from_record_batch(
+        &RecordBatch::try_from_iter([("k", Arc::new(keys) as ArrayRef), ("v", Arc::new(vals) as ArrayRef)]).unwrap(),
+    )
+    .unwrap();
+    let right_keys: StringArray = (0..200).map(|i| key(i * 5)).collect();
+    let right = DataFrame::from_record_batch(
+        &RecordBatch::try_from_iter([
+            ("rk", Arc::new(right_keys) as ArrayRef),
+            ("w", Arc::new(Int64Array::from_iter_values(0..200)) as ArrayRef),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let grouped = |df: &DataFrame| {
+        host(
+            &df.lazy()
+                .group_by([col("k")])
+                .agg([col("v").sum().alias("t"), col("v").n_unique().alias("u"), col("v").len().alias("n")])
+                .collect()
+                .unwrap(),
+        )
+    };
+    let joined = |l: &DataFrame, r: &DataFrame| {
+        let args = ember::ops::join::JoinArgs::new(["k"], ["rk"], ember::ops::join::JoinType::Inner);
+        host(&l.lazy().join(r.lazy(), args).collect().unwrap())
+    };
+    let (l, r) = (left.to(device).unwrap(), right.to(device).unwrap());
+    let want = grouped(&left);
+    assert!(want.num_rows() > 40, "{}", want.num_rows());
+    assert_eq!(grouped(&l), want, "group-by on {device}");
+    let want = joined(&left, &right);
+    assert!(want.num_rows() > 1000, "{}", want.num_rows());
+    assert_eq!(joined(&l, &r), want, "join on {device}");
 });

@@ -258,7 +258,7 @@ fn hash_grouping_matches_a_host_map() {
                 let a: Vec<u32> = (0..n).map(|_| (r() % distinct.min(50)) as u32).collect();
                 let b: Vec<u64> = (0..n).map(|_| r() % distinct).collect();
                 let (da, db) = (ctx.upload(&a).unwrap(), ctx.upload(&b).unwrap());
-                let words = [KeyWord::full(&da, KeyWidth::U32), KeyWord::full(&db, KeyWidth::U64)];
+                let words = [KeyWord::full(&da, KeyWidth::U32).into(), KeyWord::full(&db, KeyWidth::U64).into()];
                 let g = group_rows(&ctx, &words, n).unwrap();
                 let ids = ctx.download::<u32>(&g.group_of_row, n).unwrap();
                 let reps = ctx.download::<u32>(&g.reps, g.groups).unwrap();
@@ -283,7 +283,7 @@ fn hash_grouping_matches_a_host_map() {
 fn hash_grouping_refuses_more_words_than_a_kernel_takes() {
     let ctx = &gpus()[0];
     let w = ctx.upload(&[1u32, 2]).unwrap();
-    let words = vec![KeyWord::full(&w, KeyWidth::U32); MAX_KEY_WORDS + 1];
+    let words = vec![KeyWord::full(&w, KeyWidth::U32).into(); MAX_KEY_WORDS + 1];
     let err = group_rows(ctx, &words, 2).unwrap_err();
-    assert!(err.to_string().contains("key words"), "{err}");
+    assert!(err.to_string().contains("key parts"), "{err}");
 }

@@ -1,7 +1,8 @@
 //! Grouping rows by equal keys with a device hash table (`kernels/hash_table.cu`): the rows'
-//! keys are given as order-preserving key words (one or more u32 / u64 arrays, as a radix sort
-//! takes them), a table of row numbers with open addressing is built by compare-and-swap, and
-//! every row gets a dense group number. One pass over the rows, one over the table, and one
+//! keys are given as parts ([`KeyPart`]: order-preserving key words, u32 / u64 arrays as a radix
+//! sort takes them, or whole utf8 columns hashed and compared by their bytes), a table of row
+//! numbers with open addressing is built by compare-and-swap, and every row gets a dense group
+//! number. One pass over the rows, one over the table, and one
 //! readback (the group count) — against a radix sort's pass per key byte.
 //!
 //! Hand-written: the hash table is the core of the GPU group-by and join (libcudf's
@@ -12,25 +13,55 @@ use super::scan::{exclusive_scan, ScanType};
 use super::BLOCK;
 use crate::{abi, DeviceBuffer, ExecContext, GpuError, Kernel, KernelArg, LaunchConfig, Result};
 
-/// Key words one launch takes (`EMBER_ABI_KEY_MAX_WORDS`): about three numeric key columns, or
-/// one string of up to 32 bytes.
+/// Key parts one launch takes (`EMBER_ABI_KEY_MAX_WORDS`).
 pub const MAX_KEY_WORDS: usize = abi::KEY_MAX_WORDS as usize;
+
+/// One part of a row key.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyPart<'a> {
+    /// An array of words, compared as unsigned integers (`bits` is not used).
+    Word(KeyWord<'a>),
+    /// A utf8 column (i64 offsets, `n + 1` of them, and its bytes), compared bytewise (a prefix
+    /// first) and hashed by its bytes.
+    Utf8 {
+        /// The offsets.
+        offsets: &'a DeviceBuffer,
+        /// The bytes.
+        bytes: &'a DeviceBuffer,
+    },
+}
+
+impl<'a> From<KeyWord<'a>> for KeyPart<'a> {
+    fn from(w: KeyWord<'a>) -> Self {
+        KeyPart::Word(w)
+    }
+}
 
 /// Rows a table can group: row numbers are u32 and `u32::MAX` marks a free slot, and the table
 /// has at least twice as many slots as rows.
 pub const MAX_ROWS: usize = 1 << 30;
 
-/// The device addresses of `words` as the kernels' by-value `EmberKeyWords` table (unused
-/// entries null), and the mask of which words are u64.
-pub fn word_table(words: &[KeyWord<'_>]) -> Result<(Vec<u8>, u32)> {
-    if words.len() > MAX_KEY_WORDS {
-        return Err(GpuError::Size(format!("{} key words (a kernel takes at most {MAX_KEY_WORDS})", words.len())));
+/// The device addresses of `parts` as the kernels' by-value `EmberKeyWords` table (words or
+/// bytes, then offsets; unused entries null), and the mask of which words are u64.
+pub fn word_table(parts: &[KeyPart<'_>]) -> Result<(Vec<u8>, u32)> {
+    if parts.len() > MAX_KEY_WORDS {
+        return Err(GpuError::Size(format!("{} key parts (a kernel takes at most {MAX_KEY_WORDS})", parts.len())));
     }
-    let mut table = vec![0u8; MAX_KEY_WORDS * 8];
+    let mut table = vec![0u8; 2 * MAX_KEY_WORDS * 8];
     let mut wide = 0u32;
-    for (k, w) in words.iter().enumerate() {
-        table[k * 8..k * 8 + 8].copy_from_slice(&w.keys.device_ptr().to_le_bytes());
-        wide |= u32::from(w.width == KeyWidth::U64) << k;
+    let mut put =
+        |at: usize, b: &DeviceBuffer| table[at * 8..at * 8 + 8].copy_from_slice(&b.device_ptr().to_le_bytes());
+    for (k, p) in parts.iter().enumerate() {
+        match p {
+            KeyPart::Word(w) => {
+                put(k, w.keys);
+                wide |= u32::from(w.width == KeyWidth::U64) << k;
+            }
+            KeyPart::Utf8 { offsets, bytes } => {
+                put(k, bytes);
+                put(MAX_KEY_WORDS + k, offsets);
+            }
+        }
     }
     Ok((table, wide))
 }
@@ -52,8 +83,8 @@ pub struct RowGroups {
     pub slots: usize,
 }
 
-/// Groups rows `0..n` by equal `words` (every word of two rows equal; `bits` is not used, the
-/// words are compared whole). Up to [`MAX_KEY_WORDS`] words and [`MAX_ROWS`] rows.
+/// Groups rows `0..n` by equal keys (every part of two rows equal). Up to [`MAX_KEY_WORDS`]
+/// parts and [`MAX_ROWS`] rows.
 ///
 /// ```
 /// use ember_gpu::{ExecContext, Gpu, primitives::{hash_table::group_rows, radix_sort::{KeyWidth, KeyWord}}};
@@ -61,13 +92,13 @@ pub struct RowGroups {
 /// let ctx = ExecContext::new(Gpu::sim().unwrap());
 /// let a = ctx.upload(&[7u32, 1, 7, 1, 7]).unwrap();
 /// let b = ctx.upload(&[2u64, 5, 2, 6, 2]).unwrap();
-/// let words = [KeyWord::full(&a, KeyWidth::U32), KeyWord::full(&b, KeyWidth::U64)];
+/// let words = [KeyWord::full(&a, KeyWidth::U32).into(), KeyWord::full(&b, KeyWidth::U64).into()];
 /// let g = group_rows(&ctx, &words, 5).unwrap();
 /// assert_eq!(g.groups, 3);
 /// let ids = ctx.download::<u32>(&g.group_of_row, 5).unwrap();
 /// assert!(ids[0] == ids[2] && ids[2] == ids[4] && ids[1] != ids[3] && ids[0] != ids[1]);
 /// ```
-pub fn group_rows(ctx: &ExecContext, words: &[KeyWord<'_>], n: usize) -> Result<RowGroups> {
+pub fn group_rows(ctx: &ExecContext, words: &[KeyPart<'_>], n: usize) -> Result<RowGroups> {
     if n > MAX_ROWS {
         return Err(GpuError::Size(format!("{n} rows in one hash table (at most {MAX_ROWS})")));
     }

@@ -9,10 +9,11 @@
 //! Why not global atomics per row: TPC-H Q1 has four groups, and millions of atomic adds on four
 //! addresses serialise the GPU (and make float sums differ run to run); why not the sort path:
 //! one thread per group folds its rows there, four threads for all of Q1's.
-use super::gpu::{group_ranks, invert, KeyWords};
+use super::gpu::{group_ranks, invert, RankBy};
 use super::Aggregation;
 use crate::executor::gpu::gather_column;
 use crate::reduce::{output_type, Agg};
+use crate::sort::gpu::Part;
 use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result};
 use ember_gpu::primitives::compact::gather_fixed;
 use ember_gpu::primitives::hash_table::RowGroups;
@@ -30,10 +31,10 @@ pub(crate) fn folds(aggs: &[Aggregation], values: &[Column]) -> bool {
     })
 }
 
-/// What a few-groups group-by reads: the keys' words and columns, the aggregations' value
-/// columns, the aggregations and the output fields (keys first).
+/// What a few-groups group-by reads: the keys' hash-table parts and columns, the aggregations'
+/// value columns, the aggregations and the output fields (keys first).
 pub(crate) struct FewArgs<'a> {
-    pub words: &'a KeyWords,
+    pub parts: &'a [Part<'a>],
     pub keys: &'a [Column],
     pub values: &'a [Column],
     pub aggs: &'a [Aggregation],
@@ -60,8 +61,11 @@ pub(crate) fn group_by(
         )?;
     }
     let rank = match &first {
-        Some(first) if maintain_order => group_ranks(ctx, None, first, groups)?,
-        _ => group_ranks(ctx, Some(args.words), &h.reps, groups)?,
+        Some(first) if maintain_order => group_ranks(ctx, RankBy::FirstRow(first), groups)?,
+        _ => {
+            let keys = args.keys.iter().map(Column::as_device).collect::<Result<Vec<_>>>()?;
+            group_ranks(ctx, RankBy::Key { parts: args.parts, keys: &keys, reps: &h.reps }, groups)?
+        }
     };
     let order = ctx.alloc(groups.max(1) * 4)?;
     invert(ctx, &rank, groups, &order)?;

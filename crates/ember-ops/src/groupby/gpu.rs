@@ -1,7 +1,8 @@
-//! The GPU's group-by (CUDA and Sim). The keys become their order-preserving sort words; a device
-//! hash table over the words gives every row a dense group number (one readback: the group
-//! count). Keys of more words than a table takes (long strings) are grouped by a stable radix sort
-//! of the words instead. Then (`kernels/groupby.cu` says more):
+//! The GPU's group-by (CUDA and Sim). The keys become hash-table parts (null words, the sort's
+//! order-preserving value words, utf8 columns whole); a device hash table over them gives every
+//! row a dense group number (one readback: the group count). Keys of more parts than a table
+//! takes (more than about six columns) are grouped by a stable radix sort of their sort words
+//! instead. Then (`kernels/groupby.cu` says more):
 //! - at most `GROUPBY_FEW` groups and aggregations that fold (sum, mean, min, max, count, len,
 //!   first, last): warp-cooperative folds with no sort at all ([`super::few`]);
 //! - otherwise the rows are stably sorted by their group's rank (the groups ordered by key, a
@@ -13,7 +14,8 @@ use super::Aggregation;
 use crate::executor::gpu::gather_column;
 use crate::expr::{evaluate_in, Expr};
 use crate::reduce::{output_type, Agg};
-use crate::sort::{gpu::key_words, SortKey};
+use crate::sort::gpu::{as_key_parts, key_parts, key_words, Part};
+use crate::sort::SortKey;
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Field, Result};
 use ember_gpu::primitives::compact::{gather_bits, gather_fixed};
 use ember_gpu::primitives::hash_table::{self, group_rows, sort_by_group, word_table, RowGroups, MAX_KEY_WORDS};
@@ -39,17 +41,17 @@ pub(crate) fn group_by(
         return super::cpu::empty(fields)?.to(df.device());
     }
     let key_devs = key_cols.iter().map(|c| c.as_device()).collect::<Result<Vec<_>>>()?;
-    let words = group_words(ctx, &key_devs)?;
-    let hashed = hash_groups(ctx, &words, n)?;
+    let parts = group_parts(ctx, &key_devs)?;
+    let hashed = hash_groups(ctx, &parts, n)?;
     if let Some(h) = &hashed {
         if h.groups <= abi::GROUPBY_FEW as usize && super::few::folds(aggs, &value_cols) {
-            let args = super::few::FewArgs { words: &words, keys: &key_cols, values: &value_cols, aggs, fields };
+            let args = super::few::FewArgs { parts: &parts, keys: &key_cols, values: &value_cols, aggs, fields };
             return super::few::group_by(ctx, h, &args, maintain_order, df.device());
         }
     }
     let SortedGroups { words, perm, starts, groups } = match hashed {
-        Some(h) => ranked_groups(ctx, &words, &h, n)?,
-        None => sorted_by_words(ctx, words, n)?,
+        Some(h) => ranked_groups(ctx, &parts, &key_devs, &h, n)?,
+        None => sorted_by_words(ctx, group_words(ctx, &key_devs)?, n)?,
     };
     let firsts = gather_fixed(ctx, &perm, 4, &starts, groups)?;
 
@@ -121,16 +123,16 @@ pub(crate) struct SortedGroups {
 }
 
 /// Groups rows `0..n` (n > 0) by the values of `keys`, in key order: hashed, then sorted by
-/// group rank; or, for keys of many words, sorted by the words.
+/// group rank; or, for keys of many parts, sorted by their words.
 pub(crate) fn sorted_groups(ctx: &ExecContext, keys: &[&DeviceColumn], n: usize) -> Result<SortedGroups> {
-    let words = group_words(ctx, keys)?;
-    match hash_groups(ctx, &words, n)? {
-        Some(h) => ranked_groups(ctx, &words, &h, n),
-        None => sorted_by_words(ctx, words, n),
+    let parts = group_parts(ctx, keys)?;
+    match hash_groups(ctx, &parts, n)? {
+        Some(h) => ranked_groups(ctx, &parts, keys, &h, n),
+        None => sorted_by_words(ctx, group_words(ctx, keys)?, n),
     }
 }
 
-/// The order-preserving words of `keys` (ascending, nulls first): equal words, equal keys.
+/// The order-preserving sort words of `keys` (ascending, nulls first): equal words, equal keys.
 pub(crate) fn group_words(ctx: &ExecContext, keys: &[&DeviceColumn]) -> Result<KeyWords> {
     let mut words = Vec::new();
     for c in keys {
@@ -139,41 +141,55 @@ pub(crate) fn group_words(ctx: &ExecContext, keys: &[&DeviceColumn]) -> Result<K
     Ok(words)
 }
 
-/// The words as a radix sort's or hash table's key words.
+/// The hash-table parts of `keys` (ascending, nulls first).
+pub(crate) fn group_parts<'a>(ctx: &ExecContext, keys: &[&'a DeviceColumn]) -> Result<Vec<Part<'a>>> {
+    let mut parts = Vec::new();
+    for c in keys {
+        key_parts(ctx, c, false, &mut parts)?;
+    }
+    Ok(parts)
+}
+
+/// The words as a radix sort's key words.
 pub(crate) fn as_key_words(words: &KeyWords) -> Vec<KeyWord<'_>> {
     words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect()
 }
 
-/// The rows grouped by a device hash table over their words; `None` where the words are more
-/// than a table takes (or the rows more than it holds).
-pub(crate) fn hash_groups(ctx: &ExecContext, words: &KeyWords, n: usize) -> Result<Option<RowGroups>> {
-    if words.len() > MAX_KEY_WORDS || n > hash_table::MAX_ROWS {
+/// The rows grouped by a device hash table over their key parts; `None` where the parts are
+/// more than a table takes (or the rows more than it holds).
+pub(crate) fn hash_groups(ctx: &ExecContext, parts: &[Part<'_>], n: usize) -> Result<Option<RowGroups>> {
+    if parts.len() > MAX_KEY_WORDS || n > hash_table::MAX_ROWS {
         return Ok(None);
     }
-    Ok(Some(group_rows(ctx, &as_key_words(words), n)?))
+    Ok(Some(group_rows(ctx, &as_key_parts(parts)?, n)?))
 }
 
-/// Each hashed group's rank: in key order (ascending, nulls first) by its representative's
-/// `words`; or, with `words` None, in the order of `rows` (each group's first row). Up to
-/// `GROUPBY_SMALL_RANK` groups, one launch compares every pair; more (key order only) sort
-/// their representatives' words.
-pub(crate) fn group_ranks(
-    ctx: &ExecContext,
-    words: Option<&KeyWords>,
-    rows: &DeviceBuffer,
-    groups: usize,
-) -> Result<DeviceBuffer> {
+/// How [`group_ranks`] orders the hashed groups.
+pub(crate) enum RankBy<'a, 'c> {
+    /// By key (ascending, nulls first): the key parts and columns of the rows, and each group's
+    /// representative row.
+    Key { parts: &'a [Part<'c>], keys: &'a [&'c DeviceColumn], reps: &'a DeviceBuffer },
+    /// By each group's first row.
+    FirstRow(&'a DeviceBuffer),
+}
+
+/// Each hashed group's rank. Up to `GROUPBY_SMALL_RANK` groups, one launch compares every pair
+/// (by their representatives' key parts, or their first rows); more groups (key order only)
+/// radix-sort their representatives' sort words.
+pub(crate) fn group_ranks(ctx: &ExecContext, by: RankBy<'_, '_>, groups: usize) -> Result<DeviceBuffer> {
     let rank = ctx.alloc(groups.max(1) * 4)?;
-    let per_group = LaunchConfig::for_elems(groups, BLOCK);
-    let key_words = words.map(as_key_words).unwrap_or_default();
     if groups <= abi::GROUPBY_SMALL_RANK as usize {
-        let (table, wide) = word_table(&key_words)?;
+        let (parts, rows) = match by {
+            RankBy::Key { parts, reps, .. } => (as_key_parts(parts)?, reps),
+            RankBy::FirstRow(first) => (Vec::new(), first),
+        };
+        let (table, wide) = word_table(&parts)?;
         ctx.launch(
             Kernel::new("groupby", "gb_rank_small"),
-            per_group,
+            LaunchConfig::for_elems(groups, BLOCK),
             &[
                 KernelArg::Struct(&table),
-                KernelArg::U32(key_words.len() as u32),
+                KernelArg::U32(parts.len() as u32),
                 KernelArg::U32(wide),
                 rows.into(),
                 KernelArg::U64(groups as u64),
@@ -182,14 +198,12 @@ pub(crate) fn group_ranks(
         )?;
         return Ok(rank);
     }
-    let Some(words) = words else {
+    let RankBy::Key { keys, reps, .. } = by else {
         return Err(Error::Internal(format!("first-row order of {groups} hashed groups")));
     };
-    let reps = words
-        .iter()
-        .map(|(w, width, bits)| Ok((gather_fixed(ctx, w, width.bytes(), rows, groups)?, *width, *bits)))
-        .collect::<Result<KeyWords>>()?;
-    let order = argsort(ctx, &as_key_words(&reps), groups)?;
+    let rep_keys = keys.iter().map(|c| gather_column(ctx, c, reps, groups)).collect::<Result<Vec<_>>>()?;
+    let words = group_words(ctx, &rep_keys.iter().collect::<Vec<_>>())?;
+    let order = argsort(ctx, &as_key_words(&words), groups)?;
     invert(ctx, &order, groups, &rank)?;
     Ok(rank)
 }
@@ -212,9 +226,15 @@ pub(crate) fn bits_below(n: usize) -> u32 {
 /// The hashed groups as sorted segments: each row's rank (its group's position in key order),
 /// the rows stably sorted by rank (ceil(log2 groups) bits), and where each rank starts. No
 /// readback: the group count is known.
-fn ranked_groups(ctx: &ExecContext, words: &KeyWords, h: &RowGroups, n: usize) -> Result<SortedGroups> {
+fn ranked_groups(
+    ctx: &ExecContext,
+    parts: &[Part<'_>],
+    keys: &[&DeviceColumn],
+    h: &RowGroups,
+    n: usize,
+) -> Result<SortedGroups> {
     let groups = h.groups;
-    let rank = group_ranks(ctx, Some(words), &h.reps, groups)?;
+    let rank = group_ranks(ctx, RankBy::Key { parts, keys, reps: &h.reps }, groups)?;
     let row_rank = gather_fixed(ctx, &rank, 4, &h.group_of_row, n)?;
     let (perm, starts) = sort_by_group(ctx, &row_rank, groups, n)?;
     let bits = bits_below(groups);

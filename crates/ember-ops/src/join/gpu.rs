@@ -1,5 +1,6 @@
-//! The GPU's join (CUDA and Sim), hash-based: both sides' keys as the sort's order-preserving
-//! words (always with a null word, so the sides line up); the right rows go into the device hash
+//! The GPU's join (CUDA and Sim), hash-based: both sides' keys as hash-table parts (a null word
+//! per key column, so the sides line up, then the sort's value words, or a utf8 column whole,
+//! compared by its bytes: no longest-string readback); the right rows go into the device hash
 //! table (`primitives::hash_table`: a dense group number per distinct key, one readback for
 //! their count) and are stably sorted by group number (ceil(log2 groups) radix bits), so each
 //! key's right rows are one range in right row order; each left row probes the table for its
@@ -7,15 +8,10 @@
 //! pair write follows. The table is built on the right side whatever the sizes: the documented
 //! output order (left rows in order, each one's matches in right row order) comes from it.
 use super::{JoinArgs, JoinType};
-use crate::col;
 use crate::executor::Indices;
 use crate::executor::{Executor, GpuExecutor};
-use crate::groupby::gpu::{as_key_words, KeyWords};
-use crate::sort::{
-    gpu::{key_words_sized, str_max_len},
-    SortKey,
-};
-use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Result};
+use crate::sort::gpu::{as_key_parts, key_parts, Part};
+use ember_core::{Column, DataFrame, DeviceColumn, Error, Result};
 use ember_gpu::primitives::compact::compact_indices;
 use ember_gpu::primitives::hash_table::{group_rows, sort_by_group, word_table, MAX_KEY_WORDS};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
@@ -23,50 +19,23 @@ use ember_gpu::primitives::BLOCK;
 use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
 use std::sync::Arc;
 
-/// The key words of `names` in `df`, and the mask of which are null words. `str_lens[k]` sizes
-/// a utf8 key's words (the longer side's longest string, so both sides' words line up).
-fn words_of(
-    ctx: &ExecContext,
-    df: &DataFrame,
-    names: &[String],
-    str_lens: &[Option<usize>],
-) -> Result<(KeyWords, u32)> {
-    let mut words = Vec::new();
+/// The hash-table parts of `names` in `df` (always with a null word, so both sides' parts line
+/// up whatever their validity), and the mask of which parts are null words.
+fn parts_of<'a>(df: &'a DataFrame, ctx: &ExecContext, names: &[String]) -> Result<(Vec<Part<'a>>, u32)> {
+    let mut parts = Vec::new();
     let mut null_words = 0u32;
-    for (n, len) in names.iter().zip(str_lens) {
-        null_words |= 1 << words.len().min(31); // `key_words` pushes the null word first
-        let c = df.column(n)?.as_device()?;
-        key_words_sized(ctx, c, &SortKey::new(col(n)), true, *len, &mut words)?;
+    for n in names {
+        null_words |= 1 << parts.len().min(31); // `key_parts` pushes the null word first
+        key_parts(ctx, df.column(n)?.as_device()?, true, &mut parts)?;
     }
-    if words.len() > MAX_KEY_WORDS {
+    if parts.len() > MAX_KEY_WORDS {
         return Err(Error::Unsupported(format!(
-            "a GPU join key of {} words (at most {MAX_KEY_WORDS}: about three numeric columns, or one string of \
-             up to 32 bytes)",
-            words.len()
+            "a GPU join key of {} parts (at most {MAX_KEY_WORDS}: a null word and one or two value parts per \
+             column, about three columns)",
+            parts.len()
         )));
     }
-    Ok((words, null_words))
-}
-
-/// Per key pair: for utf8 keys, the longest string on either side (both sides' words are sized
-/// by it); `None` for other types.
-fn string_lengths(
-    ctx: &ExecContext,
-    left: &DataFrame,
-    right: &DataFrame,
-    args: &JoinArgs,
-) -> Result<Vec<Option<usize>>> {
-    args.left_on
-        .iter()
-        .zip(&args.right_on)
-        .map(|(l, r)| {
-            let (lc, rc) = (left.column(l)?.as_device()?, right.column(r)?.as_device()?);
-            Ok(match lc.dtype() {
-                DType::Utf8 => Some(str_max_len(ctx, lc)?.max(str_max_len(ctx, rc)?)),
-                _ => None,
-            })
-        })
-        .collect()
+    Ok((parts, null_words))
 }
 
 pub(crate) fn join_indices(
@@ -76,10 +45,9 @@ pub(crate) fn join_indices(
     args: &JoinArgs,
 ) -> Result<(Indices, Option<Indices>)> {
     let (nl, nr) = (left.num_rows(), right.num_rows());
-    let lens = string_lengths(ctx, left, right, args)?;
-    let (lw, null_words) = words_of(ctx, left, &args.left_on, &lens)?;
-    let (rw, _) = words_of(ctx, right, &args.right_on, &lens)?;
-    let (left_words, right_words) = (as_key_words(&lw), as_key_words(&rw));
+    let (lp, null_words) = parts_of(left, ctx, &args.left_on)?;
+    let (rp, _) = parts_of(right, ctx, &args.right_on)?;
+    let (left_words, right_words) = (as_key_parts(&lp)?, as_key_parts(&rp)?);
     let table = group_rows(ctx, &right_words, nr)?;
     let (right_perm, starts) = sort_by_group(ctx, &table.group_of_row, table.groups, nr)?;
     let lo = ctx.alloc(nl * 4)?;
@@ -94,7 +62,7 @@ pub(crate) fn join_indices(
             &[
                 KernelArg::Struct(&lt),
                 KernelArg::Struct(&rt),
-                KernelArg::U32(lw.len() as u32),
+                KernelArg::U32(lp.len() as u32),
                 KernelArg::U32(wide),
                 KernelArg::U32(null_words),
                 KernelArg::U32(u32::from(!args.nulls_equal)),

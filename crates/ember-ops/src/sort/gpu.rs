@@ -8,6 +8,7 @@ use super::SortKey;
 use crate::expr::evaluate_in;
 use ember_core::{DType, DataFrame, DeviceColumn, Error, Result};
 use ember_gpu::primitives::compact::iota;
+use ember_gpu::primitives::hash_table::KeyPart;
 use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
 use ember_gpu::primitives::BLOCK;
 use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
@@ -31,21 +32,8 @@ pub(crate) fn sort_indices(ctx: &ExecContext, df: &DataFrame, keys: &[SortKey]) 
     Ok(argsort(ctx, &words, n)?)
 }
 
-/// Appends the key words of one key column, most significant first (as `(keys, width, bits)`);
-/// the null word only where the column has nulls, unless `force_null_word` (two columns' words
-/// then line up whatever their validity).
-pub(crate) fn key_words(
-    ctx: &ExecContext,
-    c: &DeviceColumn,
-    key: &SortKey,
-    force_null_word: bool,
-    out: &mut Vec<(DeviceBuffer, KeyWidth, u32)>,
-) -> Result<()> {
-    key_words_sized(ctx, c, key, force_null_word, None, out)
-}
-
 /// The longest string of a utf8 column, in bytes (one launch and one readback).
-pub(crate) fn str_max_len(ctx: &ExecContext, c: &DeviceColumn) -> Result<usize> {
+fn str_max_len(ctx: &ExecContext, c: &DeviceColumn) -> Result<usize> {
     let n = c.len();
     if n == 0 {
         return Ok(0);
@@ -60,15 +48,14 @@ pub(crate) fn str_max_len(ctx: &ExecContext, c: &DeviceColumn) -> Result<usize> 
     Ok(ctx.download::<u64>(&max, 1)?[0] as usize)
 }
 
-/// [`key_words`] with a utf8 column's words sized for strings of `str_len` bytes (at least its
-/// own longest; `None`: its own longest). A join passes the longer of its two sides so that both
-/// sides' words line up.
-pub(crate) fn key_words_sized(
+/// Appends the key words of one key column, most significant first (as `(keys, width, bits)`);
+/// the null word only where the column has nulls, unless `force_null_word` (two columns' words
+/// then line up whatever their validity).
+pub(crate) fn key_words(
     ctx: &ExecContext,
     c: &DeviceColumn,
     key: &SortKey,
     force_null_word: bool,
-    str_len: Option<usize>,
     out: &mut Vec<(DeviceBuffer, KeyWidth, u32)>,
 ) -> Result<()> {
     let n = c.len();
@@ -76,22 +63,13 @@ pub(crate) fn key_words_sized(
     let valid = KernelArg::from(c.validity().map(|v| &**v));
     let desc = KernelArg::U32(key.descending as u32);
     if c.validity().is_some() || force_null_word {
-        let word = ctx.alloc(n * 4)?;
-        ctx.launch(
-            Kernel::new("sort_keys", "sort_null_key"),
-            cfg,
-            &[valid, KernelArg::U64(n as u64), KernelArg::U32(key.nulls_last as u32), (&word).into()],
-        )?;
-        out.push((word, KeyWidth::U32, 1));
+        out.push((null_word(ctx, c, key.nulls_last)?, KeyWidth::U32, 1));
     }
     let values: &DeviceBuffer = c.values();
     match c.dtype() {
         DType::Utf8 => {
             let offsets: &DeviceBuffer = c.utf8_offsets()?;
-            let max_len = match str_len {
-                Some(len) => len,
-                None => str_max_len(ctx, c)?,
-            };
+            let max_len = str_max_len(ctx, c)?;
             for word in 0..max_len.div_ceil(8) {
                 let w = ctx.alloc(n * 8)?;
                 ctx.launch(
@@ -159,4 +137,63 @@ pub(crate) fn key_words_sized(
         }
     }
     Ok(())
+}
+
+/// A column's 1-bit null word (0 for null with nulls first, 1 with `nulls_last`).
+fn null_word(ctx: &ExecContext, c: &DeviceColumn, nulls_last: bool) -> Result<DeviceBuffer> {
+    let n = c.len();
+    let word = ctx.alloc(n * 4)?;
+    ctx.launch(
+        Kernel::new("sort_keys", "sort_null_key"),
+        LaunchConfig::for_elems(n, BLOCK),
+        &[
+            KernelArg::from(c.validity().map(|v| &**v)),
+            KernelArg::U64(n as u64),
+            KernelArg::U32(nulls_last as u32),
+            (&word).into(),
+        ],
+    )?;
+    Ok(word)
+}
+
+/// One part of a row key for the device hash table ([`KeyPart`]): a key word it owns, or a
+/// utf8 column hashed and compared by its bytes.
+pub(crate) enum Part<'a> {
+    Word(DeviceBuffer, KeyWidth),
+    Utf8(&'a DeviceColumn),
+}
+
+/// Appends the hash-table parts of one key column (ascending, nulls first): the null word where
+/// the column has nulls (always with `force_null_word`), then a utf8 column itself (one part
+/// whatever its length, no longest-string readback) or the sort's value words of other types.
+pub(crate) fn key_parts<'a>(
+    ctx: &ExecContext,
+    c: &'a DeviceColumn,
+    force_null_word: bool,
+    out: &mut Vec<Part<'a>>,
+) -> Result<()> {
+    if c.dtype() != DType::Utf8 {
+        let mut words = Vec::new();
+        key_words(ctx, c, &SortKey::new(crate::expr::col("key")), force_null_word, &mut words)?;
+        out.extend(words.into_iter().map(|(w, width, _)| Part::Word(w, width)));
+        return Ok(());
+    }
+    if c.validity().is_some() || force_null_word {
+        out.push(Part::Word(null_word(ctx, c, false)?, KeyWidth::U32));
+    }
+    out.push(Part::Utf8(c));
+    Ok(())
+}
+
+/// The parts as the hash table's [`KeyPart`]s.
+pub(crate) fn as_key_parts<'b>(parts: &'b [Part<'_>]) -> Result<Vec<KeyPart<'b>>> {
+    parts
+        .iter()
+        .map(|p| {
+            Ok(match p {
+                Part::Word(keys, width) => KeyPart::Word(KeyWord::full(keys, *width)),
+                Part::Utf8(c) => KeyPart::Utf8 { offsets: c.utf8_offsets()?, bytes: c.values() },
+            })
+        })
+        .collect()
 }
