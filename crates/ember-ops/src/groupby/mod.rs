@@ -3,9 +3,11 @@
 //! rules) over each group's rows. A null key is a group of its own (as polars).
 //!
 //! Output order: groups sorted by their keys (ascending, nulls first), so every device returns the
-//! same frame; with `maintain_order` ([`group_by_ordered_in`]), in order of each group's first row. Both engines are sort-based today: a stable sort by the keys, group boundaries
-//! where a key changes, then each group folded in input order (integer and decimal results are
-//! exact everywhere; float sums agree to rounding, as [`crate::reduce`] says).
+//! same frame; with `maintain_order` ([`group_by_ordered_in`]), in order of each group's first
+//! row. Both engines group by hashing: the CPU engine by integer codes of the keys (`cpu.rs`), the
+//! GPU by a device hash table over the keys' parts, then warp-cooperative folds for few groups
+//! or a sort by group rank for many (`gpu.rs`, `few.rs`). Integer and decimal results are exact
+//! everywhere; float sums agree to rounding, as [`crate::reduce`] says.
 //!
 //! ```
 //! use arrow::array::{Int32Array, Int64Array, RecordBatch};
