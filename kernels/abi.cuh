@@ -140,7 +140,7 @@
 // Key parts one by-value `EmberKeyWords` table holds (join.cu, hash_table.cu, groupby.cu): a
 // word array, or a whole utf8 column; a key column is one or two parts, plus a null word where it
 // has nulls.
-#define EMBER_ABI_KEY_MAX_WORDS 6
+#define EMBER_ABI_KEY_MAX_WORDS 12
 // The most groups the GPU group-by aggregates warp-cooperatively, a lane per group
 // (groupby.cu, few_*); more groups are sorted by their dense group number instead.
 #define EMBER_ABI_GROUPBY_FEW 32

@@ -1,7 +1,7 @@
 //! The GPU's group-by (CUDA and Sim). The keys become hash-table parts (null words, the sort's
 //! order-preserving value words, utf8 columns whole); a device hash table over them gives every
 //! row a dense group number (one readback: the group count). Keys of more parts than a table
-//! takes (more than about six columns) are grouped by a stable radix sort of their sort words
+//! takes (more than about twelve columns) are grouped by a stable radix sort of their sort words
 //! instead. Then (`kernels/groupby.cu` says more):
 //! - at most `GROUPBY_FEW` groups and aggregations that fold (sum, mean, min, max, count, len,
 //!   first, last): warp-cooperative folds with no sort at all ([`super::few`]);

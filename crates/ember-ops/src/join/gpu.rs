@@ -31,7 +31,7 @@ fn parts_of<'a>(df: &'a DataFrame, ctx: &ExecContext, names: &[String]) -> Resul
     if parts.len() > MAX_KEY_WORDS {
         return Err(Error::Unsupported(format!(
             "a GPU join key of {} parts (at most {MAX_KEY_WORDS}: a null word and one or two value parts per \
-             column, about three columns)",
+             column, about six columns)",
             parts.len()
         )));
     }
