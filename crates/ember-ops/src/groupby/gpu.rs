@@ -133,7 +133,7 @@ pub(crate) fn sorted_groups(ctx: &ExecContext, keys: &[&DeviceColumn], n: usize)
 }
 
 /// The order-preserving sort words of `keys` (ascending, nulls first): equal words, equal keys.
-pub(crate) fn group_words(ctx: &ExecContext, keys: &[&DeviceColumn]) -> Result<KeyWords> {
+fn group_words(ctx: &ExecContext, keys: &[&DeviceColumn]) -> Result<KeyWords> {
     let mut words = Vec::new();
     for c in keys {
         key_words(ctx, c, &SortKey::new(crate::expr::col("key")), false, &mut words)?;
@@ -142,7 +142,7 @@ pub(crate) fn group_words(ctx: &ExecContext, keys: &[&DeviceColumn]) -> Result<K
 }
 
 /// The hash-table parts of `keys` (ascending, nulls first).
-pub(crate) fn group_parts<'a>(ctx: &ExecContext, keys: &[&'a DeviceColumn]) -> Result<Vec<Part<'a>>> {
+fn group_parts<'a>(ctx: &ExecContext, keys: &[&'a DeviceColumn]) -> Result<Vec<Part<'a>>> {
     let mut parts = Vec::new();
     for c in keys {
         key_parts(ctx, c, false, &mut parts)?;
@@ -151,13 +151,13 @@ pub(crate) fn group_parts<'a>(ctx: &ExecContext, keys: &[&'a DeviceColumn]) -> R
 }
 
 /// The words as a radix sort's key words.
-pub(crate) fn as_key_words(words: &KeyWords) -> Vec<KeyWord<'_>> {
+fn as_key_words(words: &KeyWords) -> Vec<KeyWord<'_>> {
     words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect()
 }
 
 /// The rows grouped by a device hash table over their key parts; `None` where the parts are
 /// more than a table takes (or the rows more than it holds).
-pub(crate) fn hash_groups(ctx: &ExecContext, parts: &[Part<'_>], n: usize) -> Result<Option<RowGroups>> {
+fn hash_groups(ctx: &ExecContext, parts: &[Part<'_>], n: usize) -> Result<Option<RowGroups>> {
     if parts.len() > MAX_KEY_WORDS || n > hash_table::MAX_ROWS {
         return Ok(None);
     }
@@ -219,7 +219,7 @@ pub(crate) fn invert(ctx: &ExecContext, perm: &DeviceBuffer, groups: usize, out:
 }
 
 /// Bits that hold every number below `n`.
-pub(crate) fn bits_below(n: usize) -> u32 {
+fn bits_below(n: usize) -> u32 {
     (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1)
 }
 
@@ -304,7 +304,7 @@ struct Segments<'a> {
     err: &'a DeviceBuffer,
 }
 
-pub(crate) type KeyWords = Vec<(DeviceBuffer, KeyWidth, u32)>;
+type KeyWords = Vec<(DeviceBuffer, KeyWidth, u32)>;
 
 impl Segments<'_> {
     fn cfg(&self) -> LaunchConfig {
