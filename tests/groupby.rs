@@ -691,3 +691,51 @@ fn sim_keys_of_many_columns_sort_by_their_words() {
     assert!(!t.kernels.iter().any(|k| k.kernel == "hash_table::ht_insert_rows"), "{t}");
     assert!(t.kernels.iter().any(|k| k.kernel == "groupby::segment_starts"), "{t}");
 }
+
+// A key holding 90% of the rows beside ~30,000 keys of one row each (2,000 under TSan) (both GPU paths: a fold with
+// few groups is impossible here, so the sorted path, and n_unique's second sort), and a join whose
+// right side repeats the hot key: the GPU equals the CPU engine.
+test_device!(a_key_holding_ninety_percent_of_rows_groups_and_joins_like_the_cpu_engine, |device: Device| {
+    let n = 300_000usize;
+    let key = |i: usize| {
+        if i % 10 == 0 {
+            Some(i as i64)
+        } else if i % 997 == 1 {
+            None
+        } else {
+            Some(7)
+        }
+    };
+    let k: Int64Array = (0..n).map(key).collect();
+    let v = Int64Array::from_iter_values((0..n as i64).map(|i| (i * 37) % 1001 - 500));
+    let batch = RecordBatch::try_from_iter([("k", Arc::new(k) as ArrayRef), ("v", Arc::new(v) as ArrayRef)]).unwrap();
+    let cpu = DataFrame::from_record_batch(&batch).unwrap();
+    let rk: Int64Array = (0..5000).map(|i| Some(if i < 2 { 7 } else { i as i64 * 10 })).collect();
+    let right = DataFrame::from_record_batch(
+        &RecordBatch::try_from_iter([
+            ("rk", Arc::new(rk) as ArrayRef),
+            ("w", Arc::new(Int64Array::from_iter_values(0..5000)) as ArrayRef),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let grouped = |df: &DataFrame| {
+        let aggs = [col("v").sum().alias("t"), col("v").min().alias("lo"), col("v").n_unique().alias("u")];
+        host(&df.lazy().group_by([col("k")]).agg(aggs).collect().unwrap())
+    };
+    let joined = |l: &DataFrame, r: &DataFrame| {
+        let args = ember::ops::join::JoinArgs::new(["k"], ["rk"], ember::ops::join::JoinType::Inner);
+        let q = l
+            .lazy()
+            .join(r.lazy(), args)
+            .group_by([col("k")])
+            .agg([col("w").sum().alias("ws"), col("w").len().alias("m")]);
+        host(&q.collect().unwrap())
+    };
+    let (l, r) = (cpu.to(device).unwrap(), right.to(device).unwrap());
+    let want = grouped(&cpu);
+    assert!(want.num_rows() > n / 10, "{}", want.num_rows());
+    assert_eq!(grouped(&l), want, "group-by on {device}");
+    let want = joined(&cpu, &right);
+    assert_eq!(joined(&l, &r), want, "join on {device}");
+});
