@@ -17,6 +17,7 @@
 //! | `+ - * /` decimals | `add`, `sub`, `mul`, `div` | exact, checked: overflow is an error |
 //! | comparisons | `eq`, `neq`, `lt`, `lt_eq`, `gt`, `gt_eq` | floats in IEEE total order (arrow-rs) |
 //! | `AND`, `OR`, `NOT` | `and_kleene`, `or_kleene`, `not` | SQL three-valued logic |
+//! | `x op a AND x op b` (a range of one int / date / decimal column) | hand-written, `range` | one pass, one bitmap |
 //! | `IS NULL`, `IS NOT NULL` | `is_null`, `is_not_null` | never null |
 //! | string predicates | `starts_with`, `ends_with`, `contains`, `like` | a null string gives null |
 //! | `when/then/otherwise` | `zip` | a null condition picks `otherwise` |
