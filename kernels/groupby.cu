@@ -75,17 +75,7 @@ __device__ void seg_fold(const T* vals, const u32* valid, const u32* starts, u64
         seg_fold<OpSum, T, A>(vals, valid, starts, groups, out, counts, nullptr, err);                     \
     }                                                                                                      \
     EMBER_SIM_EXPORT(seg_sum_##name)
-SEG_SUM(i8, i8, i64)
-SEG_SUM(i16, i16, i64)
-SEG_SUM(i32, i32, i64)
-SEG_SUM(i64, i64, i64)
-SEG_SUM(u8, u8, u64)
-SEG_SUM(u16, u16, u64)
-SEG_SUM(u32, u32, u64)
-SEG_SUM(u64, u64, u64)
-SEG_SUM(f32, f32, f32)
-SEG_SUM(f64, f64, f64)
-SEG_SUM(i128, i128, i128)
+EMBER_FOR_SUMS(SEG_SUM)
 
 #define SEG_MINMAX(name, T)                                                                                      \
     extern "C" __global__ void seg_min_##name(const T* vals, const u32* valid, const u32* starts, u64 groups,      \
@@ -218,11 +208,7 @@ EMBER_SIM_EXPORT(segment_lasts)
         if (c) set_valid(out_valid, g);                                                                         \
     }                                                                                                           \
     EMBER_SIM_EXPORT(seg_mean_##name)
-SEG_MEAN(i64, i64)
-SEG_MEAN(u64, u64)
-SEG_MEAN(f32, f32)
-SEG_MEAN(f64, f64)
-SEG_MEAN(i128, i128)
+EMBER_FOR_SUM_ACCS(SEG_MEAN)
 
 // Each group's rank among `groups` groups by (key words of row rows[g], rows[g]): with the
 // representatives as `rows`, key order (keys are distinct, the row never decides); with no
@@ -365,24 +351,11 @@ EMBER_SIM_EXPORT(few_finish_count)
     }                                                                                                            \
     EMBER_SIM_EXPORT(few_finish_##op##_##name)
 
-// Sums accumulate as the sort path's seg_sum_*: signed ints in i64, unsigned in u64, floats in
-// their type, decimals in i128 with overflow reported.
-FEW_FOLD(sum, OpSum, i8, i8, i64)
-FEW_FOLD(sum, OpSum, i16, i16, i64)
-FEW_FOLD(sum, OpSum, i32, i32, i64)
-FEW_FOLD(sum, OpSum, i64, i64, i64)
-FEW_FOLD(sum, OpSum, u8, u8, u64)
-FEW_FOLD(sum, OpSum, u16, u16, u64)
-FEW_FOLD(sum, OpSum, u32, u32, u64)
-FEW_FOLD(sum, OpSum, u64, u64, u64)
-FEW_FOLD(sum, OpSum, f32, f32, f32)
-FEW_FOLD(sum, OpSum, f64, f64, f64)
-FEW_FOLD(sum, OpSum, i128, i128, i128)
-FEW_FINISH(sum, OpSum, i64, i64)
-FEW_FINISH(sum, OpSum, u64, u64)
-FEW_FINISH(sum, OpSum, f32, f32)
-FEW_FINISH(sum, OpSum, f64, f64)
-FEW_FINISH(sum, OpSum, i128, i128)
+// Sums accumulate as the sort path's seg_sum_* (EMBER_FOR_SUMS), decimals with overflow reported.
+#define FEW_SUM(name, T, A) FEW_FOLD(sum, OpSum, name, T, A)
+#define FEW_FINISH_SUM(name, A) FEW_FINISH(sum, OpSum, name, A)
+EMBER_FOR_SUMS(FEW_SUM)
+EMBER_FOR_SUM_ACCS(FEW_FINISH_SUM)
 
 #define FEW_MINMAX(name, T)                   \
     FEW_FOLD(min, OpMin, name, T, T)          \

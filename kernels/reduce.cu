@@ -73,22 +73,10 @@ __device__ void reduce_final(const A* partials, const u64* counts, u64 nparts, A
     EMBER_SIM_EXPORT(reduce_final_##op##_##name)
 
 // Sum: accumulator by type family.
-REDUCE_PARTIAL(sum, OpSum, i8, i8, i64)
-REDUCE_PARTIAL(sum, OpSum, i16, i16, i64)
-REDUCE_PARTIAL(sum, OpSum, i32, i32, i64)
-REDUCE_PARTIAL(sum, OpSum, i64, i64, i64)
-REDUCE_PARTIAL(sum, OpSum, u8, u8, u64)
-REDUCE_PARTIAL(sum, OpSum, u16, u16, u64)
-REDUCE_PARTIAL(sum, OpSum, u32, u32, u64)
-REDUCE_PARTIAL(sum, OpSum, u64, u64, u64)
-REDUCE_PARTIAL(sum, OpSum, f32, f32, f32)
-REDUCE_PARTIAL(sum, OpSum, f64, f64, f64)
-REDUCE_PARTIAL(sum, OpSum, i128, i128, i128)
-REDUCE_FINAL(sum, OpSum, i64, i64)
-REDUCE_FINAL(sum, OpSum, u64, u64)
-REDUCE_FINAL(sum, OpSum, f32, f32)
-REDUCE_FINAL(sum, OpSum, f64, f64)
-REDUCE_FINAL(sum, OpSum, i128, i128)
+#define REDUCE_SUM(name, T, A) REDUCE_PARTIAL(sum, OpSum, name, T, A)
+#define REDUCE_FINAL_SUM(name, A) REDUCE_FINAL(sum, OpSum, name, A)
+EMBER_FOR_SUMS(REDUCE_SUM)
+EMBER_FOR_SUM_ACCS(REDUCE_FINAL_SUM)
 
 // Min / max: accumulator = input type.
 #define MINMAX(name, T)                          \

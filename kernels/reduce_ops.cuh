@@ -47,3 +47,11 @@ struct OpMax {
     template <typename A> static __device__ __forceinline__ A combine(A a, A b, bool&) { return ember_less(a, b) ? b : a; }
 };
 
+
+// The sum kernels' (name, input, accumulator) triples, stamped by reduce.cu and groupby.cu: signed
+// ints add in i64, unsigned in u64 (both wrapping), floats in their type, decimals in i128.
+#define EMBER_FOR_SUMS(X)                                                                              \
+    X(i8, i8, i64) X(i16, i16, i64) X(i32, i32, i64) X(i64, i64, i64) X(u8, u8, u64) X(u16, u16, u64) \
+    X(u32, u32, u64) X(u64, u64, u64) X(f32, f32, f32) X(f64, f64, f64) X(i128, i128, i128)
+// Their accumulator types, as (name, type).
+#define EMBER_FOR_SUM_ACCS(X) X(i64, i64) X(u64, u64) X(f32, f32) X(f64, f64) X(i128, i128)

@@ -9,7 +9,7 @@
 //! Why not global atomics per row: TPC-H Q1 has four groups, and millions of atomic adds on four
 //! addresses serialise the GPU (and make float sums differ run to run); why not the sort path:
 //! one thread per group folds its rows there, four threads for all of Q1's.
-use super::gpu::{group_ranks, invert, RankBy};
+use super::gpu::{check_overflow, finish_means, group_ranks, invert, RankBy};
 use super::Aggregation;
 use crate::executor::gpu::gather_column;
 use crate::reduce::{output_type, Agg};
@@ -95,9 +95,7 @@ pub(crate) fn group_by(
         };
         columns.push((f.name.clone(), Column::Device(col)));
     }
-    if ctx.download::<u32>(&err, 1)?[0] != 0 {
-        return Err(Error::Overflow("sum of decimals in group_by: a group's total exceeds 38 digits".into()));
-    }
+    check_overflow(ctx, &err)?;
     DataFrame::from_columns(columns, device)
 }
 
@@ -215,26 +213,7 @@ impl Fold<'_> {
             ],
         )?;
         let Some(counts) = counts else { return Ok((values, bits)) };
-        // Means finish as the sort path's: the sum / 10^scale / count, null for no valid row.
-        let p10 = match input {
-            DType::Decimal128 { scale, .. } => 10f64.powi(scale as i32),
-            _ => 1.0,
-        };
-        let means = ctx.alloc(groups * 8)?;
-        let bits = self.bitmap()?;
-        ctx.launch(
-            Kernel::named("groupby", &format!("seg_mean_{}", acc_prim.suffix())),
-            self.per_group(),
-            &[
-                (&values).into(),
-                (&counts).into(),
-                KernelArg::U64(self.h.groups as u64),
-                KernelArg::F64(p10),
-                (&means).into(),
-                (&bits).into(),
-            ],
-        )?;
-        Ok((means, Some(bits)))
+        finish_means(ctx, input, acc_prim, &values, &counts, self.h.groups)
     }
 
     /// A zeroed validity bitmap for the groups.

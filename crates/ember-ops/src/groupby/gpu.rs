@@ -100,9 +100,7 @@ pub(crate) fn group_by(
         let (out, validity) = seg.fold(a.agg, c.dtype(), prim, &values, valid.as_ref(), f)?;
         columns.push((f.name.clone(), Column::Device(seg.column(f, out, validity)?)));
     }
-    if ctx.download::<u32>(&err, 1)?[0] != 0 {
-        return Err(Error::Overflow("sum of decimals in group_by: a group's total exceeds 38 digits".into()));
-    }
+    check_overflow(ctx, &err)?;
     if maintain_order {
         // Groups by their first row: sort the first rows' numbers, reorder every column.
         let order = argsort(ctx, &[KeyWord { keys: &firsts, width: KeyWidth::U32, bits: bits_below(n) }], groups)?;
@@ -216,6 +214,47 @@ pub(crate) fn invert(ctx: &ExecContext, perm: &DeviceBuffer, groups: usize, out:
         &[perm.into(), KernelArg::U64(groups as u64), out.into()],
     )?;
     Ok(())
+}
+
+/// Reads the group-by's decimal-overflow word (one readback): an `Overflow` error if any
+/// kernel set it.
+pub(crate) fn check_overflow(ctx: &ExecContext, err: &DeviceBuffer) -> Result<()> {
+    if ctx.download::<u32>(err, 1)?[0] != 0 {
+        return Err(Error::Overflow("sum of decimals in group_by: a group's total exceeds 38 digits".into()));
+    }
+    Ok(())
+}
+
+/// Means from per-group sums (of `acc` type, over an `input` column) and valid-row counts, as
+/// the CPU engine finishes them: the sum / 10^scale / count, null where a group has no valid
+/// row. Returns the f64 means and their validity.
+pub(crate) fn finish_means(
+    ctx: &ExecContext,
+    input: DType,
+    acc: Prim,
+    sums: &DeviceBuffer,
+    counts: &DeviceBuffer,
+    groups: usize,
+) -> Result<(DeviceBuffer, Option<DeviceBuffer>)> {
+    let p10 = match input {
+        DType::Decimal128 { scale, .. } => 10f64.powi(scale as i32),
+        _ => 1.0,
+    };
+    let means = ctx.alloc(groups.max(1) * 8)?;
+    let bits = ctx.alloc_zeroed(groups.div_ceil(32).max(1) * 4)?;
+    ctx.launch(
+        Kernel::named("groupby", &format!("seg_mean_{}", acc.suffix())),
+        LaunchConfig::for_elems(groups, BLOCK),
+        &[
+            sums.into(),
+            counts.into(),
+            KernelArg::U64(groups as u64),
+            KernelArg::F64(p10),
+            (&means).into(),
+            (&bits).into(),
+        ],
+    )?;
+    Ok((means, Some(bits)))
 }
 
 /// Bits that hold every number below `n`.
@@ -467,18 +506,7 @@ impl Segments<'_> {
                     ],
                 )?;
                 let Some(counts) = counts else { return Ok((sums, None)) };
-                let p10 = match input {
-                    DType::Decimal128 { scale, .. } => 10f64.powi(scale as i32),
-                    _ => 1.0,
-                };
-                let means = ctx.alloc(self.groups * 8)?;
-                let bits = self.bitmap()?;
-                ctx.launch(
-                    k(format!("seg_mean_{}", acc_prim.suffix())),
-                    self.cfg(),
-                    &[(&sums).into(), (&counts).into(), g, KernelArg::F64(p10), (&means).into(), (&bits).into()],
-                )?;
-                Ok((means, Some(bits)))
+                finish_means(ctx, input, acc_prim, &sums, &counts, self.groups)
             }
         }
     }
