@@ -12,7 +12,7 @@
 //   ht_group_ids:    each row's group number, through its slot;
 //   ht_group_reps:   each group's representative row;
 //   ht_group_starts: after a stable sort of the rows by a dense group number, where each
-//                    group's rows start.
+//                    group's rows start (groups without rows allowed).
 // Group numbers follow slot order (hash order): callers that need key order sort the groups'
 // representatives' words, which is one sort of `groups` elements instead of `n`. Probes of the
 // finished table (joins) use ember_ht_find in common.cuh, the same hash and probe sequence.
@@ -58,12 +58,18 @@ extern "C" __global__ void ht_group_reps(const u32* table, const u32* scan, u64 
 }
 EMBER_SIM_EXPORT(ht_group_reps)
 
-// `sorted`: every row's group number, ascending (each of 0..groups present); starts[g] = the
-// first position of group g, starts[groups] = n.
+// `sorted`: every row's group number, ascending (a group may have no rows: a join's table side
+// keys that the probe side never hits); starts[g] = the first position holding a group >= g (a
+// binary search per group, so an absent run costs nothing extra), starts[groups] = n.
 extern "C" __global__ void ht_group_starts(const u32* sorted, u64 n, u64 groups, u32* starts) {
-    const u64 i = ember_gid();
-    if (i >= n) return;
-    if (i == 0 || sorted[i] != sorted[i - 1]) starts[sorted[i]] = (u32)i;
-    if (i == n - 1) starts[groups] = (u32)n;
+    const u64 g = ember_gid();
+    if (g > groups) return;
+    u64 lo = 0, hi = n;
+    while (lo < hi) {
+        const u64 mid = (lo + hi) / 2;
+        if (sorted[mid] < g) lo = mid + 1;
+        else hi = mid;
+    }
+    starts[g] = (u32)lo;
 }
 EMBER_SIM_EXPORT(ht_group_starts)

@@ -177,3 +177,51 @@ fn a_join_sorts_the_right_side_by_group_number_only() {
     assert_eq!(t.kernels.iter().filter(|k| k.kernel == "join::join_probe").count(), 1, "{t}");
     assert_eq!(t.syncs, 2, "the group count and the pair count: {t}");
 }
+
+/// With the left side the smaller, the table holds the left rows: each right row probes it once
+/// for its left group, the right rows are sorted by that group (3,000 groups and the misses:
+/// 2 radix passes), and the answer keeps the documented order.
+#[test]
+fn a_join_builds_its_table_on_the_smaller_left_side() {
+    use arrow::array::Int64Array;
+    let left_keys = |n: i64| (0..n).map(|i| (i % 3000) * 1_000_003);
+    let left = common::frame(
+        vec![
+            ("k", Arc::new(Int64Array::from_iter_values(left_keys(6_000))) as _),
+            ("v", Arc::new(Int64Array::from_iter_values(0..6_000)) as _),
+        ],
+        Device::Sim,
+    );
+    let right_keys: Vec<i64> = (0..20_000).map(|i| (i * 7919) % 4000 * 1_000_003).collect();
+    let right = common::frame(
+        vec![
+            ("k", Arc::new(Int64Array::from(right_keys.clone())) as _),
+            ("w", Arc::new(Int64Array::from_iter_values(0..20_000)) as _),
+        ],
+        Device::Sim,
+    );
+    let ctx = sim();
+    let args = ember::ops::join::JoinArgs::new(["k"], ["k"], ember::ops::join::JoinType::Inner);
+    let out = left.lazy().join(right.lazy(), args).collect_in(&ctx).unwrap();
+    let t = ctx.trace();
+    eprintln!("join trace: {t}");
+    let inserts: Vec<_> = t.kernels.iter().filter(|k| k.kernel == "hash_table::ht_insert_rows").collect();
+    assert_eq!(inserts.len(), 1, "{t}");
+    assert!((inserts[0].grid.0 * inserts[0].block.0) < 7_000, "the table holds the 6,000 left rows: {t}");
+    assert_eq!(t.kernels.iter().filter(|k| k.kernel == "join::join_probe_group").count(), 1, "{t}");
+    assert_eq!(t.kernels.iter().filter(|k| k.kernel == "join::join_probe").count(), 0, "{t}");
+    let passes = t.kernels.iter().filter(|k| k.kernel.starts_with("radix_sort::radix_scatter")).count();
+    assert_eq!(passes, 2, "{t}");
+    assert_eq!(t.syncs, 2, "the group count and the pair count: {t}");
+    // Left rows in order, each one's matches in right row order.
+    let mut want = Vec::new();
+    for (i, k) in left_keys(6_000).enumerate() {
+        want.extend(right_keys.iter().enumerate().filter(|(_, &r)| r == k).map(|(j, _)| (i as i64, j as i64)));
+    }
+    assert_eq!(out.num_rows(), 6_000 * 5);
+    let got = common::host(&out);
+    let values =
+        |name: &str| got.column_by_name(name).unwrap().as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec();
+    assert_eq!(values("v"), want.iter().map(|w| w.0).collect::<Vec<_>>());
+    assert_eq!(values("w"), want.iter().map(|w| w.1).collect::<Vec<_>>());
+}

@@ -150,18 +150,20 @@ pub fn group_rows(ctx: &ExecContext, words: &[KeyPart<'_>], n: usize) -> Result<
     Ok(RowGroups { group_of_row, reps, groups: groups as usize, table, slots: cap })
 }
 
-/// Rows `0..n` stably sorted by a dense group number (`ids[i]` in `0..groups`, every group
-/// present), in ceil(log2 groups) bits of radix passes, and where each group's rows start in
-/// that order (`groups + 1` u32s, the last `n`). No readback.
+/// Rows `0..n` stably sorted by a dense group number (`ids[i]` in `0..groups`; a group may have
+/// no rows, and then starts where the next one does), in ceil(log2 groups) bits of radix passes,
+/// and where each group's rows start in that order (`groups + 1` u32s, the last `n`). No
+/// readback.
 ///
 /// ```
 /// use ember_gpu::{ExecContext, Gpu, primitives::hash_table::sort_by_group};
 /// # if !ember_gpu::sim::compiled() { return; }
 /// let ctx = ExecContext::new(Gpu::sim().unwrap());
-/// let ids = ctx.upload(&[2u32, 0, 2, 1, 0]).unwrap();
-/// let (perm, starts) = sort_by_group(&ctx, &ids, 3, 5).unwrap();
+/// let ids = ctx.upload(&[3u32, 0, 3, 1, 0]).unwrap();
+/// let (perm, starts) = sort_by_group(&ctx, &ids, 5, 5).unwrap();
 /// assert_eq!(ctx.download::<u32>(&perm, 5).unwrap(), vec![1, 4, 3, 0, 2]);
-/// assert_eq!(ctx.download::<u32>(&starts, 4).unwrap(), vec![0, 2, 3, 5]);
+/// // groups 2 and 4 have no rows: they start where the next group does
+/// assert_eq!(ctx.download::<u32>(&starts, 6).unwrap(), vec![0, 2, 3, 3, 5, 5]);
 /// ```
 pub fn sort_by_group(
     ctx: &ExecContext,
@@ -179,7 +181,7 @@ pub fn sort_by_group(
     let sorted = gather_fixed(ctx, ids, 4, &perm, n)?;
     ctx.launch(
         Kernel::new("hash_table", "ht_group_starts"),
-        LaunchConfig::for_elems(n, BLOCK),
+        LaunchConfig::for_elems(groups + 1, BLOCK),
         &[(&sorted).into(), KernelArg::U64(n as u64), KernelArg::U64(groups as u64), (&starts).into()],
     )?;
     Ok((perm, starts))

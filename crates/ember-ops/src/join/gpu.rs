@@ -1,12 +1,15 @@
 //! The GPU's join (CUDA and Sim), hash-based: both sides' keys as hash-table parts (a null word
 //! per key column, so the sides line up, then the sort's value words, or a utf8 column whole,
-//! compared by its bytes: no longest-string readback); the right rows go into the device hash
-//! table (`primitives::hash_table`: a dense group number per distinct key, one readback for
-//! their count) and are stably sorted by group number (ceil(log2 groups) radix bits), so each
-//! key's right rows are one range in right row order; each left row probes the table for its
-//! range (`kernels/join.cu`), a scan of the counts sizes the output (the second readback) and the
-//! pair write follows. The table is built on the right side whatever the sizes: the documented
-//! output order (left rows in order, each one's matches in right row order) comes from it.
+//! compared by its bytes: no longest-string readback). The smaller side's rows go into the
+//! device hash table (`primitives::hash_table`: a dense group number per distinct key, one
+//! readback for their count). Right side smaller: the right rows are stably sorted by their group
+//! number (ceil(log2 groups) radix bits) and each left row probes the table for its key's range.
+//! Left side smaller: each right row probes for the left group its key hits, the right rows are
+//! stably sorted by that group (misses last), and each left row reads its group's range. Either
+//! way each left row's matches are one range of right rows in right row order, so the documented
+//! output order (left rows in order, each one's matches in right row order) holds on both
+//! paths; a scan of the counts sizes the output (the second readback) and the pair write follows
+//! (`kernels/join.cu`).
 use super::{JoinArgs, JoinType};
 use crate::executor::Indices;
 use crate::executor::{Executor, GpuExecutor};
@@ -48,34 +51,82 @@ pub(crate) fn join_indices(
     let (lp, null_words) = parts_of(left, ctx, &args.left_on)?;
     let (rp, _) = parts_of(right, ctx, &args.right_on)?;
     let (left_words, right_words) = (as_key_parts(&lp)?, as_key_parts(&rp)?);
-    let table = group_rows(ctx, &right_words, nr)?;
-    let (right_perm, starts) = sort_by_group(ctx, &table.group_of_row, table.groups, nr)?;
-    let lo = ctx.alloc(nl * 4)?;
-    let count = ctx.alloc(nl * 4)?;
+    let (lt, wide) = word_table(&left_words)?;
+    let (rt, _) = word_table(&right_words)?;
+    let skip_nulls = KernelArg::U32(u32::from(!args.nulls_equal));
+    let (lo, count) = (ctx.alloc(nl * 4)?, ctx.alloc(nl * 4)?);
     let rows = LaunchConfig::for_elems(nl, BLOCK);
-    if nl > 0 {
-        let (lt, wide) = word_table(&left_words)?;
-        let (rt, _) = word_table(&right_words)?;
-        ctx.launch(
-            Kernel::new("join", "join_probe"),
-            rows,
-            &[
-                KernelArg::Struct(&lt),
-                KernelArg::Struct(&rt),
-                KernelArg::U32(lp.len() as u32),
-                KernelArg::U32(wide),
-                KernelArg::U32(null_words),
-                KernelArg::U32(u32::from(!args.nulls_equal)),
-                KernelArg::U64(nl as u64),
-                (&table.table).into(),
-                KernelArg::U64(table.slots as u64 - 1),
-                (&table.group_of_row).into(),
-                (&starts).into(),
-                (&lo).into(),
-                (&count).into(),
-            ],
-        )?;
-    }
+    // Each left row's matches end up as one range (`lo`, `count`) of the right rows sorted by a
+    // group number (`right_perm`), whichever side the table holds.
+    let right_perm = if nl < nr {
+        // The table holds the smaller left side (fewer slots to claim, a table more likely to
+        // stay in cache while the right rows probe it); each right row finds its left group.
+        let table = group_rows(ctx, &left_words, nl)?;
+        let right_group = ctx.alloc(nr * 4)?;
+        if nl > 0 {
+            ctx.launch(
+                Kernel::new("join", "join_probe_group"),
+                LaunchConfig::for_elems(nr, BLOCK),
+                &[
+                    KernelArg::Struct(&rt),
+                    KernelArg::Struct(&lt),
+                    KernelArg::U32(rp.len() as u32),
+                    KernelArg::U32(wide),
+                    KernelArg::U32(null_words),
+                    skip_nulls,
+                    KernelArg::U64(nr as u64),
+                    (&table.table).into(),
+                    KernelArg::U64(table.slots as u64 - 1),
+                    (&table.group_of_row).into(),
+                    KernelArg::U32(table.groups as u32),
+                    (&right_group).into(),
+                ],
+            )?;
+        } else {
+            ctx.fill_bytes(&right_group, 0)?; // no left rows: every right row misses (group 0 of 0)
+        }
+        // One more group than the table has: right rows that hit no left row sort last.
+        let (right_perm, starts) = sort_by_group(ctx, &right_group, table.groups + 1, nr)?;
+        if nl > 0 {
+            ctx.launch(
+                Kernel::new("join", "join_group_ranges"),
+                rows,
+                &[
+                    (&table.group_of_row).into(),
+                    (&starts).into(),
+                    KernelArg::U64(nl as u64),
+                    (&lo).into(),
+                    (&count).into(),
+                ],
+            )?;
+        }
+        right_perm
+    } else {
+        let table = group_rows(ctx, &right_words, nr)?;
+        let (right_perm, starts) = sort_by_group(ctx, &table.group_of_row, table.groups, nr)?;
+        if nl > 0 {
+            ctx.launch(
+                Kernel::new("join", "join_probe"),
+                rows,
+                &[
+                    KernelArg::Struct(&lt),
+                    KernelArg::Struct(&rt),
+                    KernelArg::U32(lp.len() as u32),
+                    KernelArg::U32(wide),
+                    KernelArg::U32(null_words),
+                    skip_nulls,
+                    KernelArg::U64(nl as u64),
+                    (&table.table).into(),
+                    KernelArg::U64(table.slots as u64 - 1),
+                    (&table.group_of_row).into(),
+                    (&starts).into(),
+                    (&lo).into(),
+                    (&count).into(),
+                ],
+            )?;
+        }
+        right_perm
+    };
     match args.how {
         JoinType::Inner | JoinType::Left => {
             let outer = args.how == JoinType::Left;
