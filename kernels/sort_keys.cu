@@ -7,6 +7,8 @@
 //               a descending key; 0 for a null row (nulls are placed by the null word, and
 //               among themselves keep their order).
 //   null word:  1 bit, more significant than the value: null = 1 for nulls last, 0 for first.
+//   rank word:  a utf8 sort key as the rank of its string among the distinct strings, in
+//               ceil(log2 distinct) bits (strings of any length, few radix passes).
 #include "common.cuh"
 
 template <typename T>
@@ -179,6 +181,21 @@ extern "C" __global__ void sort_key_str_len(const i64* offsets, const u32* valid
     out[i] = k;
 }
 EMBER_SIM_EXPORT(sort_key_str_len)
+
+// A utf8 key as its string's rank among the column's distinct strings (sort/gpu.rs hashes the
+// strings and ranks the distinct ones): `rank[group[i]]`, `groups - 1 - rank` descending, 0 null.
+extern "C" __global__ void sort_key_rank(const u32* group, const u32* rank, const u32* valid, u64 n, u32 groups,
+                                         u32 descending, u32* out) {
+    const u64 i = ember_gid();
+    if (i >= n) return;
+    u32 k = 0;
+    if (ember_valid(valid, i)) {
+        k = rank[group[i]];
+        if (descending) k = groups - 1u - k;
+    }
+    out[i] = k;
+}
+EMBER_SIM_EXPORT(sort_key_rank)
 
 extern "C" __global__ void sort_null_key(const u32* valid, u64 n, u32 nulls_last, u32* out) {
     const u64 i = ember_gid();

@@ -225,3 +225,30 @@ fn a_join_builds_its_table_on_the_smaller_left_side() {
     assert_eq!(values("v"), want.iter().map(|w| w.0).collect::<Vec<_>>());
     assert_eq!(values("w"), want.iter().map(|w| w.1).collect::<Vec<_>>());
 }
+
+/// A GPU sort by a utf8 key sorts by each string's rank among the distinct strings: 25 brands of
+/// 8 bytes take one radix pass (their byte words and length took 9), whatever their length.
+#[test]
+fn a_sort_by_strings_sorts_by_their_rank() {
+    use arrow::array::{Int64Array, StringViewArray};
+    let brand = |i: i64| format!("Brand#{}{}", (i * 7) % 5 + 1, (i * 3) % 5 + 1);
+    let df = common::frame(
+        vec![
+            ("b", Arc::new(StringViewArray::from_iter_values((0..20_000).map(brand))) as _),
+            ("v", Arc::new(Int64Array::from_iter_values(0..20_000)) as _),
+        ],
+        Device::Sim,
+    );
+    let ctx = sim();
+    let out = df.lazy().sort([SortKey::new(col("b")).descending()]).collect_in(&ctx).unwrap();
+    let t = ctx.trace();
+    eprintln!("sort trace: {t}");
+    let passes = t.kernels.iter().filter(|k| k.kernel.starts_with("radix_sort::radix_scatter")).count();
+    assert_eq!(passes, 1, "{t}");
+    assert_eq!(t.syncs, 2, "the distinct count and the gathered strings' bytes: {t}");
+    let got = common::host(&out);
+    let v = got.column_by_name("v").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec();
+    let mut want: Vec<i64> = (0..20_000).collect();
+    want.sort_by(|&x, &y| brand(y).cmp(&brand(x))); // stable: ties keep row order
+    assert_eq!(v, want);
+}

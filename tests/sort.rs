@@ -180,6 +180,27 @@ test_device!(utf8_keys_sort_bytewise, |device: Device| {
     assert_eq!(strings(&df.sort([SortKey::new(col("s")).descending().nulls_last()]).unwrap()), desc, "on {device}");
 });
 
+// More distinct strings than one launch ranks by comparing every pair (2048): the GPU ranks them
+// by a radix sort of their byte words. Long strings sharing 20-byte prefixes, nulls, and a second
+// key that breaks ties, sorted both ways.
+test_device!(utf8_keys_with_many_distinct_strings_sort_bytewise, |device: Device| {
+    let mut r = common::rng(5);
+    let n = 6_000;
+    let s: StringViewArray = (0..n)
+        .map(|_| {
+            let x = r() % 3_500;
+            (x % 17 != 0).then(|| format!("a shared prefix of 20{}{}", "z".repeat((x % 5) as usize), x % 2_900))
+        })
+        .collect();
+    let i: Int32Array = (0..n).map(|_| Some((r() % 7) as i32)).collect();
+    let batch = common::batch(vec![("s", Arc::new(s) as ArrayRef), ("i", Arc::new(i))]);
+    let df = DataFrame::from_record_batch(&batch).unwrap().to(device).unwrap();
+    for keys in [&[("s", false, false), ("i", true, false)][..], &[("s", true, true), ("i", false, true)][..]] {
+        let got = df.sort(sort_keys(keys)).unwrap();
+        assert_eq!(host(&got), oracle(&batch, keys), "{keys:?} on {device}");
+    }
+});
+
 test_device!(wide_decimal_keys_use_both_words, |device: Device| {
     let big = 10i128.pow(30);
     let v = vec![Some(big), Some(-big), Some(1), None, Some(-1), Some(big + 1), Some(i128::from(u64::MAX)), Some(0)];

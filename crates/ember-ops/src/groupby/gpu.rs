@@ -258,7 +258,7 @@ pub(crate) fn finish_means(
 }
 
 /// Bits that hold every number below `n`.
-fn bits_below(n: usize) -> u32 {
+pub(crate) fn bits_below(n: usize) -> u32 {
     (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1)
 }
 

@@ -2,13 +2,21 @@
 //! (plus a 1-bit null word where it has nulls; `kernels/sort_keys.cu`), and the device radix
 //! sort orders the row numbers by them, least significant word first, each pass stable.
 //! Passes per key: 1 for a null word or bool, 1 / 2 / 4 / 8 for 8 / 16 / 32 / 64-bit values,
-//! 8 for decimals of precision <= 18 (they fit an i64), 16 for wider ones, and for strings 8 per
-//! 8 bytes of the longest string plus the length's (one readback sizes the key words); each pass is a histogram, a scan and a scatter, with no host synchronisation.
+//! 8 for decimals of precision <= 18 (they fit an i64), 16 for wider ones; each pass is a
+//! histogram, a scan and a scatter, with no host synchronisation.
+//!
+//! A utf8 sort key becomes one rank word: the strings are hashed into the device hash table (one
+//! readback, the distinct count), the distinct strings ranked (up to 2048 by comparing every
+//! pair in one launch; more by a radix sort of the distinct strings' byte words), and each row
+//! takes its string's rank: ceil(log2 distinct) bits, so `p_brand`'s 25 brands take one pass
+//! where their byte words took 24. (A group-by's keys use the byte words directly, as
+//! `key_words` gives them: ranking there would hash what the group-by hashes anyway.)
 use super::SortKey;
 use crate::expr::evaluate_in;
+use crate::groupby::gpu::{bits_below, group_ranks, RankBy};
 use ember_core::{DType, DataFrame, DeviceColumn, Error, Result};
 use ember_gpu::primitives::compact::iota;
-use ember_gpu::primitives::hash_table::KeyPart;
+use ember_gpu::primitives::hash_table::{self, group_rows, KeyPart};
 use ember_gpu::primitives::radix_sort::{argsort, KeyWidth, KeyWord};
 use ember_gpu::primitives::BLOCK;
 use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
@@ -25,11 +33,49 @@ pub(crate) fn sort_indices(ctx: &ExecContext, df: &DataFrame, keys: &[SortKey]) 
     }
     let mut words: Vec<(DeviceBuffer, KeyWidth, u32)> = Vec::new();
     for (key, column) in keys.iter().zip(&columns) {
-        key_words(ctx, column.as_device()?, key, false, &mut words)?;
+        let c = column.as_device()?;
+        if c.dtype() == DType::Utf8 && n <= hash_table::MAX_ROWS {
+            str_rank_words(ctx, c, key, &mut words)?;
+        } else {
+            key_words(ctx, c, key, false, &mut words)?;
+        }
     }
     let words: Vec<KeyWord> =
         words.iter().map(|(keys, width, bits)| KeyWord { keys, width: *width, bits: *bits }).collect();
     Ok(argsort(ctx, &words, n)?)
+}
+
+/// Appends a utf8 key's words: its null word where it has nulls, then each row's rank among the
+/// column's distinct strings (one readback: their count).
+fn str_rank_words(
+    ctx: &ExecContext,
+    c: &DeviceColumn,
+    key: &SortKey,
+    out: &mut Vec<(DeviceBuffer, KeyWidth, u32)>,
+) -> Result<()> {
+    let n = c.len();
+    if c.validity().is_some() {
+        out.push((null_word(ctx, c, key.nulls_last)?, KeyWidth::U32, 1));
+    }
+    let parts = [Part::Utf8(c)];
+    let h = group_rows(ctx, &as_key_parts(&parts)?, n)?;
+    let rank = group_ranks(ctx, RankBy::Key { parts: &parts, keys: &[c], reps: &h.reps }, h.groups)?;
+    let word = ctx.alloc(n * 4)?;
+    ctx.launch(
+        Kernel::new("sort_keys", "sort_key_rank"),
+        LaunchConfig::for_elems(n, BLOCK),
+        &[
+            (&h.group_of_row).into(),
+            (&rank).into(),
+            KernelArg::from(c.validity().map(|v| &**v)),
+            KernelArg::U64(n as u64),
+            KernelArg::U32(h.groups as u32),
+            KernelArg::U32(key.descending as u32),
+            (&word).into(),
+        ],
+    )?;
+    out.push((word, KeyWidth::U32, bits_below(h.groups)));
+    Ok(())
 }
 
 /// The longest string of a utf8 column, in bytes (one launch and one readback).
