@@ -64,7 +64,11 @@ pub(crate) fn group_by(
         Some(first) if maintain_order => group_ranks(ctx, RankBy::FirstRow(first), groups)?,
         _ => {
             let keys = args.keys.iter().map(Column::as_device).collect::<Result<Vec<_>>>()?;
-            group_ranks(ctx, RankBy::Key { parts: args.parts, keys: &keys, reps: &h.reps }, groups)?
+            group_ranks(
+                ctx,
+                RankBy::Key { parts: args.parts, keys: &keys, reps: &h.reps, strings_by_rank: true },
+                groups,
+            )?
         }
     };
     let order = ctx.alloc(groups.max(1) * 4)?;

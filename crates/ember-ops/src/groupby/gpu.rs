@@ -14,7 +14,7 @@ use super::Aggregation;
 use crate::executor::gpu::gather_column;
 use crate::expr::{evaluate_in, Expr};
 use crate::reduce::{output_type, Agg};
-use crate::sort::gpu::{as_key_parts, key_parts, key_words, Part};
+use crate::sort::gpu::{as_key_parts, key_parts, key_words, str_rank_words, Part};
 use crate::sort::SortKey;
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Field, Result};
 use ember_gpu::primitives::compact::{gather_bits, gather_fixed};
@@ -166,7 +166,12 @@ fn hash_groups(ctx: &ExecContext, parts: &[Part<'_>], n: usize) -> Result<Option
 pub(crate) enum RankBy<'a, 'c> {
     /// By key (ascending, nulls first): the key parts and columns of the rows, and each group's
     /// representative row.
-    Key { parts: &'a [Part<'c>], keys: &'a [&'c DeviceColumn], reps: &'a DeviceBuffer },
+    ///
+    /// `strings_by_rank`: more groups than one launch ranks sort their representatives' utf8
+    /// keys by each string's rank among the distinct strings (`sort::gpu`'s rank words: TPC-H
+    /// Q16's 18K groups of 25 brands and 150 types take 2 radix passes per string key, not 8 per
+    /// 8 bytes); false where the caller is that ranking of one string column itself.
+    Key { parts: &'a [Part<'c>], keys: &'a [&'c DeviceColumn], reps: &'a DeviceBuffer, strings_by_rank: bool },
     /// By each group's first row.
     FirstRow(&'a DeviceBuffer),
 }
@@ -196,11 +201,19 @@ pub(crate) fn group_ranks(ctx: &ExecContext, by: RankBy<'_, '_>, groups: usize) 
         )?;
         return Ok(rank);
     }
-    let RankBy::Key { keys, reps, .. } = by else {
+    let RankBy::Key { keys, reps, strings_by_rank, .. } = by else {
         return Err(Error::Internal(format!("first-row order of {groups} hashed groups")));
     };
     let rep_keys = keys.iter().map(|c| gather_column(ctx, c, reps, groups)).collect::<Result<Vec<_>>>()?;
-    let words = group_words(ctx, &rep_keys.iter().collect::<Vec<_>>())?;
+    let mut words = Vec::new();
+    for c in &rep_keys {
+        let asc = SortKey::new(crate::expr::col("key"));
+        if strings_by_rank && c.dtype() == DType::Utf8 {
+            str_rank_words(ctx, c, &asc, &mut words)?;
+        } else {
+            key_words(ctx, c, &asc, false, &mut words)?;
+        }
+    }
     let order = argsort(ctx, &as_key_words(&words), groups)?;
     invert(ctx, &order, groups, &rank)?;
     Ok(rank)
@@ -273,7 +286,7 @@ fn ranked_groups(
     n: usize,
 ) -> Result<SortedGroups> {
     let groups = h.groups;
-    let rank = group_ranks(ctx, RankBy::Key { parts, keys, reps: &h.reps }, groups)?;
+    let rank = group_ranks(ctx, RankBy::Key { parts, keys, reps: &h.reps, strings_by_rank: true }, groups)?;
     let row_rank = gather_fixed(ctx, &rank, 4, &h.group_of_row, n)?;
     let (perm, starts) = sort_by_group(ctx, &row_rank, groups, n)?;
     let bits = bits_below(groups);

@@ -47,7 +47,7 @@ pub(crate) fn sort_indices(ctx: &ExecContext, df: &DataFrame, keys: &[SortKey]) 
 
 /// Appends a utf8 key's words: its null word where it has nulls, then each row's rank among the
 /// column's distinct strings (one readback: their count).
-fn str_rank_words(
+pub(crate) fn str_rank_words(
     ctx: &ExecContext,
     c: &DeviceColumn,
     key: &SortKey,
@@ -59,7 +59,8 @@ fn str_rank_words(
     }
     let parts = [Part::Utf8(c)];
     let h = group_rows(ctx, &as_key_parts(&parts)?, n)?;
-    let rank = group_ranks(ctx, RankBy::Key { parts: &parts, keys: &[c], reps: &h.reps }, h.groups)?;
+    let rank =
+        group_ranks(ctx, RankBy::Key { parts: &parts, keys: &[c], reps: &h.reps, strings_by_rank: false }, h.groups)?;
     let word = ctx.alloc(n * 4)?;
     ctx.launch(
         Kernel::new("sort_keys", "sort_key_rank"),
