@@ -73,10 +73,15 @@ fn run() -> Result<()> {
             tables
         }
     };
+    // Tables read from a directory are whatever scale factor it holds: name the directory.
+    let source = match &args.data {
+        Some(dir) => dir.display().to_string(),
+        None => format!("sf {}", args.sf),
+    };
     for q in args.queries {
         let t = Instant::now();
         let answer = ember::tpch::query(q, &tables)?.collect()?.to_record_batch()?;
-        println!("Q{q} (sf {}, {device}, {:.3} s):", args.sf, t.elapsed().as_secs_f64());
+        println!("Q{q} ({source}, {device}, {:.3} s):", t.elapsed().as_secs_f64());
         print!("{}", ember::tpch::format_table(&answer, " | ")?);
         if let Some(dir) = &args.out {
             let path = dir.join(format!("ember-q{q}.csv"));
