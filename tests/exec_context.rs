@@ -43,8 +43,9 @@ fn q1_charge_is_one_launch() {
 
 /// Ordering rows never waits for the host: key words, radix passes and the row permutation are
 /// queued back to back. By a decimal key (`l_extendedprice`): one key launch, the row numbers,
-/// 8 passes (a decimal(15, 2) fits one 64-bit word) of histogram + scan + scatter. The only synchronisations are the gathers of the
-/// five string columns, which read back their byte totals to size their outputs.
+/// 8 passes (a decimal(15, 2) fits one 64-bit word) of histogram + scan + scatter. The only
+/// synchronisation is the gather of the five string columns, which reads back their byte totals
+/// (all five in one download) to size their outputs.
 #[test]
 fn sort_synchronises_only_to_size_string_gathers() {
     let li = ember::tpch::lineitem(0.01).unwrap().to(Device::Sim).unwrap();
@@ -52,8 +53,9 @@ fn sort_synchronises_only_to_size_string_gathers() {
     let out = li.lazy().sort(["l_extendedprice"]).collect_in(&ctx).unwrap();
     let t = ctx.trace();
     eprintln!("sort trace: {t}");
-    let strings = li.fields().iter().filter(|f| f.dtype == DType::Utf8).count();
-    assert_eq!(t.syncs as usize, strings, "{t}");
+    assert_eq!(li.fields().iter().filter(|f| f.dtype == DType::Utf8).count(), 5);
+    assert_eq!(t.syncs, 1, "{t}");
+    assert_eq!(t.dtoh_bytes, 5 * 8, "five byte totals: {t}");
     let radix = t.kernels.iter().filter(|k| k.kernel.starts_with("radix_sort::")).count();
     assert_eq!(radix, 16, "8 passes of histogram + scatter: {t}");
     assert_eq!(out.num_rows(), li.num_rows());

@@ -1,7 +1,7 @@
 //! Stream compaction: the indices of the rows a boolean mask keeps, in row order, and gathers of
 //! fixed-width values, validity bitmaps and strings at those indices. Filter is
 //! `compact_indices` followed by one gather per column; sort and join reuse the gathers.
-use super::scan::{exclusive_scan, ScanType};
+use super::scan::{exclusive_scan, scan_with_total, ScanType};
 use super::BLOCK;
 use crate::{DeviceBuffer, ExecContext, GpuError, Kernel, KernelArg, LaunchConfig, Result};
 
@@ -93,7 +93,7 @@ pub fn gather_bits(ctx: &ExecContext, bits: &DeviceBuffer, indices: &DeviceBuffe
 }
 
 /// Strings at `indices` from `(offsets: i64, bytes)`: returns the new `(offsets, bytes)`, with
-/// `m + 1` offsets starting at 0.
+/// `m + 1` offsets starting at 0. One read-back (the byte total sizes the bytes).
 pub fn gather_utf8(
     ctx: &ExecContext,
     offsets: &DeviceBuffer,
@@ -101,31 +101,77 @@ pub fn gather_utf8(
     indices: &DeviceBuffer,
     m: usize,
 ) -> Result<(DeviceBuffer, DeviceBuffer)> {
+    let mut out = gather_utf8_columns(ctx, &[(offsets, bytes)], indices, m)?;
+    Ok(out.pop().expect("one column in, one out"))
+}
+
+/// [`gather_utf8`] of several string columns at the same `indices` (a frame's gather): every
+/// column's lengths and offsets first, then **one** read-back of all their byte totals, then the
+/// byte copies. A join's output with six string columns synchronises once, not six times.
+///
+/// ```
+/// use ember_gpu::{ExecContext, Gpu, primitives::compact::gather_utf8_columns};
+/// # if !ember_gpu::sim::compiled() { return; }
+/// let ctx = ExecContext::new(Gpu::sim().unwrap());
+/// let (oa, ba) = (ctx.upload(&[0i64, 1, 3, 6]).unwrap(), ctx.upload_bytes(b"abbccc").unwrap());
+/// let (ob, bb) = (ctx.upload(&[0i64, 2, 2, 3]).unwrap(), ctx.upload_bytes(b"xyz").unwrap());
+/// let idx = ctx.upload(&[2u32, 0]).unwrap();
+/// let out = gather_utf8_columns(&ctx, &[(&oa, &ba), (&ob, &bb)], &idx, 2).unwrap();
+/// assert_eq!(ctx.download::<u8>(&out[0].1, 4).unwrap(), b"ccca");
+/// assert_eq!(ctx.download::<u8>(&out[1].1, 3).unwrap(), b"zxy");
+/// assert_eq!(ctx.download::<i64>(&out[1].0, 3).unwrap(), vec![0, 1, 3]);
+/// ```
+pub fn gather_utf8_columns(
+    ctx: &ExecContext,
+    columns: &[(&DeviceBuffer, &DeviceBuffer)],
+    indices: &DeviceBuffer,
+    m: usize,
+) -> Result<Vec<(DeviceBuffer, DeviceBuffer)>> {
     if m == 0 {
-        return Ok((ctx.upload(&[0i64])?, ctx.alloc(0)?));
+        return columns.iter().map(|_| Ok((ctx.upload(&[0i64])?, ctx.alloc(0)?))).collect();
+    }
+    if columns.is_empty() {
+        return Ok(Vec::new()); // nothing to size: no read-back
     }
     let cfg = LaunchConfig::for_elems(m, BLOCK);
-    let lengths = ctx.alloc(m * 8)?;
-    ctx.launch(
-        Kernel::new("compact", "gather_str_lengths"),
-        cfg,
-        &[offsets.into(), indices.into(), (&lengths).into(), KernelArg::U64(m as u64)],
-    )?;
-    let (out_offsets, total) = exclusive_scan(ctx, &lengths, m, ScanType::U64)?;
-    let out_bytes = ctx.alloc(total as usize)?;
-    ctx.launch(
-        Kernel::new("compact", "gather_str_bytes"),
-        cfg,
-        &[
-            offsets.into(),
-            bytes.into(),
-            indices.into(),
-            (&out_offsets).into(),
-            (&out_bytes).into(),
-            KernelArg::U64(m as u64),
-        ],
-    )?;
-    Ok((out_offsets, out_bytes))
+    let mut out_offsets = Vec::with_capacity(columns.len());
+    for (offsets, _) in columns {
+        let lengths = ctx.alloc(m * 8)?;
+        ctx.launch(
+            Kernel::new("compact", "gather_str_lengths"),
+            cfg,
+            &[(*offsets).into(), indices.into(), (&lengths).into(), KernelArg::U64(m as u64)],
+        )?;
+        out_offsets.push(scan_with_total(ctx, &lengths, m, ScanType::U64)?);
+    }
+    // Size readback: every column's byte total (the last offset) in one download.
+    let totals: Vec<u64> = if let [only] = &out_offsets[..] {
+        ctx.download_range::<u64>(only, m, 1)?
+    } else {
+        let totals = ctx.alloc(columns.len() * 8)?;
+        for (k, o) in out_offsets.iter().enumerate() {
+            ctx.copy(o, m * 8, &totals, k * 8, 8)?;
+        }
+        ctx.download::<u64>(&totals, columns.len())?
+    };
+    let mut out = Vec::with_capacity(columns.len());
+    for (((offsets, bytes), o), total) in columns.iter().zip(out_offsets).zip(totals) {
+        let out_bytes = ctx.alloc(total as usize)?;
+        ctx.launch(
+            Kernel::new("compact", "gather_str_bytes"),
+            cfg,
+            &[
+                (*offsets).into(),
+                (*bytes).into(),
+                indices.into(),
+                (&o).into(),
+                (&out_bytes).into(),
+                KernelArg::U64(m as u64),
+            ],
+        )?;
+        out.push((o, out_bytes));
+    }
+    Ok(out)
 }
 
 /// The `u32` row indices `start..start + n` (a slice, gathered like a filter's kept rows).

@@ -46,23 +46,42 @@ impl ScanType {
 /// assert_eq!(total, 14);
 /// ```
 pub fn exclusive_scan(ctx: &ExecContext, input: &DeviceBuffer, n: usize, ty: ScanType) -> Result<(DeviceBuffer, u64)> {
-    let out = ctx.alloc((n + 1) * ty.width())?;
-    scan_into(ctx, input, &out, n, ty)?;
+    let out = scan_with_total(ctx, input, n, ty)?;
     if n == 0 {
-        ctx.write_bytes(&out, 0, &0u64.to_le_bytes()[..ty.width()])?;
         return Ok((out, 0));
     }
-    ctx.launch(
-        Kernel::named("scan", &format!("scan_total_{}", ty.suffix())),
-        LaunchConfig::blocks(1, 32),
-        &[input.into(), (&out).into(), KernelArg::U64(n as u64)],
-    )?;
     // Size readback: the caller allocates its output by this total.
     let total = match ty {
         ScanType::U32 => read_at::<u32>(ctx, &out, n)? as u64,
         ScanType::U64 => read_at::<u64>(ctx, &out, n)?,
     };
     Ok((out, total))
+}
+
+/// [`exclusive_scan`] without the read-back: the `n + 1` values, the total last, stay on the
+/// device (for a caller that reads several totals at once).
+///
+/// ```
+/// use ember_gpu::{ExecContext, Gpu, primitives::scan::{scan_with_total, ScanType}};
+/// # if !ember_gpu::sim::compiled() { return; }
+/// let ctx = ExecContext::new(Gpu::sim().unwrap());
+/// let input = ctx.upload(&[3u64, 1, 4]).unwrap();
+/// let out = scan_with_total(&ctx, &input, 3, ScanType::U64).unwrap();
+/// assert_eq!(ctx.download::<u64>(&out, 4).unwrap(), vec![0, 3, 4, 8]);
+/// ```
+pub fn scan_with_total(ctx: &ExecContext, input: &DeviceBuffer, n: usize, ty: ScanType) -> Result<DeviceBuffer> {
+    let out = ctx.alloc((n + 1) * ty.width())?;
+    scan_into(ctx, input, &out, n, ty)?;
+    if n == 0 {
+        ctx.write_bytes(&out, 0, &0u64.to_le_bytes()[..ty.width()])?;
+        return Ok(out);
+    }
+    ctx.launch(
+        Kernel::named("scan", &format!("scan_total_{}", ty.suffix())),
+        LaunchConfig::blocks(1, 32),
+        &[input.into(), (&out).into(), KernelArg::U64(n as u64)],
+    )?;
+    Ok(out)
 }
 
 /// Value `i` of `buf` (one download, one synchronisation).

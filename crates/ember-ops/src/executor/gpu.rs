@@ -7,7 +7,7 @@ use crate::expr::typed::{resolve, TypedExpr};
 use crate::sort::SortKey;
 use crate::Expr;
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Result};
-use ember_gpu::primitives::compact::{compact_indices, gather_bits, gather_fixed, gather_utf8, iota};
+use ember_gpu::primitives::compact::{compact_indices, gather_bits, gather_fixed, gather_utf8_columns, iota};
 use ember_gpu::{DeviceBuffer, ExecContext};
 use std::sync::Arc;
 
@@ -54,11 +54,8 @@ impl Executor for GpuExecutor<'_> {
         let Indices::Device { buf, len } = rows else {
             return Err(Error::DeviceMismatch("GPU gather of host row indices".into()));
         };
-        let columns = df
-            .columns()
-            .iter()
-            .map(|c| Ok(Column::Device(gather_column(self.ctx, c.as_device()?, buf, *len)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let devs = df.columns().iter().map(|c| c.as_device()).collect::<Result<Vec<_>>>()?;
+        let columns = gather_columns(self.ctx, &devs, buf, *len)?.into_iter().map(Column::Device).collect();
         df.with_columns(columns, *len)
     }
 }
@@ -70,20 +67,51 @@ pub(crate) fn gather_column(
     indices: &DeviceBuffer,
     m: usize,
 ) -> Result<DeviceColumn> {
-    let (values, offsets) = match c.dtype() {
-        DType::Bool => (gather_bits(ctx, c.values(), indices, m)?, None),
-        DType::Utf8 => {
-            let (o, b) = gather_utf8(ctx, c.utf8_offsets()?, c.values(), indices, m)?;
-            (b, Some(Arc::new(o)))
-        }
-        t => {
-            let w = t.prim().ok_or_else(|| Error::Internal(format!("gather of {t}")))?.width();
-            (gather_fixed(ctx, c.values(), w, indices, m)?, None)
-        }
-    };
-    let validity = match c.validity() {
-        Some(v) => Some(Arc::new(gather_bits(ctx, v, indices, m)?)),
-        None => None,
-    };
-    DeviceColumn::try_new(ctx.gpu().clone(), c.dtype(), c.arrow_type().clone(), m, Arc::new(values), offsets, validity)
+    Ok(gather_columns(ctx, &[c], indices, m)?.pop().expect("one column in, one out"))
+}
+
+/// Rows `indices[..m]` of several device columns (a frame's): the string columns' byte totals
+/// are read back together, one synchronisation for all of them (`gather_utf8_columns`).
+pub(crate) fn gather_columns(
+    ctx: &ExecContext,
+    columns: &[&DeviceColumn],
+    indices: &DeviceBuffer,
+    m: usize,
+) -> Result<Vec<DeviceColumn>> {
+    let strings = columns
+        .iter()
+        .filter(|c| c.dtype() == DType::Utf8)
+        .map(|c| Ok((&**c.utf8_offsets()?, &**c.values())))
+        .collect::<Result<Vec<(&DeviceBuffer, &DeviceBuffer)>>>()?;
+    let mut strings = gather_utf8_columns(ctx, &strings, indices, m)?.into_iter();
+    columns
+        .iter()
+        .map(|c| {
+            let (values, offsets) = match c.dtype() {
+                DType::Bool => (gather_bits(ctx, c.values(), indices, m)?, None),
+                DType::Utf8 => {
+                    let (o, b) =
+                        strings.next().ok_or_else(|| Error::Internal("a string gather went missing".into()))?;
+                    (b, Some(Arc::new(o)))
+                }
+                t => {
+                    let w = t.prim().ok_or_else(|| Error::Internal(format!("gather of {t}")))?.width();
+                    (gather_fixed(ctx, c.values(), w, indices, m)?, None)
+                }
+            };
+            let validity = match c.validity() {
+                Some(v) => Some(Arc::new(gather_bits(ctx, v, indices, m)?)),
+                None => None,
+            };
+            DeviceColumn::try_new(
+                ctx.gpu().clone(),
+                c.dtype(),
+                c.arrow_type().clone(),
+                m,
+                Arc::new(values),
+                offsets,
+                validity,
+            )
+        })
+        .collect()
 }

@@ -11,7 +11,7 @@
 //! one thread per group folds its rows there, four threads for all of Q1's.
 use super::gpu::{check_overflow, finish_means, group_ranks, invert, RankBy};
 use super::Aggregation;
-use crate::executor::gpu::gather_column;
+use crate::executor::gpu::{gather_column, gather_columns};
 use crate::reduce::{output_type, Agg};
 use crate::sort::gpu::Part;
 use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, Field, Result};
@@ -80,8 +80,9 @@ pub(crate) fn group_by(
 
     let mut columns: Vec<(String, Column)> = Vec::with_capacity(args.fields.len());
     let reps = in_order(&h.reps)?;
-    for (c, f) in args.keys.iter().zip(args.fields) {
-        columns.push((f.name.clone(), Column::Device(gather_column(ctx, c.as_device()?, &reps, groups)?)));
+    let keys = args.keys.iter().map(|c| c.as_device()).collect::<Result<Vec<_>>>()?;
+    for (c, f) in gather_columns(ctx, &keys, &reps, groups)?.into_iter().zip(args.fields) {
+        columns.push((f.name.clone(), Column::Device(c)));
     }
     for ((a, c), f) in args.aggs.iter().zip(args.values).zip(&args.fields[args.keys.len()..]) {
         let c = c.as_device()?;

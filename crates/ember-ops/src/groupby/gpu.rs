@@ -11,7 +11,7 @@
 //!
 //! Results stay on the device; decimal overflow is flagged in one error word read at the end.
 use super::Aggregation;
-use crate::executor::gpu::gather_column;
+use crate::executor::gpu::{gather_column, gather_columns};
 use crate::expr::{evaluate_in, Expr};
 use crate::reduce::{output_type, Agg};
 use crate::sort::gpu::{as_key_parts, key_parts, key_words, str_rank_words, Part};
@@ -56,8 +56,8 @@ pub(crate) fn group_by(
     let firsts = gather_fixed(ctx, &perm, 4, &starts, groups)?;
 
     let mut columns: Vec<(String, Column)> = Vec::with_capacity(fields.len());
-    for (c, f) in key_cols.iter().zip(fields) {
-        columns.push((f.name.clone(), Column::Device(gather_column(ctx, c.as_device()?, &firsts, groups)?)));
+    for (c, f) in gather_columns(ctx, &key_devs, &firsts, groups)?.into_iter().zip(fields) {
+        columns.push((f.name.clone(), Column::Device(c)));
     }
     let err = ctx.alloc_zeroed(4)?;
     let seg = Segments { ctx, starts: &starts, groups, err: &err };
@@ -104,8 +104,10 @@ pub(crate) fn group_by(
     if maintain_order {
         // Groups by their first row: sort the first rows' numbers, reorder every column.
         let order = argsort(ctx, &[KeyWord { keys: &firsts, width: KeyWidth::U32, bits: bits_below(n) }], groups)?;
-        for (_, c) in columns.iter_mut() {
-            *c = Column::Device(gather_column(ctx, c.as_device()?, &order, groups)?);
+        let devs = columns.iter().map(|(_, c)| c.as_device()).collect::<Result<Vec<_>>>()?;
+        let reordered = gather_columns(ctx, &devs, &order, groups)?;
+        for ((_, c), r) in columns.iter_mut().zip(reordered) {
+            *c = Column::Device(r);
         }
     }
     DataFrame::from_columns(columns, df.device())
@@ -204,7 +206,7 @@ pub(crate) fn group_ranks(ctx: &ExecContext, by: RankBy<'_, '_>, groups: usize) 
     let RankBy::Key { keys, reps, strings_by_rank, .. } = by else {
         return Err(Error::Internal(format!("first-row order of {groups} hashed groups")));
     };
-    let rep_keys = keys.iter().map(|c| gather_column(ctx, c, reps, groups)).collect::<Result<Vec<_>>>()?;
+    let rep_keys = gather_columns(ctx, keys, reps, groups)?;
     let mut words = Vec::new();
     for c in &rep_keys {
         let asc = SortKey::new(crate::expr::col("key"));
