@@ -739,3 +739,59 @@ test_device!(a_key_holding_ninety_percent_of_rows_groups_and_joins_like_the_cpu_
     let want = joined(&cpu, &right);
     assert_eq!(joined(&l, &r), want, "join on {device}");
 });
+
+// 1.5M distinct keys (TPC-H SF1's order keys, shuffled, some repeated): a group-by past every
+// small-group path (hash table of 3M+ slots, representatives ranked by a radix sort, rows sorted
+// by a 21-bit rank) and a join whose smaller left side holds them all. Checked against a plain
+// oracle on the CPU engine and against the CPU engine on the GPU path (skipped under TSan: it
+// is about 10x slower there; the block-boundary tests cover the same kernels).
+test_device!(one_and_a_half_million_distinct_keys_group_and_join_like_the_cpu_engine, |device: Device| {
+    if ember::gpu::sim::TSAN && device == Device::Sim {
+        eprintln!("skipped on Sim under TSan: 1.6M rows");
+        return;
+    }
+    let (n, keys) = (1_600_000usize, 1_500_000i64);
+    let key = |i: usize| (i as i64 * 7919) % keys * 4 + 1; // every key, scattered; the first 100K twice
+    let k = Int64Array::from_iter_values((0..n).map(key));
+    let v = Int64Array::from_iter_values((0..n as i64).map(|i| i % 1000));
+    let batch = RecordBatch::try_from_iter([("k", Arc::new(k) as ArrayRef), ("v", Arc::new(v) as ArrayRef)]).unwrap();
+    let cpu = DataFrame::from_record_batch(&batch).unwrap();
+    let rk = Int64Array::from_iter_values((0..1_700_000i64).map(|j| (j % 1_600_000) * 4 + 1 - 8 * (j % 2)));
+    let right = DataFrame::from_record_batch(
+        &RecordBatch::try_from_iter([
+            ("rk", Arc::new(rk) as ArrayRef),
+            ("w", Arc::new(Int64Array::from_iter_values(0..1_700_000)) as ArrayRef),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let grouped = |df: &DataFrame| {
+        host(
+            &df.lazy()
+                .group_by([col("k")])
+                .agg([col("v").sum().alias("t"), col("v").len().alias("m")])
+                .collect()
+                .unwrap(),
+        )
+    };
+    let joined = |l: &DataFrame, r: &DataFrame| {
+        let args = ember::ops::join::JoinArgs::new(["k"], ["rk"], ember::ops::join::JoinType::Inner);
+        let out = l.lazy().join(r.lazy(), args).collect().unwrap();
+        let sums =
+            out.lazy().aggregate([col("v").sum().alias("v"), col("w").sum().alias("w"), col("k").len().alias("m")]);
+        host(&sums.collect().unwrap())
+    };
+    let want = grouped(&cpu);
+    assert_eq!(want.num_rows(), keys as usize);
+    // The oracle: keys ascending; a key's rows are i = r, r + keys (for r < 100K: twice).
+    let (wk, wt) = (want.column(0).as_primitive::<Int64Type>(), want.column(1).as_primitive::<Int64Type>());
+    for g in [0usize, 1, 99_999, 100_000, 749_999, 1_499_999] {
+        let r = (0..keys as usize).find(|&i| key(i) == wk.value(g)).unwrap();
+        let rows: Vec<usize> = [r, r + keys as usize].into_iter().filter(|&i| i < n).collect();
+        assert_eq!(wk.value(g), g as i64 * 4 + 1);
+        assert_eq!(wt.value(g), rows.iter().map(|&i| (i % 1000) as i64).sum::<i64>(), "group {g}");
+    }
+    let (l, r) = (cpu.to(device).unwrap(), right.to(device).unwrap());
+    assert_eq!(grouped(&l), want, "group-by on {device}");
+    assert_eq!(joined(&l, &r), joined(&cpu, &right), "join on {device}");
+});
