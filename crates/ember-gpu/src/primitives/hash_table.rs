@@ -9,7 +9,7 @@
 //! `cuco::static_map`), and CUB/cuCollections are not available to NVRTC-compiled kernels here.
 use super::compact::gather_fixed;
 use super::radix_sort::{argsort, KeyWidth, KeyWord};
-use super::scan::{exclusive_scan, ScanType};
+use super::scan::{exclusive_scan, scan_into, ScanType};
 use super::BLOCK;
 use crate::{abi, DeviceBuffer, ExecContext, GpuError, Kernel, KernelArg, LaunchConfig, Result};
 
@@ -74,7 +74,8 @@ pub struct RowGroups {
     /// Per group (u32): one of its rows (the one whose insert claimed the slot; not
     /// necessarily the first).
     pub reps: DeviceBuffer,
-    /// The number of distinct keys.
+    /// The number of distinct keys; from [`group_rows_bounded`], `n`: an upper bound (the group
+    /// numbers are still dense from 0, and the numbers past the real count have no rows).
     pub groups: usize,
     /// The table itself (u32 row numbers, `u32::MAX` where free; a power-of-two number of
     /// slots), for probes by other rows (`ember_ht_find` in `kernels/common.cuh`).
@@ -99,6 +100,29 @@ pub struct RowGroups {
 /// assert!(ids[0] == ids[2] && ids[2] == ids[4] && ids[1] != ids[3] && ids[0] != ids[1]);
 /// ```
 pub fn group_rows(ctx: &ExecContext, words: &[KeyPart<'_>], n: usize) -> Result<RowGroups> {
+    group_rows_counted(ctx, words, n, true)
+}
+
+/// [`group_rows`] without its one read-back: `groups` is `n` (an upper bound) and `reps` has `n`
+/// entries, the first (real count) of them set. For a caller that can size by the row count (a
+/// join's table side, whose keys are usually all distinct) and would rather not wait for the
+/// stream.
+///
+/// ```
+/// use ember_gpu::{ExecContext, Gpu, primitives::{hash_table::group_rows_bounded, radix_sort::{KeyWidth, KeyWord}}};
+/// # if !ember_gpu::sim::compiled() { return; }
+/// let ctx = ExecContext::new(Gpu::sim().unwrap());
+/// let a = ctx.upload(&[7u32, 1, 7]).unwrap();
+/// let g = group_rows_bounded(&ctx, &[KeyWord::full(&a, KeyWidth::U32).into()], 3).unwrap();
+/// assert_eq!((g.groups, ctx.trace().syncs), (3, 0));
+/// let ids = ctx.download::<u32>(&g.group_of_row, 3).unwrap();
+/// assert!(ids[0] == ids[2] && ids[0] != ids[1] && ids.iter().all(|&g| g < 2));
+/// ```
+pub fn group_rows_bounded(ctx: &ExecContext, words: &[KeyPart<'_>], n: usize) -> Result<RowGroups> {
+    group_rows_counted(ctx, words, n, false)
+}
+
+fn group_rows_counted(ctx: &ExecContext, words: &[KeyPart<'_>], n: usize, count: bool) -> Result<RowGroups> {
     if n > MAX_ROWS {
         return Err(GpuError::Size(format!("{n} rows in one hash table (at most {MAX_ROWS})")));
     }
@@ -130,8 +154,14 @@ pub fn group_rows(ctx: &ExecContext, words: &[KeyPart<'_>], n: usize) -> Result<
         slots,
         &[(&table).into(), KernelArg::U64(cap as u64), (&flags).into()],
     )?;
-    // Size readback: the group count sizes every per-group output.
-    let (scan, groups) = exclusive_scan(ctx, &flags, cap, ScanType::U32)?;
+    let (scan, groups) = if count {
+        // Size readback: the group count sizes every per-group output.
+        exclusive_scan(ctx, &flags, cap, ScanType::U32)?
+    } else {
+        let scan = ctx.alloc(cap * 4)?;
+        scan_into(ctx, &flags, &scan, cap, ScanType::U32)?;
+        (scan, n as u64)
+    };
     drop(flags);
     let group_of_row = ctx.alloc(n.max(1) * 4)?;
     let reps = ctx.alloc((groups as usize).max(1) * 4)?;

@@ -1,14 +1,15 @@
 //! The GPU's join (CUDA and Sim), hash-based: both sides' keys as hash-table parts (a null word
 //! per key column, so the sides line up, then the sort's value words, or a utf8 column whole,
 //! compared by its bytes: no longest-string readback). The smaller side's rows go into the
-//! device hash table (`primitives::hash_table`: a dense group number per distinct key, one
-//! readback for their count). Right side smaller: the right rows are stably sorted by their group
+//! device hash table (`primitives::hash_table::group_rows_bounded`: a dense group number per
+//! distinct key, their count bounded by the side's rows rather than read back: a join's table
+//! side is usually a primary key, all distinct, so the bound costs no radix pass). Right side smaller: the right rows are stably sorted by their group
 //! number (ceil(log2 groups) radix bits) and each left row probes the table for its key's range.
 //! Left side smaller: each right row probes for the left group its key hits, the right rows are
 //! stably sorted by that group (misses last), and each left row reads its group's range. Either
 //! way each left row's matches are one range of right rows in right row order, so the documented
 //! output order (left rows in order, each one's matches in right row order) holds on both
-//! paths; a scan of the counts sizes the output (the second readback) and the pair write follows
+//! paths; a scan of the counts sizes the output (the one readback) and the pair write follows
 //! (`kernels/join.cu`).
 use super::{JoinArgs, JoinType};
 use crate::executor::Indices;
@@ -16,7 +17,7 @@ use crate::executor::{Executor, GpuExecutor};
 use crate::sort::gpu::{as_key_parts, key_parts, Part};
 use ember_core::{Column, DataFrame, DeviceColumn, Error, Result};
 use ember_gpu::primitives::compact::compact_indices;
-use ember_gpu::primitives::hash_table::{group_rows, sort_by_group, word_table, MAX_KEY_WORDS};
+use ember_gpu::primitives::hash_table::{group_rows_bounded, sort_by_group, word_table, MAX_KEY_WORDS};
 use ember_gpu::primitives::scan::{exclusive_scan, ScanType};
 use ember_gpu::primitives::BLOCK;
 use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
@@ -61,7 +62,7 @@ pub(crate) fn join_indices(
     let right_perm = if nl < nr {
         // The table holds the smaller left side (fewer slots to claim, a table more likely to
         // stay in cache while the right rows probe it); each right row finds its left group.
-        let table = group_rows(ctx, &left_words, nl)?;
+        let table = group_rows_bounded(ctx, &left_words, nl)?;
         let right_group = ctx.alloc(nr * 4)?;
         if nl > 0 {
             ctx.launch(
@@ -102,7 +103,7 @@ pub(crate) fn join_indices(
         }
         right_perm
     } else {
-        let table = group_rows(ctx, &right_words, nr)?;
+        let table = group_rows_bounded(ctx, &right_words, nr)?;
         let (right_perm, starts) = sort_by_group(ctx, &table.group_of_row, table.groups, nr)?;
         if nl > 0 {
             ctx.launch(
