@@ -3,8 +3,9 @@
 //! compared by its bytes: no longest-string readback). The smaller side's rows go into the
 //! device hash table (`primitives::hash_table::group_rows_bounded`: a dense group number per
 //! distinct key, their count bounded by the side's rows rather than read back: a join's table
-//! side is usually a primary key, all distinct, so the bound costs no radix pass). Right side smaller: the right rows are stably sorted by their group
-//! number (ceil(log2 groups) radix bits) and each left row probes the table for its key's range.
+//! side is usually a primary key, all distinct, so the bound costs no radix pass). Right side
+//! smaller: the right rows are stably sorted by their group number (ceil(log2 bound) radix bits)
+//! and each left row probes the table for its key's range.
 //! Left side smaller: each right row probes for the left group its key hits, the right rows are
 //! stably sorted by that group (misses last), and each left row reads its group's range. Either
 //! way each left row's matches are one range of right rows in right row order, so the documented

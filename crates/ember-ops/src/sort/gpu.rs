@@ -9,8 +9,9 @@
 //! readback, the distinct count), the distinct strings ranked (up to 2048 by comparing every
 //! pair in one launch; more by a radix sort of the distinct strings' byte words), and each row
 //! takes its string's rank: ceil(log2 distinct) bits, so `p_brand`'s 25 brands take one pass
-//! where their byte words took 24. (A group-by's keys use the byte words directly, as
-//! `key_words` gives them: ranking there would hash what the group-by hashes anyway.)
+//! where their byte words took 9 (an 8-byte word and the length's). The group-by ranks its
+//! representatives' utf8 keys the same way when they are more than 2048; its fallback for keys
+//! of many parts and its second sorts (`n_unique`, medians) use the byte words of `key_words`.
 use super::SortKey;
 use crate::expr::evaluate_in;
 use crate::groupby::gpu::{bits_below, group_ranks, RankBy};
