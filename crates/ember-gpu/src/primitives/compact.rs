@@ -1,7 +1,7 @@
 //! Stream compaction: the indices of the rows a boolean mask keeps, in row order, and gathers of
 //! fixed-width values, validity bitmaps and strings at those indices. Filter is
 //! `compact_indices` followed by one gather per column; sort and join reuse the gathers.
-use super::scan::{exclusive_scan, scan_with_total, ScanType};
+use super::scan::{scan_with_total, ScanType};
 use super::BLOCK;
 use crate::{DeviceBuffer, ExecContext, GpuError, Kernel, KernelArg, LaunchConfig, Result};
 
@@ -24,11 +24,49 @@ pub fn compact_indices(
     mask_validity: Option<&DeviceBuffer>,
     n: usize,
 ) -> Result<(DeviceBuffer, usize)> {
+    let (out, m, _) = compact(ctx, mask, mask_validity, n, None)?;
+    Ok((out, m))
+}
+
+/// [`compact_indices`] that also reads back the `u64` at the start of `word` (a predicate's
+/// error key) in the same download as the count: one synchronisation for both.
+///
+/// ```
+/// use ember_gpu::{ExecContext, Gpu, primitives::compact::compact_indices_and_word};
+/// # if !ember_gpu::sim::compiled() { return; }
+/// let ctx = ExecContext::new(Gpu::sim().unwrap());
+/// let mask = ctx.upload(&[0b1011_0110u32]).unwrap();
+/// let err = ctx.upload(&[42u64]).unwrap();
+/// let (idx, m, word) = compact_indices_and_word(&ctx, &mask, None, 8, &err).unwrap();
+/// assert_eq!((m, word, ctx.trace().syncs), (5, 42, 1));
+/// assert_eq!(ctx.download::<u32>(&idx, m).unwrap(), vec![1, 2, 4, 5, 7]);
+/// ```
+pub fn compact_indices_and_word(
+    ctx: &ExecContext,
+    mask: &DeviceBuffer,
+    mask_validity: Option<&DeviceBuffer>,
+    n: usize,
+    word: &DeviceBuffer,
+) -> Result<(DeviceBuffer, usize, u64)> {
+    compact(ctx, mask, mask_validity, n, Some(word))
+}
+
+fn compact(
+    ctx: &ExecContext,
+    mask: &DeviceBuffer,
+    mask_validity: Option<&DeviceBuffer>,
+    n: usize,
+    word: Option<&DeviceBuffer>,
+) -> Result<(DeviceBuffer, usize, u64)> {
     if n > u32::MAX as usize {
         return Err(GpuError::Size(format!("{n} rows: compaction indices are 32-bit")));
     }
     if n == 0 {
-        return Ok((ctx.alloc(0)?, 0));
+        let w = match word {
+            Some(w) => ctx.download::<u64>(w, 1)?[0],
+            None => 0,
+        };
+        return Ok((ctx.alloc(0)?, 0, w));
     }
     let tiles = n.div_ceil(BLOCK as usize);
     let counts = ctx.alloc(tiles * 4)?;
@@ -38,7 +76,18 @@ pub fn compact_indices(
         cfg,
         &[mask.into(), mask_validity.into(), KernelArg::U64(n as u64), (&counts).into()],
     )?;
-    let (offsets, total) = exclusive_scan(ctx, &counts, tiles, ScanType::U32)?;
+    let offsets = scan_with_total(ctx, &counts, tiles, ScanType::U32)?;
+    // Size readback: the kept-row count sizes the indices (with the caller's word, if any).
+    let (total, w) = match word {
+        None => (ctx.download_range::<u32>(&offsets, tiles, 1)?[0], 0),
+        Some(word) => {
+            let both = ctx.alloc(16)?;
+            ctx.copy(&offsets, tiles * 4, &both, 0, 4)?;
+            ctx.copy(word, 0, &both, 8, 8)?;
+            let v = ctx.download::<u64>(&both, 2)?;
+            (v[0] as u32, v[1]) // bytes 4..8 are not written: the count is the low half
+        }
+    };
     let out = ctx.alloc(total as usize * 4)?;
     if total > 0 {
         ctx.launch(
@@ -47,7 +96,7 @@ pub fn compact_indices(
             &[mask.into(), mask_validity.into(), KernelArg::U64(n as u64), (&offsets).into(), (&out).into()],
         )?;
     }
-    Ok((out, total as usize))
+    Ok((out, total as usize, w))
 }
 
 /// `values[indices[i]]` for `i < m`, for values `width` bytes wide (1, 2, 4, 8 or 16).

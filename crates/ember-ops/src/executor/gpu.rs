@@ -7,7 +7,7 @@ use crate::expr::typed::{resolve, TypedExpr};
 use crate::sort::SortKey;
 use crate::Expr;
 use ember_core::{Column, DType, DataFrame, DeviceColumn, Error, Result};
-use ember_gpu::primitives::compact::{compact_indices, gather_bits, gather_fixed, gather_utf8_columns, iota};
+use ember_gpu::primitives::compact::{compact_indices_and_word, gather_bits, gather_fixed, gather_utf8_columns, iota};
 use ember_gpu::{DeviceBuffer, ExecContext};
 use std::sync::Arc;
 
@@ -30,9 +30,9 @@ impl GpuExecutor<'_> {
         let ctx = self.ctx;
         let err = error_key(ctx)?;
         let mask = predicate_mask(ctx, df, predicate, &err)?;
-        let (buf, len) = compact_indices(ctx, &mask, None, df.num_rows())?;
-        // The predicate's error key, read after the count (the stream is idle by then).
-        check_key(ctx.download::<u64>(&err, 1)?[0], &|| format!("filter({predicate:?})"))?;
+        // The predicate's error key comes back in the count's download (one sync for both).
+        let (buf, len, key) = compact_indices_and_word(ctx, &mask, None, df.num_rows(), &err)?;
+        check_key(key, &|| format!("filter({predicate:?})"))?;
         Ok(Indices::Device { buf, len })
     }
 }
