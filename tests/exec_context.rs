@@ -150,6 +150,16 @@ fn q1_groups_by_hash_without_sorting_the_rows() {
     assert!(t.syncs <= 12, "{t}");
 }
 
+/// The inner join of `left` and `right` on `k` in a fresh Sim context, and that context's trace.
+fn traced_inner_join(left: &DataFrame, right: &DataFrame) -> (DataFrame, ember::gpu::TraceSummary) {
+    let ctx = sim();
+    let args = ember::ops::join::JoinArgs::new(["k"], ["k"], ember::ops::join::JoinType::Inner);
+    let out = left.lazy().join(right.lazy(), args).collect_in(&ctx).unwrap();
+    let t = ctx.trace();
+    eprintln!("join trace: {t}");
+    (out, t)
+}
+
 /// A GPU join hashes the right rows and sorts them only by their group number: 3,000 distinct
 /// 64-bit keys in 6,000 rows (group numbers bounded by the rows: 13 bits) take 2 radix passes
 /// where a sort by the key word took 8 (plus the null word's), and each left row finds its
@@ -168,11 +178,7 @@ fn a_join_sorts_the_right_side_by_group_number_only() {
         ],
         Device::Sim,
     );
-    let ctx = sim();
-    let args = ember::ops::join::JoinArgs::new(["k"], ["k"], ember::ops::join::JoinType::Inner);
-    let out = left.lazy().join(right.lazy(), args).collect_in(&ctx).unwrap();
-    let t = ctx.trace();
-    eprintln!("join trace: {t}");
+    let (out, t) = traced_inner_join(&left, &right);
     // Left keys are multiples of 1,000,003 below 4000 of them; 3000 exist on the right, twice each.
     assert_eq!(out.num_rows(), 2 * 20_000 * 3 / 4);
     let passes = t.kernels.iter().filter(|k| k.kernel.starts_with("radix_sort::radix_scatter")).count();
@@ -203,11 +209,7 @@ fn a_join_builds_its_table_on_the_smaller_left_side() {
         ],
         Device::Sim,
     );
-    let ctx = sim();
-    let args = ember::ops::join::JoinArgs::new(["k"], ["k"], ember::ops::join::JoinType::Inner);
-    let out = left.lazy().join(right.lazy(), args).collect_in(&ctx).unwrap();
-    let t = ctx.trace();
-    eprintln!("join trace: {t}");
+    let (out, t) = traced_inner_join(&left, &right);
     let inserts: Vec<_> = t.kernels.iter().filter(|k| k.kernel == "hash_table::ht_insert_rows").collect();
     assert_eq!(inserts.len(), 1, "{t}");
     assert!((inserts[0].grid.0 * inserts[0].block.0) < 7_000, "the table holds the 6,000 left rows: {t}");

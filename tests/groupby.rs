@@ -754,17 +754,10 @@ test_device!(one_and_a_half_million_distinct_keys_group_and_join_like_the_cpu_en
     let key = |i: usize| (i as i64 * 7919) % keys * 4 + 1; // every key, scattered; the first 100K twice
     let k = Int64Array::from_iter_values((0..n).map(key));
     let v = Int64Array::from_iter_values((0..n as i64).map(|i| i % 1000));
-    let batch = RecordBatch::try_from_iter([("k", Arc::new(k) as ArrayRef), ("v", Arc::new(v) as ArrayRef)]).unwrap();
-    let cpu = DataFrame::from_record_batch(&batch).unwrap();
+    let cpu = frame(vec![("k", Arc::new(k) as ArrayRef), ("v", Arc::new(v))], Device::Cpu);
     let rk = Int64Array::from_iter_values((0..1_700_000i64).map(|j| (j % 1_600_000) * 4 + 1 - 8 * (j % 2)));
-    let right = DataFrame::from_record_batch(
-        &RecordBatch::try_from_iter([
-            ("rk", Arc::new(rk) as ArrayRef),
-            ("w", Arc::new(Int64Array::from_iter_values(0..1_700_000)) as ArrayRef),
-        ])
-        .unwrap(),
-    )
-    .unwrap();
+    let w = Int64Array::from_iter_values(0..1_700_000);
+    let right = frame(vec![("rk", Arc::new(rk) as ArrayRef), ("w", Arc::new(w))], Device::Cpu);
     let grouped = |df: &DataFrame| {
         host(
             &df.lazy()

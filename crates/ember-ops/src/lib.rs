@@ -55,3 +55,15 @@ pub(crate) fn dispatch<T>(
     }
 }
 pub use reduce::Agg;
+
+/// A seeded xorshift64 generator for the unit tests' random data (reproducible, no dependency).
+#[cfg(test)]
+pub(crate) fn test_rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}

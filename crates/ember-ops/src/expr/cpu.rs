@@ -860,13 +860,7 @@ mod tests {
         // Random values of up to `d` digits at each operand's precision, nulls, constants on
         // either side: sums and products proven safe (15 × 16 digits), products capped at 38
         // (32 × 16) whose values fit, and ones whose values overflow, which must be declined.
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng(0x2545_F491_4F6C_DD1D);
         let cases = [
             ((15u8, 2i8, 15u32), (16u8, 2i8, 16u32)),
             ((32, 4, 20), (16, 2, 16)),
@@ -1245,13 +1239,7 @@ mod tests {
     /// side, bounds at and past the type's ends, nulls, and past one evaluation chunk.
     #[test]
     fn fused_ranges_equal_two_comparisons_and_their_and() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut r = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut r = crate::test_rng(0x2545_f491_4f6c_dd1d);
         let n = CHUNK_ROWS + 3000;
         let i32s: Int32Array = (0..n)
             .map(|i| {

@@ -214,13 +214,7 @@ mod tests {
 
     #[test]
     fn packed_keys_sort_stably_by_radix_or_by_pairs() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::test_rng(0x2545_f491_4f6c_dd1d);
         // Ranges of 0, 5, 24 and 41 bits above an offset (radix: key and row bits fit 64), and
         // 60 and 100 bits (pairs), with many ties.
         for bits in [0u32, 5, 24, 41, 60, 100] {
