@@ -102,6 +102,13 @@ fn mutated_parquet_never_panics_and_both_paths_agree() {
         ember::write_parquet(&df, &p, &opts).unwrap();
         seeds.push(std::fs::read(&p).unwrap());
     }
+    // A page per row: the page index that filtered reads load and check against the pages.
+    let p = dir.join("seed-pages.parquet");
+    let opts = ParquetWriteOptions::default().with_compression(ember::io::Compression::Uncompressed).with_page_rows(1);
+    ember::write_parquet(&df, &p, &opts).unwrap();
+    let filtered = ParquetReadOptions::default().with_predicate(col("k").gt_eq(lit(3i64)));
+    assert_eq!(ember::read_parquet(&p, &filtered).unwrap().num_rows(), 2, "pages skipped");
+    seeds.push(std::fs::read(&p).unwrap());
     // The delta and split encodings, whose lengths the GPU decoder's host side reads (the
     // parquet crate's writer: ember's writes PLAIN and dictionary pages).
     {
@@ -134,9 +141,11 @@ fn mutated_parquet_never_panics_and_both_paths_agree() {
     for round in 0..2000 {
         let data = mutate(&seeds[round % seeds.len()], &mut rng);
         std::fs::write(&path, &data).unwrap();
-        let cpu = ember::read_parquet(&path, &ParquetReadOptions::default());
+        // Every other read is filtered (statistics and the page index are read too).
+        let opts = if round % 2 == 0 { ParquetReadOptions::default() } else { filtered.clone() };
+        let cpu = ember::read_parquet(&path, &opts);
         for device in common::gpu_devices() {
-            let gpu = read_parquet_on(&path, &ParquetReadOptions::default(), device, None);
+            let gpu = read_parquet_on(&path, &opts, device, None);
             if let (Ok(c), Ok(g)) = (&cpu, gpu) {
                 frames_equal(&format!("round {round} on {device}"), c, &g);
             }

@@ -160,6 +160,111 @@ fn row_groups_are_skipped_by_statistics_and_results_stay_exact() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A file whose columns' pages end at different rows (a 4 KiB byte limit per page, written in
+/// batches of 97 rows), three row groups, nulls: `k` ascending i64, `s` ascending strings, `g`
+/// unordered i32 with nulls, `d` ascending dates, `b` bools.
+fn paged_file(path: &Path, dictionary: bool, v2: bool) -> DataFrame {
+    use arrow::array::{BooleanArray, Date32Array, Int32Array, Int64Array, StringArray};
+    use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+    use std::sync::Arc;
+    let n = 20_000i64;
+    let batch = RecordBatch::try_from_iter([
+        ("k", Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef),
+        ("s", Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("name-{i:06}"))))),
+        ("g", Arc::new(Int32Array::from_iter((0..n).map(|i| (i % 11 != 0).then_some((i * 7919 % 1000) as i32))))),
+        ("d", Arc::new(Date32Array::from_iter_values((0..n).map(|i| 10_000 + (i / 20) as i32)))),
+        ("b", Arc::new(BooleanArray::from_iter((0..n).map(|i| (i % 13 != 0).then_some(i % 3 == 0))))),
+    ])
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(8000))
+        .set_data_page_size_limit(4096)
+        .set_write_batch_size(97)
+        .set_dictionary_enabled(dictionary)
+        // (v2's default delta encodings would fit a whole group of `k` in one page.)
+        .set_encoding(parquet::basic::Encoding::PLAIN)
+        .set_writer_version(if v2 { WriterVersion::PARQUET_2_0 } else { WriterVersion::PARQUET_1_0 })
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), Some(props))
+        .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    DataFrame::from_record_batch(&batch).unwrap()
+}
+
+/// The page index narrows a filtered read to the rows of the pages whose statistics may match:
+/// on the CPU reader and the GPU decoder alike (the same rows), every predicate's answer equal
+/// to filtering the whole file, and the GPU uploading fewer page bytes.
+#[test]
+fn pages_are_skipped_by_the_page_index_on_both_decoders() {
+    let dir = temp_dir("pages");
+    let k = |v: i64| lit(v);
+    // (predicate, most rows the pages may keep when plain-encoded, thrice that with dictionary
+    // indices (packed tighter, so longer pages); None when nothing can be skipped)
+    let cases: Vec<(Expr, Option<usize>)> = vec![
+        (col("k").gt_eq(k(5000)).and(col("k").lt(k(5300))), Some(1600)),
+        (col("k").eq(k(12_345)), Some(900)),
+        (col("k").lt(k(100)).or(col("k").gt(k(19_900))), Some(1500)),
+        (col("s").lt(lit("name-000300")), Some(1000)),
+        (col("d").eq(ember::expr::date("1998-10-01").unwrap()).and(col("g").gt(lit(500i32))), Some(2100)),
+        (col("k").gt_eq(k(3000)).and(col("g").is_null()), Some(17_600)),
+        (col("b").eq(lit(true)), None),
+        (col("k").lt(k(50)).or(col("g").eq(lit(3i32))), None),
+        (col("k").gt(k(100_000)), Some(0)),
+    ];
+    for (dictionary, v2) in [(false, false), (true, false), (false, true), (true, true)] {
+        let path = dir.join(format!("p-{dictionary}-{v2}.parquet"));
+        let df = paged_file(&path, dictionary, v2);
+        for (p, most) in &cases {
+            let case = format!("dictionary {dictionary}, v2 {v2}: {p}");
+            let opts = ParquetReadOptions::default().with_predicate(p.clone());
+            let cpu = ember::read_parquet(&path, &opts).unwrap();
+            match most {
+                Some(m) => {
+                    assert!(cpu.num_rows() <= m * (1 + 2 * dictionary as usize), "{case}: {} rows", cpu.num_rows())
+                }
+                None => assert_eq!(cpu.num_rows(), 20_000, "{case}"),
+            }
+            let want = df.filter(p.clone()).unwrap().to_record_batch().unwrap();
+            assert_same(&case, &cpu.filter(p.clone()).unwrap(), &want);
+            // The rows kept are whole runs of the file's rows, in order.
+            let ks = cpu.column("k").unwrap().to_arrow().unwrap();
+            let ks = ks.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+            let runs = ks.values().windows(2).filter(|w| w[1] != w[0] + 1).count();
+            assert!(ks.values().windows(2).all(|w| w[0] < w[1]) && runs <= 2, "{case}: {runs} gaps");
+            let cpu = cpu.to_record_batch().unwrap();
+            for device in common::gpu_devices() {
+                let ctx = ember::gpu::ExecContext::new(device.gpu().unwrap().unwrap());
+                let gpu = ember::io::read_parquet_on(&path, &opts, device, Some(&ctx)).unwrap();
+                assert_same(&format!("{case}, {device}"), &gpu.to(Device::Cpu).unwrap(), &cpu);
+                if most.is_some_and(|m| m > 0 && m < 2000) {
+                    let all = ember::gpu::ExecContext::new(device.gpu().unwrap().unwrap());
+                    ember::io::read_parquet_on(&path, &ParquetReadOptions::default(), device, Some(&all)).unwrap();
+                    let (some, whole) = (ctx.trace().htod_bytes, all.trace().htod_bytes);
+                    // (A dictionary-encoded chunk's dictionary is uploaded whole.)
+                    let factor = if dictionary { 1 } else { 4 };
+                    assert!(some * factor < whole, "{case}: {some} bytes uploaded, {whole} for the whole file");
+                }
+            }
+        }
+    }
+    // A file without a page index (pyarrow's default before 2024, duckdb's) prunes row groups only.
+    let plain = dir.join("no-index.parquet");
+    let df = numbers(3000);
+    ember::write_parquet(&df, &plain, &ParquetWriteOptions::default().with_statistics(false)).unwrap();
+    let opts = ParquetReadOptions::default().with_predicate(col("k").lt(k(10)));
+    assert_eq!(ember::read_parquet(&plain, &opts).unwrap().num_rows(), 3000);
+    // Our writer's pages: `with_page_rows` caps them, and a filtered read keeps one page.
+    let small = dir.join("small-pages.parquet");
+    ember::write_parquet(&df, &small, &ParquetWriteOptions::default().with_page_rows(100)).unwrap();
+    let opts = ParquetReadOptions::default().with_predicate(col("k").gt_eq(k(1234)).and(col("k").lt(k(1250))));
+    let got = ember::read_parquet(&small, &opts).unwrap();
+    assert_eq!(got.num_rows(), 100, "the page of rows 1200..1300");
+    assert!(ember::write_parquet(&df, &small, &ParquetWriteOptions::default().with_page_rows(0)).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn writer_options_datasets_row_group_selection_and_limits() {
     use ember::io::Compression;

@@ -260,13 +260,14 @@ pub fn write_csv(
 
 /// `DataFrame.write_parquet` (`compression`: uncompressed, snappy, zstd, lz4, gzip).
 #[pyfunction]
-#[pyo3(signature = (df, path, *, compression="snappy", row_group_size=None))]
+#[pyo3(signature = (df, path, *, compression="snappy", row_group_size=None, page_rows=None))]
 pub fn write_parquet(
     py: Python<'_>,
     df: PyRef<'_, PyDataFrame>,
     path: std::path::PathBuf,
     compression: &str,
     row_group_size: Option<usize>,
+    page_rows: Option<usize>,
 ) -> PyResult<()> {
     let compression = match compression {
         "uncompressed" => Compression::Uncompressed,
@@ -279,6 +280,9 @@ pub fn write_parquet(
     let mut o = ParquetWriteOptions { compression, ..ParquetWriteOptions::default() };
     if let Some(n) = row_group_size {
         o.row_group_size = n;
+    }
+    if let Some(n) = page_rows {
+        o.page_rows = n;
     }
     let df = df.df.clone();
     run(py, move || ember::io::write_parquet(&df, path, &o))

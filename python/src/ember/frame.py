@@ -285,8 +285,18 @@ class DataFrame:
         *,
         compression: Literal["uncompressed", "snappy", "zstd", "lz4", "gzip"] = "snappy",
         row_group_size: int | None = None,
+        page_rows: int | None = None,
     ) -> None:
-        _ember.write_parquet(self._df, os.fspath(path), compression=compression, row_group_size=row_group_size)
+        """Writes one Parquet file (under a temporary name, renamed when complete), with min/max
+        statistics per row group and a page index; ``page_rows`` caps rows per data page (default
+        20 Ki): smaller pages let a filtered read skip more."""
+        _ember.write_parquet(
+            self._df,
+            os.fspath(path),
+            compression=compression,
+            row_group_size=row_group_size,
+            page_rows=page_rows,
+        )
 
     # -- pickling and Dask ------------------------------------------------------------------------
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:

@@ -18,11 +18,13 @@
 //! following the chain of prefixes (`pq_dba_fill`). Any other encoding, type, or a nested column
 //! is decoded by the CPU path and uploaded, with a log line (target `ember::io`) naming the
 //! column and why.
-use super::read::Dataset;
+use super::prune::page_rows;
+use super::read::{Dataset, GroupRead};
 use arrow::datatypes::{DataType, TimeUnit};
 use ember_core::{Column, DType, DataFrame, Device, DeviceColumn, Error, ReadLocation, Result};
 use ember_gpu::primitives::scan::{exclusive_scan, scan_into, ScanType};
 use ember_gpu::{DeviceBuffer, ExecContext, Kernel, KernelArg, LaunchConfig};
+use ember_ops::executor::{Executor, GpuExecutor, Indices};
 use parquet::basic::{Encoding, Type as Physical};
 use parquet::column::page::{Page, PageReader};
 use parquet::file::serialized_reader::SerializedPageReader;
@@ -35,9 +37,7 @@ const RUN_PACKED: u32 = 1;
 const RUN_SEQUENCE: u32 = 2;
 
 /// Decodes `columns` of `groups` onto the GPU of `ctx`.
-pub(super) fn read(ctx: &ExecContext, ds: &Dataset, groups: &[(usize, usize)], columns: &[usize]) -> Result<DataFrame> {
-    let rows: usize =
-        groups.iter().map(|&(f, g)| ds.files[f].meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
+pub(super) fn read(ctx: &ExecContext, ds: &Dataset, groups: &[GroupRead], columns: &[usize]) -> Result<DataFrame> {
     // Host work (page reads, decompression, run headers) for every column in parallel.
     let prepared: Vec<Result<Prepared, Fallback>> = columns
         .par_iter()
@@ -57,12 +57,17 @@ pub(super) fn read(ctx: &ExecContext, ds: &Dataset, groups: &[(usize, usize)], c
     for (&c, prep) in columns.iter().zip(prepared) {
         let field = ds.field(c)?;
         let col = match prep {
-            Ok(p) => decode(ctx, &p, rows).map_err(|e| match e {
-                Error::Read { message, .. } => {
-                    ds.files[0].error(ReadLocation { column: Some(field.name.clone()), ..Default::default() }, message)
+            Ok(p) => {
+                let col = decode(ctx, &p, p.decoded_rows).map_err(|e| match e {
+                    Error::Read { message, .. } => ds.files[0]
+                        .error(ReadLocation { column: Some(field.name.clone()), ..Default::default() }, message),
+                    other => other,
+                })?;
+                match &p.select {
+                    Some(rows) => select_rows(ctx, col, rows)?,
+                    None => col,
                 }
-                other => other,
-            })?,
+            }
             Err(Fallback(why)) => {
                 tracing::info!(target: "ember::io", column = %field.name, "decoded on the CPU and uploaded: {why}");
                 let host = ds.read(groups, &[c])?;
@@ -160,6 +165,11 @@ struct Prepared {
     str_page_bytes: Vec<u64>,
     /// DELTA_BYTE_ARRAY pages' strings, rebuilt from prefixes and suffixes on the device.
     prefixed: PrefixPages,
+    /// Rows of the pages decoded.
+    decoded_rows: usize,
+    /// Where the page index skipped pages: the rows of the read among those decoded (a page
+    /// decoded for some rows holds others too). `None`: all of them.
+    select: Option<Vec<u32>>,
 }
 
 /// DELTA_BYTE_ARRAY strings (see `pq_dba_fill`), one entry per string of every such page: its
@@ -229,9 +239,16 @@ fn kind_of(physical: Physical, type_length: i32, dtype: DType) -> Option<Kind> {
     })
 }
 
+/// Rows `rows` of a decoded column (pages decoded whole, the row ranges of the read cut out).
+fn select_rows(ctx: &ExecContext, col: DeviceColumn, rows: &[u32]) -> Result<DeviceColumn> {
+    let frame = DataFrame::from_columns(vec![("c".to_string(), Column::Device(col))], Device::of_gpu(ctx.gpu()))?;
+    let indices = Indices::Device { buf: ctx.upload(rows)?, len: rows.len() };
+    GpuExecutor::new(ctx).gather(&frame, &indices)?.columns()[0].as_device().cloned()
+}
+
 /// Host side of one column: pages read and decompressed, run headers walked, bytes gathered.
 /// `Ok(Err(_))`: the column goes to the CPU path; `Err(_)`: the file is bad.
-fn prepare(ds: &Dataset, groups: &[(usize, usize)], c: usize) -> Result<Result<Prepared, Fallback>> {
+fn prepare(ds: &Dataset, groups: &[GroupRead], c: usize) -> Result<Result<Prepared, Fallback>> {
     let field = ds.field(c)?;
     let file0 = &ds.files[0];
     let descr = file0.meta.metadata().file_metadata().schema_descr();
@@ -253,39 +270,48 @@ fn prepare(ds: &Dataset, groups: &[(usize, usize)], c: usize) -> Result<Result<P
         DType::Utf8 => DataType::Utf8,
         t => t.to_arrow(),
     };
-    let mut p = Prepared {
-        kind,
-        dtype: field.dtype,
-        arrow_type,
-        optional: leaf.max_def_level() == 1,
-        stream: Vec::new(),
-        levels: Runs::default(),
-        indices: Runs::default(),
-        table: Vec::new(),
-        entries: 0,
-        str_start: Vec::new(),
-        str_len: Vec::new(),
-        physical: leaf.physical_type(),
-        split: SplitPages::default(),
-        delta: DeltaPages::default(),
-        str_delta: DeltaPages::default(),
-        str_page_base: Vec::new(),
-        str_page_bytes: Vec::new(),
-        prefixed: PrefixPages::default(),
-    };
-    for &(fi, g) in groups {
-        let file = &ds.files[fi];
+    let mut p = Prepared::new(kind, field.dtype, arrow_type, leaf.max_def_level() == 1, leaf.physical_type());
+    let mut select: Vec<u32> = Vec::new();
+    for read in groups {
+        let (file, g) = (&ds.files[read.file], read.group);
         let at = ReadLocation { row_group: Some(g), column: Some(field.name.clone()), ..Default::default() };
         let bad = |page: Option<usize>, m: String| file.error(ReadLocation { page, ..at.clone() }, m);
         let rg = file.meta.metadata().row_group(g);
         let rows = rg.num_rows().max(0) as usize;
-        let bytes = file.chunks(&[g], &[c]).map_err(|e| bad(None, e))?;
-        let mut reader = SerializedPageReader::new(Arc::new(bytes), rg.column(c), rows, None)
+        let paged = read.rows.is_some();
+        let bytes = file.chunks(&[g], &[c], paged).map_err(|e| bad(None, e))?;
+        // With row ranges, the pages outside them are skipped (by the offset index, which
+        // `chunks` checked against the pages): `pages` holds each data page's rows.
+        let locations = file.page_locations(g, c).filter(|_| paged);
+        let pages = locations.and_then(|l| page_rows(l, rows));
+        let locations = locations.filter(|_| pages.is_some()).map(<[_]>::to_vec);
+        let mut reader = SerializedPageReader::new(Arc::new(bytes), rg.column(c), rows, locations)
             .map_err(|e| bad(None, e.to_string()))?;
+        let mut decoded: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut data_page = 0;
         let mut dict_base: Option<u32> = None;
         let mut page_no = 0;
         let mut rows_seen = 0u64;
-        while let Some(page) = reader.get_next_page().map_err(|e| bad(Some(page_no), e.to_string()))? {
+        loop {
+            if let (Some(pages), Some(wanted)) = (&pages, &read.rows) {
+                let Some(next) = reader.peek_next_page().map_err(|e| bad(Some(page_no), e.to_string()))? else {
+                    break;
+                };
+                if !next.is_dict {
+                    let range = pages
+                        .get(data_page)
+                        .ok_or_else(|| bad(Some(page_no), "a data page past the offset index".into()))?
+                        .clone();
+                    data_page += 1;
+                    if !wanted.iter().any(|w| w.start < range.end && range.start < w.end) {
+                        reader.skip_next_page().map_err(|e| bad(Some(page_no), e.to_string()))?;
+                        page_no += 1;
+                        continue;
+                    }
+                    decoded.push(range);
+                }
+            }
+            let Some(page) = reader.get_next_page().map_err(|e| bad(Some(page_no), e.to_string()))? else { break };
             let res = match page {
                 Page::DictionaryPage { buf, num_values, encoding, .. } => {
                     if !matches!(encoding, Encoding::PLAIN | Encoding::PLAIN_DICTIONARY) {
@@ -333,9 +359,33 @@ fn prepare(ds: &Dataset, groups: &[(usize, usize)], c: usize) -> Result<Result<P
             }
             page_no += 1;
         }
-        if rows_seen != rows as u64 {
-            return Err(bad(None, format!("pages hold {rows_seen} values, the footer says {rows} rows")));
+        if pages.is_none() {
+            decoded = std::iter::once(0..rows).collect();
         }
+        let expected: usize = decoded.iter().map(|r| r.len()).sum();
+        if rows_seen != expected as u64 {
+            return Err(bad(
+                None,
+                format!("pages hold {rows_seen} values, the footer and offset index say {expected} rows"),
+            ));
+        }
+        // Where each wanted row is among the rows decoded (every wanted row is in a kept page).
+        let wanted = read.rows.clone().unwrap_or_else(|| std::iter::once(0..rows).collect());
+        let (mut before, mut k) = (p.decoded_rows, 0);
+        for row in wanted.into_iter().flatten() {
+            while decoded[k].end <= row {
+                before += decoded[k].len();
+                k += 1;
+            }
+            let at = u32::try_from(before + row - decoded[k].start)
+                .map_err(|_| Error::InvalidArgument("more than 2^32 rows in one GPU Parquet read".into()))?;
+            select.push(at);
+        }
+        p.decoded_rows += expected;
+    }
+    // Rows decoded and rows wanted are the same when no page held rows outside the ranges.
+    if select.len() != p.decoded_rows {
+        p.select = Some(select);
     }
     Ok(Ok(p))
 }
@@ -352,6 +402,32 @@ impl From<String> for PageError {
 }
 
 impl Prepared {
+    /// Nothing read yet.
+    fn new(kind: Kind, dtype: DType, arrow_type: DataType, optional: bool, physical: Physical) -> Prepared {
+        Prepared {
+            kind,
+            dtype,
+            arrow_type,
+            optional,
+            stream: Vec::new(),
+            levels: Runs::default(),
+            indices: Runs::default(),
+            table: Vec::new(),
+            entries: 0,
+            str_start: Vec::new(),
+            str_len: Vec::new(),
+            physical,
+            split: SplitPages::default(),
+            delta: DeltaPages::default(),
+            str_delta: DeltaPages::default(),
+            str_page_base: Vec::new(),
+            str_page_bytes: Vec::new(),
+            prefixed: PrefixPages::default(),
+            decoded_rows: 0,
+            select: None,
+        }
+    }
+
     /// Definition levels of one page (bit width 1): their runs, and how many are present.
     fn levels_page(&mut self, levels: &[u8], count: u64) -> Result<u64, String> {
         let before = self.levels.start.len();
@@ -1105,26 +1181,7 @@ mod tests {
     use super::*;
 
     fn prepared(kind: Kind, entries: u64, table: Vec<u8>) -> Prepared {
-        Prepared {
-            kind,
-            dtype: DType::Int64,
-            arrow_type: DataType::Int64,
-            optional: false,
-            stream: Vec::new(),
-            levels: Runs::default(),
-            indices: Runs::default(),
-            table,
-            entries,
-            str_start: Vec::new(),
-            str_len: Vec::new(),
-            physical: Physical::INT64,
-            split: SplitPages::default(),
-            delta: DeltaPages::default(),
-            str_delta: DeltaPages::default(),
-            str_page_base: Vec::new(),
-            str_page_bytes: Vec::new(),
-            prefixed: PrefixPages::default(),
-        }
+        Prepared { table, entries, ..Prepared::new(kind, DType::Int64, DataType::Int64, false, Physical::INT64) }
     }
 
     #[test]

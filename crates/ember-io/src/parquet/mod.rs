@@ -3,7 +3,8 @@
 //!
 //! A path may name one file or a directory, read as one dataset: its `.parquet` / `.pq` files in
 //! name order, which must share a schema. Row groups whose min/max statistics prove a predicate
-//! false are not read (see `prune.rs`); every (row group, column) pair is decoded in parallel.
+//! false are not read, nor are the rows of pages whose page-index statistics do (see `prune.rs`);
+//! every (row group, column) pair is decoded in parallel.
 mod gpu;
 mod pages;
 mod prune;
@@ -24,9 +25,11 @@ pub struct ParquetReadOptions {
     pub columns: Option<Vec<String>>,
     /// Only these row groups (0-based, of each file; default all).
     pub row_groups: Option<Vec<usize>>,
-    /// Skip row groups whose statistics prove this predicate false for every row. Rows of the
-    /// groups read are **not** filtered: a filter above the read does that (as `scan_parquet`
-    /// plans do).
+    /// Skip row groups whose statistics prove this predicate false for every row, and within
+    /// the rest the rows of data pages whose page-index statistics do (files with a page index:
+    /// ember's, pyarrow's with `write_page_index=True`, arrow-rs'). The rows read are **not**
+    /// otherwise filtered: a filter above the read does that (as `scan_parquet` plans do). The
+    /// CPU and GPU readers return the same rows.
     pub predicate: Option<Expr>,
     /// Read at most this many rows.
     pub n_rows: Option<usize>,

@@ -82,10 +82,15 @@ pub(super) struct ChunkInfo {
     pub(super) footer_uncompressed: u64,
 }
 
+/// A data page's start in its column chunk and its size, header included.
+pub(super) type DataPage = (usize, usize);
+
 /// Walks the pages of one column chunk (`chunk`: its bytes, from its first page to its end).
-/// `Err((page, message))`: page `page` (0-based, counting every page) or the chunk as a whole
-/// (`None`) is corrupt or a decompression bomb.
-pub(super) fn check_chunk(chunk: &[u8], info: ChunkInfo) -> Result<(), (Option<usize>, String)> {
+/// `Ok`: each data page's start in the chunk and size, header included (what an offset index
+/// records). `Err((page, message))`: page `page` (0-based, counting every page) or the chunk as
+/// a whole (`None`) is corrupt or a decompression bomb.
+pub(super) fn check_chunk(chunk: &[u8], info: ChunkInfo) -> Result<Vec<DataPage>, (Option<usize>, String)> {
+    let mut data_pages = Vec::new();
     let mut at = 0usize;
     let mut declared = 0u64;
     let mut rows = 0u64;
@@ -109,6 +114,9 @@ pub(super) fn check_chunk(chunk: &[u8], info: ChunkInfo) -> Result<(), (Option<u
             check_page(&chunk[body..end], &h, info).map_err(|m| (Some(page), m))?;
             declared = declared.saturating_add(uncompressed);
         }
+        if matches!(h.page_type, DATA_PAGE | DATA_PAGE_V2) {
+            data_pages.push((at, end - at));
+        }
         if let (true, Some(n)) = (info.flat, h.rows) {
             rows = rows.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
             if rows > info.rows {
@@ -131,7 +139,7 @@ pub(super) fn check_chunk(chunk: &[u8], info: ChunkInfo) -> Result<(), (Option<u
             ),
         ));
     }
-    Ok(())
+    Ok(data_pages)
 }
 
 /// The size checks of one page (`body`: its compressed bytes).
@@ -457,7 +465,12 @@ mod tests {
         chunk.extend_from_slice(&[0; 10]);
         chunk.extend(v1_header(10, 10, 4, true));
         chunk.extend_from_slice(&[0; 10]);
-        assert_eq!(check_chunk(&chunk, info(Compression::UNCOMPRESSED, 10)), Ok(()));
+        let (h1, h2) = (v1_header(10, 10, 6, false).len(), v1_header(10, 10, 4, true).len());
+        // Both data pages, where they start and how long they are with their headers.
+        assert_eq!(
+            check_chunk(&chunk, info(Compression::UNCOMPRESSED, 10)),
+            Ok(vec![(0, h1 + 10), (h1 + 10, h2 + 10)])
+        );
         let (page, m) = check_chunk(&chunk, info(Compression::UNCOMPRESSED, 9)).unwrap_err();
         assert_eq!(page, Some(1));
         assert!(m.contains("more values than the footer's 9 rows"), "{m}");
@@ -498,7 +511,7 @@ mod tests {
             chunk.extend_from_slice(&body);
             chunk
         };
-        assert_eq!(check_chunk(&page(16 << 20), info(gz, 1)), Ok(()));
+        assert!(check_chunk(&page(16 << 20), info(gz, 1)).is_ok());
         let (p, m) = check_chunk(&page(1 << 20), info(gz, 1)).unwrap_err();
         assert_eq!(p, Some(0));
         assert!(m.contains("inflates past the 1048576 bytes"), "{m}");
@@ -506,7 +519,7 @@ mod tests {
         let small = gzip(&[0u8; 1000]);
         let mut chunk = v1_header(10, small.len() as i64, 1, false);
         chunk.extend_from_slice(&small);
-        assert_eq!(check_chunk(&chunk, info(gz, 1)), Ok(()));
+        assert!(check_chunk(&chunk, info(gz, 1)).is_ok());
     }
 
     #[test]

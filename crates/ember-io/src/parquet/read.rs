@@ -1,7 +1,7 @@
 //! The CPU Parquet reader on the `parquet` crate: footers read once, row groups chosen (by
 //! selection and statistics), then every (row group, column) pair decoded in parallel.
 use super::pages;
-use super::prune::row_groups_matching;
+use super::prune::{page_rows_matching, row_groups_matching};
 use super::strict::StrictBytes;
 use super::ParquetReadOptions;
 use crate::file::io_error;
@@ -9,11 +9,16 @@ use arrow::array::{make_array, Array, ArrayRef, RecordBatch, RecordBatchOptions}
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field as ArrowField, Schema, SchemaRef};
 use ember_core::{DType, DataFrame, Error, Field, ReadLocation, Result};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+};
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
+use parquet::file::page_index::offset_index::PageLocation;
 use rayon::prelude::*;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Reads a Parquet file, or a directory of them, into one CPU frame.
 ///
@@ -88,7 +93,7 @@ pub fn parquet_row_groups(path: impl AsRef<Path>) -> Result<Vec<usize>> {
 pub struct ParquetChunks {
     ds: Dataset,
     columns: Vec<usize>,
-    chunks: std::vec::IntoIter<Vec<(usize, usize)>>,
+    chunks: std::vec::IntoIter<Vec<GroupRead>>,
 }
 
 impl ParquetChunks {
@@ -97,11 +102,11 @@ impl ParquetChunks {
         let ds = Dataset::open(path.as_ref())?;
         let groups = ds.selected_groups(options)?;
         let columns = ds.projection(options.columns.as_deref())?;
-        let mut chunks: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut chunks: Vec<Vec<GroupRead>> = Vec::new();
         let mut used = 0usize;
         for g in groups {
-            let rg = ds.files[g.0].meta.metadata().row_group(g.1);
-            let size: usize = columns.iter().map(|&c| leaf_bytes(&ds.files[g.0], rg, c)).sum();
+            let rg = ds.files[g.file].meta.metadata().row_group(g.group);
+            let size: usize = columns.iter().map(|&c| leaf_bytes(&ds.files[g.file], rg, c)).sum();
             match chunks.last_mut() {
                 Some(last) if used + size <= budget => last.push(g),
                 _ => {
@@ -141,6 +146,9 @@ fn leaf_bytes(file: &OpenFile, rg: &parquet::file::metadata::RowGroupMetaData, c
 pub(super) struct OpenFile {
     pub(super) path: PathBuf,
     pub(super) meta: ArrowReaderMetadata,
+    /// `meta` with the page index, read when a predicate first needs it (`None`: the file has
+    /// none, or it could not be read, which only costs the pruning).
+    paged: OnceLock<Option<ArrowReaderMetadata>>,
     /// Open for positioned reads of column chunks ([`OpenFile::chunks`]), from any thread.
     file: std::fs::File,
     len: u64,
@@ -171,7 +179,39 @@ impl OpenFile {
             at: Box::default(),
             message: format!("not a readable Parquet file: {e}"),
         })?;
-        Ok(OpenFile { path, meta, file, len })
+        Ok(OpenFile { path, meta, paged: OnceLock::new(), file, len })
+    }
+
+    /// The footer with the page index (column and offset indexes), read from the file on first
+    /// use; `None` when the file has no page index or it is unreadable (then nothing is pruned
+    /// by pages, with a log line).
+    pub(super) fn paged(&self) -> Option<&ArrowReaderMetadata> {
+        self.paged
+            .get_or_init(|| {
+                let md = self.meta.metadata();
+                let indexed =
+                    md.row_groups().iter().any(|rg| rg.columns().iter().any(|c| c.offset_index_range().is_some()));
+                if !indexed {
+                    return None;
+                }
+                let loaded = guarded(|| {
+                    let mut reader = ParquetMetaDataReader::new_with_metadata((**md).clone())
+                        .with_page_index_policy(PageIndexPolicy::Optional);
+                    reader.read_page_indexes(&self.file).map_err(|e| e.to_string())?;
+                    let md = reader.finish().map_err(|e| e.to_string())?;
+                    ArrowReaderMetadata::try_new(Arc::new(md), ArrowReaderOptions::new()).map_err(|e| e.to_string())
+                });
+                loaded
+                    .map_err(|e| tracing::info!(target: "ember::io", file = %self.name(), "page index not used: {e}"))
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// The page locations (offset index) of leaf `l` in row group `g`, when [`OpenFile::paged`]
+    /// has them.
+    pub(super) fn page_locations(&self, g: usize, l: usize) -> Option<&[PageLocation]> {
+        Some(self.paged()?.metadata().page_index()?.page_locations(g, l)?.as_slice())
     }
 
     fn name(&self) -> String {
@@ -184,8 +224,14 @@ impl OpenFile {
 
     /// The column chunks of leaf columns `leaves` in row groups `rgs`, read from the file: what
     /// decoding them needs and no more. A chunk whose footer offsets lie outside the file is
-    /// an error naming its row group.
-    pub(super) fn chunks(&self, rgs: &[usize], leaves: &[usize]) -> std::result::Result<StrictBytes, String> {
+    /// an error naming its row group. With `paged`, the pages will be found by the offset index
+    /// (to skip some): its locations must then be the data pages the header walk found.
+    pub(super) fn chunks(
+        &self,
+        rgs: &[usize],
+        leaves: &[usize],
+        paged: bool,
+    ) -> std::result::Result<StrictBytes, String> {
         let md = self.meta.metadata();
         let descr = md.file_metadata().schema_descr();
         let mut ranges = Vec::with_capacity(rgs.len() * leaves.len());
@@ -215,10 +261,20 @@ impl OpenFile {
                     flat: descr.column(l).max_rep_level() == 0,
                     footer_uncompressed: cc.uncompressed_size().max(0) as u64,
                 };
-                pages::check_chunk(&buf, info).map_err(|(page, m)| match page {
+                let data_pages = pages::check_chunk(&buf, info).map_err(|(page, m)| match page {
                     Some(p) => format!("row group {g}, page {p}: {m}"),
                     None => format!("row group {g}: {m}"),
                 })?;
+                if let Some(locations) = self.page_locations(g, l).filter(|_| paged) {
+                    let agree = locations.len() == data_pages.len()
+                        && locations.iter().zip(&data_pages).all(|(loc, &(at, size))| {
+                            u64::try_from(loc.offset).ok() == Some(start + at as u64)
+                                && usize::try_from(loc.compressed_page_size).ok() == Some(size)
+                        });
+                    if !agree {
+                        return Err(format!("row group {g}: the offset index does not match the column chunk's pages"));
+                    }
+                }
                 ranges.push((start, bytes::Bytes::from(buf)));
             }
         }
@@ -226,10 +282,15 @@ impl OpenFile {
     }
 
     /// [`OpenFile::chunks`] of every leaf of root column `c`.
-    pub(super) fn column_chunks(&self, rgs: &[usize], c: usize) -> std::result::Result<StrictBytes, String> {
+    pub(super) fn column_chunks(
+        &self,
+        rgs: &[usize],
+        c: usize,
+        paged: bool,
+    ) -> std::result::Result<StrictBytes, String> {
         let descr = self.meta.metadata().file_metadata().schema_descr();
         let leaves: Vec<usize> = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == c).collect();
-        self.chunks(rgs, &leaves)
+        self.chunks(rgs, &leaves, paged)
     }
 }
 
@@ -319,8 +380,9 @@ impl Dataset {
         Ok(out)
     }
 
-    /// (file, row group) pairs to read: selected, not excluded by statistics, enough for `n_rows`.
-    pub(super) fn selected_groups(&self, options: &ParquetReadOptions) -> Result<Vec<(usize, usize)>> {
+    /// Row groups to read: selected, not excluded by statistics, enough for `n_rows`; each with
+    /// the row ranges its page index keeps.
+    pub(super) fn selected_groups(&self, options: &ParquetReadOptions) -> Result<Vec<GroupRead>> {
         let mut out = Vec::new();
         let mut rows = 0usize;
         for (fi, f) in self.files.iter().enumerate() {
@@ -340,19 +402,24 @@ impl Dataset {
             if let Some(p) = &options.predicate {
                 groups = row_groups_matching(&f.meta, p, &groups).map_err(|e| f.error(ReadLocation::default(), e))?;
             }
-            for g in groups {
+            let paged = options.predicate.as_ref().and_then(|p| Some((p, f.paged()?)));
+            for group in groups {
                 if options.n_rows.is_some_and(|n| rows >= n) {
                     return Ok(out);
                 }
-                rows += f.meta.metadata().row_group(g).num_rows().max(0) as usize;
-                out.push((fi, g));
+                let read =
+                    GroupRead { file: fi, group, rows: paged.and_then(|(p, m)| page_rows_matching(m, p, group)) };
+                if read.num_rows(f) > 0 {
+                    rows += read.num_rows(f);
+                    out.push(read);
+                }
             }
         }
         Ok(out)
     }
 
     /// Decodes `columns` of `groups`, every (group, column) pair in parallel.
-    pub(super) fn read(&self, groups: &[(usize, usize)], columns: &[usize]) -> Result<DataFrame> {
+    pub(super) fn read(&self, groups: &[GroupRead], columns: &[usize]) -> Result<DataFrame> {
         let schema = self.arrow_schema();
         let out_fields: Vec<Field> = columns.iter().map(|&c| self.field(c)).collect::<Result<_>>()?;
         let out_schema = Arc::new(Schema::new(
@@ -369,22 +436,21 @@ impl Dataset {
         let arrays: Vec<ArrayRef> = tasks
             .par_iter()
             .map(|&(r, c)| {
-                let (fi, ref rgs) = runs[r];
-                let file = &self.files[fi];
+                let run = runs[r];
+                let file = &self.files[run[0].file];
                 let at = ReadLocation {
-                    row_group: (rgs.len() == 1).then(|| rgs[0]),
+                    row_group: (run.len() == 1).then(|| run[0].group),
                     column: Some(schema.field(c).name().clone()),
                     ..Default::default()
                 };
-                let arr = guarded(|| read_column_chunk(file, rgs, c)).map_err(|m| file.error(at.clone(), m))?;
+                let arr = guarded(|| read_column_chunk(file, run, c)).map_err(|m| file.error(at.clone(), m))?;
                 normalize(arr).map_err(|e| file.error(at, e))
             })
             .collect::<Result<_>>()?;
         let mut batches = Vec::with_capacity(runs.len());
         // Per run, also with no columns (a row count still comes from the footer).
-        for (r, (fi, rgs)) in runs.iter().enumerate() {
-            let rows: usize =
-                rgs.iter().map(|&g| self.files[*fi].meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
+        for (r, run) in runs.iter().enumerate() {
+            let rows: usize = run.iter().map(|g| g.num_rows(&self.files[g.file])).sum();
             let cols = arrays[r * columns.len()..(r + 1) * columns.len()].to_vec();
             let opts = RecordBatchOptions::new().with_row_count(Some(rows));
             batches.push(RecordBatch::try_new_with_options(out_schema.clone(), cols, &opts)?);
@@ -415,34 +481,71 @@ pub(super) fn guarded<T>(f: impl FnOnce() -> std::result::Result<T, String>) -> 
 }
 
 /// Splits `groups` into runs of consecutive groups of one file, about `per_file` runs per file.
-fn group_runs(groups: &[(usize, usize)], per_file: usize) -> Vec<(usize, Vec<usize>)> {
-    let mut by_file: Vec<(usize, Vec<usize>)> = Vec::new();
-    for &(f, g) in groups {
-        match by_file.last_mut() {
-            Some((lf, v)) if *lf == f => v.push(g),
-            _ => by_file.push((f, vec![g])),
-        }
-    }
-    by_file
-        .into_iter()
-        .flat_map(|(f, gs)| {
-            let size = gs.len().div_ceil(per_file.max(1)).max(1);
-            gs.chunks(size).map(|c| (f, c.to_vec())).collect::<Vec<_>>()
-        })
+fn group_runs(groups: &[GroupRead], per_file: usize) -> Vec<&[GroupRead]> {
+    groups
+        .chunk_by(|a, b| a.file == b.file)
+        .flat_map(|gs| gs.chunks(gs.len().div_ceil(per_file.max(1)).max(1)))
         .collect()
 }
 
-/// One column of a run of row groups, decoded by the `parquet` crate into one array.
-fn read_column_chunk(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::Result<ArrayRef, String> {
-    let bytes = file.column_chunks(rgs, c)?;
+/// One row group to read, and which of its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct GroupRead {
+    /// The file, in [`Dataset::files`].
+    pub(super) file: usize,
+    /// The row group, in that file.
+    pub(super) group: usize,
+    /// Only these rows of the group (sorted, disjoint ranges), where the page index excludes
+    /// some pages; `None`: all.
+    pub(super) rows: Option<Vec<Range<usize>>>,
+}
+
+impl GroupRead {
+    /// The group's row count in its footer (`file`: the group's file).
+    pub(super) fn footer_rows(&self, file: &OpenFile) -> usize {
+        file.meta.metadata().row_group(self.group).num_rows().max(0) as usize
+    }
+
+    /// How many rows are read (`file`: the group's file).
+    pub(super) fn num_rows(&self, file: &OpenFile) -> usize {
+        match &self.rows {
+            Some(ranges) => ranges.iter().map(|r| r.len()).sum(),
+            None => self.footer_rows(file),
+        }
+    }
+}
+
+/// One column of a run of row groups, decoded by the `parquet` crate into one array. Row ranges
+/// become the crate's row selection: with the offset index it skips the pages outside them
+/// without decompressing them.
+fn read_column_chunk(file: &OpenFile, run: &[GroupRead], c: usize) -> std::result::Result<ArrayRef, String> {
+    let rgs: Vec<usize> = run.iter().map(|g| g.group).collect();
+    let paged = run.iter().any(|g| g.rows.is_some());
+    let bytes = file.column_chunks(&rgs, c, paged)?;
     let descr = file.meta.metadata().file_metadata().schema_descr_ptr();
-    let rows: usize = rgs.iter().map(|&g| file.meta.metadata().row_group(g).num_rows().max(0) as usize).sum();
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, file.meta.clone())
+    let rows: usize = run.iter().map(|g| g.num_rows(file)).sum();
+    let meta = match file.paged() {
+        Some(m) if paged => m.clone(),
+        _ => file.meta.clone(),
+    };
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, meta)
         .with_projection(ProjectionMask::roots(&descr, [c]))
-        .with_row_groups(rgs.to_vec())
-        .with_batch_size(rows.max(1))
-        .build()
-        .map_err(|e| e.to_string())?;
+        .with_row_groups(rgs.clone())
+        .with_batch_size(rows.max(1));
+    if paged {
+        let mut base = 0;
+        let mut ranges = Vec::new();
+        for g in run {
+            let n = g.footer_rows(file);
+            match &g.rows {
+                Some(r) => ranges.extend(r.iter().map(|r| base + r.start..base + r.end)),
+                None => ranges.push(base..base + n),
+            }
+            base += n;
+        }
+        builder = builder.with_row_selection(RowSelection::from_consecutive_ranges(ranges.into_iter(), base));
+    }
+    let reader = builder.build().map_err(|e| e.to_string())?;
     let mut parts: Vec<ArrayRef> = Vec::new();
     let mut total = 0usize;
     for batch in reader {
@@ -456,7 +559,7 @@ fn read_column_chunk(file: &OpenFile, rgs: &[usize], c: usize) -> std::result::R
         parts.push(batch.column(0).clone());
     }
     if total != rows {
-        return Err(format!("decoded {total} values, the footer says the row groups have {rows} rows"));
+        return Err(format!("decoded {total} values, the footer and page index call for {rows} rows"));
     }
     match parts.len() {
         1 => Ok(parts.remove(0)),
