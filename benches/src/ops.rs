@@ -226,6 +226,36 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         |df| Ok(shape(df.height(), df.width())),
         duck(format!("SELECT * FROM {}", read_parquet_sql(&parquet)), batch_shape),
     )?;
+    // A selective filter on the column the file is sorted by: row-group statistics keep one
+    // group of six, the page index a few pages of it.
+    let scan_cols = ["l_orderkey", "l_quantity", "l_extendedprice", "l_shipdate"];
+    run.case(
+        "scan Parquet where l_orderkey < 60000, 4 columns",
+        None,
+        false,
+        || {
+            LazyFrame::scan_parquet(&parquet, Default::default(), cfg.device)?
+                .filter(col("l_orderkey").lt(lit(60_000i64)))
+                .select(scan_cols.map(col))
+                .collect()
+        },
+        |df| Ok(shape(df.num_rows(), df.num_columns())),
+        || {
+            let p = pl::PlRefPath::new(parquet.display().to_string());
+            pl::LazyFrame::scan_parquet(p, Default::default())
+                .and_then(|lf| {
+                    lf.filter(pl::col("l_orderkey").lt(pl::lit(60_000i64)))
+                        .select(scan_cols.map(pl::col))
+                        .collect()
+                })
+                .map_err(polars_err)
+        },
+        |df| Ok(shape(df.height(), df.width())),
+        duck(
+            format!("SELECT {} FROM {} WHERE l_orderkey < 60000", scan_cols.join(", "), read_parquet_sql(&parquet)),
+            batch_shape,
+        ),
+    )?;
     run.case(
         "filter l_quantity < 24, 16 columns",
         Some(column_bytes(&li, &[])?),
