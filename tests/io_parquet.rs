@@ -249,6 +249,25 @@ fn pages_are_skipped_by_the_page_index_on_both_decoders() {
             }
         }
     }
+    // The chunked reader cuts a row group larger than its budget into row ranges (pages skipped
+    // by the page index), in file order, with or without a predicate.
+    let path = dir.join("p-false-false.parquet");
+    let df = paged_file(&path, false, false);
+    for p in [None, Some(col("k").gt_eq(k(5000)).and(col("k").lt(k(17_000))))] {
+        let opts = ParquetReadOptions { predicate: p.clone(), ..Default::default() };
+        let whole = ember::read_parquet(&path, &opts).unwrap();
+        let chunks: Vec<DataFrame> = ParquetChunks::new(&path, &opts, 40 << 10).unwrap().map(|c| c.unwrap()).collect();
+        assert!(chunks.len() >= 6, "{p:?}: {} chunks", chunks.len());
+        assert!(chunks.iter().all(|c| c.num_rows() <= 4000), "{p:?}");
+        assert_same("chunks", &ember::concat(&chunks).unwrap(), &whole.to_record_batch().unwrap());
+        if let Some(p) = p {
+            assert_same(
+                "filtered chunks",
+                &ember::concat(&chunks).unwrap().filter(p.clone()).unwrap(),
+                &df.filter(p).unwrap().to_record_batch().unwrap(),
+            );
+        }
+    }
     // A file without a page index (pyarrow's default before 2024, duckdb's) prunes row groups only.
     let plain = dir.join("no-index.parquet");
     let df = numbers(3000);

@@ -244,9 +244,7 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
             let p = pl::PlRefPath::new(parquet.display().to_string());
             pl::LazyFrame::scan_parquet(p, Default::default())
                 .and_then(|lf| {
-                    lf.filter(pl::col("l_orderkey").lt(pl::lit(60_000i64)))
-                        .select(scan_cols.map(pl::col))
-                        .collect()
+                    lf.filter(pl::col("l_orderkey").lt(pl::lit(60_000i64))).select(scan_cols.map(pl::col)).collect()
                 })
                 .map_err(polars_err)
         },

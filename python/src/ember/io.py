@@ -103,9 +103,9 @@ def read_parquet(
     chunk_bytes: int = 64 << 20,
 ) -> DataFrame:
     """Reads a Parquet file or a directory of them. With ``progress`` (``True`` for tqdm, a
-    callable ``(done, total)`` or a tqdm-like bar) the file is read in chunks of whole row groups
-    of at most ``chunk_bytes`` decoded bytes each, progress is reported after each, and Ctrl-C
-    stops the read between chunks."""
+    callable ``(done, total)`` or a tqdm-like bar) the file is read in chunks of about
+    ``chunk_bytes`` decoded bytes each (small row groups together, a large one in row ranges),
+    progress is reported after each, and Ctrl-C stops the read between chunks."""
     return DataFrame(
         _ember.read_parquet(
             os.fspath(source),

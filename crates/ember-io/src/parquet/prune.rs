@@ -127,7 +127,7 @@ pub(crate) fn page_rows(locations: &[PageLocation], rows: usize) -> Option<Vec<R
 }
 
 /// The rows in both `a` and `b` (each sorted and disjoint).
-fn intersect(a: &[Range<usize>], b: &[Range<usize>]) -> Vec<Range<usize>> {
+pub(crate) fn intersect(a: &[Range<usize>], b: &[Range<usize>]) -> Vec<Range<usize>> {
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < a.len() && j < b.len() {
         let (start, end) = (a[i].start.max(b[j].start), a[i].end.min(b[j].end));

@@ -1,7 +1,7 @@
 //! The CPU Parquet reader on the `parquet` crate: footers read once, row groups chosen (by
 //! selection and statistics), then every (row group, column) pair decoded in parallel.
 use super::pages;
-use super::prune::{page_rows_matching, row_groups_matching};
+use super::prune::{intersect, page_rows, page_rows_matching, row_groups_matching};
 use super::strict::StrictBytes;
 use super::ParquetReadOptions;
 use crate::file::io_error;
@@ -77,9 +77,11 @@ pub fn parquet_row_groups(path: impl AsRef<Path>) -> Result<Vec<usize>> {
     Ok(file.meta.metadata().row_groups().iter().map(|g| g.num_rows().max(0) as usize).collect())
 }
 
-/// A chunked reader: frames of whole row groups, each at most `budget` bytes of decoded column
-/// data (by the footer's uncompressed sizes; a row group larger than the budget is one chunk),
-/// as cuDF's chunked reader.
+/// A chunked reader, as cuDF's: frames of at most about `budget` bytes of column data each (by
+/// the footer's uncompressed sizes), in file order. Small row groups are read together; a row
+/// group larger than the budget is read in row ranges of whole pages of its largest column,
+/// about `budget` bytes each, when the file has a page index (each range's read skips the other
+/// pages); without one it is one chunk.
 ///
 /// ```no_run
 /// use ember_io::{ParquetChunks, ParquetReadOptions};
@@ -104,9 +106,20 @@ impl ParquetChunks {
         let columns = ds.projection(options.columns.as_deref())?;
         let mut chunks: Vec<Vec<GroupRead>> = Vec::new();
         let mut used = 0usize;
+        let budget = budget.max(1);
         for g in groups {
-            let rg = ds.files[g.file].meta.metadata().row_group(g.group);
-            let size: usize = columns.iter().map(|&c| leaf_bytes(&ds.files[g.file], rg, c)).sum();
+            let file = &ds.files[g.file];
+            let rg = file.meta.metadata().row_group(g.group);
+            let footer: usize = columns.iter().map(|&c| leaf_bytes(file, rg, c)).sum();
+            // The rows read, at the group's bytes per row.
+            let size = (footer as u128 * g.num_rows(file) as u128 / g.footer_rows(file).max(1) as u128) as usize;
+            if let Some(pieces) = (size > budget).then(|| page_pieces(file, &g, &columns, footer, budget)).flatten() {
+                for piece in pieces {
+                    chunks.push(vec![GroupRead { rows: Some(piece), ..g.clone() }]);
+                }
+                used = budget; // the next group starts a chunk of its own
+                continue;
+            }
             match chunks.last_mut() {
                 Some(last) if used + size <= budget => last.push(g),
                 _ => {
@@ -131,6 +144,52 @@ impl Iterator for ParquetChunks {
         let groups = self.chunks.next()?;
         Some(self.ds.read(&groups, &self.columns))
     }
+}
+
+/// The rows of `g` cut at page boundaries into pieces of about `budget` bytes (`footer_bytes`:
+/// the group's bytes for the columns read, spread evenly over its rows), each at least one page;
+/// the boundaries are the pages of the largest column read. `None` without a page index: a
+/// piece would then decompress the whole group, so the group stays one chunk.
+fn page_pieces(
+    file: &OpenFile,
+    g: &GroupRead,
+    columns: &[usize],
+    footer_bytes: usize,
+    budget: usize,
+) -> Option<Vec<Vec<Range<usize>>>> {
+    let md = file.meta.metadata();
+    let descr = md.file_metadata().schema_descr();
+    let rg = md.row_group(g.group);
+    let leaf = (0..descr.num_columns())
+        .filter(|&l| columns.contains(&descr.get_column_root_idx(l)))
+        .max_by_key(|&l| rg.column(l).uncompressed_size())?;
+    let all = g.footer_rows(file);
+    let pages = page_rows(file.page_locations(g.group, leaf)?, all)?;
+    let wanted = g.rows.clone().unwrap_or_else(|| std::iter::once(0..all).collect());
+    let row_bytes = footer_bytes as f64 / all.max(1) as f64;
+    let (mut out, mut piece, mut piece_rows) = (Vec::new(), Vec::<Range<usize>>::new(), 0usize);
+    for page in pages {
+        let part = intersect(&wanted, std::slice::from_ref(&page));
+        let n: usize = part.iter().map(|r| r.len()).sum();
+        if n == 0 {
+            continue;
+        }
+        if piece_rows > 0 && (piece_rows + n) as f64 * row_bytes > budget as f64 {
+            out.push(std::mem::take(&mut piece));
+            piece_rows = 0;
+        }
+        for r in part {
+            match piece.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => piece.push(r),
+            }
+        }
+        piece_rows += n;
+    }
+    if !piece.is_empty() {
+        out.push(piece);
+    }
+    Some(out)
 }
 
 /// Uncompressed bytes of root column `c` in a row group (its leaves summed).
