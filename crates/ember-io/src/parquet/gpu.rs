@@ -271,6 +271,8 @@ fn prepare(ds: &Dataset, groups: &[GroupRead], c: usize) -> Result<Result<Prepar
         t => t.to_arrow(),
     };
     let mut p = Prepared::new(kind, field.dtype, arrow_type, leaf.max_def_level() == 1, leaf.physical_type());
+    // Row numbers only for a read with row ranges (a whole read keeps every decoded row).
+    let ranged = groups.iter().any(|g| g.rows.is_some());
     let mut select: Vec<u32> = Vec::new();
     for read in groups {
         let (file, g) = (&ds.files[read.file], read.group);
@@ -370,21 +372,24 @@ fn prepare(ds: &Dataset, groups: &[GroupRead], c: usize) -> Result<Result<Prepar
             ));
         }
         // Where each wanted row is among the rows decoded (every wanted row is in a kept page).
-        let wanted = read.rows.clone().unwrap_or_else(|| std::iter::once(0..rows).collect());
+        let wanted =
+            if ranged { read.rows.clone().unwrap_or_else(|| std::iter::once(0..rows).collect()) } else { vec![] };
         let (mut before, mut k) = (p.decoded_rows, 0);
         for row in wanted.into_iter().flatten() {
-            while decoded[k].end <= row {
+            while decoded.get(k).is_some_and(|d| d.end <= row) {
                 before += decoded[k].len();
                 k += 1;
             }
-            let at = u32::try_from(before + row - decoded[k].start)
+            let d = decoded.get(k).filter(|d| d.start <= row);
+            let d = d.ok_or_else(|| Error::Internal(format!("row {row} of row group {g} is in no page decoded")))?;
+            let at = u32::try_from(before + row - d.start)
                 .map_err(|_| Error::InvalidArgument("more than 2^32 rows in one GPU Parquet read".into()))?;
             select.push(at);
         }
         p.decoded_rows += expected;
     }
     // Rows decoded and rows wanted are the same when no page held rows outside the ranges.
-    if select.len() != p.decoded_rows {
+    if ranged && select.len() != p.decoded_rows {
         p.select = Some(select);
     }
     Ok(Ok(p))
