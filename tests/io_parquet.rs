@@ -284,6 +284,36 @@ fn pages_are_skipped_by_the_page_index_on_both_decoders() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A read that would decode to more than the memory limit is refused before any page is read,
+/// naming its largest row group and column, on both decoders; the chunked reader checks each
+/// chunk, so a budget under the limit reads the same file whole.
+#[test]
+fn reads_over_the_memory_limit_are_refused_before_decoding() {
+    let dir = temp_dir("memory");
+    let path = dir.join("n.parquet");
+    let df = numbers(10_000);
+    ember::write_parquet(&df, &path, &ParquetWriteOptions::default().with_row_group_size(1000)).unwrap();
+    let tight = ParquetReadOptions::default().with_memory_limit(50_000);
+    for device in [Device::Cpu, Device::Sim] {
+        let err = ember::io::read_parquet_on(&path, &tight, device, None).unwrap_err();
+        let Error::Read { path: p, at, message } = &err else { panic!("{device}: {err:?}") };
+        assert!(p.ends_with("n.parquet") && at.row_group.is_some(), "{err}");
+        assert_eq!(at.column.as_deref(), Some("s"), "the widest column: {err}");
+        assert!(message.contains("more than the memory limit (50000 bytes"), "{err}");
+    }
+    // Fewer columns fit; so does a larger limit; and the default (the memory available).
+    let k_only = tight.clone().with_columns(["k"]).with_row_groups([0, 1, 2]);
+    assert_eq!(ember::read_parquet(&path, &k_only).unwrap().num_rows(), 3000);
+    let roomy = ParquetReadOptions::default().with_memory_limit(10 << 20);
+    assert_eq!(ember::read_parquet(&path, &roomy).unwrap().num_rows(), 10_000);
+    assert_eq!(ember::read_parquet(&path, &ParquetReadOptions::default()).unwrap().num_rows(), 10_000);
+    let chunks: Vec<DataFrame> = ParquetChunks::new(&path, &tight, 20_000).unwrap().map(|c| c.unwrap()).collect();
+    assert_same("chunks under the limit", &ember::concat(&chunks).unwrap(), &df.to_record_batch().unwrap());
+    let over = ParquetChunks::new(&path, &ParquetReadOptions::default().with_memory_limit(1000), 1 << 20).unwrap();
+    assert!(over.map(|c| c.unwrap_err()).all(|e| e.to_string().contains("memory limit")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn writer_options_datasets_row_group_selection_and_limits() {
     use ember::io::Compression;

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 import ember as em
 from ember import col
@@ -93,6 +94,19 @@ def test_filtered_scans_skip_pages_by_the_page_index(tmp_path: Path, device: str
     assert meta.has_offset_index and meta.has_column_index
     got = em.scan_parquet(ours, device=device).filter(col("s") < "name-000042").collect()
     assert got["k"].to_list() == list(range(42))
+
+
+def test_reads_over_the_memory_limit_raise_before_decoding(tmp_path: Path, device: str) -> None:
+    p = tmp_path / "f.parquet"
+    frame().write_parquet(p, row_group_size=100)
+    with pytest.raises(em.exceptions.ReadError, match="memory limit") as e:
+        em.read_parquet(p, memory_limit=10_000, device=device)
+    assert "row group" in str(e.value) and "f.parquet" in str(e.value)
+    with pytest.raises(em.exceptions.ReadError, match="memory limit"):
+        em.scan_parquet(p, memory_limit=10_000, device=device).collect()
+    assert em.read_parquet(p, columns=["id"], row_groups=[0], memory_limit=10_000, device=device).height == 100
+    # In chunks under the limit, the whole file reads.
+    assert em.read_parquet(p, memory_limit=10_000, progress=lambda d, t: None, chunk_bytes=5_000).height == 1000
 
 
 def test_scans_push_down_projection_and_filter(tmp_path: Path) -> None:

@@ -32,6 +32,17 @@ impl FileFormat {
     }
 }
 
+/// Bytes of memory the system can still give this process: `MemAvailable` plus `SwapFree` from
+/// `/proc/meminfo`; `None` where that cannot be read (other systems: no limit is applied).
+pub(crate) fn available_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib = |key: &str| -> Option<usize> {
+        let line = info.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..].trim().trim_end_matches("kB").trim().parse::<usize>().ok()
+    };
+    Some(kib("MemAvailable:")?.saturating_add(kib("SwapFree:").unwrap_or(0)).saturating_mul(1024))
+}
+
 pub(crate) fn io_error(path: &Path, source: std::io::Error) -> Error {
     Error::Io { path: path.display().to_string(), source }
 }

@@ -66,8 +66,9 @@ fn parquet_options(
     columns: Option<Vec<String>>,
     n_rows: Option<usize>,
     row_groups: Option<Vec<usize>>,
+    memory_limit: Option<usize>,
 ) -> ParquetReadOptions {
-    let mut o = ParquetReadOptions::default();
+    let mut o = ParquetReadOptions { memory_limit, ..Default::default() };
     if let Some(c) = columns {
         o = o.with_columns(c);
     }
@@ -174,7 +175,7 @@ pub fn scan_csv(
 /// Ctrl-C stops the read between chunks.
 #[pyfunction]
 #[pyo3(signature = (path, *, columns=None, n_rows=None, row_groups=None, device=None, progress=None,
-    chunk_bytes=64 << 20))]
+    chunk_bytes=64 << 20, memory_limit=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn read_parquet(
     py: Python<'_>,
@@ -185,9 +186,10 @@ pub fn read_parquet(
     device: Option<&str>,
     progress: Option<Bound<'_, PyAny>>,
     chunk_bytes: usize,
+    memory_limit: Option<usize>,
 ) -> PyResult<PyDataFrame> {
     let order = columns.clone();
-    let o = parquet_options(columns, n_rows, row_groups);
+    let o = parquet_options(columns, n_rows, row_groups, memory_limit);
     let d = self::device(device)?;
     let Some(progress) = progress.filter(|p| !p.is_none()) else {
         return in_order(run(py, move || ember::io::read_parquet_on(path, &o, d, None))?, order.as_deref());
@@ -227,14 +229,15 @@ pub fn parquet_row_groups(py: Python<'_>, path: std::path::PathBuf) -> PyResult<
 
 /// `ember.scan_parquet`: a lazy query that reads only the columns and row groups it needs.
 #[pyfunction]
-#[pyo3(signature = (path, *, n_rows=None, row_groups=None, device=None))]
+#[pyo3(signature = (path, *, n_rows=None, row_groups=None, device=None, memory_limit=None))]
 pub fn scan_parquet(
     path: std::path::PathBuf,
     n_rows: Option<usize>,
     row_groups: Option<Vec<usize>>,
     device: Option<&str>,
+    memory_limit: Option<usize>,
 ) -> PyResult<PyLazyFrame> {
-    let o = parquet_options(None, n_rows, row_groups);
+    let o = parquet_options(None, n_rows, row_groups, memory_limit);
     Ok(PyLazyFrame { lf: LazyFrame::scan_parquet(path, o, self::device(device)?).py()? })
 }
 

@@ -123,9 +123,15 @@ def read_parquet(
     device: str | None = None,
     progress: Callable[[int, int], object] | None = None,
     chunk_bytes: int = ...,
+    memory_limit: int | None = None,
 ) -> PyDataFrame: ...
 def scan_parquet(
-    path: str, *, n_rows: int | None = None, row_groups: list[int] | None = None, device: str | None = None
+    path: str,
+    *,
+    n_rows: int | None = None,
+    row_groups: list[int] | None = None,
+    device: str | None = None,
+    memory_limit: int | None = None,
 ) -> PyLazyFrame: ...
 def parquet_row_groups(path: str) -> list[int]: ...
 def write_csv(df: PyDataFrame, path: str, *, include_header: bool = True, separator: str = ",", null_value: str = "") -> None: ...

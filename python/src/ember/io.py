@@ -101,11 +101,14 @@ def read_parquet(
     device: str | None = None,
     progress: Progress = None,
     chunk_bytes: int = 64 << 20,
+    memory_limit: int | None = None,
 ) -> DataFrame:
     """Reads a Parquet file or a directory of them. With ``progress`` (``True`` for tqdm, a
     callable ``(done, total)`` or a tqdm-like bar) the file is read in chunks of about
     ``chunk_bytes`` decoded bytes each (small row groups together, a large one in row ranges),
-    progress is reported after each, and Ctrl-C stops the read between chunks."""
+    progress is reported after each, and Ctrl-C stops the read between chunks. A read that would
+    decode to more than ``memory_limit`` bytes (default: the memory available) raises
+    ``ember.exceptions.ReadError`` naming its largest row group and column before reading any page."""
     return DataFrame(
         _ember.read_parquet(
             os.fspath(source),
@@ -115,6 +118,7 @@ def read_parquet(
             device=device,
             progress=callback(progress, os.path.basename(os.fspath(source))),
             chunk_bytes=chunk_bytes,
+            memory_limit=memory_limit,
         )
     )
 
@@ -125,14 +129,17 @@ def scan_parquet(
     n_rows: int | None = None,
     row_groups: Sequence[int] | None = None,
     device: str | None = None,
+    memory_limit: int | None = None,
 ) -> LazyFrame:
-    """A lazy query over Parquet: only used columns are decoded, and row groups whose statistics
-    exclude the query's filter are skipped."""
+    """A lazy query over Parquet: only used columns are decoded, and row groups (and, in files
+    with a page index, pages) whose statistics exclude the query's filter are skipped.
+    ``memory_limit`` as in :func:`read_parquet`."""
     return LazyFrame(
         _ember.scan_parquet(
             os.fspath(source),
             n_rows=n_rows,
             row_groups=list(row_groups) if row_groups is not None else None,
             device=device,
+            memory_limit=memory_limit,
         )
     )

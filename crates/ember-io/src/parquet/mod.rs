@@ -33,6 +33,14 @@ pub struct ParquetReadOptions {
     pub predicate: Option<Expr>,
     /// Read at most this many rows.
     pub n_rows: Option<usize>,
+    /// Refuse, before reading any page, a read whose columns would decode to more bytes than
+    /// this (estimated from the footer: values at ember's width, or the pages' uncompressed
+    /// size where larger). Default: the memory the system has available (Linux: `MemAvailable`
+    /// plus free swap), so a file that honestly declares more data than fits (a zstd page of
+    /// zeros grows 32768×) is an `Error::Read` naming its largest row group and column, not an
+    /// abort. The chunked reader checks each chunk.
+    #[serde(default)]
+    pub memory_limit: Option<usize>,
 }
 
 impl ParquetReadOptions {
@@ -54,6 +62,11 @@ impl ParquetReadOptions {
     /// At most `n` rows.
     pub fn with_n_rows(mut self, n: usize) -> Self {
         self.n_rows = Some(n);
+        self
+    }
+    /// Refuse reads that would decode to more than `bytes`.
+    pub fn with_memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = Some(bytes);
         self
     }
 }

@@ -35,6 +35,7 @@ pub fn read_parquet(path: impl AsRef<Path>, options: &ParquetReadOptions) -> Res
     let ds = Dataset::open(path.as_ref())?;
     let groups = ds.selected_groups(options)?;
     let columns = ds.projection(options.columns.as_deref())?;
+    ds.check_memory(&groups, &columns, options.memory_limit)?;
     ds.read(&groups, &columns)
 }
 
@@ -51,6 +52,8 @@ pub fn read_parquet_on(
     let ds = Dataset::open(path.as_ref())?;
     let groups = ds.selected_groups(options)?;
     let columns = ds.projection(options.columns.as_deref())?;
+    // (The host stages the decompressed pages: the same bound applies before any upload.)
+    ds.check_memory(&groups, &columns, options.memory_limit)?;
     let df = crate::in_context(gpu, ctx, |ctx| super::gpu::read(ctx, &ds, &groups, &columns))?;
     match options.n_rows {
         Some(n) if n < df.num_rows() => df.slice(0, n),
@@ -96,6 +99,7 @@ pub struct ParquetChunks {
     ds: Dataset,
     columns: Vec<usize>,
     chunks: std::vec::IntoIter<Vec<GroupRead>>,
+    memory_limit: Option<usize>,
 }
 
 impl ParquetChunks {
@@ -129,7 +133,7 @@ impl ParquetChunks {
             }
             used += size;
         }
-        Ok(ParquetChunks { ds, columns, chunks: chunks.into_iter() })
+        Ok(ParquetChunks { ds, columns, chunks: chunks.into_iter(), memory_limit: options.memory_limit })
     }
 
     /// How many chunks are left to read (progress bars show it as the total).
@@ -142,7 +146,11 @@ impl Iterator for ParquetChunks {
     type Item = Result<DataFrame>;
     fn next(&mut self) -> Option<Result<DataFrame>> {
         let groups = self.chunks.next()?;
-        Some(self.ds.read(&groups, &self.columns))
+        Some(
+            self.ds
+                .check_memory(&groups, &self.columns, self.memory_limit)
+                .and_then(|()| self.ds.read(&groups, &self.columns)),
+        )
     }
 }
 
@@ -485,6 +493,50 @@ impl Dataset {
             }
         }
         Ok(out)
+    }
+
+    /// An error naming the largest (row group, column) when `columns` of `groups` would decode
+    /// to more than `limit` bytes (default: [`crate::file::available_memory`]), by the footer's
+    /// sizes ([`decoded_bytes`]); checked before any page is read.
+    pub(super) fn check_memory(&self, groups: &[GroupRead], columns: &[usize], limit: Option<usize>) -> Result<()> {
+        let (limit, what) = match limit {
+            Some(l) => (l, "the memory limit"),
+            None => match crate::file::available_memory() {
+                Some(a) => (a, "the memory available (MemAvailable + SwapFree)"),
+                None => return Ok(()),
+            },
+        };
+        let mut total = 0usize;
+        let mut largest = (0usize, 0usize, 0usize); // (bytes, index in groups, column)
+        for (i, g) in groups.iter().enumerate() {
+            let file = &self.files[g.file];
+            let rg = file.meta.metadata().row_group(g.group);
+            for &c in columns {
+                let all = decoded_bytes(self, file, rg, c) as u128;
+                let bytes = (all * g.num_rows(file) as u128 / g.footer_rows(file).max(1) as u128) as usize;
+                total = total.saturating_add(bytes);
+                if bytes > largest.0 {
+                    largest = (bytes, i, c);
+                }
+            }
+        }
+        if total <= limit {
+            return Ok(());
+        }
+        let (bytes, i, c) = largest;
+        let at = ReadLocation {
+            row_group: Some(groups[i].group),
+            column: Some(self.arrow_schema().field(c).name().clone()),
+            ..Default::default()
+        };
+        Err(self.files[groups[i].file].error(
+            at,
+            format!(
+                "the read would decode to at least {total} bytes, more than {what} ({limit} bytes; \
+                 ParquetReadOptions::memory_limit sets it); its largest column chunk here decodes to {bytes} bytes. \
+                 Read fewer columns or row groups, or in chunks (ParquetChunks)"
+            ),
+        ))
     }
 
     /// Decodes `columns` of `groups`, every (group, column) pair in parallel.
