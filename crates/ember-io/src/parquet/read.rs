@@ -330,8 +330,7 @@ impl OpenFile {
                         self.len
                     ));
                 }
-                let mut buf = vec![0u8; size];
-                read_at(&self.file, &mut buf, start).map_err(|e| format!("reading the column chunk: {e}"))?;
+                let buf = read_vec_at(&self.file, size, start).map_err(|e| format!("reading the column chunk: {e}"))?;
                 let info = pages::ChunkInfo {
                     codec: cc.compression(),
                     rows: md.row_group(g).num_rows().max(0) as u64,
@@ -374,6 +373,35 @@ impl OpenFile {
 /// Fills `buf` from byte `at` of `file` (a positioned read: tasks share the handle).
 fn read_at(file: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
+}
+
+/// `len` bytes from byte `at` of `file`, read into a buffer that is not zeroed first (a
+/// positioned read fills it; zeroing every column chunk first was a memset pass over the whole
+/// file's worth of chunks, about 5% of a `lineitem` read).
+fn read_vec_at(file: &std::fs::File, len: usize, at: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut buf: Vec<u8> = Vec::new();
+    buf.try_reserve_exact(len).map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    while buf.len() < len {
+        let done = buf.len();
+        let offset = libc::off_t::try_from(at + done as u64).map_err(|_| std::io::ErrorKind::InvalidInput)?;
+        // SAFETY: the destination is the vector's own spare capacity, `len - done` bytes from
+        // its initialised end (reserved above); `pread` writes at most that many bytes there and
+        // nothing reads them before it returns.
+        let n = unsafe { libc::pread(file.as_raw_fd(), buf.as_mut_ptr().add(done).cast(), len - done, offset) };
+        match n {
+            n if n < 0 => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            // SAFETY: `pread` initialised the `n` bytes after the first `done` (n <= len - done).
+            n => unsafe { buf.set_len(done + n as usize) },
+        }
+    }
+    Ok(buf)
 }
 
 /// One file or a directory of files with one schema.
