@@ -31,26 +31,86 @@ pub(crate) fn join_indices(
     };
     let (la, ra) = (arrays(left, &args.left_on)?, arrays(right, &args.right_on)?);
     let [lsel, rsel] = selected;
+    // A side whose fused filter keeps few rows (Q14: 76K of 6M `lineitem` rows) joins on its
+    // selected keys alone, gathered first: the hash table's per-row chain array and its
+    // partition pass then cover those rows, not the whole input. Its row numbers map back.
+    let (lc, rc) = (compact(&la, lsel)?, compact(&ra, rsel)?);
+    if lc.is_some() || rc.is_some() {
+        fn side<'a>(
+            c: &Option<(Vec<ArrayRef>, Vec<u32>)>,
+            a: &[ArrayRef],
+            n: usize,
+            sel: Option<&'a BooleanBuffer>,
+        ) -> (Vec<ArrayRef>, usize, Option<&'a BooleanBuffer>) {
+            match c {
+                Some((keys, rows)) => (keys.clone(), rows.len(), None),
+                None => (a.to_vec(), n, sel),
+            }
+        }
+        let (la2, ln, lsel2) = side(&lc, &la, left.num_rows(), lsel);
+        let (ra2, rn, rsel2) = side(&rc, &ra, right.num_rows(), rsel);
+        let (li, ri) = join_arrays(&la2, ln, lsel2, &ra2, rn, rsel2, args)?;
+        let back = |i: Indices, c: &Option<(Vec<ArrayRef>, Vec<u32>)>| match c {
+            Some((_, rows)) => renumber(i, rows),
+            None => i,
+        };
+        return Ok((back(li, &lc), ri.map(|r| back(r, &rc))));
+    }
+    join_arrays(&la, left.num_rows(), lsel, &ra, right.num_rows(), rsel, args)
+}
+
+/// A side joins on its selected rows alone (gathered) when a fused filter kept fewer than one
+/// row in this many.
+const COMPACT_BELOW: usize = 8;
+
+/// `arrays` at the rows `selected` keeps, and those rows, when it keeps few of them.
+fn compact(arrays: &[ArrayRef], selected: Option<&BooleanBuffer>) -> Result<Option<(Vec<ArrayRef>, Vec<u32>)>> {
+    let Some(sel) = selected.filter(|s| s.count_set_bits() * COMPACT_BELOW < s.len()) else { return Ok(None) };
+    let rows: Vec<u32> = sel.set_indices().map(|i| i as u32).collect();
+    let idx = UInt32Array::from(rows.clone());
+    let keys = arrays.iter().map(|a| arrow::compute::take(a, &idx, None)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((keys, rows)))
+}
+
+/// Row numbers into a compacted side made row numbers into the whole side (`NONE`, a left
+/// join's missing right row, stays).
+fn renumber(i: Indices, rows: &[u32]) -> Indices {
+    let Indices::Host(a) = i else { return i };
+    let values: Vec<u32> = a.values().iter().map(|&v| if v == NONE { NONE } else { rows[v as usize] }).collect();
+    Indices::Host(UInt32Array::new(values.into(), a.nulls().cloned()))
+}
+
+/// [`join_indices`] over key arrays of `ln` and `rn` rows.
+#[allow(clippy::too_many_arguments)]
+fn join_arrays(
+    la: &[ArrayRef],
+    ln: usize,
+    lsel: Option<&BooleanBuffer>,
+    ra: &[ArrayRef],
+    rn: usize,
+    rsel: Option<&BooleanBuffer>,
+    args: &JoinArgs,
+) -> Result<(Indices, Option<Indices>)> {
     if !args.nulls_equal {
-        if let (Some(lk), Some(rk)) = (Keys::new(&la, left.num_rows(), lsel), Keys::new(&ra, right.num_rows(), rsel)) {
+        if let (Some(lk), Some(rk)) = (Keys::new(la, ln, lsel), Keys::new(ra, rn, rsel)) {
             return Ok(fixed_width_join(&lk, &rk, args.how));
         }
     }
     let is_selected = |sel: Option<&BooleanBuffer>, i: usize| sel.is_none_or(|s| s.value(i));
     let converter = RowConverter::new(la.iter().map(|a| SortField::new(a.data_type().clone())).collect())?;
-    let (lrows, rrows) = (converter.convert_columns(&la)?, converter.convert_columns(&ra)?);
+    let (lrows, rrows) = (converter.convert_columns(la)?, converter.convert_columns(ra)?);
     let has_null = |arrays: &[ArrayRef], i: usize| arrays.iter().any(|a| a.is_null(i));
 
-    let mut build: HashMap<Row<'_>, Vec<u32>> = HashMap::with_capacity(right.num_rows());
-    for j in (0..right.num_rows()).filter(|&j| is_selected(rsel, j)) {
-        if args.nulls_equal || !has_null(&ra, j) {
+    let mut build: HashMap<Row<'_>, Vec<u32>> = HashMap::with_capacity(rn);
+    for j in (0..rn).filter(|&j| is_selected(rsel, j)) {
+        if args.nulls_equal || !has_null(ra, j) {
             build.entry(rrows.row(j)).or_default().push(j as u32);
         }
     }
     let mut out_l = Vec::new();
     let mut out_r: Vec<u32> = Vec::new();
-    for i in (0..left.num_rows()).filter(|&i| is_selected(lsel, i)) {
-        let matches = if !args.nulls_equal && has_null(&la, i) { None } else { build.get(&lrows.row(i)) };
+    for i in (0..ln).filter(|&i| is_selected(lsel, i)) {
+        let matches = if !args.nulls_equal && has_null(la, i) { None } else { build.get(&lrows.row(i)) };
         match args.how {
             JoinType::Inner | JoinType::Left => {
                 for &j in matches.into_iter().flatten() {
