@@ -80,8 +80,9 @@ pub fn parquet_row_groups(path: impl AsRef<Path>) -> Result<Vec<usize>> {
     Ok(file.meta.metadata().row_groups().iter().map(|g| g.num_rows().max(0) as usize).collect())
 }
 
-/// A chunked reader, as cuDF's: frames of at most about `budget` bytes of column data each (by
-/// the footer's uncompressed sizes), in file order. Small row groups are read together; a row
+/// A chunked reader, as cuDF's: frames of at most about `budget` bytes of column data each (as
+/// estimated from the footer: values at ember's width, or the pages' uncompressed size where
+/// larger), in file order. Small row groups are read together; a row
 /// group larger than the budget is read in row ranges of whole pages of its largest column,
 /// about `budget` bytes each, when the file has a page index (each range's read skips the other
 /// pages); without one it is one chunk.
@@ -207,16 +208,18 @@ fn page_pieces(
 fn decoded_bytes(ds: &Dataset, file: &OpenFile, rg: &parquet::file::metadata::RowGroupMetaData, c: usize) -> usize {
     let descr = file.meta.metadata().file_metadata().schema_descr();
     let leaves = || (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == c).map(|l| rg.column(l));
-    let pages: usize = leaves().map(|m| m.uncompressed_size().max(0) as usize).sum();
+    // Saturating: a corrupt footer's sizes and row counts may be anything up to 2^63.
+    let sum = |sizes: &mut dyn Iterator<Item = i64>| sizes.fold(0usize, |a, b| a.saturating_add(b.max(0) as usize));
+    let pages = sum(&mut leaves().map(|m| m.uncompressed_size()));
     let rows = rg.num_rows().max(0) as usize;
     let values = match ds.field(c).map(|f| f.dtype) {
-        Ok(DType::Utf8) => {
-            rows * 4 + leaves().map(|m| m.unencoded_byte_array_data_bytes().unwrap_or(0).max(0) as usize).sum::<usize>()
-        }
-        Ok(t) => t.prim().map_or(0, |p| rows * p.width()),
+        Ok(DType::Utf8) => rows
+            .saturating_mul(4)
+            .saturating_add(sum(&mut leaves().map(|m| m.unencoded_byte_array_data_bytes().unwrap_or(0)))),
+        Ok(t) => t.prim().map_or(0, |p| rows.saturating_mul(p.width())),
         Err(_) => 0,
     };
-    pages.max(values + rows.div_ceil(8))
+    pages.max(values.saturating_add(rows.div_ceil(8)))
 }
 
 #[derive(Debug)]
@@ -515,7 +518,7 @@ impl Dataset {
                 let read =
                     GroupRead { file: fi, group, rows: paged.and_then(|(p, m)| page_rows_matching(m, p, group)) };
                 if read.num_rows(f) > 0 {
-                    rows += read.num_rows(f);
+                    rows = rows.saturating_add(read.num_rows(f));
                     out.push(read);
                 }
             }
