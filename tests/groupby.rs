@@ -486,12 +486,15 @@ fn chunked_folds_match_the_oracle_past_one_chunk() {
 }
 
 test_device!(string_keys_come_out_sorted_whatever_their_codes, |device: Device| {
-    // Short strings (packed bytes: "ab" packs above "b") and long ones (numbered by first
-    // appearance) both group by a direct table; the output is still in key order, nulls first.
-    for words in [["b", "ab", "a", "", "ba"], ["zz long key", "ab long key", "a long key", "", "b long key"]] {
+    // Short strings (packed bytes: "ab" packs above "b") and long ones (a dictionary, numbered in
+    // string order for a group-by) both group by a direct table; the output is still in key order,
+    // nulls first. Utf8 and Utf8View alike.
+    let words_sets = [["b", "ab", "a", "", "ba"], ["zz long key", "ab long key", "a long key", "", "b long key"]];
+    for (words, view) in words_sets.iter().flat_map(|w| [(w, false), (w, true)]) {
         let s: ArrayRef = Arc::new(StringArray::from(
             [0, 1, 2, 3, 4, 0, 1].iter().map(|&i| Some(words[i])).chain([None]).collect::<Vec<_>>(),
         ));
+        let s = if view { arrow::compute::cast(&s, &DataType::Utf8View).unwrap() } else { s };
         let v: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 4, 8, 16, 32, 64, 128]));
         let df = frame(vec![("s", s), ("v", v)], device);
         let out = host(&df.lazy().group_by([col("s")]).agg([col("v").sum().alias("t")]).collect().unwrap());
@@ -507,6 +510,26 @@ test_device!(string_keys_come_out_sorted_whatever_their_codes, |device: Device| 
         assert_eq!(total_of(words[1]), Some(66), "{device}");
         assert_eq!(totals.value(0), 128, "null group: {device}");
     }
+    // Many groups of a long string key (views repeated, as a join's gather leaves them) and a
+    // wide integer: hashed, then put in order by their packed codes.
+    let n = 5000;
+    let words: Vec<Option<String>> =
+        (0..n).map(|i| (i % 13 != 0).then(|| format!("a long key number {:03}", (i * 37) % 211))).collect();
+    let s: ArrayRef = Arc::new(StringViewArray::from_iter(words.iter().map(|w| w.as_deref())));
+    let idx = UInt32Array::from_iter_values((0..n as u32).map(|i| (i * 7) % n as u32));
+    let s = arrow::compute::take(&s, &idx, None).unwrap();
+    let w: ArrayRef = Arc::new(Int64Array::from_iter((0..n as i64).map(|i| (i % 5 != 0).then_some((i % 3) << 40))));
+    let df = frame(vec![("s", s.clone()), ("w", w.clone())], device);
+    let out = host(&df.lazy().group_by([col("s"), col("w")]).agg([col("w").len().alias("n")]).collect().unwrap());
+    let got: Vec<(Option<K>, Option<K>)> =
+        (0..out.num_rows()).map(|i| (key_at(out.column(0), i), key_at(out.column(1), i))).collect();
+    let mut want: BTreeMap<(Option<K>, Option<K>), u64> = BTreeMap::new();
+    for i in 0..n {
+        *want.entry((key_at(&s, i), key_at(&w, i))).or_default() += 1;
+    }
+    assert_eq!(got, want.keys().cloned().collect::<Vec<_>>(), "{device}");
+    let counts = arrow::compute::cast(out.column(2), &DataType::UInt64).unwrap();
+    assert_eq!(counts.as_primitive::<UInt64Type>().values().to_vec(), want.into_values().collect::<Vec<_>>());
 });
 
 /// The GPU's two group-by paths against the CPU engine at block and grid boundaries: few groups

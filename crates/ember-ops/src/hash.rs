@@ -240,6 +240,14 @@ impl Codes {
 
     /// The codes of `a`'s values.
     pub(crate) fn of(a: &ArrayRef) -> Result<Codes> {
+        Codes::of_with(a, false)
+    }
+
+    /// The codes of `a`'s values; with `rank`, a string dictionary is numbered in the strings'
+    /// order (bytewise, as the sort orders them) rather than by first appearance, so its codes
+    /// are [ordered](Codes::ordered): the distinct strings are sorted once, and groups of such
+    /// keys can then be put in order by their codes.
+    fn of_with(a: &ArrayRef, rank: bool) -> Result<Codes> {
         let nulls = a.logical_nulls().filter(|n| n.null_count() > 0);
         let in_place = match a.data_type() {
             DataType::Int32 => Some(Source::I32(a.as_primitive::<Int32Type>().values().clone())),
@@ -262,10 +270,11 @@ impl Codes {
             ordered: false,
         };
         let mut out = match a.data_type() {
-            DataType::Utf8 => strings(a.as_string::<i32>().iter().map(|s| s.map(str::as_bytes)), a.len()),
-            DataType::LargeUtf8 => strings(a.as_string::<i64>().iter().map(|s| s.map(str::as_bytes)), a.len()),
-            DataType::Utf8View => short_views(a.as_string_view())
-                .unwrap_or_else(|| strings(a.as_string_view().iter().map(|s| s.map(str::as_bytes)), a.len())),
+            DataType::Utf8 => strings(a.as_string::<i32>().iter().map(|s| s.map(str::as_bytes)), a.len(), rank),
+            DataType::LargeUtf8 => strings(a.as_string::<i64>().iter().map(|s| s.map(str::as_bytes)), a.len(), rank),
+            DataType::Utf8View => {
+                short_views(a.as_string_view()).unwrap_or_else(|| view_strings(a.as_string_view(), rank))
+            }
             DataType::Decimal128(..) => {
                 let mut dict: HashMap<i128, u64, BuildMul> = HashMap::default();
                 let codes = a
@@ -303,9 +312,72 @@ fn short_views(a: &arrow::array::StringViewArray) -> Option<Codes> {
     Some(Codes { source, min: 0, bits: 8 * max_len + 3, nulls: None, ordered: false })
 }
 
+/// Past this many distinct views, [`view_strings`] stops keeping them if they are more than twice
+/// the distinct strings.
+const VIEW_CACHE_PROBE: usize = 4096;
+
+/// Dictionary codes of a Utf8View column's strings, in order of first appearance (null slots
+/// as the empty string; the caller applies the nulls). Equal views are equal strings (the same
+/// inline bytes, or the same length, prefix and buffer bytes), so a row whose 16-byte view was
+/// seen before takes that view's code with no string hashed or compared. Strings of at most 12
+/// bytes are inline, and a column gathered from another (a join's output: Q16's `p_type`) or
+/// decoded from a Parquet dictionary repeats the views of equal strings. Where the views turn out
+/// mostly distinct (long strings each stored once), the view map is dropped and the strings are
+/// coded alone, as [`strings`] does.
+fn view_strings(a: &arrow::array::StringViewArray, rank: bool) -> Codes {
+    let views = a.views();
+    let bytes = |i: usize| -> &[u8] {
+        if a.is_null(i) {
+            b""
+        } else {
+            a.value(i).as_bytes()
+        }
+    };
+    let mut by_bytes: HashMap<&[u8], u64, BuildMul> = HashMap::with_capacity_and_hasher(1 << 10, BuildMul);
+    let mut by_view: Option<HashMap<u128, u64, BuildMul>> = Some(HashMap::with_capacity_and_hasher(1 << 10, BuildMul));
+    let mut codes = Vec::with_capacity(a.len());
+    for (i, &view) in views.iter().enumerate() {
+        let mut code_of = |i: usize| {
+            let next = by_bytes.len() as u64;
+            *by_bytes.entry(bytes(i)).or_insert(next)
+        };
+        let code = match by_view.as_mut() {
+            Some(seen) => match seen.get(&view) {
+                Some(&c) => c,
+                None => {
+                    let c = code_of(i);
+                    seen.insert(view, c);
+                    c
+                }
+            },
+            None => code_of(i),
+        };
+        codes.push(code);
+        if by_view.as_ref().is_some_and(|seen| seen.len() > VIEW_CACHE_PROBE && seen.len() > 2 * by_bytes.len()) {
+            by_view = None;
+        }
+    }
+    dictionary_codes(codes, &by_bytes, rank)
+}
+
+/// Codes numbered by a dictionary of distinct strings (`dict`: each string's code), as
+/// [`Codes`]; with `rank` renumbered in the strings' order first (see [`Codes::of_with`]).
+fn dictionary_codes(mut codes: Vec<u64>, dict: &HashMap<&[u8], u64, BuildMul>, rank: bool) -> Codes {
+    if rank {
+        let mut by_string: Vec<(&[u8], u64)> = dict.iter().map(|(s, &c)| (*s, c)).collect();
+        by_string.par_sort_unstable();
+        let mut rank_of = vec![0u64; by_string.len()];
+        for (r, &(_, c)) in by_string.iter().enumerate() {
+            rank_of[c as usize] = r as u64;
+        }
+        codes.par_iter_mut().for_each(|c| *c = rank_of[*c as usize]);
+    }
+    Codes { source: Source::Owned(codes), min: 0, bits: bits_for(dict.len() as u64), nulls: None, ordered: rank }
+}
+
 /// Codes of strings: packed bytes and length when every string has at most 7 bytes, else a
 /// dictionary in order of first appearance. Null slots get code 0.
-fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize) -> Codes {
+fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize, rank: bool) -> Codes {
     let max_len = values.clone().map(|s| s.map_or(0, <[u8]>::len)).max().unwrap_or(0);
     if max_len <= 7 {
         let codes = values
@@ -331,7 +403,7 @@ fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize)
             *dict.entry(s.unwrap_or_default()).or_insert(next)
         })
         .collect();
-    Codes { source: Source::Owned(codes), min: 0, bits: bits_for(dict.len() as u64), nulls: None, ordered: false }
+    dictionary_codes(codes, &dict, rank)
 }
 
 /// The group id of a row outside the selection (see [`group_rows`]).
@@ -375,6 +447,28 @@ const DIRECT_MAX_BITS: u32 = 24;
 pub(crate) fn group_rows(keys: &[ArrayRef], n: usize, selected: Option<&BooleanBuffer>) -> Result<Groups> {
     let codes = keys.iter().map(Codes::of).collect::<Result<Vec<_>>>()?;
     group_codes(&codes.iter().collect::<Vec<_>>(), n, selected)
+}
+
+/// [`group_rows`] for a group-by that lists its groups in key order: string keys are coded in
+/// string order ([`Codes::of_with`]), and the second value is the groups' order when every
+/// key's codes are ordered and they pack into 128 bits (the groups sorted by their packed codes,
+/// an integer sort) — `None` when [`Groups::sorted`] says they are in order already, or when the
+/// caller must sort them by their keys' values.
+pub(crate) fn group_rows_in_order(
+    keys: &[ArrayRef],
+    n: usize,
+    selected: Option<&BooleanBuffer>,
+) -> Result<(Groups, Option<Vec<u32>>)> {
+    let codes = keys.iter().map(|k| Codes::of_with(k, true)).collect::<Result<Vec<_>>>()?;
+    let codes: Vec<&Codes> = codes.iter().collect();
+    let groups = group_codes(&codes, n, selected)?;
+    let packs = codes.iter().all(|c| c.ordered) && codes.iter().map(|c| c.width()).sum::<u32>() <= 128;
+    if groups.sorted || !packs {
+        return Ok((groups, None));
+    }
+    let first: Vec<u128> = groups.first_rows.par_iter().map(|&r| packed_at(&codes, r as usize)).collect();
+    let order = crate::sort::cpu::sort_packed(&first);
+    Ok((groups, Some(order)))
 }
 
 /// [`group_rows`] over key codes.
@@ -535,6 +629,37 @@ mod tests {
     use super::*;
     use arrow::array::{Int64Array, StringArray};
     use std::sync::Arc;
+
+    /// Utf8View codes are equal exactly when the strings are: inline and buffered strings, the
+    /// same string behind different views (two buffers) and behind one view (a gather), nulls,
+    /// and enough distinct long strings that the view map is dropped part way.
+    #[test]
+    fn view_codes_equal_exactly_when_strings_do() {
+        use arrow::array::StringViewArray;
+        for distinct in [5usize, 3 * VIEW_CACHE_PROBE] {
+            let words: Vec<Option<String>> = (0..4 * distinct)
+                .map(|i| match i % 7 {
+                    0 => None,
+                    1 => Some(format!("s{}", i % 3)),
+                    _ => Some(format!("a string longer than twelve bytes #{}", (i * 7919) % distinct)),
+                })
+                .collect();
+            // Two arrays of the same strings (different buffers), concatenated, then gathered.
+            let half = StringViewArray::from_iter(words.iter().map(|w| w.as_deref()));
+            let both = arrow::compute::concat(&[&half, &half]).unwrap();
+            let idx = arrow::array::UInt32Array::from_iter_values((0..both.len() as u32).rev().step_by(3));
+            let a = arrow::compute::take(&both, &idx, None).unwrap();
+            let codes = Codes::of(&a).unwrap();
+            let a = a.as_string_view();
+            let mut by_string = std::collections::HashMap::new();
+            for i in 0..a.len() {
+                let key = a.is_valid(i).then(|| a.value(i));
+                assert_eq!(*by_string.entry(key).or_insert(codes.get(i)), codes.get(i), "row {i}");
+            }
+            let distinct_codes: std::collections::HashSet<u128> = (0..a.len()).map(|i| codes.get(i)).collect();
+            assert_eq!(distinct_codes.len(), by_string.len(), "{distinct} strings");
+        }
+    }
 
     #[test]
     fn keys_wider_than_128_bits_are_folded_one_at_a_time() {

@@ -16,7 +16,7 @@
 use super::Aggregation;
 use crate::expr::cpu::{evaluate, CHUNK_ROWS};
 use crate::expr::Expr;
-use crate::hash::{group_rows, Codes, Groups, SKIPPED};
+use crate::hash::{group_rows, group_rows_in_order, Codes, Groups, SKIPPED};
 use crate::reduce::{
     state::{f64_stat, Sum},
     Agg,
@@ -46,7 +46,10 @@ pub(crate) fn group_by(
 ) -> Result<DataFrame> {
     let n = df.num_rows();
     let key_arrays = keys.iter().map(|k| evaluate(df, k)).collect::<Result<Vec<ArrayRef>>>()?;
-    let groups = group_rows(&key_arrays, n, selected.map(BooleanArray::values))?;
+    let (groups, packed_order) = match maintain_order {
+        true => (group_rows(&key_arrays, n, selected.map(BooleanArray::values))?, None),
+        false => group_rows_in_order(&key_arrays, n, selected.map(BooleanArray::values))?,
+    };
     let g = groups.first_rows.len();
     let firsts = UInt32Array::from(groups.first_rows.clone());
     let group_keys = key_arrays.iter().map(|a| Ok(take(a, &firsts, None)?)).collect::<Result<Vec<_>>>()?;
@@ -60,6 +63,8 @@ pub(crate) fn group_by(
         Some(UInt32Array::from(by_first))
     } else if groups.sorted {
         None
+    } else if let Some(order) = packed_order {
+        Some(UInt32Array::from(order))
     } else {
         Some(UInt32Array::from(sorted_rows(&group_keys, &opts, g)?))
     };

@@ -81,7 +81,7 @@ pub(crate) fn sorted_rows(arrays: &[ArrayRef], opts: &[SortOptions], n: usize) -
 /// Hand-written rather than a crate's radix sort: it sorts the key bits of packed words only
 /// (the row bits below them need no pass), which is what makes it three passes for TPC-H's
 /// prices instead of eight.
-fn sort_packed(keys: &[u128]) -> Vec<u32> {
+pub(crate) fn sort_packed(keys: &[u128]) -> Vec<u32> {
     let n = keys.len();
     let (min, max) = keys
         .par_iter()
