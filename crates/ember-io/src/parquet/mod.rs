@@ -65,6 +65,16 @@ impl ParquetReadOptions {
         self
     }
     /// Refuse reads that would decode to more than `bytes`.
+    ///
+    /// ```no_run
+    /// use ember_io::{read_parquet, ParquetReadOptions};
+    /// let opts = ParquetReadOptions::default().with_memory_limit(8 << 30);
+    /// match read_parquet("huge.parquet", &opts) {
+    ///     Ok(df) => println!("{} rows", df.num_rows()),
+    ///     // Nothing was read: the error names the largest row group and column.
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
     pub fn with_memory_limit(mut self, bytes: usize) -> Self {
         self.memory_limit = Some(bytes);
         self

@@ -113,12 +113,10 @@ impl ParquetChunks {
         let mut used = 0usize;
         let budget = budget.max(1);
         for g in groups {
-            let file = &ds.files[g.file];
-            let rg = file.meta.metadata().row_group(g.group);
-            let footer: usize = columns.iter().map(|&c| decoded_bytes(&ds, file, rg, c)).sum();
-            // The rows read, at the group's bytes per row.
-            let size = (footer as u128 * g.num_rows(file) as u128 / g.footer_rows(file).max(1) as u128) as usize;
-            if let Some(pieces) = (size > budget).then(|| page_pieces(file, &g, &columns, footer, budget)).flatten() {
+            let size = columns.iter().fold(0usize, |a, &c| a.saturating_add(ds.read_bytes(&g, c)));
+            if let Some(pieces) =
+                (size > budget).then(|| page_pieces(&ds.files[g.file], &g, &columns, size, budget)).flatten()
+            {
                 for piece in pieces {
                     chunks.push(vec![GroupRead { rows: Some(piece), ..g.clone() }]);
                 }
@@ -155,15 +153,15 @@ impl Iterator for ParquetChunks {
     }
 }
 
-/// The rows of `g` cut at page boundaries into pieces of about `budget` bytes (`footer_bytes`:
-/// the group's bytes for the columns read, spread evenly over its rows), each at least one page;
+/// The rows of `g` cut at page boundaries into pieces of about `budget` bytes (`size`: the bytes
+/// of the columns read, spread evenly over the rows read), each at least one page;
 /// the boundaries are the pages of the largest column read. `None` without a page index: a
 /// piece would then decompress the whole group, so the group stays one chunk.
 fn page_pieces(
     file: &OpenFile,
     g: &GroupRead,
     columns: &[usize],
-    footer_bytes: usize,
+    size: usize,
     budget: usize,
 ) -> Option<Vec<Vec<Range<usize>>>> {
     let md = file.meta.metadata();
@@ -175,7 +173,7 @@ fn page_pieces(
     let all = g.footer_rows(file);
     let pages = page_rows(file.page_locations(g.group, leaf)?, all)?;
     let wanted = g.rows.clone().unwrap_or_else(|| std::iter::once(0..all).collect());
-    let row_bytes = footer_bytes as f64 / all.max(1) as f64;
+    let row_bytes = size as f64 / g.num_rows(file).max(1) as f64;
     let (mut out, mut piece, mut piece_rows) = (Vec::new(), Vec::<Range<usize>>::new(), 0usize);
     for page in pages {
         let part = intersect(&wanted, std::slice::from_ref(&page));
@@ -517,13 +515,21 @@ impl Dataset {
                 }
                 let read =
                     GroupRead { file: fi, group, rows: paged.and_then(|(p, m)| page_rows_matching(m, p, group)) };
-                if read.num_rows(f) > 0 {
-                    rows = rows.saturating_add(read.num_rows(f));
+                let n = read.num_rows(f);
+                if n > 0 {
+                    rows = rows.saturating_add(n);
                     out.push(read);
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Bytes column `c` of `g` decodes to: [`decoded_bytes`] of the whole group, for the rows read.
+    fn read_bytes(&self, g: &GroupRead, c: usize) -> usize {
+        let file = &self.files[g.file];
+        let all = decoded_bytes(self, file, file.meta.metadata().row_group(g.group), c) as u128;
+        (all * g.num_rows(file) as u128 / g.footer_rows(file).max(1) as u128) as usize
     }
 
     /// An error naming the largest (row group, column) when `columns` of `groups` would decode
@@ -540,11 +546,8 @@ impl Dataset {
         let mut total = 0usize;
         let mut largest = (0usize, 0usize, 0usize); // (bytes, index in groups, column)
         for (i, g) in groups.iter().enumerate() {
-            let file = &self.files[g.file];
-            let rg = file.meta.metadata().row_group(g.group);
             for &c in columns {
-                let all = decoded_bytes(self, file, rg, c) as u128;
-                let bytes = (all * g.num_rows(file) as u128 / g.footer_rows(file).max(1) as u128) as usize;
+                let bytes = self.read_bytes(g, c);
                 total = total.saturating_add(bytes);
                 if bytes > largest.0 {
                     largest = (bytes, i, c);

@@ -74,6 +74,14 @@ impl ParquetWriteOptions {
         self
     }
     /// Rows per data page at most.
+    ///
+    /// ```no_run
+    /// use ember_io::{read_csv, write_parquet, CsvReadOptions, ParquetWriteOptions};
+    /// let df = read_csv("events.csv", &CsvReadOptions::default())?;
+    /// // Small pages: a filtered read of the file skips more of each row group.
+    /// write_parquet(&df, "events.parquet", &ParquetWriteOptions::default().with_page_rows(4096))?;
+    /// # Ok::<(), ember_core::Error>(())
+    /// ```
     pub fn with_page_rows(mut self, rows: usize) -> Self {
         self.page_rows = rows;
         self
