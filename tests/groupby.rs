@@ -420,6 +420,121 @@ test_device!(a_filter_fused_into_a_group_by_still_guards_its_expressions, |devic
     assert!(matches!(err, Error::DivideByZero(_)), "{err} on {device}");
 });
 
+/// The CPU engine groups few groups chunk by chunk when every aggregation folds (keys numbered
+/// per 16,384-row chunk, each chunk folding every aggregation: `groupby/direct.rs`) and hands
+/// a frame whose chunks hold many groups to the general path. Both must give the general path's
+/// answer, which a `min` (an aggregation the chunked path does not take) forces: sizes around
+/// the chunk, keys of every kind (short strings of several lengths are hashed per chunk, 1-byte
+/// ones go through its direct table), nulls, a fused filter, `maintain_order`, subexpressions
+/// shared between aggregations, groups first seen in a later chunk, a key whose later chunks
+/// hold too many groups, and an error in a later chunk.
+#[test]
+fn chunked_group_by_equals_the_general_path() {
+    for n in [1usize, 16_383, 16_384, 16_385, 40_000] {
+        let batch = random_batch(n, n as u64 + 5);
+        let long: ArrayRef = Arc::new(StringArray::from_iter(
+            (0..n).map(|i| (i % 11 != 0).then(|| format!("a long flag value {}", (i * 7) % 5))),
+        ));
+        // Three groups, then (past row 20,000) a group per row; a group that first appears late.
+        let late: ArrayRef = Arc::new(Int64Array::from_iter_values((0..n as i64).map(|i| match i {
+            i if i >= 20_000 => i,
+            i if i >= 16_400 && i % 3 == 0 => 99,
+            i => i % 3,
+        })));
+        let flag: ArrayRef =
+            Arc::new(StringViewArray::from_iter((0..n).map(|i| (i % 13 != 0).then_some(["A", "N", "R"][(i * 5) % 3]))));
+        let schema = batch.schema();
+        let mut cols: Vec<(&str, ArrayRef)> =
+            schema.fields().iter().map(|f| f.name().as_str()).zip(batch.columns().iter().cloned()).collect();
+        cols.extend([("long", long), ("late", late), ("flag", flag)]);
+        let df = frame(cols, Device::Cpu);
+        let key_sets: &[&[&str]] = &[
+            &["f"],
+            &["flag"],
+            &["flag", "f"],
+            &["s"],
+            &["a"],
+            &["u", "f"],
+            &["t"],
+            &["a", "s", "f"],
+            &["long"],
+            &["late"],
+            &["d"],
+        ];
+        for keys in key_sets {
+            for (maintain_order, filtered) in [(false, false), (true, false), (false, true), (true, true)] {
+                let e = col("b") * lit(3) - col("a");
+                let folds = vec![
+                    col("b").sum().alias("b_sum"),
+                    col("b").mean().alias("b_mean"),
+                    col("d").mean().alias("d_mean"),
+                    col("d").sum().alias("d_sum"),
+                    (col("d") * (lit(1) - col("d"))).sum().alias("dd"),
+                    (col("d") * (lit(1) - col("d")) * col("d")).sum().alias("ddd"),
+                    e.clone().sum().alias("e"),
+                    (e * col("a")).sum().alias("ea"),
+                    col("a").count().alias("a_count"),
+                    col("u").count().alias("u_count"),
+                    col("a").len().alias("len"),
+                    col("c").sum().alias("c_sum"),
+                    col("c").mean().alias("c_mean"),
+                ];
+                let run = |aggs: Vec<ember::plan::AggExpr>| {
+                    let lf = df.clone().lazy();
+                    let lf = if filtered { lf.filter(col("b").gt(lit(-400_000i64))) } else { lf };
+                    let g = lf.group_by(keys.iter().map(|k| col(k)));
+                    let g = if maintain_order { g.maintain_order() } else { g };
+                    host(&g.agg(aggs).collect().unwrap())
+                };
+                let chunked = run(folds.clone());
+                let general = run(folds.into_iter().chain([col("b").min().alias("forces_the_general_path")]).collect());
+                let what = format!("n={n} keys={keys:?} maintain_order={maintain_order} filtered={filtered}");
+                assert_eq!(chunked.num_rows(), general.num_rows(), "{what}");
+                assert!(chunked.num_rows() > 0 || n == 1, "{what}");
+                for (j, field) in chunked.schema().fields().iter().enumerate() {
+                    let (x, y) = (chunked.column(j), general.column(j));
+                    if x.data_type() == &DataType::Float64 && !field.name().ends_with("mean") {
+                        // Float sums add in another order (chunks of 16,384 rows, not 131,072).
+                        let (x, y) = (x.as_primitive::<Float64Type>(), y.as_primitive::<Float64Type>());
+                        for i in 0..x.len() {
+                            let (p, q) = (x.value(i), y.value(i));
+                            assert!(
+                                (p - q).abs() <= 1e-9 * q.abs().max(1.0),
+                                "{} row {i}: {p} vs {q}: {what}",
+                                field.name()
+                            );
+                        }
+                    } else if x.data_type() == &DataType::Float64 {
+                        let (x, y) = (x.as_primitive::<Float64Type>(), y.as_primitive::<Float64Type>());
+                        for i in 0..x.len() {
+                            let (p, q) = (x.value(i), y.value(i));
+                            assert_eq!(x.is_valid(i), y.is_valid(i), "{} row {i}: {what}", field.name());
+                            assert!(
+                                (p - q).abs() <= 1e-9 * q.abs().max(1.0),
+                                "{} row {i}: {p} vs {q}: {what}",
+                                field.name()
+                            );
+                        }
+                    } else {
+                        assert_eq!(x.as_ref(), y.as_ref(), "{}: {what}", field.name());
+                    }
+                }
+            }
+        }
+        // An error in a later chunk: the general path's error, naming the frame's first failing
+        // row.
+        let failing = |extra: Vec<ember::plan::AggExpr>| {
+            let aggs = [(col("b") / (col("late") - lit(25_000i64))).sum().alias("q")].into_iter().chain(extra);
+            df.clone().lazy().group_by([col("f")]).agg(aggs).collect().map(|_| ())
+        };
+        let (chunked, general) = (failing(vec![]), failing(vec![col("b").min().alias("m")]));
+        match n > 25_000 {
+            true => assert_eq!(chunked.unwrap_err().to_string(), general.unwrap_err().to_string(), "n={n}"),
+            false => assert!(chunked.is_ok() && general.is_ok(), "n={n}"),
+        }
+    }
+}
+
 /// Sums, means and counts fold row chunks (the CPU engine's `CHUNK_ROWS`, 131072): a frame of
 /// three chunks, with few groups (a partial fold per chunk, merged in order) and many (chunks
 /// folded one after another), against the plain-Rust oracle.

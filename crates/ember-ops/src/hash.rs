@@ -176,12 +176,16 @@ impl Codes {
     /// `start + j` into word `j`'s low bits: one key of a run of rows packed in a tight loop
     /// per source (the caller checked that the packed width fits 64 bits).
     fn shift_in(&self, start: usize, out: &mut [u64]) {
-        with_raw!(&self.source, raw => self.shift_with(start, out, raw))
+        self.shift_in_as(start, out, self.min, self.width())
+    }
+
+    /// [`Codes::shift_in`] with codes read less `min` in `w` bits (a chunk's own narrowing).
+    fn shift_in_as(&self, start: usize, out: &mut [u64], min: u64, w: u32) {
+        with_raw!(&self.source, raw => self.shift_with(start, out, min, w, raw))
     }
 
     #[inline(always)]
-    fn shift_with(&self, start: usize, out: &mut [u64], raw: impl Fn(usize) -> u64) {
-        let (w, min) = (self.width(), self.min);
+    fn shift_with(&self, start: usize, out: &mut [u64], min: u64, w: u32, raw: impl Fn(usize) -> u64) {
         match &self.nulls {
             None => {
                 for (j, o) in out.iter_mut().enumerate() {
@@ -247,7 +251,12 @@ impl Codes {
     /// order (bytewise, as the sort orders them) rather than by first appearance, so its codes
     /// are [ordered](Codes::ordered): the distinct strings are sorted once, and groups of such
     /// keys can then be put in order by their codes.
-    fn of_with(a: &ArrayRef, rank: bool) -> Result<Codes> {
+    pub(crate) fn of_with(a: &ArrayRef, rank: bool) -> Result<Codes> {
+        Ok(Codes::raw(a, rank)?.narrowed())
+    }
+
+    /// [`Codes::of_with`] before narrowing: every code at its type's full width.
+    fn raw(a: &ArrayRef, rank: bool) -> Result<Codes> {
         let nulls = a.logical_nulls().filter(|n| n.null_count() > 0);
         let in_place = match a.data_type() {
             DataType::Int32 => Some(Source::I32(a.as_primitive::<Int32Type>().values().clone())),
@@ -256,11 +265,11 @@ impl Codes {
             _ => None,
         };
         if let (Some(source), Some(bits)) = (in_place, value_bits(a.data_type())) {
-            return Ok(Codes { source, min: 0, bits, nulls, ordered: true }.narrowed());
+            return Ok(Codes { source, min: 0, bits, nulls, ordered: true });
         }
         if let Some(bits) = value_bits(a.data_type()) {
             let source = Source::Owned(ordered_column(a));
-            return Ok(Codes { source, min: 0, bits, nulls, ordered: true }.narrowed());
+            return Ok(Codes { source, min: 0, bits, nulls, ordered: true });
         }
         let dictionary = |codes: Vec<u64>, distinct: usize| Codes {
             source: Source::Owned(codes),
@@ -291,7 +300,7 @@ impl Codes {
             t => return Err(Error::Unsupported(format!("{t} as a grouping or join key"))),
         };
         out.nulls = nulls;
-        Ok(out.narrowed())
+        Ok(out)
     }
 }
 
@@ -445,30 +454,146 @@ const DIRECT_MAX_BITS: u32 = 24;
 /// Groups rows `0..n` by the values of `keys` (a null equals a null). With `selected`, only
 /// the rows it sets take part (a filter fused into the grouping): the others get [`SKIPPED`].
 pub(crate) fn group_rows(keys: &[ArrayRef], n: usize, selected: Option<&BooleanBuffer>) -> Result<Groups> {
-    let codes = keys.iter().map(Codes::of).collect::<Result<Vec<_>>>()?;
-    group_codes(&codes.iter().collect::<Vec<_>>(), n, selected)
+    Ok(group_key_codes(key_codes(keys, false)?, n, selected, false)?.0)
 }
 
-/// [`group_rows`] for a group-by that lists its groups in key order: string keys are coded in
-/// string order ([`Codes::of_with`]), and the second value is the groups' order when every
-/// key's codes are ordered and they pack into 128 bits (the groups sorted by their packed codes,
-/// an integer sort) — `None` when [`Groups::sorted`] says they are in order already, or when the
-/// caller must sort them by their keys' values.
-pub(crate) fn group_rows_in_order(
-    keys: &[ArrayRef],
+/// The codes of each key column, not narrowed yet (see [`group_key_codes`], [`ChunkKeys`]); with
+/// `rank`, string dictionaries numbered in string order.
+pub(crate) fn key_codes(keys: &[ArrayRef], rank: bool) -> Result<Vec<Codes>> {
+    keys.iter().map(|k| Codes::raw(k, rank)).collect()
+}
+
+/// [`group_rows`] of codes from [`key_codes`]. With `in_order` (a group-by that lists its
+/// groups in key order, its string keys coded in string order), the second value is the groups'
+/// order when every key's codes are ordered and they pack into 128 bits (the groups sorted by
+/// their packed codes, an integer sort) — `None` when [`Groups::sorted`] says they are in order
+/// already, or when the caller must sort them by their keys' values.
+pub(crate) fn group_key_codes(
+    codes: Vec<Codes>,
     n: usize,
     selected: Option<&BooleanBuffer>,
+    in_order: bool,
 ) -> Result<(Groups, Option<Vec<u32>>)> {
-    let codes = keys.iter().map(|k| Codes::of_with(k, true)).collect::<Result<Vec<_>>>()?;
+    let codes: Vec<Codes> = codes.into_iter().map(Codes::narrowed).collect();
     let codes: Vec<&Codes> = codes.iter().collect();
     let groups = group_codes(&codes, n, selected)?;
     let packs = codes.iter().all(|c| c.ordered) && codes.iter().map(|c| c.width()).sum::<u32>() <= 128;
-    if groups.sorted || !packs {
+    if !in_order || groups.sorted || !packs {
         return Ok((groups, None));
     }
     let first: Vec<u128> = groups.first_rows.par_iter().map(|&r| packed_at(&codes, r as usize)).collect();
     let order = crate::sort::cpu::sort_packed(&first);
     Ok((groups, Some(order)))
+}
+
+/// Key codes for a group-by that numbers its rows a chunk at a time (`groupby::direct`). Codes
+/// are narrowed within each chunk (for its direct table), not over whole columns: Q1's two flag columns are 192 MB of
+/// string views, and a pass over them only to learn their range cost as much as numbering the
+/// rows. Each chunk's groups are named by their keys' full codes packed into a `u128`, which
+/// order as the keys do when every key's codes are ordered.
+pub(crate) struct ChunkKeys {
+    codes: Vec<Codes>,
+}
+
+/// One chunk's rows numbered by their keys: each row's group in the chunk ([`SKIPPED`] outside
+/// the selection), and each group's full packed key and first row.
+pub(crate) struct ChunkGroups {
+    pub ids: Vec<u32>,
+    pub keys: Vec<u128>,
+    pub firsts: Vec<u32>,
+}
+
+impl ChunkKeys {
+    /// The keys of `codes` (from [`key_codes`]), unless their full widths exceed 128 bits.
+    pub(crate) fn new(codes: Vec<Codes>) -> std::result::Result<ChunkKeys, Vec<Codes>> {
+        if codes.iter().map(Codes::width).sum::<u32>() > 128 {
+            return Err(codes);
+        }
+        Ok(ChunkKeys { codes })
+    }
+
+    /// The codes back, for [`group_key_codes`].
+    pub(crate) fn into_codes(self) -> Vec<Codes> {
+        self.codes
+    }
+
+    /// Whether packed keys order as the keys do (ascending, nulls first).
+    pub(crate) fn ordered(&self) -> bool {
+        self.codes.iter().all(|c| c.ordered)
+    }
+
+    /// Rows `start .. start + len` (those `selected` sets) numbered by key: through `table`, a
+    /// direct table of `table.len()` (a power of two) unused entries, left unused again, when
+    /// the chunk's keys narrowed to its range fit it; else by a hash map of their full codes
+    /// (strings of several lengths: `"MAIL"` and `"REG AIR"` differ in their high bytes).
+    /// `None` when the chunk has more than `max_groups` groups.
+    pub(crate) fn number(
+        &self,
+        start: usize,
+        len: usize,
+        selected: Option<&BooleanBuffer>,
+        table: &mut [u32],
+        max_groups: usize,
+    ) -> Option<ChunkGroups> {
+        let rows = start..start + len;
+        let mut narrowed = Vec::with_capacity(self.codes.len());
+        let mut bits = 0;
+        for c in &self.codes {
+            let (lo, hi) = with_raw!(&c.source, raw => c.range_of(rows.clone(), raw));
+            // No valid row: every code is the null's.
+            let (lo, w) = if lo > hi { (0, 1) } else { (lo, bits_for(hi - lo) + u32::from(c.nulls.is_some())) };
+            bits += w;
+            narrowed.push((lo, w));
+        }
+        let codes: Vec<&Codes> = self.codes.iter().collect();
+        let skipped = |i: usize| selected.is_some_and(|s| !s.value(i));
+        let (mut keys, mut firsts) = (Vec::new(), Vec::new());
+        let mut ids = vec![SKIPPED; len];
+        if 1usize.checked_shl(bits).is_some_and(|slots| slots <= table.len()) {
+            let mut slots = vec![0u64; len];
+            for (c, &(lo, w)) in self.codes.iter().zip(&narrowed) {
+                c.shift_in_as(start, &mut slots, lo, w);
+            }
+            let mut used = Vec::new();
+            for (j, (&k, id)) in slots.iter().zip(ids.iter_mut()).enumerate() {
+                if skipped(start + j) {
+                    continue;
+                }
+                let local = &mut table[k as usize];
+                if *local == u32::MAX {
+                    *local = used.len() as u32;
+                    used.push(k as u32);
+                    firsts.push((start + j) as u32);
+                }
+                *id = *local;
+            }
+            for &k in &used {
+                table[k as usize] = u32::MAX;
+            }
+            if used.len() > max_groups {
+                return None;
+            }
+            keys = firsts.iter().map(|&r| packed_at(&codes, r as usize)).collect();
+        } else {
+            let mut map: HashMap<u128, u32, BuildMul> = HashMap::with_hasher(BuildMul);
+            for (j, id) in ids.iter_mut().enumerate() {
+                let i = start + j;
+                if skipped(i) {
+                    continue;
+                }
+                let k = packed_at(&codes, i);
+                *id = *map.entry(k).or_insert_with(|| {
+                    keys.push(k);
+                    firsts.push(i as u32);
+                    keys.len() as u32 - 1
+                });
+                if keys.len() > max_groups {
+                    return None;
+                }
+            }
+        }
+        Some(ChunkGroups { ids, keys, firsts })
+    }
 }
 
 /// [`group_rows`] over key codes.

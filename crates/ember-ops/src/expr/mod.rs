@@ -18,6 +18,7 @@
 //! assert_eq!(pred.to_string(), "((qty < 24) AND (flag = R))");
 //! ```
 pub mod cpu;
+pub(crate) mod cse;
 pub mod gpu;
 pub mod program;
 pub mod typed;

@@ -13,10 +13,14 @@
 //!
 //! A filter under the group-by can be fused into it (`selected`): rows outside the mask get no
 //! group and are skipped by every fold, so the filtered frame is never built.
+//!
+//! When every aggregation folds, the chunked group-by of `direct.rs` goes first: it numbers and
+//! folds each chunk of rows in one go, and hands the frame back here when its chunks hold more
+//! than a thousand groups.
 use super::Aggregation;
 use crate::expr::cpu::{evaluate, CHUNK_ROWS};
 use crate::expr::Expr;
-use crate::hash::{group_rows, group_rows_in_order, Codes, Groups, SKIPPED};
+use crate::hash::{group_key_codes, key_codes, ChunkKeys, Codes, Groups, SKIPPED};
 use crate::reduce::{
     state::{f64_stat, Sum},
     Agg,
@@ -46,17 +50,24 @@ pub(crate) fn group_by(
 ) -> Result<DataFrame> {
     let n = df.num_rows();
     let key_arrays = keys.iter().map(|k| evaluate(df, k)).collect::<Result<Vec<ArrayRef>>>()?;
-    let (groups, packed_order) = match maintain_order {
-        true => (group_rows(&key_arrays, n, selected.map(BooleanArray::values))?, None),
-        false => group_rows_in_order(&key_arrays, n, selected.map(BooleanArray::values))?,
+    let codes = key_codes(&key_arrays, !maintain_order)?;
+    let codes = match ChunkKeys::new(codes) {
+        Ok(chunked) if super::direct::applies(aggs, n) => {
+            match super::direct::group_by(df, &key_arrays, &chunked, aggs, fields, maintain_order, selected)? {
+                Some(out) => return Ok(out),
+                None => chunked.into_codes(),
+            }
+        }
+        Ok(chunked) => chunked.into_codes(),
+        Err(codes) => codes,
     };
+    let (groups, packed_order) = group_key_codes(codes, n, selected.map(BooleanArray::values), !maintain_order)?;
     let g = groups.first_rows.len();
     let firsts = UInt32Array::from(groups.first_rows.clone());
     let group_keys = key_arrays.iter().map(|a| Ok(take(a, &firsts, None)?)).collect::<Result<Vec<_>>>()?;
     drop(key_arrays);
     // The output lists the groups sorted by key (the grouping may have numbered them so), or by
     // first row.
-    let opts = vec![SortOptions { descending: false, nulls_first: true }; keys.len()];
     let order = if maintain_order {
         let mut by_first: Vec<u32> = (0..g as u32).collect();
         by_first.sort_unstable_by_key(|&k| groups.first_rows[k as usize]);
@@ -66,16 +77,33 @@ pub(crate) fn group_by(
     } else if let Some(order) = packed_order {
         Some(UInt32Array::from(order))
     } else {
-        Some(UInt32Array::from(sorted_rows(&group_keys, &opts, g)?))
+        Some(by_key_order(&group_keys, g)?)
     };
     let results = aggs
         .par_iter()
         .zip(&fields[keys.len()..])
         .map(|(a, f)| aggregation(a, df, &groups, f))
         .collect::<Result<Vec<ArrayRef>>>()?;
+    assemble(&group_keys, &results, order.as_ref(), fields)
+}
+
+/// The order of `g` groups sorted by their keys `group_keys` (ascending, nulls first).
+pub(super) fn by_key_order(group_keys: &[ArrayRef], g: usize) -> Result<UInt32Array> {
+    let opts = vec![SortOptions { descending: false, nulls_first: true }; group_keys.len()];
+    Ok(UInt32Array::from(sorted_rows(group_keys, &opts, g)?))
+}
+
+/// The output frame of `fields`: the groups' keys then the aggregations' results, each taken in
+/// `order` (`None`: as they are).
+pub(super) fn assemble(
+    group_keys: &[ArrayRef],
+    results: &[ArrayRef],
+    order: Option<&UInt32Array>,
+    fields: &[Field],
+) -> Result<DataFrame> {
     let mut columns: Vec<(String, Column)> = Vec::with_capacity(fields.len());
-    for (a, f) in group_keys.iter().chain(&results).zip(fields) {
-        let a = match &order {
+    for (a, f) in group_keys.iter().chain(results).zip(fields) {
+        let a = match order {
             Some(order) => take(a, order, None)?,
             None => a.clone(),
         };
@@ -241,14 +269,14 @@ fn distinct_counts(values: &ArrayRef, ids: &[u32], g: usize) -> Result<Vec<u64>>
 
 /// Per-group non-null counts and, for `sum` and `mean`, sums in the accumulator type of
 /// [`crate::reduce`], folded chunk by chunk.
-struct Fold {
+pub(super) struct Fold {
     sums: Option<Sums>,
     counts: Vec<u64>,
 }
 
 impl Fold {
     /// Empty accumulators of `agg` (`sum`, `mean` or `count`) over values of type `t`.
-    fn new(agg: Agg, t: &DataType, g: usize) -> Result<Fold> {
+    pub(super) fn new(agg: Agg, t: &DataType, g: usize) -> Result<Fold> {
         let sums = match agg {
             Agg::Count => None,
             _ => Some(match t {
@@ -263,8 +291,13 @@ impl Fold {
         Ok(Fold { sums, counts: vec![0; g] })
     }
 
+    /// Counts only, already counted.
+    pub(super) fn counted(counts: Vec<u64>) -> Fold {
+        Fold { sums: None, counts }
+    }
+
     /// Folds `values` (one per id; rows with [`SKIPPED`] ids are left out) in row order.
-    fn add(&mut self, values: &ArrayRef, ids: &[u32]) -> Result<()> {
+    pub(super) fn add(&mut self, values: &ArrayRef, ids: &[u32]) -> Result<()> {
         let nulls = values.logical_nulls();
         let nulls = nulls.as_ref();
         let counts = &mut self.counts;
@@ -302,38 +335,52 @@ impl Fold {
 
     /// Adds the accumulators of a later chunk.
     fn merge(&mut self, other: Fold) -> Result<()> {
-        fn each<T: Copy>(a: &mut [T], b: &[T], add: impl Fn(T, T) -> Option<T>) -> Result<()> {
-            for (x, &y) in a.iter_mut().zip(b) {
-                *x = add(*x, y).ok_or_else(decimal_overflow)?;
+        let identity: Vec<u32> = (0..other.counts.len() as u32).collect();
+        self.absorb(&other, &identity)
+    }
+
+    /// Adds group `k`'s accumulators of `other` (a later chunk) into group `into[k]`'s, growing
+    /// to groups that appear for the first time.
+    pub(super) fn absorb(&mut self, other: &Fold, into: &[u32]) -> Result<()> {
+        fn each<T: Copy + Default>(
+            a: &mut Vec<T>,
+            b: &[T],
+            into: &[u32],
+            add: impl Fn(T, T) -> Option<T>,
+        ) -> Result<()> {
+            for (&k, &y) in into.iter().zip(b) {
+                let k = k as usize;
+                if k >= a.len() {
+                    a.resize(k + 1, T::default());
+                }
+                a[k] = add(a[k], y).ok_or_else(decimal_overflow)?;
             }
             Ok(())
         }
-        for (x, y) in self.counts.iter_mut().zip(&other.counts) {
-            *x += y;
-        }
-        match (&mut self.sums, other.sums) {
+        each(&mut self.counts, &other.counts, into, |x, y| Some(x + y))?;
+        match (&mut self.sums, &other.sums) {
             (None, None) => Ok(()),
-            (Some(Sums::F32(a)), Some(Sums::F32(b))) => each(a, &b, |x, y| Some(x + y)),
-            (Some(Sums::F64(a)), Some(Sums::F64(b))) => each(a, &b, |x, y| Some(x + y)),
-            (Some(Sums::Dec(a, _)), Some(Sums::Dec(b, _))) => each(a, &b, i128::checked_add),
-            (Some(Sums::I64(a)), Some(Sums::I64(b))) => each(a, &b, |x, y| Some(x.wrapping_add(y))),
-            (Some(Sums::U64(a)), Some(Sums::U64(b))) => each(a, &b, |x, y| Some(x.wrapping_add(y))),
+            (Some(Sums::F32(a)), Some(Sums::F32(b))) => each(a, b, into, |x, y| Some(x + y)),
+            (Some(Sums::F64(a)), Some(Sums::F64(b))) => each(a, b, into, |x, y| Some(x + y)),
+            (Some(Sums::Dec(a, _)), Some(Sums::Dec(b, _))) => each(a, b, into, i128::checked_add),
+            (Some(Sums::I64(a)), Some(Sums::I64(b))) => each(a, b, into, |x, y| Some(x.wrapping_add(y))),
+            (Some(Sums::U64(a)), Some(Sums::U64(b))) => each(a, b, into, |x, y| Some(x.wrapping_add(y))),
             _ => Err(Error::Internal("group_by: chunks folded into different accumulators".into())),
         }
     }
 
     /// The per-group result of `agg`, of `out`'s type.
-    fn finish(self, agg: Agg, out: &Field) -> Result<ArrayRef> {
+    pub(super) fn finish(&self, agg: Agg, out: &Field) -> Result<ArrayRef> {
         let Fold { sums, counts } = self;
         match (agg, sums) {
-            (Agg::Count, _) => Ok(Arc::new(UInt64Array::from(counts))),
+            (Agg::Count, _) => Ok(Arc::new(UInt64Array::from(counts.clone()))),
             (Agg::Mean, Some(sums)) => {
                 let means: Float64Array = (0..counts.len())
                     .map(|k| (counts[k] > 0).then(|| sums.get(k).as_f64() / counts[k] as f64))
                     .collect();
                 Ok(Arc::new(means))
             }
-            (Agg::Sum, Some(sums)) => sums.into_array(&out.dtype),
+            (Agg::Sum, Some(sums)) => sums.to_array(&out.dtype),
             (agg, _) => Err(Error::Internal(format!("{agg:?} from folded sums"))),
         }
     }
@@ -363,17 +410,17 @@ impl Sums {
         }
     }
 
-    fn into_array(self, dtype: &DType) -> Result<ArrayRef> {
+    fn to_array(&self, dtype: &DType) -> Result<ArrayRef> {
         Ok(match self {
-            Sums::I64(v) => Arc::new(Int64Array::from(v)),
-            Sums::U64(v) => Arc::new(UInt64Array::from(v)),
-            Sums::F32(v) => Arc::new(Float32Array::from(v)),
-            Sums::F64(v) => Arc::new(Float64Array::from(v)),
+            Sums::I64(v) => Arc::new(Int64Array::from(v.clone())),
+            Sums::U64(v) => Arc::new(UInt64Array::from(v.clone())),
+            Sums::F32(v) => Arc::new(Float32Array::from(v.clone())),
+            Sums::F64(v) => Arc::new(Float64Array::from(v.clone())),
             Sums::Dec(v, _) => {
                 let DType::Decimal128 { precision, scale } = *dtype else {
                     return Err(Error::Internal(format!("decimal sum into {dtype}")));
                 };
-                let a = Decimal128Array::from(v).with_precision_and_scale(precision, scale)?;
+                let a = Decimal128Array::from(v.clone()).with_precision_and_scale(precision, scale)?;
                 // A group's total past 38 digits is an error, as everywhere.
                 a.validate_decimal_precision(38).map_err(|_| decimal_overflow())?;
                 Arc::new(a)

@@ -25,6 +25,7 @@
 //! assert_eq!(total.values().to_vec(), vec![2, 3, 5]); // keys null, 1, 2
 //! ```
 pub(crate) mod cpu;
+mod direct;
 mod few;
 pub(crate) mod gpu;
 
