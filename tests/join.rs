@@ -289,3 +289,47 @@ test_device!(a_join_of_selected_rows_equals_the_join_of_filtered_frames, |device
         Err(Error::InvalidArgument(_))
     ));
 });
+
+/// Semi and anti joins whose right keys span a small range test a bitmap of them on the CPU
+/// engine (`bitmap_semi_join`): dense keys with nulls on both sides, left keys below and above
+/// the right's range, a sliced right side, fused selections, an all-null and an empty right
+/// side, and a range too wide for a bitmap (the hash table), against the hash oracle.
+#[test]
+fn semi_and_anti_joins_on_dense_keys_equal_the_oracle() {
+    let mut r = common::rng(41);
+    let dense = |n: usize, lo: i64, span: u64, r: &mut dyn FnMut() -> u64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter((0..n).map(|_| (r() % 10 != 0).then(|| lo + (r() % span) as i64))))
+    };
+    let batch = |k: ArrayRef| RecordBatch::try_from_iter([("k", k)]).unwrap();
+    let cases: Vec<(RecordBatch, RecordBatch)> = vec![
+        // Left keys around the right's range (some below, some above), right 10x larger.
+        (batch(dense(5000, 900, 1300, &mut r)), batch(dense(50_000, 1000, 1000, &mut r))),
+        // Right smaller than left, sliced.
+        (batch(dense(70_000, 0, 100_000, &mut r)), batch(dense(30_003, 0, 100_000, &mut r)).slice(3, 30_000)),
+        // All-null and empty right sides.
+        (batch(dense(100, 0, 50, &mut r)), batch(Arc::new(Int64Array::from(vec![None::<i64>; 40])))),
+        (batch(dense(100, 0, 50, &mut r)), batch(Arc::new(Int64Array::from(Vec::<i64>::new())))),
+        // Too wide for a bitmap: the hash table.
+        (batch(dense(2000, -(1 << 40), 1 << 41, &mut r)), batch(dense(3000, -(1 << 40), 1 << 41, &mut r))),
+    ];
+    for (i, (lb, rb)) in cases.iter().enumerate() {
+        let (l, rt) = (DataFrame::from_record_batch(lb).unwrap(), DataFrame::from_record_batch(rb).unwrap());
+        for how in [JoinType::Semi, JoinType::Anti] {
+            let args = JoinArgs::new(["k"], ["k"], how);
+            let (want, _) = hash_oracle(lb, rb, &["k"], how);
+            let got = host(&join(&l, &rt, &args).unwrap());
+            let want = arrow::compute::take(lb.column(0), &UInt32Array::from(want), None).unwrap();
+            assert_eq!(got.column(0).as_ref(), want.as_ref(), "case {i} {how:?}");
+            // Fused selections equal filtering first.
+            let keep =
+                |n: usize, m: u64| BooleanArray::from((0..n).map(|j| (j as u64 * 7919) % m != 0).collect::<Vec<_>>());
+            let (lm, rm) = (keep(lb.num_rows(), 3), keep(rb.num_rows(), 5));
+            let filtered = |b: &RecordBatch, m: &BooleanArray| {
+                DataFrame::from_record_batch(&arrow::compute::filter_record_batch(b, m).unwrap()).unwrap()
+            };
+            let want = host(&join(&filtered(lb, &lm), &filtered(rb, &rm), &args).unwrap());
+            let got = ember::join::join_selected_in(None, &l, &rt, &args, [Some(&lm), Some(&rm)]).unwrap();
+            assert_eq!(host(&got), want, "case {i} {how:?} selected");
+        }
+    }
+}

@@ -2,7 +2,8 @@
 //! other side in parallel chunks. Fixed-width keys that fit 128 bits are read in place and packed
 //! per row into one `u64` or `u128` word (`keys.rs`; rows with a null key are skipped) and looked
 //! up in a partitioned open-addressing table built in parallel (`table.rs`); the table goes on the
-//! smaller side where the output order allows (see `packed_join`). Other keys (strings, wide
+//! smaller side where the output order allows (see `packed_join`). Semi and anti joins whose
+//! right keys span a small range test a bitmap of them instead (`bitmap_semi_join`). Other keys (strings, wide
 //! decimals, `nulls_equal`) go through arrow-rs's row format (one converter, so equal keys have
 //! equal bytes), built on the right. A filter below a join can be fused into it: its mask selects
 //! the rows that take part, and the filtered frame is never materialised.
@@ -16,7 +17,7 @@ use arrow::row::{Row, RowConverter, SortField};
 use ember_core::{DataFrame, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The gather maps of `left ⋈ right` over the `selected` rows of each side (all when `None`): as
 /// if the frames had been filtered first, but with row numbers into the unfiltered frames.
@@ -133,8 +134,14 @@ fn join_arrays(
 /// Rows per parallel probe chunk.
 const PROBE_CHUNK: usize = 1 << 16;
 
-/// [`packed_join`] with keys packed into the narrowest word that holds them.
+/// [`packed_join`] with keys packed into the narrowest word that holds them; semi and anti
+/// joins on keys of a small range test a bitmap of the right side's keys instead.
 fn fixed_width_join(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indices, Option<Indices>) {
+    if matches!(how, JoinType::Semi | JoinType::Anti) && lk.bits() <= 64 {
+        if let Some(out) = bitmap_semi_join(lk, rk, how) {
+            return out;
+        }
+    }
     if lk.bits() <= 64 {
         packed_join::<u64>(lk, rk, how)
     } else {
@@ -162,8 +169,12 @@ fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indi
             chunks(rk).for_each(|rows| {
                 for j in rows.filter(|&j| rk.is_valid(j)) {
                     let mut i = table.first(rk.get(j));
-                    // The chain's rows were all marked by an earlier right row if its head was.
-                    while i != NONE && !matched[i as usize].swap(true, Ordering::Relaxed) {
+                    // The chain's rows were all marked by an earlier right row if its head was
+                    // (or are being marked by the thread that marked it). A plain load first:
+                    // most hits find their row marked already, and an atomic swap on every hit
+                    // (a locked instruction) was half of Q22's anti join.
+                    while i != NONE && !matched[i as usize].load(Ordering::Relaxed) {
+                        matched[i as usize].store(true, Ordering::Relaxed);
                         i = table.next(i);
                     }
                 }
@@ -251,6 +262,68 @@ fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indi
             gather_maps(out_l, Some(out_r), how)
         }
     }
+}
+
+/// Most bits of [`bitmap_semi_join`]'s bitmap (256 KiB, to stay in a core's L2 cache: Q4's
+/// 6M-key bitmap of `lineitem`'s order keys, set at random by 3.8M rows, cost more than the
+/// hash table on its 57K orders).
+const BITMAP_MAX_BITS: u64 = 1 << 21;
+
+/// A semi or anti join whose right keys span a small range (TPC-H's dense integer keys: Q22's
+/// 1.5M orders cover customer keys 1..150,000, 19 KiB of bits): one bit per key of the range,
+/// set for each right key, then each selected left row tests its key's bit. No hash table, and a
+/// probe is one load from a bitmap that stays in cache. `None` when the range needs more bits
+/// than [`BITMAP_MAX_BITS`] or than 64 per right row (a hash table then costs less memory).
+fn bitmap_semi_join(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> Option<(Indices, Option<Indices>)> {
+    let chunks = |keys: &Keys<'_>| {
+        let n = keys.len();
+        (0..n.div_ceil(PROBE_CHUNK)).into_par_iter().map(move |c| c * PROBE_CHUNK..((c + 1) * PROBE_CHUNK).min(n))
+    };
+    // A strided sample first: a range too wide shows in it, and costs no pass over the right side.
+    let step = (rk.len() / 4096).max(1);
+    let (slo, shi) = (0..rk.len())
+        .step_by(step)
+        .filter(|&j| rk.is_valid(j))
+        .map(|j| rk.get::<u64>(j))
+        .fold((u64::MAX, 0), |(lo, hi), k| (lo.min(k), hi.max(k)));
+    if slo <= shi && shi - slo >= BITMAP_MAX_BITS {
+        return None;
+    }
+    let (lo, hi) = chunks(rk)
+        .map(|rows| {
+            rows.filter(|&j| rk.is_valid(j))
+                .map(|j| rk.get::<u64>(j))
+                .fold((u64::MAX, 0), |(lo, hi), k| (lo.min(k), hi.max(k)))
+        })
+        .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+    // No valid right key: an empty range, every probe misses.
+    let span = if lo > hi { 0 } else { hi - lo + 1 };
+    if span > BITMAP_MAX_BITS || span > 64 * rk.count().max(1) as u64 {
+        return None;
+    }
+    let bits: Vec<AtomicU64> = (0..span.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+    chunks(rk).for_each(|rows| {
+        for j in rows.filter(|&j| rk.is_valid(j)) {
+            let k = rk.get::<u64>(j) - lo;
+            let (word, bit) = (&bits[(k / 64) as usize], 1u64 << (k % 64));
+            // A plain load first: a key seen before (duplicates) costs no locked instruction.
+            if word.load(Ordering::Relaxed) & bit == 0 {
+                word.fetch_or(bit, Ordering::Relaxed);
+            }
+        }
+    });
+    let bits: Vec<u64> = bits.into_iter().map(AtomicU64::into_inner).collect();
+    let found = |i: usize| {
+        let k = lk.get::<u64>(i).wrapping_sub(lo);
+        k < span && bits[(k / 64) as usize] & (1 << (k % 64)) != 0
+    };
+    let want = how == JoinType::Semi;
+    let parts: Vec<Vec<u32>> = chunks(lk)
+        .map(|rows| {
+            rows.filter(|&i| lk.is_selected(i) && (lk.is_valid(i) && found(i)) == want).map(|i| i as u32).collect()
+        })
+        .collect();
+    Some(gather_maps(concat(parts.iter()), None, how))
 }
 
 /// Every matching `(left row, right row)` pair as `left << 32 | right`, in right row order: a
