@@ -167,17 +167,24 @@ test_device!(sort_errors_name_the_problem, |device: Device| {
 
 test_device!(utf8_keys_sort_bytewise, |device: Device| {
     let v = vec![Some("b"), None, Some("a"), Some("ab"), Some("a\0"), Some(""), Some("abcdefghij"), Some("abcdefghi")];
-    let df = frame(vec![("s", Arc::new(StringArray::from(v)) as ArrayRef)], device);
-    let strings = |df: &DataFrame| -> Vec<Option<String>> {
-        host(df).column(0).as_string::<i32>().iter().map(|s| s.map(String::from)).collect()
-    };
-    let want = ["", "a", "a\0", "ab", "abcdefghi", "abcdefghij", "b"];
-    let mut asc: Vec<Option<String>> = vec![None];
-    asc.extend(want.iter().map(|s| Some(s.to_string())));
-    assert_eq!(strings(&df.sort(["s"]).unwrap()), asc, "on {device}");
-    let mut desc: Vec<Option<String>> = want.iter().rev().map(|s| Some(s.to_string())).collect();
-    desc.push(None);
-    assert_eq!(strings(&df.sort([SortKey::new(col("s")).descending().nulls_last()]).unwrap()), desc, "on {device}");
+    // Utf8 and LargeUtf8 (the CPU engine ranks each layout's strings).
+    for large in [false, true] {
+        let s: ArrayRef = Arc::new(StringArray::from(v.clone()));
+        let s = if large { arrow::compute::cast(&s, &DataType::LargeUtf8).unwrap() } else { s };
+        let df = frame(vec![("s", s)], device);
+        let strings = |df: &DataFrame| -> Vec<Option<String>> {
+            let c = arrow::compute::cast(host(df).column(0), &DataType::Utf8).unwrap();
+            c.as_string::<i32>().iter().map(|s| s.map(String::from)).collect()
+        };
+        let want = ["", "a", "a\0", "ab", "abcdefghi", "abcdefghij", "b"];
+        let mut asc: Vec<Option<String>> = vec![None];
+        asc.extend(want.iter().map(|s| Some(s.to_string())));
+        assert_eq!(strings(&df.sort(["s"]).unwrap()), asc, "large={large} on {device}");
+        let mut desc: Vec<Option<String>> = want.iter().rev().map(|s| Some(s.to_string())).collect();
+        desc.push(None);
+        let sorted = df.sort([SortKey::new(col("s")).descending().nulls_last()]).unwrap();
+        assert_eq!(strings(&sorted), desc, "large={large} on {device}");
+    }
 });
 
 // More distinct strings than one launch ranks by comparing every pair (2048): the GPU ranks them

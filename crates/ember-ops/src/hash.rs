@@ -405,6 +405,12 @@ fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize,
             ordered: false,
         };
     }
+    dictionary_of(values, n, rank)
+}
+
+/// Dictionary codes of strings (null slots as the empty string), in order of first appearance or,
+/// with `rank`, in string order.
+fn dictionary_of<'a>(values: impl Iterator<Item = Option<&'a [u8]>>, n: usize, rank: bool) -> Codes {
     let mut dict: HashMap<&[u8], u64, BuildMul> = HashMap::with_capacity_and_hasher(n.min(1 << 16), BuildMul);
     let codes = values
         .map(|s| {
@@ -413,6 +419,23 @@ fn strings<'a>(values: impl Iterator<Item = Option<&'a [u8]>> + Clone, n: usize,
         })
         .collect();
     dictionary_codes(codes, &dict, rank)
+}
+
+/// Each row's rank among the distinct strings of `a` (bytewise order, the sort's; a null slot
+/// ranks as the empty string, and the caller applies the nulls) and the bits a rank needs, or
+/// `None` if `a` is not a string column: a string key made an integer one, so a sort packs it
+/// with its other keys into one word (Q16's final sort by a count and two strings).
+pub(crate) fn string_ranks(a: &ArrayRef) -> Option<(Vec<u64>, u32)> {
+    let codes = match a.data_type() {
+        DataType::Utf8View => view_strings(a.as_string_view(), true),
+        DataType::Utf8 => dictionary_of(a.as_string::<i32>().iter().map(|s| s.map(str::as_bytes)), a.len(), true),
+        DataType::LargeUtf8 => dictionary_of(a.as_string::<i64>().iter().map(|s| s.map(str::as_bytes)), a.len(), true),
+        _ => return None,
+    };
+    match codes.source {
+        Source::Owned(ranks) => Some((ranks, codes.bits)),
+        _ => None,
+    }
 }
 
 /// The group id of a row outside the selection (see [`group_rows`]).

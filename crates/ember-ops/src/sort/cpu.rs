@@ -1,8 +1,9 @@
 //! The CPU engine's sort order. Keys that together fit 128 bits (fixed-width types, decimals of
-//! precision <= 18, plus a null bit per nullable key) are packed per row into one order-preserving
-//! `u128` (the same words the GPU path sorts by) and `(key, row)` pairs are sorted in parallel:
-//! unique pairs, so an unstable sort gives the stable order. Other keys (strings, wide decimals)
-//! are encoded with arrow-rs's row format and the row numbers merge-sorted (stable) by it.
+//! precision <= 18, strings as their ranks among the column's distinct strings, plus a null bit
+//! per nullable key) are packed per row into one order-preserving `u128` (the same words the GPU
+//! path sorts by, strings aside) and `(key, row)` pairs are sorted in parallel: unique pairs, so
+//! an unstable sort gives the stable order. Other keys (wide decimals, many strings) are encoded
+//! with arrow-rs's row format and the row numbers merge-sorted (stable) by it.
 use super::SortKey;
 use crate::expr::evaluate;
 use arrow::array::{Array, ArrayRef, AsArray, UInt32Array};
@@ -122,25 +123,42 @@ pub(crate) fn sort_packed(keys: &[u128]) -> Vec<u32> {
 
 /// Each row's keys packed into one `u128` whose unsigned order is the sort order, or `None` if
 /// they do not fit (see `kernels/sort_keys.cu` for the per-type mapping).
+/// String keys pack as their ranks within `arrays`: words of two calls do not compare.
 /// With `null_bits` false no null bits are packed (null rows' keys are then meaningless: the
 /// caller skips them), so two frames' keys of the same types pack alike whatever their nulls.
 pub(crate) fn packed_keys(arrays: &[ArrayRef], opts: &[SortOptions], n: usize, null_bits: bool) -> Option<Vec<u128>> {
     let mut fields = Vec::with_capacity(arrays.len());
     let mut total = 0u32;
+    // Fixed-width keys first: a string key is ranked (a pass over it) only if the others fit.
     for a in arrays {
-        let bits = value_bits(a.data_type())?;
+        let bits = value_bits(a.data_type()).or_else(|| string_ranks_bits(a.data_type()))?;
         total += bits + u32::from(null_bits && a.null_count() > 0);
         fields.push(bits);
     }
     if total > 128 {
         return None;
     }
+    let mut ranked = Vec::with_capacity(arrays.len());
+    for (a, bits) in arrays.iter().zip(fields.iter_mut()) {
+        ranked.push(match value_bits(a.data_type()) {
+            Some(_) => None,
+            None => {
+                let (ranks, rank_bits) = crate::hash::string_ranks(a)?;
+                total = total - *bits + rank_bits;
+                *bits = rank_bits;
+                Some(ranks)
+            }
+        });
+    }
+    if total > 128 {
+        return None;
+    }
     let mut keys = vec![0u128; n];
-    for ((a, o), &bits) in arrays.iter().zip(opts).zip(&fields) {
+    for (((a, o), &bits), ranks) in arrays.iter().zip(opts).zip(&fields).zip(ranked) {
         let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
         let nullable = null_bits && a.null_count() > 0;
         let width = bits + u32::from(nullable);
-        let ordered = ordered_column(a);
+        let ordered = ranks.unwrap_or_else(|| ordered_column(a));
         let value = |i: usize| -> u128 {
             if a.is_null(i) {
                 // The null bit: 0 sorts first. The value bits stay 0.
@@ -154,6 +172,12 @@ pub(crate) fn packed_keys(arrays: &[ArrayRef], opts: &[SortOptions], n: usize, n
         keys.par_iter_mut().enumerate().for_each(|(i, k)| *k = (*k << width) | value(i));
     }
     Some(keys)
+}
+
+/// The fewest bits a string key's ranks can take (at least one distinct value: one bit), for
+/// deciding whether keys may fit before ranking; `None` for a type that is not a string.
+fn string_ranks_bits(t: &DataType) -> Option<u32> {
+    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8).then_some(1)
 }
 
 /// Significant bits of a fixed-width key type, `None` for the others.
