@@ -269,6 +269,7 @@ fn distinct_counts(values: &ArrayRef, ids: &[u32], g: usize) -> Result<Vec<u64>>
 
 /// Per-group non-null counts and, for `sum` and `mean`, sums in the accumulator type of
 /// [`crate::reduce`], folded chunk by chunk.
+#[derive(Clone)]
 pub(super) struct Fold {
     sums: Option<Sums>,
     counts: Vec<u64>,
@@ -370,17 +371,17 @@ impl Fold {
     }
 
     /// The per-group result of `agg`, of `out`'s type.
-    pub(super) fn finish(&self, agg: Agg, out: &Field) -> Result<ArrayRef> {
+    pub(super) fn finish(self, agg: Agg, out: &Field) -> Result<ArrayRef> {
         let Fold { sums, counts } = self;
         match (agg, sums) {
-            (Agg::Count, _) => Ok(Arc::new(UInt64Array::from(counts.clone()))),
+            (Agg::Count, _) => Ok(Arc::new(UInt64Array::from(counts))),
             (Agg::Mean, Some(sums)) => {
                 let means: Float64Array = (0..counts.len())
                     .map(|k| (counts[k] > 0).then(|| sums.get(k).as_f64() / counts[k] as f64))
                     .collect();
                 Ok(Arc::new(means))
             }
-            (Agg::Sum, Some(sums)) => sums.to_array(&out.dtype),
+            (Agg::Sum, Some(sums)) => sums.into_array(&out.dtype),
             (agg, _) => Err(Error::Internal(format!("{agg:?} from folded sums"))),
         }
     }
@@ -391,6 +392,7 @@ fn decimal_overflow() -> Error {
 }
 
 /// Per-group sums in the accumulator type of [`crate::reduce`].
+#[derive(Clone)]
 enum Sums {
     I64(Vec<i64>),
     U64(Vec<u64>),
@@ -410,17 +412,17 @@ impl Sums {
         }
     }
 
-    fn to_array(&self, dtype: &DType) -> Result<ArrayRef> {
+    fn into_array(self, dtype: &DType) -> Result<ArrayRef> {
         Ok(match self {
-            Sums::I64(v) => Arc::new(Int64Array::from(v.clone())),
-            Sums::U64(v) => Arc::new(UInt64Array::from(v.clone())),
-            Sums::F32(v) => Arc::new(Float32Array::from(v.clone())),
-            Sums::F64(v) => Arc::new(Float64Array::from(v.clone())),
+            Sums::I64(v) => Arc::new(Int64Array::from(v)),
+            Sums::U64(v) => Arc::new(UInt64Array::from(v)),
+            Sums::F32(v) => Arc::new(Float32Array::from(v)),
+            Sums::F64(v) => Arc::new(Float64Array::from(v)),
             Sums::Dec(v, _) => {
                 let DType::Decimal128 { precision, scale } = *dtype else {
                     return Err(Error::Internal(format!("decimal sum into {dtype}")));
                 };
-                let a = Decimal128Array::from(v.clone()).with_precision_and_scale(precision, scale)?;
+                let a = Decimal128Array::from(v).with_precision_and_scale(precision, scale)?;
                 // A group's total past 38 digits is an error, as everywhere.
                 a.validate_decimal_precision(38).map_err(|_| decimal_overflow())?;
                 Arc::new(a)

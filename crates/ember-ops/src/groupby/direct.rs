@@ -180,13 +180,21 @@ pub(super) fn group_by(
     } else {
         Some(by_key_order(&key_values, g)?)
     };
+    // A fold serves each of its aggregations; the last one takes it.
+    let mut uses = vec![0usize; folds.len()];
+    plan.of_agg.iter().flatten().for_each(|&k| uses[k] += 1);
+    let mut folds: Vec<Option<Fold>> = folds.into_iter().map(Some).collect();
     let results = aggs
         .iter()
         .zip(&plan.of_agg)
         .zip(&fields[key_arrays.len()..])
-        .map(|((a, k), f)| match k {
+        .map(|((a, k), f)| match *k {
             None => Ok(Arc::new(UInt64Array::from(lens.clone())) as ArrayRef),
-            Some(k) => folds[*k].finish(a.agg, f),
+            Some(k) => {
+                uses[k] -= 1;
+                let fold = if uses[k] == 0 { folds[k].take() } else { folds[k].clone() };
+                fold.ok_or_else(|| Error::Internal("group_by: a fold used twice".into()))?.finish(a.agg, f)
+            }
         })
         .collect::<Result<Vec<_>>>()?;
     assemble(&key_values, &results, order.as_ref(), fields).map(Some)

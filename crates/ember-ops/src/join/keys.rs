@@ -41,6 +41,8 @@ pub(crate) trait KeyWord: Copy + Eq + Send + Sync + 'static {
     const ZERO: Self;
     /// A well-mixed 64-bit hash (the table uses its top bits).
     fn hash(self) -> u64;
+    /// The word as a `u64`, when it is one (a `u128` key is never indexed directly).
+    fn narrow(self) -> Option<u64>;
 }
 
 impl KeyWord for u64 {
@@ -58,6 +60,10 @@ impl KeyWord for u64 {
         // Fibonacci hashing with a fold so the top bits see every input bit.
         (self ^ (self >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
+    #[inline(always)]
+    fn narrow(self) -> Option<u64> {
+        Some(self)
+    }
 }
 
 impl KeyWord for u128 {
@@ -69,6 +75,10 @@ impl KeyWord for u128 {
     #[inline(always)]
     fn hash(self) -> u64 {
         ((self as u64) ^ ((self >> 64) as u64).rotate_left(29)).hash()
+    }
+    #[inline(always)]
+    fn narrow(self) -> Option<u64> {
+        None
     }
 }
 

@@ -8,6 +8,11 @@
 //! inserted by one thread into its own slots. A probe computes the same slot from the hash.
 //! Hand-written rather than `std`'s `HashMap`: one cache line per lookup (key and row side by
 //! side), a build split across cores, and no per-key allocation for duplicate keys.
+//!
+//! Dense keys skip hashing: when the build's valid keys (one `u64` word) span at most
+//! [`DIRECT_SPAN_PER_ROW`] values per build row, each key's first row sits at `key - min` of an
+//! array ([`Direct`]). TPC-H's keys are dense, and a probe side sorted by its key (`lineitem` by
+//! order key, `partsupp` by part key) then reads that array in order instead of at random.
 use super::keys::{KeyWord, Keys};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -33,7 +38,23 @@ pub(crate) struct Table<K> {
     /// instead of a probe loop whose length the branch predictor cannot guess.
     filter: Vec<u64>,
     filter_shift: u32,
+    /// Dense keys: the first row of each key indexed by the key (the slots are then unused).
+    direct: Option<Direct>,
 }
+
+/// The first build row of each key `min + k` at `heads[k]` (`NONE`: no row).
+struct Direct {
+    min: u64,
+    heads: Vec<u32>,
+}
+
+/// A build whose keys span at most this many values per row taking part (plus
+/// [`DIRECT_SPAN_SLACK`]) is indexed directly: 4 bytes per value of the span, against the hash
+/// table's 32 per row.
+const DIRECT_SPAN_PER_ROW: u64 = 8;
+
+/// Span allowed beyond [`DIRECT_SPAN_PER_ROW`] times the rows (small builds).
+const DIRECT_SPAN_SLACK: u64 = 4096;
 
 /// Filter bits per build row (a false positive about one probe in 16 that should miss).
 const FILTER_BITS_PER_ROW: usize = 16;
@@ -44,6 +65,11 @@ const FILTER_MAX_ROWS: usize = 1 << 18;
 impl<K: KeyWord> Table<K> {
     /// The table of `keys`' valid rows.
     pub(crate) fn build(keys: &Keys<'_>) -> Table<K> {
+        Table::build_direct(keys).unwrap_or_else(|| Table::build_hashed(keys))
+    }
+
+    /// The hash table of `keys`' valid rows.
+    fn build_hashed(keys: &Keys<'_>) -> Table<K> {
         // Sized by the rows that take part; `next` is indexed by row number.
         let (n, rows_taking_part) = (keys.len(), keys.count());
         let capacity = (2 * rows_taking_part).next_power_of_two().max(16);
@@ -64,6 +90,7 @@ impl<K: KeyWord> Table<K> {
             part_mask: capacity / parts - 1,
             filter: Vec::new(),
             filter_shift: 64,
+            direct: None,
         };
         let (next, mask) = (&table.next, table.part_mask);
         match rows {
@@ -82,6 +109,49 @@ impl<K: KeyWord> Table<K> {
         }
         table.build_filter(rows_taking_part);
         table
+    }
+
+    /// The directly indexed table of `keys`, when they are `u64` words of a dense enough range
+    /// ([`DIRECT_SPAN_PER_ROW`]). Large builds split the key range among threads: each scans
+    /// every row (last first, so chains run in row order) and links those in its part.
+    fn build_direct(keys: &Keys<'_>) -> Option<Table<K>> {
+        let (n, count) = (keys.len(), keys.count());
+        K::ZERO.narrow()?;
+        let key = |i: usize| keys.get::<K>(i).narrow();
+        let (lo, hi) = (0..n)
+            .into_par_iter()
+            .with_min_len(1 << 14)
+            .filter(|&i| keys.is_valid(i))
+            .filter_map(key)
+            .fold(|| (u64::MAX, 0), |(lo, hi), k| (lo.min(k), hi.max(k)))
+            .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+        let span = if lo > hi { 0 } else { hi - lo + 1 };
+        if span > DIRECT_SPAN_PER_ROW * count as u64 + DIRECT_SPAN_SLACK {
+            return None;
+        }
+        let next: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(NONE)).collect();
+        let mut heads = vec![NONE; span as usize];
+        let parts = if count < PARALLEL_BUILD { 1 } else { rayon::current_num_threads().max(1) };
+        let part_len = (span as usize).div_ceil(parts).max(1);
+        heads.par_chunks_mut(part_len).enumerate().for_each(|(p, heads)| {
+            let first = (p * part_len) as u64;
+            for i in (0..n).rev().filter(|&i| keys.is_valid(i)) {
+                let k = key(i).unwrap_or_default() - lo;
+                if let Some(head) = k.checked_sub(first).and_then(|k| heads.get_mut(k as usize)) {
+                    next[i].store(*head, Ordering::Relaxed);
+                    *head = i as u32;
+                }
+            }
+        });
+        Some(Table {
+            slots: Vec::new(),
+            next,
+            shift: 64,
+            part_mask: 0,
+            filter: Vec::new(),
+            filter_shift: 64,
+            direct: Some(Direct { min: lo, heads }),
+        })
     }
 
     /// Sets the filter bits of the keys present, for builds of at most [`FILTER_MAX_ROWS`].
@@ -103,6 +173,10 @@ impl<K: KeyWord> Table<K> {
     /// The first build row whose key is `key` (`NONE`: none).
     #[inline(always)]
     pub(crate) fn first(&self, key: K) -> u32 {
+        if let Some(d) = &self.direct {
+            let k = key.narrow().unwrap_or_default().wrapping_sub(d.min);
+            return d.heads.get(k as usize).copied().unwrap_or(NONE);
+        }
         let hash = key.hash();
         if !self.filter.is_empty() {
             let b = (hash >> self.filter_shift) as usize;
@@ -212,6 +286,43 @@ mod tests {
         }
     }
 
+    /// Dense keys are indexed directly (one part and the parallel build's several): every valid
+    /// row is found under its key, chains run in row order, keys below, above and inside the
+    /// range that are absent miss, and a selection leaves the other rows out.
+    #[test]
+    fn dense_keys_are_indexed_directly() {
+        for n in [1usize, 100, PARALLEL_BUILD + 777] {
+            let values: Vec<Option<i64>> =
+                (0..n).map(|i| (i % 13 != 5).then_some(1000 + ((i * 37) % (n / 2 + 1)) as i64 * 2)).collect();
+            let arrays = [Arc::new(Int64Array::from(values.clone())) as ArrayRef];
+            let selected = arrow::buffer::BooleanBuffer::from_iter((0..n).map(|i| i % 7 != 0));
+            for sel in [None, Some(&selected)] {
+                let keys = Keys::new(&arrays, n, sel).unwrap();
+                let table = Table::<u64>::build(&keys);
+                assert!(table.direct.is_some(), "{n} rows");
+                let mut want: HashMap<i64, Vec<u32>> = HashMap::new();
+                for (i, v) in values.iter().enumerate() {
+                    if let (Some(v), true) = (v, sel.is_none_or(|s| s.value(i))) {
+                        want.entry(*v).or_default().push(i as u32);
+                    }
+                }
+                for (v, rows) in &want {
+                    let mut got = Vec::new();
+                    let mut row = table.first(*v as u64);
+                    while row != NONE {
+                        got.push(row);
+                        row = table.next(row);
+                    }
+                    assert_eq!(&got, rows, "key {v}, {n} rows");
+                }
+                // Odd keys are never present; 999 is below the range, and far above it.
+                for absent in [999i64, 1001, 1003, 1000 + n as i64 * 4, i64::MAX, -1] {
+                    assert_eq!(table.first(absent as u64), NONE, "{absent}, {n} rows");
+                }
+            }
+        }
+    }
+
     /// Keys whose hashes all fall in one partition of the parallel build: that partition would
     /// fill up (and a probe in it never end), so the table is built whole; every key is found.
     #[test]
@@ -224,7 +335,8 @@ mod tests {
             (0i64..).filter(|&k| ((k as u64).hash() >> shift) as usize / (capacity / parts) == 0).take(n).collect();
         let arrays = [Arc::new(Int64Array::from(crowded.clone())) as ArrayRef];
         let keys = Keys::new(&arrays, n, None).unwrap();
-        let table = Table::<u64>::build(&keys);
+        let table = Table::<u64>::build_hashed(&keys);
+        assert!(table.direct.is_none());
         assert!(crowded.iter().enumerate().all(|(i, &k)| table.first(k as u64) == i as u32));
         assert_eq!(table.first(-1i64 as u64), NONE);
     }
