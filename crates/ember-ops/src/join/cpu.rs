@@ -3,9 +3,9 @@
 //! per row into one `u64` or `u128` word (`keys.rs`; rows with a null key are skipped) and looked
 //! up in a partitioned open-addressing table built in parallel (`table.rs`); the table goes on the
 //! smaller side where the output order allows (see `packed_join`). Semi and anti joins whose
-//! right keys span a small range test a bitmap of them instead (`bitmap_semi_join`). Other keys (strings, wide
-//! decimals, `nulls_equal`) go through arrow-rs's row format (one converter, so equal keys have
-//! equal bytes), built on the right. A filter below a join can be fused into it: its mask selects
+//! right keys span a small range test a bitmap of them instead (`bitmap_semi_join`). Other keys
+//! (strings, wide decimals, `nulls_equal`) go through arrow-rs's row format (one converter, so
+//! equal keys have equal bytes), built on the right. A filter below a join can be fused into it: its mask selects
 //! the rows that take part, and the filtered frame is never materialised.
 use super::keys::{KeyWord, Keys};
 use super::table::{Table, NONE};
