@@ -5,8 +5,8 @@
 //! smaller side where the output order allows (see `packed_join`). Semi and anti joins whose
 //! right keys span a small range test a bitmap of them instead (`bitmap_semi_join`). Other keys
 //! (strings, wide decimals, `nulls_equal`) go through arrow-rs's row format (one converter, so
-//! equal keys have equal bytes), built on the right. A filter below a join can be fused into it: its mask selects
-//! the rows that take part, and the filtered frame is never materialised.
+//! equal keys have equal bytes), built on the right. A filter below a join can be fused into it:
+//! its mask selects the rows that take part, and the filtered frame is never materialised.
 use super::keys::{KeyWord, Keys};
 use super::table::{Table, NONE};
 use super::{JoinArgs, JoinType};
