@@ -56,6 +56,9 @@ const DIRECT_SPAN_PER_ROW: u64 = 8;
 /// Span allowed beyond [`DIRECT_SPAN_PER_ROW`] times the rows (small builds).
 const DIRECT_SPAN_SLACK: u64 = 4096;
 
+/// Most key-range parts a direct build is split into (each scans all the build's keys).
+const DIRECT_MAX_PARTS: usize = 4;
+
 /// Filter bits per build row (a false positive about one probe in 16 that should miss).
 const FILTER_BITS_PER_ROW: usize = 16;
 
@@ -112,8 +115,8 @@ impl<K: KeyWord> Table<K> {
     }
 
     /// The directly indexed table of `keys`, when they are `u64` words of a dense enough range
-    /// ([`DIRECT_SPAN_PER_ROW`]). Large builds split the key range among threads: each scans
-    /// every row (last first, so chains run in row order) and links those in its part.
+    /// ([`DIRECT_SPAN_PER_ROW`]). Large builds split the key range among a few threads: each
+    /// scans every row (last first, so chains run in row order) and links those in its part.
     fn build_direct(keys: &Keys<'_>) -> Option<Table<K>> {
         let (n, count) = (keys.len(), keys.count());
         K::ZERO.narrow()?;
@@ -131,7 +134,8 @@ impl<K: KeyWord> Table<K> {
         }
         let next: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(NONE)).collect();
         let mut heads = vec![NONE; span as usize];
-        let parts = if count < PARALLEL_BUILD { 1 } else { rayon::current_num_threads().max(1) };
+        // Each part reads every key, so parts only spread the scattered writes: a few suffice.
+        let parts = if count < PARALLEL_BUILD { 1 } else { rayon::current_num_threads().clamp(1, DIRECT_MAX_PARTS) };
         let part_len = (span as usize).div_ceil(parts).max(1);
         heads.par_chunks_mut(part_len).enumerate().for_each(|(p, heads)| {
             let first = (p * part_len) as u64;
