@@ -1,8 +1,11 @@
-//! Join TPC-H lineitem with orders on the order key (inner, all 24 columns): ember's CPU engine
-//! vs polars, same data, same process (the `ember-bench ops` case). Scale factor from
-//! `EMBER_BENCH_SF` (default 1).
+//! Join TPC-H lineitem with orders on the order key (inner, all 24 columns), and customer with
+//! orders on the customer key (anti: the customers without orders): ember's CPU engine vs polars,
+//! same data, same process (the `ember-bench ops` cases). Scale factor from `EMBER_BENCH_SF`
+//! (default 1).
 use criterion::{criterion_group, criterion_main, Criterion};
-use ember_bench::{ember_join, lineitem_both, orders_both, polars_join};
+use ember_bench::{
+    customer_both, ember_anti_join, ember_join, lineitem_both, orders_both, polars_anti_join, polars_join,
+};
 use std::hint::black_box;
 
 fn sf() -> f64 {
@@ -17,6 +20,12 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("ember cpu", |b| b.iter(|| black_box(ember_join(&li, &orders).expect("ember"))));
     g.bench_function("polars", |b| b.iter(|| black_box(polars_join(&pli, &porders).expect("polars"))));
+    g.finish();
+    let (customer, pcustomer) = customer_both(sf).expect("customer");
+    let mut g = c.benchmark_group(format!("anti join customer ▷ orders on the customer key, sf={sf}"));
+    g.sample_size(10);
+    g.bench_function("ember cpu", |b| b.iter(|| black_box(ember_anti_join(&customer, &orders).expect("ember"))));
+    g.bench_function("polars", |b| b.iter(|| black_box(polars_anti_join(&pcustomer, &porders).expect("polars"))));
     g.finish();
 }
 

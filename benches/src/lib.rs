@@ -41,6 +41,11 @@ pub fn orders_both(sf: f64) -> Result<(DataFrame, pl::DataFrame)> {
     both(ember::tpch::orders(sf)?)
 }
 
+/// `customer` at scale factor `sf` (as [`lineitem_both`]).
+pub fn customer_both(sf: f64) -> Result<(DataFrame, pl::DataFrame)> {
+    both(ember::tpch::customer(sf)?)
+}
+
 /// `df` and a polars frame with the same values and types, sharing its buffers
 /// (`ember::polars`: the Arrow C Data Interface).
 pub(crate) fn both(df: DataFrame) -> Result<(DataFrame, pl::DataFrame)> {
@@ -133,6 +138,30 @@ pub fn polars_join(li: &pl::DataFrame, orders: &pl::DataFrame) -> Result<usize> 
 pub fn ember_join(li: &DataFrame, orders: &DataFrame) -> Result<usize> {
     use ember::join::{JoinArgs, JoinType};
     let out = li.join(orders, JoinArgs::new(["l_orderkey"], ["o_orderkey"], JoinType::Inner))?;
+    Ok(out.num_rows())
+}
+
+/// The customers without orders (an anti join on the customer key, the shape of Q13's and Q22's
+/// subqueries), with polars; the row count.
+pub fn polars_anti_join(customer: &pl::DataFrame, orders: &pl::DataFrame) -> Result<usize> {
+    let out = customer
+        .clone()
+        .lazy()
+        .join(
+            orders.clone().lazy(),
+            [pl::col("c_custkey")],
+            [pl::col("o_custkey")],
+            pl::JoinArgs::new(pl::JoinType::Anti),
+        )
+        .collect()
+        .map_err(polars_err)?;
+    Ok(out.height())
+}
+
+/// The same anti join with ember; the row count.
+pub fn ember_anti_join(customer: &DataFrame, orders: &DataFrame) -> Result<usize> {
+    use ember::join::{JoinArgs, JoinType};
+    let out = customer.join(orders, JoinArgs::new(["c_custkey"], ["o_custkey"], JoinType::Anti))?;
     Ok(out.num_rows())
 }
 

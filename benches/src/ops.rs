@@ -7,8 +7,8 @@ use crate::duck::{read_csv_sql, read_parquet_sql};
 use crate::measure::{machine, measure, versions};
 use crate::report::Report;
 use crate::{
-    ember_filter, ember_group_by, ember_join, ember_orderkeys, ember_sort, polars_err, polars_filter, polars_group_by,
-    polars_join, polars_orderkeys, polars_sort, polars_tpch,
+    ember_anti_join, ember_filter, ember_group_by, ember_join, ember_orderkeys, ember_sort, polars_anti_join,
+    polars_err, polars_filter, polars_group_by, polars_join, polars_orderkeys, polars_sort, polars_tpch,
 };
 use arrow::array::Array;
 use ember::ops::executor::{CpuExecutor, Executor, GpuExecutor, Indices};
@@ -168,10 +168,11 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
     data::ensure_files(&dir, cfg.sf, Source::Csv, &["lineitem"])?;
     let (li, pli) = crate::lineitem_both(cfg.sf)?;
     let (orders, porders) = crate::orders_both(cfg.sf)?;
-    let (dev, dev_orders) = (li.to(cfg.device)?, orders.to(cfg.device)?);
+    let (customer, pcustomer) = crate::customer_both(cfg.sf)?;
+    let (dev, dev_orders, dev_customer) = (li.to(cfg.device)?, orders.to(cfg.device)?, customer.to(cfg.device)?);
     #[cfg(feature = "duckdb")]
     let duck = match cfg.engines.iter().any(|e| e == "duckdb") {
-        true => Some(crate::duck::Duck::load(&dir, cfg.sf, Source::Memory, &["lineitem", "orders"])?.0),
+        true => Some(crate::duck::Duck::load(&dir, cfg.sf, Source::Memory, &["lineitem", "orders", "customer"])?.0),
         false => None,
     };
     let mut run = Runner {
@@ -298,6 +299,19 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         || polars_join(&pli, &porders),
         |&n| Ok(shape(n, 24)),
         duck("SELECT * EXCLUDE (o_orderkey) FROM lineitem JOIN orders ON l_orderkey = o_orderkey".into(), batch_shape),
+    )?;
+    run.case(
+        "anti join customer ▷ orders on the customer key, 8 columns",
+        None,
+        false,
+        || ember_anti_join(&dev_customer, &dev_orders),
+        |&n| Ok(shape(n, 8)),
+        || polars_anti_join(&pcustomer, &porders),
+        |&n| Ok(shape(n, 8)),
+        duck(
+            "SELECT * FROM customer WHERE NOT EXISTS (SELECT 1 FROM orders WHERE o_custkey = c_custkey)".into(),
+            batch_shape,
+        ),
     )?;
     run.case(
         "group-by 4 groups (sum, count)",

@@ -140,7 +140,7 @@ fn duckdb_agrees_with_ember_and_polars() {
     })
     .unwrap();
     assert!(ops.all_ok(), "{}", ops.markdown());
-    assert_eq!(ops.records.iter().filter(|r| r.engine == "duckdb").count(), 9, "all but the gather");
+    assert_eq!(ops.records.iter().filter(|r| r.engine == "duckdb").count(), 10, "all but the gather");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -155,7 +155,7 @@ fn single_operations_agree() {
         data_dir: dir.join("data"),
     })
     .unwrap();
-    assert_eq!(report.queries().len(), 10);
+    assert_eq!(report.queries().len(), 11);
     assert!(report.all_ok(), "{}", report.markdown());
     let _ = std::fs::remove_dir_all(&dir);
 }
