@@ -3,9 +3,7 @@
 //! same data, same process (the `ember-bench ops` cases). Scale factor from `EMBER_BENCH_SF`
 //! (default 1).
 use criterion::{criterion_group, criterion_main, Criterion};
-use ember_bench::{
-    customer_both, ember_anti_join, ember_join, lineitem_both, orders_both, polars_anti_join, polars_join,
-};
+use ember_bench::{customer_both, ember_join, lineitem_both, orders_both, polars_join, BenchJoin};
 use std::hint::black_box;
 
 fn sf() -> f64 {
@@ -16,17 +14,18 @@ fn bench(c: &mut Criterion) {
     let sf = sf();
     let (li, pli) = lineitem_both(sf).expect("lineitem");
     let (orders, porders) = orders_both(sf).expect("orders");
-    let mut g = c.benchmark_group(format!("join lineitem ⋈ orders on the order key, sf={sf}"));
-    g.sample_size(10);
-    g.bench_function("ember cpu", |b| b.iter(|| black_box(ember_join(&li, &orders).expect("ember"))));
-    g.bench_function("polars", |b| b.iter(|| black_box(polars_join(&pli, &porders).expect("polars"))));
-    g.finish();
     let (customer, pcustomer) = customer_both(sf).expect("customer");
-    let mut g = c.benchmark_group(format!("anti join customer ▷ orders on the customer key, sf={sf}"));
-    g.sample_size(10);
-    g.bench_function("ember cpu", |b| b.iter(|| black_box(ember_anti_join(&customer, &orders).expect("ember"))));
-    g.bench_function("polars", |b| b.iter(|| black_box(polars_anti_join(&pcustomer, &porders).expect("polars"))));
-    g.finish();
+    let cases = [
+        ("join lineitem ⋈ orders on the order key", (&li, &pli), BenchJoin::LineitemOrders),
+        ("anti join customer ▷ orders on the customer key", (&customer, &pcustomer), BenchJoin::CustomersWithoutOrders),
+    ];
+    for (name, (left, pleft), join) in cases {
+        let mut g = c.benchmark_group(format!("{name}, sf={sf}"));
+        g.sample_size(10);
+        g.bench_function("ember cpu", |b| b.iter(|| black_box(ember_join(left, &orders, join).expect("ember"))));
+        g.bench_function("polars", |b| b.iter(|| black_box(polars_join(pleft, &porders, join).expect("polars"))));
+        g.finish();
+    }
 }
 
 criterion_group!(benches, bench);

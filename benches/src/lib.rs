@@ -118,51 +118,45 @@ pub fn batch_orderkeys(b: &arrow::array::RecordBatch) -> Result<Vec<i64>> {
     Ok([0, n / 2, n.saturating_sub(1)].iter().map(|&i| c.value(i)).collect())
 }
 
-/// `lineitem ⋈ orders` on the order key (inner, every column of both) in polars; the row count.
-pub fn polars_join(li: &pl::DataFrame, orders: &pl::DataFrame) -> Result<usize> {
-    let out = li
+/// The joins the benchmarks time, each on a pair of TPC-H tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchJoin {
+    /// `lineitem ⋈ orders` on the order key (inner, every column of both).
+    LineitemOrders,
+    /// `customer ▷ orders` on the customer key: the customers without orders (anti, the shape of
+    /// Q13's and Q22's subqueries).
+    CustomersWithoutOrders,
+}
+
+impl BenchJoin {
+    /// The left key, the right key, and whether the join is an anti join (else inner).
+    fn spec(self) -> (&'static str, &'static str, bool) {
+        match self {
+            BenchJoin::LineitemOrders => ("l_orderkey", "o_orderkey", false),
+            BenchJoin::CustomersWithoutOrders => ("c_custkey", "o_custkey", true),
+        }
+    }
+}
+
+/// `join` of `left` and `right` in polars; the row count.
+pub fn polars_join(left: &pl::DataFrame, right: &pl::DataFrame, join: BenchJoin) -> Result<usize> {
+    let (l, r, anti) = join.spec();
+    let how = if anti { pl::JoinType::Anti } else { pl::JoinType::Inner };
+    let out = left
         .clone()
         .lazy()
-        .join(
-            orders.clone().lazy(),
-            [pl::col("l_orderkey")],
-            [pl::col("o_orderkey")],
-            pl::JoinArgs::new(pl::JoinType::Inner),
-        )
+        .join(right.clone().lazy(), [pl::col(l)], [pl::col(r)], pl::JoinArgs::new(how))
         .collect()
         .map_err(polars_err)?;
     Ok(out.height())
 }
 
 /// The same join with ember; the row count.
-pub fn ember_join(li: &DataFrame, orders: &DataFrame) -> Result<usize> {
+pub fn ember_join(left: &DataFrame, right: &DataFrame, join: BenchJoin) -> Result<usize> {
     use ember::join::{JoinArgs, JoinType};
-    let out = li.join(orders, JoinArgs::new(["l_orderkey"], ["o_orderkey"], JoinType::Inner))?;
-    Ok(out.num_rows())
-}
-
-/// The customers without orders (an anti join on the customer key, the shape of Q13's and Q22's
-/// subqueries), with polars; the row count.
-pub fn polars_anti_join(customer: &pl::DataFrame, orders: &pl::DataFrame) -> Result<usize> {
-    let out = customer
-        .clone()
-        .lazy()
-        .join(
-            orders.clone().lazy(),
-            [pl::col("c_custkey")],
-            [pl::col("o_custkey")],
-            pl::JoinArgs::new(pl::JoinType::Anti),
-        )
-        .collect()
-        .map_err(polars_err)?;
-    Ok(out.height())
-}
-
-/// The same anti join with ember; the row count.
-pub fn ember_anti_join(customer: &DataFrame, orders: &DataFrame) -> Result<usize> {
-    use ember::join::{JoinArgs, JoinType};
-    let out = customer.join(orders, JoinArgs::new(["c_custkey"], ["o_custkey"], JoinType::Anti))?;
-    Ok(out.num_rows())
+    let (l, r, anti) = join.spec();
+    let how = if anti { JoinType::Anti } else { JoinType::Inner };
+    Ok(left.join(right, JoinArgs::new([l], [r], how))?.num_rows())
 }
 
 /// Group `lineitem` with polars: by the two flags (`few`: 4 groups; sum and count of

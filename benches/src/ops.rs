@@ -7,8 +7,8 @@ use crate::duck::{read_csv_sql, read_parquet_sql};
 use crate::measure::{machine, measure, versions};
 use crate::report::Report;
 use crate::{
-    ember_anti_join, ember_filter, ember_group_by, ember_join, ember_orderkeys, ember_sort, polars_anti_join,
-    polars_err, polars_filter, polars_group_by, polars_join, polars_orderkeys, polars_sort, polars_tpch,
+    ember_filter, ember_group_by, ember_join, ember_orderkeys, ember_sort, polars_err, polars_filter, polars_group_by,
+    polars_join, polars_orderkeys, polars_sort, polars_tpch, BenchJoin,
 };
 use arrow::array::Array;
 use ember::ops::executor::{CpuExecutor, Executor, GpuExecutor, Indices};
@@ -290,29 +290,34 @@ pub fn run(cfg: &OpsConfig) -> Result<Report> {
         // SQL has no row-number gather.
         None,
     )?;
-    run.case(
-        "join lineitem ⋈ orders on the order key, 24 columns",
-        None,
-        false,
-        || ember_join(&dev, &dev_orders),
-        |&n| Ok(shape(n, 24)),
-        || polars_join(&pli, &porders),
-        |&n| Ok(shape(n, 24)),
-        duck("SELECT * EXCLUDE (o_orderkey) FROM lineitem JOIN orders ON l_orderkey = o_orderkey".into(), batch_shape),
-    )?;
-    run.case(
-        "anti join customer ▷ orders on the customer key, 8 columns",
-        None,
-        false,
-        || ember_anti_join(&dev_customer, &dev_orders),
-        |&n| Ok(shape(n, 8)),
-        || polars_anti_join(&pcustomer, &porders),
-        |&n| Ok(shape(n, 8)),
-        duck(
-            "SELECT * FROM customer WHERE NOT EXISTS (SELECT 1 FROM orders WHERE o_custkey = c_custkey)".into(),
-            batch_shape,
+    let joins = [
+        (
+            "join lineitem ⋈ orders on the order key, 24 columns",
+            (&dev, &pli),
+            BenchJoin::LineitemOrders,
+            24,
+            "SELECT * EXCLUDE (o_orderkey) FROM lineitem JOIN orders ON l_orderkey = o_orderkey",
         ),
-    )?;
+        (
+            "anti join customer ▷ orders on the customer key, 8 columns",
+            (&dev_customer, &pcustomer),
+            BenchJoin::CustomersWithoutOrders,
+            8,
+            "SELECT * FROM customer WHERE NOT EXISTS (SELECT 1 FROM orders WHERE o_custkey = c_custkey)",
+        ),
+    ];
+    for (name, (left, pleft), join, columns, sql) in joins {
+        run.case(
+            name,
+            None,
+            false,
+            || ember_join(left, &dev_orders, join),
+            |&n| Ok(shape(n, columns)),
+            || polars_join(pleft, &porders, join),
+            |&n| Ok(shape(n, columns)),
+            duck(sql.into(), batch_shape),
+        )?;
+    }
     run.case(
         "group-by 4 groups (sum, count)",
         Some(column_bytes(&li, &["l_returnflag", "l_linestatus", "l_extendedprice"])?),

@@ -134,6 +134,12 @@ fn join_arrays(
 /// Rows per parallel probe chunk.
 const PROBE_CHUNK: usize = 1 << 16;
 
+/// The row ranges of `keys`' parallel probe chunks.
+fn probe_chunks(keys: &Keys<'_>) -> impl IndexedParallelIterator<Item = std::ops::Range<usize>> {
+    let n = keys.len();
+    (0..n.div_ceil(PROBE_CHUNK)).into_par_iter().map(move |c| c * PROBE_CHUNK..((c + 1) * PROBE_CHUNK).min(n))
+}
+
 /// [`packed_join`] with keys packed into the narrowest word that holds them; semi and anti
 /// joins on keys of a small range test a bitmap of the right side's keys instead.
 fn fixed_width_join(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indices, Option<Indices>) {
@@ -157,16 +163,11 @@ fn fixed_width_join(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indices, Op
 /// counting sort. Probes run in parallel chunks whose outputs concatenate in order.
 fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indices, Option<Indices>) {
     let small_left = lk.count() < rk.count();
-    // The row ranges of a side's parallel probe chunks.
-    let chunks = |keys: &Keys<'_>| {
-        let n = keys.len();
-        (0..n.div_ceil(PROBE_CHUNK)).into_par_iter().map(move |c| c * PROBE_CHUNK..((c + 1) * PROBE_CHUNK).min(n))
-    };
     match how {
         JoinType::Semi | JoinType::Anti if small_left => {
             let table = Table::<K>::build(lk);
             let matched: Vec<AtomicBool> = (0..lk.len()).map(|_| AtomicBool::new(false)).collect();
-            chunks(rk).for_each(|rows| {
+            probe_chunks(rk).for_each(|rows| {
                 for j in rows {
                     if !rk.is_valid(j) {
                         continue;
@@ -230,7 +231,7 @@ fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indi
         JoinType::Semi | JoinType::Anti => {
             let table = Table::<K>::build(rk);
             let want = how == JoinType::Semi;
-            let parts: Vec<Vec<u32>> = chunks(lk)
+            let parts: Vec<Vec<u32>> = probe_chunks(lk)
                 .map(|rows| {
                     kept_rows(rows, |i| lk.is_selected(i) && (lk.is_valid(i) && table.first(lk.get(i)) != NONE) == want)
                 })
@@ -240,7 +241,7 @@ fn packed_join<K: KeyWord>(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> (Indi
         _ => {
             // Inner and left joins probing a table on the right.
             let table = Table::<K>::build(rk);
-            let parts: Vec<(Vec<u32>, Vec<u32>)> = chunks(lk)
+            let parts: Vec<(Vec<u32>, Vec<u32>)> = probe_chunks(lk)
                 .map(|rows| {
                     let (mut out_l, mut out_r) = (Vec::new(), Vec::new());
                     for i in rows {
@@ -279,34 +280,17 @@ const BITMAP_MAX_BITS: u64 = 1 << 21;
 /// probe is one load from a bitmap that stays in cache. `None` when the range needs more bits
 /// than [`BITMAP_MAX_BITS`] or than 64 per right row (a hash table then costs less memory).
 fn bitmap_semi_join(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> Option<(Indices, Option<Indices>)> {
-    let chunks = |keys: &Keys<'_>| {
-        let n = keys.len();
-        (0..n.div_ceil(PROBE_CHUNK)).into_par_iter().map(move |c| c * PROBE_CHUNK..((c + 1) * PROBE_CHUNK).min(n))
-    };
     // A strided sample first: a range too wide shows in it, and costs no pass over the right side.
-    let step = (rk.len() / 4096).max(1);
-    let (slo, shi) = (0..rk.len())
-        .step_by(step)
-        .filter(|&j| rk.is_valid(j))
-        .map(|j| rk.get::<u64>(j))
-        .fold((u64::MAX, 0), |(lo, hi), k| (lo.min(k), hi.max(k)));
-    if slo <= shi && shi - slo >= BITMAP_MAX_BITS {
+    if rk.span((rk.len() / 4096).max(2)).1 > BITMAP_MAX_BITS {
         return None;
     }
-    let (lo, hi) = chunks(rk)
-        .map(|rows| {
-            rows.filter(|&j| rk.is_valid(j))
-                .map(|j| rk.get::<u64>(j))
-                .fold((u64::MAX, 0), |(lo, hi), k| (lo.min(k), hi.max(k)))
-        })
-        .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
     // No valid right key: an empty range, every probe misses.
-    let span = if lo > hi { 0 } else { hi - lo + 1 };
+    let (lo, span) = rk.span(1);
     if span > BITMAP_MAX_BITS || span > 64 * rk.count().max(1) as u64 {
         return None;
     }
     let bits: Vec<AtomicU64> = (0..span.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
-    chunks(rk).for_each(|rows| {
+    probe_chunks(rk).for_each(|rows| {
         for j in rows {
             if !rk.is_valid(j) {
                 continue;
@@ -325,8 +309,9 @@ fn bitmap_semi_join(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> Option<(Indi
         k < span && bits[(k / 64) as usize] & (1 << (k % 64)) != 0
     };
     let want = how == JoinType::Semi;
-    let parts: Vec<Vec<u32>> =
-        chunks(lk).map(|rows| kept_rows(rows, |i| lk.is_selected(i) && (lk.is_valid(i) && found(i)) == want)).collect();
+    let parts: Vec<Vec<u32>> = probe_chunks(lk)
+        .map(|rows| kept_rows(rows, |i| lk.is_selected(i) && (lk.is_valid(i) && found(i)) == want))
+        .collect();
     Some(gather_maps(concat(parts.iter()), None, how))
 }
 

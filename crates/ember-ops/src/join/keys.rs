@@ -162,6 +162,34 @@ impl<'a> Keys<'a> {
         self.valid.as_ref().is_none_or(|v| v.value(i))
     }
 
+    /// The span of the valid rows' keys packed in a `u64` (the caller checked they fit): the
+    /// smallest key and the number of values up to the largest (0: no valid row). Every
+    /// `step`-th row is read (1: every row, in parallel; more: a strided sample).
+    pub(crate) fn span(&self, step: usize) -> (u64, u64) {
+        let fold = |(lo, hi): (u64, u64), k: u64| (lo.min(k), hi.max(k));
+        let (lo, hi) = if step > 1 {
+            (0..self.len)
+                .step_by(step)
+                .filter(|&i| self.is_valid(i))
+                .map(|i| self.get::<u64>(i))
+                .fold((u64::MAX, 0), fold)
+        } else {
+            use rayon::prelude::*;
+            (0..self.len)
+                .into_par_iter()
+                .with_min_len(1 << 14)
+                .filter(|&i| self.is_valid(i))
+                .map(|i| self.get::<u64>(i))
+                .fold(|| (u64::MAX, 0), fold)
+                .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)))
+        };
+        if lo > hi {
+            (0, 0)
+        } else {
+            (lo, (hi - lo).saturating_add(1))
+        }
+    }
+
     /// Row `i`'s packed key.
     #[inline(always)]
     pub(crate) fn get<K: KeyWord>(&self, i: usize) -> K {

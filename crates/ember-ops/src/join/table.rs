@@ -120,15 +120,7 @@ impl<K: KeyWord> Table<K> {
     fn build_direct(keys: &Keys<'_>) -> Option<Table<K>> {
         let (n, count) = (keys.len(), keys.count());
         K::ZERO.narrow()?;
-        let key = |i: usize| keys.get::<K>(i).narrow();
-        let (lo, hi) = (0..n)
-            .into_par_iter()
-            .with_min_len(1 << 14)
-            .filter(|&i| keys.is_valid(i))
-            .filter_map(key)
-            .fold(|| (u64::MAX, 0), |(lo, hi), k| (lo.min(k), hi.max(k)))
-            .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
-        let span = if lo > hi { 0 } else { hi - lo + 1 };
+        let (lo, span) = keys.span(1);
         if span > DIRECT_SPAN_PER_ROW * count as u64 + DIRECT_SPAN_SLACK {
             return None;
         }
@@ -140,7 +132,7 @@ impl<K: KeyWord> Table<K> {
         heads.par_chunks_mut(part_len).enumerate().for_each(|(p, heads)| {
             let first = (p * part_len) as u64;
             for i in (0..n).rev().filter(|&i| keys.is_valid(i)) {
-                let k = key(i).unwrap_or_default() - lo;
+                let k = keys.get::<u64>(i) - lo;
                 if let Some(head) = k.checked_sub(first).and_then(|k| heads.get_mut(k as usize)) {
                     next[i].store(*head, Ordering::Relaxed);
                     *head = i as u32;
