@@ -10,13 +10,17 @@ pub fn cuda_requested() -> bool {
     std::env::var("EMBER_TEST_CUDA").is_ok_and(|v| v == "1")
 }
 
-/// The GPU devices to compare against the CPU engine: Sim always, CUDA 0 when requested.
+/// The GPU devices to compare against the CPU engine: Sim always, CUDA 0 when requested. On a
+/// lent GPU, where time is short and Sim already ran in CI, `EMBER_TEST_CUDA_ONLY=1` leaves Sim out
+/// (`scripts/gpu-check.sh` sets it).
 pub fn gpu_devices() -> Vec<Device> {
-    let mut v = vec![Device::Sim];
-    if cuda_requested() {
-        v.push(Device::Cuda(0));
+    if !cuda_requested() {
+        return vec![Device::Sim];
     }
-    v
+    if std::env::var("EMBER_TEST_CUDA_ONLY").is_ok_and(|v| v == "1") {
+        return vec![Device::Cuda(0)];
+    }
+    vec![Device::Sim, Device::Cuda(0)]
 }
 
 /// Writes one test body and instantiates it for `cpu`, `sim` and `cuda` (the last runs only with
