@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example graph -- pagerank|bfs|cc --edges FILE [--src COL] [--dst COL]
 //!     [--weight COL] [--undirected] [--multi-sum] [--alpha A] [--tol T | --l1-tol T] [--max-iter N]
-//!     [--source V] [--device cpu|sim|cuda|cuda:N] [--out result.csv]
+//!     [--source V] [--device cpu|sim|cuda|cuda:N] [--repeat N] [--out result.csv]
 //! ```
 //!
 //! The edge file is Parquet or CSV (by extension) with integer `src` and `dst` columns (other
@@ -11,6 +11,8 @@
 //! (instead of `--edges`) uses a seeded Graph500 R-MAT graph (edge factor 16), the benchmark graph
 //! of `docs/perf.md`; `--write-edges FILE` saves it for other tools. `--sources K` runs BFS from K
 //! seeded random sources and prints the mean time per source. Times exclude reading the file.
+//! `--repeat N` runs the algorithm N times and times each run: on a GPU the first run also
+//! uploads the graph and loads the kernels, the later ones time the kernels alone.
 //!
 //! Output: PageRank `vertex,pagerank`; BFS `vertex,distance,parent` (empty where unreached);
 //! components `vertex,component` (a component is named by its smallest vertex id).
@@ -37,15 +39,16 @@ struct Args {
     source: Option<i64>,
     sources: usize,
     device: Option<Device>,
+    repeat: usize,
     out: Option<String>,
     write_edges: Option<String>,
 }
 
-const USAGE: &str = "usage: graph pagerank|bfs|cc (--edges FILE | --rmat SCALE [--seed S]) [--src COL] [--dst COL] [--weight COL] [--undirected] [--multi-sum] [--alpha A] [--tol T | --l1-tol T] [--max-iter N] [--source V | --sources K] [--device D] [--out result.csv] [--write-edges FILE]";
+const USAGE: &str = "usage: graph pagerank|bfs|cc (--edges FILE | --rmat SCALE [--seed S]) [--src COL] [--dst COL] [--weight COL] [--undirected] [--multi-sum] [--alpha A] [--tol T | --l1-tol T] [--max-iter N] [--source V | --sources K] [--device D] [--repeat N] [--out result.csv] [--write-edges FILE]";
 
 fn parse_args() -> Result<Args> {
     let bad = |m: String| Error::InvalidArgument(m);
-    let mut a = Args { src: "src".into(), dst: "dst".into(), seed: 1, ..Default::default() };
+    let mut a = Args { src: "src".into(), dst: "dst".into(), seed: 1, repeat: 1, ..Default::default() };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| bad(format!("{arg} needs a value")));
@@ -67,6 +70,7 @@ fn parse_args() -> Result<Args> {
             "--source" => a.source = Some(value()?.parse().map_err(|_| bad("--source takes a vertex id".into()))?),
             "--sources" => a.sources = num(value()?)? as usize,
             "--device" => a.device = Some(value()?.parse()?),
+            "--repeat" => a.repeat = (num(value()?)? as usize).max(1),
             "--out" => a.out = Some(value()?),
             "--write-edges" => a.write_edges = Some(value()?),
             "-h" | "--help" => {
@@ -138,13 +142,27 @@ fn run() -> Result<()> {
         if g.is_directed() { "directed" } else { "undirected" },
         if g.is_weighted() { ", weighted" } else { "" }
     );
-    let t = Instant::now();
-    let frame = match a.algo.as_str() {
+    let mut frame = None;
+    for run in 1..=a.repeat {
+        let t = Instant::now();
+        let label = if a.repeat > 1 { format!("run {run}: ") } else { String::new() };
+        frame = Some(run_once(&a, &g, device, t, &label)?);
+    }
+    if let (Some(out), Some(frame)) = (&a.out, &frame) {
+        write_table(frame, out)?;
+        eprintln!("wrote {out} ({} rows)", frame.num_rows());
+    }
+    Ok(())
+}
+
+/// One timed run of the algorithm (started at `t`); its lines begin with `label`.
+fn run_once(a: &Args, g: &Graph, device: Device, t: Instant, label: &str) -> Result<DataFrame> {
+    Ok(match a.algo.as_str() {
         "pagerank" => {
             let pr = g.pagerank(&a.pagerank, device)?;
             let s = t.elapsed().as_secs_f64();
             eprintln!(
-                "pagerank: {} iterations in {s:.3} s ({:.2} ms per iteration), last L1 change {:.3e}",
+                "{label}pagerank: {} iterations in {s:.3} s ({:.2} ms per iteration), last L1 change {:.3e}",
                 pr.iterations,
                 1e3 * s / pr.iterations.max(1) as f64,
                 pr.residual
@@ -181,7 +199,7 @@ fn run() -> Result<()> {
             }
             let s = t.elapsed().as_secs_f64();
             eprintln!(
-                "bfs: {} source(s) in {s:.3} s ({:.2} ms per source)",
+                "{label}bfs: {} source(s) in {s:.3} s ({:.2} ms per source)",
                 sources.len(),
                 1e3 * s / sources.len().max(1) as f64
             );
@@ -192,15 +210,10 @@ fn run() -> Result<()> {
         }
         _ => {
             let cc = g.connected_components(device)?;
-            eprintln!("components: {} in {:.3} s", cc.count(), t.elapsed().as_secs_f64());
+            eprintln!("{label}components: {} in {:.3} s", cc.count(), t.elapsed().as_secs_f64());
             cc.to_frame()?
         }
-    };
-    if let Some(out) = &a.out {
-        write_table(&frame, out)?;
-        eprintln!("wrote {out} ({} rows)", frame.num_rows());
-    }
-    Ok(())
+    })
 }
 
 fn main() -> ExitCode {

@@ -62,10 +62,19 @@ pub fn polars_filter(li: &pl::DataFrame) -> Result<pl::DataFrame> {
     li.clone().lazy().filter(pl::col("l_quantity").lt(polars_tpch::dec(2400))).collect().map_err(polars_err)
 }
 
-/// `l_quantity < 24` with all 16 columns materialised, in ember, on the frame's device (the result
-/// is downloaded, so a GPU run is timed to completion).
-pub fn ember_filter(li: &DataFrame) -> Result<arrow::array::RecordBatch> {
-    li.filter(col("l_quantity").lt(lit(24)))?.to_record_batch()
+/// Waits until the GPU work that made `df` has finished (nothing on the CPU engine), so a timed
+/// run ends when its result is ready, and the result stays where polars' does: in the engine's
+/// memory, not downloaded.
+pub fn settle(df: DataFrame) -> Result<DataFrame> {
+    if let Some(gpu) = df.device().gpu()? {
+        ember::gpu::ExecContext::new(gpu).synchronize()?;
+    }
+    Ok(df)
+}
+
+/// `l_quantity < 24` with all 16 columns materialised, in ember, on the frame's device.
+pub fn ember_filter(li: &DataFrame) -> Result<DataFrame> {
+    settle(li.filter(col("l_quantity").lt(lit(24)))?)
 }
 
 /// The same filter with arrow-rs alone: `lt` kernel + `filter_record_batch`.
@@ -95,7 +104,7 @@ pub fn polars_sort(li: &pl::DataFrame) -> Result<pl::DataFrame> {
 
 /// The same sort with ember.
 pub fn ember_sort(li: &DataFrame) -> Result<DataFrame> {
-    li.sort(["l_extendedprice"])
+    settle(li.sort(["l_extendedprice"])?)
 }
 
 /// `l_orderkey` at rows 0, n/2 and n-1 of a sorted polars frame (the answer check).
@@ -156,7 +165,7 @@ pub fn ember_join(left: &DataFrame, right: &DataFrame, join: BenchJoin) -> Resul
     use ember::join::{JoinArgs, JoinType};
     let (l, r, anti) = join.spec();
     let how = if anti { JoinType::Anti } else { JoinType::Inner };
-    Ok(left.join(right, JoinArgs::new([l], [r], how))?.num_rows())
+    Ok(settle(left.join(right, JoinArgs::new([l], [r], how))?)?.num_rows())
 }
 
 /// Group `lineitem` with polars: by the two flags (`few`: 4 groups; sum and count of

@@ -278,9 +278,11 @@ impl DeviceColumn {
             }
             _ => {
                 let width = self.dtype.prim().expect("fixed width").width();
-                // Download as 16-byte words so the buffer is aligned for every value type.
+                // Into 16-byte words so the buffer is aligned for every value type; only the
+                // values' own bytes are read (the padding past them may never have been written).
                 let nbytes = len * width;
-                let words = ctx.download::<u128>(&self.values, nbytes.div_ceil(16))?;
+                let mut words = vec![0u128; nbytes.div_ceil(16)];
+                ctx.download_into(&self.values, 0, &mut bytemuck::cast_slice_mut(&mut words)[..nbytes])?;
                 let values = Buffer::from_vec(words).slice_with_length(0, nbytes);
                 let data =
                     ArrayData::builder(self.dtype.to_arrow()).len(len).add_buffer(values).nulls(nulls).build()?;

@@ -189,7 +189,9 @@ impl<'a> GpuBackend<'a> {
             h: ctx.alloc(n * groups * 8)?,
             gh: ctx.alloc(n * 16)?,
             pos: ctx.alloc(n * 4)?,
-            nodes: ctx.alloc(heap_nodes * NODE_WORDS * 8)?,
+            // Zeroed once: a tree reads back every heap slot, and the slots below its leaves are
+            // never written (compute-sanitizer's initcheck flagged the read-back).
+            nodes: ctx.alloc_zeroed(heap_nodes * NODE_WORDS * 8)?,
             root: ctx.alloc(16 + per_node)?,
             hist: ctx.alloc(((1usize << d).saturating_sub(2)) * per_node)?,
             features_on_device: None,

@@ -211,10 +211,28 @@ impl ExecContext {
         self.upload_bytes(bytemuck::cast_slice(data))
     }
 
-    /// Copies host bytes into a new device buffer (no synchronisation).
+    /// Copies host bytes into a new device buffer (no synchronisation). The padding past
+    /// `data.len()` up to the buffer's capacity (a multiple of 16) is written as zeros, so kernels
+    /// that read whole words (a bitmap of `n` bits read as `u32`s, a tail read as `u128`) never
+    /// read bytes nothing wrote (compute-sanitizer's initcheck found such reads on an H200).
     pub fn upload_bytes(&self, data: &[u8]) -> Result<DeviceBuffer> {
+        /// Unaligned uploads up to this size are padded on the host and go in one copy.
+        const PAD_ON_HOST: usize = 1 << 20;
         let buf = self.alloc(data.len())?;
-        self.write_bytes(&buf, 0, data)?;
+        let aligned = data.len() - data.len() % 16;
+        if data.len() == buf.capacity() {
+            self.write_bytes(&buf, 0, data)?;
+        } else if data.len() <= PAD_ON_HOST {
+            let mut padded = vec![0u8; buf.capacity()];
+            padded[..data.len()].copy_from_slice(data);
+            self.write_bytes(&buf, 0, &padded)?;
+        } else {
+            // Large and unaligned: the aligned part as it is, then the last 16 bytes padded.
+            self.write_bytes(&buf, 0, &data[..aligned])?;
+            let mut tail = [0u8; 16];
+            tail[..data.len() - aligned].copy_from_slice(&data[aligned..]);
+            self.write_bytes(&buf, aligned, &tail)?;
+        }
         Ok(buf)
     }
 
@@ -244,19 +262,25 @@ impl ExecContext {
 
     /// Copies values `first..first + n` (of type `T`) of `buf` to the host; see [`Self::download`].
     pub fn download_range<T: bytemuck::Pod>(&self, buf: &DeviceBuffer, first: usize, n: usize) -> Result<Vec<T>> {
+        let mut out = vec![T::zeroed(); n];
+        self.download_into(buf, first * std::mem::size_of::<T>(), bytemuck::cast_slice_mut(&mut out))?;
+        Ok(out)
+    }
+
+    /// Copies `out.len()` bytes of `buf` from byte `offset` into `out`; see [`Self::download`].
+    /// For a host buffer that must be aligned wider than the bytes it takes (Arrow values
+    /// downloaded into `u128` words), so only the bytes a kernel wrote are read.
+    pub fn download_into(&self, buf: &DeviceBuffer, offset: usize, out: &mut [u8]) -> Result<()> {
         self.check_own(buf)?;
-        let w = std::mem::size_of::<T>();
-        let (offset, bytes) = (first * w, n * w);
-        if offset + bytes > buf.capacity() {
+        let bytes = out.len();
+        if offset.checked_add(bytes).is_none_or(|end| end > buf.capacity()) {
             return Err(GpuError::Size(format!("download of {bytes} bytes at {offset} from {buf:?}")));
         }
-        let mut out = vec![T::zeroed(); n];
         self.bump(|c| &c.dtoh_copies, 1);
         self.bump(|c| &c.dtoh_bytes, bytes as u64);
         self.bump(|c| &c.syncs, 1);
         tracing::trace!(target: "ember::gpu", bytes, "copy D->H (synchronises)");
-        self.gpu.dtoh(&self.stream, buf.device_ptr() + offset as u64, bytemuck::cast_slice_mut(&mut out))?;
-        Ok(out)
+        self.gpu.dtoh(&self.stream, buf.device_ptr() + offset as u64, out)
     }
 
     /// Copies `bytes` bytes from `src[src_off..]` to `dst[dst_off..]` on the device.

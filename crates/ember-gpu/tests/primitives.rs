@@ -287,3 +287,29 @@ fn hash_grouping_refuses_more_words_than_a_kernel_takes() {
     let err = group_rows(ctx, &words, 2).unwrap_err();
     assert!(err.to_string().contains("key parts"), "{err}");
 }
+
+/// Uploads leave no byte of the buffer's capacity unwritten (kernels read bitmaps and tails as
+/// whole words; initcheck on an H200 flagged reads of the padding), and `download_into` reads
+/// exactly the bytes asked for. Sim's fresh memory is `0xCD`, so unwritten padding shows.
+#[test]
+fn uploads_zero_their_padding_and_downloads_read_only_their_bytes() {
+    for ctx in gpus() {
+        for n in [0usize, 1, 5, 15, 16, 17, 1 << 20, (1 << 20) + 3, (3 << 20) + 7] {
+            let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8 + 1).collect();
+            let before = ctx.trace().htod_copies;
+            let buf = ctx.upload_bytes(&data).unwrap();
+            let copies = ctx.trace().htod_copies - before;
+            assert_eq!(buf.capacity() % 16, 0);
+            let all = ctx.download::<u8>(&buf, buf.capacity()).unwrap();
+            assert_eq!(&all[..n], &data[..], "n={n}");
+            assert!(all[n..].iter().all(|&b| b == 0), "n={n}: padding {:?}", &all[n..]);
+            // One copy, except a large unaligned upload: its aligned part, then its padded tail.
+            assert_eq!(copies, if n > 1 << 20 && n % 16 != 0 { 2 } else { 1 }, "n={n}");
+            let mut part = vec![0u8; n.min(7)];
+            ctx.download_into(&buf, n - part.len(), &mut part).unwrap();
+            assert_eq!(part, data[n - part.len()..]);
+        }
+        let buf = ctx.upload_bytes(&[1, 2, 3]).unwrap();
+        assert!(ctx.download_into(&buf, 10, &mut [0u8; 7]).is_err(), "past the capacity");
+    }
+}

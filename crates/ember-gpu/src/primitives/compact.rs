@@ -81,11 +81,12 @@ fn compact(
     let (total, w) = match word {
         None => (ctx.download_range::<u32>(&offsets, tiles, 1)?[0], 0),
         Some(word) => {
-            let both = ctx.alloc(16)?;
-            ctx.copy(&offsets, tiles * 4, &both, 0, 4)?;
-            ctx.copy(word, 0, &both, 8, 8)?;
-            let v = ctx.download::<u64>(&both, 2)?;
-            (v[0] as u32, v[1]) // bytes 4..8 are not written: the count is the low half
+            // [word: 8 bytes | count: 4 bytes]: one download of exactly the bytes written.
+            let both = ctx.alloc(12)?;
+            ctx.copy(word, 0, &both, 0, 8)?;
+            ctx.copy(&offsets, tiles * 4, &both, 8, 4)?;
+            let v = ctx.download::<u32>(&both, 3)?;
+            (v[2], u64::from(v[0]) | (u64::from(v[1]) << 32))
         }
     };
     let out = ctx.alloc(total as usize * 4)?;
