@@ -137,13 +137,17 @@ run() {
             fi
             (
                 rc=0
-                timeout -k 5 "$cap" env EMBER_TEST_CUDA_ONLY=1 "$t" --skip ::cpu --skip ::sim --test-threads=4 \
+                # The networkx oracle tests build their answers with a Debian package that
+                # `apt-get download` fetches, and the GPU machine has no network.
+                timeout -k 5 "$cap" env EMBER_TEST_CUDA_ONLY=1 "$t" --skip ::cpu --skip ::sim --skip networkx_oracle \
+                    --test-threads=4 \
                     >"$logs/$name.log" 2>&1 || rc=$?
                 echo "$rc" >"$logs/$name.rc"
             ) &
             while [ "$(jobs -rp | wc -l)" -ge 4 ]; do wait -n; done
         done
         wait
+        summary+=("SKIPPED tests graph networkx_oracle_* (their oracle needs the network)")
         for rcf in "$logs"/*.rc; do
             local name rc
             name="$(basename "$rcf" .rc)"

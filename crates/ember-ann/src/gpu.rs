@@ -185,7 +185,11 @@ pub(crate) fn graph_search(
     // per iteration means fewer iterations, each a sort of the whole buffer).
     let width = ((BUF - itopk) / g.m0).clamp(1, 4.min(MAX_WIDTH));
     let max_iters = 2 * itopk / width + 32;
-    let seeds = BUF.min(g.n).min(itopk.max(64));
+    // Seeds fill the whole buffer: level 0 has no upper layers to descend from, so a start near
+    // the query comes from sampling. With `max(itopk, 64)` seeds the H200 run (200k x 128, ef 64)
+    // gave recall@10 0.838 against the CPU search's 0.891; with 512, on Sim, 0.899 against 0.890
+    // (and fewer iterations: the search starts closer).
+    let seeds = BUF.min(g.n);
     let dv = cached(ctx, g.device, g.version, || Ok(ctx.upload(&(g.records)())?))?;
     let mask = match allowed {
         Some(a) => allowed_mask(ctx, g.n, a)?,
