@@ -13,7 +13,7 @@
 # `main`: the CUDA variant of every device test (`name::cuda`, EMBER_TEST_CUDA=1, which fails
 # rather than skips without a GPU); the quickstart (Q6, SF 1, --device cuda) with EMBER_TRACE=1;
 # GBDT, graph and exact-kNN examples on cuda and cpu with their outputs compared; ember-bench tpch
-# and ops at SF 1 (reports under $OUT). `sanitize`: the CUDA tests under compute-sanitizer's
+# and ops at SF 1 (reports under $OUT). `sanitize`: the same CUDA tests under compute-sanitizer's
 # memcheck, racecheck, synccheck and initcheck. `all` (the default): both. Everything runs under
 # one time budget, EMBER_GPU_BUDGET_S (default 480 s); steps past it are reported as SKIPPED.
 # Every step's status is summarised at the end of the log; copy that summary into
@@ -112,16 +112,15 @@ run() {
         nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
         echo "nvrtc: ${nvrtc:-not found}; cores: $(nproc); kernel: $(uname -r)"
     } >>"$log"
-    export EMBER_TEST_CUDA=1 EMBER_CACHE_DIR="${TMPDIR:-/tmp}/ember-cache"
-    # Test binaries with CUDA variants (`name::cuda` tests), for the sanitizers.
-    local cuda_tests=()
-    for t in "$bundle"/tests/*; do
-        "$t" --list 2>/dev/null | grep -q 'cuda: test' && cuda_tests+=("$t")
-    done
+    # The CUDA part of every test binary, for the tests and the sanitizers alike: every test but
+    # the CPU engine and Sim variants (`name::cpu`, `name::sim`), and with EMBER_TEST_CUDA_ONLY=1
+    # the tests that loop over devices take CUDA alone (the rest ran in CI on every change). The
+    # networkx oracle tests build their answers with a Debian package that `apt-get download`
+    # fetches, and the GPU machine has no network.
+    export EMBER_TEST_CUDA=1 EMBER_TEST_CUDA_ONLY=1 EMBER_CACHE_DIR="${TMPDIR:-/tmp}/ember-cache"
+    local cuda_only=(--skip ::cpu --skip ::sim --skip networkx_oracle)
+    summary+=("SKIPPED tests graph networkx_oracle_* (their oracle needs the network)")
     if [ "$phase" != sanitize ]; then
-        # Every test but the CPU engine and Sim variants (`name::cpu`, `name::sim`), and with
-        # EMBER_TEST_CUDA_ONLY=1 the tests that loop over devices take CUDA alone: those ran in
-        # CI on every change. The emulator's own tests have no CUDA side.
         # Four binaries at a time, all within the first EMBER_GPU_TESTS_S seconds (default 200).
         local logs="${TMPDIR:-/tmp}/ember-test-logs" tests_end=$((SECONDS + ${EMBER_GPU_TESTS_S:-200}))
         rm -rf "$logs" && mkdir -p "$logs"
@@ -137,17 +136,12 @@ run() {
             fi
             (
                 rc=0
-                # The networkx oracle tests build their answers with a Debian package that
-                # `apt-get download` fetches, and the GPU machine has no network.
-                timeout -k 5 "$cap" env EMBER_TEST_CUDA_ONLY=1 "$t" --skip ::cpu --skip ::sim --skip networkx_oracle \
-                    --test-threads=4 \
-                    >"$logs/$name.log" 2>&1 || rc=$?
+                timeout -k 5 "$cap" "$t" "${cuda_only[@]}" --test-threads=4 >"$logs/$name.log" 2>&1 || rc=$?
                 echo "$rc" >"$logs/$name.rc"
             ) &
             while [ "$(jobs -rp | wc -l)" -ge 4 ]; do wait -n; done
         done
         wait
-        summary+=("SKIPPED tests graph networkx_oracle_* (their oracle needs the network)")
         for rcf in "$logs"/*.rc; do
             local name rc
             name="$(basename "$rcf" .rc)"
@@ -203,9 +197,9 @@ run() {
     if [ "$phase" != main ]; then
         if command -v compute-sanitizer >/dev/null; then
             for tool in memcheck racecheck synccheck initcheck; do
-                for t in "${cuda_tests[@]}"; do
+                for t in "$bundle"/tests/*; do
                     step 120 "$tool $(basename "$t")" compute-sanitizer --tool "$tool" --error-exitcode 3 \
-                        "$t" cuda --test-threads=1
+                        "$t" "${cuda_only[@]}" --test-threads=1
                 done
             done
         else
