@@ -6,15 +6,17 @@
 #   bash scripts/gpu-check.sh build   # here: release test binaries, quickstart and ember-bench,
 #                                     # stripped and xz-compressed into gpu-bundle/bundle.tar.xz
 #                                     # (~58 MB; git-ignored; carry gpu-bundle)
-#   bash scripts/gpu-check.sh run [main|sanitize|all]
+#   bash scripts/gpu-check.sh run [main|profile|sanitize|all]
 #                                     # on the GPU machine, from the repo root, with gpu-bundle/
 #                                     # carried: writes $OUT/gpu-check.log (or ./gpu-check.log)
 #
 # `main`: the CUDA variant of every device test (`name::cuda`, EMBER_TEST_CUDA=1, which fails
 # rather than skips without a GPU); the quickstart (Q6, SF 1, --device cuda) with EMBER_TRACE=1;
 # GBDT, graph and exact-kNN examples on cuda and cpu with their outputs compared; ember-bench tpch
-# and ops at SF 1 (reports under $OUT). `sanitize`: the same CUDA tests under compute-sanitizer's
-# memcheck, racecheck, synccheck and initcheck. `all` (the default): both. Everything runs under
+# and ops at SF 1 (reports under $OUT). `profile`: per-node profiles (EMBER_PROFILE=1) of the TPC-H
+# queries on the CPU engine with every core and with 2 threads, and on cuda. `sanitize`: the same
+# CUDA tests under compute-sanitizer (EMBER_SANITIZERS, default memcheck racecheck synccheck
+# initcheck; four binaries at a time). `all` (the default): all three. Everything runs under
 # one time budget, EMBER_GPU_BUDGET_S (default 480 s); steps past it are reported as SKIPPED.
 # Every step's status is summarised at the end of the log; copy that summary into
 # docs/gpu-runs.md with the date and the device.
@@ -63,8 +65,9 @@ for line in sys.stdin:
 }
 
 run() {
-    # run [main|sanitize|all]: `main` runs the CUDA tests, the quickstart, the examples and the
-    # runner; `sanitize` the CUDA tests under compute-sanitizer. The lent window is short, so the
+    # run [main|profile|sanitize|all]: `main` runs the CUDA tests, the quickstart, the examples
+    # and the runner; `profile` the per-node profiles; `sanitize` the CUDA tests under
+    # compute-sanitizer. The lent window is short, so the
     # steps run most-informative first under one time budget (EMBER_GPU_BUDGET_S, default 480 s):
     # each step gets what is left of it (at most its own cap) and a step that would start with
     # under 20 s left is recorded as SKIPPED, so the log and its summary always come back.
@@ -120,7 +123,7 @@ run() {
     export EMBER_TEST_CUDA=1 EMBER_TEST_CUDA_ONLY=1 EMBER_CACHE_DIR="${TMPDIR:-/tmp}/ember-cache"
     local cuda_only=(--skip ::cpu --skip ::sim --skip networkx_oracle)
     summary+=("SKIPPED tests graph networkx_oracle_* (their oracle needs the network)")
-    if [ "$phase" != sanitize ]; then
+    if [ "$phase" = all ] || [ "$phase" = main ]; then
         # Four binaries at a time, all within the first EMBER_GPU_TESTS_S seconds (default 200).
         local logs="${TMPDIR:-/tmp}/ember-test-logs" tests_end=$((SECONDS + ${EMBER_GPU_TESTS_S:-200}))
         rm -rf "$logs" && mkdir -p "$logs"
@@ -194,12 +197,61 @@ run() {
         step 60 "ember-bench tpch sf1 cpu" "$bundle/ember-bench" tpch --sf 1 --device cpu --reps 3 \
             --markdown "$out/bench-tpch-cpu.md" --json "$out/bench.jsonl"
     fi
-    if [ "$phase" != main ]; then
+    if [ "$phase" = all ] || [ "$phase" = profile ]; then
+        # Where the time goes on a many-core machine (the CPU machine has 2 cores): per-node
+        # profiles (EMBER_PROFILE=1) of the CPU engine on every core and on 2, for the queries
+        # slower than polars on 16 cores in the first run, and of the GPU path's slowest query.
+        local q="${EMBER_PROFILE_QUERIES:-2,3,5,8,14,16,21,22}"
+        step 90 "profile tpch cpu (all cores)" env EMBER_PROFILE=1 "$bundle/ember-bench" tpch --sf 1 --device cpu \
+            --queries "$q" --reps 2 --markdown "$out/profile-cpu-all.md"
+        step 90 "profile tpch cpu (2 threads)" env EMBER_PROFILE=1 RAYON_NUM_THREADS=2 POLARS_MAX_THREADS=2 \
+            "$bundle/ember-bench" tpch --sf 1 --device cpu --queries "$q" --reps 2 --markdown "$out/profile-cpu-2.md"
+        step 60 "profile tpch cuda" env EMBER_PROFILE=1 "$bundle/ember-bench" tpch --sf 1 --device cuda \
+            --queries 2,21 --reps 2 --markdown "$out/profile-cuda.md"
+    fi
+    if [ "$phase" = all ] || [ "$phase" = sanitize ]; then
         if command -v compute-sanitizer >/dev/null; then
-            for tool in memcheck racecheck synccheck initcheck; do
+            # EMBER_SANITIZERS picks the tools (default: all four); each tool runs four binaries at
+            # a time, each under EMBER_SANITIZE_CAP_S (default 120 s).
+            local cap_each="${EMBER_SANITIZE_CAP_S:-120}" slogs="${TMPDIR:-/tmp}/ember-sanitize-logs"
+            for tool in ${EMBER_SANITIZERS:-memcheck racecheck synccheck initcheck}; do
+                rm -rf "$slogs" && mkdir -p "$slogs"
+                local left=$((budget - SECONDS))
+                if [ "$left" -lt 20 ]; then
+                    summary+=("SKIPPED $tool (budget spent)")
+                    continue
+                fi
+                echo "==> $tool, 4 binaries at a time" | tee -a "$log"
                 for t in "$bundle"/tests/*; do
-                    step 120 "$tool $(basename "$t")" compute-sanitizer --tool "$tool" --error-exitcode 3 \
-                        "$t" "${cuda_only[@]}" --test-threads=1
+                    local name cap
+                    name="$(basename "$t")"
+                    cap=$((budget - SECONDS))
+                    [ "$cap" -le "$cap_each" ] || cap="$cap_each"
+                    if [ "$cap" -lt 10 ]; then
+                        echo skip >"$slogs/$name.rc"
+                        : >"$slogs/$name.log"
+                        continue
+                    fi
+                    (
+                        rc=0
+                        timeout -k 5 "$cap" compute-sanitizer --tool "$tool" --error-exitcode 3 \
+                            "$t" "${cuda_only[@]}" --test-threads=1 >"$slogs/$name.log" 2>&1 || rc=$?
+                        echo "$rc" >"$slogs/$name.rc"
+                    ) &
+                    while [ "$(jobs -rp | wc -l)" -ge 4 ]; do wait -n; done
+                done
+                wait
+                for rcf in "$slogs"/*.rc; do
+                    local name rc
+                    name="$(basename "$rcf" .rc)"
+                    rc="$(cat "$rcf")"
+                    { echo "==> $tool $name (rc $rc)"; tail -c 20000 "$slogs/$name.log"; } >>"$log"
+                    case "$rc" in
+                    0) summary+=("PASS $tool $name") ;;
+                    skip) summary+=("SKIPPED $tool $name (budget spent)") ;;
+                    124 | 137) summary+=("TIMEOUT $tool $name (${cap_each} s)") ;;
+                    *) summary+=("FAIL($rc) $tool $name: $(grep -m1 -E 'ERROR SUMMARY|Uninitialized|Race|error' "$slogs/$name.log" | cut -c1-160)") ;;
+                    esac
                 done
             done
         else
@@ -215,9 +267,17 @@ run() {
 
 case "${1:-}" in
 build) build ;;
-run) run "${2:-all}" ;;
+run)
+    case "${2:-all}" in
+    main | profile | sanitize | all) run "${2:-all}" ;;
+    *)
+        echo "usage: $0 run [main|profile|sanitize|all]" >&2
+        exit 2
+        ;;
+    esac
+    ;;
 *)
-    echo "usage: $0 build | run [main|sanitize|all]" >&2
+    echo "usage: $0 build | run [main|profile|sanitize|all]" >&2
     exit 2
     ;;
 esac

@@ -292,7 +292,7 @@ test_device!(a_join_of_selected_rows_equals_the_join_of_filtered_frames, |device
 
 /// Semi and anti joins whose right keys span a small range test a bitmap of them on the CPU
 /// engine (`bitmap_semi_join`): dense keys with nulls on both sides, left keys below and above
-/// the right's range, a sliced right side, fused selections, an all-null and an empty right
+/// the right's range, sliced right sides (one of several parallel parts), fused selections, an all-null and an empty right
 /// side, and a range too wide for a bitmap (the hash table), against the hash oracle.
 #[test]
 fn semi_and_anti_joins_on_dense_keys_equal_the_oracle() {
@@ -306,6 +306,9 @@ fn semi_and_anti_joins_on_dense_keys_equal_the_oracle() {
         (batch(dense(5000, 900, 1300, &mut r)), batch(dense(50_000, 1000, 1000, &mut r))),
         // Right smaller than left, sliced.
         (batch(dense(70_000, 0, 100_000, &mut r)), batch(dense(30_003, 0, 100_000, &mut r)).slice(3, 30_000)),
+        // A right side of several probe chunks, sliced: each thread sets the bits of its part
+        // in a bitmap of its own, then they are OR-ed.
+        (batch(dense(20_000, 0, 60_000, &mut r)), batch(dense(200_003, 0, 50_000, &mut r)).slice(3, 200_000)),
         // All-null and empty right sides.
         (batch(dense(100, 0, 50, &mut r)), batch(Arc::new(Int64Array::from(vec![None::<i64>; 40])))),
         (batch(dense(100, 0, 50, &mut r)), batch(Arc::new(Int64Array::from(Vec::<i64>::new())))),

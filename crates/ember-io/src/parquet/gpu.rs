@@ -274,46 +274,23 @@ fn prepare(ds: &Dataset, groups: &[GroupRead], c: usize) -> Result<Result<Prepar
     // Row numbers only for a read with row ranges (a whole read keeps every decoded row).
     let ranged = groups.iter().any(|g| g.rows.is_some());
     let mut select: Vec<u32> = Vec::new();
-    for read in groups {
+    // The pages are read and decompressed a window of row groups at a time, the groups of a
+    // window in parallel (a column's row groups are independent; without this the widest column
+    // alone, read one group after another, is the whole read's critical path on a many-core
+    // host); the bookkeeping below then walks them in order. A window bounds the decompressed
+    // pages held at once to a few groups' worth.
+    let window = rayon::current_num_threads().max(1);
+    for (read, group_pages) in groups.chunks(window).flat_map(|w| {
+        let pages: Vec<Result<GroupPages>> = w.par_iter().map(|r| read_pages(ds, r, c, &field.name)).collect();
+        w.iter().zip(pages)
+    }) {
+        let GroupPages { pages, decoded, rows } = group_pages?;
         let (file, g) = (&ds.files[read.file], read.group);
         let at = ReadLocation { row_group: Some(g), column: Some(field.name.clone()), ..Default::default() };
         let bad = |page: Option<usize>, m: String| file.error(ReadLocation { page, ..at.clone() }, m);
-        let rg = file.meta.metadata().row_group(g);
-        let rows = rg.num_rows().max(0) as usize;
-        let paged = read.rows.is_some();
-        let bytes = file.chunks(&[g], &[c], paged).map_err(|e| bad(None, e))?;
-        // With row ranges, the pages outside them are skipped (by the offset index, which
-        // `chunks` checked against the pages): `pages` holds each data page's rows.
-        let locations = file.page_locations(g, c).filter(|_| paged);
-        let pages = locations.and_then(|l| page_rows(l, rows));
-        let locations = locations.filter(|_| pages.is_some()).map(<[_]>::to_vec);
-        let mut reader = SerializedPageReader::new(Arc::new(bytes), rg.column(c), rows, locations)
-            .map_err(|e| bad(None, e.to_string()))?;
-        let mut decoded: Vec<std::ops::Range<usize>> = Vec::new();
-        let mut data_page = 0;
         let mut dict_base: Option<u32> = None;
-        let mut page_no = 0;
         let mut rows_seen = 0u64;
-        loop {
-            if let (Some(pages), Some(wanted)) = (&pages, &read.rows) {
-                let Some(next) = reader.peek_next_page().map_err(|e| bad(Some(page_no), e.to_string()))? else {
-                    break;
-                };
-                if !next.is_dict {
-                    let range = pages
-                        .get(data_page)
-                        .ok_or_else(|| bad(Some(page_no), "a data page past the offset index".into()))?
-                        .clone();
-                    data_page += 1;
-                    if !wanted.iter().any(|w| w.start < range.end && range.start < w.end) {
-                        reader.skip_next_page().map_err(|e| bad(Some(page_no), e.to_string()))?;
-                        page_no += 1;
-                        continue;
-                    }
-                    decoded.push(range);
-                }
-            }
-            let Some(page) = reader.get_next_page().map_err(|e| bad(Some(page_no), e.to_string()))? else { break };
+        for (page_no, page) in pages {
             let res = match page {
                 Page::DictionaryPage { buf, num_values, encoding, .. } => {
                     if !matches!(encoding, Encoding::PLAIN | Encoding::PLAIN_DICTIONARY) {
@@ -359,11 +336,8 @@ fn prepare(ds: &Dataset, groups: &[GroupRead], c: usize) -> Result<Result<Prepar
                 Err(PageError::Fallback(why)) => return Ok(Err(Fallback(why))),
                 Err(PageError::Bad(m)) => return Err(bad(Some(page_no), m)),
             }
-            page_no += 1;
         }
-        if pages.is_none() {
-            decoded = std::iter::once(0..rows).collect();
-        }
+        let decoded = decoded.unwrap_or_else(|| std::iter::once(0..rows).collect());
         let expected: usize = decoded.iter().map(|r| r.len()).sum();
         if rows_seen != expected as u64 {
             return Err(bad(
@@ -393,6 +367,60 @@ fn prepare(ds: &Dataset, groups: &[GroupRead], c: usize) -> Result<Result<Prepar
         p.select = Some(select);
     }
     Ok(Ok(p))
+}
+
+/// One row group's pages of one column, read and decompressed, in file order with their page
+/// numbers; the row ranges of the data pages kept (`None`: every page, the whole group); and
+/// the group's rows.
+struct GroupPages {
+    pages: Vec<(usize, Page)>,
+    decoded: Option<Vec<std::ops::Range<usize>>>,
+    rows: usize,
+}
+
+/// Reads and decompresses the pages of column `c` in `read`'s row group, skipping the data pages
+/// outside its row ranges (by the offset index, which `chunks` checked against the pages).
+fn read_pages(ds: &Dataset, read: &GroupRead, c: usize, column: &str) -> Result<GroupPages> {
+    let (file, g) = (&ds.files[read.file], read.group);
+    let at = ReadLocation { row_group: Some(g), column: Some(column.to_string()), ..Default::default() };
+    let bad = |page: Option<usize>, m: String| file.error(ReadLocation { page, ..at.clone() }, m);
+    let rg = file.meta.metadata().row_group(g);
+    let rows = rg.num_rows().max(0) as usize;
+    let paged = read.rows.is_some();
+    let bytes = file.chunks(&[g], &[c], paged).map_err(|e| bad(None, e))?;
+    // With row ranges `pages` holds each data page's rows.
+    let locations = file.page_locations(g, c).filter(|_| paged);
+    let ranges = locations.and_then(|l| page_rows(l, rows));
+    let locations = locations.filter(|_| ranges.is_some()).map(<[_]>::to_vec);
+    let mut reader = SerializedPageReader::new(Arc::new(bytes), rg.column(c), rows, locations)
+        .map_err(|e| bad(None, e.to_string()))?;
+    let mut decoded: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut pages = Vec::new();
+    let (mut data_page, mut page_no) = (0, 0);
+    loop {
+        if let (Some(ranges), Some(wanted)) = (&ranges, &read.rows) {
+            let Some(next) = reader.peek_next_page().map_err(|e| bad(Some(page_no), e.to_string()))? else {
+                break;
+            };
+            if !next.is_dict {
+                let range = ranges
+                    .get(data_page)
+                    .ok_or_else(|| bad(Some(page_no), "a data page past the offset index".into()))?
+                    .clone();
+                data_page += 1;
+                if !wanted.iter().any(|w| w.start < range.end && range.start < w.end) {
+                    reader.skip_next_page().map_err(|e| bad(Some(page_no), e.to_string()))?;
+                    page_no += 1;
+                    continue;
+                }
+                decoded.push(range);
+            }
+        }
+        let Some(page) = reader.get_next_page().map_err(|e| bad(Some(page_no), e.to_string()))? else { break };
+        pages.push((page_no, page));
+        page_no += 1;
+    }
+    Ok(GroupPages { pages, decoded: ranges.is_some().then_some(decoded), rows })
 }
 
 enum PageError {

@@ -251,6 +251,65 @@ fn bound(e: &Expr) -> Option<(&str, BinaryOp, &Scalar)> {
     }
 }
 
+/// `x = 'a' OR x = 'b' OR ...` over one string expression `x` and three or more string literals
+/// (what [`Expr::is_in`] builds: Q22's seven country codes, Q12's and Q19's ship modes and
+/// containers): `x` evaluated once and one pass testing each row's bytes against the set, where
+/// the general path runs a comparison kernel per literal (a `memcmp` call per row) and an `OR`
+/// per pair. A null `x` gives null, as the `OR` of its null comparisons does. `None`: not that
+/// shape, or `x` is not a string array.
+fn string_in_list(df: &DataFrame, expr: &Expr, rows: Option<(usize, usize)>) -> Result<Option<Val>> {
+    fn leaves<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+        match e {
+            Expr::Binary { op: BinaryOp::Or, left, right } => {
+                leaves(left, out);
+                leaves(right, out);
+            }
+            other => out.push(other),
+        }
+    }
+    let mut eqs = Vec::new();
+    leaves(expr, &mut eqs);
+    if eqs.len() < 3 {
+        return Ok(None);
+    }
+    let (mut subject, mut set): (Option<&Expr>, Vec<&[u8]>) = (None, Vec::with_capacity(eqs.len()));
+    for eq in eqs {
+        let Expr::Binary { op: BinaryOp::Eq, left, right } = eq else { return Ok(None) };
+        let (x, v) = match (&**left, &**right) {
+            (Expr::Literal(_), Expr::Literal(_)) => return Ok(None),
+            (x, Expr::Literal(Scalar::Utf8(v))) | (Expr::Literal(Scalar::Utf8(v)), x) => (x, v),
+            _ => return Ok(None),
+        };
+        if subject.is_some_and(|s| s != x) {
+            return Ok(None);
+        }
+        subject = Some(x);
+        set.push(v.as_bytes());
+    }
+    let Some(subject) = subject else { return Ok(None) };
+    let Val::Array(a) = eval(df, subject, rows)? else { return Ok(None) };
+    // Few literals: compared one by one (length first); many: a hash set.
+    let hashed: std::collections::HashSet<&[u8]> =
+        if set.len() > 16 { set.iter().copied().collect() } else { Default::default() };
+    let member = |b: &[u8]| if set.len() > 16 { hashed.contains(b) } else { set.iter().any(|v| *v == b) };
+    let values = match a.data_type() {
+        DataType::Utf8 => {
+            let s = a.as_string::<i32>();
+            BooleanBuffer::collect_bool(s.len(), |i| member(s.value(i).as_bytes()))
+        }
+        DataType::LargeUtf8 => {
+            let s = a.as_string::<i64>();
+            BooleanBuffer::collect_bool(s.len(), |i| member(s.value(i).as_bytes()))
+        }
+        DataType::Utf8View => {
+            let s = a.as_string_view();
+            BooleanBuffer::collect_bool(s.len(), |i| member(s.value(i).as_bytes()))
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(Val::Array(Arc::new(BooleanArray::new(values, a.logical_nulls())))))
+}
+
 /// `x op1 a AND x op2 b` over one integer, date or decimal column `x` with literal bounds
 /// (TPC-H's date ranges, `l_shipdate >= d AND l_shipdate < d + 1 month`, over 6M rows): one pass
 /// writing one bitmap, where two comparison kernels and their `AND` make three passes and two
@@ -364,6 +423,11 @@ fn string_layout(l: &Val, r: &Val) -> DataType {
 fn eval(df: &DataFrame, expr: &Expr, rows: Option<(usize, usize)>) -> Result<Val> {
     if let Expr::Binary { op: BinaryOp::And, left, right } = expr {
         if let Some(v) = range(df, left, right, rows)? {
+            return Ok(v);
+        }
+    }
+    if let Expr::Binary { op: BinaryOp::Or, .. } = expr {
+        if let Some(v) = string_in_list(df, expr, rows)? {
             return Ok(v);
         }
     }
@@ -1110,6 +1174,38 @@ mod tests {
         assert_eq!(eval_bools(&df, col("x").is_between(lit(2), lit(5))), bools(&[F, T, N, T]));
         assert_eq!(eval_bools(&df, col("x").is_between(lit(1), lit(Scalar::Null))), bools(&[N, N, N, N]));
         assert_eq!(eval_bools(&df, col("x").is_between(lit(4), lit(Scalar::Null))), bools(&[F, N, N, F]));
+    }
+
+    #[test]
+    fn string_in_lists_match_their_or_of_equalities() {
+        // The one-pass set test against the comparison kernels it replaces: few literals and
+        // many (hashed), over every string layout, with nulls, an empty string and a null literal
+        // (which keeps the general path: its misses are null).
+        let words = vec![Some("MAIL"), None, Some(""), Some("AIR"), Some("TRUCK"), Some("air"), Some("AIR REG")];
+        let few = ["AIR", "MAIL", "", "SHIP"].map(|w| Scalar::Utf8(w.into()));
+        let many: Vec<Scalar> =
+            (0..40).map(|i| Scalar::Utf8(format!("w{i}"))).chain([Scalar::Utf8("TRUCK".into())]).collect();
+        let or_of_eqs = |e: Expr, vals: &[Scalar]| {
+            vals.iter().map(|v| e.clone().eq(lit(v.clone()))).reduce(Expr::or).expect("a value")
+        };
+        for a in [
+            Arc::new(StringViewArray::from(words.clone())) as ArrayRef,
+            Arc::new(StringArray::from(words.clone())) as ArrayRef,
+            Arc::new(LargeStringArray::from(words.clone())) as ArrayRef,
+        ] {
+            let df = frame(vec![("s", a)]);
+            assert_eq!(eval_bools(&df, col("s").is_in(few.clone())), bools(&[T, N, T, T, F, F, F]));
+            assert_eq!(eval_bools(&df, col("s").is_in(many.clone())), bools(&[F, N, F, F, T, F, F]));
+            // A left-deep chain (not the balanced tree `is_in` builds) and literals on the left.
+            assert_eq!(eval_bools(&df, or_of_eqs(col("s"), &few)), bools(&[T, N, T, T, F, F, F]));
+            let flipped = few.iter().map(|v| lit(v.clone()).eq(col("s"))).reduce(Expr::or).expect("a value");
+            assert_eq!(eval_bools(&df, flipped), bools(&[T, N, T, T, F, F, F]));
+            let with_null = col("s").is_in(few.iter().cloned().chain([Scalar::Null]));
+            assert_eq!(eval_bools(&df, with_null), bools(&[T, N, T, T, N, N, N]));
+            // Different subjects: not an in-list.
+            let mixed = col("s").eq(lit("AIR")).or(col("s").eq(lit("MAIL"))).or(lit("x").eq(lit("x")));
+            assert_eq!(eval_bools(&df, mixed), bools(&[T, T, T, T, T, T, T]));
+        }
     }
 
     #[test]

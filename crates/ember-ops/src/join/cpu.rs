@@ -17,7 +17,7 @@ use arrow::row::{Row, RowConverter, SortField};
 use ember_core::{DataFrame, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The gather maps of `left ⋈ right` over the `selected` rows of each side (all when `None`): as
 /// if the frames had been filtered first, but with row numbers into the unfiltered frames.
@@ -289,21 +289,7 @@ fn bitmap_semi_join(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> Option<(Indi
     if span > BITMAP_MAX_BITS || span > 64 * rk.count().max(1) as u64 {
         return None;
     }
-    let bits: Vec<AtomicU64> = (0..span.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
-    probe_chunks(rk).for_each(|rows| {
-        for j in rows {
-            if !rk.is_valid(j) {
-                continue;
-            }
-            let k = rk.get::<u64>(j) - lo;
-            let (word, bit) = (&bits[(k / 64) as usize], 1u64 << (k % 64));
-            // A plain load first: a key seen before (duplicates) costs no locked instruction.
-            if word.load(Ordering::Relaxed) & bit == 0 {
-                word.fetch_or(bit, Ordering::Relaxed);
-            }
-        }
-    });
-    let bits: Vec<u64> = bits.into_iter().map(AtomicU64::into_inner).collect();
+    let bits = right_key_bits(rk, lo, span);
     let found = |i: usize| {
         let k = lk.get::<u64>(i).wrapping_sub(lo);
         k < span && bits[(k / 64) as usize] & (1 << (k % 64)) != 0
@@ -313,6 +299,41 @@ fn bitmap_semi_join(lk: &Keys<'_>, rk: &Keys<'_>, how: JoinType) -> Option<(Indi
         .map(|rows| kept_rows(rows, |i| lk.is_selected(i) && (lk.is_valid(i) && found(i)) == want))
         .collect();
     Some(gather_maps(concat(parts.iter()), None, how))
+}
+
+/// One bit per key of `lo..lo + span`, set for each valid key of `rk`. Each thread sets the bits
+/// of a contiguous part of the rows in a bitmap of its own, and the bitmaps are OR-ed together:
+/// with one shared bitmap of atomic words, every first sighting of a key is a locked write that
+/// takes the cache line from every other core reading it, and on 16 cores that ping-pong, not
+/// the work, was the time. (At most `BITMAP_MAX_BITS` bits: 256 KiB a thread.)
+fn right_key_bits(rk: &Keys<'_>, lo: u64, span: u64) -> Vec<u64> {
+    let words = span.div_ceil(64) as usize;
+    let n = rk.len();
+    let parts = rayon::current_num_threads().min(n.div_ceil(PROBE_CHUNK)).max(1);
+    let per = n.div_ceil(parts).max(1);
+    let mut locals: Vec<Vec<u64>> = (0..parts)
+        .into_par_iter()
+        .map(|p| {
+            let mut bits = vec![0u64; words];
+            for j in p * per..((p + 1) * per).min(n) {
+                if rk.is_valid(j) {
+                    let k = rk.get::<u64>(j) - lo;
+                    bits[(k / 64) as usize] |= 1 << (k % 64);
+                }
+            }
+            bits
+        })
+        .collect();
+    let mut bits = locals.swap_remove(0);
+    if !locals.is_empty() {
+        bits.par_chunks_mut(4096).enumerate().for_each(|(c, out)| {
+            for local in &locals {
+                let part = &local[c * 4096..c * 4096 + out.len()];
+                out.iter_mut().zip(part).for_each(|(o, l)| *o |= l);
+            }
+        });
+    }
+    bits
 }
 
 /// Every matching `(left row, right row)` pair as `left << 32 | right`, in right row order: a

@@ -175,12 +175,31 @@ impl<'a> Keys<'a> {
                 .fold((u64::MAX, 0), fold)
         } else {
             use rayon::prelude::*;
-            (0..self.len)
+            // Chunks of plain loops (a rayon adapter per row cost ~6 ns a row, 40% of Q22 on
+            // one thread); one column with every row valid reads its slice directly.
+            const CHUNK: usize = 1 << 16;
+            let chunk = |c: usize| -> (u64, u64) {
+                let rows = c * CHUNK..((c + 1) * CHUNK).min(self.len);
+                fn slice<W: Copy + Into<u64>>(v: &[W]) -> (u64, u64) {
+                    v.iter().fold((u64::MAX, 0), |(lo, hi), &k| (lo.min(k.into()), hi.max(k.into())))
+                }
+                match (self.columns.as_slice(), &self.valid) {
+                    ([(Words::W32(v), _)], None) => slice(&v[rows]),
+                    ([(Words::W64(v), _)], None) => slice(&v[rows]),
+                    _ => {
+                        let mut acc = (u64::MAX, 0);
+                        for i in rows {
+                            if self.is_valid(i) {
+                                acc = fold(acc, self.get::<u64>(i));
+                            }
+                        }
+                        acc
+                    }
+                }
+            };
+            (0..self.len.div_ceil(CHUNK))
                 .into_par_iter()
-                .with_min_len(1 << 14)
-                .filter(|&i| self.is_valid(i))
-                .map(|i| self.get::<u64>(i))
-                .fold(|| (u64::MAX, 0), fold)
+                .map(chunk)
                 .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)))
         };
         if lo > hi {
