@@ -291,7 +291,7 @@ fn string_in_list(df: &DataFrame, expr: &Expr, rows: Option<(usize, usize)>) -> 
     // Few literals: compared one by one (length first); many: a hash set.
     let hashed: std::collections::HashSet<&[u8]> =
         if set.len() > 16 { set.iter().copied().collect() } else { Default::default() };
-    let member = |b: &[u8]| if set.len() > 16 { hashed.contains(b) } else { set.iter().any(|v| *v == b) };
+    let member = |b: &[u8]| if set.len() > 16 { hashed.contains(b) } else { set.contains(&b) };
     let values = match a.data_type() {
         DataType::Utf8 => {
             let s = a.as_string::<i32>();
