@@ -333,8 +333,52 @@ const VIEW_CACHE_PROBE: usize = 4096;
 /// decoded from a Parquet dictionary repeats the views of equal strings. Where the views turn out
 /// mostly distinct (long strings each stored once), the view map is dropped and the strings are
 /// coded alone, as [`strings`] does.
+///
+/// A long column is coded in parallel parts, each with dictionaries of its own, merged in part
+/// order into the codes one pass would give (each part's new strings in their order of first
+/// appearance), then each part's codes renumbered.
 fn view_strings(a: &arrow::array::StringViewArray, rank: bool) -> Codes {
-    let views = a.views();
+    const PART: usize = 1 << 15;
+    let n = a.len();
+    let parts = rayon::current_num_threads().min(n / PART).max(1);
+    if parts == 1 {
+        let (codes, by_bytes, _) = view_strings_in(a, 0..n);
+        return dictionary_codes(codes, &by_bytes, rank);
+    }
+    let per = n.div_ceil(parts);
+    let mut locals: Vec<(Vec<u64>, Vec<&[u8]>)> = (0..parts)
+        .into_par_iter()
+        .map(|p| {
+            let (codes, _, order) = view_strings_in(a, p * per..((p + 1) * per).min(n));
+            (codes, order)
+        })
+        .collect();
+    let mut by_bytes: HashMap<&[u8], u64, BuildMul> = HashMap::with_capacity_and_hasher(1 << 10, BuildMul);
+    let global: Vec<Vec<u64>> = locals
+        .iter()
+        .map(|(_, order)| {
+            order
+                .iter()
+                .map(|s| {
+                    let next = by_bytes.len() as u64;
+                    *by_bytes.entry(s).or_insert(next)
+                })
+                .collect()
+        })
+        .collect();
+    locals.par_iter_mut().zip(&global).for_each(|((codes, _), to)| codes.iter_mut().for_each(|c| *c = to[*c as usize]));
+    let codes = locals.into_iter().flat_map(|(codes, _)| codes).collect();
+    dictionary_codes(codes, &by_bytes, rank)
+}
+
+/// [`view_strings`]' one pass over `rows`: their codes, the dictionary, and its strings in code
+/// order.
+#[allow(clippy::type_complexity)]
+fn view_strings_in(
+    a: &arrow::array::StringViewArray,
+    rows: std::ops::Range<usize>,
+) -> (Vec<u64>, HashMap<&[u8], u64, BuildMul>, Vec<&[u8]>) {
+    let views = &a.views()[rows.clone()];
     let bytes = |i: usize| -> &[u8] {
         if a.is_null(i) {
             b""
@@ -343,12 +387,17 @@ fn view_strings(a: &arrow::array::StringViewArray, rank: bool) -> Codes {
         }
     };
     let mut by_bytes: HashMap<&[u8], u64, BuildMul> = HashMap::with_capacity_and_hasher(1 << 10, BuildMul);
+    let mut order: Vec<&[u8]> = Vec::new();
     let mut by_view: Option<HashMap<u128, u64, BuildMul>> = Some(HashMap::with_capacity_and_hasher(1 << 10, BuildMul));
-    let mut codes = Vec::with_capacity(a.len());
-    for (i, &view) in views.iter().enumerate() {
+    let mut codes = Vec::with_capacity(views.len());
+    for (i, &view) in rows.zip(views) {
         let mut code_of = |i: usize| {
             let next = by_bytes.len() as u64;
-            *by_bytes.entry(bytes(i)).or_insert(next)
+            let s = bytes(i);
+            *by_bytes.entry(s).or_insert_with(|| {
+                order.push(s);
+                next
+            })
         };
         let code = match by_view.as_mut() {
             Some(seen) => match seen.get(&view) {
@@ -366,7 +415,7 @@ fn view_strings(a: &arrow::array::StringViewArray, rank: bool) -> Codes {
             by_view = None;
         }
     }
-    dictionary_codes(codes, &by_bytes, rank)
+    (codes, by_bytes, order)
 }
 
 /// Codes numbered by a dictionary of distinct strings (`dict`: each string's code), as
@@ -806,6 +855,26 @@ mod tests {
             }
             let distinct_codes: std::collections::HashSet<u128> = (0..a.len()).map(|i| codes.get(i)).collect();
             assert_eq!(distinct_codes.len(), by_string.len(), "{distinct} strings");
+        }
+    }
+
+    #[test]
+    fn parallel_view_codes_are_the_one_pass_codes() {
+        // Parts coded apart and merged give exactly the codes (first-appearance order) and the
+        // ranks of one pass, nulls, inline and long strings included.
+        use arrow::array::StringViewArray;
+        let n = 5 * (1 << 15) + 123;
+        let a = StringViewArray::from_iter((0..n).map(|i| match i % 13 {
+            0 => None,
+            1..=4 => Some(format!("s{}", (i * 31) % 97)),
+            _ => Some(format!("a string longer than twelve bytes #{}", (i * 7919) % (2000 + i / 50))),
+        }));
+        let (one_pass, dict, _) = view_strings_in(&a, 0..n);
+        for rank in [false, true] {
+            let got = view_strings(&a, rank);
+            let want = dictionary_codes(one_pass.clone(), &dict, rank);
+            assert!((0..n).all(|i| got.get(i) == want.get(i)), "rank {rank}");
+            assert_eq!((got.bits, got.ordered), (want.bits, want.ordered));
         }
     }
 

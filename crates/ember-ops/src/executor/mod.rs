@@ -22,7 +22,7 @@
 //! let rows = CpuExecutor.select_rows(&df, &col("a").gt(lit(2))).unwrap();
 //! assert_eq!(CpuExecutor.gather(&df, &rows).unwrap().num_rows(), 2);
 //! ```
-mod cpu;
+pub(crate) mod cpu;
 pub(crate) mod gpu;
 
 pub use cpu::CpuExecutor;

@@ -71,7 +71,7 @@ fn filter_array(
     pred: &FilterPredicate,
     indices: &OnceLock<Vec<u32>>,
 ) -> Result<ArrayRef> {
-    let idx = || indices.get_or_init(|| mask.values().set_indices().map(|i| i as u32).collect());
+    let idx = || indices.get_or_init(|| super::set_rows(mask.values()));
     let nulls = |n: Option<&NullBuffer>| -> Result<Option<NullBuffer>> {
         Ok(match n {
             Some(n) if n.null_count() > 0 => {

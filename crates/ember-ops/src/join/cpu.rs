@@ -67,9 +67,9 @@ const COMPACT_BELOW: usize = 8;
 /// `arrays` at the rows `selected` keeps, and those rows, when it keeps few of them.
 fn compact(arrays: &[ArrayRef], selected: Option<&BooleanBuffer>) -> Result<Option<(Vec<ArrayRef>, Vec<u32>)>> {
     let Some(sel) = selected.filter(|s| s.count_set_bits() * COMPACT_BELOW < s.len()) else { return Ok(None) };
-    let rows: Vec<u32> = sel.set_indices().map(|i| i as u32).collect();
+    let rows = crate::filter::set_rows(sel);
     let idx = UInt32Array::from(rows.clone());
-    let keys = arrays.iter().map(|a| arrow::compute::take(a, &idx, None)).collect::<Result<Vec<_>, _>>()?;
+    let keys = arrays.iter().map(|a| crate::executor::cpu::take_column(a, &idx)).collect::<Result<Vec<_>>>()?;
     Ok(Some((keys, rows)))
 }
 
