@@ -388,7 +388,7 @@ fn read_pages(ds: &Dataset, read: &GroupRead, c: usize, column: &str) -> Result<
     let rows = rg.num_rows().max(0) as usize;
     let paged = read.rows.is_some();
     let bytes = file.chunks(&[g], &[c], paged).map_err(|e| bad(None, e))?;
-    // With row ranges `pages` holds each data page's rows.
+    // With row ranges, `ranges` holds each data page's rows.
     let locations = file.page_locations(g, c).filter(|_| paged);
     let ranges = locations.and_then(|l| page_rows(l, rows));
     let locations = locations.filter(|_| ranges.is_some()).map(<[_]>::to_vec);
