@@ -104,6 +104,35 @@ run() {
             summary+=("FAIL($rc) $name ($((SECONDS - t0)) s)")
         fi
     }
+    # fan_out DIR CAP END COMMAND...: runs COMMAND for every test binary ({} in it stands for the
+    # binary), four at a time, each under CAP seconds and none past SECONDS = END; writes
+    # DIR/NAME.log and DIR/NAME.rc (the exit status, or "skip" when no time was left).
+    fan_out() {
+        local dir="$1" cap_each="$2" end="$3"
+        shift 3
+        rm -rf "$dir" && mkdir -p "$dir"
+        for t in "$bundle"/tests/*; do
+            local name cap cmd=() a
+            name="$(basename "$t")"
+            cap=$((end - SECONDS))
+            [ "$cap" -le "$cap_each" ] || cap="$cap_each"
+            if [ "$cap" -lt 10 ]; then
+                echo skip >"$dir/$name.rc"
+                echo 'skipped (budget spent)' >"$dir/$name.log"
+                continue
+            fi
+            for a in "$@"; do
+                if [ "$a" = "{}" ]; then cmd+=("$t"); else cmd+=("$a"); fi
+            done
+            (
+                rc=0
+                timeout -k 5 "$cap" "${cmd[@]}" >"$dir/$name.log" 2>&1 || rc=$?
+                echo "$rc" >"$dir/$name.rc"
+            ) &
+            while [ "$(jobs -rp | wc -l)" -ge 4 ]; do wait -n; done
+        done
+        wait
+    }
     # NVRTC (and its builtins) from the CUDA toolkit or the pip wheel on the machine.
     local nvrtc
     nvrtc="$(ldconfig -p 2>/dev/null | awk '/libnvrtc\.so\.13 /{print $NF; exit}')"
@@ -125,26 +154,9 @@ run() {
     summary+=("SKIPPED tests graph networkx_oracle_* (their oracle needs the network)")
     if [ "$phase" = all ] || [ "$phase" = main ]; then
         # Four binaries at a time, all within the first EMBER_GPU_TESTS_S seconds (default 200).
-        local logs="${TMPDIR:-/tmp}/ember-test-logs" tests_end=$((SECONDS + ${EMBER_GPU_TESTS_S:-200}))
-        rm -rf "$logs" && mkdir -p "$logs"
+        local logs="${TMPDIR:-/tmp}/ember-test-logs"
         echo "==> tests (CUDA variants), 4 binaries at a time" | tee -a "$log"
-        for t in "$bundle"/tests/*; do
-            local name
-            name="$(basename "$t")"
-            local cap=$((tests_end - SECONDS))
-            [ "$cap" -le 150 ] || cap=150
-            if [ "$cap" -lt 10 ]; then
-                echo 'skipped (tests budget spent)' >"$logs/$name.log" && echo skip >"$logs/$name.rc"
-                continue
-            fi
-            (
-                rc=0
-                timeout -k 5 "$cap" "$t" "${cuda_only[@]}" --test-threads=4 >"$logs/$name.log" 2>&1 || rc=$?
-                echo "$rc" >"$logs/$name.rc"
-            ) &
-            while [ "$(jobs -rp | wc -l)" -ge 4 ]; do wait -n; done
-        done
-        wait
+        fan_out "$logs" 150 $((SECONDS + ${EMBER_GPU_TESTS_S:-200})) {} "${cuda_only[@]}" --test-threads=4
         for rcf in "$logs"/*.rc; do
             local name rc
             name="$(basename "$rcf" .rc)"
@@ -215,32 +227,14 @@ run() {
             # a time, each under EMBER_SANITIZE_CAP_S (default 120 s).
             local cap_each="${EMBER_SANITIZE_CAP_S:-120}" slogs="${TMPDIR:-/tmp}/ember-sanitize-logs"
             for tool in ${EMBER_SANITIZERS:-memcheck racecheck synccheck initcheck}; do
-                rm -rf "$slogs" && mkdir -p "$slogs"
                 local left=$((budget - SECONDS))
                 if [ "$left" -lt 20 ]; then
                     summary+=("SKIPPED $tool (budget spent)")
                     continue
                 fi
                 echo "==> $tool, 4 binaries at a time" | tee -a "$log"
-                for t in "$bundle"/tests/*; do
-                    local name cap
-                    name="$(basename "$t")"
-                    cap=$((budget - SECONDS))
-                    [ "$cap" -le "$cap_each" ] || cap="$cap_each"
-                    if [ "$cap" -lt 10 ]; then
-                        echo skip >"$slogs/$name.rc"
-                        : >"$slogs/$name.log"
-                        continue
-                    fi
-                    (
-                        rc=0
-                        timeout -k 5 "$cap" compute-sanitizer --tool "$tool" --error-exitcode 3 \
-                            "$t" "${cuda_only[@]}" --test-threads=1 >"$slogs/$name.log" 2>&1 || rc=$?
-                        echo "$rc" >"$slogs/$name.rc"
-                    ) &
-                    while [ "$(jobs -rp | wc -l)" -ge 4 ]; do wait -n; done
-                done
-                wait
+                fan_out "$slogs" "$cap_each" "$budget" compute-sanitizer --tool "$tool" --error-exitcode 3 \
+                    {} "${cuda_only[@]}" --test-threads=1
                 for rcf in "$slogs"/*.rc; do
                     local name rc
                     name="$(basename "$rcf" .rc)"
