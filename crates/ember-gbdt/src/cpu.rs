@@ -342,24 +342,29 @@ impl CpuBackend<'_> {
             // exactly one leaf, so no two tasks write the same element.
             unsafe { *margins.ptr().add(r as usize * groups + k) += v };
         };
-        rayon::join(
-            || {
-                grown.leaves.par_iter().filter(|(id, _)| !below_last(*id)).for_each(|(id, v)| {
-                    let (s, e) = ranges[*id as usize];
-                    rows[s as usize..e as usize].iter().for_each(|r| add(*r, *v));
-                })
-            },
-            || {
-                grown.last.par_iter().for_each(|split| {
-                    let (s, e) = ranges[split.node as usize];
-                    let col = &self.cols[split.feature as usize * rows.len()..][..rows.len()];
-                    let (l, r) = (value[2 * split.node as usize + 1], value[2 * split.node as usize + 2]);
-                    for &row in &rows[s as usize..e as usize] {
-                        add(row, if split.goes_left(col[row as usize]) { l } else { r });
-                    }
-                })
-            },
-        );
+        // Work in pieces of at most CHUNK rows, so that a few large leaves do not leave a
+        // thread idle: a leaf's rows all get its value; a last split's rows get their side's.
+        let mut pieces: Vec<(usize, usize, Result<f32, SplitRow>)> = Vec::new();
+        let mut cut = |(s, e): (u32, u32), what: Result<f32, SplitRow>| {
+            (s as usize..e as usize).step_by(CHUNK).for_each(|a| pieces.push((a, (a + CHUNK).min(e as usize), what)))
+        };
+        for (id, v) in grown.leaves.iter().filter(|(id, _)| !below_last(*id)) {
+            cut(ranges[*id as usize], Ok(*v));
+        }
+        for split in &grown.last {
+            cut(ranges[split.node as usize], Err(*split));
+        }
+        pieces.into_par_iter().for_each(|(s, e, what)| match what {
+            Ok(v) => rows[s..e].iter().for_each(|r| add(*r, v)),
+            Err(split) => {
+                let col = &self.cols[split.feature as usize * rows.len()..][..rows.len()];
+                let (l, r) = (value[2 * split.node as usize + 1], value[2 * split.node as usize + 2]);
+                let by_bin: [f32; SLOTS] = std::array::from_fn(|b| if split.goes_left(b as u8) { l } else { r });
+                for &row in &rows[s..e] {
+                    add(row, by_bin[col[row as usize] as usize]);
+                }
+            }
+        });
     }
 }
 
@@ -442,10 +447,15 @@ impl HostRows for CpuBackend<'_> {
             // Two steps per block of rows: the directions first (independent loads, which the
             // processor overlaps), then the writes, whose loop carries only `l` and `r`. In one
             // loop each row's write position waited on its own column load: 40% slower.
+            // The split's direction of every bin, looked up: fewer instructions per row than
+            // the comparisons.
+            let side: [u8; SLOTS] = std::array::from_fn(|b| p.split.goes_left(b as u8) as u8);
             let mut left = [0u8; 512];
             for block in rows[p.start..p.end].chunks(left.len()) {
                 for (d, &row) in left.iter_mut().zip(block) {
-                    *d = p.split.goes_left(col[row as usize]) as u8;
+                    debug_assert!((row as usize) < col.len());
+                    // SAFETY: `rows` is a permutation of 0..n and `col` has n entries.
+                    *d = side[unsafe { *col.get_unchecked(row as usize) } as usize];
                 }
                 // Branch-free: a balanced split's direction is a coin toss a branch would
                 // mispredict. The row is written at both ends and only the side it belongs to
