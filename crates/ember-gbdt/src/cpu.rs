@@ -109,22 +109,17 @@ impl<'a> CpuBackend<'a> {
         self.ranges[0] = (0, self.rows.len() as u32);
     }
 
-    /// Adds the rows' pairs into `hist` (viewed as `features * SLOTS` cells of (g, h)).
+    /// Adds the rows' pairs into `hist` (viewed as `features * SLOTS` cells of (g, h)). `rows`
+    /// ascend (a node's rows always do).
     fn accumulate(&self, rows: &[u32], hist: &mut [i64]) {
         let f = self.features;
         let cells: &mut [[i64; 2]] = bytemuck::cast_slice_mut(hist);
         assert_eq!(cells.len(), f * SLOTS);
-        for (i, &r) in rows.iter().enumerate() {
-            if let Some(&ahead) = rows.get(i + PREFETCH) {
-                prefetch(self.bins[ahead as usize * f..].as_ptr());
-                prefetch(self.gh[ahead as usize..].as_ptr() as *const u8);
-            }
-            let r = r as usize;
-            let [g, h] = self.gh[r];
+        #[inline(always)]
+        fn add(cells: &mut [[i64; 2]], row: &[u8], [g, h]: [i64; 2]) {
             if g == 0 && h == 0 {
-                continue;
+                return;
             }
-            let row = &self.bins[r * f..r * f + f];
             for (i, &b) in row.iter().enumerate() {
                 // SAFETY: i < f and b < SLOTS, so i * SLOTS + b < f * SLOTS == cells.len()
                 // (asserted above).
@@ -132,6 +127,26 @@ impl<'a> CpuBackend<'a> {
                 cell[0] += g;
                 cell[1] += h;
             }
+        }
+        if let (Some(&first), Some(&last)) = (rows.first(), rows.last()) {
+            if (last - first) as usize == rows.len() - 1 {
+                // Consecutive rows (the root, every tree): straight through the matrix, with
+                // no row numbers to read and nothing to prefetch (12% of the root's time).
+                let span = first as usize..last as usize + 1;
+                let bins = &self.bins[span.start * f..span.end * f];
+                for (row, gh) in bins.chunks_exact(f.max(1)).zip(&self.gh[span]) {
+                    add(cells, row, *gh);
+                }
+                return;
+            }
+        }
+        for (i, &r) in rows.iter().enumerate() {
+            if let Some(&ahead) = rows.get(i + PREFETCH) {
+                prefetch(self.bins[ahead as usize * f..].as_ptr());
+                prefetch(self.gh[ahead as usize..].as_ptr() as *const u8);
+            }
+            let r = r as usize;
+            add(cells, &self.bins[r * f..r * f + f], self.gh[r]);
         }
     }
 
