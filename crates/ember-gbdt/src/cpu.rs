@@ -514,15 +514,17 @@ impl HostRows for CpuBackend<'_> {
         pieces.par_iter().zip(dest.par_iter()).for_each(|(p, (lo, ro))| {
             let src = &scratch[p.start..p.end];
             let (left, right) = src.split_at(p.left);
-            for (k, v) in left.iter().enumerate() {
-                // SAFETY: [lo, lo + left) and [ro, ro + right) lie in this piece's node's range and
-                // no other piece's destinations overlap them (phase 2 hands out disjoint ranges).
-                unsafe { *out.ptr().add(lo + k) = *v };
-            }
-            for (k, v) in right.iter().rev().enumerate() {
-                // SAFETY: as above.
-                unsafe { *out.ptr().add(ro + k) = *v };
-            }
+            // SAFETY: [lo, lo + left) and [ro, ro + right) lie in this piece's node's range and
+            // no other piece's destinations overlap them (phase 2 hands out disjoint ranges), so
+            // these slices alias nothing another task touches.
+            let (to_left, to_right) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(out.ptr().add(*lo), left.len()),
+                    std::slice::from_raw_parts_mut(out.ptr().add(*ro), right.len()),
+                )
+            };
+            to_left.copy_from_slice(left);
+            to_right.iter_mut().zip(right.iter().rev()).for_each(|(d, s)| *d = *s);
         });
         Ok(())
     }
