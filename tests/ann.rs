@@ -81,7 +81,7 @@ fn flat_gpu_equals_cpu_bit_for_bit() {
                 for l in (0..n as u64).step_by(5) {
                     idx.delete(l);
                 }
-                let filter = |l: u64| l % 2 == 0;
+                let filter = |l: u64| l.is_multiple_of(2);
                 for f in [None, Some(&filter as &(dyn Fn(u64) -> bool + Sync))] {
                     let cpu = idx.search(&q, k, f, Device::Cpu).unwrap();
                     let gpu = idx.search(&q, k, f, device).unwrap();
@@ -160,7 +160,7 @@ fn hnsw_recall_deletions_filters_upserts() {
     let truth_f = f.search(&q, 10, Some(&filter), Device::Cpu).unwrap();
     assert_eq!(r.labels, truth_f.labels);
     // A filter keeping half: traversal with the filter, recall still high.
-    let half_filter = |l: u64| l % 2 == 0;
+    let half_filter = |l: u64| l.is_multiple_of(2);
     let r = idx.search(&q, 10, 64, Some(&half_filter)).unwrap();
     assert!(r.labels.iter().all(|&l| l % 2 == 0 && l % 3 != 0));
     let truth_h = f.search(&q, 10, Some(&half_filter), Device::Cpu).unwrap().labels;
@@ -394,7 +394,7 @@ fn gpu_graph_search_deletions_filters_and_trace() {
         for l in (0..n as u64).step_by(7) {
             idx.delete(l);
         }
-        let half = |l: u64| (l / 30) % 2 == 0;
+        let half = |l: u64| (l / 30).is_multiple_of(2);
         let r = idx.search_in(&q, 10, 64, Some(&half), &ctx).unwrap();
         assert!(r.labels.iter().all(|&l| l != NO_LABEL && half(l) && l % 7 != 0), "{:?}", &r.labels[..20]);
         let cpu = idx.search(&q, 10, 64, Some(&half)).unwrap();

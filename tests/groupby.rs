@@ -836,7 +836,7 @@ fn sim_keys_of_many_columns_sort_by_their_words() {
 test_device!(a_key_holding_ninety_percent_of_rows_groups_and_joins_like_the_cpu_engine, |device: Device| {
     let n = 300_000usize;
     let key = |i: usize| {
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             Some(i as i64)
         } else if i % 997 == 1 {
             None

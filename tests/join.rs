@@ -298,7 +298,7 @@ test_device!(a_join_of_selected_rows_equals_the_join_of_filtered_frames, |device
 fn semi_and_anti_joins_on_dense_keys_equal_the_oracle() {
     let mut r = common::rng(41);
     let dense = |n: usize, lo: i64, span: u64, r: &mut dyn FnMut() -> u64| -> ArrayRef {
-        Arc::new(Int64Array::from_iter((0..n).map(|_| (r() % 10 != 0).then(|| lo + (r() % span) as i64))))
+        Arc::new(Int64Array::from_iter((0..n).map(|_| (!r().is_multiple_of(10)).then(|| lo + (r() % span) as i64))))
     };
     let batch = |k: ArrayRef| RecordBatch::try_from_iter([("k", k)]).unwrap();
     let cases: Vec<(RecordBatch, RecordBatch)> = vec![
@@ -324,8 +324,9 @@ fn semi_and_anti_joins_on_dense_keys_equal_the_oracle() {
             let want = arrow::compute::take(lb.column(0), &UInt32Array::from(want), None).unwrap();
             assert_eq!(got.column(0).as_ref(), want.as_ref(), "case {i} {how:?}");
             // Fused selections equal filtering first.
-            let keep =
-                |n: usize, m: u64| BooleanArray::from((0..n).map(|j| (j as u64 * 7919) % m != 0).collect::<Vec<_>>());
+            let keep = |n: usize, m: u64| {
+                BooleanArray::from((0..n).map(|j| !(j as u64 * 7919).is_multiple_of(m)).collect::<Vec<_>>())
+            };
             let (lm, rm) = (keep(lb.num_rows(), 3), keep(rb.num_rows(), 5));
             let filtered = |b: &RecordBatch, m: &BooleanArray| {
                 DataFrame::from_record_batch(&arrow::compute::filter_record_batch(b, m).unwrap()).unwrap()

@@ -14,7 +14,7 @@ enum Kind {
 }
 
 fn gen(r: &mut dyn FnMut() -> u64, kind: Kind, depth: u32) -> Expr {
-    let leaf = depth == 0 || r() % 4 == 0;
+    let leaf = depth == 0 || r().is_multiple_of(4);
     match kind {
         Kind::Num if leaf => match r() % 12 {
             0 => col("a"),
@@ -49,7 +49,7 @@ fn gen(r: &mut dyn FnMut() -> u64, kind: Kind, depth: u32) -> Expr {
         }
         Kind::Bool if leaf => match r() % 9 {
             0 => col("f"),
-            1 => lit(r() % 2 == 0),
+            1 => lit(r().is_multiple_of(2)),
             2 => lit(Scalar::Null),
             3 => col("s").starts_with("A"),
             4 => col("s").lt(lit("b")),

@@ -196,7 +196,8 @@ test_device!(utf8_keys_with_many_distinct_strings_sort_bytewise, |device: Device
     let s: StringViewArray = (0..n)
         .map(|_| {
             let x = r() % 3_500;
-            (x % 17 != 0).then(|| format!("a shared prefix of 20{}{}", "z".repeat((x % 5) as usize), x % 2_900))
+            (!x.is_multiple_of(17))
+                .then(|| format!("a shared prefix of 20{}{}", "z".repeat((x % 5) as usize), x % 2_900))
         })
         .collect();
     let i: Int32Array = (0..n).map(|_| Some((r() % 7) as i32)).collect();
@@ -224,7 +225,7 @@ test_device!(wide_decimal_keys_use_both_words, |device: Device| {
 /// are exact), for tests that must run every type's kernel.
 fn every_numeric_type(n: usize) -> RecordBatch {
     let mut r = common::rng(n as u64 + 77);
-    let base: Int64Array = (0..n).map(|_| (r() % 10 != 0).then(|| (r() % 200) as i64 - 100)).collect();
+    let base: Int64Array = (0..n).map(|_| (!r().is_multiple_of(10)).then(|| (r() % 200) as i64 - 100)).collect();
     let unsigned: Int64Array = base.iter().map(|v| v.map(|x| x + 100)).collect();
     let cast = |a: &Int64Array, t: DataType| arrow::compute::cast(a, &t).unwrap();
     let k: Int32Array = (0..n).map(|_| Some((r() % 7) as i32)).collect();

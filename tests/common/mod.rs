@@ -94,7 +94,7 @@ pub fn random_batch(n: usize, seed: u64) -> RecordBatch {
     let words = ["", "a", "ab", "abc", "b", "ba", "SHIP", "MAIL", "AIR", "AIR REG", "é", "zz"];
     let s: StringViewArray =
         (0..n).map(|_| if null(&mut r) { None } else { Some(words[(r() % words.len() as u64) as usize]) }).collect();
-    let f: BooleanArray = (0..n).map(|_| if null(&mut r) { None } else { Some(r() % 2 == 0) }).collect();
+    let f: BooleanArray = (0..n).map(|_| if null(&mut r) { None } else { Some(r().is_multiple_of(2)) }).collect();
     let t: Date32Array = (0..n).map(|_| if null(&mut r) { None } else { Some(8000 + (r() % 2000) as i32) }).collect();
     let u: UInt8Array = (0..n).map(|_| Some((r() % 256) as u8)).collect();
     batch(vec![

@@ -138,7 +138,7 @@ fn with_visited<T>(n: usize, f: impl FnOnce(&mut Visited<'_>) -> T) -> T {
 
 /// Whether a slot is one of the recall probes' (one in 16, by a seeded hash; `recall.rs`).
 fn is_probe(slot: u32) -> bool {
-    splitmix(slot as u64 ^ 0xC0FF_EE00) % 16 == 0
+    splitmix(slot as u64 ^ 0xC0FF_EE00).is_multiple_of(16)
 }
 
 fn splitmix(mut z: u64) -> u64 {

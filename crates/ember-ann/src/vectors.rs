@@ -15,7 +15,7 @@ pub struct Vectors {
 impl Vectors {
     /// From row-major values (`values.len()` a multiple of `dim`).
     pub fn from_row_major(values: Vec<f32>, dim: usize) -> Result<Vectors> {
-        if dim == 0 || values.len() % dim != 0 {
+        if dim == 0 || !values.len().is_multiple_of(dim) {
             return Err(Error::InvalidArgument(format!(
                 "{} values do not make vectors of dimension {dim}",
                 values.len()

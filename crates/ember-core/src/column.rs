@@ -102,7 +102,7 @@ impl std::fmt::Debug for DeviceColumn {
 
 /// Bits `[offset, offset + len)` of a boolean buffer as bytes starting at bit 0.
 fn bits_from(b: &BooleanBuffer) -> Buffer {
-    if b.offset() % 8 == 0 {
+    if b.offset().is_multiple_of(8) {
         let start = b.offset() / 8;
         b.inner().slice_with_length(start, b.len().div_ceil(8))
     } else {

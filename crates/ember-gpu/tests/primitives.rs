@@ -78,7 +78,7 @@ fn reduce_sum_min_max_with_nulls() {
         for &n in SIZES {
             let mut r = rng(n as u64 + 7);
             let vals: Vec<i32> = (0..n).map(|_| (r() % 2001) as i32 - 1000).collect();
-            let valid: Vec<bool> = (0..n).map(|_| r() % 5 != 0).collect();
+            let valid: Vec<bool> = (0..n).map(|_| !r().is_multiple_of(5)).collect();
             let vb = gpu.upload(&vals).unwrap();
             let mb = gpu.upload(&bitmap(&valid)).unwrap();
             let kept: Vec<i32> = vals.iter().zip(&valid).filter(|(_, v)| **v).map(|(x, _)| *x).collect();
@@ -135,8 +135,8 @@ fn compaction_and_gathers_keep_row_order() {
     for gpu in gpus() {
         for &n in SIZES {
             let mut r = rng(n as u64 + 99);
-            let mask: Vec<bool> = (0..n).map(|_| r() % 3 != 0).collect();
-            let mvalid: Vec<bool> = (0..n).map(|_| r() % 7 != 0).collect();
+            let mask: Vec<bool> = (0..n).map(|_| !r().is_multiple_of(3)).collect();
+            let mvalid: Vec<bool> = (0..n).map(|_| !r().is_multiple_of(7)).collect();
             let expect: Vec<u32> = (0..n as u32).filter(|&i| mask[i as usize] && mvalid[i as usize]).collect();
             let (idx, m) = compact_indices(
                 &gpu,
@@ -152,7 +152,7 @@ fn compaction_and_gathers_keep_row_order() {
             let exp_vals: Vec<u64> = expect.iter().map(|&i| vals[i as usize]).collect();
             assert_eq!(gpu.download::<u64>(&g, m).unwrap(), exp_vals);
 
-            let bits: Vec<bool> = (0..n).map(|_| r() % 2 == 0).collect();
+            let bits: Vec<bool> = (0..n).map(|_| r().is_multiple_of(2)).collect();
             let gb = gather_bits(&gpu, &gpu.upload(&bitmap(&bits)).unwrap(), &idx, m).unwrap();
             let exp_bits: Vec<bool> = expect.iter().map(|&i| bits[i as usize]).collect();
             let got_words = gpu.download::<u32>(&gb, m.div_ceil(32)).unwrap();

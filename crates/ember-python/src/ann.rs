@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 fn vectors(bytes: &[u8], dim: usize) -> PyResult<Vectors> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(Error::InvalidArgument("vector bytes are not whole float32 values".into())).py();
     }
     let v: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();

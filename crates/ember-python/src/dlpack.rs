@@ -296,7 +296,7 @@ pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<ArrayRef> {
             if versioned { c"used_dltensor_versioned".as_ptr() } else { c"used_dltensor".as_ptr() },
         );
     }
-    let buffer = if stride == 1 && (base as usize) % width == 0 && len > 0 {
+    let buffer = if stride == 1 && (base as usize).is_multiple_of(width) && len > 0 {
         // SAFETY: `base .. base + len * width` is the tensor's live memory, kept alive by `owner`.
         unsafe {
             Buffer::from_custom_allocation(NonNull::new(base as *mut u8).expect("non-null data"), len * width, owner)

@@ -482,7 +482,7 @@ impl Prepared {
                 let bytes = &self.stream[off..off + (n as usize).div_ceil(8)];
                 let full = n as usize / 8;
                 present += bytes[..full].iter().map(|b| b.count_ones() as u64).sum::<u64>();
-                if n % 8 != 0 {
+                if !n.is_multiple_of(8) {
                     present += (bytes[full] & ((1u8 << (n % 8)) - 1)).count_ones() as u64;
                 }
             }

@@ -936,7 +936,7 @@ mod tests {
             let mut column = |p: u8, s: i8, d: u32| {
                 let v = (0..300).map(|_| {
                     let r = ((u128::from(next()) << 64 | u128::from(next())) % 10u128.pow(d)) as i128;
-                    (next() % 7 != 0).then_some(if next() % 2 == 0 { -r } else { r })
+                    (!next().is_multiple_of(7)).then_some(if next().is_multiple_of(2) { -r } else { r })
                 });
                 dec_array(v.collect(), p, s)
             };
@@ -1339,7 +1339,7 @@ mod tests {
         let n = CHUNK_ROWS + 3000;
         let i32s: Int32Array = (0..n)
             .map(|i| {
-                if r() % 9 == 0 {
+                if r().is_multiple_of(9) {
                     None
                 } else if i % 1000 == 0 {
                     Some(i32::MAX)
@@ -1349,11 +1349,14 @@ mod tests {
             })
             .collect();
         let dates: Date32Array =
-            (0..n).map(|_| if r() % 9 == 0 { None } else { Some(9000 + (r() % 400) as i32) }).collect();
+            (0..n).map(|_| if r().is_multiple_of(9) { None } else { Some(9000 + (r() % 400) as i32) }).collect();
         let i64s: Int64Array =
-            (0..n).map(|_| if r() % 9 == 0 { None } else { Some((r() % 200) as i64 - 100) }).collect();
-        let decs =
-            dec_array((0..n).map(|_| if r() % 9 == 0 { None } else { Some((r() % 2000) as i128) }).collect(), 15, 2);
+            (0..n).map(|_| if r().is_multiple_of(9) { None } else { Some((r() % 200) as i64 - 100) }).collect();
+        let decs = dec_array(
+            (0..n).map(|_| if r().is_multiple_of(9) { None } else { Some((r() % 2000) as i128) }).collect(),
+            15,
+            2,
+        );
         let df = frame(vec![
             ("i", Arc::new(i32s) as ArrayRef),
             ("d", Arc::new(dates) as ArrayRef),
