@@ -7,6 +7,7 @@ use crate::distributed::Shard;
 use crate::grow::{grow, Backend, Evaluator, Grown, Hist, HistPool, HostRows, SplitRow, SLOTS};
 use crate::objective::{gradient, logistic_quantised, sample_threshold, sampled, Quantiser};
 use crate::params::{Objective, Params};
+use crate::partition::{split_rows, COLUMN_PAD};
 use crate::tree::Tree;
 use ember_core::Result;
 use rayon::prelude::*;
@@ -57,9 +58,10 @@ impl<'a> CpuBackend<'a> {
     ) -> Self {
         let n = y.len();
         let groups = params.objective.groups();
-        let mut cols = vec![0u8; bins.len()];
+        // Padded for the partition's vector form (a gather reads four bytes per row).
+        let mut cols = vec![0u8; bins.len() + COLUMN_PAD];
         if features > 0 {
-            cols.par_chunks_mut(n.max(1)).enumerate().for_each(|(f, col)| {
+            cols[..bins.len()].par_chunks_mut(n.max(1)).enumerate().for_each(|(f, col)| {
                 for (r, c) in col.iter_mut().enumerate() {
                     *c = bins[r * features + f];
                 }
@@ -457,38 +459,9 @@ impl HostRows for CpuBackend<'_> {
             at = end;
         }
         slices.into_par_iter().for_each(|(p, out)| {
-            let (mut l, mut r) = (0usize, out.len());
-            let col = &self.cols[p.split.feature as usize * rows.len()..][..rows.len()];
-            // Two steps per block of rows: the directions first (independent loads, which the
-            // processor overlaps), then the writes, whose loop carries only `l` and `r`. In one
-            // loop each row's write position waited on its own column load: 40% slower.
-            // The split's direction of every bin, looked up: fewer instructions per row than
-            // the comparisons.
-            let side: [u8; SLOTS] = std::array::from_fn(|b| p.split.goes_left(b as u8) as u8);
-            let mut left = [0u8; 512];
-            for block in rows[p.start..p.end].chunks(left.len()) {
-                for (d, &row) in left.iter_mut().zip(block) {
-                    debug_assert!((row as usize) < col.len());
-                    // SAFETY: `rows` is a permutation of 0..n and `col` has n entries.
-                    *d = side[unsafe { *col.get_unchecked(row as usize) } as usize];
-                }
-                // Branch-free: a balanced split's direction is a coin toss a branch would
-                // mispredict. The row is written at both ends and only the side it belongs to
-                // advances (the other write is overwritten later).
-                for (&d, &row) in left.iter().zip(block) {
-                    let d = d as usize;
-                    debug_assert!(l < r && r <= out.len());
-                    // SAFETY: one row of this piece is written per step and l + (out.len() - r)
-                    // counts the rows written, so l < r <= out.len() before every step.
-                    unsafe {
-                        *out.get_unchecked_mut(l) = row;
-                        *out.get_unchecked_mut(r - 1) = row;
-                    }
-                    l += d;
-                    r -= 1 - d;
-                }
-            }
-            p.left = l;
+            let n = rows.len();
+            let col = &self.cols[p.split.feature as usize * n..];
+            p.left = split_rows(&rows[p.start..p.end], col, n, p.split, out);
         });
         // Phase 2: where each piece's rows go.
         let mut dest = Vec::with_capacity(pieces.len());

@@ -44,6 +44,7 @@ pub mod metric;
 mod model;
 mod objective;
 mod params;
+mod partition;
 mod tree;
 
 pub use cuts::{Cuts, Sketch, MISSING};
