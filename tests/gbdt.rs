@@ -60,6 +60,26 @@ fn model_bits_do_not_depend_on_threads_or_device() {
     }
 }
 
+/// Past the CPU engine's sizes: 16K-row partition and leaf-add pieces (a node spans several),
+/// 4096-row blocks of vectorised logistic gradients (AVX-512 or AVX2 where present), the root's
+/// straight-through histogram in parallel parts. The GPU path (Sim in CI) shares none of that
+/// code, so equal model bits check it.
+#[test]
+fn model_bits_agree_past_the_cpu_engines_piece_sizes() {
+    // Depth 2: the last splits' nodes hold ~20K rows each (leaf adds in several pieces).
+    for (obj, depth) in [(Objective::Logistic, 6), (Objective::Logistic, 2), (Objective::SquaredError, 6)] {
+        let ds = synthetic(40_000, 6, obj, 31);
+        let p = Params::new(obj).rounds(3).max_depth(depth).max_bin(256);
+        let one = in_pool(1, || train(&ds, None, &p, Device::Cpu).unwrap()).to_xgboost_json();
+        let two = in_pool(2, || train(&ds, None, &p, Device::Cpu).unwrap()).to_xgboost_json();
+        assert_eq!(one, two, "{obj:?}, depth {depth}: 1 vs 2 threads");
+        for d in gpu_devices() {
+            let gpu = train(&ds, None, &p, d).unwrap().to_xgboost_json();
+            assert_eq!(one, gpu, "{obj:?}, depth {depth}: cpu vs {d}");
+        }
+    }
+}
+
 #[test]
 fn predictions_are_the_same_bits_on_every_device() {
     for obj in [Objective::Logistic, Objective::Softprob(4)] {
