@@ -231,6 +231,13 @@ fn prefetch(p: *const u8) {
     let _ = p;
 }
 
+/// What [`CpuBackend::add_leaves`] adds to the rows of a node: a leaf's value, or for a last
+/// split (not applied to the rows) the value of each bin's side, read from its feature's column.
+enum LeafAdd {
+    Value(f32),
+    BySide { feature: u32, by_bin: Box<[f32; SLOTS]> },
+}
+
 /// A pointer that may be sent to rayon tasks writing disjoint elements.
 #[derive(Clone, Copy)]
 struct SharedMut<T>(*mut T);
@@ -359,26 +366,35 @@ impl CpuBackend<'_> {
             // exactly one leaf, so no two tasks write the same element.
             unsafe { *margins.ptr().add(r as usize * groups + k) += v };
         };
-        // Work in pieces of at most CHUNK rows, so that a few large leaves do not leave a
-        // thread idle: a leaf's rows all get its value; a last split's rows get their side's.
-        let mut pieces: Vec<(usize, usize, Result<f32, SplitRow>)> = Vec::new();
-        let mut cut = |(s, e): (u32, u32), what: Result<f32, SplitRow>| {
-            (s as usize..e as usize).step_by(CHUNK).for_each(|a| pieces.push((a, (a + CHUNK).min(e as usize), what)))
-        };
-        for (id, v) in grown.leaves.iter().filter(|(id, _)| !below_last(*id)) {
-            cut(ranges[*id as usize], Ok(*v));
-        }
-        for split in &grown.last {
-            cut(ranges[split.node as usize], Err(*split));
-        }
-        pieces.into_par_iter().for_each(|(s, e, what)| match what {
-            Ok(v) => rows[s..e].iter().for_each(|r| add(*r, v)),
-            Err(split) => {
-                let col = &self.cols[split.feature as usize * rows.len()..][..rows.len()];
-                let (l, r) = (value[2 * split.node as usize + 1], value[2 * split.node as usize + 2]);
-                let by_bin: [f32; SLOTS] = std::array::from_fn(|b| if split.goes_left(b as u8) { l } else { r });
-                for &row in &rows[s..e] {
-                    add(row, by_bin[col[row as usize] as usize]);
+        // Each task owns a block of row numbers (so of margins) and takes, from every leaf and
+        // last split, the part of its rows in that block: a node's rows ascend, so the part is
+        // a sub-range found by binary search. Tasks split by leaf instead wrote margins that
+        // share cache lines (a leaf's rows are spread over the whole array), and two threads
+        // took longer than one.
+        let mut nodes: Vec<((u32, u32), LeafAdd)> = grown
+            .leaves
+            .iter()
+            .filter(|(id, _)| !below_last(*id))
+            .map(|(id, v)| (ranges[*id as usize], LeafAdd::Value(*v)))
+            .collect();
+        nodes.extend(grown.last.iter().map(|split| {
+            let (l, r) = (value[2 * split.node as usize + 1], value[2 * split.node as usize + 2]);
+            let by_bin = Box::new(std::array::from_fn(|b| if split.goes_left(b as u8) { l } else { r }));
+            (ranges[split.node as usize], LeafAdd::BySide { feature: split.feature, by_bin })
+        }));
+        let n = rows.len();
+        let blocks = n.div_ceil(CHUNK).max(1);
+        (0..blocks).into_par_iter().for_each(|b| {
+            let (lo, hi) = ((b * CHUNK) as u32, ((b + 1) * CHUNK).min(n) as u32);
+            for ((s, e), what) in &nodes {
+                let node = &rows[*s as usize..*e as usize];
+                let part = &node[node.partition_point(|r| *r < lo)..node.partition_point(|r| *r < hi)];
+                match what {
+                    LeafAdd::Value(v) => part.iter().for_each(|r| add(*r, *v)),
+                    LeafAdd::BySide { feature, by_bin } => {
+                        let col = &self.cols[*feature as usize * n..][..n];
+                        part.iter().for_each(|r| add(*r, by_bin[col[*r as usize] as usize]));
+                    }
                 }
             }
         });
