@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example ann -- build --base FILE --out index.ember [--metric l2|ip|cosine]
-//!     [--m M] [--ef-construction E] [--column COL]
+//!     [--m M] [--ef-construction E] [--storage f32|f16] [--column COL]
 //! cargo run --release --example ann -- search --index index.ember --queries FILE --k 10 [--ef E]
 //!     [--device D] [--truth exact] --out ids.csv
 //! cargo run --release --example ann -- exact --base FILE --queries FILE --k 10 [--device D] --out ids.csv
@@ -21,14 +21,14 @@
 //! `recall` checks the target-recall knob on your queries (split into batches): per target, the
 //! mean recall, the share of batches that meet it, the mean `ef`, and the QPS against the QPS of
 //! a fixed `ef` at the same recall (interpolated on a sweep of fixed `ef`s), as a markdown table.
-use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Vectors, NO_LABEL};
+use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Storage, Vectors, NO_LABEL};
 use ember::arrow;
 use ember::prelude::*;
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E | --target-recall R] [--device D] [--truth exact --base FILE] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]\n       ann recall --index index.ember --base FILE --queries FILE [--k K] [--batch B] [--targets T,T,...]";
+const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--storage f32|f16] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E | --target-recall R] [--device D] [--truth exact --base FILE] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]\n       ann recall --index index.ember --base FILE --queries FILE [--k K] [--batch B] [--targets T,T,...]";
 
 /// A 2-D float array from a `.npy` file (format 1.0-3.0, little-endian f4 / f8, C order).
 fn read_npy(path: &str) -> Result<Vectors> {
@@ -227,7 +227,12 @@ fn run() -> Result<()> {
             let params =
                 HnswParams { m: num("m", 16)?, ef_construction: num("ef-construction", 200)?, ..Default::default() };
             let t = Instant::now();
-            let mut idx = HnswIndex::new(base.dim(), metric, params)?;
+            let storage = match get("storage").unwrap_or("f32") {
+                "f32" => Storage::F32,
+                "f16" => Storage::F16,
+                other => return Err(Error::InvalidArgument(format!("--storage {other:?} (f32 or f16)"))),
+            };
+            let mut idx = HnswIndex::with_storage(base.dim(), metric, params, storage)?;
             idx.add(&base, None)?;
             eprintln!(
                 "built HNSW over {} x {} ({}) in {:.2} s, {:.1} MiB",

@@ -192,9 +192,11 @@ __device__ __forceinline__ u32 ann_mix(u32 x) {
     return x;
 }
 
+// The distance from query `q` to node `id`'s vector: f32 words, or (T = u16) two f16 halves per word.
+template <typename T>
 __device__ __forceinline__ f32 ann_node_distance(const u32* records, u32 stride, u32 m0, u32 id, const f32* q,
                                                  u32 dim, u32 metric) {
-    return ann_distance(reinterpret_cast<const f32*>(records + (u64)id * stride + 1 + m0), q, dim, metric);
+    return ann_distance(reinterpret_cast<const T*>(records + (u64)id * stride + 1 + m0), q, dim, metric);
 }
 
 // Appends the allowed entries of cd/ci[from, to) behind the k results in rd/ri, then sorts rd/ri
@@ -223,10 +225,10 @@ __device__ void ann_collect(const f32* cd, const u32* ci, u32 from, u32 to, cons
     __syncthreads();
 }
 
-extern "C" __global__ void ann_graph_search(const u32* records, u32 stride, u32 m0, u32 n, u32 dim,
-                                            const f32* queries, u32 k, u32 itopk, u32 width, u32 max_iters,
-                                            u32 entry, u32 seeds, u32 seed, u32 metric, const u32* allowed,
-                                            f32* out_dist, u32* out_id) {
+template <typename T>
+__device__ void ann_graph_search_impl(const u32* records, u32 stride, u32 m0, u32 n, u32 dim, const f32* queries,
+                                      u32 k, u32 itopk, u32 width, u32 max_iters, u32 entry, u32 seeds, u32 seed,
+                                      u32 metric, const u32* allowed, f32* out_dist, u32* out_id) {
     EMBER_SHARED(f32, cd, ANN_BUF);
     EMBER_SHARED(u32, ci, ANN_BUF);
     EMBER_SHARED(u32, hash, ANN_HASH);
@@ -252,7 +254,7 @@ extern "C" __global__ void ann_graph_search(const u32* records, u32 stride, u32 
         if (i < seeds) {
             const u32 s = i == 0 ? entry : ann_mix(seed ^ ann_mix(qi * 0x9E3779B9u + i)) % n;
             if (ann_visit(hash, s)) {
-                d = ann_node_distance(records, stride, m0, s, q, dim, metric);
+                d = ann_node_distance<T>(records, stride, m0, s, q, dim, metric);
                 id = s;
             }
         }
@@ -287,7 +289,7 @@ extern "C" __global__ void ann_graph_search(const u32* records, u32 stride, u32 
                 if (j < links) {
                     const u32 nb = rec[1 + j];
                     if (nb < n && ann_visit(hash, nb)) {
-                        d = ann_node_distance(records, stride, m0, nb, q, dim, metric);
+                        d = ann_node_distance<T>(records, stride, m0, nb, q, dim, metric);
                         id = nb;
                     }
                 }
@@ -319,4 +321,22 @@ extern "C" __global__ void ann_graph_search(const u32* records, u32 stride, u32 
         }
     }
 }
+
+extern "C" __global__ void ann_graph_search(const u32* records, u32 stride, u32 m0, u32 n, u32 dim,
+                                            const f32* queries, u32 k, u32 itopk, u32 width, u32 max_iters,
+                                            u32 entry, u32 seeds, u32 seed, u32 metric, const u32* allowed,
+                                            f32* out_dist, u32* out_id) {
+    ann_graph_search_impl<f32>(records, stride, m0, n, dim, queries, k, itopk, width, max_iters, entry, seeds, seed,
+                               metric, allowed, out_dist, out_id);
+}
 EMBER_SIM_EXPORT(ann_graph_search)
+
+// The same over f16 records (`Storage::F16`).
+extern "C" __global__ void ann_graph_search_f16(const u32* records, u32 stride, u32 m0, u32 n, u32 dim,
+                                                const f32* queries, u32 k, u32 itopk, u32 width, u32 max_iters,
+                                                u32 entry, u32 seeds, u32 seed, u32 metric, const u32* allowed,
+                                                f32* out_dist, u32* out_id) {
+    ann_graph_search_impl<u16>(records, stride, m0, n, dim, queries, k, itopk, width, max_iters, entry, seeds, seed,
+                               metric, allowed, out_dist, out_id);
+}
+EMBER_SIM_EXPORT(ann_graph_search_f16)

@@ -482,6 +482,89 @@ fn flat_f16_storage_equals_an_f32_index_of_the_rounded_vectors() {
     assert!(e.to_string().contains("f16"), "{e}");
 }
 
+/// An f16 HNSW index is the f32 index of the rounded vectors: built on one thread (so both builds
+/// take the same steps), the graphs, results and distance bits are equal, on the CPU and on the
+/// GPU path; with deletions and a filter; after save / load (and a version-1 file still loads);
+/// about half the memory at this dimension; an odd dimension pads the last word.
+#[test]
+fn hnsw_f16_storage_is_the_f32_index_of_the_rounded_vectors() {
+    use ember::ann::Storage;
+    let (n, dim) = (1500, 21);
+    let base = clusters(n, dim, 15, 51);
+    let q = clusters(40, dim, 15, 52);
+    let rounded = {
+        let data = base.values().iter().map(|&x| half::f16::from_f32(x).to_f32()).collect();
+        Vectors::from_row_major(data, dim).unwrap()
+    };
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let params = HnswParams { m: 8, ef_construction: 64, seed: 7 };
+    for metric in [Metric::L2, Metric::InnerProduct] {
+        let (mut f16, mut twin) = one.install(|| {
+            let mut f16 = HnswIndex::with_storage(dim, metric, params, Storage::F16).unwrap();
+            f16.add(&base, None).unwrap();
+            let mut twin = HnswIndex::new(dim, metric, params).unwrap();
+            twin.add(&rounded, None).unwrap();
+            (f16, twin)
+        });
+        assert_eq!(f16.storage(), Storage::F16);
+        let (m16, m32) = (f16.memory_bytes(), twin.memory_bytes());
+        assert!(m16 < m32 && m16 > m32 / 2, "{metric:?}: memory {m16} vs {m32}");
+        let same = |a: &SearchResult, b: &SearchResult, what: &str| {
+            assert_eq!(a.labels, b.labels, "{metric:?} {what}");
+            assert_eq!(bits(&a.distances), bits(&b.distances), "{metric:?} {what}");
+        };
+        for ef in [10, 48] {
+            let a = f16.search(&q, 10, ef, None).unwrap();
+            same(&a, &twin.search(&q, 10, ef, None).unwrap(), &format!("ef {ef}"));
+            let truth = exact_truth(&base, &q, 10, metric);
+            // (Inner product on unnormalised clusters is no metric: HNSW's recall there is poor,
+            // f16 or not; the twin's equality is the check.)
+            let want = if metric == Metric::L2 && ef == 48 { 0.9 } else { 0.0 };
+            assert!(a.recall(&truth) >= want, "{metric:?}: recall {}", a.recall(&truth));
+            for device in gpu_devices() {
+                let g = f16.search_on(&q, 10, ef, None, device).unwrap();
+                same(&g, &twin.search_on(&q, 10, ef, None, device).unwrap(), &format!("ef {ef} on {device}"));
+                assert!(g.recall(&truth) >= a.recall(&truth) - 0.05, "{metric:?} on {device}");
+            }
+        }
+        for idx in [&mut f16, &mut twin] {
+            assert!(idx.delete(3) && idx.delete(700));
+        }
+        let odd = |l: u64| l % 2 == 1;
+        let a = f16.search(&q, 10, 32, Some(&odd)).unwrap();
+        same(&a, &twin.search(&q, 10, 32, Some(&odd)).unwrap(), "deleted + filtered");
+        assert!(a.labels.iter().all(|&l| l % 2 == 1 && l != 3 && l != 700));
+        // Save / load keeps the storage and the answers.
+        let dir = std::env::temp_dir().join(format!("ember-ann-f16-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f16.ember");
+        f16.save(&path).unwrap();
+        let back = HnswIndex::load(&path).unwrap();
+        assert_eq!(back.storage(), Storage::F16);
+        same(&back.search(&q, 10, 32, None).unwrap(), &f16.search(&q, 10, 32, None).unwrap(), "loaded");
+        // A version-1 file (no storage byte after the metric's) loads as f32.
+        twin.save(&path).unwrap();
+        let mut v1 = std::fs::read(&path).unwrap();
+        assert_eq!(&v1[..11], b"EMBERHNSW2\0");
+        v1[..11].copy_from_slice(b"EMBERHNSW1\0");
+        v1.remove(11 + 7 * 8 + 1);
+        std::fs::write(&path, &v1).unwrap();
+        let old = HnswIndex::load(&path).unwrap();
+        assert_eq!(old.storage(), Storage::F32);
+        same(&old.search(&q, 10, 32, None).unwrap(), &twin.search(&q, 10, 32, None).unwrap(), "version 1");
+        let _ = std::fs::remove_dir_all(&dir);
+        // Compacting keeps f16 (the vectors are already rounded: nothing changes but the slots).
+        f16.compact().unwrap();
+        assert_eq!((f16.storage(), f16.len()), (Storage::F16, n - 2));
+        let want = if metric == Metric::L2 { 0.85 } else { 0.0 };
+        assert!(f16.search(&q, 10, 48, None).unwrap().recall(&exact_truth(&base, &q, 10, metric)) >= want);
+    }
+    let mut idx = HnswIndex::with_storage(3, Metric::L2, HnswParams::default(), Storage::F16).unwrap();
+    let e = idx.add(&Vectors::from_row_major(vec![1.0, -70000.0, 0.0], 3).unwrap(), None).unwrap_err();
+    assert!(e.to_string().contains("HnswIndex::add") && e.to_string().contains("f16"), "{e}");
+    assert!(idx.is_empty());
+}
+
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }

@@ -54,6 +54,26 @@ def test_flat_f16_storage_is_the_f32_index_of_rounded_vectors(device: str) -> No
         em.ann.FlatIndex(16, storage="f8")
 
 
+def test_hnsw_f16_storage(tmp_path: Path) -> None:
+    base, q = _data(3000, 100, 64, 4)
+    truth = _truth(base, q, 10)
+    half = em.ann.HnswIndex(64, storage="f16", ef_construction=100)
+    half.add(base)
+    full = em.ann.HnswIndex(64, ef_construction=100)
+    full.add(base)
+    # The vectors take half the bytes (links and labels do not shrink).
+    assert full.memory_bytes - half.memory_bytes == 3000 * 64 * 2
+    r16 = _recall(half.search(q, 10, ef=48)[0], truth)
+    assert r16 >= _recall(full.search(q, 10, ef=48)[0], truth) - 0.02 and r16 > 0.9
+    half.save(tmp_path / "f16.ember")
+    back = em.ann.HnswIndex.load(tmp_path / "f16.ember")
+    for a, b in zip(back.search(q, 10, ef=48), half.search(q, 10, ef=48)):
+        assert np.array_equal(a, b)
+    assert _recall(half.search(q, 10, ef=48, device="sim")[0], truth) > 0.9
+    with pytest.raises(em.exceptions.InvalidArgumentError, match="f16"):
+        half.add(np.full((1, 64), 1e6, np.float32))
+
+
 def test_hnsw_recall_close_to_hnswlib() -> None:
     hnswlib = pytest.importorskip("hnswlib")
     base, q = _data(5000, 200, 32, 1)

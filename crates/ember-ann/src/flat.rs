@@ -34,6 +34,19 @@ pub enum Storage {
     F16,
 }
 
+/// An error naming the first vector of `v` holding a value past f16's range (±65504), which f16
+/// storage would turn into an infinity.
+pub(crate) fn check_f16_range(v: &Vectors, what: &str) -> Result<()> {
+    match v.values().iter().position(|x| x.abs() > f32::from(half::f16::MAX)) {
+        Some(i) => Err(Error::InvalidArgument(format!(
+            "{what}: vector {} holds {}, past the f16 storage's range (±65504)",
+            i / v.dim(),
+            v.values()[i]
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Vectors by slot, row-major (normalised for cosine), in their storage type.
 #[derive(Debug)]
 pub(crate) enum Store {
@@ -147,13 +160,7 @@ impl FlatIndex {
         v.check(self.dim, "FlatIndex::add")?;
         let labels = resolve_labels(v.len(), labels, self.labels.len())?;
         if matches!(self.data, Store::F16(_)) {
-            if let Some(i) = v.values().iter().position(|x| x.abs() > f32::from(half::f16::MAX)) {
-                return Err(Error::InvalidArgument(format!(
-                    "FlatIndex::add: vector {} holds {}, past the f16 storage's range (±65504)",
-                    i / self.dim,
-                    v.values()[i]
-                )));
-            }
+            check_f16_range(v, "FlatIndex::add")?;
         }
         for (i, &label) in labels.iter().enumerate() {
             let mut row = v.row(i).to_vec();

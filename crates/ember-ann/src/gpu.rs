@@ -7,7 +7,7 @@
 //! * Graph search (`HnswIndex`): the index's level-0 records (links and vectors together) are
 //!   uploaded once per version of the index, and one `ann_graph_search` block per query runs a
 //!   CAGRA-style search over them (see the kernel): again one launch and two read-backs a batch.
-use crate::flat::{Filter, FlatIndex, Store};
+use crate::flat::{Filter, FlatIndex, Storage, Store};
 use crate::topk::{SearchResult, NO_LABEL};
 use crate::vectors::Vectors;
 use ember_core::{Error, Result};
@@ -142,6 +142,8 @@ const MAX_WIDTH: usize = 16;
 pub(crate) struct Graph<'a> {
     /// `[link count | m0 links | vector]` per slot, `stride` words each.
     pub(crate) records: &'a dyn Fn() -> Vec<u32>,
+    /// How the records hold vectors (f16: two halves per word).
+    pub(crate) storage: Storage,
     pub(crate) stride: usize,
     pub(crate) m0: usize,
     pub(crate) dim: usize,
@@ -198,8 +200,12 @@ pub(crate) fn graph_search(
     let queries = ctx.upload(q.values())?;
     let dist = ctx.alloc(nq * k * 4)?;
     let ids = ctx.alloc(nq * k * 4)?;
+    let kernel = match g.storage {
+        Storage::F32 => "ann_graph_search",
+        Storage::F16 => "ann_graph_search_f16",
+    };
     ctx.launch(
-        Kernel::new("ann", "ann_graph_search"),
+        Kernel::named("ann", kernel),
         query_blocks(nq)?,
         &[
             (&dv.data).into(),

@@ -1,7 +1,8 @@
 //! `HnswIndex`: a hierarchical navigable small-world graph (Malkov & Yashunin) on the CPU engine.
 //!
 //! Layout: level 0 (every vector) is one array of fixed-size records
-//! `[link count | M0 links | vector]`, so visiting a node touches one contiguous record; upper
+//! `[link count | M0 links | vector]`, so visiting a node touches one contiguous record (the
+//! vector as f32 words, or with [`Storage::F16`] two halves per word, the last padded); upper
 //! levels (a 1/M fraction of the nodes) keep `[count | M links]` per level in their own array.
 //! Links are `AtomicU32` (plain loads and stores on x86), written under a striped lock per node
 //! and read without locks: a reader may see a list mid-update, but every id in it is a node whose
@@ -15,14 +16,16 @@
 //! epoch-tagged visited array per thread; the next candidates' records are prefetched. Deleted
 //! vectors (tombstones) and vectors the filter rejects are traversed but never returned; a filter
 //! that keeps under 2% of a sample of the vectors switches to an exact scan of those it keeps.
-use crate::flat::{resolve_labels, Filter};
-use crate::metric::Metric;
+use crate::flat::{check_f16_range, resolve_labels, Filter, Storage};
+use crate::metric::{DistFn, Metric};
 use crate::recall::{check_target, RecallCurve};
 use crate::topk::{Neighbor, SearchResult};
 use crate::vectors::Vectors;
 use ember_core::{Device, Error, Result};
 use ember_gpu::ExecContext;
+use half::f16;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -56,11 +59,14 @@ const EXACT_FILTER_FRACTION: f64 = 0.02;
 #[derive(Debug)]
 pub struct HnswIndex {
     metric: Metric,
-    dist: crate::metric::DistFn,
+    storage: Storage,
+    dist: DistFn<f32>,
+    dist16: DistFn<f16>,
     dim: usize,
     params: HnswParams,
     m0: usize,
-    /// u32 words per level-0 record: the count, m0 links, dim values (no padding: memory as hnswlib).
+    /// u32 words per level-0 record: the count, m0 links, the vector (dim f32 words, or dim / 2
+    /// rounded up for f16; no other padding: memory as hnswlib).
     stride: usize,
     records: Vec<AtomicU32>,
     levels: Vec<u8>,
@@ -160,8 +166,27 @@ fn prefetch<T>(p: *const T) {
 }
 
 impl HnswIndex {
-    /// An empty index.
+    /// An empty index storing its vectors as f32.
     pub fn new(dim: usize, metric: Metric, params: HnswParams) -> Result<HnswIndex> {
+        HnswIndex::with_storage(dim, metric, params, Storage::F32)
+    }
+
+    /// An empty index storing its vectors as `storage`. With [`Storage::F16`] each vector is
+    /// rounded to the nearest f16 when added (after cosine normalisation) and widened exactly
+    /// when distances are computed: the index is the f32 index of the rounded vectors (the same
+    /// graph and results, bit for bit), in about half the memory for long vectors, and a search
+    /// reads half the bytes per distance.
+    ///
+    /// ```
+    /// use ember_ann::{HnswIndex, HnswParams, Metric, Storage, Vectors};
+    /// let mut idx = HnswIndex::with_storage(2, Metric::L2, HnswParams::default(), Storage::F16)?;
+    /// idx.add(&Vectors::from_row_major(vec![0.0, 0.0, 1.0, 0.1, 5.0, 5.0], 2)?, None)?;
+    /// let r = idx.search(&Vectors::from_row_major(vec![1.0, 0.0], 2)?, 1, 16, None)?;
+    /// // 0.1 is stored as the f16 0.099975586: the distance is that of the rounded vector.
+    /// assert_eq!((r.labels[0], r.distances[0]), (1, 0.099975586 * 0.099975586));
+    /// # Ok::<(), ember_core::Error>(())
+    /// ```
+    pub fn with_storage(dim: usize, metric: Metric, params: HnswParams, storage: Storage) -> Result<HnswIndex> {
         if dim == 0 {
             return Err(Error::InvalidArgument("vector dimension must be at least 1".into()));
         }
@@ -169,13 +194,19 @@ impl HnswIndex {
             return Err(Error::InvalidArgument(format!("HNSW m = {} (2..=256)", params.m)));
         }
         let m0 = 2 * params.m;
+        let words = match storage {
+            Storage::F32 => dim,
+            Storage::F16 => dim.div_ceil(2),
+        };
         Ok(HnswIndex {
             metric,
+            storage,
             dist: metric.resolve(),
+            dist16: metric.resolve(),
             dim,
             params,
             m0,
-            stride: 1 + m0 + dim,
+            stride: 1 + m0 + words,
             records: Vec::new(),
             levels: Vec::new(),
             upper: Vec::new(),
@@ -217,18 +248,85 @@ impl HnswIndex {
         self.params
     }
 
+    /// How the vectors are stored.
+    pub fn storage(&self) -> Storage {
+        self.storage
+    }
+
     /// Bytes of vectors and links held (records, upper levels, labels).
     pub fn memory_bytes(&self) -> usize {
         self.records.len() * 4 + self.upper.iter().map(|u| u.len() * 4 + 16).sum::<usize>() + self.labels.len() * 9
     }
 
+    /// The vector words of slot `v`.
     #[inline]
-    fn vector(&self, v: u32) -> &[f32] {
+    fn vector_words(&self, v: u32) -> &[AtomicU32] {
         let base = v as usize * self.stride + 1 + self.m0;
-        let words = &self.records[base..base + self.dim];
-        // SAFETY: AtomicU32 has the layout of u32 (and so of f32); a node's vector words are
-        // written once, through `&mut self`, before the node can be reached, and never again.
+        &self.records[base..(v as usize + 1) * self.stride]
+    }
+
+    /// Slot `v`'s vector of an f32 index.
+    #[inline]
+    fn vector32(&self, v: u32) -> &[f32] {
+        debug_assert_eq!(self.storage, Storage::F32);
+        let words = self.vector_words(v);
+        // SAFETY: AtomicU32 has the layout of u32 (and so of f32); the record holds `dim` vector
+        // words, written once, through `&mut self`, before the node can be reached, and never
+        // again while shared.
         unsafe { std::slice::from_raw_parts(words.as_ptr() as *const f32, self.dim) }
+    }
+
+    /// Slot `v`'s vector of an f16 index.
+    #[inline]
+    fn vector16(&self, v: u32) -> &[f16] {
+        debug_assert_eq!(self.storage, Storage::F16);
+        let words = self.vector_words(v);
+        // SAFETY: as in `vector32`; the words hold `dim` halves (`dim.div_ceil(2)` words, packed
+        // in memory order by `add`), and u32 alignment satisfies f16's.
+        unsafe { std::slice::from_raw_parts(words.as_ptr() as *const f16, self.dim) }
+    }
+
+    /// Slot `v`'s vector as f32, to search from: borrowed, or widened from f16 (exactly).
+    fn widened(&self, v: u32) -> Cow<'_, [f32]> {
+        match self.storage {
+            Storage::F32 => Cow::Borrowed(self.vector32(v)),
+            Storage::F16 => Cow::Owned(self.vector16(v).iter().map(|x| x.to_f32()).collect()),
+        }
+    }
+
+    /// The distance from `q` to slot `v`'s vector.
+    #[inline]
+    fn dist(&self, q: &[f32], v: u32) -> f32 {
+        match self.storage {
+            Storage::F32 => (self.dist)(q, self.vector32(v)),
+            Storage::F16 => (self.dist16)(q, self.vector16(v)),
+        }
+    }
+
+    /// The distances from `Q` queries to four slots' vectors (`Metric::distance_block`).
+    #[inline]
+    fn dist4<const Q: usize>(&self, q: [&[f32]; Q], v: [u32; 4]) -> [[f32; 4]; Q] {
+        match self.storage {
+            Storage::F32 => self.metric.distance_block(q, v.map(|x| self.vector32(x))),
+            Storage::F16 => self.metric.distance_block(q, v.map(|x| self.vector16(x))),
+        }
+    }
+
+    /// Writes `row` (prepared) as slot `slot`'s vector.
+    fn write_vector(&mut self, slot: usize, row: &[f32]) {
+        let base = slot * self.stride + 1 + self.m0;
+        let words = &mut self.records[base..(slot + 1) * self.stride];
+        match self.storage {
+            Storage::F32 => words.iter_mut().zip(row).for_each(|(w, x)| *w.get_mut() = x.to_bits()),
+            Storage::F16 => {
+                // Two halves per word in memory order (what `vector16` reads on any endianness).
+                for (w, pair) in words.iter_mut().zip(row.chunks(2)) {
+                    let lo = f16::from_f32(pair[0]).to_ne_bytes();
+                    let hi = pair.get(1).map_or([0, 0], |&x| f16::from_f32(x).to_ne_bytes());
+                    *w.get_mut() = u32::from_ne_bytes([lo[0], lo[1], hi[0], hi[1]]);
+                }
+            }
+        }
     }
 
     /// The link list (count word first) of `v` at `level`.
@@ -284,6 +382,9 @@ impl HnswIndex {
     /// ```
     pub fn add(&mut self, v: &Vectors, labels: Option<&[u64]>) -> Result<()> {
         v.check(self.dim, "HnswIndex::add")?;
+        if self.storage == Storage::F16 {
+            check_f16_range(v, "HnswIndex::add")?;
+        }
         self.curves.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
         self.version += 1;
         let labels = resolve_labels(v.len(), labels, self.labels.len())?;
@@ -317,10 +418,7 @@ impl HnswIndex {
                     slot
                 }
             };
-            let base = slot * self.stride + 1 + self.m0;
-            for (w, x) in self.records[base..base + self.dim].iter_mut().zip(&row) {
-                *w.get_mut() = x.to_bits();
-            }
+            self.write_vector(slot, &row);
             if self.deleted[slot] {
                 self.deleted[slot] = false;
                 self.live += 1;
@@ -372,12 +470,9 @@ impl HnswIndex {
             cand.dedup();
             let cap = if l == 0 { self.m0 } else { self.params.m };
             for &n in &around {
-                let nv = self.vector(n);
-                let mut cs: Vec<Neighbor> = cand
-                    .iter()
-                    .filter(|&&c| c != n)
-                    .map(|&c| Neighbor { dist: (self.dist)(nv, self.vector(c)), id: c })
-                    .collect();
+                let nv = self.widened(n);
+                let mut cs: Vec<Neighbor> =
+                    cand.iter().filter(|&&c| c != n).map(|&c| Neighbor { dist: self.dist(&nv, c), id: c }).collect();
                 cs.sort_unstable();
                 cs.truncate(self.params.ef_construction);
                 let kept = self.select(&cs, cap);
@@ -397,11 +492,11 @@ impl HnswIndex {
             // Only an insertion that raises the top level keeps the entry lock (as hnswlib).
             guard = None;
         }
-        let qv = self.vector(q);
+        let qv = self.widened(q);
         let mut buf = Vec::with_capacity(self.m0);
-        let mut eps = vec![self.descend(qv, ep, top, level + 1, None)];
+        let mut eps = vec![self.descend(&qv, ep, top, level + 1, None)];
         for l in (0..=level.min(top)).rev() {
-            let mut found = self.search_layer(qv, &eps, self.params.ef_construction, l, None, None);
+            let mut found = self.search_layer(&qv, &eps, self.params.ef_construction, l, None, None);
             found.retain(|n| n.id != q); // a reused slot is already in the graph
             let chosen = self.select(&found, self.params.m);
             {
@@ -419,9 +514,9 @@ impl HnswIndex {
                     buf.push(q);
                     self.set_links(nb.id, l, &buf);
                 } else {
-                    let nv = self.vector(nb.id);
+                    let nv = self.widened(nb.id);
                     let mut cands: Vec<Neighbor> =
-                        buf.iter().map(|&x| Neighbor { dist: (self.dist)(nv, self.vector(x)), id: x }).collect();
+                        buf.iter().map(|&x| Neighbor { dist: self.dist(&nv, x), id: x }).collect();
                     cands.push(Neighbor { dist: nb.dist, id: q });
                     cands.sort_unstable();
                     let kept = self.select(&cands, cap);
@@ -440,13 +535,17 @@ impl HnswIndex {
     /// The neighbour selection heuristic over candidates sorted by distance to the base vector.
     fn select(&self, sorted: &[Neighbor], m: usize) -> Vec<Neighbor> {
         let mut kept: Vec<Neighbor> = Vec::with_capacity(m);
+        // The kept vectors as f32, to measure candidates from (distances are symmetric to the
+        // bit: (a - b)^2 = (b - a)^2 and a * b = b * a in every lane), so an f16 index widens
+        // each kept vector once rather than every candidate.
+        let mut from: Vec<Cow<'_, [f32]>> = Vec::with_capacity(m);
         for c in sorted {
             if kept.len() >= m {
                 break;
             }
-            let cv = self.vector(c.id);
-            if kept.iter().all(|k| (self.dist)(cv, self.vector(k.id)) >= c.dist) {
+            if from.iter().all(|k| self.dist(k, c.id) >= c.dist) {
                 kept.push(*c);
+                from.push(self.widened(c.id));
             }
         }
         kept
@@ -502,13 +601,10 @@ impl HnswIndex {
                 dists.clear();
                 let mut quads = fresh.chunks_exact(4);
                 for c in &mut quads {
-                    let [d] = self.metric.distance_block(
-                        [qv],
-                        [self.vector(c[0]), self.vector(c[1]), self.vector(c[2]), self.vector(c[3])],
-                    );
+                    let [d] = self.dist4([qv], [c[0], c[1], c[2], c[3]]);
                     dists.extend_from_slice(&d);
                 }
-                dists.extend(quads.remainder().iter().map(|&nb| (self.dist)(qv, self.vector(nb))));
+                dists.extend(quads.remainder().iter().map(|&nb| self.dist(qv, nb)));
                 for (&nb, &d) in fresh.iter().zip(&dists) {
                     let worst = res.peek().map_or(f32::INFINITY, |w| w.dist);
                     if res.len() < ef || d < worst {
@@ -561,7 +657,7 @@ impl HnswIndex {
                 self.metric.prepare(&mut qv);
                 let found: Vec<Neighbor> = if exact {
                     let mut all: Vec<Neighbor> =
-                        allowed.iter().map(|&s| Neighbor { dist: (self.dist)(&qv, self.vector(s)), id: s }).collect();
+                        allowed.iter().map(|&s| Neighbor { dist: self.dist(&qv, s), id: s }).collect();
                     let kk = k.min(all.len());
                     if kk > 0 {
                         all.select_nth_unstable(kk - 1);
@@ -653,6 +749,7 @@ impl HnswIndex {
         let records = || self.records.iter().map(|w| w.load(Relaxed)).collect::<Vec<u32>>();
         let graph = crate::gpu::Graph {
             records: &records,
+            storage: self.storage,
             stride: self.stride,
             m0: self.m0,
             dim: self.dim,
@@ -778,7 +875,8 @@ impl HnswIndex {
             .par_chunks(2)
             .flat_map_iter(|pair| {
                 let (a, b) = (pair[0], pair[pair.len() - 1]);
-                let qs = [self.vector(a), self.vector(b)];
+                let (wa, wb) = (self.widened(a), self.widened(b));
+                let qs: [&[f32]; 2] = [&wa, &wb];
                 let mut heaps = [BinaryHeap::with_capacity(k + 1), BinaryHeap::with_capacity(k + 1)];
                 let mut offer = |h: usize, o: u32, d: f32| {
                     let heap: &mut BinaryHeap<Neighbor> = &mut heaps[h];
@@ -793,8 +891,7 @@ impl HnswIndex {
                 };
                 let mut o = 0;
                 while o + 4 <= n {
-                    let v = [self.vector(o), self.vector(o + 1), self.vector(o + 2), self.vector(o + 3)];
-                    let d = self.metric.distance_block(qs, v);
+                    let d = self.dist4(qs, [o, o + 1, o + 2, o + 3]);
                     for (h, row) in d.iter().enumerate() {
                         for (j, &dj) in row.iter().enumerate() {
                             offer(h, o + j as u32, dj);
@@ -804,7 +901,7 @@ impl HnswIndex {
                 }
                 for o in o..n {
                     for (h, q) in qs.iter().enumerate() {
-                        offer(h, o, (self.dist)(q, self.vector(o)));
+                        offer(h, o, self.dist(q, o));
                     }
                 }
                 let [ha, hb] = heaps;
@@ -865,11 +962,11 @@ impl HnswIndex {
                 let full = links.len() >= self.m0;
                 links.retain(|&x| x != s);
                 if full {
-                    let uv = self.vector(u);
+                    let uv = self.widened(u);
                     let mut near: Vec<Neighbor> = around
                         .iter()
                         .filter(|&&c| c != u && !links.contains(&c))
-                        .map(|&c| Neighbor { dist: (self.dist)(uv, self.vector(c)), id: c })
+                        .map(|&c| Neighbor { dist: self.dist(&uv, c), id: c })
                         .collect();
                     near.sort_unstable();
                     let room = self.m0 - links.len();
@@ -888,12 +985,12 @@ impl HnswIndex {
     /// understate it (by 0.04 at small `ef` on 50k clustered vectors).
     pub(crate) fn search_held_out(&self, h: &HeldOut, k: usize, ef: usize) -> Vec<u64> {
         let Some((ep, top)) = self.entry else { return Vec::new() };
-        let qv = self.vector(h.slot);
+        let qv = self.widened(h.slot);
         let any_deleted = self.live < self.labels.len();
         let accept = |o: u32| !self.deleted[o as usize];
         let acc: Option<&dyn Fn(u32) -> bool> = if any_deleted { Some(&accept) } else { None };
-        let eps = [self.descend(qv, ep, top, 1, Some(h.slot))];
-        let found = self.search_layer(qv, &eps, ef.max(k), 0, acc, Some(h));
+        let eps = [self.descend(&qv, ep, top, 1, Some(h.slot))];
+        let found = self.search_layer(&qv, &eps, ef.max(k), 0, acc, Some(h));
         found.into_iter().take(k).map(|n| self.labels[n.id as usize]).collect()
     }
 
@@ -910,7 +1007,7 @@ impl HnswIndex {
             }
             cur = buf.first().copied().unwrap_or(ep);
         }
-        let mut cur_d = (self.dist)(qv, self.vector(cur));
+        let mut cur_d = self.dist(qv, cur);
         for l in (bottom..=top).rev() {
             loop {
                 let mut changed = false;
@@ -919,7 +1016,7 @@ impl HnswIndex {
                     if Some(nb) == skip {
                         continue;
                     }
-                    let d = (self.dist)(qv, self.vector(nb));
+                    let d = self.dist(qv, nb);
                     if d < cur_d {
                         (cur, cur_d) = (nb, d);
                         changed = true;
@@ -974,10 +1071,10 @@ impl HnswIndex {
         let live: Vec<usize> = (0..self.labels.len()).filter(|&s| !self.deleted[s]).collect();
         let mut data = Vec::with_capacity(live.len() * self.dim);
         for &s in &live {
-            data.extend_from_slice(self.vector(s as u32));
+            data.extend_from_slice(&self.widened(s as u32));
         }
         let labels: Vec<u64> = live.iter().map(|&s| self.labels[s]).collect();
-        let mut fresh = HnswIndex::new(self.dim, self.metric, self.params)?;
+        let mut fresh = HnswIndex::with_storage(self.dim, self.metric, self.params, self.storage)?;
         if !labels.is_empty() {
             fresh.add(&Vectors::from_row_major(data, self.dim)?, Some(&labels))?;
         }
@@ -1003,6 +1100,10 @@ impl HnswIndex {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.push(self.metric.code() as u8 + (self.metric == Metric::Cosine) as u8);
+        out.push(match self.storage {
+            Storage::F32 => 0,
+            Storage::F16 => 1,
+        });
         for l in &self.labels {
             out.extend_from_slice(&l.to_le_bytes());
         }
@@ -1029,7 +1130,9 @@ impl HnswIndex {
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(|e| Error::Io { path: name.clone(), source: e })?;
         let bad = |m: &str| Error::Read { path: name.clone(), at: Box::default(), message: m.to_string() };
-        if bytes.len() < MAGIC.len() + 57 || &bytes[..MAGIC.len()] != MAGIC {
+        // Version 1 files (before f16 storage) have no storage byte: f32.
+        let v1 = bytes.starts_with(MAGIC_V1);
+        if bytes.len() < MAGIC.len() + 58 - v1 as usize || !(v1 || bytes.starts_with(MAGIC)) {
             return Err(bad("not an ember HNSW index file"));
         }
         let mut pos = MAGIC.len();
@@ -1054,11 +1157,17 @@ impl HnswIndex {
             _ => return Err(bad("unknown metric code")),
         };
         pos += 1;
+        let storage = match if v1 { 0 } else { bytes[pos] } {
+            0 => Storage::F32,
+            1 => Storage::F16,
+            _ => return Err(bad("unknown storage code")),
+        };
+        pos += !v1 as usize;
         if dim == 0 || dim > 1 << 20 || !(2..=256).contains(&m) || n >= u32::MAX as u64 {
             return Err(bad("implausible header (dimension, m or count)"));
         }
-        let mut idx =
-            HnswIndex::new(dim as usize, metric, HnswParams { m: m as usize, ef_construction: efc as usize, seed })?;
+        let params = HnswParams { m: m as usize, ef_construction: efc as usize, seed };
+        let mut idx = HnswIndex::with_storage(dim as usize, metric, params, storage)?;
         let n = n as usize;
         let need = n * 8 + n * 2;
         if bytes.len() < pos + need {
@@ -1118,4 +1227,6 @@ impl HnswIndex {
     }
 }
 
-const MAGIC: &[u8] = b"EMBERHNSW1\0";
+/// The file's first bytes: version 2 has a storage byte after the metric's.
+const MAGIC: &[u8] = b"EMBERHNSW2\0";
+const MAGIC_V1: &[u8] = b"EMBERHNSW1\0";

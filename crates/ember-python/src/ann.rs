@@ -54,6 +54,15 @@ fn add_batch<T: Send + Sync + 'static>(
     run(py, move || add(&mut write(&idx), &v, labels.as_deref()))
 }
 
+/// `"f32"` or `"f16"`.
+fn parse_storage(s: &str) -> PyResult<Storage> {
+    match s {
+        "f32" => Ok(Storage::F32),
+        "f16" => Ok(Storage::F16),
+        other => Err(Error::InvalidArgument(format!("storage {other:?} (\"f32\" or \"f16\")"))).py(),
+    }
+}
+
 /// An exact index.
 #[pyclass(name = "PyFlatIndex", module = "ember._ember", frozen)]
 #[derive(Debug)]
@@ -66,12 +75,7 @@ impl PyFlatIndex {
     #[new]
     #[pyo3(signature = (dim, metric, storage="f32"))]
     fn new(dim: usize, metric: &str, storage: &str) -> PyResult<Self> {
-        let storage = match storage {
-            "f32" => Storage::F32,
-            "f16" => Storage::F16,
-            other => return Err(Error::InvalidArgument(format!("storage {other:?} (\"f32\" or \"f16\")"))).py(),
-        };
-        let idx = FlatIndex::with_storage(dim, Metric::parse(metric).py()?, storage).py()?;
+        let idx = FlatIndex::with_storage(dim, Metric::parse(metric).py()?, parse_storage(storage)?).py()?;
         Ok(PyFlatIndex { idx: Arc::new(RwLock::new(idx)) })
     }
 
@@ -124,9 +128,10 @@ pub struct PyHnswIndex {
 #[pymethods]
 impl PyHnswIndex {
     #[new]
-    #[pyo3(signature = (dim, metric, m=16, ef_construction=200, seed=100))]
-    fn new(dim: usize, metric: &str, m: usize, ef_construction: usize, seed: u64) -> PyResult<Self> {
-        let idx = HnswIndex::new(dim, Metric::parse(metric).py()?, HnswParams { m, ef_construction, seed }).py()?;
+    #[pyo3(signature = (dim, metric, m=16, ef_construction=200, seed=100, storage="f32"))]
+    fn new(dim: usize, metric: &str, m: usize, ef_construction: usize, seed: u64, storage: &str) -> PyResult<Self> {
+        let params = HnswParams { m, ef_construction, seed };
+        let idx = HnswIndex::with_storage(dim, Metric::parse(metric).py()?, params, parse_storage(storage)?).py()?;
         Ok(PyHnswIndex { idx: Arc::new(RwLock::new(idx)) })
     }
 

@@ -100,13 +100,23 @@ class FlatIndex(_Index):
 class HnswIndex(_Index):
     """An HNSW graph index (``m`` links per node, ``ef_construction`` candidates while building,
     as hnswlib). ``search(..., ef=...)`` trades speed for recall. New vectors fill the slots of
-    deleted ones."""
+    deleted ones. ``storage="f16"`` keeps the vectors in half precision (about half the memory
+    for long vectors; the graph and results are those of an f32 index of the rounded vectors)."""
 
     __slots__ = ()
     _i: _ember.PyHnswIndex
 
-    def __init__(self, dim: int, metric: str = "l2", *, m: int = 16, ef_construction: int = 200, seed: int = 100) -> None:
-        self._i = _ember.PyHnswIndex(dim, metric, m, ef_construction, seed)
+    def __init__(
+        self,
+        dim: int,
+        metric: str = "l2",
+        *,
+        m: int = 16,
+        ef_construction: int = 200,
+        seed: int = 100,
+        storage: str = "f32",
+    ) -> None:
+        self._i = _ember.PyHnswIndex(dim, metric, m, ef_construction, seed, storage)
 
     @staticmethod
     def load(path: str | os.PathLike[str]) -> HnswIndex:
