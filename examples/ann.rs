@@ -4,7 +4,7 @@
 //! cargo run --release --example ann -- build --base FILE --out index.ember [--metric l2|ip|cosine]
 //!     [--m M] [--ef-construction E] [--storage f32|f16] [--column COL]
 //! cargo run --release --example ann -- search --index index.ember --queries FILE --k 10 [--ef E]
-//!     [--device D] [--truth exact] --out ids.csv
+//!     [--device D] [--truth exact] [--open read|mmap] --out ids.csv
 //! cargo run --release --example ann -- exact --base FILE --queries FILE --k 10 [--device D] --out ids.csv
 //! cargo run --release --example ann -- recall --index index.ember --base FILE --queries FILE [--k 10]
 //!     [--batch 1000] [--targets 0.9,0.95,0.97,0.99]
@@ -21,6 +21,7 @@
 //! `recall` checks the target-recall knob on your queries (split into batches): per target, the
 //! mean recall, the share of batches that meet it, the mean `ef`, and the QPS against the QPS of
 //! a fixed `ef` at the same recall (interpolated on a sweep of fixed `ef`s), as a markdown table.
+//! `--open mmap` memory-maps the index file (`HnswIndex::load_mapped`) instead of reading it.
 use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Storage, Vectors, NO_LABEL};
 use ember::arrow;
 use ember::prelude::*;
@@ -28,7 +29,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--storage f32|f16] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E | --target-recall R] [--device D] [--truth exact --base FILE] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]\n       ann recall --index index.ember --base FILE --queries FILE [--k K] [--batch B] [--targets T,T,...]";
+const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--storage f32|f16] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E | --target-recall R] [--device D] [--truth exact --base FILE] [--open read|mmap] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]\n       ann recall --index index.ember --base FILE --queries FILE [--k K] [--batch B] [--targets T,T,...]";
 
 /// A 2-D float array from a `.npy` file (format 1.0-3.0, little-endian f4 / f8, C order).
 fn read_npy(path: &str) -> Result<Vectors> {
@@ -246,7 +247,19 @@ fn run() -> Result<()> {
             eprintln!("wrote {}", need("out")?);
         }
         "search" => {
-            let idx = HnswIndex::load(need("index")?)?;
+            let t = Instant::now();
+            let idx = match get("open").unwrap_or("read") {
+                "read" => HnswIndex::load(need("index")?)?,
+                "mmap" => HnswIndex::load_mapped(need("index")?)?,
+                other => return Err(Error::InvalidArgument(format!("--open {other:?} (read or mmap)"))),
+            };
+            eprintln!(
+                "opened {} ({} vectors{}) in {:.3} s",
+                need("index")?,
+                idx.len(),
+                if idx.is_mapped() { ", mapped" } else { "" },
+                t.elapsed().as_secs_f64()
+            );
             let q = read_vectors(need("queries")?, get("column"))?;
             let k = num("k", 10)?;
             let target = match get("target-recall") {

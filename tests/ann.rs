@@ -245,6 +245,95 @@ fn hnsw_save_load_round_trip_and_corrupt_files() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A version-3 file rewritten in the layout of version 1 or 2: the header ends at byte 68
+/// (version 2: plus the storage byte) and the labels, levels and deleted flags (10 bytes a slot)
+/// come before the records.
+fn older_file(v3: &[u8], version: u8) -> Vec<u8> {
+    let u64_at = |i: usize| u64::from_le_bytes(v3[11 + 8 * i..19 + 8 * i].try_into().unwrap()) as usize;
+    let (dim, m, n) = (u64_at(0), u64_at(1), u64_at(4));
+    let vector_words = if v3[68] == 1 { dim.div_ceil(2) } else { dim };
+    let records = &v3[128..128 + n * (1 + 2 * m + vector_words) * 4];
+    let rest = &v3[128 + records.len()..];
+    let mut out = format!("EMBERHNSW{version}\0").into_bytes();
+    out.extend_from_slice(&v3[11..68 + (version == 2) as usize]);
+    out.extend_from_slice(&rest[..n * 10]);
+    out.extend_from_slice(records);
+    out.extend_from_slice(&rest[n * 10..]);
+    out
+}
+
+/// `load_mapped` searches the file in place and answers as `load` does (f32 and f16, with
+/// deletions and a filter, on the CPU and the GPU path); the mapped index can be changed (add,
+/// delete, grow, compact) without the file changing; `save` over a mapped file replaces it by
+/// rename, so the mapped index keeps reading the old one; truncated and corrupt files are errors.
+#[test]
+fn hnsw_mapped_index_answers_as_the_loaded_one_and_never_writes_the_file() {
+    use ember::ann::Storage;
+    let dir = std::env::temp_dir().join(format!("ember-ann-map-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (dim, n) = (19, 1200);
+    let base = clusters(n, dim, 12, 61);
+    let q = clusters(60, dim, 12, 62);
+    let truth = exact_truth(&base, &q, 10, Metric::L2);
+    let odd = |l: u64| l % 2 == 1;
+    for storage in [Storage::F32, Storage::F16] {
+        let path = dir.join(format!("{storage:?}.ember"));
+        let params = HnswParams { m: 8, ef_construction: 64, seed: 3 };
+        let mut idx = HnswIndex::with_storage(dim, Metric::L2, params, storage).unwrap();
+        idx.add(&base, None).unwrap();
+        assert!(idx.delete(17) && idx.delete(400));
+        idx.save(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[..11], b"EMBERHNSW3\0");
+        let loaded = HnswIndex::load(&path).unwrap();
+        let mut mapped = HnswIndex::load_mapped(&path).unwrap();
+        assert!(mapped.is_mapped() && !loaded.is_mapped());
+        assert_eq!((mapped.len(), mapped.storage(), mapped.memory_bytes()), (n - 2, storage, loaded.memory_bytes()));
+        for (ef, filter) in [(10, None), (48, None), (48, Some(&odd as &(dyn Fn(u64) -> bool + Sync)))] {
+            let (a, b) = (mapped.search(&q, 10, ef, filter).unwrap(), loaded.search(&q, 10, ef, filter).unwrap());
+            assert_eq!((&a.labels, bits(&a.distances)), (&b.labels, bits(&b.distances)), "{storage:?} ef {ef}");
+            assert_eq!(a, idx.search(&q, 10, ef, filter).unwrap());
+            assert!(a.labels.iter().all(|&l| l != 17 && l != 400 && (filter.is_none() || l % 2 == 1)));
+            for device in gpu_devices() {
+                assert_eq!(
+                    mapped.search_on(&q, 10, ef, filter, device).unwrap(),
+                    loaded.search_on(&q, 10, ef, filter, device).unwrap()
+                );
+            }
+        }
+        assert!(mapped.search(&q, 10, 48, None).unwrap().recall(&truth) >= 0.9);
+        // Changes go to private pages: delete, re-add into the freed slots (relinking mapped
+        // records), then grow past the mapping (copied into memory).
+        assert!(mapped.delete(5));
+        mapped.add(&clusters(3, dim, 12, 63), Some(&[17, 400, 5])).unwrap();
+        assert!(mapped.is_mapped(), "slot reuse stays in the mapping");
+        mapped.add(&clusters(50, dim, 12, 64), Some(&(10_000..10_050).collect::<Vec<u64>>())).unwrap();
+        assert!(!mapped.is_mapped() && mapped.len() == n + 50);
+        let r = mapped.search(&clusters(50, dim, 12, 64), 1, 48, None).unwrap();
+        assert!(r.labels.iter().zip(10_000..).filter(|(&a, b)| a == *b).count() >= 48, "{:?}", r.labels);
+        assert!(std::fs::read(&path).unwrap() == bytes, "{storage:?}: the mapped file changed");
+        // Saving over the mapped file replaces it; the open index still reads the old file.
+        let again = HnswIndex::load_mapped(&path).unwrap();
+        mapped.compact().unwrap();
+        mapped.save(&path).unwrap();
+        assert_eq!(again.search(&q, 10, 48, None).unwrap(), loaded.search(&q, 10, 48, None).unwrap());
+        assert_eq!(HnswIndex::load_mapped(&path).unwrap().len(), n + 50);
+        // Truncated and corrupt files: an error naming the file, never a panic.
+        for cut in [0, 10, 100, 128, bytes.len() / 2, bytes.len() - 1] {
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            let e = HnswIndex::load_mapped(&path).unwrap_err();
+            assert!(matches!(e, Error::Read { .. }) && e.to_string().contains(".ember"), "{e}");
+        }
+        let mut bad = bytes.clone();
+        bad[128 + 4..128 + 8].copy_from_slice(&(n as u32).to_le_bytes()); // slot 0's first link
+        std::fs::write(&path, &bad).unwrap();
+        for e in [HnswIndex::load(&path).unwrap_err(), HnswIndex::load_mapped(&path).unwrap_err()] {
+            assert!(e.to_string().contains("node 0 has invalid links"), "{e}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn vectors_from_arrow_and_bad_input() {
     use arrow::array::{FixedSizeListArray, Float32Array, Float64Array};
@@ -542,16 +631,18 @@ fn hnsw_f16_storage_is_the_f32_index_of_the_rounded_vectors() {
         let back = HnswIndex::load(&path).unwrap();
         assert_eq!(back.storage(), Storage::F16);
         same(&back.search(&q, 10, 32, None).unwrap(), &f16.search(&q, 10, 32, None).unwrap(), "loaded");
-        // A version-1 file (no storage byte after the metric's) loads as f32.
+        // Version-1 and -2 files (the records after the labels; version 1 without a storage
+        // byte: f32) still load, also through `load_mapped` (read into memory).
         twin.save(&path).unwrap();
-        let mut v1 = std::fs::read(&path).unwrap();
-        assert_eq!(&v1[..11], b"EMBERHNSW2\0");
-        v1[..11].copy_from_slice(b"EMBERHNSW1\0");
-        v1.remove(11 + 7 * 8 + 1);
-        std::fs::write(&path, &v1).unwrap();
-        let old = HnswIndex::load(&path).unwrap();
-        assert_eq!(old.storage(), Storage::F32);
-        same(&old.search(&q, 10, 32, None).unwrap(), &twin.search(&q, 10, 32, None).unwrap(), "version 1");
+        let v3 = std::fs::read(&path).unwrap();
+        for version in [1, 2] {
+            std::fs::write(&path, older_file(&v3, version)).unwrap();
+            for old in [HnswIndex::load(&path).unwrap(), HnswIndex::load_mapped(&path).unwrap()] {
+                assert_eq!((old.storage(), old.is_mapped()), (Storage::F32, false));
+                let what = format!("version {version}");
+                same(&old.search(&q, 10, 32, None).unwrap(), &twin.search(&q, 10, 32, None).unwrap(), &what);
+            }
+        }
         let _ = std::fs::remove_dir_all(&dir);
         // Compacting keeps f16 (the vectors are already rounded: nothing changes but the slots).
         f16.compact().unwrap();

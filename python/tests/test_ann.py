@@ -143,6 +143,16 @@ def test_delete_filter_upsert_save_load(tmp_path: Path) -> None:
     back = em.ann.HnswIndex.load(path)
     a, b = idx.search(q, 10), back.search(q, 10)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not back.is_mapped
+    # Memory-mapped: the same answers; changes stay private and the file is untouched.
+    before = path.read_bytes()
+    mapped = em.ann.HnswIndex.load(path, mmap=True)
+    assert mapped.is_mapped and mapped.memory_bytes == back.memory_bytes
+    c = mapped.search(q, 10)
+    assert np.array_equal(a[0], c[0]) and np.array_equal(a[1], c[1])
+    assert mapped.delete(10)
+    assert 10 not in mapped.search(q[:1], 5)[0]
+    assert path.read_bytes() == before
     idx.compact()
     assert len(idx) == len(back)
 

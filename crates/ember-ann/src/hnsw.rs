@@ -29,9 +29,12 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+
+mod file;
+mod records;
+use records::Records;
 
 /// HNSW build parameters (hnswlib's names and defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -68,7 +71,7 @@ pub struct HnswIndex {
     /// u32 words per level-0 record: the count, m0 links, the vector (dim f32 words, or dim / 2
     /// rounded up for f16; no other padding: memory as hnswlib).
     stride: usize,
-    records: Vec<AtomicU32>,
+    records: Records,
     levels: Vec<u8>,
     /// Per node, `level * (1 + m)` words for levels 1..=level.
     upper: Vec<Box<[AtomicU32]>>,
@@ -207,7 +210,7 @@ impl HnswIndex {
             params,
             m0,
             stride: 1 + m0 + words,
-            records: Vec::new(),
+            records: Records::default(),
             levels: Vec::new(),
             upper: Vec::new(),
             labels: Vec::new(),
@@ -409,7 +412,7 @@ impl HnswIndex {
                 }
                 None => {
                     let slot = self.labels.len();
-                    self.records.extend((0..self.stride).map(|_| AtomicU32::new(0)));
+                    self.records.grow(self.stride);
                     let level = self.draw_level(slot);
                     self.levels.push(level as u8);
                     self.upper.push((0..level * (1 + self.params.m)).map(|_| AtomicU32::new(0)).collect());
@@ -1081,152 +1084,4 @@ impl HnswIndex {
         *self = fresh;
         Ok(())
     }
-
-    /// Writes the index to `path` (a little-endian binary file; `load` reads it back).
-    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        let path = path.as_ref();
-        let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), source: e };
-        let mut out = Vec::with_capacity(64 + self.records.len() * 4);
-        out.extend_from_slice(MAGIC);
-        for v in [
-            self.dim as u64,
-            self.params.m as u64,
-            self.params.ef_construction as u64,
-            self.params.seed,
-            self.labels.len() as u64,
-            self.entry.map_or(u64::MAX, |e| e.0 as u64),
-            self.entry.map_or(0, |e| e.1 as u64),
-        ] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out.push(self.metric.code() as u8 + (self.metric == Metric::Cosine) as u8);
-        out.push(match self.storage {
-            Storage::F32 => 0,
-            Storage::F16 => 1,
-        });
-        for l in &self.labels {
-            out.extend_from_slice(&l.to_le_bytes());
-        }
-        out.extend_from_slice(&self.levels);
-        out.extend(self.deleted.iter().map(|&d| d as u8));
-        for w in &self.records {
-            out.extend_from_slice(&w.load(Relaxed).to_le_bytes());
-        }
-        for u in &self.upper {
-            for w in u.iter() {
-                out.extend_from_slice(&w.load(Relaxed).to_le_bytes());
-            }
-        }
-        let mut f = std::fs::File::create(path).map_err(io)?;
-        f.write_all(&out).map_err(io)
-    }
-
-    /// Reads an index written by [`Self::save`]; a truncated or foreign file is an error naming it.
-    pub fn load(path: impl AsRef<std::path::Path>) -> Result<HnswIndex> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|e| Error::Io { path: name.clone(), source: e })?;
-        let bad = |m: &str| Error::Read { path: name.clone(), at: Box::default(), message: m.to_string() };
-        // Version 1 files (before f16 storage) have no storage byte: f32.
-        let v1 = bytes.starts_with(MAGIC_V1);
-        if bytes.len() < MAGIC.len() + 58 - v1 as usize || !(v1 || bytes.starts_with(MAGIC)) {
-            return Err(bad("not an ember HNSW index file"));
-        }
-        let mut pos = MAGIC.len();
-        let u64_at = |pos: &mut usize| {
-            let v = u64::from_le_bytes(bytes[*pos..*pos + 8].try_into().expect("8 bytes"));
-            *pos += 8;
-            v
-        };
-        let (dim, m, efc, seed, n, ep, top) = (
-            u64_at(&mut pos),
-            u64_at(&mut pos),
-            u64_at(&mut pos),
-            u64_at(&mut pos),
-            u64_at(&mut pos),
-            u64_at(&mut pos),
-            u64_at(&mut pos),
-        );
-        let metric = match bytes[pos] {
-            0 => Metric::L2,
-            1 => Metric::InnerProduct,
-            2 => Metric::Cosine,
-            _ => return Err(bad("unknown metric code")),
-        };
-        pos += 1;
-        let storage = match if v1 { 0 } else { bytes[pos] } {
-            0 => Storage::F32,
-            1 => Storage::F16,
-            _ => return Err(bad("unknown storage code")),
-        };
-        pos += !v1 as usize;
-        if dim == 0 || dim > 1 << 20 || !(2..=256).contains(&m) || n >= u32::MAX as u64 {
-            return Err(bad("implausible header (dimension, m or count)"));
-        }
-        let params = HnswParams { m: m as usize, ef_construction: efc as usize, seed };
-        let mut idx = HnswIndex::with_storage(dim as usize, metric, params, storage)?;
-        let n = n as usize;
-        let need = n * 8 + n * 2;
-        if bytes.len() < pos + need {
-            return Err(bad("truncated (labels)"));
-        }
-        idx.labels =
-            bytes[pos..pos + n * 8].chunks(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
-        pos += n * 8;
-        idx.levels = bytes[pos..pos + n].to_vec();
-        pos += n;
-        idx.deleted = bytes[pos..pos + n].iter().map(|&b| b != 0).collect();
-        pos += n;
-        if idx.levels.iter().any(|&l| l as usize > MAX_LEVEL) {
-            return Err(bad("a level above the maximum"));
-        }
-        let upper_words: usize = idx.levels.iter().map(|&l| l as usize * (1 + idx.params.m)).sum();
-        let words = n * idx.stride + upper_words;
-        if bytes.len() != pos + words * 4 {
-            return Err(bad("truncated or trailing bytes (links and vectors)"));
-        }
-        let word = |pos: &mut usize| {
-            let v = u32::from_le_bytes(bytes[*pos..*pos + 4].try_into().expect("4 bytes"));
-            *pos += 4;
-            v
-        };
-        idx.records = (0..n * idx.stride).map(|_| AtomicU32::new(word(&mut pos))).collect();
-        idx.upper = idx
-            .levels
-            .iter()
-            .map(|&l| (0..l as usize * (1 + idx.params.m)).map(|_| AtomicU32::new(word(&mut pos))).collect())
-            .collect();
-        // Every link must name a slot, so a corrupt file cannot send a search out of bounds.
-        for v in 0..n as u32 {
-            for l in 0..=idx.levels[v as usize] as usize {
-                let links = idx.links(v, l);
-                let c = links[0].load(Relaxed) as usize;
-                if c > links.len() - 1 || links[1..1 + c].iter().any(|x| x.load(Relaxed) as usize >= n) {
-                    return Err(bad(&format!("node {v} has invalid links at level {l}")));
-                }
-            }
-        }
-        idx.entry = if n == 0 || ep == u64::MAX {
-            None
-        } else if ep as usize >= n || top as usize != idx.levels[ep as usize] as usize {
-            return Err(bad("invalid entry point"));
-        } else {
-            Some((ep as u32, top as usize))
-        };
-        for (s, (&l, &d)) in idx.labels.iter().zip(&idx.deleted).enumerate() {
-            if !d {
-                idx.slots.insert(l, s as u32);
-            }
-        }
-        idx.live = idx.slots.len();
-        idx.free = (0..n as u32).filter(|&s| idx.deleted[s as usize]).collect();
-        Ok(idx)
-    }
 }
-
-/// The file's first bytes: version 2 has a storage byte after the metric's.
-const MAGIC: &[u8] = b"EMBERHNSW2\0";
-const MAGIC_V1: &[u8] = b"EMBERHNSW1\0";

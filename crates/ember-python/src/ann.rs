@@ -136,8 +136,9 @@ impl PyHnswIndex {
     }
 
     #[staticmethod]
-    fn load(py: Python<'_>, path: String) -> PyResult<Self> {
-        let idx = run(py, move || HnswIndex::load(&path))?;
+    #[pyo3(signature = (path, mmap=false))]
+    fn load(py: Python<'_>, path: String, mmap: bool) -> PyResult<Self> {
+        let idx = run(py, move || if mmap { HnswIndex::load_mapped(&path) } else { HnswIndex::load(&path) })?;
         Ok(PyHnswIndex { idx: Arc::new(RwLock::new(idx)) })
     }
 
@@ -172,6 +173,11 @@ impl PyHnswIndex {
     #[getter]
     fn memory_bytes(&self) -> usize {
         read(&self.idx).memory_bytes()
+    }
+
+    #[getter]
+    fn is_mapped(&self) -> bool {
+        read(&self.idx).is_mapped()
     }
 
     /// With `target_recall`, `ef` is chosen by the index's recall curve (`ef` ignored; on a GPU

@@ -119,19 +119,30 @@ class HnswIndex(_Index):
         self._i = _ember.PyHnswIndex(dim, metric, m, ef_construction, seed, storage)
 
     @staticmethod
-    def load(path: str | os.PathLike[str]) -> HnswIndex:
-        """Reads an index written by ``save``."""
+    def load(path: str | os.PathLike[str], *, mmap: bool = False) -> HnswIndex:
+        """Reads an index written by ``save``. With ``mmap=True`` the file is memory-mapped
+        (copy-on-write): the vectors and links are searched in place from the page cache, not
+        read into memory, and processes that open one file share its pages. The index answers
+        as a loaded one and can still be changed; changes never reach the file. The file must
+        not be truncated or rewritten in place while it is open (``save`` replaces files by
+        rename, so it never does)."""
         idx = HnswIndex.__new__(HnswIndex)
-        idx._i = _ember.PyHnswIndex.load(os.fspath(path))
+        idx._i = _ember.PyHnswIndex.load(os.fspath(path), mmap)
         return idx
 
     def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the index to ``path`` (under a temporary name, renamed when complete)."""
         self._i.save(os.fspath(path))
 
     @property
     def memory_bytes(self) -> int:
         """Bytes of vectors, links and labels held."""
         return self._i.memory_bytes
+
+    @property
+    def is_mapped(self) -> bool:
+        """Whether the index's vectors and links are a memory-mapped file (``load(mmap=True)``)."""
+        return self._i.is_mapped
 
     def compact(self) -> None:
         self._i.compact()
