@@ -308,6 +308,11 @@ fn trains_from_a_frame_with_nulls() {
     for d in [Device::Cpu, Device::Sim] {
         let ds = Dataset::from_frame(&df.to(d).unwrap(), "y", None).unwrap();
         assert_eq!(ds.features().names(), &["a".to_string(), "b".to_string()]);
+        // Row-major, nulls as NaN, integers cast.
+        for (r, row) in ds.features().values().chunks(2).enumerate() {
+            let a = if r % 17 == 0 { f32::NAN } else { (r % 40) as f32 };
+            assert_eq!((row[0].to_bits(), row[1]), (a.to_bits(), (r * 7 % 13) as f32), "row {r}");
+        }
         let model = train(&ds, None, &Params::new(Objective::Logistic).rounds(5), d).unwrap();
         let p = model.predict(ds.features(), PredictOptions::default(), d).unwrap();
         assert!(p[[1, 0]] < 0.3 && p[[25, 0]] > 0.7, "{}", p.slice(ndarray::s![..30, ..]));

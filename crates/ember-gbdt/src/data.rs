@@ -1,6 +1,6 @@
 //! Training and prediction inputs: a dense row-major `f32` feature matrix (NaN = missing), labels
 //! and optional sample weights, from `ndarray`, Arrow record batches or ember frames.
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type};
 use ember_core::{DataFrame, Error, Result};
@@ -36,23 +36,28 @@ impl Features {
     }
 
     /// The named columns of a record batch (numeric or boolean; nulls become NaN).
+    ///
+    /// Each column is written straight into the row-major matrix (no f32 copy of every column
+    /// first: the peak is the matrix plus one column's cast).
     pub fn from_batch(batch: &RecordBatch, columns: &[&str]) -> Result<Features> {
-        let rows = batch.num_rows();
-        let mut cols_f32 = Vec::with_capacity(columns.len());
-        for name in columns {
+        let (rows, cols) = (batch.num_rows(), columns.len());
+        let mut values = vec![0f32; rows * cols];
+        for (c, name) in columns.iter().enumerate() {
             let idx = batch.schema().index_of(name).map_err(|_| Error::ColumnNotFound {
                 name: name.to_string(),
                 available: column_names(batch).join(", "),
             })?;
-            cols_f32.push(to_f32(batch.column(idx).as_ref(), name)?);
-        }
-        let mut values = vec![0f32; rows * columns.len()];
-        for (c, col) in cols_f32.iter().enumerate() {
-            for (r, v) in col.iter().enumerate() {
-                values[r * columns.len() + c] = *v;
+            let f = as_f32(batch.column(idx).as_ref(), name)?;
+            let f = f.as_primitive::<Float32Type>();
+            let at = values.iter_mut().skip(c).step_by(cols.max(1));
+            match f.nulls().filter(|n| n.null_count() > 0) {
+                None => at.zip(f.values().iter()).for_each(|(v, &x)| *v = x),
+                Some(n) => at.zip(f.values().iter().zip(n.iter())).for_each(|(v, (&x, ok))| {
+                    *v = if ok { x } else { f32::NAN };
+                }),
             }
         }
-        Ok(Features { values, rows, cols: columns.len(), names: columns.iter().map(|s| s.to_string()).collect() })
+        Ok(Features { values, rows, cols, names: columns.iter().map(|s| s.to_string()).collect() })
     }
 
     /// Every column of a frame except `exclude` (the label, a weight column), downloaded from its
@@ -100,8 +105,8 @@ fn column_names(batch: &RecordBatch) -> Vec<String> {
     batch.schema().fields().iter().map(|f| f.name().clone()).collect()
 }
 
-/// One column as `f32` values, nulls as NaN.
-pub(crate) fn to_f32(array: &dyn Array, name: &str) -> Result<Vec<f32>> {
+/// One column cast to `Float32` (no copy when it already is); a type error names it.
+fn as_f32(array: &dyn Array, name: &str) -> Result<ArrayRef> {
     let ok = array.data_type().is_numeric() || matches!(array.data_type(), DataType::Boolean);
     if !ok {
         return Err(Error::Type {
@@ -109,7 +114,12 @@ pub(crate) fn to_f32(array: &dyn Array, name: &str) -> Result<Vec<f32>> {
             message: format!("expected a numeric or boolean column, found {}", array.data_type()),
         });
     }
-    let cast = cast(array, &DataType::Float32)?;
+    Ok(cast(array, &DataType::Float32)?)
+}
+
+/// One column as `f32` values, nulls as NaN.
+pub(crate) fn to_f32(array: &dyn Array, name: &str) -> Result<Vec<f32>> {
+    let cast = as_f32(array, name)?;
     let f = cast.as_primitive::<Float32Type>();
     Ok((0..f.len()).map(|i| if f.is_null(i) { f32::NAN } else { f.value(i) }).collect())
 }
