@@ -129,6 +129,27 @@ def test_same_model_on_cpu_and_sim_from_a_frame() -> None:
     assert np.array_equal(bits(p_cpu), bits(p_sim))
 
 
+def test_arrays_train_the_model_a_frame_trains() -> None:
+    # Arrays go to the trainer without a frame (read in place when C-contiguous float32): the
+    # same model and margins as a frame of the same columns, whatever the array's layout.
+    x, y = synthetic(1500, 6, "bin", 11)
+    vx, vy = synthetic(500, 6, "bin", 12)
+    w = np.linspace(0.5, 2, 1500, dtype=np.float32)
+    names = [f"f{i}" for i in range(6)]
+    frame = em.DataFrame({**{n: x[:, i].copy() for i, n in enumerate(names)}, "label": y, "w": w})
+    vframe = em.DataFrame({**{n: vx[:, i].copy() for i, n in enumerate(names)}, "label": vy, "w": np.ones(500, np.float32)})
+    kw: dict[str, Any] = {"objective": "binary:logistic", "rounds": 5, "max_depth": 4, "eval_metric": "logloss"}
+    want = em.gbdt.train(frame, "label", weight="w", valid=vframe, **kw)
+    readonly = x.copy()
+    readonly.flags.writeable = False
+    for xs in (x, np.asfortranarray(x), x.astype(np.float64), readonly):
+        got = em.gbdt.train(xs, y, weight=w, valid=(vx, vy), **kw)
+        assert got.to_json() == want.to_json() and got.eval_history == want.eval_history
+        assert np.array_equal(bits(got.predict(xs, margin=True)), bits(want.predict(frame, margin=True)))
+    with pytest.raises(exceptions.InvalidArgumentError, match="valid has 5 features"):
+        em.gbdt.train(x, y, valid=(vx[:, :5], vy))
+
+
 def test_early_stopping_importance_and_files(tmp_path: Path) -> None:
     x, y = synthetic(3000, 6, "reg", 8)
     vx, vy = synthetic(1000, 6, "reg", 9)

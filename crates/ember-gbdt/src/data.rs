@@ -1,15 +1,18 @@
 //! Training and prediction inputs: a dense row-major `f32` feature matrix (NaN = missing), labels
 //! and optional sample weights, from `ndarray`, Arrow record batches or ember frames.
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::buffer::ScalarBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type};
 use ember_core::{DataFrame, Error, Result};
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
-/// Features (row-major, `rows * cols`, NaN for missing), with their names.
+/// Features (row-major, `rows * cols`, NaN for missing), with their names. The values are an
+/// Arrow buffer, so a caller's matrix (a NumPy array through DLPack, an Arrow array) can be
+/// trained on and predicted from without a copy.
 #[derive(Debug, Clone)]
 pub struct Features {
-    pub(crate) values: Vec<f32>,
+    pub(crate) values: ScalarBuffer<f32>,
     pub(crate) rows: usize,
     pub(crate) cols: usize,
     pub(crate) names: Vec<String>,
@@ -21,7 +24,7 @@ impl Features {
         let (rows, cols) = x.dim();
         // `iter` walks in logical (row-major) order whatever the memory layout.
         let values = match x.as_slice() {
-            Some(s) => s.to_vec(),
+            Some(s) => s.to_vec().into(),
             None => x.iter().copied().collect(),
         };
         Features { values, rows, cols, names: (0..cols).map(|i| format!("f{i}")).collect() }
@@ -29,7 +32,22 @@ impl Features {
 
     /// From row-major values.
     pub fn from_row_major(values: Vec<f32>, rows: usize, cols: usize) -> Result<Features> {
-        if values.len() != rows * cols {
+        Features::from_buffer(values.into(), rows, cols)
+    }
+
+    /// From row-major values in an Arrow buffer, shared without a copy (the Python package
+    /// trains on a NumPy matrix this way).
+    ///
+    /// ```
+    /// use ember_gbdt::Features;
+    /// let buffer = arrow::buffer::ScalarBuffer::from(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    /// let x = Features::from_buffer(buffer.clone(), 3, 2)?;
+    /// assert_eq!(x.values().as_ptr(), buffer.as_ptr()); // the same memory
+    /// assert!(Features::from_buffer(buffer, 4, 2).is_err());
+    /// # Ok::<(), ember_core::Error>(())
+    /// ```
+    pub fn from_buffer(values: ScalarBuffer<f32>, rows: usize, cols: usize) -> Result<Features> {
+        if Some(values.len()) != rows.checked_mul(cols) {
             return Err(Error::InvalidArgument(format!("{} values for {rows} x {cols} features", values.len())));
         }
         Ok(Features { values, rows, cols, names: (0..cols).map(|i| format!("f{i}")).collect() })
@@ -57,7 +75,7 @@ impl Features {
                 }),
             }
         }
-        Ok(Features { values, rows, cols, names: columns.iter().map(|s| s.to_string()).collect() })
+        Ok(Features { values: values.into(), rows, cols, names: columns.iter().map(|s| s.to_string()).collect() })
     }
 
     /// Every column of a frame except `exclude` (the label, a weight column), downloaded from its
@@ -90,9 +108,22 @@ impl Features {
         &self.names
     }
 
+    /// The same features under other names (one per column).
+    pub fn with_names(mut self, names: Vec<String>) -> Result<Features> {
+        if names.len() != self.cols {
+            return Err(Error::LengthMismatch {
+                context: "gbdt feature names".into(),
+                expected: self.cols,
+                actual: names.len(),
+            });
+        }
+        self.names = names;
+        Ok(self)
+    }
+
     /// The row-major values.
     pub fn values(&self) -> &[f32] {
-        &self.values
+        &self.values[..]
     }
 
     /// As an `ndarray` view.
@@ -240,7 +271,7 @@ impl Dataset {
             x.extend(r.into_iter().map(|v| if next() < 0.05 { f32::NAN } else { v }));
         }
         Dataset {
-            x: Features { values: x, rows, cols, names: (0..cols).map(|i| format!("f{i}")).collect() },
+            x: Features { values: x.into(), rows, cols, names: (0..cols).map(|i| format!("f{i}")).collect() },
             y,
             w: None,
         }

@@ -2,11 +2,14 @@
 use crate::error::IntoPyResult;
 use crate::frame::{device, PyDataFrame};
 use crate::run::run;
+use arrow::array::AsArray;
+use arrow::datatypes::Float32Type;
 use ember::gbdt::{
     train, train_distributed, Collective, Cuts, Dataset, Features, Importance, Metric, Model, Objective, Params,
     PredictOptions, Sketch,
 };
 use ember::Error;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use std::collections::BTreeMap;
@@ -73,6 +76,55 @@ pub fn gbdt_train(
         let vs = vdf.map(|v| Dataset::from_frame(&v, &label, weight.as_deref())).transpose()?;
         train(&ds, vs.as_ref(), &p, d)
     })?;
+    Ok(PyGbdtModel { model })
+}
+
+/// Row-major f32 features sharing a host tensor's memory: `x` is a 1-D DLPack view of
+/// `rows * cols` float32 values (a C-contiguous NumPy matrix's `reshape(-1)`); no copy is made.
+fn matrix(x: &Bound<'_, PyAny>, rows: usize, cols: usize) -> PyResult<Features> {
+    let a = crate::dlpack::import(x)?;
+    let f = a.as_primitive_opt::<Float32Type>().ok_or_else(|| PyTypeError::new_err("features must be float32"))?;
+    Features::from_buffer(f.values().clone(), rows, cols).py()
+}
+
+/// A 1-D float32 host tensor's values (labels, weights).
+fn vector(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<f32>> {
+    let a = crate::dlpack::import(v)?;
+    let f =
+        a.as_primitive_opt::<Float32Type>().ok_or_else(|| PyTypeError::new_err(format!("{what} must be float32")))?;
+    Ok(f.values().to_vec())
+}
+
+/// Trains on arrays: `x` a row-major float32 matrix as a 1-D DLPack view of `rows * cols`
+/// values, trained on in place (a NumPy matrix is not copied); `y` and `weight` 1-D float32;
+/// `valid` an `(x, rows, y)` of the same kinds. Features are named `f0`, `f1`, ....
+#[pyfunction]
+#[pyo3(signature = (x, rows, cols, y, objective, num_class=None, weight=None, valid=None, device_name=None, params=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn gbdt_train_arrays(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    rows: usize,
+    cols: usize,
+    y: &Bound<'_, PyAny>,
+    objective: &str,
+    num_class: Option<usize>,
+    weight: Option<&Bound<'_, PyAny>>,
+    valid: Option<(Bound<'_, PyAny>, usize, Bound<'_, PyAny>)>,
+    device_name: Option<&str>,
+    params: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyGbdtModel> {
+    let p = params_from(objective, num_class, params)?;
+    let d = device(device_name)?;
+    let mut ds = Dataset::new(matrix(x, rows, cols)?, vector(y, "labels")?).py()?;
+    if let Some(w) = weight {
+        ds = ds.with_weights(vector(w, "weights")?).py()?;
+    }
+    let vs = match valid {
+        Some((vx, vrows, vy)) => Some(Dataset::new(matrix(&vx, vrows, cols)?, vector(&vy, "labels")?).py()?),
+        None => None,
+    };
+    let model = run(py, move || train(&ds, vs.as_ref(), &p, d))?;
     Ok(PyGbdtModel { model })
 }
 
@@ -181,6 +233,16 @@ pub fn gbdt_train_distributed(
     Ok(PyGbdtModel { model })
 }
 
+/// Predictions as little-endian f32 bytes (`rows x groups`) with their shape.
+fn predictions<'py>(
+    py: Python<'py>,
+    shape: (usize, usize),
+    values: impl Iterator<Item = f32>,
+) -> (Bound<'py, PyBytes>, (usize, usize)) {
+    let bytes: Vec<u8> = values.flat_map(|v| v.to_le_bytes()).collect();
+    (PyBytes::new(py, &bytes), shape)
+}
+
 #[pymethods]
 impl PyGbdtModel {
     /// Predictions for the model's feature columns of `df`, as little-endian f32 bytes
@@ -201,9 +263,27 @@ impl PyGbdtModel {
             let x = Features::from_batch(&df.to_record_batch()?, &names)?;
             model.predict(&x, PredictOptions { margin, rounds }, d)
         })?;
-        let shape = out.dim();
-        let bytes: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();
-        Ok((PyBytes::new(py, &bytes), shape))
+        Ok(predictions(py, out.dim(), out.iter().copied()))
+    }
+
+    /// Predictions for a row-major float32 matrix (`x`: a 1-D DLPack view of `rows * cols`
+    /// values, read in place), as `predict` returns them.
+    #[pyo3(signature = (x, rows, cols, margin=false, rounds=None, device_name=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn predict_matrix<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        rows: usize,
+        cols: usize,
+        margin: bool,
+        rounds: Option<(usize, usize)>,
+        device_name: Option<&str>,
+    ) -> PyResult<(Bound<'py, PyBytes>, (usize, usize))> {
+        let d = device(device_name)?;
+        let (model, x) = (self.model.clone(), matrix(x, rows, cols)?);
+        let out = run(py, move || model.predict(&x, PredictOptions { margin, rounds }, d))?;
+        Ok(predictions(py, out.dim(), out.iter().copied()))
     }
 
     /// XGBoost JSON.

@@ -35,6 +35,7 @@ fn _ember(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<expr::PyExpr>()?;
     m.add_class::<gbdt::PyGbdtModel>()?;
     m.add_function(wrap_pyfunction!(gbdt::gbdt_train, m)?)?;
+    m.add_function(wrap_pyfunction!(gbdt::gbdt_train_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(gbdt::gbdt_sketch, m)?)?;
     m.add_function(wrap_pyfunction!(gbdt::gbdt_cuts_from_sketches, m)?)?;
     m.add_function(wrap_pyfunction!(gbdt::gbdt_train_distributed, m)?)?;

@@ -165,6 +165,9 @@ class GbdtModel:
     def predict(
         self, df: PyDataFrame, margin: bool, rounds: tuple[int, int] | None, device_name: str | None
     ) -> tuple[bytes, tuple[int, int]]: ...
+    def predict_matrix(
+        self, x: Any, rows: int, cols: int, margin: bool, rounds: tuple[int, int] | None, device_name: str | None
+    ) -> tuple[bytes, tuple[int, int]]: ...
     def to_json(self) -> str: ...
     @staticmethod
     def from_json(text: str) -> GbdtModel: ...
@@ -197,6 +200,18 @@ def gbdt_train(
 
 def gbdt_sketch(df: PyDataFrame, label: str, weight: str | None, size: int) -> bytes: ...
 def gbdt_cuts_from_sketches(sketches: list[bytes], max_bin: int) -> list[list[float]]: ...
+def gbdt_train_arrays(
+    x: Any,
+    rows: int,
+    cols: int,
+    y: Any,
+    objective: str,
+    num_class: int | None = None,
+    weight: Any | None = None,
+    valid: tuple[Any, int, Any] | None = None,
+    device_name: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> GbdtModel: ...
 def gbdt_train_distributed(
     train_df: PyDataFrame,
     label: str,

@@ -50,6 +50,25 @@ def _frame(
     return DataFrame(cols), _LABEL, (_WEIGHT if weight is not None else None)
 
 
+def _matrix(data: Any) -> tuple[Any, int, int]:
+    """A 2-D array as (a flat C-order float32 view, rows, columns): no copy when it already is
+    C-contiguous, writeable float32 (ember then trains on or predicts from it in place)."""
+    import numpy as np
+
+    x = np.ascontiguousarray(data, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"features must be 2-D (rows x features), got {x.ndim}-D")
+    if not x.flags.writeable:  # DLPack before NumPy 2 cannot export read-only arrays
+        x = x.copy()
+    return x.reshape(-1), x.shape[0], x.shape[1]
+
+
+def _vector(v: Any) -> Any:
+    import numpy as np
+
+    return np.ascontiguousarray(v, dtype=np.float32).reshape(-1).copy()
+
+
 class Model:
     """A trained or loaded model (``train``, ``load_model``, ``Model.from_json``)."""
 
@@ -72,18 +91,10 @@ class Model:
         import numpy as np
 
         if isinstance(data, DataFrame):
-            df = data
+            raw, (rows, groups) = self._m.predict(data._df, margin, iteration_range, device)
         else:
-            x = np.asarray(data, dtype=np.float32)
-            if x.ndim != 2:
-                raise ValueError(f"features must be 2-D (rows x features), got {x.ndim}-D")
-            names = self.feature_names
-            if x.shape[1] != len(names):
-                raise exceptions.InvalidArgumentError(
-                    f"the model reads {len(names)} features, the input has {x.shape[1]}"
-                )
-            df = DataFrame({n: np.ascontiguousarray(x[:, i]) for i, n in enumerate(names)})
-        raw, (rows, groups) = self._m.predict(df._df, margin, iteration_range, device)
+            x, n, cols = _matrix(data)
+            raw, (rows, groups) = self._m.predict_matrix(x, n, cols, margin, iteration_range, device)
         out = np.frombuffer(raw, dtype="<f4").reshape(rows, groups)
         return out[:, 0].copy() if groups == 1 else out.copy()
 
@@ -155,6 +166,18 @@ def train(
     (6), ``eta`` (0.3), ``lambda``, ``alpha``, ``gamma``, ``min_child_weight``, ``max_bin`` (256),
     ``subsample``, ``colsample_bytree``, ``base_score``, ``seed``, ``eval_metric``
     (``rmse``, ``logloss``, ``auc``, ``mlogloss``), ``verbose``."""
+    if not isinstance(data, DataFrame) and not isinstance(valid, DataFrame):
+        # Arrays go straight to the trainer, which reads the matrix in place (no column copies).
+        x, rows, cols = _matrix(data)
+        va = None
+        if valid is not None:
+            vx, vrows, vcols = _matrix(valid[0])
+            if vcols != cols:
+                raise exceptions.InvalidArgumentError(f"valid has {vcols} features, the training data {cols}")
+            va = (vx, vrows, _vector(valid[1]))
+        wv = None if weight is None else _vector(weight)
+        inner = _ember.gbdt_train_arrays(x, rows, cols, _vector(label), objective, num_class, wv, va, device, params)
+        return Model(inner)
     df, lab, w = _frame(data, label, weight)
     vdf = None
     if valid is not None:
