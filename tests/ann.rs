@@ -334,6 +334,75 @@ fn hnsw_mapped_index_answers_as_the_loaded_one_and_never_writes_the_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// FlatIndex files: `load` and `load_mapped` answer as the saved index (f32 and f16, cosine,
+/// with deletions and a filter, on the CPU and the GPU path); the mapped index can be changed
+/// without the file changing; truncated, foreign and corrupt files are errors naming the file.
+#[test]
+fn flat_save_load_and_mapped_answer_as_the_saved_index() {
+    use ember::ann::Storage;
+    let dir = std::env::temp_dir().join(format!("ember-flat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (dim, n) = (13, 700);
+    let base = clusters(n, dim, 7, 71);
+    let q = clusters(40, dim, 7, 72);
+    let even = |l: u64| l % 2 == 0;
+    for storage in [Storage::F32, Storage::F16] {
+        let path = dir.join(format!("{storage:?}.ember"));
+        let mut idx = FlatIndex::with_storage(dim, Metric::Cosine, storage).unwrap();
+        idx.add(&base, Some(&(0..n as u64).map(|l| l * 3).collect::<Vec<u64>>())).unwrap();
+        assert!(idx.delete(30) && idx.delete(33));
+        idx.save(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let loaded = FlatIndex::load(&path).unwrap();
+        let mut mapped = FlatIndex::load_mapped(&path).unwrap();
+        assert!(mapped.is_mapped() && !loaded.is_mapped());
+        assert_eq!(
+            (loaded.len(), loaded.storage(), loaded.metric(), loaded.dim()),
+            (n - 2, storage, Metric::Cosine, dim)
+        );
+        for filter in [None, Some(&even as &(dyn Fn(u64) -> bool + Sync))] {
+            let want = idx.search(&q, 10, filter, Device::Cpu).unwrap();
+            assert!(want.labels.iter().all(|&l| l != 30 && l != 33 && (filter.is_none() || l % 2 == 0)));
+            for (what, got) in [("loaded", &loaded), ("mapped", &mapped)] {
+                let r = got.search(&q, 10, filter, Device::Cpu).unwrap();
+                assert_eq!(
+                    (&r.labels, bits(&r.distances)),
+                    (&want.labels, bits(&want.distances)),
+                    "{storage:?} {what}"
+                );
+                for device in gpu_devices() {
+                    assert_eq!(got.search(&q, 10, filter, device).unwrap(), want, "{storage:?} {what} on {device}");
+                }
+            }
+        }
+        // Changes stay private: an upsert in place, a delete, then a new vector (copied out).
+        mapped.add(&clusters(1, dim, 7, 73), Some(&[3])).unwrap();
+        assert!(mapped.is_mapped() && mapped.delete(6));
+        mapped.add(&clusters(1, dim, 7, 74), Some(&[5000])).unwrap();
+        assert!(!mapped.is_mapped() && mapped.len() == n - 2);
+        assert_eq!(mapped.search(&clusters(1, dim, 7, 74), 1, None, Device::Cpu).unwrap().labels, vec![5000]);
+        assert!(std::fs::read(&path).unwrap() == bytes, "{storage:?}: the mapped file changed");
+        // Bad files.
+        for cut in [0, 20, 127, 128, bytes.len() - 1] {
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            for e in [FlatIndex::load(&path).unwrap_err(), FlatIndex::load_mapped(&path).unwrap_err()] {
+                assert!(matches!(e, Error::Read { .. }) && e.to_string().contains(".ember"), "{cut}: {e}");
+            }
+        }
+        let mut twice = bytes.clone();
+        let labels_at = bytes.len() - n * 9;
+        twice.copy_within(labels_at..labels_at + 8, labels_at + 8); // slot 1 takes slot 0's label
+        std::fs::write(&path, &twice).unwrap();
+        for e in [FlatIndex::load(&path).unwrap_err(), FlatIndex::load_mapped(&path).unwrap_err()] {
+            assert!(e.to_string().contains("label 0 is live in two slots"), "{e}");
+        }
+        let hnsw = dir.join("hnsw.ember");
+        HnswIndex::new(dim, Metric::L2, HnswParams::default()).unwrap().save(&hnsw).unwrap();
+        assert!(FlatIndex::load(&hnsw).unwrap_err().to_string().contains("not an ember flat index"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn vectors_from_arrow_and_bad_input() {
     use arrow::array::{FixedSizeListArray, Float32Array, Float64Array};

@@ -157,6 +157,29 @@ def test_delete_filter_upsert_save_load(tmp_path: Path) -> None:
     assert len(idx) == len(back)
 
 
+def test_flat_save_load_mmap(tmp_path: Path) -> None:
+    base, q = _data(1000, 50, 12, 4)
+    for storage in ("f32", "f16"):
+        idx = em.ann.FlatIndex(12, "cosine", storage=storage)
+        idx.add(base, labels=np.arange(1000) * 2)
+        assert idx.delete(4)
+        path = tmp_path / f"{storage}.ember"
+        idx.save(path)
+        before = path.read_bytes()
+        want = idx.search(q, 10)
+        for back in (em.ann.FlatIndex.load(path), em.ann.FlatIndex.load(path, mmap=True)):
+            got = back.search(q, 10)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+            assert len(back) == 999 and back.dim == 12
+        mapped = em.ann.FlatIndex.load(path, mmap=True)
+        assert mapped.is_mapped and not em.ann.FlatIndex.load(path).is_mapped
+        mapped.add(q[:1], labels=[7])
+        assert mapped.search(q[:1], 1)[0][0, 0] == 7 and not mapped.is_mapped
+        assert path.read_bytes() == before
+    with pytest.raises(em.exceptions.ReadError):
+        em.ann.FlatIndex.load(__file__, mmap=True)
+
+
 def test_errors() -> None:
     idx = em.ann.FlatIndex(4)
     with pytest.raises(ValueError, match="shape"):

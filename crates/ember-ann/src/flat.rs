@@ -4,6 +4,7 @@
 //! query a block that keeps its top-k in shared memory. Distances are computed in one canonical
 //! order on every device (`metric.rs`) and ties go to the earlier-added vector, so every device
 //! returns the same neighbours.
+use crate::mapped::Buf;
 use crate::metric::Metric;
 use crate::topk::{Neighbor, SearchResult};
 use crate::vectors::Vectors;
@@ -12,6 +13,8 @@ use ember_gpu::ExecContext;
 use rayon::prelude::*;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
+
+mod file;
 
 /// A filter on labels: a search returns only labels it accepts.
 pub type Filter<'a> = &'a (dyn Fn(u64) -> bool + Sync);
@@ -50,8 +53,8 @@ pub(crate) fn check_f16_range(v: &Vectors, what: &str) -> Result<()> {
 /// Vectors by slot, row-major (normalised for cosine), in their storage type.
 #[derive(Debug)]
 pub(crate) enum Store {
-    F32(Vec<f32>),
-    F16(Vec<half::f16>),
+    F32(Buf<f32>),
+    F16(Buf<half::f16>),
 }
 
 impl Store {
@@ -64,8 +67,8 @@ impl Store {
 
     fn push(&mut self, row: &[f32]) {
         match self {
-            Store::F32(d) => d.extend_from_slice(row),
-            Store::F16(d) => d.extend(row.iter().map(|&x| half::f16::from_f32(x))),
+            Store::F32(d) => d.owned().extend_from_slice(row),
+            Store::F16(d) => d.owned().extend(row.iter().map(|&x| half::f16::from_f32(x))),
         }
     }
 
@@ -132,8 +135,8 @@ impl FlatIndex {
             metric,
             dim,
             data: match storage {
-                Storage::F32 => Store::F32(Vec::new()),
-                Storage::F16 => Store::F16(Vec::new()),
+                Storage::F32 => Store::F32(Buf::default()),
+                Storage::F16 => Store::F16(Buf::default()),
             },
             labels: Vec::new(),
             deleted: Vec::new(),
@@ -211,6 +214,14 @@ impl FlatIndex {
     /// The metric.
     pub fn metric(&self) -> Metric {
         self.metric
+    }
+
+    /// How the vectors are stored.
+    pub fn storage(&self) -> Storage {
+        match self.data {
+            Store::F32(_) => Storage::F32,
+            Store::F16(_) => Storage::F16,
+        }
     }
 
     /// The `k` nearest live vectors to each query that pass `filter`.

@@ -33,8 +33,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 mod file;
-mod records;
-use records::Records;
+use crate::mapped::Buf;
 
 /// HNSW build parameters (hnswlib's names and defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,7 +70,7 @@ pub struct HnswIndex {
     /// u32 words per level-0 record: the count, m0 links, the vector (dim f32 words, or dim / 2
     /// rounded up for f16; no other padding: memory as hnswlib).
     stride: usize,
-    records: Records,
+    records: Buf<AtomicU32>,
     levels: Vec<u8>,
     /// Per node, `level * (1 + m)` words for levels 1..=level.
     upper: Vec<Box<[AtomicU32]>>,
@@ -210,7 +209,7 @@ impl HnswIndex {
             params,
             m0,
             stride: 1 + m0 + words,
-            records: Records::default(),
+            records: Buf::default(),
             levels: Vec::new(),
             upper: Vec::new(),
             labels: Vec::new(),
@@ -412,7 +411,7 @@ impl HnswIndex {
                 }
                 None => {
                     let slot = self.labels.len();
-                    self.records.grow(self.stride);
+                    self.records.owned().extend((0..self.stride).map(|_| AtomicU32::new(0)));
                     let level = self.draw_level(slot);
                     self.levels.push(level as u8);
                     self.upper.push((0..level * (1 + self.params.m)).map(|_| AtomicU32::new(0)).collect());

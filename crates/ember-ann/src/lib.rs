@@ -25,6 +25,7 @@
 mod flat;
 mod gpu;
 mod hnsw;
+mod mapped;
 mod metric;
 mod recall;
 mod topk;

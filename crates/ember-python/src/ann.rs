@@ -79,6 +79,23 @@ impl PyFlatIndex {
         Ok(PyFlatIndex { idx: Arc::new(RwLock::new(idx)) })
     }
 
+    #[staticmethod]
+    #[pyo3(signature = (path, mmap=false))]
+    fn load(py: Python<'_>, path: String, mmap: bool) -> PyResult<Self> {
+        let idx = run(py, move || if mmap { FlatIndex::load_mapped(&path) } else { FlatIndex::load(&path) })?;
+        Ok(PyFlatIndex { idx: Arc::new(RwLock::new(idx)) })
+    }
+
+    fn save(&self, py: Python<'_>, path: String) -> PyResult<()> {
+        let idx = self.idx.clone();
+        run(py, move || read(&idx).save(&path))
+    }
+
+    #[getter]
+    fn is_mapped(&self) -> bool {
+        read(&self.idx).is_mapped()
+    }
+
     #[pyo3(signature = (data, labels=None))]
     fn add(&self, py: Python<'_>, data: &[u8], labels: Option<&[u8]>) -> PyResult<()> {
         add_batch(py, &self.idx, self.dim(), data, labels, |i, v, l| i.add(v, l))

@@ -76,6 +76,15 @@ class _Index:
         """Removes a label; whether it was present. It is never returned again."""
         return self._i.delete(label)
 
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the index to ``path`` (under a temporary name, renamed when complete)."""
+        self._i.save(os.fspath(path))
+
+    @property
+    def is_mapped(self) -> bool:
+        """Whether the index's vectors are a memory-mapped file (``load(mmap=True)``)."""
+        return self._i.is_mapped
+
 
 class FlatIndex(_Index):
     """Exact search by a full scan (``device="cuda"`` / ``"sim"`` runs it on the GPU path; every
@@ -88,6 +97,14 @@ class FlatIndex(_Index):
 
     def __init__(self, dim: int, metric: str = "l2", *, storage: str = "f32") -> None:
         self._i = _ember.PyFlatIndex(dim, metric, storage)
+
+    @staticmethod
+    def load(path: str | os.PathLike[str], *, mmap: bool = False) -> FlatIndex:
+        """Reads an index written by ``save``; ``mmap=True`` memory-maps the file, as
+        ``HnswIndex.load`` does."""
+        idx = FlatIndex.__new__(FlatIndex)
+        idx._i = _ember.PyFlatIndex.load(os.fspath(path), mmap)
+        return idx
 
     def search(
         self, queries: Any, k: int = 10, *, allowed: Any = None, device: str | None = None
@@ -122,27 +139,18 @@ class HnswIndex(_Index):
     def load(path: str | os.PathLike[str], *, mmap: bool = False) -> HnswIndex:
         """Reads an index written by ``save``. With ``mmap=True`` the file is memory-mapped
         (copy-on-write): the vectors and links are searched in place from the page cache, not
-        read into memory, and processes that open one file share its pages. The index answers
-        as a loaded one and can still be changed; changes never reach the file. The file must
-        not be truncated or rewritten in place while it is open (``save`` replaces files by
-        rename, so it never does)."""
+        read into memory, and processes that open one file share its pages. The index answers as
+        a loaded one and can still be changed; changes never reach the file. The file must not be
+        truncated or rewritten in place while it is open (``save`` replaces files by rename, so it
+        never does)."""
         idx = HnswIndex.__new__(HnswIndex)
         idx._i = _ember.PyHnswIndex.load(os.fspath(path), mmap)
         return idx
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Writes the index to ``path`` (under a temporary name, renamed when complete)."""
-        self._i.save(os.fspath(path))
 
     @property
     def memory_bytes(self) -> int:
         """Bytes of vectors, links and labels held."""
         return self._i.memory_bytes
-
-    @property
-    def is_mapped(self) -> bool:
-        """Whether the index's vectors and links are a memory-mapped file (``load(mmap=True)``)."""
-        return self._i.is_mapped
 
     def compact(self) -> None:
         self._i.compact()

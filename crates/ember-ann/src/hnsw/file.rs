@@ -14,13 +14,13 @@
 //!
 //! Versions 1 and 2 (before this layout) still load: their header ends at byte 68 (version 1:
 //! no storage byte, f32) and the labels, levels and deleted flags come before the records.
-use super::records::Records;
 use super::{HnswIndex, HnswParams, MAX_LEVEL};
 use crate::flat::Storage;
+use crate::mapped::{bad, map_file, save_atomically, Buf};
 use crate::metric::Metric;
 use ember_core::{Error, Result};
 use rayon::prelude::*;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
@@ -41,20 +41,10 @@ impl HnswIndex {
     /// interrupted save never leaves a truncated index under the real name, and a process that
     /// has the old file mapped keeps reading the old file.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), source: e };
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".tmp-{}", std::process::id()));
-        let tmp = std::path::PathBuf::from(tmp);
-        let written = std::fs::File::create(&tmp).and_then(|f| self.write_to(BufWriter::new(f)));
-        let renamed = written.and_then(|()| std::fs::rename(&tmp, path));
-        if renamed.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        renamed.map_err(io)
+        save_atomically(path.as_ref(), |out| self.write_to(out))
     }
 
-    fn write_to(&self, mut out: BufWriter<std::fs::File>) -> std::io::Result<()> {
+    fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
         let mut header = Vec::with_capacity(RECORDS_AT);
         header.extend_from_slice(MAGIC);
         for v in [
@@ -91,7 +81,7 @@ impl HnswIndex {
                 out.write_all(&w.load(Relaxed).to_le_bytes())?;
             }
         }
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        Ok(())
     }
 
     /// Reads an index written by [`Self::save`] into memory; a truncated or foreign file is an
@@ -111,9 +101,9 @@ impl HnswIndex {
             // atomics reuses the allocation (same size and alignment).
             buf.truncate(at.end / 4);
             buf.drain(..at.start / 4);
-            Records::Owned(buf.into_iter().map(|w| AtomicU32::new(u32::from_le(w))).collect())
+            Buf::Owned(buf.into_iter().map(|w| AtomicU32::new(u32::from_le(w))).collect())
         } else {
-            Records::Owned(words(&bytemuck::cast_slice::<u32, u8>(&buf)[at]))
+            Buf::Owned(words(&bytemuck::cast_slice::<u32, u8>(&buf)[at]))
         };
         finish(idx, &name)
     }
@@ -147,20 +137,11 @@ impl HnswIndex {
     pub fn load_mapped(path: impl AsRef<Path>) -> Result<HnswIndex> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let io = |e: std::io::Error| Error::Io { path: name.clone(), source: e };
-        let file = std::fs::File::open(path).map_err(io)?;
-        if file.metadata().map_err(io)?.len() < HEADER_V1 as u64 {
-            return Err(bad(&name, "not an ember HNSW index file"));
-        }
-        // SAFETY: a private (copy-on-write) mapping of a file we opened read-only: our writes go
-        // to anonymous copies, never to the file. The file must not be truncated or changed
-        // while mapped, the precondition this function documents; `save` replaces files by
-        // rename, so ember itself never does.
-        let map = unsafe { memmap2::MmapOptions::new().map_copy(&file) }.map_err(io)?;
+        let map = map_file(path, HEADER_V1, "HNSW")?;
         let (mut idx, at) = parse(&map, &name)?;
         // Version 3's records start aligned in a page-aligned mapping; older files' need not.
-        let mapped = if at.start == RECORDS_AT { Records::mapped(map, at.start, at.len() / 4) } else { Err(map) };
-        idx.records = mapped.unwrap_or_else(|map| Records::Owned(words(&map[at])));
+        let mapped = if at.start == RECORDS_AT { Buf::mapped(map, at.start, at.len() / 4) } else { Err(map) };
+        idx.records = mapped.unwrap_or_else(|map| Buf::Owned(words(&map[at])));
         finish(idx, &name)
     }
 
@@ -168,10 +149,6 @@ impl HnswIndex {
     pub fn is_mapped(&self) -> bool {
         self.records.is_mapped()
     }
-}
-
-fn bad(name: &str, m: &str) -> Error {
-    Error::Read { path: name.to_string(), at: Box::default(), message: m.to_string() }
 }
 
 /// u32 words from little-endian bytes.
