@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Vector search: ember's HnswIndex and FlatIndex against hnswlib and faiss (Flat, HNSW) on one
-data set, in one run: build time, memory, and recall@10 / QPS at several ef.
+"""Vector search: ember's HnswIndex (f32 and f16 storage) and FlatIndex against hnswlib and faiss
+(Flat, HNSWFlat, IVF1024 Flat) on one data set, in one run: build time, memory, and recall@10 /
+QPS at several ef (for IVF: nprobe, in the ef column).
 
     pip install hnswlib faiss-cpu numpy   # and ember (pip install ./python)
     python benches/ann_vs_hnswlib.py --data synthetic [--threads 1] [--m 16] [--ef-construction 200]
@@ -78,6 +79,7 @@ def main() -> None:
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=200)
     ap.add_argument("--efs", default="16,32,64,128,256")
+    ap.add_argument("--nprobes", default="1,2,4,8,16,32,64", help="IVF1024's nprobe sweep")
     ap.add_argument("--reps", type=int, default=5, help="timed runs per ef (the median is reported)")
     a = ap.parse_args()
     os.environ["RAYON_NUM_THREADS"] = str(a.threads)
@@ -112,8 +114,8 @@ def main() -> None:
     def recall(labels: Any) -> float:
         return float(np.mean([len(set(labels[i].tolist()) & set(truth[i].tolist())) / k for i in range(len(truth))]))
 
-    def sweep(name: str, build_s: float, mem: float, search: Any) -> None:
-        for ef in efs:
+    def sweep(name: str, build_s: float, mem: float, search: Any, params: list[int] = efs) -> None:
+        for ef in params:
             labels = search(ef)  # warm-up (and the answer)
             times = []
             for _ in range(a.reps):
@@ -130,6 +132,13 @@ def main() -> None:
     h.add(base)
     build = time.perf_counter() - t
     sweep("ember HnswIndex", build, h.memory_bytes / 2**20, lambda ef: h.search(queries, k, ef=ef)[0])
+    del h
+    t = time.perf_counter()
+    h16 = em.ann.HnswIndex(dim, "l2", m=a.m, ef_construction=a.ef_construction, storage="f16")
+    h16.add(base)
+    build = time.perf_counter() - t
+    sweep("ember HnswIndex f16", build, h16.memory_bytes / 2**20, lambda ef: h16.search(queries, k, ef=ef)[0])
+    del h16
 
     t = time.perf_counter()
     hl = hnswlib.Index(space="l2", dim=dim)
@@ -157,6 +166,20 @@ def main() -> None:
         return fh.search(queries, k)[1]
 
     sweep(f"faiss {faiss.__version__} HNSWFlat", build, float("nan"), fh_search)
+    del fh
+    t = time.perf_counter()
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(dim), dim, 1024)
+    ivf.train(base)
+    ivf.add(base)
+    build = time.perf_counter() - t
+
+    def ivf_search(nprobe: int) -> Any:
+        ivf.nprobe = nprobe
+        return ivf.search(queries, k)[1]
+
+    ivf_mem = (n * (dim * 4 + 8) + 1024 * dim * 4) / 2**20
+    sweep("faiss IVF1024 Flat (ef = nprobe)", build, ivf_mem, ivf_search, [int(x) for x in a.nprobes.split(",")])
+    del ivf
     ff = faiss.IndexFlatL2(dim)
     ff.add(base)
     t = time.perf_counter()

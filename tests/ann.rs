@@ -330,6 +330,20 @@ fn hnsw_mapped_index_answers_as_the_loaded_one_and_never_writes_the_file() {
         for e in [HnswIndex::load(&path).unwrap_err(), HnswIndex::load_mapped(&path).unwrap_err()] {
             assert!(e.to_string().contains("node 0 has invalid links"), "{e}");
         }
+        // A level-1 link to a node without level 1 (a search would step onto it and read links it
+        // does not have: found by the fuzz test below).
+        let vector_words = if storage == Storage::F16 { dim.div_ceil(2) } else { dim };
+        let levels_at = 128 + n * (1 + 2 * 8 + vector_words) * 4 + n * 8;
+        let levels = &bytes[levels_at..levels_at + n];
+        let v = levels.iter().position(|&l| l >= 1).unwrap();
+        let low = levels.iter().position(|&l| l == 0).unwrap() as u32;
+        let upper_at = levels_at + 2 * n + levels[..v].iter().map(|&l| l as usize * 9 * 4).sum::<usize>();
+        let mut bad = bytes.clone();
+        bad[upper_at..upper_at + 8].copy_from_slice(&[1u32.to_le_bytes(), low.to_le_bytes()].concat());
+        std::fs::write(&path, &bad).unwrap();
+        for e in [HnswIndex::load(&path).unwrap_err(), HnswIndex::load_mapped(&path).unwrap_err()] {
+            assert!(e.to_string().contains(&format!("node {v} has invalid links")), "{e}");
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -400,6 +414,87 @@ fn flat_save_load_and_mapped_answer_as_the_saved_index() {
         HnswIndex::new(dim, Metric::L2, HnswParams::default()).unwrap().save(&hnsw).unwrap();
         assert!(FlatIndex::load(&hnsw).unwrap_err().to_string().contains("not an ember flat index"));
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Index files fuzzed: random byte changes, overwritten words (0, the slot count, `u32::MAX`, NaN
+/// bits), truncations and extensions of small HNSW and flat files (f32 and f16) give, through
+/// `load` and `load_mapped` alike, either an error naming the file or an index whose searches on
+/// the CPU and the GPU path return without a panic. `EMBER_FUZZ_ROUNDS` sets the rounds (400).
+#[test]
+fn index_files_fuzzed_never_panic() {
+    use ember::ann::Storage;
+    let dir = std::env::temp_dir().join(format!("ember-ann-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (dim, n) = (6, 150);
+    let base = clusters(n, dim, 4, 81);
+    let q = clusters(4, dim, 4, 82);
+    let path = dir.join("fuzzed.ember");
+    let mut files: Vec<(bool, Vec<u8>)> = Vec::new();
+    for storage in [Storage::F32, Storage::F16] {
+        let params = HnswParams { m: 4, ef_construction: 16, seed: 1 };
+        let mut h = HnswIndex::with_storage(dim, Metric::L2, params, storage).unwrap();
+        h.add(&base, None).unwrap();
+        h.delete(3);
+        h.save(&path).unwrap();
+        files.push((true, std::fs::read(&path).unwrap()));
+        let mut f = FlatIndex::with_storage(dim, Metric::Cosine, storage).unwrap();
+        f.add(&base, None).unwrap();
+        f.delete(3);
+        f.save(&path).unwrap();
+        files.push((false, std::fs::read(&path).unwrap()));
+    }
+    let rounds: usize = std::env::var("EMBER_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
+    let mut r = common::rng(5);
+    let (mut opened, mut refused) = (0, 0);
+    for round in 0..rounds {
+        let (hnsw, orig) = &files[round % files.len()];
+        let mut b = orig.clone();
+        let at = |r: &mut dyn FnMut() -> u64, len: usize| (r() % len as u64) as usize;
+        match r() % 4 {
+            0 => {
+                for _ in 0..1 + r() % 8 {
+                    let i = at(&mut r, b.len());
+                    b[i] = r() as u8;
+                }
+            }
+            1 => {
+                let i = at(&mut r, b.len() / 4) * 4;
+                let w: u32 = [0, n as u32, n as u32 - 1, u32::MAX, f32::NAN.to_bits(), r() as u32][at(&mut r, 6)];
+                b[i..i + 4].copy_from_slice(&w.to_le_bytes());
+            }
+            2 => b.truncate(at(&mut r, b.len())),
+            _ => b.extend((0..1 + r() % 16).map(|_| r() as u8)),
+        }
+        std::fs::write(&path, &b).unwrap();
+        for mapped in [false, true] {
+            let what = format!("round {round} (hnsw {hnsw}, mapped {mapped})");
+            let searched = if *hnsw {
+                let idx = if mapped { HnswIndex::load_mapped(&path) } else { HnswIndex::load(&path) };
+                idx.map(|idx| {
+                    let _ = idx.search(&q, 5, 16, None);
+                    for device in gpu_devices() {
+                        let _ = idx.search_on(&q, 5, 16, None, device);
+                    }
+                })
+            } else {
+                let idx = if mapped { FlatIndex::load_mapped(&path) } else { FlatIndex::load(&path) };
+                idx.map(|idx| {
+                    for device in std::iter::once(Device::Cpu).chain(gpu_devices()) {
+                        let _ = idx.search(&q, 5, None, device);
+                    }
+                })
+            };
+            match searched {
+                Ok(()) => opened += 1,
+                Err(e) => {
+                    assert!(e.to_string().contains("fuzzed.ember"), "{what}: {e}");
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert!(opened > 0 && refused > 0, "{opened} opened, {refused} refused");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

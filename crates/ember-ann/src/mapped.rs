@@ -6,9 +6,12 @@
 //! clean pages under memory pressure (an index larger than memory still opens). The mapping is
 //! private: writes (`add`, `delete`, relinking) go to copies of the pages they touch, never to the
 //! file; growing past the mapped elements copies them into owned memory first.
+use crate::flat::Storage;
+use crate::metric::Metric;
 use ember_core::{Error, Result};
 use half::f16;
 use memmap2::MmapMut;
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::atomic::AtomicU32;
@@ -117,6 +120,51 @@ impl<T: Plain> DerefMut for Buf<T> {
             },
         }
     }
+}
+
+/// A metric's byte in both files' headers.
+pub(crate) fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::L2 => 0,
+        Metric::InnerProduct => 1,
+        Metric::Cosine => 2,
+    }
+}
+
+/// The metric a header byte names.
+pub(crate) fn metric_from_code(c: u8, name: &str) -> Result<Metric> {
+    [Metric::L2, Metric::InnerProduct, Metric::Cosine]
+        .into_iter()
+        .find(|&m| metric_code(m) == c)
+        .ok_or_else(|| bad(name, "unknown metric code"))
+}
+
+/// A storage's byte in both files' headers.
+pub(crate) fn storage_code(s: Storage) -> u8 {
+    match s {
+        Storage::F32 => 0,
+        Storage::F16 => 1,
+    }
+}
+
+/// The storage a header byte names.
+pub(crate) fn storage_from_code(c: u8, name: &str) -> Result<Storage> {
+    [Storage::F32, Storage::F16]
+        .into_iter()
+        .find(|&s| storage_code(s) == c)
+        .ok_or_else(|| bad(name, "unknown storage code"))
+}
+
+/// The slot of each live label of a loaded file; a label live in two slots is a corrupt file (a
+/// search would return it twice and a delete would leave one behind).
+pub(crate) fn live_slots(labels: &[u64], deleted: &[bool], name: &str) -> Result<HashMap<u64, u32>> {
+    let mut slots = HashMap::with_capacity(labels.len());
+    for (s, (&l, &d)) in labels.iter().zip(deleted).enumerate() {
+        if !d && slots.insert(l, s as u32).is_some() {
+            return Err(bad(name, &format!("label {l} is live in two slots")));
+        }
+    }
+    Ok(slots)
 }
 
 /// A read error naming the file.

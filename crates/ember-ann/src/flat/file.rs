@@ -13,7 +13,9 @@
 //! | 128.. | `n * dim` f32 or f16 elements (cosine vectors already normalised) |
 //! | then | `n` u64 labels, `n` u8 deleted flags |
 use super::{FlatIndex, Storage, Store};
-use crate::mapped::{bad, map_file, save_atomically, Buf, Plain};
+use crate::mapped::storage_from_code;
+use crate::mapped::{bad, live_slots, map_file, metric_code, metric_from_code, save_atomically, storage_code};
+use crate::mapped::{Buf, Plain};
 use crate::metric::Metric;
 use ember_core::{Error, Result};
 use half::f16;
@@ -39,17 +41,7 @@ impl Header {
         }
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
         let (dim, n) = (u64_at(11), u64_at(19));
-        let metric = match bytes[27] {
-            0 => Metric::L2,
-            1 => Metric::InnerProduct,
-            2 => Metric::Cosine,
-            _ => return Err(bad(name, "unknown metric code")),
-        };
-        let storage = match bytes[28] {
-            0 => Storage::F32,
-            1 => Storage::F16,
-            _ => return Err(bad(name, "unknown storage code")),
-        };
+        let (metric, storage) = (metric_from_code(bytes[27], name)?, storage_from_code(bytes[28], name)?);
         if dim == 0 || dim > 1 << 20 || n >= u32::MAX as u64 {
             return Err(bad(name, "implausible header (dimension or count)"));
         }
@@ -77,11 +69,8 @@ impl FlatIndex {
             header.extend_from_slice(MAGIC);
             header.extend_from_slice(&(self.dim as u64).to_le_bytes());
             header.extend_from_slice(&(self.labels.len() as u64).to_le_bytes());
-            header.push(self.metric.code() as u8 + (self.metric == Metric::Cosine) as u8);
-            header.push(match self.data {
-                Store::F32(_) => 0,
-                Store::F16(_) => 1,
-            });
+            header.push(metric_code(self.metric));
+            header.push(storage_code(self.storage()));
             header.resize(VECTORS_AT, 0);
             out.write_all(&header)?;
             match &self.data {
@@ -208,11 +197,7 @@ fn finish(h: Header, data: Store, rest: &[u8], name: &str) -> Result<FlatIndex> 
     idx.data = data;
     idx.labels = rest[..h.n * 8].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
     idx.deleted = rest[h.n * 8..h.n * 9].iter().map(|&b| b != 0).collect();
-    for (s, (&l, &d)) in idx.labels.iter().zip(&idx.deleted).enumerate() {
-        if !d && idx.slots.insert(l, s as u32).is_some() {
-            return Err(bad(name, &format!("label {l} is live in two slots")));
-        }
-    }
+    idx.slots = live_slots(&idx.labels, &idx.deleted, name)?;
     idx.live = idx.slots.len();
     Ok(idx)
 }

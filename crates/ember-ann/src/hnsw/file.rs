@@ -16,8 +16,8 @@
 //! no storage byte, f32) and the labels, levels and deleted flags come before the records.
 use super::{HnswIndex, HnswParams, MAX_LEVEL};
 use crate::flat::Storage;
-use crate::mapped::{bad, map_file, save_atomically, Buf};
-use crate::metric::Metric;
+use crate::mapped::{bad, live_slots, map_file, metric_code, metric_from_code, save_atomically, storage_code};
+use crate::mapped::{storage_from_code, Buf};
 use ember_core::{Error, Result};
 use rayon::prelude::*;
 use std::io::{Read, Write};
@@ -58,11 +58,8 @@ impl HnswIndex {
         ] {
             header.extend_from_slice(&v.to_le_bytes());
         }
-        header.push(self.metric.code() as u8 + (self.metric == Metric::Cosine) as u8);
-        header.push(match self.storage {
-            Storage::F32 => 0,
-            Storage::F16 => 1,
-        });
+        header.push(metric_code(self.metric));
+        header.push(storage_code(self.storage));
         header.resize(RECORDS_AT, 0);
         out.write_all(&header)?;
         let mut buf = Vec::with_capacity(1 << 16);
@@ -171,18 +168,9 @@ fn parse(bytes: &[u8], name: &str) -> Result<(HnswIndex, Range<usize>)> {
         u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
     };
     let (dim, m, efc, seed, n, ep, top) = (u64_at(0), u64_at(1), u64_at(2), u64_at(3), u64_at(4), u64_at(5), u64_at(6));
-    let metric = match bytes[HEADER_V1 - 1] {
-        0 => Metric::L2,
-        1 => Metric::InnerProduct,
-        2 => Metric::Cosine,
-        _ => return Err(bad("unknown metric code")),
-    };
+    let metric = metric_from_code(bytes[HEADER_V1 - 1], name)?;
     // Version 1 files (before f16 storage) have no storage byte: f32.
-    let storage = match if version == 1 { 0 } else { bytes[HEADER_V1] } {
-        0 => Storage::F32,
-        1 => Storage::F16,
-        _ => return Err(bad("unknown storage code")),
-    };
+    let storage = if version == 1 { Storage::F32 } else { storage_from_code(bytes[HEADER_V1], name)? };
     if dim == 0 || dim > 1 << 20 || !(2..=256).contains(&m) || n >= u32::MAX as u64 {
         return Err(bad("implausible header (dimension, m or count)"));
     }
@@ -227,25 +215,25 @@ fn parse(bytes: &[u8], name: &str) -> Result<(HnswIndex, Range<usize>)> {
     Ok((idx, records))
 }
 
-/// Checks the links of an index whose records are in place (every link must name a slot, so a
-/// corrupt file cannot send a search out of bounds) and derives the label map and free slots.
+/// Checks the links of an index whose records are in place (every link must name a slot that has
+/// the link's level, so a corrupt file cannot send a search out of bounds) and derives the label map (a label live in
+/// two slots is an error) and the free slots.
 fn finish(mut idx: HnswIndex, name: &str) -> Result<HnswIndex> {
     let n = idx.labels.len();
     let invalid = (0..n as u32).into_par_iter().find_first(|&v| {
         (0..=idx.levels[v as usize] as usize).any(|l| {
             let links = idx.links(v, l);
             let c = links[0].load(Relaxed) as usize;
-            c > links.len() - 1 || links[1..1 + c].iter().any(|x| x.load(Relaxed) as usize >= n)
+            // A link at level `l` must name a node that has level `l` (a search steps onto it
+            // and reads its links there).
+            let ok = |x: usize| x < n && idx.levels[x] as usize >= l;
+            c > links.len() - 1 || !links[1..1 + c].iter().all(|x| ok(x.load(Relaxed) as usize))
         })
     });
     if let Some(v) = invalid {
         return Err(bad(name, &format!("node {v} has invalid links")));
     }
-    for (s, (&l, &d)) in idx.labels.iter().zip(&idx.deleted).enumerate() {
-        if !d {
-            idx.slots.insert(l, s as u32);
-        }
-    }
+    idx.slots = live_slots(&idx.labels, &idx.deleted, name)?;
     idx.live = idx.slots.len();
     idx.free = (0..n as u32).filter(|&s| idx.deleted[s as usize]).collect();
     Ok(idx)
