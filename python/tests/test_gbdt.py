@@ -146,6 +146,9 @@ def test_arrays_train_the_model_a_frame_trains() -> None:
         got = em.gbdt.train(xs, y, weight=w, valid=(vx, vy), **kw)
         assert got.to_json() == want.to_json() and got.eval_history == want.eval_history
         assert np.array_equal(bits(got.predict(xs, margin=True)), bits(want.predict(frame, margin=True)))
+    on_sim = em.gbdt.train(x, y, weight=w, valid=(vx, vy), device="sim", **kw)
+    assert on_sim.to_json() == want.to_json()
+    assert np.array_equal(bits(on_sim.predict(x, margin=True, device="sim")), bits(want.predict(frame, margin=True)))
     with pytest.raises(exceptions.InvalidArgumentError, match="valid has 5 features"):
         em.gbdt.train(x, y, valid=(vx[:, :5], vy))
 
