@@ -359,7 +359,7 @@ fn flat_save_load_and_mapped_answer_as_the_saved_index() {
     let (dim, n) = (13, 700);
     let base = clusters(n, dim, 7, 71);
     let q = clusters(40, dim, 7, 72);
-    let even = |l: u64| l % 2 == 0;
+    let even = |l: u64| l.is_multiple_of(2);
     for storage in [Storage::F32, Storage::F16] {
         let path = dir.join(format!("{storage:?}.ember"));
         let mut idx = FlatIndex::with_storage(dim, Metric::Cosine, storage).unwrap();
