@@ -94,8 +94,8 @@ impl HnswIndex {
         file.read_exact(&mut bytemuck::cast_slice_mut::<u32, u8>(&mut buf)[..len]).map_err(io)?;
         let (mut idx, at) = parse(&bytemuck::cast_slice::<u32, u8>(&buf)[..len], &name)?;
         idx.records = if at.start.is_multiple_of(4) {
-            // Version 3: drop the header's words and what follows the records; the map to
-            // atomics reuses the allocation (same size and alignment).
+            // Records at a word boundary (always so in version 3): drop the words before and
+            // after them; the map to atomics reuses the allocation (same size and alignment).
             buf.truncate(at.end / 4);
             buf.drain(..at.start / 4);
             Buf::Owned(buf.into_iter().map(|w| AtomicU32::new(u32::from_le(w))).collect())
