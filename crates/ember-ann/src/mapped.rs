@@ -167,6 +167,21 @@ pub(crate) fn live_slots(labels: &[u64], deleted: &[bool], name: &str) -> Result
     Ok(slots)
 }
 
+/// Writes `values` little-endian (`to` gives one's bytes), a block at a time.
+pub(crate) fn write_le<T, const W: usize>(
+    out: &mut impl std::io::Write,
+    values: &[T],
+    to: impl Fn(&T) -> [u8; W],
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(W << 14);
+    for part in values.chunks(1 << 14) {
+        buf.clear();
+        part.iter().for_each(|v| buf.extend_from_slice(&to(v)));
+        out.write_all(&buf)?;
+    }
+    Ok(())
+}
+
 /// A read error naming the file.
 pub(crate) fn bad(name: &str, m: &str) -> Error {
     Error::Read { path: name.to_string(), at: Box::default(), message: m.to_string() }

@@ -108,19 +108,6 @@ impl Features {
         &self.names
     }
 
-    /// The same features under other names (one per column).
-    pub fn with_names(mut self, names: Vec<String>) -> Result<Features> {
-        if names.len() != self.cols {
-            return Err(Error::LengthMismatch {
-                context: "gbdt feature names".into(),
-                expected: self.cols,
-                actual: names.len(),
-            });
-        }
-        self.names = names;
-        Ok(self)
-    }
-
     /// The row-major values.
     pub fn values(&self) -> &[f32] {
         &self.values[..]

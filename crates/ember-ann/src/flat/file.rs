@@ -15,7 +15,7 @@
 use super::{FlatIndex, Storage, Store};
 use crate::mapped::storage_from_code;
 use crate::mapped::{bad, live_slots, map_file, metric_code, metric_from_code, save_atomically, storage_code};
-use crate::mapped::{Buf, Plain};
+use crate::mapped::{write_le, Buf, Plain};
 use crate::metric::Metric;
 use ember_core::{Error, Result};
 use half::f16;
@@ -165,17 +165,6 @@ fn mapped_or_read<T: Plain, const W: usize>(map: memmap2::MmapMut, len: usize, f
                 .collect(),
         )
     })
-}
-
-/// Writes `values` little-endian, a block at a time.
-fn write_le<T: Copy, const W: usize>(out: &mut impl Write, values: &[T], to: fn(T) -> [u8; W]) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(W << 14);
-    for part in values.chunks(1 << 14) {
-        buf.clear();
-        part.iter().for_each(|&v| buf.extend_from_slice(&to(v)));
-        out.write_all(&buf)?;
-    }
-    Ok(())
 }
 
 /// `len` little-endian values read a block at a time straight into their vector.

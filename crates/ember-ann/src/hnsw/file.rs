@@ -17,7 +17,7 @@
 use super::{HnswIndex, HnswParams, MAX_LEVEL};
 use crate::flat::Storage;
 use crate::mapped::{bad, live_slots, map_file, metric_code, metric_from_code, save_atomically, storage_code};
-use crate::mapped::{storage_from_code, Buf};
+use crate::mapped::{storage_from_code, write_le, Buf};
 use ember_core::{Error, Result};
 use rayon::prelude::*;
 use std::io::{Read, Write};
@@ -62,21 +62,12 @@ impl HnswIndex {
         header.push(storage_code(self.storage));
         header.resize(RECORDS_AT, 0);
         out.write_all(&header)?;
-        let mut buf = Vec::with_capacity(1 << 16);
-        for part in self.records.chunks(1 << 14) {
-            buf.clear();
-            part.iter().for_each(|w| buf.extend_from_slice(&w.load(Relaxed).to_le_bytes()));
-            out.write_all(&buf)?;
-        }
-        for l in &self.labels {
-            out.write_all(&l.to_le_bytes())?;
-        }
+        write_le(out, &self.records, |w| w.load(Relaxed).to_le_bytes())?;
+        write_le(out, &self.labels, |l| l.to_le_bytes())?;
         out.write_all(&self.levels)?;
         out.write_all(&self.deleted.iter().map(|&d| d as u8).collect::<Vec<u8>>())?;
         for u in &self.upper {
-            for w in u.iter() {
-                out.write_all(&w.load(Relaxed).to_le_bytes())?;
-            }
+            write_le(out, u, |w| w.load(Relaxed).to_le_bytes())?;
         }
         Ok(())
     }
