@@ -132,12 +132,13 @@ fn hnsw_recall_deletions_filters_upserts() {
     let truth = exact_truth(&base, &q, 10, Metric::L2);
     let r = idx.search(&q, 10, 64, None).unwrap();
     let recall = r.recall(&truth);
-    // The parallel build links vectors in thread order, so recall moves a little from run to run
-    // (0.950–0.963 at ef 64 and 0.993–0.998 at ef 200 over runs on a 2-core machine; a CI run
-    // once measured 0.9495): the bounds leave room for that, not for a broken graph.
-    assert!(recall >= 0.93, "recall@10 at ef 64: {recall}");
+    // The parallel build links vectors in thread order, so recall moves from run to run. Over 70
+    // runs on a 2-core machine (release and debug, alone and beside the other tests): 0.9385–0.966
+    // at ef 64 and 0.990–0.998 at ef 200; a CI run once measured 0.9495 and 0.9845. The bounds
+    // leave room for that spread, not for a broken graph (which falls far below them).
+    assert!(recall >= 0.92, "recall@10 at ef 64: {recall}");
     let wide = idx.search(&q, 10, 200, None).unwrap().recall(&truth);
-    assert!(wide >= recall && wide >= 0.985, "recall@10 at ef 200: {wide} (ef 64: {recall})");
+    assert!(wide >= recall && wide >= 0.975, "recall@10 at ef 200: {wide} (ef 64: {recall})");
 
     // Deleted labels never come back; the rest keep their recall.
     for l in (0..n as u64).step_by(3) {
