@@ -56,8 +56,11 @@ impl Block {
             }
         }
         let layout = Layout::from_size_align(cap, ALIGN).ok()?;
+        // Zeroed, so that every block's bytes are initialised ([`filled_with`] hands them out):
+        // an allocation this large is fresh pages from the kernel, already zero, so the
+        // allocator does not clear them again.
         // SAFETY: `layout` has a non-zero size (cap >= GRAIN).
-        let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })?;
+        let ptr = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })?;
         Some(Block { ptr, cap })
     }
 }
@@ -103,6 +106,33 @@ pub fn filled<T: ArrowNativeType>(len: usize, mut f: impl FnMut(usize) -> T) -> 
     ScalarBuffer::new(buffer, 0, len)
 }
 
+/// A buffer of `len` values written by `fill`, which gets them as one slice (to fill it in
+/// parallel, say); taken from the pool when it is large. Values `fill` leaves unwritten are
+/// unspecified (zero, or whatever a reused block held), never uninitialised memory.
+///
+/// ```
+/// let b = ember_core::pool::filled_with(4, |out: &mut [u32]| out.iter_mut().enumerate().for_each(|(i, o)| *o = i as u32 * 2));
+/// assert_eq!(b.as_ref(), &[0, 2, 4, 6]);
+/// ```
+pub fn filled_with<T: ArrowNativeType + bytemuck::Pod>(len: usize, fill: impl FnOnce(&mut [T])) -> ScalarBuffer<T> {
+    let bytes = len * std::mem::size_of::<T>();
+    let block = (bytes >= MIN_POOLED_BYTES && std::mem::align_of::<T>() <= ALIGN).then(|| Block::take(bytes)).flatten();
+    let Some(block) = block else {
+        let mut v = vec![T::zeroed(); len];
+        fill(&mut v);
+        return v.into();
+    };
+    // SAFETY: the block holds at least `bytes = len * size_of::<T>()` bytes, aligned to 64 (>=
+    // align_of::<T>()), all initialised (zeroed when allocated, or written by an earlier use),
+    // and any bytes are a valid `T` (Pod); it is not shared until the buffer is built below.
+    let out = unsafe { std::slice::from_raw_parts_mut(block.ptr.as_ptr() as *mut T, len) };
+    fill(out);
+    let ptr = block.ptr;
+    // SAFETY: as in `filled`: the block is owned by the buffer and returns to the pool.
+    let buffer = unsafe { Buffer::from_custom_allocation(ptr, bytes, Arc::new(block)) };
+    ScalarBuffer::new(buffer, 0, len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +151,20 @@ mod tests {
         let c = filled(n, |i| i as u64);
         assert_ne!(c.as_ptr() as usize, addr);
         assert_eq!(c[7], 7);
+    }
+
+    #[test]
+    fn filled_with_reuses_blocks_and_writes_every_value() {
+        let n = (MIN_POOLED_BYTES / 4) + 77;
+        let a = filled_with(n, |out: &mut [u32]| out.iter_mut().for_each(|o| *o = 7));
+        let addr = a.as_ptr() as usize;
+        assert!(a.iter().all(|&x| x == 7));
+        drop(a);
+        let b = filled_with(n, |out: &mut [u32]| out.iter_mut().enumerate().for_each(|(i, o)| *o = i as u32));
+        assert_eq!(b.as_ptr() as usize, addr, "the freed block is reused");
+        assert_eq!((b[0], b[n - 1]), (0, n as u32 - 1));
+        let small = filled_with(3, |out: &mut [i128]| out[1] = -1);
+        assert_eq!(small.as_ref(), &[0, -1, 0]);
     }
 
     #[test]

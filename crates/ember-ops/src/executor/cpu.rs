@@ -96,13 +96,15 @@ fn par_gather<T: arrow::datatypes::ArrowNativeType + bytemuck::Pod>(bytes: &[u8]
     if idx.par_iter().any(|&i| i as usize >= values.len()) {
         return None;
     }
-    let mut out = vec![T::default(); idx.len()];
-    out.par_chunks_mut(GATHER_PART).zip(idx.par_chunks(GATHER_PART)).for_each(|(out, idx)| {
-        for (o, &i) in out.iter_mut().zip(idx) {
-            *o = values[i as usize];
-        }
+    // Into a pooled buffer: a fresh one is new pages the kernel faults in and zeroes on every call.
+    let out = ember_core::pool::filled_with(idx.len(), |out: &mut [T]| {
+        out.par_chunks_mut(GATHER_PART).zip(idx.par_chunks(GATHER_PART)).for_each(|(out, idx)| {
+            for (o, &i) in out.iter_mut().zip(idx) {
+                *o = values[i as usize];
+            }
+        })
     });
-    Some(Buffer::from_vec(out))
+    Some(out.into_inner())
 }
 
 /// Whether `idx` is `0, 1, .., n - 1` without nulls (checked 64 rows at a time; stops at the
