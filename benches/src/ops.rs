@@ -29,6 +29,8 @@ pub struct OpsConfig {
     pub reps: usize,
     /// Where the CSV and Parquet files of `lineitem` are cached (`<dir>/sf<sf>/`).
     pub data_dir: PathBuf,
+    /// Only the cases whose name contains one of these words (any case); empty: every case.
+    pub cases: Vec<String>,
 }
 
 /// One check value: `[rows]` and whatever else pins the answer down.
@@ -75,6 +77,10 @@ impl Runner<'_> {
         polars_check: impl Fn(&P) -> Result<(usize, Answer)>,
         duck: Option<DuckCase>,
     ) -> Result<()> {
+        let lower = name.to_lowercase();
+        if !self.cfg.cases.is_empty() && !self.cfg.cases.iter().any(|w| lower.contains(&w.to_lowercase())) {
+            return Ok(());
+        }
         let mut answers: Vec<(&str, Answer)> = Vec::new();
         let first = self.report.records.len();
         if self.has("ember") {

@@ -137,6 +137,7 @@ fn duckdb_agrees_with_ember_and_polars() {
         device: Device::Cpu,
         reps: 1,
         data_dir: dir.join("data"),
+        cases: Vec::new(),
     })
     .unwrap();
     assert!(ops.all_ok(), "{}", ops.markdown());
@@ -153,9 +154,23 @@ fn single_operations_agree() {
         device: Device::Cpu,
         reps: 1,
         data_dir: dir.join("data"),
+        cases: Vec::new(),
     })
     .unwrap();
     assert_eq!(report.queries().len(), 11);
     assert!(report.all_ok(), "{}", report.markdown());
+    // `--cases`: only the cases naming one of the words, in any case.
+    let some = ember_bench::ops::run(&OpsConfig {
+        sf: 0.01,
+        engines: vec!["ember".into()],
+        device: Device::Cpu,
+        reps: 1,
+        data_dir: dir.join("data"),
+        cases: vec!["PARQUET".into(), "q6".into()],
+    })
+    .unwrap();
+    let names = some.queries();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.iter().all(|n| n.contains("Parquet") || n.contains("Q6")), "{names:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,7 +6,7 @@
 //!                  [--reps 3] [--source parquet|csv|memory] [--data-dir DIR] [--results-dir DIR]
 //!                  [--json out.jsonl] [--markdown out.md] [--plot out.svg]
 //! ember-bench ops  [--sf 1] [--engines ember,polars[,duckdb]] [--device D] [--reps 5] [--data-dir DIR]
-//!                  [--json …] [--markdown …] [--plot …]
+//!                  [--cases parquet,filter] [--json …] [--markdown …] [--plot …]
 //! ```
 //!
 //! `tpch` reads the tables from Parquet files cached under the data directory by default
@@ -29,6 +29,7 @@ static ALLOC: ember_bench::alloc::Counting = ember_bench::alloc::Counting;
 
 const USAGE: &str = "usage: ember-bench [tpch|ops] [--sf N] [--queries 1,2,..] [--engines ember,polars[,duckdb]] \
 [--device cpu|cuda|sim] [--reps N] [--source parquet|csv|memory] [--data-dir DIR] [--results-dir DIR] \
+[--cases WORD,..] \
 [--json FILE] [--markdown FILE] [--plot FILE.svg]";
 
 struct Args {
@@ -36,6 +37,7 @@ struct Args {
     sf: f64,
     queries: Vec<u32>,
     engines: Vec<String>,
+    cases: Vec<String>,
     device: Device,
     reps: Option<usize>,
     source: Source,
@@ -52,6 +54,7 @@ fn parse() -> Result<Option<Args>> {
         sf: 1.0,
         queries: ember::tpch::QUERIES.to_vec(),
         engines: vec!["ember".into(), "polars".into()],
+        cases: Vec::new(),
         device: Device::default(),
         reps: None,
         source: Source::Parquet,
@@ -90,6 +93,7 @@ fn parse() -> Result<Option<Args>> {
                     .collect::<Result<_>>()?
             }
             "--engines" => a.engines = v.split(',').map(|e| e.trim().to_string()).collect(),
+            "--cases" => a.cases = v.split(',').map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect(),
             "--source" => a.source = v.parse()?,
             "--data-dir" => a.data_dir = v.into(),
             "--results-dir" => a.results_dir = Some(v.into()),
@@ -115,6 +119,7 @@ fn run() -> Result<bool> {
             device: a.device,
             reps: a.reps.unwrap_or(5),
             data_dir: a.data_dir,
+            cases: a.cases,
         })?
     } else {
         ember_bench::tpch::run(&TpchConfig {
