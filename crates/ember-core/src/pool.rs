@@ -45,8 +45,10 @@ impl Block {
         let cap = bytes.div_ceil(GRAIN) * GRAIN;
         {
             let mut free = FREE.lock().unwrap_or_else(|p| p.into_inner());
-            // Best fit among blocks no more than twice the request.
+            // Best fit among blocks no more than twice the request; among equal fits the most
+            // recently freed one (its pages are the likeliest to still be in cache).
             let best = (0..free.blocks.len())
+                .rev()
                 .filter(|&i| free.blocks[i].cap >= cap && free.blocks[i].cap <= 2 * cap)
                 .min_by_key(|&i| free.blocks[i].cap);
             if let Some(i) = best {
@@ -99,11 +101,7 @@ pub fn filled<T: ArrowNativeType>(len: usize, mut f: impl FnMut(usize) -> T) -> 
         // (>= align_of::<T>()), and is not shared yet.
         unsafe { out.add(i).write(f(i)) };
     }
-    let ptr = block.ptr;
-    // SAFETY: the first `bytes` bytes of the block were initialised above; the block is owned by
-    // the buffer (through the Arc) and returns to the pool when the last reference drops.
-    let buffer = unsafe { Buffer::from_custom_allocation(ptr, bytes, Arc::new(block)) };
-    ScalarBuffer::new(buffer, 0, len)
+    into_buffer(block, len)
 }
 
 /// A buffer of `len` values written by `fill`, which gets them as one slice (to fill it in
@@ -127,8 +125,17 @@ pub fn filled_with<T: ArrowNativeType + bytemuck::Pod>(len: usize, fill: impl Fn
     // and any bytes are a valid `T` (Pod); it is not shared until the buffer is built below.
     let out = unsafe { std::slice::from_raw_parts_mut(block.ptr.as_ptr() as *mut T, len) };
     fill(out);
+    into_buffer(block, len)
+}
+
+/// The first `len` values of `block` as a buffer that owns it: the block returns to the pool when
+/// the buffer's last reference drops. The caller has initialised those values.
+fn into_buffer<T: ArrowNativeType>(block: Block, len: usize) -> ScalarBuffer<T> {
+    let bytes = len * std::mem::size_of::<T>();
+    debug_assert!(bytes <= block.cap);
     let ptr = block.ptr;
-    // SAFETY: as in `filled`: the block is owned by the buffer and returns to the pool.
+    // SAFETY: the block holds `cap >= bytes` initialised bytes (the callers' contract), aligned
+    // to 64; the buffer owns the block through the Arc and only reads it from now on.
     let buffer = unsafe { Buffer::from_custom_allocation(ptr, bytes, Arc::new(block)) };
     ScalarBuffer::new(buffer, 0, len)
 }
@@ -137,8 +144,13 @@ pub fn filled_with<T: ArrowNativeType + bytemuck::Pod>(len: usize, fill: impl Fn
 mod tests {
     use super::*;
 
+    /// The free list is global and the test harness runs tests in parallel: a test that checks
+    /// which block it gets back holds this lock, so no other test takes its block in between.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
     #[test]
     fn large_buffers_are_reused_after_they_drop() {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let n = (MIN_POOLED_BYTES / 8) + 1000;
         let a = filled(n, |i| i as u64);
         assert_eq!((a[0], a[n - 1]), (0, n as u64 - 1));
@@ -155,6 +167,7 @@ mod tests {
 
     #[test]
     fn filled_with_reuses_blocks_and_writes_every_value() {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let n = (MIN_POOLED_BYTES / 4) + 77;
         let a = filled_with(n, |out: &mut [u32]| out.iter_mut().for_each(|o| *o = 7));
         let addr = a.as_ptr() as usize;
