@@ -40,13 +40,21 @@ pub(super) struct PageHeader {
     pub(super) v2_levels: i64,
     /// Data page v2: `is_compressed` (default true).
     pub(super) v2_compressed: bool,
+    /// Data page v2: the definition levels' bytes (part of `v2_levels`).
+    pub(super) v2_def_len: i64,
+    /// Data pages: the values' `Encoding` (thrift value); dictionary pages: the dictionary's.
+    pub(super) encoding: i32,
+    /// Data page v1: the definition levels' `Encoding` (thrift value).
+    pub(super) def_encoding: i32,
+    /// Dictionary pages: the entries.
+    pub(super) dict_values: Option<i64>,
     /// The header's own length in bytes.
     pub(super) header_len: usize,
 }
 
-const DATA_PAGE: i32 = 0;
-const DICTIONARY_PAGE: i32 = 2;
-const DATA_PAGE_V2: i32 = 3;
+pub(super) const DATA_PAGE: i32 = 0;
+pub(super) const DICTIONARY_PAGE: i32 = 2;
+pub(super) const DATA_PAGE_V2: i32 = 3;
 
 /// A page that could inflate at most this many bytes past its declared size is not inflated
 /// twice to check it (the crate's own size check catches it, after at most this much memory).
@@ -208,19 +216,35 @@ pub(super) fn parse_header(buf: &[u8]) -> Result<PageHeader, String> {
             (1, I32) => (h.page_type, seen[0]) = (r.int()? as i32, true),
             (2, I32) => (h.uncompressed, seen[1]) = (r.int()?, true),
             (3, I32) => (h.compressed, seen[2]) = (r.int()?, true),
-            // DataPageHeader: 1 num_values.
+            // DataPageHeader: 1 num_values, 2 encoding, 3 definition level encoding.
             (5, STRUCT) => r.fields(1, |r, id, ty| {
                 match (id, ty) {
                     (1, I32) => h.rows = Some(r.int()?),
+                    (2, I32) => h.encoding = r.int()? as i32,
+                    (3, I32) => h.def_encoding = r.int()? as i32,
                     _ => r.skip(ty, 1)?,
                 }
                 Ok(())
             })?,
-            // DataPageHeaderV2: 3 num_rows, 5 / 6 level byte lengths, 7 is_compressed.
+            // DictionaryPageHeader: 1 num_values, 2 encoding.
+            (7, STRUCT) => r.fields(1, |r, id, ty| {
+                match (id, ty) {
+                    (1, I32) => h.dict_values = Some(r.int()?),
+                    (2, I32) => h.encoding = r.int()? as i32,
+                    _ => r.skip(ty, 1)?,
+                }
+                Ok(())
+            })?,
+            // DataPageHeaderV2: 3 num_rows, 4 encoding, 5 / 6 level byte lengths, 7 is_compressed.
             (8, STRUCT) => r.fields(1, |r, id, ty| {
                 match (id, ty) {
                     (3, I32) => h.rows = Some(r.int()?),
-                    (5 | 6, I32) => h.v2_levels = h.v2_levels.saturating_add(r.int()?),
+                    (4, I32) => h.encoding = r.int()? as i32,
+                    (5, I32) => {
+                        h.v2_def_len = r.int()?;
+                        h.v2_levels = h.v2_levels.saturating_add(h.v2_def_len);
+                    }
+                    (6, I32) => h.v2_levels = h.v2_levels.saturating_add(r.int()?),
                     (7, TRUE | FALSE) => h.v2_compressed = ty == TRUE,
                     _ => r.skip(ty, 1)?,
                 }

@@ -314,38 +314,10 @@ impl OpenFile {
         leaves: &[usize],
         paged: bool,
     ) -> std::result::Result<StrictBytes, String> {
-        let md = self.meta.metadata();
-        let descr = md.file_metadata().schema_descr();
         let mut ranges = Vec::with_capacity(rgs.len() * leaves.len());
         for &g in rgs {
             for &l in leaves {
-                let cc = md.row_group(g).column(l);
-                // As the crate's `byte_range` (which asserts instead of failing): a chunk starts
-                // at its dictionary page when it has one.
-                let start = cc.dictionary_page_offset().unwrap_or_else(|| cc.data_page_offset());
-                let size = cc.compressed_size();
-                let end = start.checked_add(size);
-                let (Ok(start), Ok(size)) = (u64::try_from(start), usize::try_from(size)) else {
-                    return Err(format!("row group {g}: a column chunk has a negative offset or size"));
-                };
-                if end.is_none_or(|e| e as u64 > self.len) {
-                    return Err(format!(
-                        "row group {g}: the column chunk at byte {start} ({size} bytes) runs past the end of the \
-                         {}-byte file",
-                        self.len
-                    ));
-                }
-                let buf = read_vec_at(&self.file, size, start).map_err(|e| format!("reading the column chunk: {e}"))?;
-                let info = pages::ChunkInfo {
-                    codec: cc.compression(),
-                    rows: md.row_group(g).num_rows().max(0) as u64,
-                    flat: descr.column(l).max_rep_level() == 0,
-                    footer_uncompressed: cc.uncompressed_size().max(0) as u64,
-                };
-                let data_pages = pages::check_chunk(&buf, info).map_err(|(page, m)| match page {
-                    Some(p) => format!("row group {g}, page {p}: {m}"),
-                    None => format!("row group {g}: {m}"),
-                })?;
+                let (start, buf, data_pages) = self.chunk(g, l)?;
                 if let Some(locations) = self.page_locations(g, l).filter(|_| paged) {
                     let agree = locations.len() == data_pages.len()
                         && locations.iter().zip(&data_pages).all(|(loc, &(at, size))| {
@@ -360,6 +332,44 @@ impl OpenFile {
             }
         }
         Ok(StrictBytes::new(ranges, self.len))
+    }
+
+    /// The bytes of the chunk of leaf column `l` in row group `g`, its pages checked
+    /// ([`pages::check_chunk`]): the chunk's start in the file, its bytes, and its data pages.
+    pub(super) fn chunk(
+        &self,
+        g: usize,
+        l: usize,
+    ) -> std::result::Result<(u64, Vec<u8>, Vec<pages::DataPage>), String> {
+        let md = self.meta.metadata();
+        let descr = md.file_metadata().schema_descr();
+        let cc = md.row_group(g).column(l);
+        // As the crate's `byte_range` (which asserts instead of failing): a chunk starts at its
+        // dictionary page when it has one.
+        let start = cc.dictionary_page_offset().unwrap_or_else(|| cc.data_page_offset());
+        let size = cc.compressed_size();
+        let end = start.checked_add(size);
+        let (Ok(start), Ok(size)) = (u64::try_from(start), usize::try_from(size)) else {
+            return Err(format!("row group {g}: a column chunk has a negative offset or size"));
+        };
+        if end.is_none_or(|e| e as u64 > self.len) {
+            return Err(format!(
+                "row group {g}: the column chunk at byte {start} ({size} bytes) runs past the end of the {}-byte file",
+                self.len
+            ));
+        }
+        let buf = read_vec_at(&self.file, size, start).map_err(|e| format!("reading the column chunk: {e}"))?;
+        let info = pages::ChunkInfo {
+            codec: cc.compression(),
+            rows: md.row_group(g).num_rows().max(0) as u64,
+            flat: descr.column(l).max_rep_level() == 0,
+            footer_uncompressed: cc.uncompressed_size().max(0) as u64,
+        };
+        let data_pages = pages::check_chunk(&buf, info).map_err(|(page, m)| match page {
+            Some(p) => format!("row group {g}, page {p}: {m}"),
+            None => format!("row group {g}: {m}"),
+        })?;
+        Ok((start, buf, data_pages))
     }
 
     /// [`OpenFile::chunks`] of every leaf of root column `c`.
@@ -602,7 +612,10 @@ impl Dataset {
                     column: Some(schema.field(c).name().clone()),
                     ..Default::default()
                 };
-                let arr = guarded(|| read_column_chunk(file, run, c)).map_err(|m| file.error(at.clone(), m))?;
+                // Flat fixed-width columns by ember's own decoder (`fixed.rs` says why), the rest by the crate.
+                let arr =
+                    guarded(|| super::fixed::read(file, run, c).unwrap_or_else(|| read_column_chunk(file, run, c)))
+                        .map_err(|m| file.error(at.clone(), m))?;
                 normalize(arr).map_err(|e| file.error(at, e))
             })
             .collect::<Result<_>>()?;
@@ -721,7 +734,7 @@ impl GroupRead {
 /// One column of a run of row groups, decoded by the `parquet` crate into one array. Row ranges
 /// become the crate's row selection: with the offset index it skips the pages outside them
 /// without decompressing them.
-fn read_column_chunk(file: &OpenFile, run: &[GroupRead], c: usize) -> std::result::Result<ArrayRef, String> {
+pub(super) fn read_column_chunk(file: &OpenFile, run: &[GroupRead], c: usize) -> std::result::Result<ArrayRef, String> {
     let rgs: Vec<usize> = run.iter().map(|g| g.group).collect();
     let paged = run.iter().any(|g| g.rows.is_some());
     let bytes = file.column_chunks(&rgs, c, paged)?;
