@@ -31,11 +31,32 @@ const PLAIN_DICTIONARY: i32 = 2;
 const RLE: i32 = 3;
 const RLE_DICTIONARY: i32 = 8;
 
-/// A value as stored: 4 or 8 bytes, copied bit for bit (Parquet and every target ember builds
-/// for are little-endian).
-trait Word: ArrowNativeType + bytemuck::Pod + Send + Sync {}
-impl Word for u32 {}
-impl Word for u64 {}
+/// An Arrow value made from a stored value `S` (4 or 8 bytes, little-endian as Parquet and every
+/// target ember builds for): the same bits, or a decimal widened to 128 bits as it is decoded
+/// (no second pass over a narrow buffer).
+trait Value<S: bytemuck::Pod>: ArrowNativeType + bytemuck::Pod + Send + Sync {
+    fn from_stored(s: S) -> Self;
+}
+impl Value<u32> for u32 {
+    fn from_stored(s: u32) -> u32 {
+        s
+    }
+}
+impl Value<u64> for u64 {
+    fn from_stored(s: u64) -> u64 {
+        s
+    }
+}
+impl Value<u32> for i128 {
+    fn from_stored(s: u32) -> i128 {
+        i128::from(s as i32)
+    }
+}
+impl Value<u64> for i128 {
+    fn from_stored(s: u64) -> i128 {
+        i128::from(s as i64)
+    }
+}
 
 /// Column `c` of the row groups of `run`, decoded here; `None` where this decoder does not cover
 /// the column (the caller then uses the `parquet` crate). The array has the type the crate would
@@ -53,13 +74,22 @@ pub(super) fn read(file: &OpenFile, run: &[GroupRead], c: usize) -> Option<Resul
         return None;
     }
     let dt = file.meta.schema().field(c).data_type().clone();
-    // Only types whose Arrow values are the stored values bit for bit (a timestamp's unit or an
-    // 8- or 16-bit integer would need converting: the crate does that).
-    let width = match (leaf.physical_type(), &dt) {
-        (Physical::INT32, DataType::Int32 | DataType::UInt32 | DataType::Date32 | DataType::Decimal32(..)) => 4,
-        (Physical::FLOAT, DataType::Float32) => 4,
-        (Physical::INT64, DataType::Int64 | DataType::UInt64 | DataType::Decimal64(..)) => 8,
-        (Physical::DOUBLE, DataType::Float64) => 8,
+    // Only types whose Arrow values are the stored values bit for bit, or decimals (a timestamp's
+    // unit or an 8- or 16-bit integer would need converting: the crate does that).
+    #[derive(PartialEq)]
+    enum Kind {
+        Word32,
+        Word64,
+        Decimal32,
+        Decimal64,
+    }
+    let (kind, dt) = match (leaf.physical_type(), &dt) {
+        (Physical::INT32, DataType::Int32 | DataType::UInt32 | DataType::Date32) => (Kind::Word32, dt),
+        (Physical::FLOAT, DataType::Float32) => (Kind::Word32, dt),
+        (Physical::INT64, DataType::Int64 | DataType::UInt64) => (Kind::Word64, dt),
+        (Physical::DOUBLE, DataType::Float64) => (Kind::Word64, dt),
+        (Physical::INT32, &DataType::Decimal32(p, s)) => (Kind::Decimal32, DataType::Decimal128(p, s)),
+        (Physical::INT64, &DataType::Decimal64(p, s)) => (Kind::Decimal64, DataType::Decimal128(p, s)),
         _ => return None,
     };
     let codecs = run.iter().map(|g| md.row_group(g.group).column(l).compression());
@@ -69,9 +99,11 @@ pub(super) fn read(file: &OpenFile, run: &[GroupRead], c: usize) -> Option<Resul
         return None;
     }
     let column = Column { file, run, leaf: l, optional: leaf.max_def_level() == 1, dt };
-    let decoded = match width {
-        4 => column.decode::<u32>(),
-        _ => column.decode::<u64>(),
+    let decoded = match kind {
+        Kind::Word32 => column.decode::<u32, u32>(),
+        Kind::Word64 => column.decode::<u64, u64>(),
+        Kind::Decimal32 => column.decode::<u32, i128>(),
+        Kind::Decimal64 => column.decode::<u64, i128>(),
     };
     decoded.transpose()
 }
@@ -83,6 +115,7 @@ struct Column<'a> {
     leaf: usize,
     /// Definition levels present (max level 1); else every value is present.
     optional: bool,
+    /// The array's type (decimals already as `Decimal128`).
     dt: DataType,
 }
 
@@ -97,20 +130,15 @@ struct Page {
     rows: usize,
 }
 
-/// Each rayon thread's scratch: decompressed page bytes and dictionary indices, kept between
-/// pages so that they are faulted in once.
-struct Scratch {
-    bytes: Vec<u8>,
-    indices: Vec<u32>,
-}
-
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { bytes: Vec::new(), indices: Vec::new() }) };
+    /// Each rayon thread's buffer for decompressed pages, kept between pages so that it is
+    /// faulted in once.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Column<'_> {
     /// `Ok(None)`: a page this decoder does not cover (found before any value is decoded).
-    fn decode<T: Word>(&self) -> Result<Option<ArrayRef>, String> {
+    fn decode<S: bytemuck::Pod, T: Value<S>>(&self) -> Result<Option<ArrayRef>, String> {
         let md = self.file.meta.metadata();
         let mut chunks = Vec::with_capacity(self.run.len());
         let mut codecs = Vec::with_capacity(self.run.len());
@@ -139,12 +167,12 @@ impl Column<'_> {
                         if dictionary.is_some() || !pages.iter().all(|p: &Page| p.chunk != k) {
                             return Err(at(number)("a second dictionary page, or one after data pages".into()));
                         }
-                        let values = SCRATCH.with_borrow_mut(|s| {
-                            let data = decompress(codec, &bytes[start..end], header.uncompressed, &mut s.bytes)?;
+                        let values = SCRATCH.with_borrow_mut(|scratch| {
+                            let data = decompress(codec, &bytes[start..end], header.uncompressed, scratch)?;
                             let n = usize::try_from(header.dict_values.unwrap_or(-1))
                                 .map_err(|_| "a dictionary page without a valid entry count".to_string())?;
                             let mut values = vec![T::zeroed(); n];
-                            bytemuck::cast_slice_mut::<T, u8>(&mut values).copy_from_slice(plain::<T>(data, n)?);
+                            plain::<S, T>(data, &mut values)?;
                             Ok::<_, String>(values)
                         });
                         dictionary = Some(values.map_err(at(number))?);
@@ -193,7 +221,7 @@ impl Column<'_> {
                 .zip(parts)
                 .map(|(p, out)| {
                     let body = &chunks[p.chunk][p.body.clone()];
-                    self.page(p, body, codecs[p.chunk], dictionaries[p.chunk].as_deref(), out)
+                    self.page::<S, T>(p, body, codecs[p.chunk], dictionaries[p.chunk].as_deref(), out)
                         .map_err(|m| format!("row group {}, page {}: {m}", self.run[p.chunk].group, p.number))
                 })
                 .collect();
@@ -215,7 +243,7 @@ impl Column<'_> {
 
     /// Decodes one data page into `out` (its rows); the page's validity, `None` when every value
     /// is present.
-    fn page<T: Word>(
+    fn page<S: bytemuck::Pod, T: Value<S>>(
         &self,
         p: &Page,
         body: &[u8],
@@ -224,8 +252,7 @@ impl Column<'_> {
         out: &mut [T],
     ) -> Result<Option<BooleanBuffer>, String> {
         let h = &p.header;
-        SCRATCH.with_borrow_mut(|s| {
-            let Scratch { bytes, indices } = s;
+        SCRATCH.with_borrow_mut(|bytes| {
             // The definition levels, and the encoded values after them.
             let (levels, values): (&[u8], &[u8]) = if h.page_type == DATA_PAGE_V2 {
                 let (Ok(def), Ok(all)) = (usize::try_from(h.v2_def_len), usize::try_from(h.v2_levels)) else {
@@ -263,17 +290,11 @@ impl Column<'_> {
             // The present values, packed into the front of `out`, then spread to their rows.
             let packed = &mut out[..present];
             if h.encoding == PLAIN {
-                bytemuck::cast_slice_mut::<T, u8>(packed).copy_from_slice(plain::<T>(values, present)?);
+                plain::<S, T>(values, packed)?;
             } else {
                 let dictionary = dictionary.ok_or("a dictionary-encoded page and no dictionary page")?;
                 let (&width, runs) = values.split_first().ok_or("an empty dictionary-encoded page")?;
-                hybrid(runs, u32::from(width), present, indices)?;
-                if indices.iter().any(|&i| i as usize >= dictionary.len()) {
-                    return Err(format!("a dictionary index past the dictionary's {} entries", dictionary.len()));
-                }
-                for (o, &i) in packed.iter_mut().zip(indices.iter()) {
-                    *o = dictionary[i as usize];
-                }
+                hybrid(runs, u32::from(width), packed, dictionary)?;
             }
             if let Some(v) = &validity {
                 spread(out, present, v);
@@ -284,7 +305,7 @@ impl Column<'_> {
 }
 
 /// Moves the first `present` values of `out` to the rows `validity` marks, zeroing the others.
-fn spread<T: Word>(out: &mut [T], present: usize, validity: &BooleanBuffer) {
+fn spread<T: bytemuck::Pod>(out: &mut [T], present: usize, validity: &BooleanBuffer) {
     let mut k = present;
     let slices: Vec<(usize, usize)> = validity.set_slices().collect();
     let mut end = out.len();
@@ -297,13 +318,23 @@ fn spread<T: Word>(out: &mut [T], present: usize, validity: &BooleanBuffer) {
     out[..end].fill(T::zeroed());
 }
 
-/// The bytes of the first `n` PLAIN values in `bytes` (not necessarily aligned for `T`).
-fn plain<T: Word>(bytes: &[u8], n: usize) -> Result<&[u8], String> {
-    let size = std::mem::size_of::<T>();
+/// Fills `out` with the first `out.len()` PLAIN values in `bytes` (stored as `S`, not
+/// necessarily aligned).
+fn plain<S: bytemuck::Pod, T: Value<S>>(bytes: &[u8], out: &mut [T]) -> Result<(), String> {
+    let (n, size) = (out.len(), std::mem::size_of::<S>());
     let need = n.checked_mul(size).filter(|&b| b <= bytes.len()).ok_or_else(|| {
         format!("the page holds {} bytes of values, {n} values of {size} bytes were expected", bytes.len())
     })?;
-    Ok(&bytes[..need])
+    let bytes = &bytes[..need];
+    if std::mem::size_of::<T>() == size {
+        // The same bits: one copy.
+        bytemuck::cast_slice_mut::<T, u8>(out).copy_from_slice(bytes);
+    } else {
+        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(size)) {
+            *o = T::from_stored(bytemuck::pod_read_unaligned(b));
+        }
+    }
+    Ok(())
 }
 
 /// The definition levels (0 or 1, bit width 1) of `rows` rows, as validity bits.
@@ -380,42 +411,71 @@ fn runs<'a>(
     Ok(())
 }
 
-/// `count` values of `width` bits from the hybrid encoding in `buf`, into `out` (cleared first).
-fn hybrid(buf: &[u8], width: u32, count: usize, out: &mut Vec<u32>) -> Result<(), String> {
-    out.clear();
-    out.reserve(count);
-    runs(buf, width, count, |run| {
+/// Fills `out` from the `width`-bit values of the hybrid encoding in `buf`, each value `i` as
+/// `dictionary[i]` (an index past the dictionary is an error).
+fn hybrid<T: Copy>(buf: &[u8], width: u32, out: &mut [T], dictionary: &[T]) -> Result<(), String> {
+    let past = |i: u32| format!("a dictionary index {i} past the dictionary's {} entries", dictionary.len());
+    let unpack = unpacker(width);
+    let w = width as usize;
+    let mut k = 0;
+    runs(buf, width, out.len(), |run| {
         match run {
-            Run::Repeated { value, len } => out.extend(std::iter::repeat_n(value, len)),
-            Run::Packed { bytes, len } => unpack(bytes, width, len, out),
+            Run::Repeated { value, len } => {
+                out[k..k + len].fill(*dictionary.get(value as usize).ok_or_else(|| past(value))?);
+                k += len;
+            }
+            Run::Packed { bytes, len } => {
+                // Eight values at a time from their `w` bytes: read in place where 40 bytes are
+                // there, else from a padded copy (the last groups; a page may cut them short).
+                let mut padded: [u8; 40];
+                for (g, dst) in out[k..k + len].chunks_mut(8).enumerate() {
+                    let at = g * w;
+                    let group: &[u8; 40] = match bytes.get(at..at + 40) {
+                        Some(b) => b.try_into().expect("40 bytes"),
+                        None => {
+                            let src = &bytes[at.min(bytes.len())..(at + w).min(bytes.len())];
+                            padded = [0; 40];
+                            padded[..src.len()].copy_from_slice(src);
+                            &padded
+                        }
+                    };
+                    let idx = unpack(group);
+                    let most = idx[..dst.len()].iter().copied().max().unwrap_or(0);
+                    if most as usize >= dictionary.len() {
+                        return Err(past(most));
+                    }
+                    for (o, &i) in dst.iter_mut().zip(&idx) {
+                        *o = dictionary[i as usize];
+                    }
+                }
+                k += len;
+            }
         }
         Ok(())
     })
 }
 
-/// Appends `n` values of `width` bits, packed least significant bit first in `bytes`.
-fn unpack(bytes: &[u8], width: u32, n: usize, out: &mut Vec<u32>) {
-    if width == 0 {
-        out.extend(std::iter::repeat_n(0, n));
-        return;
+/// Unpacks eight values from a padded group of bytes.
+type Unpack = fn(&[u8; 40]) -> [u32; 8];
+
+/// The unpacker of eight `width`-bit values (a group's `width` bytes at the front of a 40-byte
+/// array), compiled for each width so that every shift and mask is a constant.
+fn unpacker(width: u32) -> Unpack {
+    fn unpack<const W: usize>(group: &[u8; 40]) -> [u32; 8] {
+        let mask = if W == 0 { 0 } else { u64::MAX >> (64 - W) };
+        // A value spans at most 5 bytes (7 + 32 bits): one unaligned 8-byte read each.
+        std::array::from_fn(|j| {
+            let bit = j * W;
+            let word = u64::from_le_bytes(group[bit / 8..bit / 8 + 8].try_into().expect("8 bytes"));
+            ((word >> (bit % 8)) & mask) as u32
+        })
     }
-    let mask = (1u64 << width) - 1;
-    let w = width as usize;
-    for i in 0..n {
-        let bit = i * w;
-        let at = bit / 8;
-        // A value spans at most 5 bytes (7 + 32 bits); read 8 where they are there.
-        let word = match bytes.get(at..at + 8) {
-            Some(b) => u64::from_le_bytes(b.try_into().expect("8 bytes")),
-            None => {
-                let mut b = [0u8; 8];
-                let tail = &bytes[at.min(bytes.len())..];
-                b[..tail.len()].copy_from_slice(tail);
-                u64::from_le_bytes(b)
-            }
-        };
-        out.push(((word >> (bit % 8)) & mask) as u32);
+    macro_rules! table {
+        ($($w:literal)*) => { [$(unpack::<$w> as Unpack),*] };
     }
+    const TABLE: [Unpack; 33] =
+        table!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+    TABLE[width.min(32) as usize]
 }
 
 fn uleb128(buf: &[u8], at: &mut usize) -> Result<u64, String> {
@@ -437,26 +497,30 @@ fn decompress<'a>(codec: Compression, src: &'a [u8], size: i64, scratch: &'a mut
     if codec == Compression::UNCOMPRESSED {
         return src.get(..size).ok_or_else(|| format!("an uncompressed page of {} bytes, {size} declared", src.len()));
     }
-    // Only what was written before is kept; the new tail is zeroed once, when the buffer grows.
-    scratch.truncate(size);
-    scratch.resize(size, 0);
+    // The buffer only grows (zeroed once, as it grows): never cleared between pages.
+    if scratch.len() < size {
+        scratch.resize(size, 0);
+    }
+    let dst = &mut scratch[..size];
     let written = match codec {
-        Compression::SNAPPY => snap::raw::Decoder::new().decompress(src, scratch).map_err(|e| e.to_string()),
-        Compression::LZ4_RAW => lz4_flex::block::decompress_into(src, scratch).map_err(|e| e.to_string()),
-        Compression::ZSTD(_) => zstd::bulk::decompress_to_buffer(src, &mut scratch[..]).map_err(|e| e.to_string()),
+        Compression::SNAPPY => snap::raw::Decoder::new().decompress(src, dst).map_err(|e| e.to_string()),
+        Compression::LZ4_RAW => lz4_flex::block::decompress_into(src, dst).map_err(|e| e.to_string()),
+        Compression::ZSTD(_) => zstd::bulk::decompress_to_buffer(src, dst).map_err(|e| e.to_string()),
         other => Err(format!("codec {other:?}")),
     }
     .map_err(|e| format!("the page does not decompress: {e}"))?;
     if written != size {
         return Err(format!("the page decompressed to {written} bytes, its header declares {size}"));
     }
-    Ok(&scratch[..])
+    Ok(&scratch[..size])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Array, Date32Array, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch};
+    use arrow::array::{
+        Array, Date32Array, Decimal128Array, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    };
     use arrow::datatypes::{Field, Schema};
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::{WriterProperties, WriterVersion};
@@ -486,6 +550,24 @@ mod tests {
             (
                 Field::new("date", DataType::Date32, false),
                 Arc::new(Date32Array::from_iter_values((0..n).map(|i| (i % 3000) as i32))),
+            ),
+            (
+                Field::new("d9", DataType::Decimal128(9, 2), true),
+                Arc::new(
+                    Decimal128Array::from_iter(
+                        (0..n).map(|i| (!null_at(i)).then_some((i as i128 % 97) * 12345 - 600_000)),
+                    )
+                    .with_precision_and_scale(9, 2)
+                    .unwrap(),
+                ),
+            ),
+            (
+                Field::new("d15", DataType::Decimal128(15, 2), false),
+                Arc::new(
+                    Decimal128Array::from_iter_values((0..n).map(|i| (i as i128 % 1013) * -99_999_999_937 + 5))
+                        .with_precision_and_scale(15, 2)
+                        .unwrap(),
+                ),
             ),
             (
                 Field::new("all_null", DataType::Int64, true),
@@ -538,6 +620,9 @@ mod tests {
                         let case = format!("{codec:?} dictionary {dictionary} {version:?} column {c}");
                         let ours = read(&file, &run, c).unwrap_or_else(|| panic!("{case}: not covered")).unwrap();
                         let theirs = super::super::read::read_column_chunk(&file, &run, c).unwrap();
+                        // (decimals come as the crate's Decimal32 / Decimal64, widened by normalize)
+                        let theirs = super::super::read::normalize(theirs).unwrap();
+                        assert_eq!(ours.data_type(), b.column(c).data_type(), "{case}");
                         assert_eq!(ours.to_data(), theirs.to_data(), "{case}");
                         assert_eq!(ours.len(), n);
                         // One row group alone too.
@@ -563,22 +648,30 @@ mod tests {
 
     #[test]
     fn hybrid_runs_decode_and_corrupt_runs_are_errors() {
-        let mut out = Vec::new();
-        // An RLE run of 5 threes, then one bit-packed group of 3-bit values 0..8.
-        let mut buf = vec![5 << 1, 3, 1 << 1 | 1];
-        let packed: u32 = (0..8).fold(0, |acc, v| acc | (v << (3 * v)));
-        buf.extend_from_slice(&packed.to_le_bytes()[..3]);
-        hybrid(&buf, 3, 13, &mut out).unwrap();
-        assert_eq!(out, [3, 3, 3, 3, 3, 0, 1, 2, 3, 4, 5, 6, 7]);
-        // Fewer values wanted than the runs hold: only those.
-        hybrid(&buf, 3, 7, &mut out).unwrap();
-        assert_eq!(out, [3, 3, 3, 3, 3, 0, 1]);
+        let decode = |buf: &[u8], width: u32, n: usize| {
+            let mut out = vec![0u32; n];
+            hybrid(buf, width, &mut out, &[0, 10, 20, 30, 40, 50, 60]).map(|()| out)
+        };
+        // An RLE run of 5 threes, then bit-packed groups of 3-bit values 0..6 and 6, 5, ..., 0.
+        let mut buf = vec![5 << 1, 3, 2 << 1 | 1];
+        let pack = |vals: [u32; 8]| vals.iter().enumerate().fold(0u32, |acc, (j, &v)| acc | (v << (3 * j)));
+        buf.extend_from_slice(&pack([0, 1, 2, 3, 4, 5, 6, 0]).to_le_bytes()[..3]);
+        buf.extend_from_slice(&pack([6, 5, 4, 3, 2, 1, 0, 6]).to_le_bytes()[..3]);
+        let want = [30, 30, 30, 30, 30, 0, 10, 20, 30, 40, 50, 60, 0, 60, 50, 40, 30, 20, 10, 0, 60];
+        assert_eq!(decode(&buf, 3, 21).unwrap(), want);
+        // Fewer values wanted than the runs hold: only those (a writer may end early).
+        assert_eq!(decode(&buf, 3, 15).unwrap(), want[..15]);
+        assert_eq!(decode(&buf[..buf.len() - 2], 3, 15).unwrap(), want[..15]);
+        // Width 0 (a one-entry dictionary): runs without value bytes.
+        assert_eq!(decode(&[1 << 1 | 1, 3 << 1], 0, 11).unwrap(), [0; 11]);
+        // An index past the dictionary is an error.
+        assert!(decode(&[2 << 1, 7], 3, 2).unwrap_err().contains("index 7 past"));
         // A zero-length run would never end; a run past the page; a value wider than the width.
-        assert!(hybrid(&[0, 1], 3, 4, &mut out).unwrap_err().contains("empty run"));
-        assert!(hybrid(&[1], 3, 4, &mut out).unwrap_err().contains("empty bit-packed run"));
-        assert!(hybrid(&[3, 0xff], 3, 8, &mut out).unwrap_err().contains("past the end"));
-        assert!(hybrid(&[4 << 1, 9], 3, 4, &mut out).unwrap_err().contains("wider"));
-        assert!(hybrid(&[2, 1], 33, 1, &mut out).unwrap_err().contains("bit width"));
+        assert!(decode(&[0, 1], 3, 4).unwrap_err().contains("empty run"));
+        assert!(decode(&[1], 3, 4).unwrap_err().contains("empty bit-packed run"));
+        assert!(decode(&[3, 0xff], 3, 8).unwrap_err().contains("past the end"));
+        assert!(decode(&[4 << 1, 9], 3, 4).unwrap_err().contains("wider"));
+        assert!(decode(&[2, 1], 33, 1).unwrap_err().contains("bit width"));
     }
 
     #[test]
