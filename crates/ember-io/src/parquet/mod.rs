@@ -5,7 +5,7 @@
 //! name order, which must share a schema. Row groups whose min/max statistics prove a predicate
 //! false are not read, nor are the rows of pages whose page-index statistics do (see `prune.rs`);
 //! every (row group, column) pair is decoded in parallel.
-mod fixed;
+mod decode;
 mod gpu;
 mod pages;
 mod prune;

@@ -612,9 +612,9 @@ impl Dataset {
                     column: Some(schema.field(c).name().clone()),
                     ..Default::default()
                 };
-                // Flat fixed-width columns by ember's own decoder (`fixed.rs` says why), the rest by the crate.
+                // Flat fixed-width and string columns by ember's own decoder (`decode/mod.rs` says why), the rest by the crate.
                 let arr =
-                    guarded(|| super::fixed::read(file, run, c).unwrap_or_else(|| read_column_chunk(file, run, c)))
+                    guarded(|| super::decode::read(file, run, c).unwrap_or_else(|| read_column_chunk(file, run, c)))
                         .map_err(|m| file.error(at.clone(), m))?;
                 normalize(arr).map_err(|e| file.error(at, e))
             })

@@ -1,25 +1,30 @@
-//! The CPU decoder of flat fixed-width columns: INT32, INT64, FLOAT and DOUBLE pages in PLAIN,
-//! PLAIN_DICTIONARY and RLE_DICTIONARY encoding, data pages v1 and v2, uncompressed or snappy,
-//! zstd or lz4_raw, required or optional. Every page of a column is decoded in parallel straight
-//! into its place in one buffer from `ember_core::pool`.
+//! ember's own CPU decoder of flat Parquet columns into pooled buffers: fixed-width values
+//! (INT32, INT64, FLOAT, DOUBLE: [`fixed`]) and strings read as `Utf8View` ([`strings`]), in
+//! PLAIN, PLAIN_DICTIONARY and RLE_DICTIONARY pages, data pages v1 and v2, uncompressed or
+//! snappy, zstd or lz4_raw, required or optional. Every page of a column is decoded in parallel
+//! straight into its place in the column's buffers.
 //!
-//! Hand-written although the `parquet` crate decodes these pages too: the crate decompresses each
-//! page into a fresh buffer and grows each output by doubling it, and on SF1 `lineitem` a third
-//! of the whole read went to the kernel faulting in and zeroing those fresh pages (perf, session
-//! 27; `docs/perf.md`). Here each thread decompresses into one scratch buffer it keeps, and every
-//! value is written once, where it stays. [`read`] says `None`, before decoding anything, for
-//! what it does not cover (other types, encodings and codecs, nested columns, row selections),
-//! and the crate decodes those.
+//! Hand-written although the `parquet` crate decodes these pages too: the crate decompresses
+//! each page into a fresh buffer and grows each output by doubling it, and on SF1 `lineitem` a
+//! third of the whole read went to the kernel faulting in and zeroing those fresh pages (perf,
+//! session 27; `docs/perf.md`). Here each thread decompresses into one scratch buffer it keeps,
+//! and every value is written once, where it stays, in buffers from `ember_core::pool`. [`read`]
+//! says `None`, before decoding anything, for what it does not cover (other types, encodings and
+//! codecs, nested columns, row selections), and the crate decodes those.
 //!
 //! Corrupt input is an error naming the row group and page, never a panic: every length is
-//! checked against the bytes present, a run of zero values is refused (it would never end), and
-//! a dictionary index past the dictionary is an error. The page headers were already walked and
-//! checked for decompression bombs ([`pages::check_chunk`], through `OpenFile::chunk`).
+//! checked against the bytes present, a run of zero values is refused (it would never end), a
+//! dictionary index past the dictionary is an error, and strings are checked to be UTF-8. The
+//! page headers were already walked and checked for decompression bombs
+//! ([`pages::check_chunk`], through `OpenFile::chunk`).
+mod fixed;
+mod strings;
+
 use super::pages::{self, PageHeader, DATA_PAGE, DATA_PAGE_V2, DICTIONARY_PAGE};
 use super::read::{GroupRead, OpenFile};
-use arrow::array::{make_array, ArrayData, ArrayRef};
+use arrow::array::ArrayRef;
 use arrow::buffer::{BooleanBuffer, NullBuffer};
-use arrow::datatypes::{ArrowNativeType, DataType};
+use arrow::datatypes::DataType;
 use parquet::basic::{Compression, Type as Physical};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -31,36 +36,9 @@ const PLAIN_DICTIONARY: i32 = 2;
 const RLE: i32 = 3;
 const RLE_DICTIONARY: i32 = 8;
 
-/// An Arrow value made from a stored value `S` (4 or 8 bytes, little-endian as Parquet and every
-/// target ember builds for): the same bits, or a decimal widened to 128 bits as it is decoded
-/// (no second pass over a narrow buffer).
-trait Value<S: bytemuck::Pod>: ArrowNativeType + bytemuck::Pod + Send + Sync {
-    fn from_stored(s: S) -> Self;
-}
-impl Value<u32> for u32 {
-    fn from_stored(s: u32) -> u32 {
-        s
-    }
-}
-impl Value<u64> for u64 {
-    fn from_stored(s: u64) -> u64 {
-        s
-    }
-}
-impl Value<u32> for i128 {
-    fn from_stored(s: u32) -> i128 {
-        i128::from(s as i32)
-    }
-}
-impl Value<u64> for i128 {
-    fn from_stored(s: u64) -> i128 {
-        i128::from(s as i64)
-    }
-}
-
 /// Column `c` of the row groups of `run`, decoded here; `None` where this decoder does not cover
 /// the column (the caller then uses the `parquet` crate). The array has the type the crate would
-/// give it (the footer's, with ember's decimal hints), for `normalize` to finish.
+/// give it (the footer's, with ember's hints), except decimals, which come as `Decimal128`.
 pub(super) fn read(file: &OpenFile, run: &[GroupRead], c: usize) -> Option<Result<ArrayRef, String>> {
     if run.is_empty() || run.iter().any(|g| g.rows.is_some()) {
         return None;
@@ -73,37 +51,20 @@ pub(super) fn read(file: &OpenFile, run: &[GroupRead], c: usize) -> Option<Resul
     if leaf.max_rep_level() != 0 || leaf.max_def_level() > 1 {
         return None;
     }
-    let dt = file.meta.schema().field(c).data_type().clone();
-    // Only types whose Arrow values are the stored values bit for bit, or decimals (a timestamp's
-    // unit or an 8- or 16-bit integer would need converting: the crate does that).
-    #[derive(PartialEq)]
-    enum Kind {
-        Word32,
-        Word64,
-        Decimal32,
-        Decimal64,
-    }
-    let (kind, dt) = match (leaf.physical_type(), &dt) {
-        (Physical::INT32, DataType::Int32 | DataType::UInt32 | DataType::Date32) => (Kind::Word32, dt),
-        (Physical::FLOAT, DataType::Float32) => (Kind::Word32, dt),
-        (Physical::INT64, DataType::Int64 | DataType::UInt64) => (Kind::Word64, dt),
-        (Physical::DOUBLE, DataType::Float64) => (Kind::Word64, dt),
-        (Physical::INT32, &DataType::Decimal32(p, s)) => (Kind::Decimal32, DataType::Decimal128(p, s)),
-        (Physical::INT64, &DataType::Decimal64(p, s)) => (Kind::Decimal64, DataType::Decimal128(p, s)),
-        _ => return None,
-    };
-    let codecs = run.iter().map(|g| md.row_group(g.group).column(l).compression());
-    if !codecs.clone().all(|c| {
-        matches!(c, Compression::UNCOMPRESSED | Compression::SNAPPY | Compression::ZSTD(_) | Compression::LZ4_RAW)
-    }) {
+    let codecs_covered = run.iter().all(|g| {
+        matches!(
+            md.row_group(g.group).column(l).compression(),
+            Compression::UNCOMPRESSED | Compression::SNAPPY | Compression::ZSTD(_) | Compression::LZ4_RAW
+        )
+    });
+    if !codecs_covered {
         return None;
     }
+    let dt = file.meta.schema().field(c).data_type().clone();
     let column = Column { file, run, leaf: l, optional: leaf.max_def_level() == 1, dt };
-    let decoded = match kind {
-        Kind::Word32 => column.decode::<u32, u32>(),
-        Kind::Word64 => column.decode::<u64, u64>(),
-        Kind::Decimal32 => column.decode::<u32, i128>(),
-        Kind::Decimal64 => column.decode::<u64, i128>(),
+    let decoded = match (leaf.physical_type(), &column.dt) {
+        (Physical::BYTE_ARRAY, DataType::Utf8View) => strings::decode(&column),
+        (physical, _) => fixed::decode(&column, physical)?,
     };
     decoded.transpose()
 }
@@ -115,7 +76,7 @@ struct Column<'a> {
     leaf: usize,
     /// Definition levels present (max level 1); else every value is present.
     optional: bool,
-    /// The array's type (decimals already as `Decimal128`).
+    /// The type the crate would give the column.
     dt: DataType,
 }
 
@@ -130,6 +91,23 @@ struct Page {
     rows: usize,
 }
 
+/// A dictionary page.
+struct DictPage {
+    number: usize,
+    header: PageHeader,
+    body: Range<usize>,
+}
+
+/// The pages of a column, walked: every chunk's bytes and codec, its dictionary page, and the
+/// data pages in row order.
+struct Walk {
+    chunks: Vec<Vec<u8>>,
+    codecs: Vec<Compression>,
+    dictionaries: Vec<Option<DictPage>>,
+    pages: Vec<Page>,
+    rows: usize,
+}
+
 thread_local! {
     /// Each rayon thread's buffer for decompressed pages, kept between pages so that it is
     /// faulted in once.
@@ -137,17 +115,14 @@ thread_local! {
 }
 
 impl Column<'_> {
-    /// `Ok(None)`: a page this decoder does not cover (found before any value is decoded).
-    fn decode<S: bytemuck::Pod, T: Value<S>>(&self) -> Result<Option<ArrayRef>, String> {
+    /// Reads every chunk and walks its page headers. `Ok(None)`: an encoding this decoder does
+    /// not cover (found before any value is decoded).
+    fn walk(&self) -> Result<Option<Walk>, String> {
         let md = self.file.meta.metadata();
-        let mut chunks = Vec::with_capacity(self.run.len());
-        let mut codecs = Vec::with_capacity(self.run.len());
-        let mut pages = Vec::new();
-        let mut dictionaries = Vec::with_capacity(self.run.len());
-        let mut total = 0usize;
+        let mut w =
+            Walk { chunks: Vec::new(), codecs: Vec::new(), dictionaries: Vec::new(), pages: Vec::new(), rows: 0 };
         for (k, g) in self.run.iter().enumerate() {
             let (_, bytes, _) = self.file.chunk(g.group, self.leaf)?;
-            let codec = md.row_group(g.group).column(self.leaf).compression();
             let at = |number: usize| move |m: String| format!("row group {}, page {number}: {m}", g.group);
             let mut dictionary = None;
             let (mut at_byte, mut number, mut rows) = (0usize, 0usize, 0usize);
@@ -164,18 +139,10 @@ impl Column<'_> {
                         if !matches!(header.encoding, PLAIN | PLAIN_DICTIONARY) {
                             return Ok(None);
                         }
-                        if dictionary.is_some() || !pages.iter().all(|p: &Page| p.chunk != k) {
+                        if dictionary.is_some() || rows > 0 {
                             return Err(at(number)("a second dictionary page, or one after data pages".into()));
                         }
-                        let values = SCRATCH.with_borrow_mut(|scratch| {
-                            let data = decompress(codec, &bytes[start..end], header.uncompressed, scratch)?;
-                            let n = usize::try_from(header.dict_values.unwrap_or(-1))
-                                .map_err(|_| "a dictionary page without a valid entry count".to_string())?;
-                            let mut values = vec![T::zeroed(); n];
-                            plain::<S, T>(data, &mut values)?;
-                            Ok::<_, String>(values)
-                        });
-                        dictionary = Some(values.map_err(at(number))?);
+                        dictionary = Some(DictPage { number, header, body: start..end });
                     }
                     DATA_PAGE | DATA_PAGE_V2 => {
                         if !matches!(header.encoding, PLAIN | PLAIN_DICTIONARY | RLE_DICTIONARY)
@@ -185,7 +152,7 @@ impl Column<'_> {
                         }
                         let n = usize::try_from(header.rows.unwrap_or(-1))
                             .map_err(|_| at(number)("a data page without a valid value count".into()))?;
-                        pages.push(Page { chunk: k, number, header, body: start..end, rows: n });
+                        w.pages.push(Page { chunk: k, number, header, body: start..end, rows: n });
                         rows = rows.saturating_add(n);
                     }
                     _ => {}
@@ -200,36 +167,41 @@ impl Column<'_> {
                     g.group
                 ));
             }
-            total += rows;
-            chunks.push(bytes);
-            codecs.push(codec);
-            dictionaries.push(dictionary);
+            w.rows += rows;
+            w.chunks.push(bytes);
+            w.codecs.push(md.row_group(g.group).column(self.leaf).compression());
+            w.dictionaries.push(dictionary);
         }
+        Ok(Some(w))
+    }
 
-        // Every page into its own part of one pooled buffer, in parallel.
+    /// Decodes every data page of `w` in parallel, each into its own part of one pooled buffer of
+    /// `w.rows` values: `page(p, aux, part)` decodes page `p` (`aux`: what else the page owns,
+    /// one item of `aux` per page) and returns its validity (`None`: every value present). The
+    /// values, and the column's nulls.
+    fn decode_pages<T: arrow::datatypes::ArrowNativeType + bytemuck::Pod + Send, A: Send>(
+        &self,
+        w: &Walk,
+        aux: Vec<A>,
+        page: impl Fn(&Page, A, &mut [T]) -> Result<Option<BooleanBuffer>, String> + Sync,
+    ) -> Result<(arrow::buffer::ScalarBuffer<T>, Option<NullBuffer>), String> {
         let mut outcomes: Vec<Result<Option<BooleanBuffer>, String>> = Vec::new();
-        let values = ember_core::pool::filled_with::<T>(total, |out| {
-            let mut parts = Vec::with_capacity(pages.len());
-            let mut rest = out;
-            for p in &pages {
-                let (part, tail) = std::mem::take(&mut rest).split_at_mut(p.rows);
-                parts.push(part);
-                rest = tail;
-            }
-            outcomes = pages
+        let values = ember_core::pool::filled_with::<T>(w.rows, |out| {
+            outcomes = w
+                .pages
                 .par_iter()
-                .zip(parts)
-                .map(|(p, out)| {
-                    let body = &chunks[p.chunk][p.body.clone()];
-                    self.page::<S, T>(p, body, codecs[p.chunk], dictionaries[p.chunk].as_deref(), out)
+                .zip(aux)
+                .zip(split_mut(out, w.pages.iter().map(|p| p.rows)))
+                .map(|((p, aux), out)| {
+                    page(p, aux, out)
                         .map_err(|m| format!("row group {}, page {}: {m}", self.run[p.chunk].group, p.number))
                 })
                 .collect();
         });
         let validity: Vec<Option<BooleanBuffer>> = outcomes.into_iter().collect::<Result<_, _>>()?;
         let nulls = validity.iter().any(Option::is_some).then(|| {
-            let mut bits = arrow::array::BooleanBufferBuilder::new(total);
-            for (p, v) in pages.iter().zip(&validity) {
+            let mut bits = arrow::array::BooleanBufferBuilder::new(w.rows);
+            for (p, v) in w.pages.iter().zip(&validity) {
                 match v {
                     Some(v) => bits.append_buffer(v),
                     None => bits.append_n(p.rows, true),
@@ -237,71 +209,71 @@ impl Column<'_> {
             }
             NullBuffer::new(bits.finish())
         });
-        let data = ArrayData::builder(self.dt.clone()).len(total).add_buffer(values.into_inner()).nulls(nulls);
-        Ok(Some(make_array(data.build().map_err(|e| e.to_string())?)))
+        Ok((values, nulls))
     }
 
-    /// Decodes one data page into `out` (its rows); the page's validity, `None` when every value
-    /// is present.
-    fn page<S: bytemuck::Pod, T: Value<S>>(
+    /// The front of one data page: its validity (`None`: every value present), how many values
+    /// are present, and the encoded values, decompressed into `dst` (resized to fit when it is
+    /// the thread's scratch; else it must hold the page's values, and uncompressed ones are
+    /// copied in too when `copy`).
+    fn front<'a>(
         &self,
         p: &Page,
-        body: &[u8],
+        body: &'a [u8],
         codec: Compression,
-        dictionary: Option<&[T]>,
-        out: &mut [T],
-    ) -> Result<Option<BooleanBuffer>, String> {
+        dst: &'a mut [u8],
+        copy: bool,
+    ) -> Result<(Option<BooleanBuffer>, usize, &'a [u8]), String> {
         let h = &p.header;
-        SCRATCH.with_borrow_mut(|bytes| {
-            // The definition levels, and the encoded values after them.
-            let (levels, values): (&[u8], &[u8]) = if h.page_type == DATA_PAGE_V2 {
-                let (Ok(def), Ok(all)) = (usize::try_from(h.v2_def_len), usize::try_from(h.v2_levels)) else {
-                    return Err("negative level lengths".into());
-                };
-                if all > body.len() || def > all || (def > 0 && !self.optional) || all != def {
-                    return Err("level lengths that do not fit the page or the column".into());
-                }
-                let values = if h.v2_compressed {
-                    let size = usize::try_from(h.uncompressed).ok().and_then(|u| u.checked_sub(all));
-                    decompress(
-                        codec,
-                        &body[all..],
-                        size.ok_or("an uncompressed size below the levels'")? as i64,
-                        bytes,
-                    )?
-                } else {
-                    &body[all..]
-                };
-                (&body[..def], values)
-            } else {
-                let data = decompress(codec, body, h.uncompressed, bytes)?;
-                if self.optional {
-                    let n = data.get(..4).ok_or("the page ends inside its level length")?;
-                    let n = u32::from_le_bytes(n.try_into().expect("4 bytes")) as usize;
-                    let levels = data.get(4..4 + n).ok_or("the levels run past the page")?;
-                    (levels, &data[4 + n..])
-                } else {
-                    (&[][..], data)
-                }
+        // The definition levels, and the encoded values after them.
+        let (levels, values): (&[u8], &[u8]) = if h.page_type == DATA_PAGE_V2 {
+            let (Ok(def), Ok(all)) = (usize::try_from(h.v2_def_len), usize::try_from(h.v2_levels)) else {
+                return Err("negative level lengths".into());
             };
-            let validity = if self.optional { Some(def_levels(levels, p.rows)?) } else { None };
-            let present = validity.as_ref().map_or(p.rows, |v| v.count_set_bits());
-            let validity = validity.filter(|_| present < p.rows);
-            // The present values, packed into the front of `out`, then spread to their rows.
-            let packed = &mut out[..present];
-            if h.encoding == PLAIN {
-                plain::<S, T>(values, packed)?;
+            if all > body.len() || def > all || (def > 0 && !self.optional) || all != def {
+                return Err("level lengths that do not fit the page or the column".into());
+            }
+            let values = if h.v2_compressed {
+                let size = usize::try_from(h.uncompressed).ok().and_then(|u| u.checked_sub(all));
+                decompress(codec, &body[all..], size.ok_or("an uncompressed size below the levels'")?, dst, copy)?
             } else {
-                let dictionary = dictionary.ok_or("a dictionary-encoded page and no dictionary page")?;
-                let (&width, runs) = values.split_first().ok_or("an empty dictionary-encoded page")?;
-                hybrid(runs, u32::from(width), packed, dictionary)?;
+                decompress(Compression::UNCOMPRESSED, &body[all..], body.len() - all, dst, copy)?
+            };
+            (&body[..def], values)
+        } else {
+            let size = usize::try_from(h.uncompressed).map_err(|_| "a negative uncompressed size".to_string())?;
+            let data = decompress(codec, body, size, dst, copy)?;
+            if self.optional {
+                let n = data.get(..4).ok_or("the page ends inside its level length")?;
+                let n = u32::from_le_bytes(n.try_into().expect("4 bytes")) as usize;
+                let levels = data.get(4..4 + n).ok_or("the levels run past the page")?;
+                (levels, &data[4 + n..])
+            } else {
+                (&[][..], data)
             }
-            if let Some(v) = &validity {
-                spread(out, present, v);
-            }
-            Ok(validity)
-        })
+        };
+        let validity = if self.optional { Some(def_levels(levels, p.rows)?) } else { None };
+        let present = validity.as_ref().map_or(p.rows, |v| v.count_set_bits());
+        Ok((validity.filter(|_| present < p.rows), present, values))
     }
+}
+
+/// `out` split into consecutive parts of the given lengths (which sum to at most its length).
+fn split_mut<T>(out: &mut [T], lens: impl Iterator<Item = usize>) -> Vec<&mut [T]> {
+    let mut parts = Vec::new();
+    let mut rest = out;
+    for n in lens {
+        let (part, tail) = std::mem::take(&mut rest).split_at_mut(n);
+        parts.push(part);
+        rest = tail;
+    }
+    parts
+}
+
+/// The bytes a data page's values take decompressed (v2: without its levels).
+fn values_size(h: &PageHeader) -> usize {
+    let levels = if h.page_type == DATA_PAGE_V2 { h.v2_levels.max(0) } else { 0 };
+    usize::try_from(h.uncompressed.saturating_sub(levels)).unwrap_or(0)
 }
 
 /// Moves the first `present` values of `out` to the rows `validity` marks, zeroing the others.
@@ -316,25 +288,6 @@ fn spread<T: bytemuck::Pod>(out: &mut [T], present: usize, validity: &BooleanBuf
         end = a;
     }
     out[..end].fill(T::zeroed());
-}
-
-/// Fills `out` with the first `out.len()` PLAIN values in `bytes` (stored as `S`, not
-/// necessarily aligned).
-fn plain<S: bytemuck::Pod, T: Value<S>>(bytes: &[u8], out: &mut [T]) -> Result<(), String> {
-    let (n, size) = (out.len(), std::mem::size_of::<S>());
-    let need = n.checked_mul(size).filter(|&b| b <= bytes.len()).ok_or_else(|| {
-        format!("the page holds {} bytes of values, {n} values of {size} bytes were expected", bytes.len())
-    })?;
-    let bytes = &bytes[..need];
-    if std::mem::size_of::<T>() == size {
-        // The same bits: one copy.
-        bytemuck::cast_slice_mut::<T, u8>(out).copy_from_slice(bytes);
-    } else {
-        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(size)) {
-            *o = T::from_stored(bytemuck::pod_read_unaligned(b));
-        }
-    }
-    Ok(())
 }
 
 /// The definition levels (0 or 1, bit width 1) of `rows` rows, as validity bits.
@@ -359,7 +312,8 @@ enum Run<'a> {
         value: u32,
         len: usize,
     },
-    /// Bit-packed values, least significant bit first; `bytes` holds at least `len` of them.
+    /// Bit-packed values, least significant bit first: the first `len` in `bytes` (the rest of
+    /// the page, which holds at least those).
     Packed {
         bytes: &'a [u8],
         len: usize,
@@ -387,8 +341,10 @@ fn runs<'a>(
             let len = values.min(count - done);
             // Writers may end the last run early: only the values wanted must be present.
             let need = (len * width as usize).div_ceil(8);
-            let bytes = buf.get(at..at + need).ok_or("a bit-packed run past the end of its page")?;
-            f(Run::Packed { bytes, len })?;
+            if buf.len() - at < need {
+                return Err("a bit-packed run past the end of its page".into());
+            }
+            f(Run::Packed { bytes: &buf[at..], len })?;
             at = at.saturating_add(values / 8 * width as usize).min(buf.len());
             done += len;
         } else {
@@ -491,17 +447,27 @@ fn uleb128(buf: &[u8], at: &mut usize) -> Result<u64, String> {
     Err("a run header longer than ten bytes".into())
 }
 
-/// `src` decompressed into `scratch` (or `src` itself, uncompressed); exactly `size` bytes.
-fn decompress<'a>(codec: Compression, src: &'a [u8], size: i64, scratch: &'a mut Vec<u8>) -> Result<&'a [u8], String> {
-    let size = usize::try_from(size).map_err(|_| "a negative uncompressed size".to_string())?;
+/// `src` decompressed (exactly `size` bytes): into `dst`, or, uncompressed, `src` itself
+/// unless `copy`. `dst` is grown to `size` when shorter (the thread's scratch only grows, zeroed
+/// once as it grows: never cleared between pages).
+fn decompress<'a>(
+    codec: Compression,
+    src: &'a [u8],
+    size: usize,
+    dst: &'a mut [u8],
+    copy: bool,
+) -> Result<&'a [u8], String> {
     if codec == Compression::UNCOMPRESSED {
-        return src.get(..size).ok_or_else(|| format!("an uncompressed page of {} bytes, {size} declared", src.len()));
+        let src =
+            src.get(..size).ok_or_else(|| format!("an uncompressed page of {} bytes, {size} declared", src.len()))?;
+        if !copy {
+            return Ok(src);
+        }
+        let dst = dst.get_mut(..size).ok_or("a page larger than its place")?;
+        dst.copy_from_slice(src);
+        return Ok(dst);
     }
-    // The buffer only grows (zeroed once, as it grows): never cleared between pages.
-    if scratch.len() < size {
-        scratch.resize(size, 0);
-    }
-    let dst = &mut scratch[..size];
+    let dst = dst.get_mut(..size).ok_or("a page larger than its place")?;
     let written = match codec {
         Compression::SNAPPY => snap::raw::Decoder::new().decompress(src, dst).map_err(|e| e.to_string()),
         Compression::LZ4_RAW => lz4_flex::block::decompress_into(src, dst).map_err(|e| e.to_string()),
@@ -512,19 +478,68 @@ fn decompress<'a>(codec: Compression, src: &'a [u8], size: i64, scratch: &'a mut
     if written != size {
         return Err(format!("the page decompressed to {written} bytes, its header declares {size}"));
     }
-    Ok(&scratch[..size])
+    Ok(dst)
+}
+
+/// Runs `f` with the thread's scratch buffer, grown to at least `size` bytes.
+fn with_scratch<R>(size: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    SCRATCH.with_borrow_mut(|s| {
+        if s.len() < size {
+            s.resize(size, 0);
+        }
+        f(s)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parquet::read::{GroupRead, OpenFile};
     use arrow::array::{
         Array, Date32Array, Decimal128Array, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+        StringViewArray,
     };
     use arrow::datatypes::{Field, Schema};
     use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
     use parquet::file::properties::{WriterProperties, WriterVersion};
     use std::sync::Arc;
+
+    #[test]
+    fn hybrid_runs_decode_and_corrupt_runs_are_errors() {
+        let decode = |buf: &[u8], width: u32, n: usize| {
+            let mut out = vec![0u32; n];
+            hybrid(buf, width, &mut out, &[0, 10, 20, 30, 40, 50, 60]).map(|()| out)
+        };
+        // An RLE run of 5 threes, then bit-packed groups of 3-bit values 0..6 and 6, 5, ..., 0.
+        let mut buf = vec![5 << 1, 3, 2 << 1 | 1];
+        let pack = |vals: [u32; 8]| vals.iter().enumerate().fold(0u32, |acc, (j, &v)| acc | (v << (3 * j)));
+        buf.extend_from_slice(&pack([0, 1, 2, 3, 4, 5, 6, 0]).to_le_bytes()[..3]);
+        buf.extend_from_slice(&pack([6, 5, 4, 3, 2, 1, 0, 6]).to_le_bytes()[..3]);
+        let want = [30, 30, 30, 30, 30, 0, 10, 20, 30, 40, 50, 60, 0, 60, 50, 40, 30, 20, 10, 0, 60];
+        assert_eq!(decode(&buf, 3, 21).unwrap(), want);
+        // Fewer values wanted than the runs hold: only those (a writer may end early).
+        assert_eq!(decode(&buf, 3, 15).unwrap(), want[..15]);
+        assert_eq!(decode(&buf[..buf.len() - 2], 3, 15).unwrap(), want[..15]);
+        // Width 0 (a one-entry dictionary): runs without value bytes.
+        assert_eq!(decode(&[1 << 1 | 1, 3 << 1], 0, 11).unwrap(), [0; 11]);
+        // An index past the dictionary is an error.
+        assert!(decode(&[2 << 1, 7], 3, 2).unwrap_err().contains("index 7 past"));
+        // A zero-length run would never end; a run past the page; a value wider than the width.
+        assert!(decode(&[0, 1], 3, 4).unwrap_err().contains("empty run"));
+        assert!(decode(&[1], 3, 4).unwrap_err().contains("empty bit-packed run"));
+        assert!(decode(&[3, 0xff], 3, 8).unwrap_err().contains("past the end"));
+        assert!(decode(&[4 << 1, 9], 3, 4).unwrap_err().contains("wider"));
+        assert!(decode(&[2, 1], 33, 1).unwrap_err().contains("bit width"));
+    }
+
+    #[test]
+    fn spread_moves_values_to_their_rows() {
+        let mut out = [1u32, 2, 3, 9, 9, 9];
+        let v = BooleanBuffer::from(vec![false, true, false, true, true, false]);
+        spread(&mut out, 3, &v);
+        assert_eq!(out, [0, 1, 0, 2, 3, 0]);
+    }
 
     /// A batch of every covered type: nullable columns with scattered nulls, a page's worth of
     /// nulls, no nulls at all, and a required column.
@@ -568,6 +583,15 @@ mod tests {
                         .with_precision_and_scale(15, 2)
                         .unwrap(),
                 ),
+            ),
+            (
+                Field::new("s", DataType::Utf8View, true),
+                Arc::new(StringViewArray::from_iter((0..n).map(|i| {
+                    let s = ["", "a", "zeta", "Grüße, longer than twelve", "日本語", "tw3lve bytes", "thirteen byte"]
+                        [i % 7];
+                    (!null_at(i))
+                        .then(|| format!("{s}{}", if i % 3 == 0 { (i % 50).to_string() } else { String::new() }))
+                }))),
             ),
             (
                 Field::new("all_null", DataType::Int64, true),
@@ -619,9 +643,9 @@ mod tests {
                     for c in 0..b.num_columns() {
                         let case = format!("{codec:?} dictionary {dictionary} {version:?} column {c}");
                         let ours = read(&file, &run, c).unwrap_or_else(|| panic!("{case}: not covered")).unwrap();
-                        let theirs = super::super::read::read_column_chunk(&file, &run, c).unwrap();
+                        let theirs = crate::parquet::read::read_column_chunk(&file, &run, c).unwrap();
                         // (decimals come as the crate's Decimal32 / Decimal64, widened by normalize)
-                        let theirs = super::super::read::normalize(theirs).unwrap();
+                        let theirs = crate::parquet::read::normalize(theirs).unwrap();
                         assert_eq!(ours.data_type(), b.column(c).data_type(), "{case}");
                         assert_eq!(ours.to_data(), theirs.to_data(), "{case}");
                         assert_eq!(ours.len(), n);
@@ -644,41 +668,5 @@ mod tests {
         let run = [GroupRead { file: 0, group: 0, rows: None }];
         assert!(read(&file, &run, 1).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn hybrid_runs_decode_and_corrupt_runs_are_errors() {
-        let decode = |buf: &[u8], width: u32, n: usize| {
-            let mut out = vec![0u32; n];
-            hybrid(buf, width, &mut out, &[0, 10, 20, 30, 40, 50, 60]).map(|()| out)
-        };
-        // An RLE run of 5 threes, then bit-packed groups of 3-bit values 0..6 and 6, 5, ..., 0.
-        let mut buf = vec![5 << 1, 3, 2 << 1 | 1];
-        let pack = |vals: [u32; 8]| vals.iter().enumerate().fold(0u32, |acc, (j, &v)| acc | (v << (3 * j)));
-        buf.extend_from_slice(&pack([0, 1, 2, 3, 4, 5, 6, 0]).to_le_bytes()[..3]);
-        buf.extend_from_slice(&pack([6, 5, 4, 3, 2, 1, 0, 6]).to_le_bytes()[..3]);
-        let want = [30, 30, 30, 30, 30, 0, 10, 20, 30, 40, 50, 60, 0, 60, 50, 40, 30, 20, 10, 0, 60];
-        assert_eq!(decode(&buf, 3, 21).unwrap(), want);
-        // Fewer values wanted than the runs hold: only those (a writer may end early).
-        assert_eq!(decode(&buf, 3, 15).unwrap(), want[..15]);
-        assert_eq!(decode(&buf[..buf.len() - 2], 3, 15).unwrap(), want[..15]);
-        // Width 0 (a one-entry dictionary): runs without value bytes.
-        assert_eq!(decode(&[1 << 1 | 1, 3 << 1], 0, 11).unwrap(), [0; 11]);
-        // An index past the dictionary is an error.
-        assert!(decode(&[2 << 1, 7], 3, 2).unwrap_err().contains("index 7 past"));
-        // A zero-length run would never end; a run past the page; a value wider than the width.
-        assert!(decode(&[0, 1], 3, 4).unwrap_err().contains("empty run"));
-        assert!(decode(&[1], 3, 4).unwrap_err().contains("empty bit-packed run"));
-        assert!(decode(&[3, 0xff], 3, 8).unwrap_err().contains("past the end"));
-        assert!(decode(&[4 << 1, 9], 3, 4).unwrap_err().contains("wider"));
-        assert!(decode(&[2, 1], 33, 1).unwrap_err().contains("bit width"));
-    }
-
-    #[test]
-    fn spread_moves_values_to_their_rows() {
-        let mut out = [1u32, 2, 3, 9, 9, 9];
-        let v = BooleanBuffer::from(vec![false, true, false, true, true, false]);
-        spread(&mut out, 3, &v);
-        assert_eq!(out, [0, 1, 0, 2, 3, 0]);
     }
 }
