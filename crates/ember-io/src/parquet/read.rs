@@ -599,8 +599,12 @@ impl Dataset {
                 .collect::<Vec<_>>(),
         ));
         // Tasks: (run of row groups of one file, column). Whole-column runs avoid a concatenation
-        // (a second copy of every value); runs are split only as far as the cores need.
-        let runs = group_runs(groups, (2 * rayon::current_num_threads()).div_ceil(columns.len().max(1)));
+        // (a second copy of every value); runs are split only as far as the cores need, and not
+        // at all when ember's own decoder takes every column (it decodes a run's pages in
+        // parallel).
+        let own = self.files.iter().all(|f| columns.iter().all(|&c| super::decode::covers(f, c)));
+        let per_file = if own { 1 } else { (2 * rayon::current_num_threads()).div_ceil(columns.len().max(1)) };
+        let runs = group_runs(groups, per_file);
         let tasks: Vec<(usize, usize)> = (0..runs.len()).flat_map(|r| columns.iter().map(move |&c| (r, c))).collect();
         let arrays: Vec<ArrayRef> = tasks
             .par_iter()

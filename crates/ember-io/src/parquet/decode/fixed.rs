@@ -32,20 +32,41 @@ impl Value<u64> for i128 {
     }
 }
 
-/// `column` decoded; `None` for a type this decoder does not cover: only types whose Arrow values
-/// are the stored values bit for bit, and decimals (a timestamp's unit or an 8- or 16-bit
-/// integer would need converting: the crate does that). `Ok(None)`: an encoding it does not
-/// cover.
-pub(super) fn decode(column: &Column, physical: Physical) -> Option<Result<Option<ArrayRef>, String>> {
-    Some(match (physical, &column.dt) {
+/// How a column stored as `physical` and read as `dt` is decoded: only types whose Arrow values
+/// are the stored values bit for bit, and decimals (a timestamp's unit or an 8- or 16-bit integer
+/// would need converting: the crate does that).
+enum Kind {
+    Word32,
+    Word64,
+    /// INT32 / INT64 decimals, widened to `Decimal128(p, s)`.
+    Decimal32(u8, i8),
+    Decimal64(u8, i8),
+}
+
+fn kind(physical: Physical, dt: &DataType) -> Option<Kind> {
+    Some(match (physical, dt) {
         (Physical::INT32, DataType::Int32 | DataType::UInt32 | DataType::Date32)
-        | (Physical::FLOAT, DataType::Float32) => values::<u32, u32>(column, column.dt.clone()),
-        (Physical::INT64, DataType::Int64 | DataType::UInt64) | (Physical::DOUBLE, DataType::Float64) => {
-            values::<u64, u64>(column, column.dt.clone())
-        }
-        (Physical::INT32, &DataType::Decimal32(p, s)) => values::<u32, i128>(column, DataType::Decimal128(p, s)),
-        (Physical::INT64, &DataType::Decimal64(p, s)) => values::<u64, i128>(column, DataType::Decimal128(p, s)),
+        | (Physical::FLOAT, DataType::Float32) => Kind::Word32,
+        (Physical::INT64, DataType::Int64 | DataType::UInt64) | (Physical::DOUBLE, DataType::Float64) => Kind::Word64,
+        (Physical::INT32, &DataType::Decimal32(p, s)) => Kind::Decimal32(p, s),
+        (Physical::INT64, &DataType::Decimal64(p, s)) => Kind::Decimal64(p, s),
         _ => return None,
+    })
+}
+
+/// Whether a column stored as `physical` and read as `dt` is one [`decode`] covers.
+pub(super) fn covers(physical: Physical, dt: &DataType) -> bool {
+    kind(physical, dt).is_some()
+}
+
+/// `column` decoded; `None` for a type this decoder does not cover ([`kind`]); `Ok(None)`: an
+/// encoding it does not cover.
+pub(super) fn decode(column: &Column, physical: Physical) -> Option<Result<Option<ArrayRef>, String>> {
+    Some(match kind(physical, &column.dt)? {
+        Kind::Word32 => values::<u32, u32>(column, column.dt.clone()),
+        Kind::Word64 => values::<u64, u64>(column, column.dt.clone()),
+        Kind::Decimal32(p, s) => values::<u32, i128>(column, DataType::Decimal128(p, s)),
+        Kind::Decimal64(p, s) => values::<u64, i128>(column, DataType::Decimal128(p, s)),
     })
 }
 

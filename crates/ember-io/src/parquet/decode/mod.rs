@@ -1,5 +1,5 @@
 //! ember's own CPU decoder of flat Parquet columns into pooled buffers: fixed-width values
-//! (INT32, INT64, FLOAT, DOUBLE: [`fixed`]) and strings read as `Utf8View` ([`strings`]), in
+//! (INT32, INT64, FLOAT, DOUBLE: [`fixed`]) and strings read as `Utf8View` or `Utf8` ([`strings`]), in
 //! PLAIN, PLAIN_DICTIONARY and RLE_DICTIONARY pages, data pages v1 and v2, uncompressed or
 //! snappy, zstd or lz4_raw, required or optional. Every page of a column is decoded in parallel
 //! straight into its place in the column's buffers.
@@ -36,6 +36,26 @@ const PLAIN_DICTIONARY: i32 = 2;
 const RLE: i32 = 3;
 const RLE_DICTIONARY: i32 = 8;
 
+/// Whether [`read`] decodes column `c` of `file` (unless its pages hold an encoding it does not
+/// cover, or a read has row ranges): what the footer alone says.
+pub(super) fn covers(file: &OpenFile, c: usize) -> bool {
+    let md = file.meta.metadata();
+    let descr = md.file_metadata().schema_descr();
+    let mut leaves = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == c);
+    let (Some(l), None) = (leaves.next(), leaves.next()) else { return false };
+    let leaf = descr.column(l);
+    let dt = file.meta.schema().field(c).data_type();
+    leaf.max_rep_level() == 0
+        && leaf.max_def_level() <= 1
+        && md.row_groups().iter().all(|g| codec_covered(g.column(l).compression()))
+        && (matches!((leaf.physical_type(), dt), (Physical::BYTE_ARRAY, DataType::Utf8View | DataType::Utf8))
+            || fixed::covers(leaf.physical_type(), dt))
+}
+
+fn codec_covered(codec: Compression) -> bool {
+    matches!(codec, Compression::UNCOMPRESSED | Compression::SNAPPY | Compression::ZSTD(_) | Compression::LZ4_RAW)
+}
+
 /// Column `c` of the row groups of `run`, decoded here; `None` where this decoder does not cover
 /// the column (the caller then uses the `parquet` crate). The array has the type the crate would
 /// give it (the footer's, with ember's hints), except decimals, which come as `Decimal128`.
@@ -51,19 +71,13 @@ pub(super) fn read(file: &OpenFile, run: &[GroupRead], c: usize) -> Option<Resul
     if leaf.max_rep_level() != 0 || leaf.max_def_level() > 1 {
         return None;
     }
-    let codecs_covered = run.iter().all(|g| {
-        matches!(
-            md.row_group(g.group).column(l).compression(),
-            Compression::UNCOMPRESSED | Compression::SNAPPY | Compression::ZSTD(_) | Compression::LZ4_RAW
-        )
-    });
-    if !codecs_covered {
+    if !run.iter().all(|g| codec_covered(md.row_group(g.group).column(l).compression())) {
         return None;
     }
     let dt = file.meta.schema().field(c).data_type().clone();
     let column = Column { file, run, leaf: l, optional: leaf.max_def_level() == 1, dt };
     let decoded = match (leaf.physical_type(), &column.dt) {
-        (Physical::BYTE_ARRAY, DataType::Utf8View) => strings::decode(&column),
+        (Physical::BYTE_ARRAY, DataType::Utf8View | DataType::Utf8) => strings::decode(&column),
         (physical, _) => fixed::decode(&column, physical)?,
     };
     decoded.transpose()
@@ -497,7 +511,7 @@ mod tests {
     use crate::parquet::read::{GroupRead, OpenFile};
     use arrow::array::{
         Array, Date32Array, Decimal128Array, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-        StringViewArray,
+        StringArray, StringViewArray,
     };
     use arrow::datatypes::{Field, Schema};
     use parquet::arrow::ArrowWriter;
@@ -591,6 +605,13 @@ mod tests {
                         [i % 7];
                     (!null_at(i))
                         .then(|| format!("{s}{}", if i % 3 == 0 { (i % 50).to_string() } else { String::new() }))
+                }))),
+            ),
+            (
+                Field::new("s8", DataType::Utf8, true),
+                Arc::new(StringArray::from_iter((0..n).map(|i| {
+                    let s = ["x", "", "long enough to be past twelve bytes", "ünï"][i % 4];
+                    (i % 5 != 2).then(|| format!("{s}{}", i % 17))
                 }))),
             ),
             (

@@ -1,17 +1,30 @@
-//! Strings (BYTE_ARRAY columns read as `Utf8View`): every row's 16-byte view written into one
-//! pooled buffer. A PLAIN page is decompressed straight into its own range of one pooled byte
-//! buffer, which the views of its long strings (over 12 bytes) point into; strings of up to 12
-//! bytes live in their views. A dictionary's entries become views once, and a dictionary-encoded
-//! page is a gather of those views (its strings are never copied).
+//! Strings (BYTE_ARRAY columns read as `Utf8View` or `Utf8`): every row's 16-byte view written
+//! into one pooled buffer. A PLAIN page is decompressed straight into its own range of one pooled
+//! byte buffer, which the views of its long strings (over 12 bytes) point into; strings of up to
+//! 12 bytes live in their views. A dictionary's entries become views once, and a
+//! dictionary-encoded page is a gather of those views (its strings are never copied). A column
+//! read as `Utf8` is then laid out as offsets and one byte buffer from the views ([`to_utf8`],
+//! in parallel parts).
 use super::{hybrid, split_mut, spread, values_size, with_scratch, Column, Page, PLAIN};
 use arrow::array::builder::make_view;
-use arrow::array::{ArrayRef, StringViewArray};
-use arrow::buffer::Buffer;
+use arrow::array::{Array, ArrayRef, StringArray, StringViewArray};
+use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::DataType;
+use rayon::prelude::*;
 use std::sync::Arc;
 
-/// `column` (BYTE_ARRAY, read as `Utf8View`) decoded; `Ok(None)`: an encoding this decoder does
-/// not cover, or 4 GiB or more of PLAIN strings (a view's offset is 32 bits).
+/// `column` (BYTE_ARRAY, read as `Utf8View` or `Utf8`) decoded; `Ok(None)`: an encoding this
+/// decoder does not cover, or 4 GiB or more of PLAIN strings (a view's offset is 32 bits).
 pub(super) fn decode(column: &Column) -> Result<Option<ArrayRef>, String> {
+    let Some(views) = decode_views(column)? else { return Ok(None) };
+    Ok(Some(match column.dt {
+        DataType::Utf8 => to_utf8(&views)?,
+        _ => Arc::new(views),
+    }))
+}
+
+/// The column as string views.
+fn decode_views(column: &Column) -> Result<Option<StringViewArray>, String> {
     let Some(w) = column.walk()? else { return Ok(None) };
     // Buffer 0: the PLAIN pages' values, decompressed, each page in its own place; then one
     // buffer per dictionary.
@@ -76,7 +89,69 @@ pub(super) fn decode(column: &Column) -> Result<Option<ArrayRef>, String> {
     // offset it records), or is zero (an empty string, for a null row); every such slice was
     // checked to be UTF-8 (`plain_views`).
     let array = unsafe { StringViewArray::new_unchecked(views, buffers.into(), nulls) };
-    Ok(Some(Arc::new(array)))
+    Ok(Some(array))
+}
+
+/// The strings of `a` as a `Utf8` array: offsets and one byte buffer (pooled), written in
+/// parallel parts of 64K rows. An error past 2 GiB of strings (`Utf8`'s offsets are 32 bits, as
+/// the crate would fail too; `ParquetChunks` reads such a column in pieces).
+fn to_utf8(a: &StringViewArray) -> Result<ArrayRef, String> {
+    const PART: usize = 64 * 1024;
+    let views = a.views();
+    let len = |v: u128| v as u32 as usize;
+    let totals: Vec<usize> = views.par_chunks(PART).map(|c| c.iter().map(|&v| len(v)).sum()).collect();
+    let total: usize = totals.iter().sum();
+    let Ok(last) = i32::try_from(total) else {
+        return Err(format!("{total} bytes of strings, more than a Utf8 column holds (2 GiB): read in chunks"));
+    };
+    let starts: Vec<usize> = totals
+        .iter()
+        .scan(0, |at, &t| {
+            let s = *at;
+            *at += t;
+            Some(s)
+        })
+        .collect();
+    let n = views.len();
+    let offsets = ember_core::pool::filled_with::<i32>(n + 1, |out| {
+        out[n] = last;
+        out[..n].par_chunks_mut(PART).zip(views.par_chunks(PART)).zip(&starts).for_each(|((o, v), &at)| {
+            let mut at = at;
+            for (o, &v) in o.iter_mut().zip(v) {
+                *o = at as i32; // at <= total, which fits (checked above)
+                at += len(v);
+            }
+        })
+    });
+    let buffers = a.data_buffers();
+    let bytes = ember_core::pool::filled_with::<u8>(total, |out| {
+        split_mut(out, totals.iter().copied()).into_par_iter().zip(views.par_chunks(PART)).for_each(|(out, v)| {
+            let mut at = 0;
+            for &v in v {
+                let n = len(v);
+                if n <= 12 {
+                    // A short string is in its view, after the length: all 12 bytes are copied
+                    // where there is room (a fixed-size move, not a `memcpy` call; the next
+                    // string overwrites the excess).
+                    let inline = v.to_le_bytes();
+                    match out.get_mut(at..at + 12) {
+                        Some(dst) => dst.copy_from_slice(&inline[4..16]),
+                        None => out[at..at + n].copy_from_slice(&inline[4..4 + n]),
+                    }
+                } else {
+                    // A long one: buffer index in bits 64..96, offset in bits 96..128.
+                    let (buffer, from) = ((v >> 64) as u32 as usize, (v >> 96) as u32 as usize);
+                    out[at..at + n].copy_from_slice(&buffers[buffer][from..from + n]);
+                }
+                at += n;
+            }
+        })
+    });
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets.into_inner()));
+    // SAFETY: the offsets start at 0, grow by each string's length and end at the bytes' length;
+    // the bytes are the view array's strings, each checked to be UTF-8 when it was decoded.
+    let strings = unsafe { StringArray::new_unchecked(offsets, bytes.into_inner(), a.nulls().cloned()) };
+    Ok(Arc::new(strings))
 }
 
 /// Fills `out` with the views of the first `out.len()` PLAIN strings in `bytes` (each a 4-byte
