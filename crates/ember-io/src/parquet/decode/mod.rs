@@ -1,5 +1,5 @@
 //! ember's own CPU decoder of flat Parquet columns into pooled buffers: fixed-width values
-//! (INT32, INT64, FLOAT, DOUBLE: [`fixed`]) and strings read as `Utf8View` or `Utf8` ([`strings`]), in
+//! (INT32, INT64, FLOAT, DOUBLE: [`fixed`]) and strings ([`strings`]), in
 //! PLAIN, PLAIN_DICTIONARY and RLE_DICTIONARY pages, data pages v1 and v2, uncompressed or
 //! snappy, zstd or lz4_raw, required or optional. Every page of a column is decoded in parallel
 //! straight into its place in the column's buffers.
@@ -48,8 +48,10 @@ pub(super) fn covers(file: &OpenFile, c: usize) -> bool {
     leaf.max_rep_level() == 0
         && leaf.max_def_level() <= 1
         && md.row_groups().iter().all(|g| codec_covered(g.column(l).compression()))
-        && (matches!((leaf.physical_type(), dt), (Physical::BYTE_ARRAY, DataType::Utf8View | DataType::Utf8))
-            || fixed::covers(leaf.physical_type(), dt))
+        && (matches!(
+            (leaf.physical_type(), dt),
+            (Physical::BYTE_ARRAY, DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8)
+        ) || fixed::covers(leaf.physical_type(), dt))
 }
 
 fn codec_covered(codec: Compression) -> bool {
@@ -77,7 +79,7 @@ pub(super) fn read(file: &OpenFile, run: &[GroupRead], c: usize) -> Option<Resul
     let dt = file.meta.schema().field(c).data_type().clone();
     let column = Column { file, run, leaf: l, optional: leaf.max_def_level() == 1, dt };
     let decoded = match (leaf.physical_type(), &column.dt) {
-        (Physical::BYTE_ARRAY, DataType::Utf8View | DataType::Utf8) => strings::decode(&column),
+        (Physical::BYTE_ARRAY, DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8) => strings::decode(&column),
         (physical, _) => fixed::decode(&column, physical)?,
     };
     decoded.transpose()
@@ -510,8 +512,8 @@ mod tests {
     use super::*;
     use crate::parquet::read::{GroupRead, OpenFile};
     use arrow::array::{
-        Array, Date32Array, Decimal128Array, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-        StringArray, StringViewArray,
+        Array, Date32Array, Decimal128Array, Float32Array, Float64Array, Int32Array, Int64Array, LargeStringArray,
+        RecordBatch, StringArray, StringViewArray,
     };
     use arrow::datatypes::{Field, Schema};
     use parquet::arrow::ArrowWriter;
@@ -613,6 +615,10 @@ mod tests {
                     let s = ["x", "", "long enough to be past twelve bytes", "ünï"][i % 4];
                     (i % 5 != 2).then(|| format!("{s}{}", i % 17))
                 }))),
+            ),
+            (
+                Field::new("s64", DataType::LargeUtf8, true),
+                Arc::new(LargeStringArray::from_iter((0..n).map(|i| (i % 9 != 4).then(|| "ab".repeat(i % 11))))),
             ),
             (
                 Field::new("all_null", DataType::Int64, true),

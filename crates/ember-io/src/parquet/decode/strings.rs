@@ -1,24 +1,25 @@
-//! Strings (BYTE_ARRAY columns read as `Utf8View` or `Utf8`): every row's 16-byte view written
+//! Strings (BYTE_ARRAY columns read as `Utf8View`, `Utf8` or `LargeUtf8`): every row's 16-byte view written
 //! into one pooled buffer. A PLAIN page is decompressed straight into its own range of one pooled
 //! byte buffer, which the views of its long strings (over 12 bytes) point into; strings of up to
 //! 12 bytes live in their views. A dictionary's entries become views once, and a
 //! dictionary-encoded page is a gather of those views (its strings are never copied). A column
-//! read as `Utf8` is then laid out as offsets and one byte buffer from the views ([`to_utf8`],
+//! read as `Utf8` or `LargeUtf8` (pyarrow's and polars' files) is then laid out as offsets and one byte buffer from the views ([`to_utf8`],
 //! in parallel parts).
 use super::{hybrid, split_mut, spread, values_size, with_scratch, Column, Page, PLAIN};
 use arrow::array::builder::make_view;
-use arrow::array::{Array, ArrayRef, StringArray, StringViewArray};
+use arrow::array::{Array, ArrayRef, GenericStringArray, OffsetSizeTrait, StringViewArray};
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::DataType;
 use rayon::prelude::*;
 use std::sync::Arc;
 
-/// `column` (BYTE_ARRAY, read as `Utf8View` or `Utf8`) decoded; `Ok(None)`: an encoding this
+/// `column` (BYTE_ARRAY, read as `Utf8View`, `Utf8` or `LargeUtf8`) decoded; `Ok(None)`: an encoding this
 /// decoder does not cover, or 4 GiB or more of PLAIN strings (a view's offset is 32 bits).
 pub(super) fn decode(column: &Column) -> Result<Option<ArrayRef>, String> {
     let Some(views) = decode_views(column)? else { return Ok(None) };
     Ok(Some(match column.dt {
-        DataType::Utf8 => to_utf8(&views)?,
+        DataType::Utf8 => to_utf8::<i32>(&views)?,
+        DataType::LargeUtf8 => to_utf8::<i64>(&views)?,
         _ => Arc::new(views),
     }))
 }
@@ -92,16 +93,17 @@ fn decode_views(column: &Column) -> Result<Option<StringViewArray>, String> {
     Ok(Some(array))
 }
 
-/// The strings of `a` as a `Utf8` array: offsets and one byte buffer (pooled), written in
-/// parallel parts of 64K rows. An error past 2 GiB of strings (`Utf8`'s offsets are 32 bits, as
-/// the crate would fail too; `ParquetChunks` reads such a column in pieces).
-fn to_utf8(a: &StringViewArray) -> Result<ArrayRef, String> {
+/// The strings of `a` as a `Utf8` (`O = i32`) or `LargeUtf8` (`i64`) array: offsets and one byte
+/// buffer (pooled), written in parallel parts of 64K rows. An error past 2 GiB of strings in a
+/// `Utf8` column (its offsets are 32 bits, as the crate would fail too; `ParquetChunks` reads
+/// such a column in pieces).
+fn to_utf8<O: OffsetSizeTrait + bytemuck::Pod>(a: &StringViewArray) -> Result<ArrayRef, String> {
     const PART: usize = 64 * 1024;
     let views = a.views();
     let len = |v: u128| v as u32 as usize;
     let totals: Vec<usize> = views.par_chunks(PART).map(|c| c.iter().map(|&v| len(v)).sum()).collect();
     let total: usize = totals.iter().sum();
-    let Ok(last) = i32::try_from(total) else {
+    let Some(last) = O::from_usize(total) else {
         return Err(format!("{total} bytes of strings, more than a Utf8 column holds (2 GiB): read in chunks"));
     };
     let starts: Vec<usize> = totals
@@ -113,12 +115,12 @@ fn to_utf8(a: &StringViewArray) -> Result<ArrayRef, String> {
         })
         .collect();
     let n = views.len();
-    let offsets = ember_core::pool::filled_with::<i32>(n + 1, |out| {
+    let offsets = ember_core::pool::filled_with::<O>(n + 1, |out| {
         out[n] = last;
         out[..n].par_chunks_mut(PART).zip(views.par_chunks(PART)).zip(&starts).for_each(|((o, v), &at)| {
             let mut at = at;
             for (o, &v) in o.iter_mut().zip(v) {
-                *o = at as i32; // at <= total, which fits (checked above)
+                *o = O::usize_as(at); // at <= total, which fits (checked above)
                 at += len(v);
             }
         })
@@ -150,7 +152,7 @@ fn to_utf8(a: &StringViewArray) -> Result<ArrayRef, String> {
     let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets.into_inner()));
     // SAFETY: the offsets start at 0, grow by each string's length and end at the bytes' length;
     // the bytes are the view array's strings, each checked to be UTF-8 when it was decoded.
-    let strings = unsafe { StringArray::new_unchecked(offsets, bytes.into_inner(), a.nulls().cloned()) };
+    let strings = unsafe { GenericStringArray::<O>::new_unchecked(offsets, bytes.into_inner(), a.nulls().cloned()) };
     Ok(Arc::new(strings))
 }
 
