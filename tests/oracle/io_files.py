@@ -71,31 +71,21 @@ def main():
             w.write_table(back)
         cases.append(name + ".parquet")
 
-    for codec in ["none", "snappy", "zstd", "lz4", "gzip"]:
-        for dictionary in [True, False]:
-            for page in ["1.0", "2.0"]:
-                parquet_case(
-                    f"pa-{codec}-{'dict' if dictionary else 'plain'}-v{page[0]}",
-                    compression=codec,
-                    use_dictionary=dictionary,
-                    data_page_version=page,
-                    row_group_size=700,
-                    data_page_size=4096,
-                )
-    # Strings stored with an Arrow schema of string_view: ember's own decoder reads them as views.
+    # Strings stored with an Arrow schema of string_view too: ember's own decoder reads them as views.
     views = t.set_column(t.schema.get_field_index("s"), "s", t.column("s").cast(pa.string_view()))
-    for codec in ["none", "snappy"]:
-        for dictionary in [True, False]:
-            for page in ["1.0", "2.0"]:
-                parquet_case(
-                    f"pa-view-{codec}-{'dict' if dictionary else 'plain'}-v{page[0]}",
-                    table=views,
-                    compression=codec,
-                    use_dictionary=dictionary,
-                    data_page_version=page,
-                    row_group_size=700,
-                    data_page_size=4096,
-                )
+    for prefix, source, codecs in [("pa", t, ["none", "snappy", "zstd", "lz4", "gzip"]), ("pa-view", views, ["none", "snappy"])]:
+        for codec in codecs:
+            for dictionary in [True, False]:
+                for page in ["1.0", "2.0"]:
+                    parquet_case(
+                        f"{prefix}-{codec}-{'dict' if dictionary else 'plain'}-v{page[0]}",
+                        table=source,
+                        compression=codec,
+                        use_dictionary=dictionary,
+                        data_page_version=page,
+                        row_group_size=700,
+                        data_page_size=4096,
+                    )
     parquet_case(
         "pa-delta",
         use_dictionary=False,

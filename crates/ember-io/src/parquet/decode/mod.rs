@@ -36,51 +36,50 @@ const PLAIN_DICTIONARY: i32 = 2;
 const RLE: i32 = 3;
 const RLE_DICTIONARY: i32 = 8;
 
+/// The one leaf of root column `c`, if the column is flat (no repetition, at most one
+/// definition level).
+fn flat_leaf(file: &OpenFile, c: usize) -> Option<usize> {
+    let descr = file.meta.metadata().file_metadata().schema_descr();
+    let mut leaves = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == c);
+    let (Some(l), None) = (leaves.next(), leaves.next()) else { return None };
+    let leaf = descr.column(l);
+    (leaf.max_rep_level() == 0 && leaf.max_def_level() <= 1).then_some(l)
+}
+
 /// Whether [`read`] decodes column `c` of `file` (unless its pages hold an encoding it does not
 /// cover, or a read has row ranges): what the footer alone says.
 pub(super) fn covers(file: &OpenFile, c: usize) -> bool {
     let md = file.meta.metadata();
-    let descr = md.file_metadata().schema_descr();
-    let mut leaves = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == c);
-    let (Some(l), None) = (leaves.next(), leaves.next()) else { return false };
-    let leaf = descr.column(l);
+    let Some(l) = flat_leaf(file, c) else { return false };
+    let physical = md.file_metadata().schema_descr().column(l).physical_type();
     let dt = file.meta.schema().field(c).data_type();
-    leaf.max_rep_level() == 0
-        && leaf.max_def_level() <= 1
-        && md.row_groups().iter().all(|g| codec_covered(g.column(l).compression()))
-        && (matches!(
-            (leaf.physical_type(), dt),
-            (Physical::BYTE_ARRAY, DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8)
-        ) || fixed::covers(leaf.physical_type(), dt))
+    md.row_groups().iter().all(|g| {
+        matches!(
+            g.column(l).compression(),
+            Compression::UNCOMPRESSED | Compression::SNAPPY | Compression::ZSTD(_) | Compression::LZ4_RAW
+        )
+    }) && (is_string(physical, dt) || fixed::covers(physical, dt))
 }
 
-fn codec_covered(codec: Compression) -> bool {
-    matches!(codec, Compression::UNCOMPRESSED | Compression::SNAPPY | Compression::ZSTD(_) | Compression::LZ4_RAW)
+fn is_string(physical: Physical, dt: &DataType) -> bool {
+    physical == Physical::BYTE_ARRAY && matches!(dt, DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8)
 }
 
 /// Column `c` of the row groups of `run`, decoded here; `None` where this decoder does not cover
 /// the column (the caller then uses the `parquet` crate). The array has the type the crate would
 /// give it (the footer's, with ember's hints), except decimals, which come as `Decimal128`.
 pub(super) fn read(file: &OpenFile, run: &[GroupRead], c: usize) -> Option<Result<ArrayRef, String>> {
-    if run.is_empty() || run.iter().any(|g| g.rows.is_some()) {
+    if run.is_empty() || run.iter().any(|g| g.rows.is_some()) || !covers(file, c) {
         return None;
     }
-    let md = file.meta.metadata();
-    let descr = md.file_metadata().schema_descr();
-    let mut leaves = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == c);
-    let (Some(l), None) = (leaves.next(), leaves.next()) else { return None };
-    let leaf = descr.column(l);
-    if leaf.max_rep_level() != 0 || leaf.max_def_level() > 1 {
-        return None;
-    }
-    if !run.iter().all(|g| codec_covered(md.row_group(g.group).column(l).compression())) {
-        return None;
-    }
+    let l = flat_leaf(file, c)?;
+    let leaf = file.meta.metadata().file_metadata().schema_descr().column(l);
     let dt = file.meta.schema().field(c).data_type().clone();
     let column = Column { file, run, leaf: l, optional: leaf.max_def_level() == 1, dt };
-    let decoded = match (leaf.physical_type(), &column.dt) {
-        (Physical::BYTE_ARRAY, DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8) => strings::decode(&column),
-        (physical, _) => fixed::decode(&column, physical)?,
+    let decoded = if is_string(leaf.physical_type(), &column.dt) {
+        strings::decode(&column)
+    } else {
+        fixed::decode(&column, leaf.physical_type())?
     };
     decoded.transpose()
 }
