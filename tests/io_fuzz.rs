@@ -178,9 +178,12 @@ fn mutated_parquet_never_panics_and_both_paths_agree() {
             seeds.push(bytes);
         }
     }
-    let mut rng = Rng(0xFACE_FEED_0000_0002);
+    // `EMBER_FUZZ_ROUNDS` (3000) and `EMBER_FUZZ_SEED` (xored into the generator's seed) for
+    // longer runs; a disagreement leaves its file as `m.parquet` in the temporary directory.
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut rng = Rng(0xFACE_FEED_0000_0002 ^ env("EMBER_FUZZ_SEED").unwrap_or(0));
     let path = dir.join("m.parquet");
-    for round in 0..3000 {
+    for round in 0..env("EMBER_FUZZ_ROUNDS").unwrap_or(3000) as usize {
         let data = mutate(&seeds[round % seeds.len()], &mut rng);
         std::fs::write(&path, &data).unwrap();
         // Every other read is filtered (statistics and the page index are read too).
@@ -205,9 +208,15 @@ fn fuzz_findings_are_errors() {
     // one batch, not minutes of decoding. And a page header declaring a huge list of binary
     // fields: the parquet crate's thrift skip stopped quietly at the end of the file each time
     // (minutes of empty skips); reads past the end are now errors (`parquet/strict.rs`).
-    for name in
-        ["fuzz-dict-page-missing.parquet", "fuzz-page-values-past-rows.parquet", "fuzz-thrift-skip-past-end.parquet"]
-    {
+    // And a FLOAT column whose chunk metadata says DOUBLE, over BYTE_STREAM_SPLIT pages of
+    // 8-byte values: read as garbage by the crate and as zeros by the GPU decoder, until the
+    // footer check refused it.
+    for name in [
+        "fuzz-dict-page-missing.parquet",
+        "fuzz-page-values-past-rows.parquet",
+        "fuzz-thrift-skip-past-end.parquet",
+        "fuzz-split-width.parquet",
+    ] {
         let start = std::time::Instant::now();
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
         let cpu = ember::read_parquet(&path, &ParquetReadOptions::default());

@@ -526,8 +526,11 @@ impl Prepared {
             }
             Encoding::BYTE_STREAM_SPLIT if !matches!(self.kind, Kind::Bool | Kind::Str | Kind::Int96) => {
                 let w = self.kind.stored_width();
-                let need = (present as usize).checked_mul(w).filter(|&n| n <= values.len());
-                let need = need.ok_or_else(|| format!("{present} split values of {w} bytes past the page"))?;
+                // Exactly the values' bytes: the streams' stride is the value count, so bytes past
+                // them mean a page of wider values than the column's (the CPU path refuses it too).
+                let need = (present as usize).checked_mul(w).filter(|&n| n == values.len()).ok_or_else(|| {
+                    format!("a BYTE_STREAM_SPLIT page of {} bytes for {present} values of {w} bytes", values.len())
+                })?;
                 let sp = &mut self.split;
                 sp.first.push(sp.total);
                 sp.stream.push(self.stream.len() as u64);

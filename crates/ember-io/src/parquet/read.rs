@@ -236,6 +236,31 @@ pub(super) struct OpenFile {
     len: u64,
 }
 
+/// Every column chunk's physical type is its schema column's. The decoders read values by the
+/// schema's type: a chunk whose metadata says otherwise (a FLOAT column holding DOUBLE pages,
+/// found by mutation) would decode as garbage on one path and zeros on another. pyarrow refuses
+/// such a file too.
+fn chunk_types_match(md: &parquet::file::metadata::ParquetMetaData) -> std::result::Result<(), (ReadLocation, String)> {
+    let schema = md.file_metadata().schema_descr();
+    for (g, rg) in md.row_groups().iter().enumerate() {
+        for (l, chunk) in rg.columns().iter().enumerate() {
+            let declared = schema.column(l).physical_type();
+            if chunk.column_type() != declared {
+                let at = ReadLocation {
+                    row_group: Some(g),
+                    column: Some(schema.column(l).path().string()),
+                    ..Default::default()
+                };
+                return Err((
+                    at,
+                    format!("the column chunk holds {} values, the schema declares {declared}", chunk.column_type()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl OpenFile {
     /// Opens a Parquet file and reads its footer (only the footer: column chunks are read by
     /// the tasks that decode them).
@@ -260,6 +285,11 @@ impl OpenFile {
             path: path.display().to_string(),
             at: Box::default(),
             message: format!("not a readable Parquet file: {e}"),
+        })?;
+        chunk_types_match(meta.metadata()).map_err(|(at, message)| Error::Read {
+            path: path.display().to_string(),
+            at: Box::new(at),
+            message,
         })?;
         Ok(OpenFile { path, meta, paged: OnceLock::new(), file, len })
     }

@@ -1,6 +1,6 @@
-//! Fixed-width columns: INT32, INT64, FLOAT and DOUBLE values copied bit for bit, decimals
-//! widened to `Decimal128` as they are decoded.
-use super::{hybrid, spread, values_size, with_scratch, Column, PLAIN};
+//! Fixed-width columns: INT32, INT64, FLOAT and DOUBLE values copied bit for bit (PLAIN,
+//! dictionary and BYTE_STREAM_SPLIT pages), decimals widened to `Decimal128` as they are decoded.
+use super::{hybrid, spread, values_size, with_scratch, Column, BYTE_STREAM_SPLIT, PLAIN};
 use arrow::array::{make_array, ArrayData, ArrayRef};
 use arrow::datatypes::{ArrowNativeType, DataType};
 use parquet::basic::Type as Physical;
@@ -100,6 +100,8 @@ fn values<S: bytemuck::Pod, T: Value<S>>(column: &Column, dt: DataType) -> Resul
             let packed = &mut out[..present];
             if p.header.encoding == PLAIN {
                 plain::<S, T>(values, packed)?;
+            } else if p.header.encoding == BYTE_STREAM_SPLIT {
+                split::<S, T>(values, packed)?;
             } else {
                 let dictionary =
                     dictionaries[p.chunk].as_deref().ok_or("a dictionary-encoded page and no dictionary page")?;
@@ -133,4 +135,61 @@ fn plain<S: bytemuck::Pod, T: Value<S>>(bytes: &[u8], out: &mut [T]) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Fills `out` from a BYTE_STREAM_SPLIT page: `size_of::<S>()` streams of `out.len()` bytes,
+/// byte `j` of every value in stream `j`. The page must hold exactly those bytes: the streams'
+/// stride is the value count, so a page of wider values than the column's is an error here (the
+/// crate would read it as garbage).
+fn split<S: bytemuck::Pod, T: Value<S>>(bytes: &[u8], out: &mut [T]) -> Result<(), String> {
+    let (n, size) = (out.len(), std::mem::size_of::<S>());
+    if n.checked_mul(size) != Some(bytes.len()) {
+        return Err(format!("a BYTE_STREAM_SPLIT page of {} bytes for {n} values of {size} bytes", bytes.len()));
+    }
+    // Blocks of values, so that each stream is read in runs and the block stays in cache.
+    const BLOCK: usize = 1024;
+    let mut stored = [S::zeroed(); BLOCK];
+    for (b, part) in out.chunks_mut(BLOCK).enumerate() {
+        let stored = &mut stored[..part.len()];
+        let words = bytemuck::cast_slice_mut::<S, u8>(stored);
+        for j in 0..size {
+            let stream = &bytes[j * n + b * BLOCK..][..part.len()];
+            for (k, &byte) in stream.iter().enumerate() {
+                words[k * size + j] = byte;
+            }
+        }
+        for (o, &s) in part.iter_mut().zip(stored.iter()) {
+            *o = T::from_stored(s);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn split_streams_are_joined_and_must_fill_the_page() {
+        // More values than a block, widened (an INT32 decimal) and not.
+        let values: Vec<u32> = (0..2500u32).map(|i| i.wrapping_mul(0x9E37_79B9)).collect();
+        let size = 4;
+        let mut bytes = vec![0u8; values.len() * size];
+        for (k, v) in values.iter().enumerate() {
+            for (j, b) in v.to_le_bytes().into_iter().enumerate() {
+                bytes[j * values.len() + k] = b;
+            }
+        }
+        let mut out = vec![0u32; values.len()];
+        split::<u32, u32>(&bytes, &mut out).unwrap();
+        assert_eq!(out, values);
+        let mut wide = vec![0i128; values.len()];
+        split::<u32, i128>(&bytes, &mut wide).unwrap();
+        assert!(wide.iter().zip(&values).all(|(&w, &v)| w == i128::from(v as i32)));
+        // Twice the bytes (8-byte values under a 4-byte type), or one byte short: errors.
+        let mut half = vec![0u32; values.len() / 2];
+        assert!(split::<u32, u32>(&bytes, &mut half).unwrap_err().contains("BYTE_STREAM_SPLIT"));
+        assert!(split::<u32, u32>(&bytes[1..], &mut out).is_err());
+        split::<u64, u64>(&[], &mut []).unwrap();
+    }
 }

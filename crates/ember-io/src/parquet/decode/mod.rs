@@ -35,6 +35,7 @@ const PLAIN: i32 = 0;
 const PLAIN_DICTIONARY: i32 = 2;
 const RLE: i32 = 3;
 const RLE_DICTIONARY: i32 = 8;
+const BYTE_STREAM_SPLIT: i32 = 9;
 
 /// The one leaf of root column `c`, if the column is flat (no repetition, at most one
 /// definition level).
@@ -62,7 +63,11 @@ pub(super) fn covers(file: &OpenFile, c: usize) -> bool {
 }
 
 fn is_string(physical: Physical, dt: &DataType) -> bool {
-    physical == Physical::BYTE_ARRAY && matches!(dt, DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8)
+    physical == Physical::BYTE_ARRAY && is_string_type(dt)
+}
+
+fn is_string_type(dt: &DataType) -> bool {
+    matches!(dt, DataType::Utf8View | DataType::Utf8 | DataType::LargeUtf8)
 }
 
 /// Column `c` of the row groups of `run`, decoded here; `None` where this decoder does not cover
@@ -160,7 +165,8 @@ impl Column<'_> {
                         dictionary = Some(DictPage { number, header, body: start..end });
                     }
                     DATA_PAGE | DATA_PAGE_V2 => {
-                        if !matches!(header.encoding, PLAIN | PLAIN_DICTIONARY | RLE_DICTIONARY)
+                        let split = header.encoding == BYTE_STREAM_SPLIT && !is_string_type(&self.dt);
+                        if !(split || matches!(header.encoding, PLAIN | PLAIN_DICTIONARY | RLE_DICTIONARY))
                             || (header.page_type == DATA_PAGE && self.optional && header.def_encoding != RLE)
                         {
                             return Ok(None);
@@ -681,6 +687,30 @@ mod tests {
                     }
                     cases += 1;
                 }
+            }
+        }
+        // BYTE_STREAM_SPLIT pages of every fixed-width column (strings cannot be split).
+        for version in [WriterVersion::PARQUET_1_0, WriterVersion::PARQUET_2_0] {
+            let mut props = WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .set_dictionary_enabled(false)
+                .set_writer_version(version)
+                .set_encoding(parquet::basic::Encoding::PLAIN)
+                .set_data_page_row_count_limit(300)
+                .set_write_batch_size(100);
+            for f in b.schema().fields().iter().filter(|f| !is_string_type(f.data_type())) {
+                props =
+                    props.set_column_encoding(f.name().as_str().into(), parquet::basic::Encoding::BYTE_STREAM_SPLIT);
+            }
+            let path = dir.join(format!("split-{version:?}.parquet"));
+            write(&path, &b, props.build());
+            let file = OpenFile::open(path).unwrap();
+            let run = [GroupRead { file: 0, group: 0, rows: None }];
+            for (c, f) in b.schema().fields().iter().enumerate().filter(|(_, f)| !is_string_type(f.data_type())) {
+                let ours = read(&file, &run, c).unwrap_or_else(|| panic!("{} not covered", f.name())).unwrap();
+                let theirs =
+                    crate::parquet::read::normalize(crate::parquet::read::read_column_chunk(&file, &run, c).unwrap());
+                assert_eq!(ours.to_data(), theirs.unwrap().to_data(), "split {version:?} {}", f.name());
             }
         }
         // An encoding this decoder does not cover is left to the crate, before any decoding.
