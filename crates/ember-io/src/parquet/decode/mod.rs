@@ -1,7 +1,7 @@
 //! ember's own CPU decoder of flat Parquet columns into pooled buffers: fixed-width values
-//! (INT32, INT64, FLOAT, DOUBLE: [`fixed`]) and strings ([`strings`]), in
-//! PLAIN, PLAIN_DICTIONARY and RLE_DICTIONARY pages, data pages v1 and v2, uncompressed or
-//! snappy, zstd or lz4_raw, required or optional. Every page of a column is decoded in parallel
+//! (INT32, INT64, FLOAT, DOUBLE: [`fixed`]) and strings ([`strings`]), in PLAIN,
+//! PLAIN_DICTIONARY and RLE_DICTIONARY pages (BYTE_STREAM_SPLIT too for fixed widths), data
+//! pages v1 and v2, uncompressed or snappy, zstd or lz4_raw, required or optional. Every page of a column is decoded in parallel
 //! straight into its place in the column's buffers.
 //!
 //! Hand-written although the `parquet` crate decodes these pages too: the crate decompresses
