@@ -140,6 +140,123 @@ fn into_buffer<T: ArrowNativeType>(block: Block, len: usize) -> ScalarBuffer<T> 
     ScalarBuffer::new(buffer, 0, len)
 }
 
+/// A buffer filled by appending pieces in order, of a capacity chosen up front (taken from the
+/// pool when large: a column assembled from decoded batches, say). Appends past the capacity
+/// grow it by one copy into a larger block; capacity never written costs nothing (a fresh
+/// block's pages are mapped when first touched).
+///
+/// ```
+/// let mut a = ember_core::pool::Appender::with_capacity(2);
+/// a.extend_from_slice(&[1u64, 2]);
+/// a.extend_from_slice(&[3]);
+/// assert_eq!(a.len(), 3);
+/// assert_eq!(a.finish().as_ref(), &[1, 2, 3]);
+/// ```
+pub struct Appender<T: ArrowNativeType + bytemuck::Pod> {
+    store: Store<T>,
+    len: usize,
+}
+
+impl<T: ArrowNativeType + bytemuck::Pod> std::fmt::Debug for Appender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Appender").field("len", &self.len).finish_non_exhaustive()
+    }
+}
+
+enum Store<T> {
+    Small(Vec<T>),
+    /// A block of `cap` values.
+    Pooled(Block, usize),
+}
+
+impl<T: ArrowNativeType + bytemuck::Pod> Appender<T> {
+    /// An empty appender with room for `cap` values.
+    pub fn with_capacity(cap: usize) -> Appender<T> {
+        Appender { store: Self::store(cap), len: 0 }
+    }
+
+    fn store(cap: usize) -> Store<T> {
+        let bytes = cap.saturating_mul(std::mem::size_of::<T>());
+        if bytes >= MIN_POOLED_BYTES && std::mem::align_of::<T>() <= ALIGN {
+            if let Some(block) = Block::take(bytes) {
+                return Store::Pooled(block, cap);
+            }
+        }
+        Store::Small(Vec::with_capacity(cap))
+    }
+
+    /// Values appended so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was appended.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The values appended so far.
+    fn values(&self) -> &[T] {
+        match &self.store {
+            Store::Small(v) => v,
+            // SAFETY: the block holds `cap >= len` values, aligned, the first `len` written.
+            Store::Pooled(b, _) => unsafe { std::slice::from_raw_parts(b.ptr.as_ptr() as *const T, self.len) },
+        }
+    }
+
+    /// Appends `values`.
+    pub fn extend_from_slice(&mut self, values: &[T]) {
+        let need = self.len + values.len();
+        if let Store::Pooled(_, cap) = &self.store {
+            if need > *cap {
+                let mut grown = Self::store(need.max(cap + cap / 2));
+                if let Store::Small(v) = &mut grown {
+                    v.extend_from_slice(self.values());
+                }
+                let old = std::mem::replace(&mut self.store, grown);
+                if let Store::Pooled(block, _) = &self.store {
+                    // SAFETY: the new block holds at least `need > len` values; the old one is a
+                    // different allocation, whose first `len` values are written.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            Self::values_of(&old, self.len).as_ptr(),
+                            block.ptr.as_ptr() as *mut T,
+                            self.len,
+                        )
+                    };
+                }
+            }
+        }
+        match &mut self.store {
+            Store::Small(v) => v.extend_from_slice(values),
+            Store::Pooled(b, _) => {
+                // SAFETY: `need <= cap` (grown above): the block has room for the values after
+                // the first `len`, and it is not shared until `finish`.
+                let out =
+                    unsafe { std::slice::from_raw_parts_mut((b.ptr.as_ptr() as *mut T).add(self.len), values.len()) };
+                out.copy_from_slice(values);
+            }
+        }
+        self.len = need;
+    }
+
+    fn values_of(store: &Store<T>, len: usize) -> &[T] {
+        match store {
+            Store::Small(v) => v,
+            // SAFETY: as in `values`.
+            Store::Pooled(b, _) => unsafe { std::slice::from_raw_parts(b.ptr.as_ptr() as *const T, len) },
+        }
+    }
+
+    /// The values as a buffer (a pooled block goes back to the pool when it drops).
+    pub fn finish(self) -> ScalarBuffer<T> {
+        match self.store {
+            Store::Small(v) => v.into(),
+            Store::Pooled(block, _) => into_buffer(block, self.len),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +295,22 @@ mod tests {
         assert_eq!((b[0], b[n - 1]), (0, n as u32 - 1));
         let small = filled_with(3, |out: &mut [i128]| out[1] = -1);
         assert_eq!(small.as_ref(), &[0, -1, 0]);
+    }
+
+    #[test]
+    fn appenders_grow_past_their_capacity_and_keep_every_value() {
+        for (cap, pieces) in [(0usize, 3usize), (MIN_POOLED_BYTES / 8 + 5, 2), (MIN_POOLED_BYTES / 8 - 10, 5)] {
+            let mut a = Appender::<u64>::with_capacity(cap);
+            let piece = MIN_POOLED_BYTES / 8 / 3;
+            for p in 0..pieces {
+                let values: Vec<u64> = (0..piece).map(|i| (p * piece + i) as u64).collect();
+                a.extend_from_slice(&values);
+            }
+            assert_eq!(a.len(), pieces * piece);
+            let b = a.finish();
+            assert!(b.iter().enumerate().all(|(i, &v)| v == i as u64), "capacity {cap}");
+        }
+        assert!(Appender::<i128>::with_capacity(10).finish().is_empty());
     }
 
     #[test]

@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod assemble;
 pub mod csv;
 mod file;
 pub mod parquet;

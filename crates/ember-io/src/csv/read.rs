@@ -47,7 +47,7 @@ pub(super) fn read_whole(path: &Path, options: &CsvReadOptions) -> Result<DataFr
     };
     // The file's bytes go before the columns are joined: the peak holds one of the two.
     drop(data);
-    crate::file::concat_frames(schema, batches)
+    crate::assemble::concat_frames(schema, batches)
 }
 
 /// Reads a CSV file onto `device`: on a GPU (CUDA or Sim) the records are split and the fields
@@ -292,7 +292,7 @@ impl<'a> Layout<'a> {
     }
 
     pub(super) fn read(&self) -> Result<DataFrame> {
-        crate::file::concat_frames(self.out_schema(), self.read_batches()?)
+        crate::assemble::concat_frames(self.out_schema(), self.read_batches()?)
     }
 
     /// The same layout over other bytes (a window of the file that starts at a record), decoding

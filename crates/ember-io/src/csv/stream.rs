@@ -9,8 +9,8 @@
 use super::read::Layout;
 use super::split::{in_quotes_at, record_starts};
 use super::CsvReadOptions;
+use crate::assemble::{string_bytes, Assembler};
 use crate::file::io_error;
-use arrow::array::RecordBatch;
 use ember_core::{DataFrame, Result};
 use std::fs::File;
 use std::io::Read;
@@ -51,14 +51,25 @@ pub(super) fn read(path: &Path, options: &CsvReadOptions, window: usize) -> Resu
     let head = buf[..head_end].to_vec();
     let layout = Layout::new(&head, &name, options)?;
     let schema = layout.out_schema();
-    let mut batches: Vec<RecordBatch> = Vec::new();
+    // Each window's columns are appended to the frame's as soon as they are decoded (their
+    // memory then serves the next window), into buffers sized from the first window's rows and
+    // string bytes per file byte.
+    let file_len = file.metadata().map_err(|e| io_error(path, e))?.len() as usize;
+    let mut frame: Option<Assembler> = None;
     let mut start = layout.start;
     let mut cut = cut;
     loop {
-        match layout.over(&buf, start, cut).read_batches() {
-            Ok(b) => batches.extend(b),
+        let batches = match layout.over(&buf, start, cut).read_batches() {
+            Ok(b) => b,
             Err(_) => return Ok(None),
-        }
+        };
+        let frame = frame.get_or_insert_with(|| {
+            let scale = |n: usize| (n as f64 * file_len as f64 / (cut - start).max(1) as f64 * 1.02) as usize + 1024;
+            let rows = batches.iter().map(|b| b.num_rows()).sum();
+            let bytes: Vec<usize> = (0..schema.fields().len()).map(|c| scale(string_bytes(&batches, c))).collect();
+            Assembler::new(schema.clone(), scale(rows), &bytes)
+        });
+        frame.push(batches)?;
         if eof && cut == buf.len() {
             break;
         }
@@ -71,7 +82,10 @@ pub(super) fn read(path: &Path, options: &CsvReadOptions, window: usize) -> Resu
             None => return Ok(None), // one record longer than a window
         }
     }
-    Ok(Some(crate::file::concat_frames(schema, batches)?))
+    match frame {
+        Some(frame) => Ok(Some(frame.finish()?)),
+        None => Ok(Some(crate::assemble::concat_frames(schema, Vec::new())?)),
+    }
 }
 
 /// Appends up to `window` bytes of `file` to `buf`; whether the file ended.

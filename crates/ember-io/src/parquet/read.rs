@@ -664,7 +664,7 @@ impl Dataset {
         if batches.len() == 1 {
             return DataFrame::from_record_batch(&batches[0]);
         }
-        let df = crate::file::concat_frames(out_schema, batches)?;
+        let df = crate::assemble::concat_frames(out_schema, batches)?;
         Ok(df)
     }
 }
