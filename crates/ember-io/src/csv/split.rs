@@ -16,8 +16,13 @@ pub(crate) fn in_quotes_at(data: &[u8], pos: usize, quote: Option<u8>) -> bool {
 }
 
 fn count(data: &[u8], b: u8) -> usize {
-    // A plain loop: the compiler vectorises it, and it beats memchr's iterator for dense bytes.
-    data.iter().filter(|&&x| x == b).count()
+    // 64-byte blocks counted in a byte each: the compiler turns the block into byte compares and
+    // subtractions 16 lanes wide. (`filter().count()` over the whole slice widened every byte
+    // to a 64-bit lane, four bytes a step: a fifth of a CSV read; and memchr's iterator is slower
+    // for dense bytes such as newlines.)
+    let blocks = data.chunks_exact(64);
+    let tail = blocks.remainder().iter().filter(|&&x| x == b).count();
+    blocks.map(|block| block.iter().fold(0u8, |n, &x| n + u8::from(x == b)) as usize).sum::<usize>() + tail
 }
 
 /// The start of the first record at or after `pos` (a record starts at 0 or after a newline
@@ -119,6 +124,21 @@ mod tests {
             assert!(b.iter().all(|x| all.contains(x)), "pieces={pieces}: {b:?} vs {all:?}");
             assert_eq!((b[0], *b.last().unwrap()), (0, data.len()));
         }
+    }
+
+    #[test]
+    fn counts_match_a_plain_count_at_every_length() {
+        // Every length around the 64-byte blocks, and a block of nothing but the byte (its
+        // per-block counter must not wrap).
+        let data: Vec<u8> =
+            (0..700u32).map(|i| if i % 7 == 0 || (300..364).contains(&i) { b'"' } else { b'a' }).collect();
+        for len in 0..data.len() {
+            for start in [0, 1, 63] {
+                let d = &data[start.min(len)..len];
+                assert_eq!(count(d, b'"'), d.iter().filter(|&&x| x == b'"').count(), "{start}..{len}");
+            }
+        }
+        assert_eq!(count(&[b'"'; 256], b'"'), 256);
     }
 
     #[test]
