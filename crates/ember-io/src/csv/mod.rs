@@ -6,6 +6,7 @@
 //! `Bool`, `Date32` for `YYYY-MM-DD`, timestamps, else `Utf8`), with per-column overrides.
 //! A value that does not parse as its column's type is [`ember_core::Error::Read`] naming the line
 //! and the column, unless `ignore_errors` asks for a null instead.
+mod fast;
 mod gpu;
 mod read;
 mod split;

@@ -331,8 +331,27 @@ impl<'a> Layout<'a> {
         let splittable = self.opts.escape.is_none() && self.opts.comment.is_none() && self.opts.n_rows.is_none();
         let pieces = if splittable { (body.len() / (4 << 20)).clamp(1, 4 * rayon::current_num_threads()) } else { 1 };
         let bounds: Vec<usize> = chunk_bounds(body, pieces, self.quote).iter().map(|b| b + self.start).collect();
-        let decoded: Vec<std::result::Result<Vec<RecordBatch>, ArrowError>> =
-            bounds.par_windows(2).map(|w| self.decode(w[0], w[1], &self.projection, self.opts.n_rows)).collect();
+        // Plain pieces of simple columns by the fast path (`fast.rs`), the rest by arrow-csv.
+        let fast = super::fast::applies(&self.read_schema, self.opts);
+        let decoded: Vec<std::result::Result<Vec<RecordBatch>, ArrowError>> = bounds
+            .par_windows(2)
+            .map(|w| {
+                let quote = self.quote.unwrap_or(0);
+                let plain = fast.then(|| {
+                    super::fast::decode(
+                        &self.data[w[0]..w[1]],
+                        &self.read_schema,
+                        &self.projection,
+                        self.opts.delimiter,
+                        quote,
+                    )
+                });
+                match plain.flatten() {
+                    Some(batch) => Ok(vec![batch]),
+                    None => self.decode(w[0], w[1], &self.projection, self.opts.n_rows),
+                }
+            })
+            .collect();
         let batches = if decoded.iter().any(|r| r.is_err()) {
             // A chunk failed: decode in one piece (a stray quote may have misled the split); if
             // that fails too, find the first failing record and column.
