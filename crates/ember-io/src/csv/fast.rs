@@ -1,18 +1,23 @@
-//! The CPU CSV reader's fast path: a piece of plain records (no quote, carriage return or blank
-//! line in it) whose columns are all `Int64`, `Float64`, `Date32` or `Utf8`, decoded without
-//! `arrow-csv`. Fields are found 64 bytes at a time (a bit mask of the delimiters and newlines),
-//! then each column is parsed from its fields.
+//! The CPU CSV reader's fast path: a piece of plain records (no carriage return or blank line in
+//! it; quoted fields as RFC 4180 has them) whose columns are all `Int32`, `Int64`, `Float64`,
+//! `Decimal128`, `Date32` or `Utf8`, decoded without `arrow-csv`. Fields are found 64 bytes at a
+//! time (bit masks of the delimiters, newlines and quotes; a prefix XOR of the quotes tells which
+//! bytes are inside quotes), then each column is parsed from its fields.
 //!
 //! Hand-written although `arrow-csv` decodes these files: its byte-at-a-time record reader and
 //! per-field parsers were three quarters of a read of TPC-H `lineitem` (perf, session 28), and
 //! pandas read that file in half ember's time. This path is optimistic and narrow: it accepts
-//! only values in a strict form (`-?[0-9]{1,18}` integers, `-?[0-9]*.?[0-9]*` decimals, ISO
-//! `YYYY-MM-DD` dates, empty fields as nulls) and says `None` for anything else in the piece,
-//! which `arrow-csv` then decodes (or names as an error). What it accepts it decodes to what
+//! only values in a strict form (`-?[0-9]{1,18}` integers, `-?[0-9]*.?[0-9]*` floats,
+//! `-?[0-9]+(.[0-9]+)?` decimals within their precision and scale, ISO `YYYY-MM-DD` dates, empty
+//! fields as nulls, quoted strings whose quotes are doubled inside) and says `None` for anything
+//! else in the piece, which `arrow-csv` then decodes (or names as an error). What it accepts it decodes to what
 //! `arrow-csv` gives: floats are parsed correctly rounded (Rust's parser, as `arrow-csv`'s
 //! `lexical-core`: one answer), dates by the proleptic Gregorian calendar.
 use super::CsvReadOptions;
-use arrow::array::{ArrayRef, BooleanBufferBuilder, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    ArrayRef, BooleanBufferBuilder, Date32Array, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray,
+};
 use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Schema};
 use std::sync::Arc;
@@ -26,10 +31,11 @@ pub(super) fn applies(schema: &Schema, opts: &CsvReadOptions) -> bool {
         && opts.null_values[0].is_empty()
         && opts.delimiter != b'\n'
         && opts.delimiter != b'\r'
-        && schema
-            .fields()
-            .iter()
-            .all(|f| matches!(f.data_type(), DataType::Int64 | DataType::Float64 | DataType::Date32 | DataType::Utf8))
+        && schema.fields().iter().all(|f| match f.data_type() {
+            DataType::Int32 | DataType::Int64 | DataType::Float64 | DataType::Date32 | DataType::Utf8 => true,
+            &DataType::Decimal128(p, s) => s >= 0 && s as u8 <= p,
+            _ => false,
+        })
 }
 
 /// The records of `data` (whole records; the last may lack its newline) as one batch of the
@@ -76,6 +82,14 @@ pub(super) fn decode(
                 }
                 Arc::new(Int64Array::new(ScalarBuffer::from(v), valid.finish()))
             }
+            DataType::Int32 => {
+                let mut v = Vec::with_capacity(rows);
+                for r in 0..rows {
+                    let f = &data[field(r, c)];
+                    v.push(if valid.push(!f.is_empty()) { i32::try_from(int(f)?).ok()? } else { 0 });
+                }
+                Arc::new(Int32Array::new(ScalarBuffer::from(v), valid.finish()))
+            }
             DataType::Float64 => {
                 let mut v = Vec::with_capacity(rows);
                 for r in 0..rows {
@@ -91,6 +105,15 @@ pub(super) fn decode(
                     v.push(if valid.push(!f.is_empty()) { date(f)? } else { 0 });
                 }
                 Arc::new(Date32Array::new(ScalarBuffer::from(v), valid.finish()))
+            }
+            &DataType::Decimal128(precision, scale) => {
+                let mut v = Vec::with_capacity(rows);
+                for r in 0..rows {
+                    let f = &data[field(r, c)];
+                    v.push(if valid.push(!f.is_empty()) { decimal(f, precision, scale)? } else { 0 });
+                }
+                let a = Decimal128Array::new(ScalarBuffer::from(v), valid.finish());
+                Arc::new(a.with_precision_and_scale(precision, scale).ok()?)
             }
             DataType::Utf8 => {
                 let text = text?;
@@ -355,6 +378,36 @@ fn float(f: &[u8]) -> Option<f64> {
     std::str::from_utf8(f).ok()?.parse().ok()
 }
 
+/// `-?[0-9]+(\.[0-9]+)?` with at most `scale` decimals and `precision` digits in all (once
+/// padded to the scale), as the integer of a `Decimal128(precision, scale)`.
+fn decimal(f: &[u8], precision: u8, scale: i8) -> Option<i128> {
+    let digits = f.strip_prefix(b"-").unwrap_or(f);
+    let (whole, fraction) = match memchr::memchr(b'.', digits) {
+        Some(i) => (&digits[..i], &digits[i + 1..]),
+        None => (digits, &digits[digits.len()..]),
+    };
+    let scale = usize::try_from(scale).ok()?;
+    let dot = digits.len() > whole.len();
+    if whole.is_empty() || (dot && fraction.is_empty()) || fraction.len() > scale {
+        return None;
+    }
+    // (leading zeros do not count towards the precision)
+    let significant = whole.iter().position(|&b| b != b'0').map_or(0, |i| whole.len() - i);
+    if significant + scale > usize::from(precision) {
+        return None;
+    }
+    let mut v = 0i128;
+    for &b in whole.iter().chain(fraction) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + i128::from(d);
+    }
+    v *= 10i128.pow((scale - fraction.len()) as u32);
+    Some(if digits.len() < f.len() { -v } else { v })
+}
+
 /// `YYYY-MM-DD` as days since 1970-01-01, for a real calendar date.
 fn date(f: &[u8]) -> Option<i32> {
     let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = f else { return None };
@@ -415,6 +468,34 @@ mod tests {
         }
         for s in ["", ".", "-", "1e5", "inf", "NaN", "1.2.3", "1,5"] {
             assert_eq!(float(s.as_bytes()), None, "{s}");
+        }
+        let dec = |s: &str, p: u8, sc: i8| {
+            arrow::compute::kernels::cast_utils::parse_decimal::<arrow::datatypes::Decimal128Type>(s, p, sc).ok()
+        };
+        for (s, p, sc) in [
+            ("17.00", 15, 2),
+            ("21168.23", 15, 2),
+            ("-0.04", 15, 2),
+            ("0.1", 15, 2),
+            ("5", 15, 2),
+            ("-5", 15, 0),
+            ("0005.5", 4, 2),
+            ("99.99", 4, 2),
+            ("1234567890123456789012345678.1234567890", 38, 10),
+        ] {
+            assert_eq!(decimal(s.as_bytes(), p, sc), dec(s, p, sc), "{s} ({p}, {sc})");
+        }
+        for (s, p, sc) in [
+            ("1.234", 15, 2),
+            ("100.00", 4, 2),
+            (".5", 15, 2),
+            ("5.", 15, 2),
+            ("", 15, 2),
+            ("-", 15, 2),
+            ("1e3", 15, 2),
+            ("1.-2", 15, 2),
+        ] {
+            assert_eq!(decimal(s.as_bytes(), p, sc), None, "{s} ({p}, {sc})");
         }
         for s in ["1970-01-01", "1996-03-13", "2000-02-29", "1900-03-01", "0001-01-01", "9999-12-31", "1969-12-31"] {
             assert_eq!(date(s.as_bytes()), Date32Type::parse(s), "{s}");
@@ -492,12 +573,14 @@ mod tests {
         let ints = ["0", "-5", "17", "123456789012345678", "", "+3", "007", "1.0", "x", "\"4\""];
         let floats = ["0.5", "-0.0", "17.00", ".25", "5.", "", "1e3", "NaN", "-", "12345678901234567.5", "3"];
         let dates = ["1996-03-13", "2000-02-29", "", "1900-02-29", "1996-3-13", "2024-12-31"];
+        let decimals = ["17.00", "-0.04", "5", "123456789012.34", "", "1.234", "1e2", ".5", "10000000000000.00"];
         let strings = ["", "plain", "\"a,b\"", "\"say \"\"hi\"\"\"", "\"multi\nline\"", "ünï", "x\"y", "\"\""];
         let schema = Schema::new(vec![
             arrow::datatypes::Field::new("i", DataType::Int64, true),
             arrow::datatypes::Field::new("f", DataType::Float64, true),
             arrow::datatypes::Field::new("d", DataType::Date32, true),
             arrow::datatypes::Field::new("s", DataType::Utf8, true),
+            arrow::datatypes::Field::new("m", DataType::Decimal128(15, 2), true),
         ]);
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
         let mut pick = |n: usize| {
@@ -520,11 +603,12 @@ mod tests {
                     t(&mut pick, &floats, 6),
                     t(&mut pick, &dates, 3),
                     t(&mut pick, &strings, 6),
+                    t(&mut pick, &decimals, 5),
                 ];
                 text.push_str(&row.join(","));
                 text.push('\n');
             }
-            let projection = if round % 3 == 0 { vec![3, 0] } else { vec![0, 1, 2, 3] };
+            let projection = if round % 3 == 0 { vec![3, 0] } else { vec![0, 1, 2, 3, 4] };
             let fast = decode(text.as_bytes(), &schema, &projection, b',', b'"');
             let slow = arrow_csv::ReaderBuilder::new(Arc::new(schema.clone()))
                 .with_header(false)

@@ -329,10 +329,16 @@ impl<'a> Layout<'a> {
         let body = &self.data[self.start..self.end];
         // Escapes and comment lines can hide quotes from the parity count: one piece then.
         let splittable = self.opts.escape.is_none() && self.opts.comment.is_none() && self.opts.n_rows.is_none();
-        let pieces = if splittable { (body.len() / (4 << 20)).clamp(1, 4 * rayon::current_num_threads()) } else { 1 };
-        let bounds: Vec<usize> = chunk_bounds(body, pieces, self.quote).iter().map(|b| b + self.start).collect();
-        // Plain pieces of simple columns by the fast path (`fast.rs`), the rest by arrow-csv.
+        // Plain pieces of simple columns by the fast path (`fast.rs`), the rest by arrow-csv. The
+        // fast path's pieces are about 1 MiB, so that a piece's field ends (read once per
+        // column) stay in cache.
         let fast = super::fast::applies(&self.read_schema, self.opts);
+        let pieces = match (splittable, fast) {
+            (false, _) => 1,
+            (true, true) => (body.len() >> 20).max(1),
+            (true, false) => (body.len() / (4 << 20)).clamp(1, 4 * rayon::current_num_threads()),
+        };
+        let bounds: Vec<usize> = chunk_bounds(body, pieces, self.quote).iter().map(|b| b + self.start).collect();
         let decoded: Vec<std::result::Result<Vec<RecordBatch>, ArrowError>> = bounds
             .par_windows(2)
             .map(|w| {
