@@ -60,11 +60,11 @@ pub(super) fn decode(
     // split took it; numbers and dates refuse quotes).
     let mut accounted = 0usize;
     let rows = (ends.len() - 1) / columns;
-    let text = if projection.iter().any(|&c| schema.field(c).data_type() == &DataType::Utf8) {
-        Some(std::str::from_utf8(data).ok()?)
-    } else {
-        None
-    };
+    // Strings are cut from the piece at ASCII bytes: valid UTF-8 when the piece is.
+    if projection.iter().any(|&c| schema.field(c).data_type() == &DataType::Utf8) && std::str::from_utf8(data).is_err()
+    {
+        return None;
+    }
     // `ends[i]` is where field i - 1 ends (`ends[0]` is -1, wrapped): field i starts just after.
     let field = |r: usize, c: usize| {
         let i = r * columns + c;
@@ -116,12 +116,11 @@ pub(super) fn decode(
                 Arc::new(a.with_precision_and_scale(precision, scale).ok()?)
             }
             DataType::Utf8 => {
-                let text = text?;
                 let mut offsets = Vec::with_capacity(rows + 1);
                 offsets.push(0i32);
-                let mut bytes = Vec::new();
+                let mut bytes = Vec::with_capacity((0..rows).map(|r| field(r, c).len()).sum());
                 for r in 0..rows {
-                    let f = text[field(r, c)].as_bytes();
+                    let f = &data[field(r, c)];
                     if quotes > 0 && f.first() == Some(&quote) {
                         accounted += unquote(f, quote, Some(&mut bytes))?;
                         valid.push(f.len() > 2);
@@ -132,7 +131,8 @@ pub(super) fn decode(
                     offsets.push(i32::try_from(bytes.len()).ok()?);
                 }
                 // SAFETY: the offsets start at 0 and ascend to the bytes' length; each string is
-                // a field of `text` cut at ASCII delimiters and newlines, so valid UTF-8.
+                // a field of the piece (valid UTF-8) cut at ASCII delimiters, newlines and
+                // quotes, so valid UTF-8.
                 let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) };
                 // SAFETY: as above; the nulls have one bit per row.
                 Arc::new(unsafe { StringArray::new_unchecked(offsets, bytes.into(), valid.finish()) })
@@ -343,15 +343,24 @@ fn int(f: &[u8]) -> Option<i64> {
 /// `-?[0-9]*(\.[0-9]*)?` with at least one digit, correctly rounded.
 fn float(f: &[u8]) -> Option<f64> {
     let digits = f.strip_prefix(b"-").unwrap_or(f);
-    let (mut seen, mut dot) = (false, false);
+    // One pass: the digits as an integer (while it has at most 15 of them) and how many follow
+    // the point; any other byte refuses the field.
+    let (mut m, mut count, mut scale, mut dot) = (0u64, 0usize, 0usize, false);
     for &b in digits {
-        match b {
-            b'0'..=b'9' => seen = true,
-            b'.' if !dot => dot = true,
-            _ => return None,
+        let d = b.wrapping_sub(b'0');
+        if d <= 9 {
+            if count < 15 {
+                m = m * 10 + u64::from(d);
+            }
+            count += 1;
+            scale += usize::from(dot);
+        } else if b == b'.' && !dot {
+            dot = true;
+        } else {
+            return None;
         }
     }
-    if !seen {
+    if count == 0 {
         return None;
     }
     // Clinger's fast path: at most 15 digits make an integer exact in an f64, and a power of
@@ -361,16 +370,7 @@ fn float(f: &[u8]) -> Option<f64> {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
         1e20, 1e21, 1e22,
     ];
-    if digits.len() - usize::from(dot) <= 15 {
-        let (mut m, mut scale, mut after_dot) = (0u64, 0usize, false);
-        for &b in digits {
-            if b == b'.' {
-                after_dot = true;
-            } else {
-                m = m * 10 + u64::from(b - b'0');
-                scale += usize::from(after_dot);
-            }
-        }
+    if count <= 15 {
         let v = m as f64 / POW10[scale];
         return Some(if digits.len() < f.len() { -v } else { v });
     }
@@ -408,29 +408,26 @@ fn decimal(f: &[u8], precision: u8, scale: i8) -> Option<i128> {
     Some(if digits.len() < f.len() { -v } else { v })
 }
 
-/// `YYYY-MM-DD` as days since 1970-01-01, for a real calendar date.
+/// `YYYY-MM-DD` as days since 1970-01-01, for a real calendar date (years 0001-9999).
 fn date(f: &[u8]) -> Option<i32> {
     let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = f else { return None };
-    let num = |ds: &[u8]| {
-        ds.iter().try_fold(0i32, |v, &b| {
-            let d = b.wrapping_sub(b'0');
-            (d <= 9).then_some(v * 10 + i32::from(d))
-        })
-    };
-    let (y, m, d) = (num(&[y0, y1, y2, y3])?, num(&[m0, m1])?, num(&[d0, d1])?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&m) || d < 1 || d > month_days[m as usize - 1] {
+    let digits = [y0, y1, y2, y3, m0, m1, d0, d1].map(|b| b.wrapping_sub(b'0'));
+    if digits.iter().fold(0, |any, &d| any | u8::from(d > 9)) != 0 {
         return None;
     }
-    // Days from civil (Howard Hinnant's algorithm), years from March.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    let [y0, y1, y2, y3, m0, m1, d0, d1] = digits.map(i32::from);
+    let (y, m, d) = (y0 * 1000 + y1 * 100 + y2 * 10 + y3, m0 * 10 + m1, d0 * 10 + d1);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    // Days in the year before each month (not counting February 29th).
+    const BEFORE: [i32; 13] = [0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    const LENGTH: [i32; 13] = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if y == 0 || !(1..=12).contains(&m) || d < 1 || d > LENGTH[m as usize] + i32::from(leap && m == 2) {
+        return None;
+    }
+    // Days from 0001-01-01 to the year's first day, then 1970-01-01 is day 719,162.
+    let before = y - 1;
+    let year_start = 365 * before + before / 4 - before / 100 + before / 400;
+    Some(year_start + BEFORE[m as usize] + i32::from(leap && m > 2) + d - 1 - 719_162)
 }
 
 #[cfg(test)]
@@ -497,7 +494,19 @@ mod tests {
         ] {
             assert_eq!(decimal(s.as_bytes(), p, sc), None, "{s} ({p}, {sc})");
         }
-        for s in ["1970-01-01", "1996-03-13", "2000-02-29", "1900-03-01", "0001-01-01", "9999-12-31", "1969-12-31"] {
+        for s in [
+            "1970-01-01",
+            "1996-03-13",
+            "2000-02-29",
+            "2000-03-01",
+            "1900-03-01",
+            "1904-02-29",
+            "0001-01-01",
+            "0400-12-31",
+            "9999-12-31",
+            "1969-12-31",
+            "1600-03-01",
+        ] {
             assert_eq!(date(s.as_bytes()), Date32Type::parse(s), "{s}");
         }
         for s in [
