@@ -59,7 +59,13 @@ pub(super) fn read(path: &Path, options: &CsvReadOptions, window: usize) -> Resu
     let mut start = layout.start;
     let mut cut = cut;
     loop {
-        let batches = match layout.over(&buf, start, cut).read_batches() {
+        // The next window is read from the file while this one is decoded.
+        let (decoded, next) = std::thread::scope(|scope| {
+            let reader = (!eof).then(|| scope.spawn(|| read_window(&mut file, window, path)));
+            let decoded = layout.over(&buf, start, cut).read_batches();
+            (decoded, reader.map(|r| r.join()))
+        });
+        let batches = match decoded {
             Ok(b) => b,
             Err(_) => return Ok(None),
         };
@@ -70,15 +76,26 @@ pub(super) fn read(path: &Path, options: &CsvReadOptions, window: usize) -> Resu
             Assembler::new(schema.clone(), scale(rows), &bytes)
         });
         frame.push(batches)?;
-        if eof && cut == buf.len() {
-            break;
-        }
-        // The cut-off record's bytes move to the front; the next window follows them.
-        buf.drain(..cut);
-        start = 0;
-        eof = fill(&mut file, &mut buf, window, path)?;
-        match last_record_end(&buf, quote, eof) {
-            Some(c) => cut = c,
+        let Some(next) = next else { break }; // (at the end of the file every record was cut)
+        let (mut next, next_eof) = next.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        // The cut-off record goes in the room in front of the next window's bytes.
+        let carry = &buf[cut..];
+        start = match CARRY_ROOM.checked_sub(carry.len()) {
+            Some(at) => {
+                next[at..CARRY_ROOM].copy_from_slice(carry);
+                at
+            }
+            None => {
+                let mut joined = carry.to_vec();
+                joined.extend_from_slice(&next[CARRY_ROOM..]);
+                next = joined;
+                0
+            }
+        };
+        buf = next;
+        eof = next_eof;
+        match last_record_end(&buf[start..], quote, eof) {
+            Some(c) => cut = start + c,
             None => return Ok(None), // one record longer than a window
         }
     }
@@ -86,6 +103,19 @@ pub(super) fn read(path: &Path, options: &CsvReadOptions, window: usize) -> Resu
         Some(frame) => Ok(Some(frame.finish()?)),
         None => Ok(Some(crate::assemble::concat_frames(schema, Vec::new())?)),
     }
+}
+
+/// Room left at the front of each window after the first for the record the previous window
+/// cut off (a longer record costs a copy of the window).
+const CARRY_ROOM: usize = 1 << 16;
+
+/// The next `window` bytes of `file` (or fewer at its end) after [`CARRY_ROOM`] bytes of room;
+/// whether the file ended.
+fn read_window(file: &mut File, window: usize, path: &Path) -> Result<(Vec<u8>, bool)> {
+    let mut buf = Vec::with_capacity(CARRY_ROOM + window);
+    buf.resize(CARRY_ROOM, 0);
+    let read = file.by_ref().take(window as u64).read_to_end(&mut buf).map_err(|e| io_error(path, e))?;
+    Ok((buf, read < window))
 }
 
 /// Appends up to `window` bytes of `file` to `buf`; whether the file ended.
@@ -157,6 +187,23 @@ mod tests {
                 assert_eq!(streamed.to_record_batch().unwrap(), whole.to_record_batch().unwrap(), "window {window}");
             }
         }
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn records_longer_than_the_carry_room_are_carried_whole() {
+        // Records of ~75 KB (past CARRY_ROOM) cut off at the ends of 250 KB windows.
+        let mut data = String::from("id,text\n");
+        for i in 0..12 {
+            data.push_str(&format!("{i},\"{}\"\n", "x,\n".repeat(25_000 + i * 11)));
+        }
+        let path = temp_file("long.csv", data.as_bytes());
+        // (a sample of one record: it must fit in the first window)
+        let opts = CsvReadOptions::default().with_infer_schema_length(Some(1));
+        let whole = read_csv_bytes(data.as_bytes(), "mem.csv", &opts).unwrap();
+        let streamed = read(&path, &opts, 250_000).unwrap().expect("streamable");
+        assert_eq!(streamed.num_rows(), 12);
+        assert_eq!(streamed.to_record_batch().unwrap(), whole.to_record_batch().unwrap());
         std::fs::remove_file(path).unwrap();
     }
 
