@@ -195,15 +195,6 @@ impl<T: ArrowNativeType + bytemuck::Pod> Appender<T> {
         self.len == 0
     }
 
-    /// The values appended so far.
-    fn values(&self) -> &[T] {
-        match &self.store {
-            Store::Small(v) => v,
-            // SAFETY: the block holds `cap >= len` values, aligned, the first `len` written.
-            Store::Pooled(b, _) => unsafe { std::slice::from_raw_parts(b.ptr.as_ptr() as *const T, self.len) },
-        }
-    }
-
     /// Appends `values`.
     pub fn extend_from_slice(&mut self, values: &[T]) {
         let need = self.len + values.len();
@@ -211,7 +202,7 @@ impl<T: ArrowNativeType + bytemuck::Pod> Appender<T> {
             if need > *cap {
                 let mut grown = Self::store(need.max(cap + cap / 2));
                 if let Store::Small(v) = &mut grown {
-                    v.extend_from_slice(self.values());
+                    v.extend_from_slice(Self::values_of(&self.store, self.len));
                 }
                 let old = std::mem::replace(&mut self.store, grown);
                 if let Store::Pooled(block, _) = &self.store {
@@ -240,10 +231,11 @@ impl<T: ArrowNativeType + bytemuck::Pod> Appender<T> {
         self.len = need;
     }
 
+    /// The first `len` values of `store` (all of a `Small` one).
     fn values_of(store: &Store<T>, len: usize) -> &[T] {
         match store {
             Store::Small(v) => v,
-            // SAFETY: as in `values`.
+            // SAFETY: the block holds `cap >= len` values, aligned, the first `len` written.
             Store::Pooled(b, _) => unsafe { std::slice::from_raw_parts(b.ptr.as_ptr() as *const T, len) },
         }
     }
@@ -299,7 +291,16 @@ mod tests {
 
     #[test]
     fn appenders_grow_past_their_capacity_and_keep_every_value() {
-        for (cap, pieces) in [(0usize, 3usize), (MIN_POOLED_BYTES / 8 + 5, 2), (MIN_POOLED_BYTES / 8 - 10, 5)] {
+        // (it takes pooled blocks: not while the reuse tests watch theirs)
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        // Small and staying small, pooled and fitting, pooled and growing into a larger block,
+        // small and growing past the pooled size.
+        for (cap, pieces) in [
+            (0usize, 3usize),
+            (MIN_POOLED_BYTES / 8 + 5, 2),
+            (MIN_POOLED_BYTES / 8 + 5, 7),
+            (MIN_POOLED_BYTES / 8 - 10, 5),
+        ] {
             let mut a = Appender::<u64>::with_capacity(cap);
             let piece = MIN_POOLED_BYTES / 8 / 3;
             for p in 0..pieces {
