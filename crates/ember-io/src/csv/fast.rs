@@ -75,35 +75,19 @@ pub(super) fn decode(
         let mut valid = Validity::new(rows);
         let array: ArrayRef = match schema.field(c).data_type() {
             DataType::Int64 => {
-                let mut v = Vec::with_capacity(rows);
-                for r in 0..rows {
-                    let f = &data[field(r, c)];
-                    v.push(if valid.push(!f.is_empty()) { int(f)? } else { 0 });
-                }
+                let v = values(rows, |r| &data[field(r, c)], &mut valid, int)?;
                 Arc::new(Int64Array::new(ScalarBuffer::from(v), valid.finish()))
             }
             DataType::Int32 => {
-                let mut v = Vec::with_capacity(rows);
-                for r in 0..rows {
-                    let f = &data[field(r, c)];
-                    v.push(if valid.push(!f.is_empty()) { i32::try_from(int(f)?).ok()? } else { 0 });
-                }
+                let v = values(rows, |r| &data[field(r, c)], &mut valid, |f| i32::try_from(int(f)?).ok())?;
                 Arc::new(Int32Array::new(ScalarBuffer::from(v), valid.finish()))
             }
             DataType::Float64 => {
-                let mut v = Vec::with_capacity(rows);
-                for r in 0..rows {
-                    let f = &data[field(r, c)];
-                    v.push(if valid.push(!f.is_empty()) { float(f)? } else { 0.0 });
-                }
+                let v = values(rows, |r| &data[field(r, c)], &mut valid, float)?;
                 Arc::new(Float64Array::new(ScalarBuffer::from(v), valid.finish()))
             }
             DataType::Date32 => {
-                let mut v = Vec::with_capacity(rows);
-                for r in 0..rows {
-                    let f = &data[field(r, c)];
-                    v.push(if valid.push(!f.is_empty()) { date(f)? } else { 0 });
-                }
+                let v = values(rows, |r| &data[field(r, c)], &mut valid, date)?;
                 Arc::new(Date32Array::new(ScalarBuffer::from(v), valid.finish()))
             }
             &DataType::Decimal128(precision, scale) => {
@@ -158,6 +142,22 @@ pub(super) fn decode(
     let projected = Arc::new(schema.project(projection).ok()?);
     let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
     RecordBatch::try_new_with_options(projected, arrays, &opts).ok()
+}
+
+/// Column values parsed from each row's field (`field(r)`) by `parse`, an empty field a null
+/// (recorded in `valid`, the value zero); `None` if any field does not parse.
+fn values<'d, T: Default>(
+    rows: usize,
+    field: impl Fn(usize) -> &'d [u8],
+    valid: &mut Validity,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> Option<Vec<T>> {
+    let mut v = Vec::with_capacity(rows);
+    for r in 0..rows {
+        let f = field(r);
+        v.push(if valid.push(!f.is_empty()) { parse(f)? } else { T::default() });
+    }
+    Some(v)
 }
 
 /// Validity bits, built only once a null is seen.
