@@ -134,6 +134,9 @@ pub(super) struct Layout<'a> {
     pub(super) end: usize,
     /// The quote byte every path uses (NUL when quoting is off).
     pub(super) quote: Option<u8>,
+    /// Whether `data[start..end]` is known to hold no quote byte (counted as the file was read):
+    /// its records are then split at every newline without counting quotes again.
+    unquoted: bool,
     format: Format,
     /// Every file column, with the type `arrow-csv` decodes it as.
     pub(super) read_schema: SchemaRef,
@@ -282,6 +285,7 @@ impl<'a> Layout<'a> {
             start,
             end,
             quote,
+            unquoted: false,
             format,
             read_schema: Arc::new(Schema::new(read_fields)),
             projection,
@@ -296,8 +300,8 @@ impl<'a> Layout<'a> {
     }
 
     /// The same layout over other bytes (a window of the file that starts at a record), decoding
-    /// `data[start..end]`.
-    pub(super) fn over<'b>(&self, data: &'b [u8], start: usize, end: usize) -> Layout<'b>
+    /// `data[start..end]`, which holds no quote byte if `unquoted`.
+    pub(super) fn over<'b>(&self, data: &'b [u8], start: usize, end: usize, unquoted: bool) -> Layout<'b>
     where
         'a: 'b,
     {
@@ -308,6 +312,7 @@ impl<'a> Layout<'a> {
             start,
             end,
             quote: self.quote,
+            unquoted,
             format: self.format.clone(),
             read_schema: self.read_schema.clone(),
             projection: self.projection.clone(),
@@ -338,7 +343,8 @@ impl<'a> Layout<'a> {
             (true, true) => (body.len() >> 20).max(1),
             (true, false) => (body.len() / (4 << 20)).clamp(1, 4 * rayon::current_num_threads()),
         };
-        let bounds: Vec<usize> = chunk_bounds(body, pieces, self.quote).iter().map(|b| b + self.start).collect();
+        let split_quote = if self.unquoted { None } else { self.quote };
+        let bounds: Vec<usize> = chunk_bounds(body, pieces, split_quote).iter().map(|b| b + self.start).collect();
         let decoded: Vec<std::result::Result<Vec<RecordBatch>, ArrowError>> = bounds
             .par_windows(2)
             .map(|w| {

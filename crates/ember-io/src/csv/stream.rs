@@ -7,7 +7,7 @@
 //! whole-file reader ([`super::read::read_csv`]'s fallback), which reads it again and names the
 //! line and column, so errors are the same on both paths.
 use super::read::Layout;
-use super::split::{in_quotes_at, record_starts};
+use super::split::{count, in_quotes_at, record_starts};
 use super::CsvReadOptions;
 use crate::assemble::{string_bytes, Assembler};
 use crate::file::io_error;
@@ -19,7 +19,7 @@ use std::path::Path;
 /// Files below this size are read whole (the saving is small and one window is the whole file).
 pub(super) const STREAM_MIN_BYTES: u64 = 128 << 20;
 /// Bytes read per window.
-pub(super) const WINDOW_BYTES: usize = 64 << 20;
+pub(super) const WINDOW_BYTES: usize = 8 << 20;
 
 /// The frame of `path` read a window at a time, or `None` when this path does not take the file
 /// or met an error (the caller then reads it whole).
@@ -35,11 +35,14 @@ pub(super) fn read(path: &Path, options: &CsvReadOptions, window: usize) -> Resu
     let name = path.display().to_string();
     let mut file = File::open(path).map_err(|e| io_error(path, e))?;
     let mut buf: Vec<u8> = Vec::with_capacity(window + (1 << 20));
-    let mut eof = fill(&mut file, &mut buf, window, path)?;
-    let quote = Some(options.quote.unwrap_or(0));
+    let quote_byte = options.quote.unwrap_or(0);
+    let quote = Some(quote_byte);
+    let (mut eof, mut quotes) = fill(&mut file, &mut buf, window, quote_byte, path)?;
+    // Quote-aware splitting only where the window holds quotes.
+    let split_quote = |quotes: usize| (quotes > 0).then_some(quote_byte);
     // The first window: the skipped rows, the header and the inference sample decide the layout,
     // from a copy of just those records (the window's buffer is reused).
-    let Some(cut) = last_record_end(&buf, quote, eof) else { return Ok(None) };
+    let Some(cut) = last_record_end(&buf, split_quote(quotes), eof) else { return Ok(None) };
     let sample = if options.schema.is_some() { 0 } else { options.infer_schema_length.unwrap_or(0) };
     let records = options.skip_rows + options.has_header as usize + sample;
     let starts = record_starts(&buf[..cut], quote);
@@ -58,11 +61,14 @@ pub(super) fn read(path: &Path, options: &CsvReadOptions, window: usize) -> Resu
     let mut frame: Option<Assembler> = None;
     let mut start = layout.start;
     let mut cut = cut;
+    // The buffer the next window is read into: the one before last, its pages already mapped.
+    let mut spare = Vec::new();
     loop {
         // The next window is read from the file while this one is decoded.
         let (decoded, next) = std::thread::scope(|scope| {
-            let reader = (!eof).then(|| scope.spawn(|| read_window(&mut file, window, path)));
-            let decoded = layout.over(&buf, start, cut).read_batches();
+            let spare = std::mem::take(&mut spare);
+            let reader = (!eof).then(|| scope.spawn(|| read_window(&mut file, spare, window, quote_byte, path)));
+            let decoded = layout.over(&buf, start, cut, quotes == 0).read_batches();
             (decoded, reader.map(|r| r.join()))
         });
         let batches = match decoded {
@@ -77,9 +83,10 @@ pub(super) fn read(path: &Path, options: &CsvReadOptions, window: usize) -> Resu
         });
         frame.push(batches)?;
         let Some(next) = next else { break }; // (at the end of the file every record was cut)
-        let (mut next, next_eof) = next.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        let (mut next, next_eof, next_quotes) = next.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         // The cut-off record goes in the room in front of the next window's bytes.
         let carry = &buf[cut..];
+        quotes = next_quotes + count(carry, quote_byte);
         start = match CARRY_ROOM.checked_sub(carry.len()) {
             Some(at) => {
                 next[at..CARRY_ROOM].copy_from_slice(carry);
@@ -92,9 +99,9 @@ pub(super) fn read(path: &Path, options: &CsvReadOptions, window: usize) -> Resu
                 0
             }
         };
-        buf = next;
+        spare = std::mem::replace(&mut buf, next);
         eof = next_eof;
-        match last_record_end(&buf[start..], quote, eof) {
+        match last_record_end(&buf[start..], split_quote(quotes), eof) {
             Some(c) => cut = start + c,
             None => return Ok(None), // one record longer than a window
         }
@@ -109,20 +116,42 @@ pub(super) fn read(path: &Path, options: &CsvReadOptions, window: usize) -> Resu
 /// cut off (a longer record costs a copy of the window).
 const CARRY_ROOM: usize = 1 << 16;
 
-/// The next `window` bytes of `file` (or fewer at its end) after [`CARRY_ROOM`] bytes of room;
-/// whether the file ended.
-fn read_window(file: &mut File, window: usize, path: &Path) -> Result<(Vec<u8>, bool)> {
-    let mut buf = Vec::with_capacity(CARRY_ROOM + window);
+/// The next `window` bytes of `file` (or fewer at its end) after [`CARRY_ROOM`] bytes of room,
+/// in `buf` (emptied first); whether the file ended, and the quote bytes read.
+fn read_window(
+    file: &mut File,
+    mut buf: Vec<u8>,
+    window: usize,
+    quote: u8,
+    path: &Path,
+) -> Result<(Vec<u8>, bool, usize)> {
+    buf.clear();
+    buf.reserve(CARRY_ROOM + window);
     buf.resize(CARRY_ROOM, 0);
-    let read = file.by_ref().take(window as u64).read_to_end(&mut buf).map_err(|e| io_error(path, e))?;
-    Ok((buf, read < window))
+    let (eof, quotes) = fill(file, &mut buf, window, quote, path)?;
+    Ok((buf, eof, quotes))
 }
 
-/// Appends up to `window` bytes of `file` to `buf`; whether the file ended.
-fn fill(file: &mut File, buf: &mut Vec<u8>, window: usize, path: &Path) -> Result<bool> {
+/// Bytes read at a time by [`fill`], counted while they are in cache.
+const READ_STEP: usize = 1 << 20;
+
+/// Appends up to `window` bytes of `file` to `buf`; whether the file ended, and how many of the
+/// bytes are `quote`. The bytes are counted a step at a time just after they land, while they
+/// are in cache: a window without quotes is then split at newlines alone, and its bytes are not
+/// read once more to count them.
+fn fill(file: &mut File, buf: &mut Vec<u8>, window: usize, quote: u8, path: &Path) -> Result<(bool, usize)> {
     let before = buf.len();
-    let read = file.by_ref().take(window as u64).read_to_end(buf).map_err(|e| io_error(path, e))?;
-    Ok(read < window || buf.len() == before)
+    let mut quotes = 0;
+    while buf.len() - before < window {
+        let at = buf.len();
+        let step = READ_STEP.min(window - (at - before));
+        let read = file.by_ref().take(step as u64).read_to_end(buf).map_err(|e| io_error(path, e))?;
+        quotes += count(&buf[at..], quote);
+        if read < step {
+            return Ok((true, quotes));
+        }
+    }
+    Ok((buf.len() == before, quotes))
 }
 
 /// The end of the last complete record of `buf` (which starts at a record start): everything
