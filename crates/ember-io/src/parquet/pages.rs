@@ -206,22 +206,28 @@ fn inflated_up_to(stream: impl Read, limit: u64) -> u64 {
     }
 }
 
-/// Parses one thrift-compact `PageHeader` at the start of `buf`.
+/// Parses one thrift-compact `PageHeader` at the start of `buf`. An integer field is read
+/// whatever its integer wire type (i16, i32 or i64: one zigzag varint each), as the `parquet`
+/// crate reads it: the GPU decoder reads headers through the crate, and the two paths must see
+/// the same page (a fuzzed header whose encoding came as an i16 was skipped here and read as
+/// PLAIN, while the crate read BYTE_STREAM_SPLIT). A data or dictionary page without its
+/// encoding is an error, not PLAIN by default.
 pub(super) fn parse_header(buf: &[u8]) -> Result<PageHeader, String> {
     let mut r = Compact { buf, at: 0 };
     let mut h = PageHeader { v2_compressed: true, ..Default::default() };
     let mut seen = [false; 3];
+    let mut encoded = false;
     r.fields(0, |r, id, ty| {
         match (id, ty) {
-            (1, I32) => (h.page_type, seen[0]) = (r.int()? as i32, true),
-            (2, I32) => (h.uncompressed, seen[1]) = (r.int()?, true),
-            (3, I32) => (h.compressed, seen[2]) = (r.int()?, true),
+            (1, I16 | I32 | I64) => (h.page_type, seen[0]) = (r.int()? as i32, true),
+            (2, I16 | I32 | I64) => (h.uncompressed, seen[1]) = (r.int()?, true),
+            (3, I16 | I32 | I64) => (h.compressed, seen[2]) = (r.int()?, true),
             // DataPageHeader: 1 num_values, 2 encoding, 3 definition level encoding.
             (5, STRUCT) => r.fields(1, |r, id, ty| {
                 match (id, ty) {
-                    (1, I32) => h.rows = Some(r.int()?),
-                    (2, I32) => h.encoding = r.int()? as i32,
-                    (3, I32) => h.def_encoding = r.int()? as i32,
+                    (1, I16 | I32 | I64) => h.rows = Some(r.int()?),
+                    (2, I16 | I32 | I64) => (h.encoding, encoded) = (r.int()? as i32, true),
+                    (3, I16 | I32 | I64) => h.def_encoding = r.int()? as i32,
                     _ => r.skip(ty, 1)?,
                 }
                 Ok(())
@@ -229,8 +235,8 @@ pub(super) fn parse_header(buf: &[u8]) -> Result<PageHeader, String> {
             // DictionaryPageHeader: 1 num_values, 2 encoding.
             (7, STRUCT) => r.fields(1, |r, id, ty| {
                 match (id, ty) {
-                    (1, I32) => h.dict_values = Some(r.int()?),
-                    (2, I32) => h.encoding = r.int()? as i32,
+                    (1, I16 | I32 | I64) => h.dict_values = Some(r.int()?),
+                    (2, I16 | I32 | I64) => (h.encoding, encoded) = (r.int()? as i32, true),
                     _ => r.skip(ty, 1)?,
                 }
                 Ok(())
@@ -238,13 +244,13 @@ pub(super) fn parse_header(buf: &[u8]) -> Result<PageHeader, String> {
             // DataPageHeaderV2: 3 num_rows, 4 encoding, 5 / 6 level byte lengths, 7 is_compressed.
             (8, STRUCT) => r.fields(1, |r, id, ty| {
                 match (id, ty) {
-                    (3, I32) => h.rows = Some(r.int()?),
-                    (4, I32) => h.encoding = r.int()? as i32,
-                    (5, I32) => {
+                    (3, I16 | I32 | I64) => h.rows = Some(r.int()?),
+                    (4, I16 | I32 | I64) => (h.encoding, encoded) = (r.int()? as i32, true),
+                    (5, I16 | I32 | I64) => {
                         h.v2_def_len = r.int()?;
                         h.v2_levels = h.v2_levels.saturating_add(h.v2_def_len);
                     }
-                    (6, I32) => h.v2_levels = h.v2_levels.saturating_add(r.int()?),
+                    (6, I16 | I32 | I64) => h.v2_levels = h.v2_levels.saturating_add(r.int()?),
                     (7, TRUE | FALSE) => h.v2_compressed = ty == TRUE,
                     _ => r.skip(ty, 1)?,
                 }
@@ -256,6 +262,9 @@ pub(super) fn parse_header(buf: &[u8]) -> Result<PageHeader, String> {
     })?;
     if seen != [true; 3] {
         return Err("a required field (type, uncompressed or compressed size) is missing".into());
+    }
+    if matches!(h.page_type, DATA_PAGE | DICTIONARY_PAGE | DATA_PAGE_V2) && !encoded {
+        return Err("a page header without its encoding".into());
     }
     h.header_len = r.at;
     Ok(h)
@@ -464,6 +473,23 @@ mod tests {
             assert_eq!((p.page_type, p.uncompressed, p.compressed, p.rows), (0, 300, 120, Some(17)));
             assert_eq!(p.header_len, h.len());
         }
+    }
+
+    #[test]
+    fn integer_fields_of_any_integer_type_are_read_and_the_encoding_is_required() {
+        // The data page header of fuzz round 18336: its encoding (9, BYTE_STREAM_SPLIT) came as
+        // an i16 field, which the parquet crate reads as the encoding.
+        let h = parse_header(&[
+            0x15, 0x00, 0x15, 0x2c, 0x15, 0x2c, 0x2c, 0x15, 0x04, 0x14, 0x12, 0x15, 0x06, 0x15, 0x06, 0x00, 0x00,
+        ])
+        .unwrap();
+        assert_eq!((h.page_type, h.compressed, h.rows, h.encoding, h.def_encoding), (DATA_PAGE, 22, Some(2), 9, 3));
+        assert_eq!(h.header_len, 17);
+        // Without the encoding field: an error, not PLAIN.
+        let e =
+            parse_header(&[0x15, 0x00, 0x15, 0x2c, 0x15, 0x2c, 0x2c, 0x15, 0x04, 0x25, 0x06, 0x15, 0x06, 0x00, 0x00])
+                .unwrap_err();
+        assert!(e.contains("encoding"), "{e}");
     }
 
     #[test]
