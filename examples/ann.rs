@@ -7,7 +7,7 @@
 //!     [--device D] [--truth exact] [--open read|mmap] --out ids.csv
 //! cargo run --release --example ann -- exact --base FILE --queries FILE --k 10 [--device D] --out ids.csv
 //! cargo run --release --example ann -- recall --index index.ember --base FILE --queries FILE [--k 10]
-//!     [--batch 1000] [--targets 0.9,0.95,0.97,0.99]
+//!     [--batch 1000] [--targets 0.9,0.95,0.97,0.99] [--confidence 0.95]
 //! ```
 //!
 //! Vectors come from `.npy` files (a 2-D float32 or float64 array, C order) or Parquet files
@@ -16,20 +16,21 @@
 //! output CSV has one row per query: `query,rank,label,distance`. A path `synthetic:N:DIM[:SEED]`
 //! stands for seeded clustered vectors (a machine without data files: the GPU check uses it). `--target-recall R`
 //! (instead of `--ef`) picks `ef` from the recall curve the index measures on itself (see
-//! `HnswIndex::search_with_recall`). `--device cuda|sim` searches on the GPU path (a graph search
+//! `HnswIndex::search_with_recall`); `--confidence C` is the share of batches that should reach it
+//! (default 0.95; 0.5 aims the batch's mean recall at the target itself). `--device cuda|sim` searches on the GPU path (a graph search
 //! of the whole batch in one launch; `ef` at most 256); the default is the GPU when there is one.
 //! `recall` checks the target-recall knob on your queries (split into batches): per target, the
 //! mean recall, the share of batches that meet it, the mean `ef`, and the QPS against the QPS of
 //! a fixed `ef` at the same recall (interpolated on a sweep of fixed `ef`s), as a markdown table.
 //! `--open mmap` memory-maps the index file (`HnswIndex::load_mapped`) instead of reading it.
-use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Storage, Vectors, NO_LABEL};
+use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, RecallTarget, SearchResult, Storage, Vectors, NO_LABEL};
 use ember::arrow;
 use ember::prelude::*;
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--storage f32|f16] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E | --target-recall R] [--device D] [--truth exact --base FILE] [--open read|mmap] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]\n       ann recall --index index.ember --base FILE --queries FILE [--k K] [--batch B] [--targets T,T,...]";
+const USAGE: &str = "usage: ann build --base FILE --out index.ember [--metric M] [--m M] [--ef-construction E] [--storage f32|f16] [--column C]\n       ann search --index index.ember --queries FILE --k K [--ef E | --target-recall R [--confidence C]] [--device D] [--truth exact --base FILE] [--open read|mmap] [--out ids.csv]\n       ann exact --base FILE --queries FILE --k K [--metric M] [--device D] [--out ids.csv]\n       ann recall --index index.ember --base FILE --queries FILE [--k K] [--batch B] [--targets T,T,...] [--confidence C]";
 
 /// A 2-D float array from a `.npy` file (format 1.0-3.0, little-endian f4 / f8, C order).
 fn read_npy(path: &str) -> Result<Vectors> {
@@ -143,8 +144,20 @@ fn write_result(path: &str, r: &SearchResult) -> Result<()> {
     std::fs::write(path, out).map_err(|e| Error::Io { path: path.into(), source: e })
 }
 
+/// `--confidence` (default 0.95: the share of batches that should reach a target recall).
+fn confidence(v: Option<&str>) -> Result<f64> {
+    v.map_or(Ok(0.95), |v| v.parse().map_err(|_| Error::InvalidArgument(format!("--confidence {v:?} is not a number"))))
+}
+
 /// The `recall` command (see the module documentation).
-fn recall_check(idx: &HnswIndex, base: &Vectors, q: &Vectors, k: usize, batch: usize, targets: &str) -> Result<()> {
+fn recall_check(
+    idx: &HnswIndex,
+    (base, q): (&Vectors, &Vectors),
+    k: usize,
+    batch: usize,
+    targets: &str,
+    confidence: f64,
+) -> Result<()> {
     let targets: Vec<f64> = targets
         .split(',')
         .map(|t| t.trim().parse().map_err(|_| Error::InvalidArgument(format!("--targets: {t:?} is not a number"))))
@@ -187,10 +200,21 @@ fn recall_check(idx: &HnswIndex, base: &Vectors, q: &Vectors, k: usize, batch: u
         let (s, r, _) = timed(&|v| Ok((idx.search(v, k, ef, None)?, ef as f64)))?;
         fixed.push((mean(&r), n / s));
     }
+    // The index's own curve (its held-out probes) beside the recall of these queries.
+    let curve = idx.recall_curve(k)?;
+    eprintln!("ef: recall of the index's probes / of these queries");
+    for (ef, r) in &curve {
+        if let Some(i) = [10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 192, 256, 384, 512]
+            .iter()
+            .position(|e| e == ef)
+        {
+            eprintln!("{ef}: {r:.4} / {:.4}", fixed[i].0);
+        }
+    }
     println!("| target | mean recall@{k} | batches of {batch} meeting it | mean ef | QPS | fixed-ef QPS at that recall | ratio |");
     println!("|---|---|---|---|---|---|---|");
     for t in targets {
-        let (s, r, ef) = timed(&|v| idx.search_with_recall(v, k, t, None))?;
+        let (s, r, ef) = timed(&|v| idx.search_with_recall(v, k, RecallTarget::batches(t, confidence), None))?;
         let (m, qps) = (mean(&r), n / s);
         let met = r.iter().filter(|&&x| x >= t).count() as f64 / r.len().max(1) as f64;
         // The fixed-ef QPS at recall `m`, linear between the sweep's points around it.
@@ -263,10 +287,11 @@ fn run() -> Result<()> {
             let q = read_vectors(need("queries")?, get("column"))?;
             let k = num("k", 10)?;
             let target = match get("target-recall") {
-                Some(v) => Some(
+                Some(v) => Some(RecallTarget::batches(
                     v.parse::<f64>()
                         .map_err(|_| Error::InvalidArgument(format!("--target-recall {v:?} is not a number")))?,
-                ),
+                    confidence(get("confidence"))?,
+                )),
                 None => None,
             };
             if target.is_some() {
@@ -322,11 +347,11 @@ fn run() -> Result<()> {
         }
         "recall" => recall_check(
             &HnswIndex::load(need("index")?)?,
-            &read_vectors(need("base")?, get("column"))?,
-            &read_vectors(need("queries")?, get("column"))?,
+            (&read_vectors(need("base")?, get("column"))?, &read_vectors(need("queries")?, get("column"))?),
             num("k", 10)?,
             num("batch", 1000)?,
             get("targets").unwrap_or("0.9,0.95,0.97,0.99"),
+            confidence(get("confidence"))?,
         )?,
         "exact" => {
             let base = read_vectors(need("base")?, get("column"))?;

@@ -6,7 +6,7 @@
 mod common;
 
 use common::gpu_devices;
-use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Vectors, NO_LABEL};
+use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, RecallTarget, SearchResult, Vectors, NO_LABEL};
 use ember::prelude::*;
 use std::sync::Arc;
 
@@ -561,10 +561,11 @@ fn target_recall_picks_an_ef_that_reaches_it() {
     }
     let curve = idx.recall_curve(10).unwrap();
     assert!(curve.len() >= 10 && curve.windows(2).all(|w| w[0].0 < w[1].0));
-    // The curve is that of new queries: at each `ef` where the recall is not yet near 1, the
+    // The curve is that of new queries: at each `ef` from `k` (`search` takes at least `k`)
+    // where the recall is not yet near 1, the
     // probes' mean recall is within 0.025 of the held-out queries' (measured: 0.004-0.013 on
     // parallel builds; probes that were not inserted last measured 0.04 low).
-    for &(ef, probes) in curve.iter().filter(|p| p.1 < 0.99) {
+    for &(ef, probes) in curve.iter().filter(|p| p.0 >= 10 && p.1 < 0.99) {
         let queries = idx.search(&q, 10, ef, None).unwrap().recall(&truth);
         eprintln!("ef {ef}: probes {probes:.4}, queries {queries:.4}");
         assert!((probes - queries).abs() <= 0.025, "ef {ef}: probes {probes}, queries {queries}");
@@ -587,6 +588,30 @@ fn target_recall_picks_an_ef_that_reaches_it() {
         let e = idx.search_with_recall(&q, 10, bad, None).unwrap_err();
         assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
     }
+    for bad in [0.3, 1.0, f64::NAN] {
+        let e = idx.search_with_recall(&q, 10, RecallTarget::batches(0.9, bad), None).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "confidence {bad}: {e}");
+    }
+    // Aiming the mean (confidence 0.5) takes no margin: a smaller `ef`, and a mean recall near
+    // the target on these 400 held-out queries (the curve has about 300 probes: the two means
+    // differ by 0.01 standard deviation).
+    for target in [0.9, 0.95] {
+        let ef95 = idx.ef_for_recall(10, target, q.len()).unwrap();
+        let (r, ef50) = idx.search_with_recall(&q, 10, RecallTarget::mean(target), None).unwrap();
+        let recall = r.recall(&truth);
+        eprintln!("mean target {target}: ef {ef50} (0.95: {ef95}), recall {recall:.4}");
+        assert!(ef50 <= ef95 && (recall - target).abs() <= 0.035, "target {target}: ef {ef50}, recall {recall}");
+    }
+    // A target under the recall at `ef = k` takes an `ef` below `k`: a shorter search that
+    // still returns `k` neighbours, sorted, with a recall between the target's and `ef = k`'s.
+    let at_k = idx.search(&q, 10, 10, None).unwrap().recall(&truth);
+    let low = (at_k - 0.1).max(0.3);
+    let (r, ef) = idx.search_with_recall(&q, 10, RecallTarget::mean(low), None).unwrap();
+    let recall = r.recall(&truth);
+    eprintln!("mean target {low:.3} (ef = k: {at_k:.4}): ef {ef}, recall {recall:.4}");
+    assert!(ef < 10.0 && recall < at_k && (recall - low).abs() <= 0.05, "ef {ef}, recall {recall}");
+    assert!(r.labels.iter().all(|&l| l != NO_LABEL));
+    assert!(r.distances.chunks(10).all(|d| d.windows(2).all(|w| w[0] <= w[1])));
     // Deleting vectors drops the curve; the next search measures it again over the live ones.
     for l in 0..100 {
         idx.delete(l);

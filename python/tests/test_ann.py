@@ -121,8 +121,15 @@ def test_target_recall_is_reached_on_held_out_queries() -> None:
         assert _recall(labels, truth) >= target - 0.02, target
         efs.append(idx.ef_for_recall(target, 10, len(q)))
     assert efs[0] <= efs[1]
+    # confidence 0.5 aims the mean at the target: no margin, so a smaller ef, and the mean
+    # recall of these 300 queries near it.
+    assert idx.ef_for_recall(0.95, 10, len(q), confidence=0.5) <= efs[1]
+    labels, _ = idx.search(q, 10, target_recall=0.95, confidence=0.5)
+    assert abs(_recall(labels, truth) - 0.95) <= 0.03
     with pytest.raises(em.exceptions.InvalidArgumentError):
         idx.search(q, 10, target_recall=1.5)
+    with pytest.raises(em.exceptions.InvalidArgumentError):
+        idx.search(q, 10, target_recall=0.9, confidence=1.0)
 
 
 def test_delete_filter_upsert_save_load(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@
 //! that keeps under 2% of a sample of the vectors switches to an exact scan of those it keeps.
 use crate::flat::{check_f16_range, resolve_labels, Filter, Storage};
 use crate::metric::{DistFn, Metric};
-use crate::recall::{check_target, RecallCurve};
+use crate::recall::{RecallCurve, RecallTarget};
 use crate::topk::{Neighbor, SearchResult};
 use crate::vectors::Vectors;
 use ember_core::{Device, Error, Result};
@@ -126,6 +126,58 @@ impl Visited<'_> {
 }
 
 /// Runs `f` with this thread's visited set, sized for `n` nodes.
+/// The nearest nodes a level search has met: `res` the `max(ef, keep)` nearest (the answer),
+/// `short` the `ef` nearest when that is fewer (`ef < keep`; the search's bound).
+struct Found {
+    res: BinaryHeap<Neighbor>,
+    short: Option<BinaryHeap<Neighbor>>,
+    ef: usize,
+    cap: usize,
+}
+
+impl Found {
+    fn new(ef: usize, keep: usize) -> Found {
+        let cap = ef.max(keep);
+        Found {
+            res: BinaryHeap::with_capacity(cap + 1),
+            short: (ef < cap).then(|| BinaryHeap::with_capacity(ef + 1)),
+            ef,
+            cap,
+        }
+    }
+
+    /// The distance a node must beat to be expanded: the `ef`-th nearest met (infinite before
+    /// `ef` are met).
+    #[inline]
+    fn bound(&self) -> f32 {
+        let heap = self.short.as_ref().unwrap_or(&self.res);
+        if heap.len() >= self.ef {
+            heap.peek().map_or(f32::INFINITY, |w| w.dist)
+        } else {
+            f32::INFINITY
+        }
+    }
+
+    /// Keeps `n` if it is among the `cap` nearest met so far.
+    #[inline]
+    fn offer(&mut self, n: Neighbor) {
+        Self::push(&mut self.res, n, self.cap);
+        if let Some(short) = &mut self.short {
+            Self::push(short, n, self.ef);
+        }
+    }
+
+    #[inline]
+    fn push(heap: &mut BinaryHeap<Neighbor>, n: Neighbor, cap: usize) {
+        if heap.len() < cap {
+            heap.push(n);
+        } else if heap.peek().is_some_and(|w| n.dist < w.dist) {
+            heap.pop();
+            heap.push(n);
+        }
+    }
+}
+
 fn with_visited<T>(n: usize, f: impl FnOnce(&mut Visited<'_>) -> T) -> T {
     VISITED.with(|cell| {
         let mut guard = cell.borrow_mut();
@@ -498,7 +550,7 @@ impl HnswIndex {
         let mut buf = Vec::with_capacity(self.m0);
         let mut eps = vec![self.descend(&qv, ep, top, level + 1, None)];
         for l in (0..=level.min(top)).rev() {
-            let mut found = self.search_layer(&qv, &eps, self.params.ef_construction, l, None, None);
+            let mut found = self.search_layer(&qv, &eps, (self.params.ef_construction, 0), l, None, None);
             found.retain(|n| n.id != q); // a reused slot is already in the graph
             let chosen = self.select(&found, self.params.m);
             {
@@ -553,13 +605,16 @@ impl HnswIndex {
         kept
     }
 
-    /// Best-first search of one level from `eps`: up to `ef` nearest, ascending. With `accept`,
-    /// only accepted nodes enter the result (all are still traversed).
+    /// Best-first search of one level from `eps` with `(ef, keep)`: the `max(ef, keep)` nearest
+    /// it meets, ascending. The search stops when the nearest unexpanded candidate is farther than the
+    /// `ef`-th nearest found, so `ef < keep` searches less (a lower recall than `ef = keep`: the
+    /// target-recall knob's low end) and still returns `keep` from every distance it computed.
+    /// With `accept`, only accepted nodes enter the result (all are still traversed).
     fn search_layer(
         &self,
         qv: &[f32],
         eps: &[Neighbor],
-        ef: usize,
+        (ef, keep): (usize, usize),
         level: usize,
         accept: Option<&dyn Fn(u32) -> bool>,
         held_out: Option<&HeldOut>,
@@ -570,23 +625,21 @@ impl HnswIndex {
             if let Some(h) = held_out {
                 visited.mark(h.slot);
             }
+            let ef = ef.max(1);
             let mut cand: BinaryHeap<Reverse<Neighbor>> = BinaryHeap::with_capacity(ef * 2);
-            let mut res: BinaryHeap<Neighbor> = BinaryHeap::with_capacity(ef + 1);
+            let mut found = Found::new(ef, keep);
             for e in eps {
                 if visited.mark(e.id) {
                     cand.push(Reverse(*e));
                     if accept.is_none_or(|a| a(e.id)) {
-                        res.push(*e);
+                        found.offer(*e);
                     }
                 }
-            }
-            while res.len() > ef {
-                res.pop();
             }
             let mut nbrs = Vec::with_capacity(self.m0);
             let (mut fresh, mut dists) = (Vec::with_capacity(self.m0), Vec::with_capacity(self.m0));
             while let Some(Reverse(c)) = cand.pop() {
-                if res.len() >= ef && c.dist > res.peek().map_or(f32::INFINITY, |w| w.dist) {
+                if c.dist > found.bound() {
                     break;
                 }
                 match held_out.and_then(|h| h.links(c.id)) {
@@ -608,19 +661,19 @@ impl HnswIndex {
                 }
                 dists.extend(quads.remainder().iter().map(|&nb| self.dist(qv, nb)));
                 for (&nb, &d) in fresh.iter().zip(&dists) {
-                    let worst = res.peek().map_or(f32::INFINITY, |w| w.dist);
-                    if res.len() < ef || d < worst {
-                        cand.push(Reverse(Neighbor { dist: d, id: nb }));
+                    let n = Neighbor { dist: d, id: nb };
+                    if d < found.bound() {
+                        cand.push(Reverse(n));
                         if accept.is_none_or(|a| a(nb)) {
-                            res.push(Neighbor { dist: d, id: nb });
-                            if res.len() > ef {
-                                res.pop();
-                            }
+                            found.offer(n);
                         }
+                    } else if found.short.is_some() && accept.is_none_or(|a| a(nb)) {
+                        // Not worth expanding, but maybe among the `keep` nearest.
+                        found.offer(n);
                     }
                 }
             }
-            res.into_sorted_vec()
+            found.res.into_sorted_vec()
         })
     }
 
@@ -628,10 +681,11 @@ impl HnswIndex {
     /// `filter`, searching level 0 with `max(ef, k)` candidates.
     pub fn search(&self, queries: &Vectors, k: usize, ef: usize, filter: Option<Filter<'_>>) -> Result<SearchResult> {
         queries.check(self.dim, "HnswIndex::search")?;
-        self.search_each(queries, k, |_| ef, filter)
+        self.search_each(queries, k, |_| ef.max(k), filter)
     }
 
-    /// [`HnswIndex::search`] with query `i` searched at `max(ef(i), k)`.
+    /// [`HnswIndex::search`] with query `i` searched at `ef(i)` (below `k`: a shorter search
+    /// that still returns `k`, see `search_layer`).
     fn search_each(
         &self,
         queries: &Vectors,
@@ -671,7 +725,7 @@ impl HnswIndex {
                     let eps = [self.descend(&qv, ep, top, 1, None)];
                     let acc: Option<&dyn Fn(u32) -> bool> =
                         if any_deleted || filter.is_some() { Some(&accept) } else { None };
-                    self.search_layer(&qv, &eps, ef(qi).max(k), 0, acc, None)
+                    self.search_layer(&qv, &eps, (ef(qi), k), 0, acc, None)
                 };
                 for (j, nb) in found.into_iter().take(k).enumerate() {
                     labels[j] = self.labels[nb.id as usize];
@@ -778,26 +832,29 @@ impl HnswIndex {
         Ok(res)
     }
 
-    /// [`HnswIndex::search`] at the `ef` that reaches mean recall@k `target` for this batch, by
+    /// [`HnswIndex::search`] at the `ef` that reaches `target` for this batch (a mean recall@k,
+    /// with a confidence: an `f64` asks that 95% of batches reach it, see [`RecallTarget`]), by
     /// the recall curve the index measures on itself (see below); returns the result and the `ef`
     /// used, which may be fractional: `ef = 20.3` searches 30% of the queries (spread evenly
     /// over the batch) at 21 and the rest at 20, since one step of `ef` moves the recall by
-    /// about 0.01 where the curve is steep.
+    /// about 0.01 where the curve is steep. An `ef` below `k` searches less than `ef = k` and
+    /// still returns `k` neighbours (for targets under the recall at `ef = k`).
     ///
     /// The curve: up to 1000 live vectors are searched as queries the index does not hold, at
-    /// each `ef` of a grid from 10 to 1024, against their exact neighbours. They are vectors the
+    /// each `ef` of a grid from 1 to 1024, against their exact neighbours. They are vectors the
     /// build inserted after the rest of their batch (one in 16, by a seeded hash), each left out
     /// of the graph with the links of the nodes that link to it re-selected without it: their
-    /// recall is that of new queries from the indexed vectors' distribution (within 0.006 at
-    /// `ef = k`, closer above, on Fashion-MNIST; `docs/perf.md`). The batch gets the smallest
-    /// `ef` (interpolated between grid points) whose mean recall less 1.645 standard errors of
-    /// the batch's and the curve's means reaches `target`, so that about 19 batches in 20 from
-    /// that distribution meet it; the largest grid `ef` when none does. The curve is measured once
-    /// per `k` (about 1000 exact scans of the index), kept, and dropped when vectors are added
-    /// or deleted. Filters are applied as in `search`; the curve is the unfiltered one.
+    /// recall is that of new queries from the indexed vectors' distribution (within 0.003 of the
+    /// 10,000 test queries' at every `ef` on Fashion-MNIST; `docs/perf.md`). The batch gets the
+    /// smallest `ef` (interpolated between grid points) whose mean recall less `z` standard errors
+    /// of the batch's and the curve's means reaches the target's recall, `z` the normal quantile
+    /// of its confidence (1.645 at 0.95: about 19 batches in 20 from that distribution meet it;
+    /// 0 at [`RecallTarget::mean`]); the largest grid `ef` when none does. The curve is measured
+    /// once per `k` (about 1000 exact scans of the index), kept, and dropped when vectors are
+    /// added or deleted. Filters are applied as in `search`; the curve is the unfiltered one.
     ///
     /// ```
-    /// use ember_ann::{HnswIndex, HnswParams, Metric, Vectors};
+    /// use ember_ann::{HnswIndex, HnswParams, Metric, RecallTarget, Vectors};
     /// let dim = 16;
     /// let data: Vec<f32> = (0..3000 * dim).map(|i| ((i * 7919) % 1009) as f32 / 1009.0).collect();
     /// let base = Vectors::from_row_major(data, dim)?;
@@ -806,18 +863,20 @@ impl HnswIndex {
     /// let q = Vectors::from_row_major(base.row(7).to_vec(), dim)?;
     /// let (low, ef_low) = idx.search_with_recall(&q, 10, 0.8, None)?;
     /// let (_, ef_high) = idx.search_with_recall(&q, 10, 0.99, None)?;
-    /// assert!(ef_high >= ef_low && low.labels[0] == 7);
+    /// let (_, ef_mean) = idx.search_with_recall(&q, 10, RecallTarget::mean(0.99), None)?;
+    /// assert!(ef_high >= ef_mean && ef_mean >= ef_low && low.labels[0] == 7);
     /// # Ok::<(), ember_core::Error>(())
     /// ```
     pub fn search_with_recall(
         &self,
         queries: &Vectors,
         k: usize,
-        target: f64,
+        target: impl Into<RecallTarget>,
         filter: Option<Filter<'_>>,
     ) -> Result<(SearchResult, f64)> {
         queries.check(self.dim, "HnswIndex::search_with_recall")?;
-        check_target(target)?;
+        let target = target.into();
+        target.check()?;
         if k == 0 || self.live < 2 {
             // Nothing to measure a curve on; a search of `k` candidates is exact here.
             return Ok((self.search(queries, k, k, filter)?, k as f64));
@@ -830,9 +889,10 @@ impl HnswIndex {
     }
 
     /// The `ef` [`HnswIndex::search_with_recall`] uses for a batch of `batch` queries
-    /// (fractional: see there; one search of the GPU path takes its ceiling).
-    pub fn ef_for_recall(&self, k: usize, target: f64, batch: usize) -> Result<f64> {
-        check_target(target)?;
+    /// (fractional: see there; one search of the GPU path takes its ceiling, and at least `k`).
+    pub fn ef_for_recall(&self, k: usize, target: impl Into<RecallTarget>, batch: usize) -> Result<f64> {
+        let target = target.into();
+        target.check()?;
         Ok(self.curve(k)?.ef_for(target, batch))
     }
 
@@ -992,7 +1052,7 @@ impl HnswIndex {
         let accept = |o: u32| !self.deleted[o as usize];
         let acc: Option<&dyn Fn(u32) -> bool> = if any_deleted { Some(&accept) } else { None };
         let eps = [self.descend(&qv, ep, top, 1, Some(h.slot))];
-        let found = self.search_layer(&qv, &eps, ef.max(k), 0, acc, Some(h));
+        let found = self.search_layer(&qv, &eps, (ef, k), 0, acc, Some(h));
         found.into_iter().take(k).map(|n| self.labels[n.id as usize]).collect()
     }
 

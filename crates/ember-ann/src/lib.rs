@@ -34,5 +34,6 @@ mod vectors;
 pub use flat::{Filter, FlatIndex, Storage};
 pub use hnsw::{HnswIndex, HnswParams};
 pub use metric::{dot, l2, Metric};
+pub use recall::RecallTarget;
 pub use topk::{SearchResult, NO_LABEL};
 pub use vectors::Vectors;

@@ -4,7 +4,7 @@
 use crate::error::IntoPyResult;
 use crate::frame::device;
 use crate::run::run;
-use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, SearchResult, Storage, Vectors};
+use ember::ann::{FlatIndex, HnswIndex, HnswParams, Metric, RecallTarget, SearchResult, Storage, Vectors};
 use ember::{Device, Error};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -198,9 +198,10 @@ impl PyHnswIndex {
     }
 
     /// With `target_recall`, `ef` is chosen by the index's recall curve (`ef` ignored; on a GPU
-    /// capped at the graph search's longest list). `device_name`: the CPU engine or the GPU path
+    /// capped at the graph search's longest list), `confidence` the share of batches that should
+    /// reach it (`RecallTarget`). `device_name`: the CPU engine or the GPU path
     /// (`HnswIndex::search_on`).
-    #[pyo3(signature = (queries, k, ef=64, allowed=None, target_recall=None, device_name=None))]
+    #[pyo3(signature = (queries, k, ef=64, allowed=None, target_recall=None, device_name=None, confidence=0.95))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -211,6 +212,7 @@ impl PyHnswIndex {
         allowed: Option<&[u8]>,
         target_recall: Option<f64>,
         device_name: Option<&str>,
+        confidence: f64,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
         let d = device(device_name)?;
         let q = vectors(queries, read(&self.idx).dim())?;
@@ -220,7 +222,7 @@ impl PyHnswIndex {
             let f = allowed.as_ref().map(|set| move |l: u64| set.contains(&l));
             let f = f.as_ref().map(|f| f as &(dyn Fn(u64) -> bool + Sync));
             let i = read(&idx);
-            match (target_recall, d) {
+            match (target_recall.map(|t| RecallTarget::batches(t, confidence)), d) {
                 (Some(t), Device::Cpu) => i.search_with_recall(&q, k, t, f).map(|(r, _)| r),
                 (Some(t), _) => {
                     let ef = if k == 0 || i.len() < 2 { k } else { i.ef_for_recall(k, t, q.len())?.ceil() as usize };
@@ -238,10 +240,18 @@ impl PyHnswIndex {
         run(py, move || read(&idx).recall_curve(k))
     }
 
-    /// The `ef` a batch of `batch` queries would get for `target_recall` (fractional: a share of
-    /// the batch takes the next integer).
-    fn ef_for_recall(&self, py: Python<'_>, k: usize, target_recall: f64, batch: usize) -> PyResult<f64> {
+    /// The `ef` a batch of `batch` queries would get for `target_recall` at `confidence`
+    /// (fractional: a share of the batch takes the next integer).
+    #[pyo3(signature = (k, target_recall, batch, confidence=0.95))]
+    fn ef_for_recall(
+        &self,
+        py: Python<'_>,
+        k: usize,
+        target_recall: f64,
+        batch: usize,
+        confidence: f64,
+    ) -> PyResult<f64> {
         let idx = self.idx.clone();
-        run(py, move || read(&idx).ef_for_recall(k, target_recall, batch))
+        run(py, move || read(&idx).ef_for_recall(k, RecallTarget::batches(target_recall, confidence), batch))
     }
 }

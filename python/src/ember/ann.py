@@ -162,6 +162,7 @@ class HnswIndex(_Index):
         *,
         ef: int = 64,
         target_recall: float | None = None,
+        confidence: float = 0.95,
         allowed: Any = None,
         device: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -169,18 +170,26 @@ class HnswIndex(_Index):
         result to those labels (a selective filter switches to an exact scan). With
         ``target_recall`` (in (0, 1]) the index picks ``ef`` for the batch from the recall curve it
         measures on itself (once per ``k``; see ``recall_curve``; fractional on the CPU, where a
-        share of the batch takes the next integer), and ``ef`` is ignored.
+        share of the batch takes the next integer; below ``k`` a shorter search that still returns
+        ``k``), and ``ef`` is ignored. ``confidence`` (in [0.5, 1)) is the share of batches that
+        should reach the target: 0.95 puts the mean recall above it by the batch's and the curve's
+        sampling error (about 0.007 at recall 0.95, batches of 1000), 0.5 aims the mean at the
+        target itself (about half the batches fall short).
         ``device="cuda"`` / ``"sim"`` searches on the GPU path: a CAGRA-style graph search of the
         whole batch in one launch (``ef`` and ``k`` at most 256), approximate like the CPU search
         and with about the same recall at the same ``ef``, not the same neighbours."""
-        return _result(self._i.search(_f32(queries, self.dim), k, ef, _u64(allowed), target_recall, device), k)
+        q = _f32(queries, self.dim)
+        return _result(self._i.search(q, k, ef, _u64(allowed), target_recall, device, confidence), k)
 
     def recall_curve(self, k: int = 10) -> list[tuple[int, float]]:
         """``(ef, mean recall@k)`` measured on up to 1000 of the indexed vectors, each searched as if
         the index did not hold it (it is left out of the graph and the links to it re-selected)."""
         return self._i.recall_curve(k)
 
-    def ef_for_recall(self, target_recall: float, k: int = 10, batch: int = 1000) -> float:
-        """The ``ef`` a batch of ``batch`` queries gets for ``target_recall`` on the CPU: fractional,
-        a share of the batch takes the next integer (the GPU path takes its ceiling)."""
-        return self._i.ef_for_recall(k, target_recall, batch)
+    def ef_for_recall(
+        self, target_recall: float, k: int = 10, batch: int = 1000, confidence: float = 0.95
+    ) -> float:
+        """The ``ef`` a batch of ``batch`` queries gets for ``target_recall`` at ``confidence`` (see
+        ``search``) on the CPU: fractional, a share of the batch takes the next integer (the GPU
+        path takes its ceiling, and at least ``k``)."""
+        return self._i.ef_for_recall(k, target_recall, batch, confidence)
