@@ -330,6 +330,7 @@ fn field_ends(data: &[u8], delimiter: u8, quote: u8, columns: usize) -> Option<F
 }
 
 /// Bit masks of a 64-byte block (bit `i`: byte `i`).
+#[derive(Default)]
 struct Masks {
     delimiter: u64,
     newline: u64,
@@ -352,7 +353,7 @@ fn masks(block: &[u8; 64], delimiter: u8, quote: u8) -> Masks {
             let nv = _mm_set1_epi8(b'\n' as i8);
             let qv = _mm_set1_epi8(quote as i8);
             let rv = _mm_set1_epi8(b'\r' as i8);
-            let mut m = Masks { delimiter: 0, newline: 0, quote: 0, cr: 0, high: 0 };
+            let mut m = Masks::default();
             for k in 0..4 {
                 let v = _mm_loadu_si128(block.as_ptr().add(16 * k) as *const __m128i);
                 let bits = |x: __m128i| (_mm_movemask_epi8(x) as u16 as u64) << (16 * k);
@@ -367,7 +368,7 @@ fn masks(block: &[u8; 64], delimiter: u8, quote: u8) -> Masks {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let mut m = Masks { delimiter: 0, newline: 0, quote: 0, cr: 0, high: 0 };
+        let mut m = Masks::default();
         for (i, &x) in block.iter().enumerate() {
             m.delimiter |= u64::from(x == delimiter) << i;
             m.newline |= u64::from(x == b'\n') << i;
