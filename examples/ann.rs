@@ -16,9 +16,10 @@
 //! output CSV has one row per query: `query,rank,label,distance`. A path `synthetic:N:DIM[:SEED]`
 //! stands for seeded clustered vectors (a machine without data files: the GPU check uses it). `--target-recall R`
 //! (instead of `--ef`) picks `ef` from the recall curve the index measures on itself (see
-//! `HnswIndex::search_with_recall`); `--confidence C` is the share of batches that should reach it
-//! (default 0.95; 0.5 aims the batch's mean recall at the target itself). `--device cuda|sim` searches on the GPU path (a graph search
-//! of the whole batch in one launch; `ef` at most 256); the default is the GPU when there is one.
+//! `HnswIndex::search_with_recall`); `--confidence C` is the share of batches that should reach
+//! it (default 0.95; 0.5 aims the batch's mean recall at the target itself). `--device cuda|sim`
+//! searches on the GPU path (a graph search of the whole batch in one launch; `ef` at most 256);
+//! the default is the GPU when there is one.
 //! `recall` checks the target-recall knob on your queries (split into batches): per target, the
 //! mean recall, the share of batches that meet it, the mean `ef`, and the QPS against the QPS of
 //! a fixed `ef` at the same recall (interpolated on a sweep of fixed `ef`s), as a markdown table.
@@ -194,21 +195,20 @@ fn recall_check(
     };
     idx.recall_curve(k)?; // measured outside the timed searches
     let mean = |r: &[f64]| r.iter().sum::<f64>() / r.len().max(1) as f64;
+    // `(ef, mean recall, QPS)` of fixed `ef`s from `k` up (`search` takes at least `k`).
     let mut fixed = Vec::new();
-    for ef in [10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 192, 256, 384, 512].map(|e: usize| e.max(k))
-    {
+    let mut efs: Vec<usize> =
+        [10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 192, 256, 384, 512].map(|e| e.max(k)).to_vec();
+    efs.dedup();
+    for ef in efs {
         let (s, r, _) = timed(&|v| Ok((idx.search(v, k, ef, None)?, ef as f64)))?;
-        fixed.push((mean(&r), n / s));
+        fixed.push((ef, mean(&r), n / s));
     }
     // The index's own curve (its held-out probes) beside the recall of these queries.
-    let curve = idx.recall_curve(k)?;
     eprintln!("ef: recall of the index's probes / of these queries");
-    for (ef, r) in &curve {
-        if let Some(i) = [10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 192, 256, 384, 512]
-            .iter()
-            .position(|e| e == ef)
-        {
-            eprintln!("{ef}: {r:.4} / {:.4}", fixed[i].0);
+    for (ef, r) in idx.recall_curve(k)? {
+        if let Some(f) = fixed.iter().find(|f| f.0 == ef) {
+            eprintln!("{ef}: {r:.4} / {:.4}", f.1);
         }
     }
     println!("| target | mean recall@{k} | batches of {batch} meeting it | mean ef | QPS | fixed-ef QPS at that recall | ratio |");
@@ -218,8 +218,8 @@ fn recall_check(
         let (m, qps) = (mean(&r), n / s);
         let met = r.iter().filter(|&&x| x >= t).count() as f64 / r.len().max(1) as f64;
         // The fixed-ef QPS at recall `m`, linear between the sweep's points around it.
-        let at = fixed.windows(2).find(|w| w[0].0 <= m && m <= w[1].0).map(|w| {
-            let ((r0, q0), (r1, q1)) = (w[0], w[1]);
+        let at = fixed.windows(2).find(|w| w[0].1 <= m && m <= w[1].1).map(|w| {
+            let ((_, r0, q0), (_, r1, q1)) = (w[0], w[1]);
             q0 + (q1 - q0) * (m - r0) / (r1 - r0).max(1e-12)
         });
         let (at, ratio) = at.map_or(("-".into(), "-".into()), |a| (format!("{a:.0}"), format!("{:.2}", qps / a)));

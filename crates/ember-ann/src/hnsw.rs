@@ -125,7 +125,6 @@ impl Visited<'_> {
     }
 }
 
-/// Runs `f` with this thread's visited set, sized for `n` nodes.
 /// The nearest nodes a level search has met: `res` the `max(ef, keep)` nearest (the answer),
 /// `short` the `ef` nearest when that is fewer (`ef < keep`; the search's bound).
 struct Found {
@@ -178,6 +177,7 @@ impl Found {
     }
 }
 
+/// Runs `f` with this thread's visited set, sized for `n` nodes.
 fn with_visited<T>(n: usize, f: impl FnOnce(&mut Visited<'_>) -> T) -> T {
     VISITED.with(|cell| {
         let mut guard = cell.borrow_mut();
@@ -606,9 +606,10 @@ impl HnswIndex {
     }
 
     /// Best-first search of one level from `eps` with `(ef, keep)`: the `max(ef, keep)` nearest
-    /// it meets, ascending. The search stops when the nearest unexpanded candidate is farther than the
-    /// `ef`-th nearest found, so `ef < keep` searches less (a lower recall than `ef = keep`: the
-    /// target-recall knob's low end) and still returns `keep` from every distance it computed.
+    /// it meets, ascending. The search stops when the nearest unexpanded candidate is farther
+    /// than the `ef`-th nearest found, so `ef < keep` searches less (a lower recall than
+    /// `ef = keep`: the target-recall knob's low end) and still returns `keep` from every
+    /// distance it computed.
     /// With `accept`, only accepted nodes enter the result (all are still traversed).
     fn search_layer(
         &self,
