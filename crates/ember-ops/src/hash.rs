@@ -149,9 +149,11 @@ impl Source {
 /// bits, the string inline after it, packed as [`strings`] packs bytes and length.
 #[inline]
 fn short_view_code(v: u128) -> u64 {
-    let len = v as u32;
+    // The length is at most 7 (`short_views` checked): the mask's shift stays under 64, and
+    // no branch (a test for the empty string was a third of Q1's key pass).
+    let len = (v as u32) & 7;
     // Inline bytes past the length are zero in valid views; mask them anyway.
-    let bytes = if len == 0 { 0 } else { ((v >> 32) as u64) & (u64::MAX >> (64 - 8 * len)) };
+    let bytes = ((v >> 32) as u64) & ((1u64 << (8 * len)) - 1);
     (bytes << 3) | len as u64
 }
 
@@ -182,6 +184,57 @@ impl Codes {
     /// [`Codes::shift_in`] with codes read less `min` in `w` bits (a chunk's own narrowing).
     fn shift_in_as(&self, start: usize, out: &mut [u64], min: u64, w: u32) {
         with_raw!(&self.source, raw => self.shift_with(start, out, min, w, raw))
+    }
+
+    /// The raw codes of rows `start .. start + out.len()` written to `out`, and the smallest and
+    /// largest of the valid rows' (`(u64::MAX, 0)`: none): one read of the column for both.
+    fn raw_range_into(&self, start: usize, out: &mut [u64]) -> (u64, u64) {
+        with_raw!(&self.source, raw => self.raw_range_with(start, out, raw))
+    }
+
+    #[inline(always)]
+    fn raw_range_with(&self, start: usize, out: &mut [u64], raw: impl Fn(usize) -> u64) -> (u64, u64) {
+        let (mut lo, mut hi) = (u64::MAX, 0);
+        match &self.nulls {
+            None => {
+                for (j, o) in out.iter_mut().enumerate() {
+                    let c = raw(start + j);
+                    *o = c;
+                    lo = lo.min(c);
+                    hi = hi.max(c);
+                }
+            }
+            Some(nulls) => {
+                for (j, o) in out.iter_mut().enumerate() {
+                    let c = raw(start + j);
+                    *o = c;
+                    if nulls.is_valid(start + j) {
+                        lo = lo.min(c);
+                        hi = hi.max(c);
+                    }
+                }
+            }
+        }
+        (lo, hi)
+    }
+
+    /// Shifts each of `out`'s words left by `w` and puts in the code of `raws[j]` (row
+    /// `start + j`'s raw code, from [`Codes::raw_range_into`]) less `min`: as
+    /// [`Codes::shift_in_as`], from codes already read.
+    fn shift_in_raw(&self, start: usize, raws: &[u64], out: &mut [u64], min: u64, w: u32) {
+        match &self.nulls {
+            None => {
+                for (o, &r) in out.iter_mut().zip(raws) {
+                    *o = (*o << w) | r.wrapping_sub(min);
+                }
+            }
+            Some(nulls) => {
+                for (j, (o, &r)) in out.iter_mut().zip(raws).enumerate() {
+                    let code = if nulls.is_valid(start + j) { r.wrapping_sub(min) + 1 } else { 0 };
+                    *o = (*o << w) | code;
+                }
+            }
+        }
     }
 
     #[inline(always)]
@@ -607,11 +660,13 @@ impl ChunkKeys {
         table: &mut [u32],
         max_groups: usize,
     ) -> Option<ChunkGroups> {
-        let rows = start..start + len;
+        // Each key's raw codes, read once (with their range) and kept for the table's slots:
+        // decoding a view twice cost more than storing its code.
+        let mut raws = vec![vec![0u64; len]; self.codes.len()];
         let mut narrowed = Vec::with_capacity(self.codes.len());
         let mut bits = 0;
-        for c in &self.codes {
-            let (lo, hi) = with_raw!(&c.source, raw => c.range_of(rows.clone(), raw));
+        for (c, raw) in self.codes.iter().zip(raws.iter_mut()) {
+            let (lo, hi) = c.raw_range_into(start, raw);
             // No valid row: every code is the null's.
             let (lo, w) = if lo > hi { (0, 1) } else { (lo, bits_for(hi - lo) + u32::from(c.nulls.is_some())) };
             bits += w;
@@ -623,8 +678,8 @@ impl ChunkKeys {
         let mut ids = vec![SKIPPED; len];
         if 1usize.checked_shl(bits).is_some_and(|slots| slots <= table.len()) {
             let mut slots = vec![0u64; len];
-            for (c, &(lo, w)) in self.codes.iter().zip(&narrowed) {
-                c.shift_in_as(start, &mut slots, lo, w);
+            for ((c, &(lo, w)), raw) in self.codes.iter().zip(&narrowed).zip(&raws) {
+                c.shift_in_raw(start, raw, &mut slots, lo, w);
             }
             let mut used = Vec::new();
             for (j, (&k, id)) in slots.iter().zip(ids.iter_mut()).enumerate() {
@@ -896,6 +951,47 @@ mod tests {
         assert_eq!(g.first_rows, vec![1, 2, 4]);
         assert_eq!(g.ids, vec![SKIPPED, 0, 1, SKIPPED, 2]);
         assert_eq!(g.last_rows(), vec![1, 2, 4]);
+    }
+
+    /// A chunk numbers its rows by key exactly: short Utf8View strings (empty, one byte, seven
+    /// bytes, nulls) beside an integer key with nulls, through the direct table (one-byte
+    /// strings, a small integer range) and through the hash map (seven-byte strings, or integers
+    /// spread over half the `i64` range), rows outside the selection skipped.
+    #[test]
+    fn chunk_numbering_groups_equal_keys_exactly() {
+        use arrow::array::StringViewArray;
+        let n = 5000;
+        let (short, long) = (&["", "A", "N", "R"][..], &["", "A", "N", "R", "1234567", "MAIL"][..]);
+        for (words, spread) in [(short, 3i64), (long, 3), (short, i64::MAX / 2)] {
+            let s: ArrayRef = Arc::new(StringViewArray::from_iter(
+                (0..n).map(|i| (i % 17 != 3).then(|| words[(i / 7) % words.len()])),
+            ));
+            let x: ArrayRef = Arc::new(Int64Array::from_iter(
+                (0..n as i64).map(|i| (i % 13 != 0).then_some((i % 3) * spread - spread)),
+            ));
+            let keys = ChunkKeys::new(key_codes(&[s.clone(), x.clone()], false).unwrap()).ok().unwrap();
+            let selected = BooleanBuffer::from_iter((0..n).map(|i| i % 5 != 2));
+            let (start, len) = (123, 4000);
+            let mut table = vec![u32::MAX; 1 << 16];
+            let got = keys.number(start, len, Some(&selected), &mut table, 1024).unwrap();
+            assert!(table.iter().all(|&t| t == u32::MAX), "the table is left unused");
+            let (sv, xv) = (s.as_string_view(), x.as_primitive::<arrow::datatypes::Int64Type>());
+            let mut by_key = std::collections::HashMap::new();
+            for j in 0..len {
+                let i = start + j;
+                if !selected.value(i) {
+                    assert_eq!(got.ids[j], SKIPPED);
+                    continue;
+                }
+                let key = (sv.is_valid(i).then(|| sv.value(i)), xv.is_valid(i).then(|| xv.value(i)));
+                let id = *by_key.entry(key).or_insert(got.ids[j]);
+                assert_eq!(id, got.ids[j], "row {i}, {words:?}, spread {spread}");
+                if got.firsts[id as usize] as usize == i {
+                    assert_eq!(got.keys[id as usize], packed_at(&keys.codes.iter().collect::<Vec<_>>(), i));
+                }
+            }
+            assert_eq!(by_key.len(), got.keys.len(), "{words:?}, spread {spread}");
+        }
     }
 
     #[test]
