@@ -721,13 +721,26 @@ fn decimal_exact(op: BinaryOp, a: &dyn Datum, b: &dyn Datum, out: &DType) -> Opt
     // Operands of at most 18 digits fit 64 bits: one widening multiply.
     let narrow = p1 <= 18 && p2 <= 18;
     let (xv, yv) = (x.values(), y.values());
+    // A constant side scaled once, not once per row (`1 - l_discount`).
+    let (xv, yv) = (scaled(xv, x_scalar, fx), scaled(yv, y_scalar, fy));
+    let (fx, fy) = (if x_scalar { 1 } else { fx }, if y_scalar { 1 } else { fy });
     let values: Vec<i128> = match op {
-        BinaryOp::Add => rows(xv, yv, x_scalar, y_scalar, |u, v| up(u, fx).wrapping_add(up(v, fy))),
-        BinaryOp::Sub => rows(xv, yv, x_scalar, y_scalar, |u, v| up(u, fx).wrapping_sub(up(v, fy))),
-        _ if proven && narrow => {
-            rows(xv, yv, x_scalar, y_scalar, |u, v| (u as i64 as i128).wrapping_mul(v as i64 as i128))
+        BinaryOp::Add | BinaryOp::Sub if fx == 1 && fy == 1 => {
+            let sub = op == BinaryOp::Sub;
+            rows(&xv, &yv, x_scalar, y_scalar, |u, v| if sub { u.wrapping_sub(v) } else { u.wrapping_add(v) })
         }
-        _ if proven => rows(xv, yv, x_scalar, y_scalar, i128::wrapping_mul),
+        BinaryOp::Add => rows(&xv, &yv, x_scalar, y_scalar, |u, v| up(u, fx).wrapping_add(up(v, fy))),
+        BinaryOp::Sub => rows(&xv, &yv, x_scalar, y_scalar, |u, v| up(u, fx).wrapping_sub(up(v, fy))),
+        _ if proven && narrow => {
+            rows(&xv, &yv, x_scalar, y_scalar, |u, v| (u as i64 as i128).wrapping_mul(v as i64 as i128))
+        }
+        _ if proven => rows(&xv, &yv, x_scalar, y_scalar, i128::wrapping_mul),
+        // A product capped at 38 digits of operands that fit 64 bits is within them (|u v| <
+        // 2^126 < 10^38): one test of the whole batch (the operands' high words) instead of
+        // a test per row (Q1's `* (1 + l_tax)`); any other operand takes the checked loop.
+        _ if precision == 38 && all_fit_64(&xv) && all_fit_64(&yv) => {
+            rows(&xv, &yv, x_scalar, y_scalar, |u, v| (u as i64 as i128).wrapping_mul(v as i64 as i128))
+        }
         _ => {
             let checked = |u: i128, v: i128| -> Option<i128> {
                 let r = if fits(u) && fits(v) { (u as i64 as i128) * (v as i64 as i128) } else { u.checked_mul(v)? };
@@ -788,6 +801,20 @@ fn like_by_substrings(v: &Val, pattern: &str) -> Option<BooleanArray> {
         _ => return None,
     };
     Some(BooleanArray::new(values, a.logical_nulls()))
+}
+
+/// `values` (one constant when `scalar`) multiplied by `f` once when constant, else as they are.
+fn scaled(values: &[i128], scalar: bool, f: i128) -> std::borrow::Cow<'_, [i128]> {
+    match scalar && f != 1 {
+        true => std::borrow::Cow::Owned(vec![values[0].wrapping_mul(f)]),
+        false => std::borrow::Cow::Borrowed(values),
+    }
+}
+
+/// Whether every value fits 64 bits (nulls' slots included), without a branch per value.
+fn all_fit_64(values: &[i128]) -> bool {
+    // Nonzero where a high word is not the low word's sign.
+    values.iter().fold(0u64, |acc, &v| acc | (((v >> 64) as u64) ^ ((v as i64 >> 63) as u64))) == 0
 }
 
 /// `f` of each row's operands, a constant side (`*_scalar`: one value) repeated.
@@ -923,11 +950,14 @@ mod tests {
     fn unchecked_decimal_arithmetic_equals_arrows_checked_kernels() {
         // Random values of up to `d` digits at each operand's precision, nulls, constants on
         // either side: sums and products proven safe (15 × 16 digits), products capped at 38
-        // (32 × 16) whose values fit, and ones whose values overflow, which must be declined.
+        // (32 × 16) whose values fit (within 64 bits or not), and ones whose values overflow,
+        // which must be declined.
         let mut next = crate::test_rng(0x2545_F491_4F6C_DD1D);
         let cases = [
             ((15u8, 2i8, 15u32), (16u8, 2i8, 16u32)),
             ((32, 4, 20), (16, 2, 16)),
+            // Capped at 38, every operand within 64 bits: the batch-tested product.
+            ((32, 4, 18), (16, 2, 16)),
             ((32, 4, 32), (16, 2, 16)),
             ((10, 0, 10), (15, 2, 15)),
             ((38, 10, 38), (12, 3, 12)),
