@@ -308,28 +308,14 @@ impl Fold {
 
     /// Folds `values` (one per id; rows with [`SKIPPED`] ids are left out) in row order.
     pub(super) fn add(&mut self, values: &ArrayRef, ids: &[u32]) -> Result<()> {
-        self.add_with_lens(values, ids, None)
-    }
-
-    /// [`Fold::add`] given each group's number of rows (`lens`, the rows of `ids` not
-    /// [`SKIPPED`]): values without nulls then count as those, and the per-row loops only sum.
-    pub(super) fn add_with_lens(&mut self, values: &ArrayRef, ids: &[u32], lens: Option<&[u64]>) -> Result<()> {
         let nulls = values.logical_nulls();
         let nulls = nulls.as_ref();
-        let counted = nulls.is_none() && lens.is_some() && self.sums.is_some();
-        if let (true, Some(lens)) = (counted, lens) {
-            for (c, &l) in self.counts.iter_mut().zip(lens) {
-                *c += l;
-            }
-        }
-        // `None`: the counts are done; the loops only sum.
-        let counts = (!counted).then_some(&mut self.counts[..]);
+        let counts = &mut self.counts;
         match &mut self.sums {
             None => {
-                // `counted` needs sums: counts alone are always counted here.
                 for (i, &id) in ids.iter().enumerate() {
                     if id != SKIPPED && nulls.is_none_or(|n| n.is_valid(i)) {
-                        self.counts[id as usize] += 1;
+                        counts[id as usize] += 1;
                     }
                 }
             }
@@ -467,22 +453,6 @@ fn fold<T: Copy + Default>(
     nulls: Option<&arrow::buffer::NullBuffer>,
     ids: &[u32],
     acc: &mut [T],
-    counts: Option<&mut [u64]>,
-    add: impl Fn(T, T) -> Option<T>,
-) -> Result<()> {
-    match counts {
-        Some(counts) => fold_as::<T, true>(values, nulls, ids, acc, counts, add),
-        None => fold_as::<T, false>(values, nulls, ids, acc, &mut [], add),
-    }
-}
-
-/// [`fold`], counting each group's values when `COUNT` (else `counts` is not touched): a loop
-/// per case, no test per row of whether to count.
-fn fold_as<T: Copy + Default, const COUNT: bool>(
-    values: &[T],
-    nulls: Option<&arrow::buffer::NullBuffer>,
-    ids: &[u32],
-    acc: &mut [T],
     counts: &mut [u64],
     add: impl Fn(T, T) -> Option<T>,
 ) -> Result<()> {
@@ -495,30 +465,23 @@ fn fold_as<T: Copy + Default, const COUNT: bool>(
         for (i, (&v, &id)) in values.iter().zip(ids).enumerate() {
             if !skip(i, id) {
                 acc[id as usize] = add(acc[id as usize], v).ok_or_else(decimal_overflow)?;
-                if COUNT {
-                    counts[id as usize] += 1;
-                }
+                counts[id as usize] += 1;
             }
         }
         return Ok(());
     }
-    let mut lanes = vec![T::default(); 4 * g];
-    let mut lane_counts = vec![0u64; if COUNT { 4 * g } else { 0 }];
+    let (mut lanes, mut lane_counts) = (vec![T::default(); 4 * g], vec![0u64; 4 * g]);
     for (i, (&v, &id)) in values.iter().zip(ids).enumerate() {
         if !skip(i, id) {
             let k = (i & 3) * g + id as usize;
             lanes[k] = add(lanes[k], v).ok_or_else(decimal_overflow)?;
-            if COUNT {
-                lane_counts[k] += 1;
-            }
+            lane_counts[k] += 1;
         }
     }
-    for (l, lane) in lanes.chunks(g).enumerate() {
+    for (lane, lane_count) in lanes.chunks(g).zip(lane_counts.chunks(g)) {
         for k in 0..g {
             acc[k] = add(acc[k], lane[k]).ok_or_else(decimal_overflow)?;
-            if COUNT {
-                counts[k] += lane_counts[l * g + k];
-            }
+            counts[k] += lane_count[k];
         }
     }
     Ok(())

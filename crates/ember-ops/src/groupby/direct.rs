@@ -226,7 +226,7 @@ fn fold_chunk(
             Fold::counted(lens.clone())
         } else {
             let mut f = Fold::new(plan.kind(k), values.data_type(), g)?;
-            f.add_with_lens(&values, &ids, Some(&lens))?;
+            f.add(&values, &ids)?;
             f
         };
         folds.push(fold);
