@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | [`Executor::select_rows`] | predicate chunks → kept row numbers | predicate program → keep-mask → compaction |
 //! | [`Executor::range`] | `offset..offset + len` | `iota` kernel |
-//! | [`Executor::gather`] | arrow-rs `take` | fixed-width, bitmap and string gathers |
+//! | [`Executor::gather`] | per column and in parts of each column, in parallel (`cpu_gather.rs`) | fixed-width, bitmap and string gathers |
 //! | [`Executor::sort_indices`] | row-format keys, stable parallel merge sort | order-preserving key words, LSD radix sort |
 //!
 //! Join and group-by add hash build / probe and segmented reduce here.
@@ -23,6 +23,7 @@
 //! assert_eq!(CpuExecutor.gather(&df, &rows).unwrap().num_rows(), 2);
 //! ```
 pub(crate) mod cpu;
+pub(crate) mod cpu_gather;
 pub(crate) mod gpu;
 
 pub use cpu::CpuExecutor;

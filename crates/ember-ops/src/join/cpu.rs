@@ -69,7 +69,7 @@ fn compact(arrays: &[ArrayRef], selected: Option<&BooleanBuffer>) -> Result<Opti
     let Some(sel) = selected.filter(|s| s.count_set_bits() * COMPACT_BELOW < s.len()) else { return Ok(None) };
     let rows = crate::filter::set_rows(sel);
     let idx = UInt32Array::from(rows.clone());
-    let keys = arrays.iter().map(|a| crate::executor::cpu::take_column(a, &idx)).collect::<Result<Vec<_>>>()?;
+    let keys = arrays.iter().map(|a| crate::executor::cpu_gather::take_column(a, &idx)).collect::<Result<Vec<_>>>()?;
     Ok(Some((keys, rows)))
 }
 
