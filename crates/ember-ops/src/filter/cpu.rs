@@ -1,6 +1,6 @@
 //! Filter on the CPU engine: evaluate the predicate (in parallel row chunks, see
-//! [`crate::expr::cpu`]), turn nulls into false, build one arrow-rs [`FilterPredicate`] and apply
-//! it to every column in parallel with rayon.
+//! [`crate::expr::cpu`]), turn nulls into false, and filter every column in parallel with rayon;
+//! one arrow-rs [`FilterPredicate`] is built, when a column needs it, for the rest.
 //!
 //! Fixed-width columns (integers, floats, dates, decimals) and the views of Utf8View strings are
 //! compressed by a plain loop over the mask's set bits, 64 rows a word, into buffers from
@@ -8,7 +8,8 @@
 //! every column read again), instead of arrow-rs's `filter`: arrow-rs 60 takes ~21 ms per 16-byte column at TPC-H SF1 (46%
 //! kept) against ~5 ms for the loop, and its outputs of the 4- and 8-byte columns came fresh from
 //! the allocator, so every call faulted in (and the kernel zeroed) ~45 MB of new pages: 11-16K
-//! page faults per call, a third of the filter's time. Booleans and variable-width arrays go
+//! page faults per call, a third of the filter's time. Large 16-byte outputs are written with
+//! non-temporal stores (see [`compress`]). Booleans, variable-width arrays and null bits go
 //! through the `FilterPredicate`.
 use crate::expr::Expr;
 use arrow::array::{make_array, Array, ArrayData, ArrayRef, AsArray, BooleanArray, StringViewArray};
@@ -17,7 +18,7 @@ use arrow::compute::{prep_null_mask_filter, FilterBuilder, FilterPredicate};
 use arrow::datatypes::DataType;
 use ember_core::{type_bail, Column, DataFrame, Result};
 use rayon::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Rows of `df` (a CPU frame) where `predicate` is true, order kept; a null predicate drops the
 /// row. Keeping every row returns the columns unchanged (no copy); keeping none returns an empty
@@ -58,7 +59,11 @@ pub(crate) fn filter_by_mask(df: &DataFrame, mask: &BooleanArray) -> Result<Data
     if kept == 0 {
         return df.slice(0, 0);
     }
-    let pred = FilterBuilder::new(mask).optimize().build();
+    // Built only when a column needs it (nulls, booleans, variable-width values): building it
+    // writes every kept row number (22 MB at SF1's 46% of `lineitem`), a sixth of the filter's
+    // time where every column is compressed by [`compress`] alone.
+    let pred = OnceLock::new();
+    let pred = || pred.get_or_init(|| FilterBuilder::new(mask).optimize().build());
     let columns = df
         .columns()
         .par_iter()
@@ -68,11 +73,11 @@ pub(crate) fn filter_by_mask(df: &DataFrame, mask: &BooleanArray) -> Result<Data
 }
 
 /// The kept rows of one array.
-fn filter_array(a: &ArrayRef, mask: &BooleanArray, pred: &FilterPredicate) -> Result<ArrayRef> {
+fn filter_array<'p>(a: &ArrayRef, mask: &BooleanArray, pred: &impl Fn() -> &'p FilterPredicate) -> Result<ArrayRef> {
     let nulls = |n: Option<&NullBuffer>| -> Result<Option<NullBuffer>> {
         Ok(match n {
             Some(n) if n.null_count() > 0 => {
-                let kept = pred.filter(&BooleanArray::new(n.inner().clone(), None))?;
+                let kept = pred().filter(&BooleanArray::new(n.inner().clone(), None))?;
                 Some(NullBuffer::new(kept.as_boolean().values().clone()))
             }
             _ => None,
@@ -88,7 +93,7 @@ fn filter_array(a: &ArrayRef, mask: &BooleanArray, pred: &FilterPredicate) -> Re
                 Some(4) => compress(&ScalarBuffer::<u32>::new(buf, offset, len), mask).into_inner(),
                 Some(8) => compress(&ScalarBuffer::<u64>::new(buf, offset, len), mask).into_inner(),
                 Some(16) => compress(&ScalarBuffer::<i128>::new(buf, offset, len), mask).into_inner(),
-                _ => return Ok(pred.filter(a.as_ref())?),
+                _ => return Ok(pred().filter(a.as_ref())?),
             };
             let out = ArrayData::builder(t.clone()).len(mask.true_count()).add_buffer(values).nulls(nulls(a.nulls())?);
             // SAFETY: a primitive array is one buffer of `len` values of the type's width; `values`
@@ -103,7 +108,7 @@ fn filter_array(a: &ArrayRef, mask: &BooleanArray, pred: &FilterPredicate) -> Re
             // carried over unchanged, and the null buffer has one bit per kept view.
             Arc::new(unsafe { StringViewArray::new_unchecked(views, v.data_buffers().to_vec().into(), nulls) })
         }
-        _ => pred.filter(a.as_ref())?,
+        _ => pred().filter(a.as_ref())?,
     })
 }
 
@@ -112,6 +117,10 @@ fn filter_array(a: &ArrayRef, mask: &BooleanArray, pred: &FilterPredicate) -> Re
 /// and read back once per column).
 ///
 /// Large outputs come from [`ember_core::pool`]: see there why reusing their memory matters.
+/// Large outputs of 16-byte values (decimals, string views) are written with non-temporal
+/// stores on x86-64: the filter is bound by memory traffic, and an ordinary store first reads
+/// each output line it misses (SF1's 16-column `lineitem` filter: 44 MB of such reads per
+/// 16-byte column; 8 x 16-byte columns 42 -> 38 ms on 2 cores; no gain for 8-byte values).
 fn compress<T: arrow::datatypes::ArrowNativeType + bytemuck::Pod>(
     values: &ScalarBuffer<T>,
     mask: &BooleanArray,
@@ -119,22 +128,50 @@ fn compress<T: arrow::datatypes::ArrowNativeType + bytemuck::Pod>(
     let bits = mask.values();
     assert_eq!(bits.len(), values.len(), "a mask of every row");
     ember_core::pool::filled_with(bits.count_set_bits(), |out| {
-        let mut k = 0;
-        let chunks = bits.inner().bit_chunks(bits.offset(), bits.len());
-        let words = chunks.iter().chain(std::iter::once(chunks.remainder_bits()));
-        for (w, mut word) in words.enumerate() {
-            let base = w * 64;
-            while word != 0 {
-                let i = base + word.trailing_zeros() as usize;
-                // SAFETY: `i` is a set bit of a mask of `values.len()` rows, and `k` counts the set
-                // bits before it, fewer than `out.len()` (all the mask's set bits).
-                unsafe { *out.get_unchecked_mut(k) = *values.get_unchecked(i) };
-                k += 1;
-                word &= word - 1;
+        #[cfg(target_arch = "x86_64")]
+        if std::mem::size_of_val(out) >= STREAM_MIN_BYTES {
+            let wide = (bytemuck::try_cast_slice::<T, u128>(values), bytemuck::try_cast_slice_mut::<T, u128>(out));
+            if let (Ok(values), Ok(out)) = wide {
+                if out.as_ptr().align_offset(16) == 0 {
+                    let out = out.as_mut_ptr();
+                    // SAFETY: `k < out.len()` and `i < values.len()` (see `for_each_kept`); `out`
+                    // is 16-byte aligned, so every `out.add(k)` is, as `_mm_stream_si128` needs.
+                    for_each_kept(bits, |k, i| unsafe {
+                        let v = std::arch::x86_64::_mm_loadu_si128(values.as_ptr().add(i).cast());
+                        std::arch::x86_64::_mm_stream_si128(out.add(k).cast(), v)
+                    });
+                    // Non-temporal stores are weakly ordered: fence them before the buffer is shared.
+                    // SAFETY: `sfence` has no preconditions (SSE, part of x86-64).
+                    unsafe { std::arch::x86_64::_mm_sfence() };
+                    return;
+                }
             }
         }
-        debug_assert_eq!(k, out.len());
+        // SAFETY: `k < out.len()` and `i < values.len()` (see `for_each_kept`).
+        for_each_kept(bits, |k, i| unsafe { *out.get_unchecked_mut(k) = *values.get_unchecked(i) });
     })
+}
+
+/// Outputs of at least this many bytes are written with non-temporal stores (see [`compress`]);
+/// smaller ones are likely read again while still in cache.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const STREAM_MIN_BYTES: usize = 8 << 20;
+
+/// `f(k, i)` for each set bit `i` of `bits`, `k` counting them from 0 (so `k < count_set_bits`
+/// and `i < bits.len()`), 64 rows a word.
+#[inline(always)]
+fn for_each_kept(bits: &arrow::buffer::BooleanBuffer, mut f: impl FnMut(usize, usize)) {
+    let mut k = 0;
+    let chunks = bits.inner().bit_chunks(bits.offset(), bits.len());
+    let words = chunks.iter().chain(std::iter::once(chunks.remainder_bits()));
+    for (w, mut word) in words.enumerate() {
+        let base = w * 64;
+        while word != 0 {
+            f(k, base + word.trailing_zeros() as usize);
+            k += 1;
+            word &= word - 1;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +291,29 @@ mod tests {
         let want = arrow::compute::filter_record_batch(&df.to_record_batch().unwrap(), mask.as_boolean()).unwrap();
         assert_eq!(out.to_record_batch().unwrap(), want);
         assert!(out.num_rows() > 0 && out.num_rows() < n);
+    }
+
+    #[test]
+    fn large_16_byte_outputs_written_by_streaming_stores_match_arrow_filter() {
+        // Over 8 MiB of kept 16-byte values per column: the non-temporal store path on x86-64.
+        let n = 1_300_007;
+        let d = (0..n as i128)
+            .map(|i| (i % 9 != 0).then_some(i * 1_000_000_007 - 3))
+            .collect::<Decimal128Array>()
+            .with_precision_and_scale(38, 2)
+            .unwrap();
+        let words = ["", "AIR", "a string longer than twelve bytes", "MAIL"];
+        let v: StringViewArray = (0..n).map(|i| (i % 3 != 0).then_some(words[i % 4])).collect();
+        let k: Int64Array = (0..n as i64).map(|i| Some(i * 7919 % 1000)).collect();
+        let df = frame(vec![("k", Arc::new(k) as ArrayRef), ("d", Arc::new(d)), ("v", Arc::new(v))]);
+        for df in [df.clone(), df.slice(5, n - 9).unwrap()] {
+            let pred = col("k").lt(lit(900i64));
+            let out = filter(&df, &pred).unwrap();
+            assert!(out.num_rows() * 16 > STREAM_MIN_BYTES);
+            let mask = crate::expr::cpu::evaluate(&df, &pred).unwrap();
+            let want = arrow::compute::filter_record_batch(&df.to_record_batch().unwrap(), mask.as_boolean()).unwrap();
+            assert_eq!(out.to_record_batch().unwrap(), want);
+        }
     }
 
     #[test]
