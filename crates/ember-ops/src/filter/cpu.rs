@@ -52,11 +52,12 @@ pub fn mask(df: &DataFrame, predicate: &Expr) -> Result<BooleanArray> {
 
 /// Rows of `df` (a CPU frame) where `mask` (no nulls, `df.num_rows()` long) is set.
 pub(crate) fn filter_by_mask(df: &DataFrame, mask: &BooleanArray) -> Result<DataFrame> {
-    let kept = mask.true_count();
-    if kept == df.num_rows() {
+    debug_assert_eq!(mask.null_count(), 0, "a mask without nulls");
+    let kept = Kept::new(mask.values());
+    if kept.count == df.num_rows() {
         return Ok(df.clone());
     }
-    if kept == 0 {
+    if kept.count == 0 {
         return df.slice(0, 0);
     }
     // Built only when a column needs it (nulls, booleans, variable-width values): building it
@@ -67,13 +68,13 @@ pub(crate) fn filter_by_mask(df: &DataFrame, mask: &BooleanArray) -> Result<Data
     let columns = df
         .columns()
         .par_iter()
-        .map(|c| Ok(Column::Host(filter_array(c.as_host()?, mask, &pred)?)))
+        .map(|c| Ok(Column::Host(filter_array(c.as_host()?, &kept, &pred)?)))
         .collect::<Result<Vec<_>>>()?;
-    df.with_columns(columns, kept)
+    df.with_columns(columns, kept.count)
 }
 
 /// The kept rows of one array.
-fn filter_array<'p>(a: &ArrayRef, mask: &BooleanArray, pred: &impl Fn() -> &'p FilterPredicate) -> Result<ArrayRef> {
+fn filter_array<'p>(a: &ArrayRef, kept: &Kept, pred: &impl Fn() -> &'p FilterPredicate) -> Result<ArrayRef> {
     let nulls = |n: Option<&NullBuffer>| -> Result<Option<NullBuffer>> {
         Ok(match n {
             Some(n) if n.null_count() > 0 => {
@@ -88,21 +89,21 @@ fn filter_array<'p>(a: &ArrayRef, mask: &BooleanArray, pred: &impl Fn() -> &'p F
             let data = a.to_data();
             let (buf, offset, len) = (data.buffers()[0].clone(), data.offset(), data.len());
             let values = match t.primitive_width() {
-                Some(1) => compress(&ScalarBuffer::<u8>::new(buf, offset, len), mask).into_inner(),
-                Some(2) => compress(&ScalarBuffer::<u16>::new(buf, offset, len), mask).into_inner(),
-                Some(4) => compress(&ScalarBuffer::<u32>::new(buf, offset, len), mask).into_inner(),
-                Some(8) => compress(&ScalarBuffer::<u64>::new(buf, offset, len), mask).into_inner(),
-                Some(16) => compress(&ScalarBuffer::<i128>::new(buf, offset, len), mask).into_inner(),
+                Some(1) => compress(&ScalarBuffer::<u8>::new(buf, offset, len), kept).into_inner(),
+                Some(2) => compress(&ScalarBuffer::<u16>::new(buf, offset, len), kept).into_inner(),
+                Some(4) => compress(&ScalarBuffer::<u32>::new(buf, offset, len), kept).into_inner(),
+                Some(8) => compress(&ScalarBuffer::<u64>::new(buf, offset, len), kept).into_inner(),
+                Some(16) => compress(&ScalarBuffer::<i128>::new(buf, offset, len), kept).into_inner(),
                 _ => return Ok(pred().filter(a.as_ref())?),
             };
-            let out = ArrayData::builder(t.clone()).len(mask.true_count()).add_buffer(values).nulls(nulls(a.nulls())?);
+            let out = ArrayData::builder(t.clone()).len(kept.count).add_buffer(values).nulls(nulls(a.nulls())?);
             // SAFETY: a primitive array is one buffer of `len` values of the type's width; `values`
             // holds exactly the mask's set bits of them, and the null buffer (if any) one bit per value.
             make_array(unsafe { out.build_unchecked() })
         }
         DataType::Utf8View => {
             let v = a.as_string_view();
-            let views = compress(v.views(), mask);
+            let views = compress(v.views(), kept);
             let nulls = nulls(v.nulls())?;
             // SAFETY: every kept view is a valid view of `v` into `v`'s own data buffers, which are
             // carried over unchanged, and the null buffer has one bit per kept view.
@@ -112,7 +113,7 @@ fn filter_array<'p>(a: &ArrayRef, mask: &BooleanArray, pred: &impl Fn() -> &'p F
     })
 }
 
-/// `values[i]` for each row `i` that `mask` (no nulls, `values.len()` long) sets, in order: the
+/// `values[i]` for each row `i` that `kept` (`values.len()` rows) sets, in order: the
 /// mask read 64 rows a word, each set bit's value copied (no array of row numbers is written
 /// and read back once per column).
 ///
@@ -123,20 +124,19 @@ fn filter_array<'p>(a: &ArrayRef, mask: &BooleanArray, pred: &impl Fn() -> &'p F
 /// 16-byte column; 8 x 16-byte columns 42 -> 38 ms on 2 cores; no gain for 8-byte values).
 fn compress<T: arrow::datatypes::ArrowNativeType + bytemuck::Pod>(
     values: &ScalarBuffer<T>,
-    mask: &BooleanArray,
+    kept: &Kept,
 ) -> ScalarBuffer<T> {
-    let bits = mask.values();
-    assert_eq!(bits.len(), values.len(), "a mask of every row");
-    ember_core::pool::filled_with(bits.count_set_bits(), |out| {
+    assert_eq!(kept.bits.len(), values.len(), "a mask of every row");
+    ember_core::pool::filled_with(kept.count, |out| {
         #[cfg(target_arch = "x86_64")]
         if std::mem::size_of_val(out) >= STREAM_MIN_BYTES {
             let wide = (bytemuck::try_cast_slice::<T, u128>(values), bytemuck::try_cast_slice_mut::<T, u128>(out));
             if let (Ok(values), Ok(out)) = wide {
                 if out.as_ptr().align_offset(16) == 0 {
                     let out = out.as_mut_ptr();
-                    // SAFETY: `k < out.len()` and `i < values.len()` (see `for_each_kept`); `out`
+                    // SAFETY: `k < out.len()` and `i < values.len()` (see [`Kept::for_each`]); `out`
                     // is 16-byte aligned, so every `out.add(k)` is, as `_mm_stream_si128` needs.
-                    for_each_kept(bits, |k, i| unsafe {
+                    kept.for_each(|k, i| unsafe {
                         let v = std::arch::x86_64::_mm_loadu_si128(values.as_ptr().add(i).cast());
                         std::arch::x86_64::_mm_stream_si128(out.add(k).cast(), v)
                     });
@@ -147,8 +147,8 @@ fn compress<T: arrow::datatypes::ArrowNativeType + bytemuck::Pod>(
                 }
             }
         }
-        // SAFETY: `k < out.len()` and `i < values.len()` (see `for_each_kept`).
-        for_each_kept(bits, |k, i| unsafe { *out.get_unchecked_mut(k) = *values.get_unchecked(i) });
+        // SAFETY: `k < out.len()` and `i < values.len()` (see [`Kept::for_each`]).
+        kept.for_each(|k, i| unsafe { *out.get_unchecked_mut(k) = *values.get_unchecked(i) });
     })
 }
 
@@ -157,19 +157,33 @@ fn compress<T: arrow::datatypes::ArrowNativeType + bytemuck::Pod>(
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const STREAM_MIN_BYTES: usize = 8 << 20;
 
-/// `f(k, i)` for each set bit `i` of `bits`, `k` counting them from 0 (so `k < count_set_bits`
-/// and `i < bits.len()`), 64 rows a word.
-#[inline(always)]
-fn for_each_kept(bits: &arrow::buffer::BooleanBuffer, mut f: impl FnMut(usize, usize)) {
-    let mut k = 0;
-    let chunks = bits.inner().bit_chunks(bits.offset(), bits.len());
-    let words = chunks.iter().chain(std::iter::once(chunks.remainder_bits()));
-    for (w, mut word) in words.enumerate() {
-        let base = w * 64;
-        while word != 0 {
-            f(k, base + word.trailing_zeros() as usize);
-            k += 1;
-            word &= word - 1;
+/// The rows a filter keeps: a mask's bits (no nulls) and how many are set, counted once for
+/// every column.
+struct Kept<'a> {
+    bits: &'a arrow::buffer::BooleanBuffer,
+    count: usize,
+}
+
+impl<'a> Kept<'a> {
+    fn new(bits: &'a arrow::buffer::BooleanBuffer) -> Kept<'a> {
+        Kept { bits, count: bits.count_set_bits() }
+    }
+
+    /// `f(k, i)` for each set bit `i`, `k` counting them from 0 (so `k < self.count` and
+    /// `i < self.bits.len()`), 64 rows a word.
+    #[inline(always)]
+    fn for_each(&self, mut f: impl FnMut(usize, usize)) {
+        let bits = self.bits;
+        let mut k = 0;
+        let chunks = bits.inner().bit_chunks(bits.offset(), bits.len());
+        let words = chunks.iter().chain(std::iter::once(chunks.remainder_bits()));
+        for (w, mut word) in words.enumerate() {
+            let base = w * 64;
+            while word != 0 {
+                f(k, base + word.trailing_zeros() as usize);
+                k += 1;
+                word &= word - 1;
+            }
         }
     }
 }
