@@ -113,15 +113,24 @@ macro_rules! with_raw {
                 $body
             }
             Source::I32(v) => {
-                let $raw = |i: usize| (v[i] as u32 ^ 0x8000_0000) as u64;
+                let $raw = |i: usize| {
+                    $crate::prefetch::ahead(v, i);
+                    (v[i] as u32 ^ 0x8000_0000) as u64
+                };
                 $body
             }
             Source::I64(v) => {
-                let $raw = |i: usize| v[i] as u64 ^ (1 << 63);
+                let $raw = |i: usize| {
+                    $crate::prefetch::ahead(v, i);
+                    v[i] as u64 ^ (1 << 63)
+                };
                 $body
             }
             Source::ShortViews(v) => {
-                let $raw = |i: usize| short_view_code(v[i]);
+                let $raw = |i: usize| {
+                    $crate::prefetch::ahead(v, i);
+                    short_view_code(v[i])
+                };
                 $body
             }
         }

@@ -12,6 +12,7 @@ pub mod groupby;
 pub(crate) mod hash;
 pub mod join;
 pub mod partition;
+pub(crate) mod prefetch;
 pub mod reduce;
 pub mod slice;
 pub mod sort;

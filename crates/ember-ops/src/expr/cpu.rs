@@ -381,8 +381,10 @@ fn range(df: &DataFrame, left: &Expr, right: &Expr, rows: Option<(usize, usize)>
             return BooleanBuffer::new_unset(values.len());
         }
         // 64 values per word, each bit a branch-free compare (the loop vectorises).
-        let word =
-            |c: &[T::Native]| c.iter().enumerate().fold(0u64, |w, (j, &v)| w | (u64::from((v >= l) & (v <= h)) << j));
+        let word = |c: &[T::Native]| {
+            crate::prefetch::ahead_lines(c, 0, c.len());
+            c.iter().enumerate().fold(0u64, |w, (j, &v)| w | (u64::from((v >= l) & (v <= h)) << j))
+        };
         let chunks = values.chunks_exact(64);
         let tail = chunks.remainder();
         let mut words: Vec<u64> = chunks.map(word).collect();
@@ -819,10 +821,11 @@ fn all_fit_64(values: &[i128]) -> bool {
 
 /// `f` of each row's operands, a constant side (`*_scalar`: one value) repeated.
 fn rows(x: &[i128], y: &[i128], x_scalar: bool, y_scalar: bool, f: impl Fn(i128, i128) -> i128) -> Vec<i128> {
+    use crate::prefetch::ahead;
     match (x_scalar, y_scalar) {
-        (true, _) => y.iter().map(|&v| f(x[0], v)).collect(),
-        (_, true) => x.iter().map(|&u| f(u, y[0])).collect(),
-        _ => x.iter().zip(y).map(|(&u, &v)| f(u, v)).collect(),
+        (true, _) => y.iter().enumerate().map(|(i, &v)| (ahead(y, i), f(x[0], v)).1).collect(),
+        (_, true) => x.iter().enumerate().map(|(i, &u)| (ahead(x, i), f(u, y[0])).1).collect(),
+        _ => x.iter().zip(y).enumerate().map(|(i, (&u, &v))| (ahead(x, i), ahead(y, i), f(u, v)).2).collect(),
     }
 }
 

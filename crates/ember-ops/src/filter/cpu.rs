@@ -136,7 +136,7 @@ fn compress<T: arrow::datatypes::ArrowNativeType + bytemuck::Pod>(
                     let out = out.as_mut_ptr();
                     // SAFETY: `k < out.len()` and `i < values.len()` (see [`Kept::for_each`]); `out`
                     // is 16-byte aligned, so every `out.add(k)` is, as `_mm_stream_si128` needs.
-                    kept.for_each(|k, i| unsafe {
+                    kept.for_each(values, |k, i| unsafe {
                         let v = std::arch::x86_64::_mm_loadu_si128(values.as_ptr().add(i).cast());
                         std::arch::x86_64::_mm_stream_si128(out.add(k).cast(), v)
                     });
@@ -148,7 +148,7 @@ fn compress<T: arrow::datatypes::ArrowNativeType + bytemuck::Pod>(
             }
         }
         // SAFETY: `k < out.len()` and `i < values.len()` (see [`Kept::for_each`]).
-        kept.for_each(|k, i| unsafe { *out.get_unchecked_mut(k) = *values.get_unchecked(i) });
+        kept.for_each(values, |k, i| unsafe { *out.get_unchecked_mut(k) = *values.get_unchecked(i) });
     })
 }
 
@@ -172,13 +172,14 @@ impl<'a> Kept<'a> {
     /// `f(k, i)` for each set bit `i`, `k` counting them from 0 (so `k < self.count` and
     /// `i < self.bits.len()`), 64 rows a word.
     #[inline(always)]
-    fn for_each(&self, mut f: impl FnMut(usize, usize)) {
+    fn for_each<T>(&self, values: &[T], mut f: impl FnMut(usize, usize)) {
         let bits = self.bits;
         let mut k = 0;
         let chunks = bits.inner().bit_chunks(bits.offset(), bits.len());
         let words = chunks.iter().chain(std::iter::once(chunks.remainder_bits()));
         for (w, mut word) in words.enumerate() {
             let base = w * 64;
+            crate::prefetch::ahead_lines(values, base, 64);
             while word != 0 {
                 f(k, base + word.trailing_zeros() as usize);
                 k += 1;

@@ -472,6 +472,7 @@ fn fold<T: Copy + Default>(
     }
     let (mut lanes, mut lane_counts) = (vec![T::default(); 4 * g], vec![0u64; 4 * g]);
     for (i, (&v, &id)) in values.iter().zip(ids).enumerate() {
+        crate::prefetch::ahead(values, i);
         if !skip(i, id) {
             let k = (i & 3) * g + id as usize;
             lanes[k] = add(lanes[k], v).ok_or_else(decimal_overflow)?;
