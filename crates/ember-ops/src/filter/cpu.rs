@@ -171,15 +171,22 @@ impl<'a> Kept<'a> {
 
     /// `f(k, i)` for each set bit `i`, `k` counting them from 0 (so `k < self.count` and
     /// `i < self.bits.len()`), 64 rows a word.
+    ///
+    /// `values` (the rows read) are prefetched ahead when at least one row per cache line is
+    /// kept on average: most lines are read then, while a selective filter's prefetches would
+    /// fetch the lines it skips (Q15's 4% filter took 0.014 s with them, 0.008 s without).
     #[inline(always)]
     fn for_each<T>(&self, values: &[T], mut f: impl FnMut(usize, usize)) {
         let bits = self.bits;
+        let dense = self.count * (64 / size_of::<T>().max(1)) >= bits.len();
         let mut k = 0;
         let chunks = bits.inner().bit_chunks(bits.offset(), bits.len());
         let words = chunks.iter().chain(std::iter::once(chunks.remainder_bits()));
         for (w, mut word) in words.enumerate() {
             let base = w * 64;
-            crate::prefetch::ahead_lines(values, base, 64);
+            if dense {
+                crate::prefetch::ahead_lines(values, base, 64);
+            }
             while word != 0 {
                 f(k, base + word.trailing_zeros() as usize);
                 k += 1;
