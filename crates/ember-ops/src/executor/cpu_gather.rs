@@ -113,11 +113,6 @@ pub(crate) fn is_identity(idx: &UInt32Array, n: usize) -> bool {
     })
 }
 
-/// `take` of one column (see [`RowNumbers`]).
-pub(crate) fn take_column(a: &ArrayRef, idx: &UInt32Array) -> Result<ArrayRef> {
-    RowNumbers::new(idx, a.len()).take(a)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

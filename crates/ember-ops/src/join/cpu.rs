@@ -69,7 +69,9 @@ fn compact(arrays: &[ArrayRef], selected: Option<&BooleanBuffer>) -> Result<Opti
     let Some(sel) = selected.filter(|s| s.count_set_bits() * COMPACT_BELOW < s.len()) else { return Ok(None) };
     let rows = crate::filter::set_rows(sel);
     let idx = UInt32Array::from(rows.clone());
-    let keys = arrays.iter().map(|a| crate::executor::cpu_gather::take_column(a, &idx)).collect::<Result<Vec<_>>>()?;
+    // The row numbers checked once for every key column.
+    let gather = crate::executor::cpu_gather::RowNumbers::new(&idx, sel.len());
+    let keys = arrays.iter().map(|a| gather.take(a)).collect::<Result<Vec<_>>>()?;
     Ok(Some((keys, rows)))
 }
 
